@@ -1,0 +1,63 @@
+/* bench_decode.c - cost per span of decoding a 100-span OTLP request (10
+ * attributes per span) with protobuf-c's default allocator vs the batch arena,
+ * and of re-encoding it. Single thread. Usage: bench_decode [iterations] */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "batch_builder.h"
+#include "bench_util.h"
+#include "otc/otc_otlp.h"
+#include "otc/otc_rc.h"
+
+#define SPANS 100
+#define ATTRS 10
+
+int main(int argc, char **argv)
+{
+    int iters = argc > 1 ? atoi(argv[1]) : 2000;
+    size_t len;
+    uint8_t *bytes = otc_test_traces_bytes(SPANS, ATTRS, 7, &len);
+    const ProtobufCMessageDescriptor *desc = otc_request_descriptor(OTC_TRACES);
+    uint64_t t0, t_default, t_arena, t_pack;
+    uint8_t *out = malloc(len);
+    size_t sink = 0;
+
+    if (!bytes || !out) {
+        return 1;
+    }
+    t0 = bench_cpu_ns();
+    for (int i = 0; i < iters; i++) {
+        ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, bytes);
+        sink += m != NULL;
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
+    t_default = bench_cpu_ns() - t0;
+
+    t0 = bench_cpu_ns();
+    for (int i = 0; i < iters; i++) {
+        struct otc_batch *b = otc_batch_from_bytes(OTC_TRACES, bytes, len);
+        sink += otc_batch_decode(b) == OTC_OK;
+        otc_batch_unref(b);
+    }
+    t_arena = bench_cpu_ns() - t0;
+
+    {
+        struct otc_batch *b = otc_batch_from_bytes(OTC_TRACES, bytes, len);
+        otc_batch_decode(b);
+        t0 = bench_cpu_ns();
+        for (int i = 0; i < iters; i++) {
+            sink += protobuf_c_message_pack(b->msg, out);
+        }
+        t_pack = bench_cpu_ns() - t0;
+        otc_batch_unref(b);
+    }
+    printf("request: %d spans x %d attributes, %zu bytes, %d iterations\n", SPANS, ATTRS, len, iters);
+    printf("decode, default allocator : %8.1f ns/span\n", (double)t_default / iters / SPANS);
+    printf("decode, batch arena       : %8.1f ns/span  (%.2fx faster)\n",
+           (double)t_arena / iters / SPANS, (double)t_default / (double)t_arena);
+    printf("encode                    : %8.1f ns/span\n", (double)t_pack / iters / SPANS);
+    free(out);
+    free(bytes);
+    return sink == 0;
+}

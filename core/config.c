@@ -1,0 +1,518 @@
+/* config.c - loads the YAML config with libyaml (keeping line and column of
+ * every node), substitutes environment variables, and applies option tables
+ * with precise errors. Runs on the main thread at start-up and in validate. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "otc/otc_buf.h"
+#include "otc/otc_rc.h"
+
+#define KEY_MAX 256
+
+void otc_diag_add(struct otc_diag *d, const char *file, const yaml_mark_t *m, const char *fmt, ...)
+{
+    struct otc_buf b;
+    char msg[768];
+    va_list ap;
+    char **grown;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    otc_buf_init(&b);
+    if (m) {
+        otc_buf_addf(&b, "%s:%zu:%zu: %s", file, m->line + 1, m->column + 1, msg);
+    } else {
+        otc_buf_addf(&b, "%s: %s", file, msg);
+    }
+    /* The same option can be checked more than once (a processor is built once
+     * per pipeline); one problem is still reported once. */
+    for (size_t i = 0; b.data && i < d->n; i++) {
+        if (!strcmp(d->msgs[i], b.data)) {
+            otc_buf_free(&b);
+            return;
+        }
+    }
+    grown = realloc(d->msgs, (d->n + 1) * sizeof(*d->msgs));
+    if (!grown || !b.data) {
+        otc_buf_free(&b);
+        return;
+    }
+    d->msgs = grown;
+    d->msgs[d->n++] = b.data;
+}
+
+void otc_diag_print(const struct otc_diag *d, FILE *out)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        fprintf(out, "error: %s\n", d->msgs[i]);
+    }
+}
+
+void otc_diag_free(struct otc_diag *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->msgs[i]);
+    }
+    free(d->msgs);
+    d->msgs = NULL;
+    d->n = 0;
+}
+
+/* ${env:NAME}, ${env:NAME:-default}, ${NAME} and $$ (a literal $), as otelcol expands. */
+static int expand_env(const char *in, size_t len, struct otc_buf *out, char *err, size_t errlen)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        const char *close;
+        const char *name;
+        const char *def = NULL;
+        size_t name_len, def_len = 0;
+        char var[256];
+        const char *val;
+
+        if (in[i] != '$') {
+            otc_buf_addc(out, in[i++]);
+            continue;
+        }
+        if (i + 1 < len && in[i + 1] == '$') {
+            otc_buf_addc(out, '$');
+            i += 2;
+            continue;
+        }
+        if (i + 1 >= len || in[i + 1] != '{') {
+            otc_buf_addc(out, in[i++]);
+            continue;
+        }
+        close = memchr(in + i, '}', len - i);
+        if (!close) {
+            snprintf(err, errlen, "unterminated '${' in '%.*s'", (int)len, in);
+            return OTC_EINVAL;
+        }
+        name = in + i + 2;
+        name_len = (size_t)(close - name);
+        if (name_len >= 4 && !memcmp(name, "env:", 4)) {
+            name += 4;
+            name_len -= 4;
+        }
+        for (size_t k = 0; k + 1 < name_len; k++) {
+            if (name[k] == ':' && name[k + 1] == '-') {
+                def = name + k + 2;
+                def_len = name_len - k - 2;
+                name_len = k;
+                break;
+            }
+        }
+        if (name_len == 0 || name_len >= sizeof(var)) {
+            snprintf(err, errlen, "bad variable reference '%.*s'", (int)(close - in - i + 1), in + i);
+            return OTC_EINVAL;
+        }
+        for (size_t k = 0; k < name_len; k++) {
+            char c = name[k];
+            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '_')) {
+                snprintf(err, errlen, "bad environment variable name '%.*s'", (int)name_len, name);
+                return OTC_EINVAL;
+            }
+        }
+        memcpy(var, name, name_len);
+        var[name_len] = '\0';
+        val = getenv(var);
+        if (val && *val) {
+            otc_buf_adds(out, val);
+        } else if (def) {
+            otc_buf_add(out, def, def_len);
+        } else if (val) {
+            /* set but empty: expands to nothing */
+        }
+        i = (size_t)(close - in) + 1;
+    }
+    return OTC_OK;
+}
+
+/* libyaml keeps repeated mapping keys; otelcol refuses them, and so do we. */
+static int check_duplicate_keys(struct otc_yaml *y, struct otc_diag *d)
+{
+    int rc = OTC_OK;
+
+    for (yaml_node_t *n = y->doc.nodes.start; n < y->doc.nodes.top; n++) {
+        if (n->type != YAML_MAPPING_NODE) {
+            continue;
+        }
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+            yaml_node_t *kn = otc_yaml_node(y, p->key);
+            const char *k = otc_yaml_str(kn);
+            for (yaml_node_pair_t *q = n->data.mapping.pairs.start; k && q < p; q++) {
+                yaml_node_t *first = otc_yaml_node(y, q->key);
+                const char *fk = otc_yaml_str(first);
+                if (fk && !strcmp(fk, k)) {
+                    otc_diag_add(d, y->path, &kn->start_mark, "key \"%s\" is defined twice (first on line %zu)",
+                                 k, first->start_mark.line + 1);
+                    rc = OTC_EINVAL;
+                    break;
+                }
+            }
+        }
+    }
+    return rc;
+}
+
+static int substitute_env(struct otc_yaml *y, struct otc_diag *d)
+{
+    int rc = OTC_OK;
+
+    for (yaml_node_t *n = y->doc.nodes.start; n < y->doc.nodes.top; n++) {
+        struct otc_buf out;
+        char err[256];
+
+        if (n->type != YAML_SCALAR_NODE || !memchr(n->data.scalar.value, '$', n->data.scalar.length)) {
+            continue;
+        }
+        otc_buf_init(&out);
+        if (expand_env((const char *)n->data.scalar.value, n->data.scalar.length, &out, err,
+                       sizeof(err)) != OTC_OK) {
+            otc_diag_add(d, y->path, &n->start_mark, "%s", err);
+            rc = OTC_EINVAL;
+        } else {
+            if (!out.data) {
+                otc_buf_add(&out, "", 0);
+            }
+            if (out.oom || !out.data) {
+                otc_buf_free(&out);
+                return OTC_ENOMEM;
+            }
+            free(n->data.scalar.value);
+            n->data.scalar.value = (yaml_char_t *)out.data;
+            n->data.scalar.length = out.len;
+            continue;
+        }
+        otc_buf_free(&out);
+    }
+    return rc;
+}
+
+int otc_yaml_load_string(struct otc_yaml *y, const char *path, const char *text, size_t len,
+                         struct otc_diag *d)
+{
+    yaml_parser_t parser;
+    int ok;
+
+    memset(y, 0, sizeof(*y));
+    y->path = strdup(path);
+    if (!y->path) {
+        return OTC_ENOMEM;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        return OTC_ENOMEM;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    ok = yaml_parser_load(&parser, &y->doc);
+    if (!ok) {
+        yaml_mark_t m = parser.problem_mark;
+        /* An unterminated quoted or block scalar is reported where it starts:
+         * the scanner's own position is then the end of the file. */
+        if (parser.context && !strncmp(parser.context, "while scanning a", 16) &&
+            parser.context_mark.line < m.line) {
+            m = parser.context_mark;
+        }
+        otc_diag_add(d, path, &m, "invalid YAML: %s%s%s", parser.problem ? parser.problem : "parse error",
+                     parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return OTC_EINVAL;
+    }
+    yaml_parser_delete(&parser);
+    y->loaded = true;
+    if (!yaml_document_get_root_node(&y->doc)) {
+        otc_diag_add(d, path, NULL, "the config is empty");
+        return OTC_EINVAL;
+    }
+    if (yaml_document_get_root_node(&y->doc)->type != YAML_MAPPING_NODE) {
+        otc_diag_add(d, path, &yaml_document_get_root_node(&y->doc)->start_mark,
+                     "the config must be a mapping with receivers, exporters and service");
+        return OTC_EINVAL;
+    }
+    if (check_duplicate_keys(y, d) != OTC_OK) {
+        return OTC_EINVAL;
+    }
+    return substitute_env(y, d);
+}
+
+int otc_yaml_load(struct otc_yaml *y, const char *path, struct otc_diag *d)
+{
+    FILE *f;
+    char *text;
+    size_t n;
+    int rc;
+
+    memset(y, 0, sizeof(*y));
+    f = fopen(path, "rb");
+    if (!f) {
+        otc_diag_add(d, path, NULL, "cannot read config: %s", strerror(errno));
+        return OTC_EINVAL;
+    }
+    text = malloc(OTC_CONFIG_MAX_BYTES + 1);
+    if (!text) {
+        fclose(f);
+        return OTC_ENOMEM;
+    }
+    n = fread(text, 1, OTC_CONFIG_MAX_BYTES + 1, f);
+    if (ferror(f)) {
+        otc_diag_add(d, path, NULL, "cannot read config: %s", strerror(errno));
+        free(text);
+        fclose(f);
+        return OTC_EINVAL;
+    }
+    fclose(f);
+    if (n > OTC_CONFIG_MAX_BYTES) {
+        otc_diag_add(d, path, NULL, "config file is larger than %u bytes", OTC_CONFIG_MAX_BYTES);
+        free(text);
+        return OTC_EINVAL;
+    }
+    rc = otc_yaml_load_string(y, path, text, n, d);
+    free(text);
+    return rc;
+}
+
+void otc_yaml_free(struct otc_yaml *y)
+{
+    if (y->loaded) {
+        yaml_document_delete(&y->doc);
+    }
+    free(y->path);
+    memset(y, 0, sizeof(*y));
+}
+
+yaml_node_t *otc_yaml_root(struct otc_yaml *y)
+{
+    return y->loaded ? yaml_document_get_root_node(&y->doc) : NULL;
+}
+
+yaml_node_t *otc_yaml_node(struct otc_yaml *y, int id)
+{
+    return yaml_document_get_node(&y->doc, id);
+}
+
+bool otc_yaml_is_null(const yaml_node_t *n)
+{
+    const char *s;
+
+    if (!n) {
+        return true;
+    }
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+        return false;
+    }
+    s = (const char *)n->data.scalar.value;
+    return !*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL");
+}
+
+const char *otc_yaml_str(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+yaml_node_t *otc_yaml_get(struct otc_yaml *y, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE) {
+        return NULL;
+    }
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const char *k = otc_yaml_str(otc_yaml_node(y, p->key));
+        if (k && !strcmp(k, key)) {
+            return otc_yaml_node(y, p->value);
+        }
+    }
+    return NULL;
+}
+
+static const char *node_kind(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_MAPPING_NODE:  return "a mapping";
+    case YAML_SEQUENCE_NODE: return "a sequence";
+    default:                 return "a scalar";
+    }
+}
+
+static char **strv_push(char **v, size_t n, const char *s, bool *ok)
+{
+    char **grown = realloc(v, (n + 1) * sizeof(*v));
+
+    if (!grown) {
+        *ok = false;
+        return v;
+    }
+    grown[n] = strdup(s);
+    if (!grown[n]) {
+        *ok = false;
+    }
+    return grown;
+}
+
+static int apply_collection(struct otc_yaml *y, yaml_node_t *val, const char *what, const char *key,
+                            const struct otc_config_entry *e, void *ctx, struct otc_diag *d)
+{
+    bool ok = true;
+
+    if (e->type == OTC_CFG_STRMAP) {
+        struct otc_strmap *m = (struct otc_strmap *)((char *)ctx + e->offset);
+        if (val->type != YAML_MAPPING_NODE) {
+            otc_diag_add(d, y->path, &val->start_mark, "%s: key \"%s\": expected a mapping, got %s",
+                         what, key, node_kind(val));
+            return OTC_EINVAL;
+        }
+        for (yaml_node_pair_t *p = val->data.mapping.pairs.start; p < val->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = otc_yaml_node(y, p->key), *v = otc_yaml_node(y, p->value);
+            if (!otc_yaml_str(k) || !otc_yaml_str(v)) {
+                otc_diag_add(d, y->path, &v->start_mark,
+                             "%s: key \"%s\": every entry must map a string to a string", what, key);
+                return OTC_EINVAL;
+            }
+            m->keys = strv_push(m->keys, m->n, otc_yaml_str(k), &ok);
+            if (!ok) {
+                return OTC_ENOMEM;
+            }
+            m->vals = strv_push(m->vals, m->n, otc_yaml_str(v), &ok);
+            if (!ok) {
+                free(m->keys[m->n]);
+                return OTC_ENOMEM;
+            }
+            m->n++;
+        }
+        return OTC_OK;
+    }
+    /* OTC_CFG_STRLIST */
+    {
+        struct otc_strlist *l = (struct otc_strlist *)((char *)ctx + e->offset);
+        if (val->type != YAML_SEQUENCE_NODE) {
+            otc_diag_add(d, y->path, &val->start_mark, "%s: key \"%s\": expected a sequence, got %s",
+                         what, key, node_kind(val));
+            return OTC_EINVAL;
+        }
+        for (yaml_node_item_t *it = val->data.sequence.items.start; it < val->data.sequence.items.top; it++) {
+            yaml_node_t *v = otc_yaml_node(y, *it);
+            if (!otc_yaml_str(v)) {
+                otc_diag_add(d, y->path, &v->start_mark, "%s: key \"%s\": every item must be a string",
+                             what, key);
+                return OTC_EINVAL;
+            }
+            l->v = strv_push(l->v, l->n, otc_yaml_str(v), &ok);
+            if (!ok) {
+                return OTC_ENOMEM;
+            }
+            l->n++;
+        }
+        return OTC_OK;
+    }
+}
+
+static int apply_node(struct otc_yaml *y, yaml_node_t *node, const char *prefix, const char *what,
+                      const struct otc_config_entry *map, void *ctx,
+                      const struct otc_config_entry *extra, void *extra_ctx, struct otc_diag *d)
+{
+    int rc = OTC_OK;
+
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = otc_yaml_node(y, p->key), *val = otc_yaml_node(y, p->value);
+        const char *k = otc_yaml_str(kn);
+        const struct otc_config_entry *e;
+        void *owner = ctx;
+        char key[KEY_MAX];
+        char err[256];
+
+        if (!k) {
+            otc_diag_add(d, y->path, &kn->start_mark, "%s: keys must be strings", what);
+            rc = OTC_EINVAL;
+            continue;
+        }
+        if ((size_t)snprintf(key, sizeof(key), "%s%s%s", prefix, *prefix ? "." : "", k) >= sizeof(key)) {
+            otc_diag_add(d, y->path, &kn->start_mark, "%s: key \"%s\" is too long", what, k);
+            rc = OTC_EINVAL;
+            continue;
+        }
+        e = otc_config_map_find(map, key);
+        if (!e && extra) {
+            e = otc_config_map_find(extra, key);
+            owner = extra_ctx;
+        }
+        if (e && e->type == OTC_CFG_SECTION) {
+            *(bool *)((char *)owner + e->offset) = true;
+            if (otc_yaml_is_null(val)) {
+                continue;
+            }
+            if (val->type != YAML_MAPPING_NODE) {
+                otc_diag_add(d, y->path, &val->start_mark, "%s: key \"%s\": expected a mapping, got %s",
+                             what, key, node_kind(val));
+                rc = OTC_EINVAL;
+                continue;
+            }
+            if (apply_node(y, val, key, what, map, ctx, extra, extra_ctx, d) != OTC_OK) {
+                rc = OTC_EINVAL;
+            }
+            continue;
+        }
+        if (e) {
+            if (e->type == OTC_CFG_STRMAP || e->type == OTC_CFG_STRLIST) {
+                if (!otc_yaml_is_null(val) &&
+                    apply_collection(y, val, what, key, e, owner, d) != OTC_OK) {
+                    rc = OTC_EINVAL;
+                }
+                continue;
+            }
+            if (otc_yaml_is_null(val) && e->type != OTC_CFG_STR) {
+                continue; /* an empty value keeps the default */
+            }
+            if (val->type != YAML_SCALAR_NODE) {
+                otc_diag_add(d, y->path, &val->start_mark, "%s: key \"%s\": expected a scalar, got %s",
+                             what, key, node_kind(val));
+                rc = OTC_EINVAL;
+                continue;
+            }
+            if (otc_config_map_set(e, owner, otc_yaml_str(val), err, sizeof(err)) != OTC_OK) {
+                otc_diag_add(d, y->path, &val->start_mark, "%s: key \"%s\": %s", what, key, err);
+                rc = OTC_EINVAL;
+            }
+            continue;
+        }
+        if (otc_config_map_is_section(map, key) || (extra && otc_config_map_is_section(extra, key))) {
+            if (otc_yaml_is_null(val)) {
+                continue;
+            }
+            if (val->type != YAML_MAPPING_NODE) {
+                otc_diag_add(d, y->path, &val->start_mark, "%s: key \"%s\": expected a mapping, got %s",
+                             what, key, node_kind(val));
+                rc = OTC_EINVAL;
+                continue;
+            }
+            if (apply_node(y, val, key, what, map, ctx, extra, extra_ctx, d) != OTC_OK) {
+                rc = OTC_EINVAL;
+            }
+            continue;
+        }
+        otc_diag_add(d, y->path, &kn->start_mark, "%s: unknown key \"%s\"", what, key);
+        rc = OTC_EINVAL;
+    }
+    return rc;
+}
+
+int otc_config_apply(struct otc_yaml *y, yaml_node_t *node, const char *what,
+                     const struct otc_config_entry *map, void *ctx,
+                     const struct otc_config_entry *extra, void *extra_ctx,
+                     struct otc_diag *d)
+{
+    if (otc_yaml_is_null(node)) {
+        return OTC_OK;
+    }
+    if (node->type != YAML_MAPPING_NODE) {
+        otc_diag_add(d, y->path, &node->start_mark, "%s: expected a mapping of options, got %s", what,
+                     node_kind(node));
+        return OTC_EINVAL;
+    }
+    return apply_node(y, node, "", what, map, ctx, extra, extra_ctx, d);
+}

@@ -1,0 +1,315 @@
+/* config_map.c - applies declarative option tables (otc_config_entry) to a
+ * component context: defaults, typed scalar setters, range checks, freeing.
+ * Runs on the main thread while the config is loaded. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "otc/otc_config_map.h"
+#include "otc/otc_rc.h"
+
+#define FIELD(ctx, e, type) ((type *)((char *)(ctx) + (e)->offset))
+
+int otc_parse_bool(const char *s, bool *out)
+{
+    if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE")) {
+        *out = true;
+        return OTC_OK;
+    }
+    if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE")) {
+        *out = false;
+        return OTC_OK;
+    }
+    return OTC_EINVAL;
+}
+
+int otc_parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 0);
+    if (errno || end == s || *end != '\0') {
+        return OTC_EINVAL;
+    }
+    *out = v;
+    return OTC_OK;
+}
+
+int otc_parse_double(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !isfinite(v)) {
+        return OTC_EINVAL;
+    }
+    *out = v;
+    return OTC_OK;
+}
+
+/* Accepts a plain byte count or a number with a unit: k/kb/kib, m/mb/mib, g/gb/gib
+ * (binary multiples, as otelcol's sizes are). */
+int otc_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    double v;
+    uint64_t mul = 1;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v < 0) {
+        return OTC_EINVAL;
+    }
+    while (*end == ' ') {
+        end++;
+    }
+    if (*end) {
+        if (!strcasecmp(end, "b")) {
+            mul = 1;
+        } else if (!strcasecmp(end, "k") || !strcasecmp(end, "kb") || !strcasecmp(end, "kib")) {
+            mul = 1024ull;
+        } else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb") || !strcasecmp(end, "mib")) {
+            mul = 1024ull * 1024;
+        } else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib")) {
+            mul = 1024ull * 1024 * 1024;
+        } else {
+            return OTC_EINVAL;
+        }
+    }
+    if (v * (double)mul > 9.0e18) {
+        return OTC_EINVAL;
+    }
+    *out = (uint64_t)llround(v * (double)mul);
+    return OTC_OK;
+}
+
+/* Go-style durations as otelcol writes them: "200ms", "5s", "1m30s", "1h", "0". */
+int otc_parse_duration(const char *s, int64_t *out_ns)
+{
+    static const struct { const char *unit; double ns; } units[] = {
+        {"ns", 1}, {"us", 1e3}, {"µs", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9},
+    };
+    double total = 0;
+    const char *p = s;
+
+    if (!strcmp(s, "0")) {
+        *out_ns = 0;
+        return OTC_OK;
+    }
+    if (!*p) {
+        return OTC_EINVAL;
+    }
+    while (*p) {
+        char *end;
+        double v;
+        size_t best = 0;
+        int found = -1;
+
+        errno = 0;
+        v = strtod(p, &end);
+        if (errno || end == p || !isfinite(v) || v < 0 || *end == '+' || *end == '-') {
+            return OTC_EINVAL;
+        }
+        p = end;
+        for (unsigned i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            size_t n = strlen(units[i].unit);
+            if (!strncmp(p, units[i].unit, n) && n > best) {
+                best = n;
+                found = (int)i;
+            }
+        }
+        if (found < 0) {
+            return OTC_EINVAL; /* a number without a unit */
+        }
+        total += v * units[found].ns;
+        p += best;
+    }
+    if (!isfinite(total) || total > 9.0e18) {
+        return OTC_EINVAL;
+    }
+    *out_ns = llround(total); /* "4.1s" is 4100000000 ns, not one less */
+    return OTC_OK;
+}
+
+static int check_range(const struct otc_config_entry *e, double v, char *err, size_t errlen)
+{
+    if ((e->flags & OTC_CFG_F_MIN) && v < e->min) {
+        snprintf(err, errlen, "value must be >= %g", e->min);
+        return OTC_EINVAL;
+    }
+    if ((e->flags & OTC_CFG_F_MAX) && v > e->max) {
+        snprintf(err, errlen, "value must be <= %g", e->max);
+        return OTC_EINVAL;
+    }
+    return OTC_OK;
+}
+
+int otc_config_map_set(const struct otc_config_entry *e, void *ctx, const char *text,
+                       char *err, size_t errlen)
+{
+    switch (e->type) {
+    case OTC_CFG_BOOL:
+        if (otc_parse_bool(text, FIELD(ctx, e, bool)) != OTC_OK) {
+            snprintf(err, errlen, "expected true or false, got '%s'", text);
+            return OTC_EINVAL;
+        }
+        return OTC_OK;
+    case OTC_CFG_INT: {
+        int64_t v;
+        if (otc_parse_int(text, &v) != OTC_OK) {
+            snprintf(err, errlen, "expected an integer, got '%s'", text);
+            return OTC_EINVAL;
+        }
+        if (check_range(e, (double)v, err, errlen) != OTC_OK) {
+            return OTC_EINVAL;
+        }
+        *FIELD(ctx, e, int64_t) = v;
+        return OTC_OK;
+    }
+    case OTC_CFG_DOUBLE: {
+        double v;
+        if (otc_parse_double(text, &v) != OTC_OK) {
+            snprintf(err, errlen, "expected a number, got '%s'", text);
+            return OTC_EINVAL;
+        }
+        if (check_range(e, v, err, errlen) != OTC_OK) {
+            return OTC_EINVAL;
+        }
+        *FIELD(ctx, e, double) = v;
+        return OTC_OK;
+    }
+    case OTC_CFG_SIZE: {
+        uint64_t v;
+        if (otc_parse_size(text, &v) != OTC_OK) {
+            snprintf(err, errlen, "expected a size such as 512, 64KiB or 4MiB, got '%s'", text);
+            return OTC_EINVAL;
+        }
+        if (check_range(e, (double)v, err, errlen) != OTC_OK) {
+            return OTC_EINVAL;
+        }
+        *FIELD(ctx, e, uint64_t) = v;
+        return OTC_OK;
+    }
+    case OTC_CFG_DURATION: {
+        int64_t v;
+        if (otc_parse_duration(text, &v) != OTC_OK) {
+            snprintf(err, errlen, "expected a duration such as 200ms, 5s or 1m, got '%s'", text);
+            return OTC_EINVAL;
+        }
+        if (check_range(e, (double)v / 1e9, err, errlen) != OTC_OK) {
+            return OTC_EINVAL;
+        }
+        *FIELD(ctx, e, int64_t) = v;
+        return OTC_OK;
+    }
+    case OTC_CFG_STR: {
+        char **slot = FIELD(ctx, e, char *);
+        char *copy = strdup(text);
+        if (!copy) {
+            snprintf(err, errlen, "out of memory");
+            return OTC_ENOMEM;
+        }
+        free(*slot);
+        *slot = copy;
+        return OTC_OK;
+    }
+    case OTC_CFG_ENUM:
+        for (int i = 0; e->choices && e->choices[i]; i++) {
+            if (!strcmp(text, e->choices[i])) {
+                *FIELD(ctx, e, int) = i;
+                return OTC_OK;
+            }
+        }
+        {
+            size_t used = (size_t)snprintf(err, errlen, "'%s' is not one of:", text);
+            for (int i = 0; e->choices && e->choices[i] && used < errlen; i++) {
+                used += (size_t)snprintf(err + used, errlen - used, " %s", e->choices[i]);
+            }
+        }
+        return OTC_EINVAL;
+    case OTC_CFG_SECTION:
+        *FIELD(ctx, e, bool) = true;
+        return OTC_OK;
+    case OTC_CFG_STRMAP:
+    case OTC_CFG_STRLIST:
+        snprintf(err, errlen, "expected a %s, got a scalar",
+                 e->type == OTC_CFG_STRMAP ? "mapping" : "sequence");
+        return OTC_EINVAL;
+    }
+    snprintf(err, errlen, "unsupported option type");
+    return OTC_EINVAL;
+}
+
+int otc_config_map_defaults(const struct otc_config_entry *map, void *ctx)
+{
+    char err[256];
+
+    for (const struct otc_config_entry *e = map; e && e->key; e++) {
+        if (e->def && e->type != OTC_CFG_SECTION &&
+            otc_config_map_set(e, ctx, e->def, err, sizeof(err)) != OTC_OK) {
+            fprintf(stderr, "otelc: bad default for option %s: %s\n", e->key, err);
+            return OTC_EINVAL;
+        }
+    }
+    return OTC_OK;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i]);
+    }
+    free(v);
+}
+
+void otc_config_map_free(const struct otc_config_entry *map, void *ctx)
+{
+    for (const struct otc_config_entry *e = map; e && e->key; e++) {
+        if (e->type == OTC_CFG_STR) {
+            char **slot = FIELD(ctx, e, char *);
+            free(*slot);
+            *slot = NULL;
+        } else if (e->type == OTC_CFG_STRMAP) {
+            struct otc_strmap *m = FIELD(ctx, e, struct otc_strmap);
+            free_strv(m->keys, m->n);
+            free_strv(m->vals, m->n);
+            memset(m, 0, sizeof(*m));
+        } else if (e->type == OTC_CFG_STRLIST) {
+            struct otc_strlist *l = FIELD(ctx, e, struct otc_strlist);
+            free_strv(l->v, l->n);
+            memset(l, 0, sizeof(*l));
+        }
+    }
+}
+
+const struct otc_config_entry *otc_config_map_find(const struct otc_config_entry *map,
+                                                   const char *key)
+{
+    for (const struct otc_config_entry *e = map; e && e->key; e++) {
+        if (!strcmp(e->key, key)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+bool otc_config_map_is_section(const struct otc_config_entry *map, const char *key)
+{
+    size_t n = strlen(key);
+
+    for (const struct otc_config_entry *e = map; e && e->key; e++) {
+        if (!strncmp(e->key, key, n) && e->key[n] == '.') {
+            return true;
+        }
+    }
+    return false;
+}

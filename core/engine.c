@@ -1,0 +1,1125 @@
+/* engine.c - builds the pipeline graph from the config (exporters first, then
+ * processors, then receivers, as otelcol does), owns the pipeline worker and
+ * exporter threads and the queues between them, and drains them at shutdown.
+ * Build/start/stop run on the main thread; the loops below on their own threads. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+
+#define WORKER_IDLE_MS 100
+
+/* ------------------------------------------------------------------ helpers */
+
+uint64_t otc_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(int64_t ns)
+{
+    struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+bool otc_engine_stopping(const struct otc_engine *e)
+{
+    return atomic_load(&e->stopping);
+}
+
+/* -------------------------------------------------------- exporter helper */
+
+#define SET_OFF(f) offsetof(struct otc_exporter_settings, f)
+
+static const struct otc_config_entry exporter_helper_map[] = {
+    {OTC_CFG_DURATION, "timeout", "5s", SET_OFF(timeout_ns), OTC_CFG_F_MIN, 0, 0, NULL,
+     "time limit of one export attempt"},
+    {OTC_CFG_BOOL, "sending_queue.enabled", "true", SET_OFF(queue_enabled), 0, 0, 0, NULL,
+     "queue batches in front of the exporter"},
+    {OTC_CFG_INT, "sending_queue.num_consumers", "10", SET_OFF(num_consumers),
+     OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, 256, NULL,
+     "export threads (exporters that send one batch at a time use 1)"},
+    {OTC_CFG_INT, "sending_queue.queue_size", "1000", SET_OFF(queue_size),
+     OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, 1 << 20, NULL,
+     "batches the queue holds; when full the pipeline waits and receivers answer UNAVAILABLE"},
+    {OTC_CFG_BOOL, "retry_on_failure.enabled", "true", SET_OFF(retry_enabled), 0, 0, 0, NULL,
+     "retry failed exports that are retryable"},
+    {OTC_CFG_DURATION, "retry_on_failure.initial_interval", "5s", SET_OFF(initial_interval_ns),
+     OTC_CFG_F_MIN, 0.001, 0, NULL, "wait before the first retry"},
+    {OTC_CFG_DURATION, "retry_on_failure.max_interval", "30s", SET_OFF(max_interval_ns),
+     OTC_CFG_F_MIN, 0.001, 0, NULL, "upper bound of the wait between retries"},
+    {OTC_CFG_DURATION, "retry_on_failure.max_elapsed_time", "300s", SET_OFF(max_elapsed_ns),
+     OTC_CFG_F_MIN, 0, 0, NULL, "give up after this long (0 = retry forever)"},
+    {OTC_CFG_DOUBLE, "retry_on_failure.multiplier", "1.5", SET_OFF(multiplier),
+     OTC_CFG_F_MIN, 1, 0, NULL, "growth factor of the wait"},
+    {OTC_CFG_DOUBLE, "retry_on_failure.randomization_factor", "0.5", SET_OFF(randomization_factor),
+     OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 1, NULL, "jitter: the wait varies by this fraction"},
+    OTC_CFG_END,
+};
+
+const struct otc_config_entry *otc_exporter_helper_map(void)
+{
+    return exporter_helper_map;
+}
+
+/* Log a failure at most once a second per exporter. */
+static bool exporter_log_allowed(struct otc_exporter_rt *rt)
+{
+    uint_fast64_t now = otc_now_ns() / 1000000000u;
+    uint_fast64_t last = atomic_load(&rt->last_log_s);
+
+    return now != last && atomic_compare_exchange_strong(&rt->last_log_s, &last, now);
+}
+
+static void export_with_retry(struct otc_exporter_rt *rt, struct otc_engine *e, struct otc_batch *b)
+{
+    struct otc_instance *ins = &rt->ins;
+    enum otc_signal s = b->signal;
+    size_t items = b->items;
+    uint64_t start = otc_now_ns();
+    double interval = (double)rt->set.initial_interval_ns;
+    int rc;
+
+    for (;;) {
+        rc = ins->ops->consume(ins, ins->ctx, otc_batch_ref(b));
+        if (rc == OTC_OK) {
+            atomic_fetch_add(&ins->counters.sent[s], items);
+            break;
+        }
+        if (rc != OTC_EIO || !rt->set.retry_enabled || atomic_load(&e->abort)) {
+            atomic_fetch_add(&ins->counters.send_failed[s], items);
+            if (exporter_log_allowed(rt)) {
+                otc_log_err(ins, "dropping %zu %s: %s%s", items, otc_signal_item_name(s),
+                            otc_strerror(rc),
+                            atomic_load(&e->abort) ? " (shutdown timeout reached)" : "");
+            }
+            break;
+        }
+        {
+            double jitter = rt->set.randomization_factor * interval;
+            double wait = interval - jitter + (2.0 * jitter * (double)rand() / (double)RAND_MAX);
+            uint64_t deadline;
+
+            if (rt->set.max_elapsed_ns > 0 &&
+                otc_now_ns() + (uint64_t)wait - start > (uint64_t)rt->set.max_elapsed_ns) {
+                atomic_fetch_add(&ins->counters.send_failed[s], items);
+                otc_log_err(ins, "dropping %zu %s: retries exhausted after %.1fs",
+                            items, otc_signal_item_name(s), (double)(otc_now_ns() - start) / 1e9);
+                break;
+            }
+            if (exporter_log_allowed(rt)) {
+                otc_log_warn(ins, "export of %zu %s failed (%s), retrying in %.2fs", items,
+                             otc_signal_item_name(s), otc_strerror(rc), wait / 1e9);
+            }
+            deadline = otc_now_ns() + (uint64_t)wait;
+            while (otc_now_ns() < deadline && !atomic_load(&e->abort)) {
+                sleep_ns(10 * 1000000);
+            }
+            interval *= rt->set.multiplier;
+            if (interval > (double)rt->set.max_interval_ns) {
+                interval = (double)rt->set.max_interval_ns;
+            }
+        }
+    }
+    otc_batch_unref(b);
+}
+
+struct exporter_thread_arg {
+    struct otc_exporter_rt *rt;
+    struct otc_engine      *engine;
+};
+
+static void *exporter_loop(void *arg)
+{
+    struct exporter_thread_arg *a = arg;
+    struct otc_exporter_rt *rt = a->rt;
+    struct otc_engine *e = a->engine;
+    void *p;
+
+    for (;;) {
+        if (otc_queue_pop_wait(&rt->queue, &p, WORKER_IDLE_MS)) {
+            export_with_retry(rt, e, p);
+            continue;
+        }
+        if (atomic_load(&rt->closing)) {
+            break;
+        }
+    }
+    free(a);
+    return NULL;
+}
+
+/* ----------------------------------------------------------- data path */
+
+/* Hand b to every exporter of p. A full exporter queue makes the worker wait,
+ * which fills the pipeline queue, which makes receivers answer UNAVAILABLE. */
+static int pipeline_fanout(struct otc_pipeline *p, struct otc_batch *b)
+{
+    struct otc_engine *e = p->engine;
+
+    if (p->n_exporters == 0) {
+        otc_batch_unref(b);
+        return OTC_OK;
+    }
+    for (size_t i = 0; i < p->n_exporters; i++) {
+        struct otc_exporter_rt *rt = p->exporters[i];
+        struct otc_batch *x = (i + 1 < p->n_exporters) ? otc_batch_ref(b) : b;
+        int64_t backoff = 50000;
+
+        while (otc_queue_push(&rt->queue, x) != OTC_OK) {
+            if (atomic_load(&e->abort)) {
+                atomic_fetch_add(&rt->ins.counters.enqueue_failed[x->signal], x->items);
+                otc_batch_unref(x);
+                break;
+            }
+            sleep_ns(backoff);
+            if (backoff < 2000000) {
+                backoff *= 2;
+            }
+        }
+    }
+    return OTC_OK;
+}
+
+int otc_next(struct otc_instance *ins, struct otc_batch *b)
+{
+    struct otc_instance *next = ins->next.ins;
+
+    if (next) {
+        return next->ops->consume(next, next->ctx, b);
+    }
+    return pipeline_fanout(ins->next.pipeline, b);
+}
+
+static void pipeline_run(struct otc_pipeline *p, struct otc_batch *b)
+{
+    if (p->n_processors) {
+        struct otc_instance *first = &p->processors[0];
+        first->ops->consume(first, first->ctx, b);
+    } else {
+        pipeline_fanout(p, b);
+    }
+}
+
+/* Run due processor timers; returns ms until the next one (at most WORKER_IDLE_MS). */
+static int pipeline_timers(struct otc_pipeline *p)
+{
+    uint64_t now = otc_now_ns();
+    uint64_t wait = (uint64_t)WORKER_IDLE_MS * 1000000u;
+
+    for (size_t i = 0; i < p->n_processors; i++) {
+        struct otc_instance *pr = &p->processors[i];
+        if (!pr->ops->timer || pr->timer_due_ns == 0) {
+            continue;
+        }
+        if (pr->timer_due_ns <= now) {
+            pr->ops->timer(pr, pr->ctx, now);
+            now = otc_now_ns();
+        }
+        if (pr->timer_due_ns > now && pr->timer_due_ns - now < wait) {
+            wait = pr->timer_due_ns - now;
+        }
+    }
+    return (int)((wait + 999999u) / 1000000u);
+}
+
+static void *pipeline_loop(void *arg)
+{
+    struct otc_pipeline *p = arg;
+    int wait_ms = WORKER_IDLE_MS;
+    void *b;
+
+    for (;;) {
+        if (otc_queue_pop_wait(&p->queue, &b, wait_ms)) {
+            pipeline_run(p, b);
+            if (p->has_timers) {
+                wait_ms = pipeline_timers(p);
+            }
+            continue;
+        }
+        if (p->has_timers) {
+            wait_ms = pipeline_timers(p);
+        }
+        if (atomic_load(&p->closing)) {
+            break;
+        }
+    }
+    /* Stages holding data (batching) pass it on in pipeline order. */
+    for (size_t i = 0; i < p->n_processors; i++) {
+        struct otc_instance *pr = &p->processors[i];
+        if (pr->ops->flush) {
+            pr->ops->flush(pr, pr->ctx);
+        }
+    }
+    return NULL;
+}
+
+int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
+{
+    enum otc_signal s = b->signal;
+    unsigned n = ins->n_feeds[s];
+    size_t items = b->items;
+    int rc = OTC_OK;
+
+    if (n == 0) {
+        otc_batch_unref(b);
+        return OTC_EUNSUPP;
+    }
+    if (atomic_load(&ins->engine->stopping)) {
+        atomic_fetch_add(&ins->counters.refused[s], items);
+        otc_batch_unref(b);
+        return OTC_ESHUTDOWN;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct otc_pipeline *p = ins->feeds[s][i];
+        for (size_t k = 0; k < p->n_admit; k++) {
+            struct otc_instance *pr = p->admit[k];
+            if (!pr->ops->admit(pr, pr->ctx, b->arena.bytes)) {
+                atomic_fetch_add(&ins->counters.refused[s], items);
+                otc_batch_unref(b);
+                return OTC_EAGAIN;
+            }
+        }
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct otc_batch *x = (i + 1 < n) ? otc_batch_ref(b) : b;
+        if (otc_queue_push(&ins->feeds[s][i]->queue, x) != OTC_OK) {
+            otc_batch_unref(x);
+            rc = OTC_EAGAIN;
+        }
+    }
+    if (rc == OTC_OK) {
+        atomic_fetch_add(&ins->counters.accepted[s], items);
+    } else {
+        atomic_fetch_add(&ins->counters.refused[s], items);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------- building */
+
+static const char *const section_names[] = {"receivers", "processors", "exporters", "extensions"};
+
+static int instance_configure(struct otc_instance *ins, const struct otc_component_ops *ops,
+                              const char *id, struct otc_yaml *y, yaml_node_t *node,
+                              struct otc_exporter_settings *helper, struct otc_diag *d)
+{
+    char what[300];
+    char err[256];
+    int rc;
+
+    snprintf(what, sizeof(what), "%s \"%s\"", otc_kind_name(ops->kind), id);
+    ins->ops = ops;
+    ins->id = strdup(id);
+    ins->ctx = calloc(1, ops->ctx_size ? ops->ctx_size : 1);
+    if (!ins->id || !ins->ctx) {
+        return OTC_ENOMEM;
+    }
+    if (otc_config_map_defaults(ops->config_map, ins->ctx) != OTC_OK ||
+        (helper && otc_config_map_defaults(exporter_helper_map, helper) != OTC_OK)) {
+        return OTC_EINVAL;
+    }
+    rc = otc_config_apply(y, node, what, ops->config_map, ins->ctx,
+                          helper ? exporter_helper_map : NULL, helper, d);
+    if (rc != OTC_OK) {
+        return rc;
+    }
+    if (ops->validate && ops->validate(ins->ctx, err, sizeof(err)) != OTC_OK) {
+        otc_diag_add(d, y->path, node ? &node->start_mark : NULL, "%s: %s", what, err);
+        return OTC_EINVAL;
+    }
+    if (helper) {
+        ins->timeout_ns = helper->timeout_ns;
+    }
+    return OTC_OK;
+}
+
+static void instance_release(struct otc_instance *ins)
+{
+    if (!ins->ops) {
+        return;
+    }
+    if (ins->ctx) {
+        if (ins->ops->destroy) {
+            ins->ops->destroy(ins->ctx);
+        }
+        otc_config_map_free(ins->ops->config_map, ins->ctx);
+        free(ins->ctx);
+    }
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        free(ins->feeds[s]);
+    }
+    free(ins->id);
+    memset(ins, 0, sizeof(*ins));
+}
+
+/* "type/name" -> type (into buf). Errors for empty parts. */
+static int split_id(const char *id, char *type, size_t n)
+{
+    const char *slash = strchr(id, '/');
+    size_t tl = slash ? (size_t)(slash - id) : strlen(id);
+
+    if (tl == 0 || tl >= n || (slash && slash[1] == '\0')) {
+        return OTC_EINVAL;
+    }
+    memcpy(type, id, tl);
+    type[tl] = '\0';
+    return OTC_OK;
+}
+
+static yaml_node_t *section_node(struct otc_yaml *y, const char *name, struct otc_diag *d)
+{
+    yaml_node_t *n = otc_yaml_get(y, otc_yaml_root(y), name);
+
+    if (n && !otc_yaml_is_null(n) && n->type != YAML_MAPPING_NODE) {
+        otc_diag_add(d, y->path, &n->start_mark, "\"%s\" must be a mapping of component ids", name);
+        return NULL;
+    }
+    return otc_yaml_is_null(n) ? NULL : n;
+}
+
+/* Check every component id of a section and look up its type. */
+static int check_section(struct otc_yaml *y, enum otc_kind kind, struct otc_diag *d, size_t *count)
+{
+    yaml_node_t *sec = section_node(y, section_names[kind], d);
+    int rc = OTC_OK;
+
+    *count = 0;
+    if (!sec) {
+        return OTC_OK;
+    }
+    for (yaml_node_pair_t *p = sec->data.mapping.pairs.start; p < sec->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = otc_yaml_node(y, p->key);
+        const char *id = otc_yaml_str(k);
+        char type[128];
+
+        if (!id || split_id(id, type, sizeof(type)) != OTC_OK) {
+            otc_diag_add(d, y->path, &k->start_mark, "%s: \"%s\" is not a valid component id (type or type/name)",
+                         section_names[kind], id ? id : "?");
+            rc = OTC_EINVAL;
+            continue;
+        }
+        if (!otc_registry_find(kind, type)) {
+            size_t n;
+            const struct otc_component_ops *const *all = otc_registry_all(&n);
+            char known[512] = "";
+            size_t used = 0;
+            for (size_t i = 0; i < n && used < sizeof(known); i++) {
+                if (all[i]->kind == kind) {
+                    used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
+                                             used ? ", " : "", all[i]->type);
+                }
+            }
+            otc_diag_add(d, y->path, &k->start_mark, "%s: unknown %s type \"%s\" (known: %s)",
+                         section_names[kind], otc_kind_name(kind), type, used ? known : "none");
+            rc = OTC_EINVAL;
+            continue;
+        }
+        (*count)++;
+    }
+    return rc;
+}
+
+static yaml_node_t *find_component(struct otc_yaml *y, enum otc_kind kind, const char *id,
+                                   bool *defined)
+{
+    yaml_node_t *sec = otc_yaml_get(y, otc_yaml_root(y), section_names[kind]);
+
+    *defined = false;
+    if (!sec || sec->type != YAML_MAPPING_NODE) {
+        return NULL;
+    }
+    for (yaml_node_pair_t *p = sec->data.mapping.pairs.start; p < sec->data.mapping.pairs.top; p++) {
+        const char *k = otc_yaml_str(otc_yaml_node(y, p->key));
+        if (k && !strcmp(k, id)) {
+            *defined = true;
+            return otc_yaml_node(y, p->value);
+        }
+    }
+    return NULL;
+}
+
+static int build_shared(struct otc_engine *e, struct otc_yaml *y, enum otc_kind kind, struct otc_diag *d)
+{
+    yaml_node_t *sec = section_node(y, section_names[kind], d);
+    size_t i = 0;
+    int rc = OTC_OK;
+
+    if (!sec) {
+        return OTC_OK;
+    }
+    for (yaml_node_pair_t *p = sec->data.mapping.pairs.start; p < sec->data.mapping.pairs.top; p++) {
+        const char *id = otc_yaml_str(otc_yaml_node(y, p->key));
+        char type[128];
+        const struct otc_component_ops *ops;
+        struct otc_instance *ins;
+        struct otc_exporter_settings *helper = NULL;
+
+        if (!id || split_id(id, type, sizeof(type)) != OTC_OK ||
+            !(ops = otc_registry_find(kind, type))) {
+            continue;
+        }
+        if (kind == OTC_RECEIVER) {
+            ins = &e->receivers[i++];
+        } else if (kind == OTC_EXPORTER) {
+            struct otc_exporter_rt *rt = &e->exporters[i++];
+            ins = &rt->ins;
+            helper = &rt->set;
+        } else {
+            /* processors are instantiated per pipeline; check the definition once here */
+            struct otc_instance probe = {0};
+            if (instance_configure(&probe, ops, id, y, otc_yaml_node(y, p->value), NULL, d) != OTC_OK) {
+                rc = OTC_EINVAL;
+            }
+            instance_release(&probe);
+            continue;
+        }
+        ins->engine = e;
+        if (instance_configure(ins, ops, id, y, otc_yaml_node(y, p->value), helper, d) != OTC_OK) {
+            rc = OTC_EINVAL;
+        }
+    }
+    if (kind == OTC_RECEIVER) {
+        e->n_receivers = i;
+    } else if (kind == OTC_EXPORTER) {
+        e->n_exporters = i;
+    }
+    return rc;
+}
+
+static struct otc_instance *find_receiver(struct otc_engine *e, const char *id)
+{
+    for (size_t i = 0; i < e->n_receivers; i++) {
+        if (e->receivers[i].id && !strcmp(e->receivers[i].id, id)) {
+            return &e->receivers[i];
+        }
+    }
+    return NULL;
+}
+
+static struct otc_exporter_rt *find_exporter(struct otc_engine *e, const char *id)
+{
+    for (size_t i = 0; i < e->n_exporters; i++) {
+        if (e->exporters[i].ins.id && !strcmp(e->exporters[i].ins.id, id)) {
+            return &e->exporters[i];
+        }
+    }
+    return NULL;
+}
+
+/* Resolve one list (receivers/processors/exporters) of a pipeline. */
+static int pipeline_list(struct otc_engine *e, struct otc_yaml *y, struct otc_pipeline *p,
+                         yaml_node_t *pn, enum otc_kind kind, struct otc_diag *d)
+{
+    const char *key = section_names[kind];
+    yaml_node_t *list = otc_yaml_get(y, pn, key);
+    size_t n;
+    int rc = OTC_OK;
+
+    if (!list || otc_yaml_is_null(list)) {
+        if (kind != OTC_PROCESSOR) {
+            otc_diag_add(d, y->path, &pn->start_mark, "pipeline \"%s\": must have at least one %s",
+                         p->id, otc_kind_name(kind));
+            return OTC_EINVAL;
+        }
+        return OTC_OK;
+    }
+    if (list->type != YAML_SEQUENCE_NODE) {
+        otc_diag_add(d, y->path, &list->start_mark, "pipeline \"%s\": \"%s\" must be a list of ids",
+                     p->id, key);
+        return OTC_EINVAL;
+    }
+    n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+    if (n == 0 && kind != OTC_PROCESSOR) {
+        otc_diag_add(d, y->path, &list->start_mark, "pipeline \"%s\": must have at least one %s",
+                     p->id, otc_kind_name(kind));
+        return OTC_EINVAL;
+    }
+    if (kind == OTC_RECEIVER) {
+        p->receivers = calloc(n ? n : 1, sizeof(*p->receivers));
+    } else if (kind == OTC_PROCESSOR) {
+        p->processors = calloc(n ? n : 1, sizeof(*p->processors));
+        p->admit = calloc(n ? n : 1, sizeof(*p->admit));
+    } else {
+        p->exporters = calloc(n ? n : 1, sizeof(*p->exporters));
+    }
+    if ((kind == OTC_RECEIVER && !p->receivers) ||
+        (kind == OTC_PROCESSOR && (!p->processors || !p->admit)) ||
+        (kind == OTC_EXPORTER && !p->exporters)) {
+        return OTC_ENOMEM;
+    }
+    for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
+        yaml_node_t *item = otc_yaml_node(y, *it);
+        const char *id = otc_yaml_str(item);
+        bool defined;
+        yaml_node_t *def;
+        struct otc_instance *ins = NULL;
+
+        if (!id) {
+            otc_diag_add(d, y->path, &item->start_mark, "pipeline \"%s\": %s entries must be ids",
+                         p->id, key);
+            rc = OTC_EINVAL;
+            continue;
+        }
+        def = find_component(y, kind, id, &defined);
+        if (!defined) {
+            otc_diag_add(d, y->path, &item->start_mark,
+                         "pipeline \"%s\": references %s \"%s\", which is not configured under \"%s\"",
+                         p->id, otc_kind_name(kind), id, key);
+            rc = OTC_EINVAL;
+            continue;
+        }
+        if (kind == OTC_RECEIVER) {
+            ins = find_receiver(e, id);
+            if (ins) {
+                for (size_t k = 0; k < p->n_receivers; k++) {
+                    if (p->receivers[k] == ins) {
+                        otc_diag_add(d, y->path, &item->start_mark,
+                                     "pipeline \"%s\": receiver \"%s\" is listed twice", p->id, id);
+                        rc = OTC_EINVAL;
+                        ins = NULL;
+                        break;
+                    }
+                }
+            }
+            if (ins) {
+                p->receivers[p->n_receivers++] = ins;
+            }
+        } else if (kind == OTC_EXPORTER) {
+            struct otc_exporter_rt *rt = find_exporter(e, id);
+            if (rt) {
+                for (size_t k = 0; k < p->n_exporters; k++) {
+                    if (p->exporters[k] == rt) {
+                        otc_diag_add(d, y->path, &item->start_mark,
+                                     "pipeline \"%s\": exporter \"%s\" is listed twice", p->id, id);
+                        rc = OTC_EINVAL;
+                        rt = NULL;
+                        break;
+                    }
+                }
+            }
+            if (rt) {
+                p->exporters[p->n_exporters++] = rt;
+                ins = &rt->ins;
+            }
+        } else {
+            char type[128];
+            const struct otc_component_ops *ops;
+            if (split_id(id, type, sizeof(type)) != OTC_OK || !(ops = otc_registry_find(kind, type))) {
+                continue; /* reported with the section */
+            }
+            ins = &p->processors[p->n_processors];
+            ins->engine = e;
+            if (instance_configure(ins, ops, id, y, def, NULL, d) != OTC_OK) {
+                instance_release(ins);
+                rc = OTC_EINVAL;
+                continue;
+            }
+            p->n_processors++;
+        }
+        if (ins && !(ins->ops->signals & OTC_SIG_BIT(p->signal))) {
+            otc_diag_add(d, y->path, &item->start_mark, "pipeline \"%s\": %s \"%s\" does not support %s",
+                         p->id, otc_kind_name(kind), id, otc_signal_name(p->signal));
+            rc = OTC_EINVAL;
+        } else if (ins) {
+            ins->signals |= OTC_SIG_BIT(p->signal);
+        }
+    }
+    return rc;
+}
+
+static int add_feed(struct otc_instance *r, struct otc_pipeline *p)
+{
+    enum otc_signal s = p->signal;
+    struct otc_pipeline **grown = realloc(r->feeds[s], (r->n_feeds[s] + 1) * sizeof(*grown));
+
+    if (!grown) {
+        return OTC_ENOMEM;
+    }
+    r->feeds[s] = grown;
+    r->feeds[s][r->n_feeds[s]++] = p;
+    return OTC_OK;
+}
+
+static int build_service(struct otc_engine *e, struct otc_yaml *y, struct otc_diag *d)
+{
+    yaml_node_t *svc = otc_yaml_get(y, otc_yaml_root(y), "service");
+    yaml_node_t *pipes;
+    size_t n, i = 0;
+    int rc = OTC_OK;
+
+    if (!svc || svc->type != YAML_MAPPING_NODE) {
+        otc_diag_add(d, y->path, svc ? &svc->start_mark : NULL, "\"service\" with \"pipelines\" is required");
+        return OTC_EINVAL;
+    }
+    for (yaml_node_pair_t *p = svc->data.mapping.pairs.start; p < svc->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = otc_yaml_node(y, p->key), *vn = otc_yaml_node(y, p->value);
+        const char *k = otc_yaml_str(kn);
+
+        if (k && !strcmp(k, "pipelines")) {
+            continue;
+        }
+        if (k && !strcmp(k, "shutdown_timeout")) {
+            const char *v = otc_yaml_str(vn);
+            if (!v || otc_parse_duration(v, &e->shutdown_timeout_ns) != OTC_OK) {
+                otc_diag_add(d, y->path, &vn->start_mark,
+                             "service: key \"shutdown_timeout\": expected a duration such as 25s");
+                rc = OTC_EINVAL;
+            }
+            continue;
+        }
+        if (k && !strcmp(k, "extensions")) {
+            if (!otc_yaml_is_null(vn) && (vn->type != YAML_SEQUENCE_NODE ||
+                                          vn->data.sequence.items.top != vn->data.sequence.items.start)) {
+                otc_diag_add(d, y->path, &vn->start_mark,
+                             "service: key \"extensions\": no extension is configured");
+                rc = OTC_EINVAL;
+            }
+            continue;
+        }
+        if (k && !strcmp(k, "telemetry")) {
+            yaml_node_t *logs = otc_yaml_get(y, vn, "logs");
+            yaml_node_t *level = otc_yaml_get(y, logs, "level");
+            enum otc_log_level lvl;
+            if (!otc_yaml_is_null(vn) && vn->type == YAML_MAPPING_NODE) {
+                for (yaml_node_pair_t *tp = vn->data.mapping.pairs.start; tp < vn->data.mapping.pairs.top; tp++) {
+                    const char *tk = otc_yaml_str(otc_yaml_node(y, tp->key));
+                    if (!tk || strcmp(tk, "logs")) {
+                        otc_diag_add(d, y->path, &otc_yaml_node(y, tp->key)->start_mark,
+                                     "service: unknown key \"telemetry.%s\" (supported: telemetry.logs.level)",
+                                     tk ? tk : "?");
+                        rc = OTC_EINVAL;
+                    }
+                }
+            }
+            if (level && (!otc_yaml_str(level) || otc_log_level_parse(otc_yaml_str(level), &lvl) != OTC_OK)) {
+                otc_diag_add(d, y->path, &level->start_mark,
+                             "service: key \"telemetry.logs.level\": expected debug, info, warn or error");
+                rc = OTC_EINVAL;
+            } else if (level) {
+                otc_log_threshold = lvl;
+            }
+            continue;
+        }
+        otc_diag_add(d, y->path, &kn->start_mark, "service: unknown key \"%s\"", k ? k : "?");
+        rc = OTC_EINVAL;
+    }
+    pipes = otc_yaml_get(y, svc, "pipelines");
+    if (!pipes || pipes->type != YAML_MAPPING_NODE || pipes->data.mapping.pairs.top == pipes->data.mapping.pairs.start) {
+        otc_diag_add(d, y->path, pipes ? &pipes->start_mark : &svc->start_mark,
+                     "service: \"pipelines\" must define at least one pipeline");
+        return OTC_EINVAL;
+    }
+    n = (size_t)(pipes->data.mapping.pairs.top - pipes->data.mapping.pairs.start);
+    e->pipelines = calloc(n, sizeof(*e->pipelines));
+    if (!e->pipelines) {
+        return OTC_ENOMEM;
+    }
+    for (yaml_node_pair_t *pp = pipes->data.mapping.pairs.start; pp < pipes->data.mapping.pairs.top; pp++) {
+        yaml_node_t *kn = otc_yaml_node(y, pp->key), *pn = otc_yaml_node(y, pp->value);
+        const char *id = otc_yaml_str(kn);
+        struct otc_pipeline *p = &e->pipelines[i];
+        const char *slash;
+        size_t tl;
+
+        if (!id) {
+            continue;
+        }
+        slash = strchr(id, '/');
+        tl = slash ? (size_t)(slash - id) : strlen(id);
+        if (otc_signal_parse(id, tl, &p->signal) != OTC_OK || (slash && !slash[1])) {
+            otc_diag_add(d, y->path, &kn->start_mark,
+                         "service: pipeline \"%s\": the id must be traces, metrics or logs, optionally /name",
+                         id);
+            rc = OTC_EINVAL;
+            continue;
+        }
+        if (!pn || pn->type != YAML_MAPPING_NODE) {
+            otc_diag_add(d, y->path, &kn->start_mark, "service: pipeline \"%s\" must be a mapping", id);
+            rc = OTC_EINVAL;
+            continue;
+        }
+        for (yaml_node_pair_t *lp = pn->data.mapping.pairs.start; lp < pn->data.mapping.pairs.top; lp++) {
+            yaml_node_t *lk = otc_yaml_node(y, lp->key);
+            const char *ks = otc_yaml_str(lk);
+            if (!ks || (strcmp(ks, "receivers") && strcmp(ks, "processors") && strcmp(ks, "exporters"))) {
+                otc_diag_add(d, y->path, &lk->start_mark,
+                             "service: pipeline \"%s\": unknown key \"%s\" (receivers, processors, exporters)",
+                             id, ks ? ks : "?");
+                rc = OTC_EINVAL;
+            }
+        }
+        p->id = strdup(id);
+        p->engine = e;
+        i++;
+        if (!p->id) {
+            return OTC_ENOMEM;
+        }
+        if (pipeline_list(e, y, p, pn, OTC_RECEIVER, d) != OTC_OK ||
+            pipeline_list(e, y, p, pn, OTC_PROCESSOR, d) != OTC_OK ||
+            pipeline_list(e, y, p, pn, OTC_EXPORTER, d) != OTC_OK) {
+            rc = OTC_EINVAL;
+        }
+    }
+    e->n_pipelines = i;
+    return rc;
+}
+
+static void wire_graph(struct otc_engine *e)
+{
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        struct otc_pipeline *p = &e->pipelines[i];
+        for (size_t k = 0; k < p->n_processors; k++) {
+            p->processors[k].next.pipeline = p;
+            p->processors[k].next.ins = (k + 1 < p->n_processors) ? &p->processors[k + 1] : NULL;
+            p->has_timers |= p->processors[k].ops->timer != NULL;
+            if (p->processors[k].ops->admit) {
+                p->admit[p->n_admit++] = &p->processors[k];
+            }
+        }
+        for (size_t k = 0; k < p->n_exporters; k++) {
+            p->exporters[k]->used = true;
+        }
+    }
+}
+
+int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine **out)
+{
+    static const char *const top_keys[] = {"receivers", "processors", "exporters", "extensions",
+                                           "service", NULL};
+    struct otc_engine *e;
+    yaml_node_t *root = otc_yaml_root(y);
+    size_t n_rcv = 0, n_proc = 0, n_exp = 0, n_ext = 0;
+    int rc = OTC_OK;
+
+    *out = NULL;
+    if (otc_registry_check() != OTC_OK) {
+        otc_diag_add(d, y->path, NULL, "internal error: duplicate component types in the registry");
+        return OTC_EINVAL;
+    }
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = otc_yaml_node(y, p->key);
+        const char *k = otc_yaml_str(kn);
+        bool known = false;
+        for (int i = 0; k && top_keys[i]; i++) {
+            known |= !strcmp(k, top_keys[i]);
+        }
+        if (!known) {
+            otc_diag_add(d, y->path, &kn->start_mark,
+                         "unknown top-level key \"%s\" (receivers, processors, exporters, extensions, service)",
+                         k ? k : "?");
+            rc = OTC_EINVAL;
+        }
+    }
+    if (check_section(y, OTC_RECEIVER, d, &n_rcv) != OTC_OK) {
+        rc = OTC_EINVAL;
+    }
+    if (check_section(y, OTC_PROCESSOR, d, &n_proc) != OTC_OK) {
+        rc = OTC_EINVAL;
+    }
+    if (check_section(y, OTC_EXPORTER, d, &n_exp) != OTC_OK) {
+        rc = OTC_EINVAL;
+    }
+    if (check_section(y, OTC_EXTENSION, d, &n_ext) != OTC_OK) {
+        rc = OTC_EINVAL;
+    }
+    e = calloc(1, sizeof(*e));
+    if (!e) {
+        return OTC_ENOMEM;
+    }
+    e->shutdown_timeout_ns = 25LL * 1000000000LL;
+    e->receivers = calloc(n_rcv ? n_rcv : 1, sizeof(*e->receivers));
+    e->exporters = calloc(n_exp ? n_exp : 1, sizeof(*e->exporters));
+    if (!e->receivers || !e->exporters) {
+        otc_engine_destroy(e);
+        return OTC_ENOMEM;
+    }
+    /* exporters first, then processors, then receivers (otelcol's build order) */
+    /* each section is checked even when another failed: every error is reported */
+    for (int k = 0; k < 3; k++) {
+        static const enum otc_kind order[] = {OTC_EXPORTER, OTC_PROCESSOR, OTC_RECEIVER};
+        if (build_shared(e, y, order[k], d) != OTC_OK) {
+            rc = OTC_EINVAL;
+        }
+    }
+    if (build_service(e, y, d) != OTC_OK) {
+        rc = OTC_EINVAL;
+    }
+    if (rc != OTC_OK) {
+        otc_engine_destroy(e);
+        return rc;
+    }
+    wire_graph(e);
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        struct otc_pipeline *p = &e->pipelines[i];
+        for (size_t k = 0; k < p->n_receivers; k++) {
+            if (add_feed(p->receivers[k], p) != OTC_OK) {
+                otc_engine_destroy(e);
+                return OTC_ENOMEM;
+            }
+        }
+    }
+    *out = e;
+    return OTC_OK;
+}
+
+static void describe_list(FILE *out, const char *label, struct otc_instance *const *v, size_t n)
+{
+    fprintf(out, "    %s: [", label);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "%s%s", i ? ", " : "", v[i]->id);
+    }
+    fprintf(out, "]\n");
+}
+
+void otc_engine_describe(const struct otc_engine *e, FILE *out)
+{
+    fprintf(out, "pipelines:\n");
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        const struct otc_pipeline *p = &e->pipelines[i];
+        struct otc_instance *tmp[64];
+        size_t n;
+
+        fprintf(out, "  %s:\n", p->id);
+        describe_list(out, "receivers", p->receivers, p->n_receivers);
+        n = p->n_processors < 64 ? p->n_processors : 64;
+        for (size_t k = 0; k < n; k++) {
+            tmp[k] = &p->processors[k];
+        }
+        describe_list(out, "processors", tmp, n);
+        n = p->n_exporters < 64 ? p->n_exporters : 64;
+        for (size_t k = 0; k < n; k++) {
+            tmp[k] = &p->exporters[k]->ins;
+        }
+        describe_list(out, "exporters", tmp, n);
+    }
+}
+
+/* ---------------------------------------------------------- lifecycle */
+
+static bool receiver_used(const struct otc_instance *r)
+{
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        if (r->n_feeds[s]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int instance_init_start(struct otc_instance *ins)
+{
+    int rc;
+
+    if (ins->ops->init && (rc = ins->ops->init(ins, ins->ctx)) != OTC_OK) {
+        otc_log_err(ins, "init failed: %s", otc_strerror(rc));
+        return rc;
+    }
+    if (ins->ops->start && (rc = ins->ops->start(ins, ins->ctx)) != OTC_OK) {
+        otc_log_err(ins, "start failed: %s", otc_strerror(rc));
+        return rc;
+    }
+    ins->started = true;
+    return OTC_OK;
+}
+
+static int exporter_start(struct otc_engine *e, struct otc_exporter_rt *rt)
+{
+    unsigned threads = 1;
+    int64_t qsize = rt->set.queue_enabled ? rt->set.queue_size : 1;
+    int rc;
+
+    if ((rc = otc_queue_init(&rt->queue, (unsigned)qsize)) != OTC_OK) {
+        return rc;
+    }
+    if ((rc = instance_init_start(&rt->ins)) != OTC_OK) {
+        return rc;
+    }
+    if (rt->ins.ops->concurrent && rt->set.queue_enabled) {
+        threads = (unsigned)rt->set.num_consumers;
+    }
+    rt->threads = calloc(threads, sizeof(*rt->threads));
+    if (!rt->threads) {
+        return OTC_ENOMEM;
+    }
+    for (unsigned t = 0; t < threads; t++) {
+        struct exporter_thread_arg *a = malloc(sizeof(*a));
+        if (!a) {
+            return OTC_ENOMEM;
+        }
+        a->rt = rt;
+        a->engine = e;
+        if (pthread_create(&rt->threads[t], NULL, exporter_loop, a) != 0) {
+            free(a);
+            return OTC_ENOMEM;
+        }
+        rt->n_threads++;
+    }
+    return OTC_OK;
+}
+
+int otc_engine_start(struct otc_engine *e)
+{
+    int rc;
+
+    for (size_t i = 0; i < e->n_exporters; i++) {
+        if (e->exporters[i].used && (rc = exporter_start(e, &e->exporters[i])) != OTC_OK) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        struct otc_pipeline *p = &e->pipelines[i];
+        if ((rc = otc_queue_init(&p->queue, OTC_PIPELINE_QUEUE_SIZE)) != OTC_OK) {
+            return rc;
+        }
+        for (size_t k = 0; k < p->n_processors; k++) {
+            if ((rc = instance_init_start(&p->processors[k])) != OTC_OK) {
+                return rc;
+            }
+        }
+        if (pthread_create(&p->thread, NULL, pipeline_loop, p) != 0) {
+            return OTC_ENOMEM;
+        }
+        p->thread_started = true;
+    }
+    for (size_t i = 0; i < e->n_receivers; i++) {
+        if (receiver_used(&e->receivers[i]) &&
+            (rc = instance_init_start(&e->receivers[i])) != OTC_OK) {
+            return rc;
+        }
+    }
+    return OTC_OK;
+}
+
+static void instance_shutdown(struct otc_instance *ins)
+{
+    if (ins->ops && ins->ops->shutdown) {
+        ins->ops->shutdown(ins, ins->ctx);
+    }
+    ins->started = false;
+}
+
+static void join_with_deadline(struct otc_engine *e, pthread_t t, uint64_t deadline)
+{
+    struct timespec ts;
+
+    while (otc_now_ns() < deadline) {
+        uint64_t now = otc_now_ns();
+        uint64_t step = deadline - now < 100000000u ? deadline - now : 100000000u;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)step;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        if (pthread_timedjoin_np(t, NULL, &ts) == 0) {
+            return;
+        }
+    }
+    /* Deadline passed: stop retrying and waiting for queue space, then join. */
+    atomic_store(&e->abort, true);
+    pthread_join(t, NULL);
+}
+
+void otc_engine_stop(struct otc_engine *e)
+{
+    uint64_t deadline;
+    uint64_t lost = 0;
+
+    atomic_store(&e->stopping, true);
+    deadline = otc_now_ns() + (uint64_t)e->shutdown_timeout_ns;
+    /* 1. receivers stop accepting; in-flight calls finish */
+    for (size_t i = 0; i < e->n_receivers; i++) {
+        instance_shutdown(&e->receivers[i]);
+    }
+    /* 2. pipelines drain their queues and flush their processors */
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        atomic_store(&e->pipelines[i].closing, true);
+        otc_queue_kick(&e->pipelines[i].queue);
+    }
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        struct otc_pipeline *p = &e->pipelines[i];
+        if (p->thread_started) {
+            join_with_deadline(e, p->thread, deadline);
+            p->thread_started = false;
+        }
+        for (size_t k = 0; k < p->n_processors; k++) {
+            instance_shutdown(&p->processors[k]);
+        }
+    }
+    /* 3. exporters send what is queued, within the shutdown timeout */
+    for (size_t i = 0; i < e->n_exporters; i++) {
+        struct otc_exporter_rt *rt = &e->exporters[i];
+        atomic_store(&rt->closing, true);
+        if (rt->queue.slots) {
+            otc_queue_kick(&rt->queue);
+        }
+    }
+    for (size_t i = 0; i < e->n_exporters; i++) {
+        struct otc_exporter_rt *rt = &e->exporters[i];
+        for (unsigned t = 0; t < rt->n_threads; t++) {
+            join_with_deadline(e, rt->threads[t], deadline);
+        }
+        rt->n_threads = 0;
+        for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+            lost += atomic_load(&rt->ins.counters.send_failed[s]) +
+                    atomic_load(&rt->ins.counters.enqueue_failed[s]);
+        }
+        instance_shutdown(&rt->ins);
+    }
+    if (atomic_load(&e->abort)) {
+        otc_log_warn(NULL, "shutdown timeout reached; %llu items could not be exported",
+                     (unsigned long long)lost);
+    }
+}
+
+void otc_engine_destroy(struct otc_engine *e)
+{
+    if (!e) {
+        return;
+    }
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        struct otc_pipeline *p = &e->pipelines[i];
+        void *b;
+        if (p->queue.slots) {
+            while (otc_queue_pop(&p->queue, &b)) {
+                otc_batch_unref(b);
+            }
+            otc_queue_destroy(&p->queue);
+        }
+        for (size_t k = 0; k < p->n_processors; k++) {
+            instance_release(&p->processors[k]);
+        }
+        free(p->processors);
+        free(p->admit);
+        free(p->receivers);
+        free(p->exporters);
+        free(p->id);
+    }
+    free(e->pipelines);
+    for (size_t i = 0; i < e->n_receivers; i++) {
+        instance_release(&e->receivers[i]);
+    }
+    free(e->receivers);
+    for (size_t i = 0; i < e->n_exporters; i++) {
+        struct otc_exporter_rt *rt = &e->exporters[i];
+        void *b;
+        if (rt->queue.slots) {
+            while (otc_queue_pop(&rt->queue, &b)) {
+                otc_batch_unref(b);
+            }
+            otc_queue_destroy(&rt->queue);
+        }
+        free(rt->threads);
+        instance_release(&rt->ins);
+    }
+    free(e->exporters);
+    free(e);
+}

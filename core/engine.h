@@ -1,0 +1,88 @@
+/* engine.h - the pipeline graph built from the config: shared receiver and
+ * exporter instances, per-pipeline processor chains, the queues and threads
+ * between them. Built and stopped on the main thread. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef OTC_CORE_ENGINE_H
+#define OTC_CORE_ENGINE_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "otc/otc_component.h"
+#include "otc/otc_queue.h"
+
+#define OTC_PIPELINE_QUEUE_SIZE 16 /* batches handed to a pipeline's worker: a hand-off, not a buffer */
+
+/* The exporter helper's options (otelcol exporterhelper), shared by every exporter. */
+struct otc_exporter_settings {
+    int64_t timeout_ns;
+    bool    queue_enabled;
+    int64_t num_consumers;
+    int64_t queue_size;
+    bool    retry_enabled;
+    int64_t initial_interval_ns;
+    int64_t max_interval_ns;
+    int64_t max_elapsed_ns;
+    double  multiplier;
+    double  randomization_factor;
+};
+
+struct otc_exporter_rt {
+    struct otc_instance          ins;
+    struct otc_exporter_settings set;
+    struct otc_queue             queue;
+    pthread_t                   *threads;
+    unsigned                     n_threads;
+    atomic_bool                  closing;   /* no more input: exit when the queue is empty */
+    atomic_uint_fast64_t         last_log_s;
+    bool                         used;
+};
+
+struct otc_pipeline {
+    char                    *id;          /* "traces" or "traces/name" */
+    enum otc_signal          signal;
+    struct otc_engine       *engine;
+    struct otc_instance    **receivers;
+    size_t                   n_receivers;
+    struct otc_instance     *processors;  /* owned: one instance per pipeline */
+    size_t                   n_processors;
+    struct otc_instance    **admit;       /* processors with an admit() gate */
+    size_t                   n_admit;
+    bool                     has_timers;
+    struct otc_exporter_rt **exporters;
+    size_t                   n_exporters;
+    struct otc_queue         queue;
+    pthread_t                thread;
+    bool                     thread_started;
+    atomic_bool              closing;
+};
+
+struct otc_engine {
+    struct otc_instance    *receivers;
+    size_t                  n_receivers;
+    struct otc_exporter_rt *exporters;
+    size_t                  n_exporters;
+    struct otc_pipeline    *pipelines;
+    size_t                  n_pipelines;
+    int64_t                 shutdown_timeout_ns;
+    atomic_bool             stopping;  /* receivers are being stopped */
+    atomic_bool             abort;     /* drain deadline passed: give up retries */
+};
+
+/* Registry of every component type compiled in (core/registry.c). */
+const struct otc_component_ops *otc_registry_find(enum otc_kind kind, const char *type);
+const struct otc_component_ops *const *otc_registry_all(size_t *n);
+int otc_registry_check(void); /* rejects duplicate (kind, type) pairs */
+
+/* Build the graph from a loaded config; every problem is added to d. */
+/* The exporter helper option table (timeout, sending_queue, retry_on_failure). */
+const struct otc_config_entry *otc_exporter_helper_map(void);
+
+int  otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine **out);
+void otc_engine_describe(const struct otc_engine *e, FILE *out);
+int  otc_engine_start(struct otc_engine *e);
+/* Stop receivers, drain pipelines and exporters within shutdown_timeout. */
+void otc_engine_stop(struct otc_engine *e);
+void otc_engine_destroy(struct otc_engine *e);
+
+#endif

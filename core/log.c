@@ -1,0 +1,52 @@
+/* log.c - one line per event to stderr: time, level, component, message.
+ * Called from any thread; each line is written with a single fprintf. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "otc/otc_component.h"
+
+enum otc_log_level otc_log_threshold = OTC_LOG_INFO;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+int otc_log_level_parse(const char *s, enum otc_log_level *out)
+{
+    for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
+        if (strcasecmp(s, level_names[i]) == 0) {
+            *out = (enum otc_log_level)i;
+            return OTC_OK;
+        }
+    }
+    if (strcasecmp(s, "warning") == 0) {
+        *out = OTC_LOG_WARN;
+        return OTC_OK;
+    }
+    return OTC_EINVAL;
+}
+
+void otc_log_write(enum otc_log_level lvl, const struct otc_instance *ins, const char *fmt, ...)
+{
+    char msg[1024];
+    char stamp[32];
+    struct timespec ts;
+    struct tm tm;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (ins) {
+        fprintf(stderr, "%s.%03ldZ [%s] [%s:%s] %s\n", stamp, ts.tv_nsec / 1000000L,
+                level_names[lvl], otc_kind_name(ins->ops->kind), ins->id, msg);
+    } else {
+        fprintf(stderr, "%s.%03ldZ [%s] [service] %s\n", stamp, ts.tv_nsec / 1000000L,
+                level_names[lvl], msg);
+    }
+}

@@ -1,0 +1,398 @@
+/* otlp_exporter.c - the `otlp` exporter: sends each batch as one OTLP/gRPC
+ * Export call through gRPC core, forwarding the received bytes unchanged when
+ * no stage rewrote them. consume() runs on the exporter's sending_queue threads
+ * (several at once); the channel is shared, each call has its own queue. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/impl/codegen/compression_types.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exporter/otlp/otlp_exporter.h"
+#include "otc/otc_otlp.h"
+
+enum { COMPRESS_GZIP, COMPRESS_NONE };
+
+struct otlp_exp {
+    /* options */
+    char              *endpoint;
+    bool               tls_insecure;
+    char              *tls_ca_file;
+    char              *tls_cert_file;
+    char              *tls_key_file;
+    int                compression;
+    struct otc_strmap  headers;
+    /* runtime */
+    char              *target;     /* endpoint without a scheme */
+    bool               use_tls;
+    grpc_channel      *channel;
+    grpc_metadata     *md;
+    size_t             n_md;
+    grpc_slice         method[OTC_SIGNAL_COUNT];
+};
+
+static const char *const compression_choices[] = {"gzip", "none", NULL};
+
+#define OFF(f) offsetof(struct otlp_exp, f)
+
+static const struct otc_config_entry otlp_exp_config[] = {
+    {OTC_CFG_STR, "endpoint", NULL, OFF(endpoint), 0, 0, 0, NULL,
+     "host:port of the OTLP/gRPC server (an http:// or https:// prefix sets tls)"},
+    {OTC_CFG_BOOL, "tls.insecure", "false", OFF(tls_insecure), 0, 0, 0, NULL,
+     "plaintext connection instead of TLS"},
+    {OTC_CFG_STR, "tls.ca_file", NULL, OFF(tls_ca_file), 0, 0, 0, NULL,
+     "PEM CA bundle to verify the server (default: system roots)"},
+    {OTC_CFG_STR, "tls.cert_file", NULL, OFF(tls_cert_file), 0, 0, 0, NULL,
+     "PEM client certificate for mTLS"},
+    {OTC_CFG_STR, "tls.key_file", NULL, OFF(tls_key_file), 0, 0, 0, NULL,
+     "PEM client key for mTLS"},
+    {OTC_CFG_ENUM, "compression", "gzip", OFF(compression), 0, 0, 0, compression_choices,
+     "request compression: gzip or none"},
+    {OTC_CFG_STRMAP, "headers", NULL, OFF(headers), 0, 0, 0, NULL,
+     "metadata sent with every call"},
+    OTC_CFG_END,
+};
+
+static const char *const method_paths[OTC_SIGNAL_COUNT] = {
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+};
+
+static int otlp_exp_validate(const void *vctx, char *err, size_t errlen)
+{
+    const struct otlp_exp *x = vctx;
+
+    if (!x->endpoint || !*x->endpoint) {
+        snprintf(err, errlen, "\"endpoint\" is required");
+        return OTC_EINVAL;
+    }
+    if ((x->tls_cert_file != NULL) != (x->tls_key_file != NULL)) {
+        snprintf(err, errlen, "tls.cert_file and tls.key_file go together");
+        return OTC_EINVAL;
+    }
+    return OTC_OK;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n;
+
+    if (!f) {
+        return NULL;
+    }
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf) {
+        buf[n] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
+static grpc_channel_credentials *make_creds(struct otc_instance *ins, struct otlp_exp *x)
+{
+    grpc_channel_credentials *creds;
+    grpc_ssl_pem_key_cert_pair pair = {0};
+    char *ca = NULL, *cert = NULL, *key = NULL;
+
+    if (!x->use_tls) {
+        return grpc_insecure_credentials_create();
+    }
+    if (x->tls_ca_file && !(ca = read_file(x->tls_ca_file))) {
+        otc_log_err(ins, "cannot read tls.ca_file %s", x->tls_ca_file);
+        return NULL;
+    }
+    if (x->tls_cert_file && (!(cert = read_file(x->tls_cert_file)) || !(key = read_file(x->tls_key_file)))) {
+        otc_log_err(ins, "cannot read tls.cert_file / tls.key_file");
+        free(ca);
+        free(cert);
+        return NULL;
+    }
+    pair.cert_chain = cert;
+    pair.private_key = key;
+    creds = grpc_ssl_credentials_create(ca, cert ? &pair : NULL, NULL, NULL);
+    free(ca);
+    free(cert);
+    free(key);
+    return creds;
+}
+
+/* Connect in the background; one clear line when the endpoint is not reachable yet. */
+static void probe_endpoint(struct otc_instance *ins, struct otlp_exp *x)
+{
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    grpc_connectivity_state st = grpc_channel_check_connectivity_state(x->channel, 1);
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_millis(1000, GPR_TIMESPAN));
+
+    while (st != GRPC_CHANNEL_READY) {
+        grpc_event ev;
+        grpc_channel_watch_connectivity_state(x->channel, st, deadline, cq, x);
+        ev = grpc_completion_queue_pluck(cq, x, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        if (!ev.success) {
+            break; /* deadline */
+        }
+        st = grpc_channel_check_connectivity_state(x->channel, 0);
+    }
+    if (st != GRPC_CHANNEL_READY) {
+        otc_log_warn(ins, "cannot reach %s yet; exports will be retried", x->target);
+    }
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(cq);
+}
+
+static int otlp_exp_start(struct otc_instance *ins, void *vctx)
+{
+    struct otlp_exp *x = vctx;
+    grpc_arg args[2];
+    grpc_channel_args chargs = {.num_args = 0, .args = args};
+    grpc_channel_credentials *creds;
+    const char *ep = x->endpoint;
+
+    x->use_tls = !x->tls_insecure;
+    if (!strncmp(ep, "http://", 7)) {
+        ep += 7;
+        x->use_tls = false;
+    } else if (!strncmp(ep, "https://", 8)) {
+        ep += 8;
+        x->use_tls = true;
+    }
+    x->target = strdup(ep);
+    if (!x->target) {
+        return OTC_ENOMEM;
+    }
+    if (x->target[0] && x->target[strlen(x->target) - 1] == '/') {
+        x->target[strlen(x->target) - 1] = '\0';
+    }
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM;
+    args[0].value.integer = x->compression == COMPRESS_GZIP ? GRPC_COMPRESS_GZIP : GRPC_COMPRESS_NONE;
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+    args[1].value.integer = -1;
+    chargs.num_args = 2;
+    creds = make_creds(ins, x);
+    if (!creds) {
+        return OTC_EINVAL;
+    }
+    x->channel = grpc_channel_create(x->target, creds, &chargs);
+    grpc_channel_credentials_release(creds);
+    if (!x->channel) {
+        return OTC_EIO;
+    }
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        x->method[s] = grpc_slice_from_static_string(method_paths[s]);
+    }
+    if (x->headers.n) {
+        x->md = calloc(x->headers.n, sizeof(*x->md));
+        if (!x->md) {
+            return OTC_ENOMEM;
+        }
+        for (size_t i = 0; i < x->headers.n; i++) {
+            for (char *p = x->headers.keys[i]; *p; p++) {
+                *p = (char)tolower((unsigned char)*p);
+            }
+            x->md[i].key = grpc_slice_from_static_string(x->headers.keys[i]);
+            x->md[i].value = grpc_slice_from_static_string(x->headers.vals[i]);
+        }
+        x->n_md = x->headers.n;
+    }
+    probe_endpoint(ins, x);
+    return OTC_OK;
+}
+
+/* OTLP: which gRPC codes are worth a retry. RESOURCE_EXHAUSTED only when the
+ * server attached details (where RetryInfo travels). */
+static int map_status(grpc_status_code code, const grpc_metadata_array *trailers)
+{
+    switch (code) {
+    case GRPC_STATUS_OK:
+        return OTC_OK;
+    case GRPC_STATUS_UNAVAILABLE:
+    case GRPC_STATUS_CANCELLED:
+    case GRPC_STATUS_DEADLINE_EXCEEDED:
+    case GRPC_STATUS_ABORTED:
+    case GRPC_STATUS_OUT_OF_RANGE:
+    case GRPC_STATUS_DATA_LOSS:
+        return OTC_EIO;
+    case GRPC_STATUS_RESOURCE_EXHAUSTED:
+        for (size_t i = 0; i < trailers->count; i++) {
+            if (grpc_slice_str_cmp(trailers->metadata[i].key, "grpc-status-details-bin") == 0) {
+                return OTC_EIO;
+            }
+        }
+        return OTC_EPERM;
+    default:
+        return OTC_EPERM;
+    }
+}
+
+static void log_partial_success(struct otc_instance *ins, enum otc_signal s, grpc_byte_buffer *resp)
+{
+    grpc_byte_buffer_reader reader;
+    grpc_slice all;
+    ProtobufCMessage *m;
+    int64_t rejected = 0;
+    const char *why = "";
+
+    if (!resp || !grpc_byte_buffer_reader_init(&reader, resp)) {
+        return;
+    }
+    all = grpc_byte_buffer_reader_readall(&reader);
+    grpc_byte_buffer_reader_destroy(&reader);
+    if (GRPC_SLICE_LENGTH(all) == 0) {
+        grpc_slice_unref(all);
+        return;
+    }
+    m = protobuf_c_message_unpack(otc_response_descriptor(s), NULL, GRPC_SLICE_LENGTH(all),
+                                  GRPC_SLICE_START_PTR(all));
+    grpc_slice_unref(all);
+    if (!m) {
+        return;
+    }
+    if (s == OTC_TRACES && ((otc_traces_resp *)m)->partial_success) {
+        rejected = ((otc_traces_resp *)m)->partial_success->rejected_spans;
+        why = ((otc_traces_resp *)m)->partial_success->error_message;
+    } else if (s == OTC_METRICS && ((otc_metrics_resp *)m)->partial_success) {
+        rejected = ((otc_metrics_resp *)m)->partial_success->rejected_data_points;
+        why = ((otc_metrics_resp *)m)->partial_success->error_message;
+    } else if (s == OTC_LOGS && ((otc_logs_resp *)m)->partial_success) {
+        rejected = ((otc_logs_resp *)m)->partial_success->rejected_log_records;
+        why = ((otc_logs_resp *)m)->partial_success->error_message;
+    }
+    if (rejected > 0) {
+        atomic_fetch_add(&ins->counters.send_failed[s], (uint64_t)rejected);
+        otc_log_warn(ins, "partial success: the server rejected %lld %s: %s", (long long)rejected,
+                     otc_signal_item_name(s), why ? why : "");
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+}
+
+static int otlp_exp_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
+{
+    struct otlp_exp *x = vctx;
+    enum otc_signal s = b->signal;
+    grpc_completion_queue *cq;
+    grpc_call *call;
+    grpc_op ops[6];
+    grpc_metadata_array initial_md, trailing_md;
+    grpc_byte_buffer *req, *resp = NULL;
+    grpc_slice slice, details;
+    grpc_status_code status = GRPC_STATUS_UNKNOWN;
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_nanos(ins->timeout_ns, GPR_TIMESPAN));
+    const uint8_t *data;
+    size_t len;
+    grpc_event ev;
+    int rc;
+
+    if (otc_batch_bytes(b, &data, &len) != OTC_OK) {
+        otc_batch_unref(b);
+        return OTC_ENOMEM;
+    }
+    cq = grpc_completion_queue_create_for_pluck(NULL);
+    call = grpc_channel_create_call(x->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, x->method[s], NULL,
+                                    deadline, NULL);
+    /* the batch outlives the call, so gRPC may read its bytes in place */
+    slice = grpc_slice_from_static_buffer(data, len);
+    req = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_metadata_array_init(&initial_md);
+    grpc_metadata_array_init(&trailing_md);
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = x->n_md;
+    ops[0].data.send_initial_metadata.metadata = x->md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = req;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &resp;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &trailing_md;
+    ops[5].data.recv_status_on_client.status = &status;
+    ops[5].data.recv_status_on_client.status_details = &details;
+    if (grpc_call_start_batch(call, ops, 6, x, NULL) != GRPC_CALL_OK) {
+        rc = OTC_EIO;
+    } else {
+        ev = grpc_completion_queue_pluck(cq, x, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        rc = ev.success ? map_status(status, &trailing_md) : OTC_EIO;
+        if (rc == OTC_OK) {
+            log_partial_success(ins, s, resp);
+        } else if (rc == OTC_EPERM) {
+            otc_log_err(ins, "the server refused %zu %s with status %d: %.*s (not retryable)",
+                        b->items, otc_signal_item_name(s), (int)status,
+                        (int)GRPC_SLICE_LENGTH(details), (const char *)GRPC_SLICE_START_PTR(details));
+        }
+        grpc_slice_unref(details);
+    }
+    grpc_call_unref(call);
+    grpc_byte_buffer_destroy(req);
+    if (resp) {
+        grpc_byte_buffer_destroy(resp);
+    }
+    grpc_metadata_array_destroy(&initial_md);
+    grpc_metadata_array_destroy(&trailing_md);
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(cq);
+    otc_batch_unref(b);
+    return rc;
+}
+
+static void otlp_exp_shutdown(struct otc_instance *ins, void *vctx)
+{
+    struct otlp_exp *x = vctx;
+
+    if (x->channel) {
+        grpc_channel_destroy(x->channel);
+        x->channel = NULL;
+    }
+}
+
+static void otlp_exp_destroy(void *vctx)
+{
+    struct otlp_exp *x = vctx;
+
+    otlp_exp_shutdown(NULL, x);
+    free(x->md);
+    x->md = NULL;
+    free(x->target);
+    x->target = NULL;
+}
+
+const struct otc_component_ops otc_exporter_otlp_ops = {
+    .type = "otlp",
+    .kind = OTC_EXPORTER,
+    .signals = OTC_SIG_ALL,
+    .mutates = false,
+    .concurrent = true,
+    .ctx_size = sizeof(struct otlp_exp),
+    .config_map = otlp_exp_config,
+    .validate = otlp_exp_validate,
+    .init = NULL,
+    .start = otlp_exp_start,
+    .consume = otlp_exp_consume,
+    .flush = NULL,
+    .shutdown = otlp_exp_shutdown,
+    .destroy = otlp_exp_destroy,
+};

@@ -1,0 +1,73 @@
+/* otc_batch.h - one unit of telemetry moving through the pipeline: a serialized
+ * Export*ServiceRequest plus, once decoded, its protobuf-c tree, all in one arena.
+ * A batch is used by one thread at a time; only the reference count is atomic. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef OTC_INCLUDE_BATCH_H
+#define OTC_INCLUDE_BATCH_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otc_arena.h"
+#include "otc_signal.h"
+
+struct otc_batch_child;
+
+struct otc_batch {
+    atomic_uint        refs;
+    enum otc_signal    signal;
+    bool               raw_fresh; /* raw holds exactly what msg encodes */
+    size_t             items;     /* spans, metric data points or log records */
+    const uint8_t     *raw;       /* serialized request (in the arena) */
+    size_t             raw_len;
+    ProtobufCMessage  *msg;       /* decoded request (in the arena), or NULL */
+    uint64_t           received_ns;
+    struct otc_batch_child *children; /* batches msg points into (otc_batch_adopt) */
+    struct otc_arena   arena;
+};
+
+/* Create a batch holding a copy of len bytes of a serialized request of signal s. */
+struct otc_batch *otc_batch_from_bytes(enum otc_signal s, const void *data, size_t len);
+/* Create a batch with room for len serialized bytes that the caller writes to *dst. */
+struct otc_batch *otc_batch_alloc_raw(enum otc_signal s, size_t len, uint8_t **dst);
+/* Create a batch that adopts an already decoded request allocated in 'arena'
+ * (the arena is moved into the batch). */
+struct otc_batch *otc_batch_from_msg(enum otc_signal s, struct otc_arena *arena,
+                                     ProtobufCMessage *msg);
+
+/* Decode raw into the arena (no-op when already decoded). OTC_EINVAL on bad protobuf. */
+int otc_batch_decode(struct otc_batch *b);
+/* Read-only view of the decoded request; decodes on first use. NULL when undecodable. */
+const ProtobufCMessage *otc_batch_msg(struct otc_batch *b);
+/* Writable view: the caller must hold the only reference (see otc_batch_writable).
+ * Marks the serialized bytes stale; they are re-encoded on the next otc_batch_bytes. */
+ProtobufCMessage *otc_batch_msg_mut(struct otc_batch *b);
+/* Serialized request: the received bytes when unchanged, otherwise packed into the arena. */
+int otc_batch_bytes(struct otc_batch *b, const uint8_t **data, size_t *len);
+/* Recount items after a stage changed the request. */
+size_t otc_batch_recount(struct otc_batch *b);
+
+/* Reference counting for fan-out. unref frees the batch and its arena at zero. */
+static inline struct otc_batch *otc_batch_ref(struct otc_batch *b)
+{
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    return b;
+}
+void otc_batch_unref(struct otc_batch *b);
+/* Keep child alive until b is freed, because b's request points into child's
+ * arena (a batching stage building one request from several batches). Takes
+ * over one reference to child; on OTC_ENOMEM that reference is dropped. */
+int otc_batch_adopt(struct otc_batch *b, struct otc_batch *child);
+/* Copy on write: returns b itself when the caller holds the only reference,
+ * otherwise a private copy (and drops the caller's reference to b). NULL on ENOMEM. */
+struct otc_batch *otc_batch_writable(struct otc_batch *b);
+
+/* protobuf-c descriptors of the request and response message of each signal. */
+const ProtobufCMessageDescriptor *otc_request_descriptor(enum otc_signal s);
+const ProtobufCMessageDescriptor *otc_response_descriptor(enum otc_signal s);
+/* Number of items (spans, data points, log records) in a decoded request. */
+size_t otc_request_count_items(enum otc_signal s, const ProtobufCMessage *req);
+
+#endif

@@ -1,0 +1,100 @@
+/* otc_component.h - the one interface every receiver, processor and exporter
+ * exports (an ops table), and the instance the engine builds around it. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef OTC_INCLUDE_COMPONENT_H
+#define OTC_INCLUDE_COMPONENT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otc_batch.h"
+#include "otc_config_map.h"
+#include "otc_log.h"
+#include "otc_rc.h"
+#include "otc_signal.h"
+
+enum otc_kind { OTC_RECEIVER, OTC_PROCESSOR, OTC_EXPORTER, OTC_EXTENSION };
+
+struct otc_instance;
+
+struct otc_component_ops {
+    const char                    *type;       /* key used in pipeline.yaml */
+    enum otc_kind                  kind;
+    unsigned                       signals;    /* OTC_SIG_* bits */
+    bool                           mutates;    /* changes batches in place */
+    bool                           concurrent; /* exporter: consume may run on several
+                                                  threads at once (sending_queue.num_consumers) */
+    size_t                         ctx_size;   /* engine callocs this, then applies config_map */
+    const struct otc_config_entry *config_map; /* OTC_CFG_END-terminated */
+    /* Cross-field validation after the config map was applied; writes a reason. */
+    int  (*validate)(const void *ctx, char *err, size_t errlen);
+    int  (*init)(struct otc_instance *ins, void *ctx);
+    int  (*start)(struct otc_instance *ins, void *ctx);
+    /* Takes ownership of b, whatever it returns.
+     * Processors: called on the pipeline's worker thread; pass on with otc_next().
+     * Exporters: called on the exporter's own thread; OTC_EIO asks for a retry
+     * (then ownership stays with the engine), OTC_EPERM drops the batch. */
+    int  (*consume)(struct otc_instance *ins, void *ctx, struct otc_batch *b);
+    int  (*flush)(struct otc_instance *ins, void *ctx);
+    /* Processors: called on the worker thread once now >= ins->timer_due_ns
+     * (0 = no timer); the stage sets the next due time itself. */
+    int  (*timer)(struct otc_instance *ins, void *ctx, uint64_t now_ns);
+    /* Processors: called on receiver threads before a batch of 'bytes' enters the
+     * pipeline; false refuses it (the receiver answers UNAVAILABLE). Must be
+     * thread-safe and cheap. */
+    bool (*admit)(struct otc_instance *ins, void *ctx, size_t bytes);
+    void (*shutdown)(struct otc_instance *ins, void *ctx); /* idempotent, safe without start */
+    void (*destroy)(void *ctx);                            /* safe on a half-built ctx */
+};
+
+/* Self-observability counters of one instance, by signal (otelcol names in comments). */
+struct otc_counters {
+    atomic_uint_fast64_t accepted[OTC_SIGNAL_COUNT];       /* receiver_accepted_* */
+    atomic_uint_fast64_t refused[OTC_SIGNAL_COUNT];        /* receiver_refused_* */
+    atomic_uint_fast64_t sent[OTC_SIGNAL_COUNT];           /* exporter_sent_* */
+    atomic_uint_fast64_t send_failed[OTC_SIGNAL_COUNT];    /* exporter_send_failed_* */
+    atomic_uint_fast64_t enqueue_failed[OTC_SIGNAL_COUNT]; /* exporter_enqueue_failed_* */
+    atomic_uint_fast64_t dropped[OTC_SIGNAL_COUNT];        /* processor drops */
+};
+
+struct otc_pipeline;
+struct otc_engine;
+
+/* Where a stage sends its output: the next processor, or the pipeline's fan-out. */
+struct otc_next {
+    struct otc_instance *ins;       /* next processor, or NULL for the exporters' fan-out */
+    struct otc_pipeline *pipeline;
+};
+
+struct otc_instance {
+    const struct otc_component_ops *ops;
+    char                           *id;        /* "type" or "type/name" as in the config */
+    void                           *ctx;
+    struct otc_engine              *engine;
+    struct otc_next                 next;      /* processors only */
+    int64_t                         timeout_ns; /* exporters: the helper's `timeout` */
+    uint64_t                        timer_due_ns; /* processors: CLOCK_MONOTONIC time of the
+                                                     next timer() call, 0 = none */
+    struct otc_pipeline           **feeds[OTC_SIGNAL_COUNT]; /* receivers: pipelines fed */
+    unsigned                        n_feeds[OTC_SIGNAL_COUNT];
+    struct otc_counters             counters;
+    unsigned                        signals;   /* signals this instance is used for */
+    bool                            started;
+};
+
+/* Processor: hand b to the next stage (takes ownership). */
+int otc_next(struct otc_instance *ins, struct otc_batch *b);
+/* Receiver: hand b to every pipeline fed by this receiver for b->signal (takes
+ * ownership). OTC_OK once every pipeline has taken it; OTC_EAGAIN when a queue
+ * is full (answer UNAVAILABLE); OTC_ESHUTDOWN when stopping. */
+int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b);
+/* True when the engine is shutting down (long waits in components poll this). */
+bool otc_engine_stopping(const struct otc_engine *e);
+/* CLOCK_MONOTONIC in nanoseconds (the clock of timer_due_ns). */
+uint64_t otc_now_ns(void);
+
+const char *otc_kind_name(enum otc_kind k);
+
+#endif

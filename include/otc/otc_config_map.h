@@ -1,0 +1,72 @@
+/* otc_config_map.h - declarative option tables. A component lists its options
+ * (type, dotted key, default, offset into its context, help); the engine applies
+ * defaults and then the user's YAML with one generic routine, before init(). */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef OTC_INCLUDE_CONFIG_MAP_H
+#define OTC_INCLUDE_CONFIG_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum otc_cfg_type {
+    OTC_CFG_BOOL,     /* bool */
+    OTC_CFG_INT,      /* int64_t */
+    OTC_CFG_DOUBLE,   /* double */
+    OTC_CFG_SIZE,     /* uint64_t bytes; accepts 64k, 4MiB, ... */
+    OTC_CFG_DURATION, /* int64_t nanoseconds; accepts 200ms, 5s, 1m, 1h */
+    OTC_CFG_STR,      /* char * (owned by the context, freed by the engine) */
+    OTC_CFG_ENUM,     /* int: index into choices */
+    OTC_CFG_STRMAP,   /* struct otc_strmap: a mapping of string to string */
+    OTC_CFG_STRLIST,  /* struct otc_strlist: a sequence of strings */
+    OTC_CFG_SECTION,  /* bool: true when the mapping key is present, even if empty */
+};
+
+#define OTC_CFG_F_MIN 1u /* value >= min */
+#define OTC_CFG_F_MAX 2u /* value <= max */
+
+struct otc_strmap {
+    char  **keys;
+    char  **vals;
+    size_t  n;
+};
+
+struct otc_strlist {
+    char  **v;
+    size_t  n;
+};
+
+struct otc_config_entry {
+    enum otc_cfg_type   type;
+    const char         *key;      /* dotted path below the component id, e.g. "tls.insecure" */
+    const char         *def;      /* default as text, NULL for none (zero / NULL / empty) */
+    size_t              offset;   /* offsetof(ctx struct, field) */
+    unsigned            flags;    /* OTC_CFG_F_* */
+    double              min, max;
+    const char *const  *choices;  /* OTC_CFG_ENUM: NULL-terminated */
+    const char         *desc;     /* required: the table is the documentation */
+};
+
+#define OTC_CFG_END { .key = NULL }
+
+/* Apply every default of map to ctx. Returns OTC_OK or OTC_EINVAL (a bad default is a bug). */
+int  otc_config_map_defaults(const struct otc_config_entry *map, void *ctx);
+/* Parse one scalar for entry e into ctx; on error writes a reason into err. */
+int  otc_config_map_set(const struct otc_config_entry *e, void *ctx, const char *text,
+                        char *err, size_t errlen);
+/* Free every STR/STRMAP/STRLIST value held in ctx. */
+void otc_config_map_free(const struct otc_config_entry *map, void *ctx);
+/* Look up an entry by dotted key. */
+const struct otc_config_entry *otc_config_map_find(const struct otc_config_entry *map,
+                                                   const char *key);
+/* True when key is a strict prefix section ("tls" of "tls.insecure") of some entry. */
+bool otc_config_map_is_section(const struct otc_config_entry *map, const char *key);
+
+/* Scalar parsers, shared with the rest of the engine. */
+int otc_parse_bool(const char *s, bool *out);
+int otc_parse_int(const char *s, int64_t *out);
+int otc_parse_double(const char *s, double *out);
+int otc_parse_size(const char *s, uint64_t *out);
+int otc_parse_duration(const char *s, int64_t *out_ns);
+
+#endif

@@ -1,0 +1,853 @@
+/* probabilistic_sampler.c - the `probabilistic_sampler` processor: otelcol-contrib's
+ * probabilisticsamplerprocessor in hash_seed mode. Each span (by trace id) and log
+ * record (by trace id or an attribute) is kept or dropped with the same decision
+ * otelcol makes, so every span of a trace shares one fate on every collector with
+ * the same seed. Runs on the pipeline worker thread. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otc/otc_otlp.h"
+#include "processor/probabilistic_sampler/probabilistic_sampler.h"
+
+#define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
+
+/* otelcol's constants: 14 bits of the hash against a 56-bit threshold space. */
+#define HASH_BUCKETS      0x4000u
+#define HASH_BUCKET_MASK  (HASH_BUCKETS - 1)
+#define MAX_ADJUSTED      (1ull << 56)
+#define TH_ALWAYS         0ull                /* 100%: every randomness passes */
+#define TH_NEVER          MAX_ADJUSTED        /* 0%: none passes */
+#define RND_ALL           (MAX_ADJUSTED - 1)  /* the randomness used when none exists */
+
+#define PRIORITY_KEY      "sampling.priority"
+#define LOG_THRESHOLD_KEY "sampling.threshold"
+#define LOG_RANDOM_KEY    "sampling.randomness"
+
+struct sampler_ctx {
+    double    sampling_percentage;
+    int64_t   hash_seed;
+    char     *mode;
+    bool      fail_closed;
+    int64_t   sampling_precision;
+    char     *attribute_source;
+    char     *from_attribute;
+    char     *sampling_priority;
+    /* derived by init */
+    uint32_t  seed;
+    uint64_t  threshold;     /* reject threshold: keep when randomness >= threshold */
+    bool      never;         /* otelcol's neverSampler: 0%, or a rate that rounds to 0 */
+    bool      logs_trace_id; /* attribute_source: traceID */
+    /* decisions of the batch being processed (pass 1 -> pass 2) */
+    uint8_t  *keep;
+    size_t    keep_cap;
+};
+
+#define OFF(f) offsetof(struct sampler_ctx, f)
+
+static const struct otc_config_entry sampler_config[] = {
+    {OTC_CFG_DOUBLE, "sampling_percentage", "0", OFF(sampling_percentage), 0, 0, 0, NULL,
+     "percentage of traces (and logs) kept, as a 32-bit float like otelcol; >= 100 keeps all, "
+     "0 keeps none"},
+    {OTC_CFG_INT, "hash_seed", "0", OFF(hash_seed), OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 4294967295.0,
+     NULL, "uint32 seed of the FNV-1a hash; collectors of one tier must share it"},
+    {OTC_CFG_STR, "mode", NULL, OFF(mode), 0, 0, 0, NULL,
+     "sampler mode: hash_seed (the default; proportional and equalizing are not implemented)"},
+    {OTC_CFG_BOOL, "fail_closed", "true", OFF(fail_closed), 0, 0, 0, NULL,
+     "drop items whose sampling randomness is missing or unusable (no trace id, no from_attribute "
+     "value, a tracestate with an explicit threshold or randomness); false keeps them"},
+    {OTC_CFG_INT, "sampling_precision", "4", OFF(sampling_precision),
+     OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, 14, NULL,
+     "hex digits of the threshold derived from a log record's sampling_priority percentage"},
+    {OTC_CFG_STR, "attribute_source", "traceID", OFF(attribute_source), 0, 0, 0, NULL,
+     "logs: traceID hashes the record's trace id (from_attribute when it has none); record "
+     "hashes the from_attribute value"},
+    {OTC_CFG_STR, "from_attribute", NULL, OFF(from_attribute), 0, 0, 0, NULL,
+     "logs: name of the log record attribute whose value is hashed"},
+    {OTC_CFG_STR, "sampling_priority", NULL, OFF(sampling_priority), 0, 0, 0, NULL,
+     "logs: name of a numeric log record attribute that overrides the percentage for that "
+     "record (spans always use the sampling.priority attribute)"},
+    OTC_CFG_END,
+};
+
+/* ------------------------------------------------------------ config */
+
+static int sampler_validate(const void *vctx, char *err, size_t errlen)
+{
+    const struct sampler_ctx *x = vctx;
+    float pct = (float)x->sampling_percentage; /* otelcol reads a float32 */
+    double ratio = (double)pct / 100.0;
+
+    if (isinf(pct) || isnan(pct)) {
+        snprintf(err, errlen, "sampling rate is invalid: %f%%", (double)pct);
+        return OTC_EINVAL;
+    }
+    if (ratio < 0) {
+        snprintf(err, errlen, "sampling rate is negative: %f%%", (double)pct);
+        return OTC_EINVAL;
+    }
+    if (ratio > 0 && ratio < 1.0 / (double)MAX_ADJUSTED) {
+        snprintf(err, errlen, "sampling rate is too small: %g%%", (double)pct);
+        return OTC_EINVAL;
+    }
+    if (x->mode && *x->mode && strcmp(x->mode, "hash_seed")) {
+        if (!strcmp(x->mode, "proportional") || !strcmp(x->mode, "equalizing")) {
+            snprintf(err, errlen, "mode \"%s\" is not supported; otelc implements hash_seed only",
+                     x->mode);
+        } else {
+            snprintf(err, errlen, "unsupported sampler mode \"%s\" (hash_seed)", x->mode);
+        }
+        return OTC_EINVAL;
+    }
+    if (!x->attribute_source ||
+        (strcmp(x->attribute_source, "traceID") && strcmp(x->attribute_source, "record"))) {
+        snprintf(err, errlen, "invalid attribute source: %s. Expected: traceID or record",
+                 x->attribute_source ? x->attribute_source : "");
+        return OTC_EINVAL;
+    }
+    return OTC_OK;
+}
+
+static int sampler_init(struct otc_instance *ins, void *vctx)
+{
+    struct sampler_ctx *x = vctx;
+    float pct = (float)x->sampling_percentage;
+    uint32_t scaled;
+
+    if (pct > 100) {
+        pct = 100;
+    }
+    x->seed = (uint32_t)x->hash_seed;
+    x->logs_trace_id = !strcmp(x->attribute_source, "traceID");
+    /* As otelcol: the product is taken in float32 and truncated toward zero. */
+    scaled = pct > 0 ? (uint32_t)(pct * (float)(HASH_BUCKETS / 100.0)) : 0;
+    x->never = scaled == 0;
+    x->threshold = x->never ? TH_NEVER : (uint64_t)(HASH_BUCKETS - scaled) << 42;
+    return OTC_OK;
+}
+
+static void sampler_destroy(void *vctx)
+{
+    struct sampler_ctx *x = vctx;
+
+    free(x->keep);
+    x->keep = NULL;
+    x->keep_cap = 0;
+}
+
+/* ------------------------------------------------------------ randomness */
+
+/* FNV-1a (32 bit) over the seed's 4 bytes, least significant first, then b. */
+static uint32_t sampler_hash(uint32_t seed, const uint8_t *b, size_t n)
+{
+    uint32_t h = 2166136261u;
+
+    for (int i = 0; i < 4; i++) {
+        h ^= (uint8_t)(seed >> (8 * i));
+        h *= 16777619u;
+    }
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* otelcol's randomnessFromBytes: the 14-bit bucket b becomes the top bits
+ * (0x3FFF - b), so "randomness >= threshold" holds exactly when b < scaled. */
+static uint64_t sampler_randomness(uint32_t h)
+{
+    uint64_t hashed = h & HASH_BUCKET_MASK;
+    uint64_t unused = h >> (32 - 14);
+    uint64_t mixed = unused ^ (unused << 10);
+
+    return ((HASH_BUCKET_MASK - hashed) << 42) | (mixed << 14) | hashed;
+}
+
+static bool trace_id_valid(const ProtobufCBinaryData *id)
+{
+    if (id->len != 16) {
+        return false;
+    }
+    for (size_t i = 0; i < 16; i++) {
+        if (id->data[i]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ tracestate */
+
+enum ts_state { TS_OK, TS_ERROR, TS_IN_USE };
+
+static bool ts_lcalpha(char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+static bool ts_lcalnum(char c)
+{
+    return ts_lcalpha(c) || (c >= '0' && c <= '9');
+}
+
+static bool ts_key_chars(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!ts_lcalnum(c) && c != '_' && c != '-' && c != '*' && c != '/') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* W3C key: simple-key, or tenant@system (sizes are checked separately). */
+static bool ts_key_valid(const char *k, size_t n)
+{
+    const char *at = memchr(k, '@', n);
+
+    if (n == 0) {
+        return false;
+    }
+    if (at) {
+        size_t tl = (size_t)(at - k), sl = n - tl - 1;
+        return tl > 0 && sl > 0 && ts_lcalnum(k[0]) && ts_lcalpha(at[1]) &&
+               ts_key_chars(k + 1, tl - 1) && ts_key_chars(at + 2, sl - 1);
+    }
+    return ts_lcalpha(k[0]) && ts_key_chars(k + 1, n - 1);
+}
+
+static bool ts_nonblank(unsigned char c)
+{
+    return (c >= 0x21 && c <= 0x2B) || (c >= 0x2D && c <= 0x3C) || (c >= 0x3E && c <= 0x7E);
+}
+
+static bool ts_value_valid(const char *v, size_t n)
+{
+    if (n == 0 || n > 256 || !ts_nonblank((unsigned char)v[n - 1])) {
+        return false;
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (v[i] != ' ' && !ts_nonblank((unsigned char)v[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void ts_trim(const char **s, size_t *n)
+{
+    while (*n && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t')) {
+        (*n)--;
+    }
+}
+
+/* The "ot" member's value: key:value pairs joined by ';' (keys [a-z][a-z0-9]*,
+ * values [a-zA-Z0-9._-]*), at most 256 bytes. Sets *rv / *th when a valid
+ * randomness / threshold is present; false on any syntax or value error. */
+static bool ts_otel_parse(const char *v, size_t n, bool *rv, bool *th)
+{
+    size_t i = 0;
+    bool ok = true;
+
+    *rv = *th = false;
+    if (n > 256) {
+        return false;
+    }
+    /* syntax first, as otelcol's regular expression */
+    for (;;) {
+        size_t k = i, val;
+        if (i >= n || !ts_lcalpha(v[i])) {
+            return false;
+        }
+        while (i < n && ts_lcalnum(v[i])) {
+            i++;
+        }
+        if (i >= n || v[i] != ':') {
+            return false;
+        }
+        val = ++i;
+        while (i < n && (ts_lcalnum(v[i]) || (v[i] >= 'A' && v[i] <= 'Z') || v[i] == '.' ||
+                         v[i] == '_' || v[i] == '-')) {
+            i++;
+        }
+        if (val - 1 - k == 2 && !memcmp(v + k, "rv", 2)) {
+            if (i - val == 14 && is_hex(v + val, 14)) {
+                *rv = true;
+            } else {
+                ok = false;
+            }
+        } else if (val - 1 - k == 2 && !memcmp(v + k, "th", 2)) {
+            if (i - val >= 1 && i - val <= 14 && is_hex(v + val, i - val)) {
+                *th = true;
+            } else {
+                ok = false;
+            }
+        }
+        if (i == n) {
+            return ok;
+        }
+        if (v[i] != ';') {
+            *rv = *th = false;
+            return false;
+        }
+        i++;
+    }
+}
+
+/* otelcol's NewW3CTraceState as the hash_seed mode uses it: TS_ERROR for a
+ * malformed tracestate, TS_IN_USE when its "ot" member carries rv or th. */
+static enum ts_state ts_check(const char *ts)
+{
+    size_t len = strlen(ts), items = 0;
+    const char *p = ts, *end = ts + len;
+    bool err = false, rv = false, th = false;
+
+    if (len == 0) {
+        return TS_OK;
+    }
+    if (len > 1024) {
+        return TS_ERROR;
+    }
+    /* every list member: OWS (key "=" value) OWS, or empty */
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *m = p, *eq;
+        size_t mn = (size_t)((comma ? comma : end) - p);
+
+        p = comma ? comma + 1 : end;
+        ts_trim(&m, &mn);
+        if (mn == 0) {
+            continue;
+        }
+        eq = memchr(m, '=', mn);
+        if (!eq || eq == m || !ts_key_valid(m, (size_t)(eq - m)) ||
+            !ts_value_valid(eq + 1, mn - (size_t)(eq - m) - 1)) {
+            return TS_ERROR;
+        }
+    }
+    /* then the members themselves (at most 31: otelcol counts empty ones too) */
+    p = ts;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *m = p, *eq, *at;
+        size_t mn = (size_t)((comma ? comma : end) - p), kn;
+
+        if (++items >= 32) {
+            return TS_ERROR;
+        }
+        p = comma ? comma + 1 : end;
+        ts_trim(&m, &mn);
+        if (mn == 0) {
+            continue;
+        }
+        eq = memchr(m, '=', mn);
+        kn = (size_t)(eq - m);
+        at = memchr(m, '@', kn);
+        if (kn > 256 || (at && ((size_t)(at - m) > 241 || kn - (size_t)(at - m) - 1 > 14))) {
+            err = true;
+            continue;
+        }
+        if (kn == 2 && !memcmp(m, "ot", 2) &&
+            !ts_otel_parse(eq + 1, mn - kn - 1, &rv, &th)) {
+            err = true;
+        }
+    }
+    if (err) {
+        return TS_ERROR;
+    }
+    return rv || th ? TS_IN_USE : TS_OK;
+}
+
+/* ------------------------------------------------------------ priority */
+
+enum prio { PRIO_DEFER, PRIO_KEEP, PRIO_DROP };
+
+static const otc_any_value *attr_get(otc_key_value *const *kvs, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(kvs[i]->key, key)) {
+            return kvs[i]->value;
+        }
+    }
+    return NULL;
+}
+
+/* Go's strconv.ParseFloat closely enough for a priority: no blanks, no trailing
+ * text, hex only with an exponent, overflow is an error (underflow is not). */
+static bool go_parse_float(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    if (!*s || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v' ||
+        strchr(s, '(')) {
+        return false;
+    }
+    {
+        const char *h = s + (*s == '+' || *s == '-');
+        if (h[0] == '0' && (h[1] == 'x' || h[1] == 'X') && !strpbrk(h, "pP")) {
+            return false;
+        }
+    }
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || *end || (errno == ERANGE && isinf(v))) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static enum prio prio_of(double v)
+{
+    if (v == 0) {
+        return PRIO_DROP;
+    }
+    return v > 0 ? PRIO_KEEP : PRIO_DEFER;
+}
+
+/* The OpenTracing sampling.priority span attribute, as otelcol reads it. */
+static enum prio span_priority(const otc_span *sp)
+{
+    const otc_any_value *v = attr_get(sp->attributes, sp->n_attributes, PRIORITY_KEY);
+    double d;
+
+    if (!v) {
+        return PRIO_DEFER;
+    }
+    switch (v->value_case) {
+    case ANY(INT_VALUE):
+        return v->int_value == 0 ? PRIO_DROP : v->int_value > 0 ? PRIO_KEEP : PRIO_DEFER;
+    case ANY(DOUBLE_VALUE):
+        return prio_of(v->double_value);
+    case ANY(STRING_VALUE):
+        return go_parse_float(v->string_value, &d) ? prio_of(d) : PRIO_DEFER;
+    default:
+        return PRIO_DEFER;
+    }
+}
+
+/* pkg/sampling ProbabilityToThresholdWithPrecision; false when out of range. */
+static bool prob_threshold(double prob, int prec, uint64_t *out)
+{
+    uint64_t r;
+    int shift;
+
+    if (!(prob >= 1.0 / (double)MAX_ADJUSTED && prob <= 1.0)) {
+        return false;
+    }
+    if (prob == 1.0) {
+        *out = TH_ALWAYS;
+        return true;
+    }
+    for (double reject = 1 - prob; reject * 16 < 1;) {
+        reject *= 16;
+        prec++;
+    }
+    if (prec > 14) {
+        return false;
+    }
+    r = MAX_ADJUSTED - (uint64_t)round(prob * (double)MAX_ADJUSTED);
+    shift = 4 * (14 - prec);
+    if (shift > 0) {
+        r += 1ull << (shift - 1);
+        r >>= shift;
+        r <<= shift;
+    }
+    *out = r;
+    return true;
+}
+
+/* ------------------------------------------------------------ decisions */
+
+static uint64_t fail_threshold(const struct sampler_ctx *x)
+{
+    return x->fail_closed ? TH_NEVER : TH_ALWAYS;
+}
+
+static bool span_keep(const struct sampler_ctx *x, const otc_span *sp)
+{
+    enum prio prio = span_priority(sp);
+    uint64_t rnd = RND_ALL, th;
+
+    if (prio != PRIO_DEFER) {
+        return prio == PRIO_KEEP;
+    }
+    if (x->never) {
+        /* only a tracestate that does not parse is an error here */
+        th = ts_check(sp->trace_state) == TS_ERROR ? fail_threshold(x) : TH_NEVER;
+    } else if (!trace_id_valid(&sp->trace_id) || ts_check(sp->trace_state) != TS_OK) {
+        th = fail_threshold(x);
+    } else {
+        rnd = sampler_randomness(sampler_hash(x->seed, sp->trace_id.data, 16));
+        th = x->threshold;
+    }
+    return rnd >= th;
+}
+
+/* strconv.FormatFloat as pdata's Value.AsString formats a double (ES6 style). */
+static size_t go_double_string(double f, char *out, size_t cap)
+{
+    char tmp[40], digits[24];
+    size_t nd = 0, o = 0;
+    int exp10, dp, prec;
+    double a = fabs(f);
+    bool e_form = a != 0 && (a < 1e-6 || a >= 1e21);
+
+    if (isnan(f)) {
+        return (size_t)snprintf(out, cap, "json: unsupported value: NaN");
+    }
+    if (isinf(f)) {
+        return (size_t)snprintf(out, cap, "json: unsupported value: %cInf", f > 0 ? '+' : '-');
+    }
+    for (prec = 1; prec < 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, a);
+        if (strtod(tmp, NULL) == a) {
+            break;
+        }
+    }
+    snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, a);
+    for (const char *c = tmp; *c && *c != 'e'; c++) {
+        if (*c != '.') {
+            digits[nd++] = *c;
+        }
+    }
+    while (nd > 1 && digits[nd - 1] == '0') {
+        nd--;
+    }
+    exp10 = atoi(strchr(tmp, 'e') + 1);
+    if (a == 0) {
+        exp10 = 0;
+    }
+    dp = exp10 + 1;
+#define PUT(c) do { if (o + 1 < cap) { out[o] = (c); } o++; } while (0)
+    if (signbit(f)) {
+        PUT('-');
+    }
+    if (e_form) {
+        PUT(digits[0]);
+        if (nd > 1) {
+            PUT('.');
+            for (size_t i = 1; i < nd; i++) {
+                PUT(digits[i]);
+            }
+        }
+        o += (size_t)snprintf(o < cap ? out + o : NULL, o < cap ? cap - o : 0,
+                              exp10 < 0 && exp10 > -10 ? "e-%d" : "e%+03d",
+                              exp10 < 0 && exp10 > -10 ? -exp10 : exp10);
+    } else if (dp <= 0) {
+        PUT('0');
+        PUT('.');
+        for (int i = 0; i < -dp; i++) {
+            PUT('0');
+        }
+        for (size_t i = 0; i < nd; i++) {
+            PUT(digits[i]);
+        }
+    } else {
+        for (int i = 0; i < dp || (size_t)i < nd; i++) {
+            if (i == dp) {
+                PUT('.');
+            }
+            PUT((size_t)i < nd ? digits[i] : '0');
+        }
+    }
+#undef PUT
+    if (cap) {
+        out[o < cap ? o : cap - 1] = '\0';
+    }
+    return o < cap ? o : cap - 1;
+}
+
+/* The bytes otelcol hashes for an attribute value: raw bytes, otherwise the
+ * value as a string (Value.AsString). Arrays and kvlists (JSON there) are
+ * not supported here and count as no value. */
+static const uint8_t *value_bytes(const otc_any_value *v, char *buf, size_t cap, size_t *len)
+{
+    *len = 0;
+    if (!v) {
+        return NULL;
+    }
+    switch (v->value_case) {
+    case ANY(STRING_VALUE):
+        *len = strlen(v->string_value);
+        return (const uint8_t *)v->string_value;
+    case ANY(BYTES_VALUE):
+        *len = v->bytes_value.len;
+        return v->bytes_value.data;
+    case ANY(BOOL_VALUE):
+        *len = (size_t)snprintf(buf, cap, "%s", v->bool_value ? "true" : "false");
+        return (const uint8_t *)buf;
+    case ANY(INT_VALUE):
+        *len = (size_t)snprintf(buf, cap, "%lld", (long long)v->int_value);
+        return (const uint8_t *)buf;
+    case ANY(DOUBLE_VALUE):
+        *len = go_double_string(v->double_value, buf, cap);
+        return (const uint8_t *)buf;
+    default:
+        return NULL;
+    }
+}
+
+/* sampling.threshold / sampling.randomness string attributes of a log record:
+ * any (hash_seed mode) or only unparsable ones (0% sampler) are an error. */
+static bool log_sampling_attrs_error(const otc_log_record *lr, bool parse_errors_only)
+{
+    const otc_any_value *t = attr_get(lr->attributes, lr->n_attributes, LOG_THRESHOLD_KEY);
+    const otc_any_value *r = attr_get(lr->attributes, lr->n_attributes, LOG_RANDOM_KEY);
+    const char *ts = t && t->value_case == ANY(STRING_VALUE) ? t->string_value : "";
+    const char *rs = r && r->value_case == ANY(STRING_VALUE) ? r->string_value : "";
+    size_t tn = strlen(ts), rn = strlen(rs);
+
+    if (!parse_errors_only) {
+        return tn > 0 || rn > 0;
+    }
+    return (tn > 0 && (tn > 14 || !is_hex(ts, tn))) || (rn > 0 && (rn != 14 || !is_hex(rs, rn)));
+}
+
+static bool log_keep(const struct sampler_ctx *x, const otc_log_record *lr)
+{
+    uint64_t rnd = RND_ALL, th;
+
+    if (x->never) {
+        th = log_sampling_attrs_error(lr, true) ? fail_threshold(x) : TH_NEVER;
+    } else {
+        bool missing = true;
+        if (x->logs_trace_id && trace_id_valid(&lr->trace_id)) {
+            rnd = sampler_randomness(sampler_hash(x->seed, lr->trace_id.data, 16));
+            missing = false;
+        }
+        if (missing && x->from_attribute && *x->from_attribute) {
+            const otc_any_value *v = attr_get(lr->attributes, lr->n_attributes, x->from_attribute);
+            char buf[64];
+            size_t n;
+            const uint8_t *b = value_bytes(v, buf, sizeof(buf), &n);
+            if (b && n > 0) {
+                rnd = sampler_randomness(sampler_hash(x->seed, b, n));
+                missing = false;
+            }
+        }
+        th = missing || log_sampling_attrs_error(lr, false) ? fail_threshold(x) : x->threshold;
+    }
+    if (x->sampling_priority && *x->sampling_priority) {
+        const otc_any_value *v = attr_get(lr->attributes, lr->n_attributes, x->sampling_priority);
+        double p = 0;
+        uint64_t pth;
+        if (v && v->value_case == ANY(DOUBLE_VALUE)) {
+            p = v->double_value / 100.0;
+        } else if (v && v->value_case == ANY(INT_VALUE)) {
+            p = (double)v->int_value / 100.0;
+        }
+        if (p != 0 && prob_threshold(p, (int)x->sampling_precision, &pth)) {
+            th = pth;
+        }
+    }
+    return rnd >= th;
+}
+
+/* ------------------------------------------------------------ batches */
+
+struct decide_out {
+    size_t total;
+    size_t kept;
+    bool   empty_groups; /* a scope or resource without items: otelcol removes it */
+};
+
+/* Pass 1, read-only: decide every item, in request order, into keep (or only count
+ * when keep is NULL). */
+static void decide_traces(const struct sampler_ctx *x, const otc_traces_req *r, uint8_t *keep,
+                          struct decide_out *o)
+{
+    for (size_t i = 0; i < r->n_resource_spans; i++) {
+        const otc_resource_spans *rs = r->resource_spans[i];
+        o->empty_groups |= rs->n_scope_spans == 0;
+        for (size_t j = 0; j < rs->n_scope_spans; j++) {
+            const otc_scope_spans *ss = rs->scope_spans[j];
+            o->empty_groups |= ss->n_spans == 0;
+            for (size_t k = 0; k < ss->n_spans; k++) {
+                bool k_ = span_keep(x, ss->spans[k]);
+                if (keep) {
+                    keep[o->total] = k_;
+                }
+                o->total++;
+                o->kept += k_;
+            }
+        }
+    }
+}
+
+static void decide_logs(const struct sampler_ctx *x, const otc_logs_req *r, uint8_t *keep,
+                        struct decide_out *o)
+{
+    for (size_t i = 0; i < r->n_resource_logs; i++) {
+        const otc_resource_logs *rl = r->resource_logs[i];
+        o->empty_groups |= rl->n_scope_logs == 0;
+        for (size_t j = 0; j < rl->n_scope_logs; j++) {
+            const otc_scope_logs *sl = rl->scope_logs[j];
+            o->empty_groups |= sl->n_log_records == 0;
+            for (size_t k = 0; k < sl->n_log_records; k++) {
+                bool k_ = log_keep(x, sl->log_records[k]);
+                if (keep) {
+                    keep[o->total] = k_;
+                }
+                o->total++;
+                o->kept += k_;
+            }
+        }
+    }
+}
+
+/* Pass 2: remove dropped items in place (pointer arrays are compacted; the
+ * memory stays in the arena) and then empty scopes and resources. keep is the
+ * pass-1 decision list, or NULL to decide again (same data, same result). */
+static void compact_traces(const struct sampler_ctx *x, otc_traces_req *r, const uint8_t *keep)
+{
+    size_t idx = 0, nr = 0;
+
+    for (size_t i = 0; i < r->n_resource_spans; i++) {
+        otc_resource_spans *rs = r->resource_spans[i];
+        size_t ns = 0;
+        for (size_t j = 0; j < rs->n_scope_spans; j++) {
+            otc_scope_spans *ss = rs->scope_spans[j];
+            size_t n = 0;
+            for (size_t k = 0; k < ss->n_spans; k++, idx++) {
+                if (keep ? keep[idx] : span_keep(x, ss->spans[k])) {
+                    ss->spans[n++] = ss->spans[k];
+                }
+            }
+            ss->n_spans = n;
+            if (n) {
+                rs->scope_spans[ns++] = ss;
+            }
+        }
+        rs->n_scope_spans = ns;
+        if (ns) {
+            r->resource_spans[nr++] = rs;
+        }
+    }
+    r->n_resource_spans = nr;
+}
+
+static void compact_logs(const struct sampler_ctx *x, otc_logs_req *r, const uint8_t *keep)
+{
+    size_t idx = 0, nr = 0;
+
+    for (size_t i = 0; i < r->n_resource_logs; i++) {
+        otc_resource_logs *rl = r->resource_logs[i];
+        size_t ns = 0;
+        for (size_t j = 0; j < rl->n_scope_logs; j++) {
+            otc_scope_logs *sl = rl->scope_logs[j];
+            size_t n = 0;
+            for (size_t k = 0; k < sl->n_log_records; k++, idx++) {
+                if (keep ? keep[idx] : log_keep(x, sl->log_records[k])) {
+                    sl->log_records[n++] = sl->log_records[k];
+                }
+            }
+            sl->n_log_records = n;
+            if (n) {
+                rl->scope_logs[ns++] = sl;
+            }
+        }
+        rl->n_scope_logs = ns;
+        if (ns) {
+            r->resource_logs[nr++] = rl;
+        }
+    }
+    r->n_resource_logs = nr;
+}
+
+/* Room for one decision per item; NULL (decide twice) when memory is short. */
+static uint8_t *sampler_keep_buf(struct sampler_ctx *x, size_t n)
+{
+    if (n > x->keep_cap) {
+        uint8_t *grown = realloc(x->keep, n);
+        if (!grown) {
+            return NULL;
+        }
+        x->keep = grown;
+        x->keep_cap = n;
+    }
+    return x->keep;
+}
+
+static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
+{
+    struct sampler_ctx *x = vctx;
+    enum otc_signal s = b->signal;
+    const ProtobufCMessage *msg = otc_batch_msg(b);
+    struct decide_out o = {0};
+    uint8_t *keep;
+    ProtobufCMessage *mut;
+
+    if (!msg || (s != OTC_TRACES && s != OTC_LOGS)) {
+        return otc_next(ins, b);
+    }
+    keep = sampler_keep_buf(x, otc_request_count_items(s, msg));
+    if (s == OTC_TRACES) {
+        decide_traces(x, (const otc_traces_req *)msg, keep, &o);
+    } else {
+        decide_logs(x, (const otc_logs_req *)msg, keep, &o);
+    }
+    if (o.kept == o.total && !o.empty_groups) {
+        return otc_next(ins, b); /* untouched: the received bytes go on as they are */
+    }
+    if (o.kept == 0) {
+        otc_batch_unref(b);
+        atomic_fetch_add(&ins->counters.dropped[s], o.total);
+        return OTC_OK;
+    }
+    /* A private copy (when shared) decodes the same bytes: same order, same decisions. */
+    b = otc_batch_writable(b);
+    if (!b || !(mut = otc_batch_msg_mut(b))) {
+        otc_batch_unref(b);
+        atomic_fetch_add(&ins->counters.dropped[s], o.total);
+        return OTC_ENOMEM;
+    }
+    if (s == OTC_TRACES) {
+        compact_traces(x, (otc_traces_req *)mut, keep);
+    } else {
+        compact_logs(x, (otc_logs_req *)mut, keep);
+    }
+    otc_batch_recount(b);
+    atomic_fetch_add(&ins->counters.dropped[s], o.total - o.kept);
+    return otc_next(ins, b);
+}
+
+const struct otc_component_ops otc_processor_probabilistic_sampler_ops = {
+    .type = "probabilistic_sampler",
+    .kind = OTC_PROCESSOR,
+    .signals = OTC_SIG_TRACES | OTC_SIG_LOGS,
+    .mutates = true,
+    .concurrent = false,
+    .ctx_size = sizeof(struct sampler_ctx),
+    .config_map = sampler_config,
+    .validate = sampler_validate,
+    .init = sampler_init,
+    .start = NULL,
+    .consume = sampler_consume,
+    .flush = NULL,
+    .timer = NULL,
+    .admit = NULL,
+    .shutdown = NULL,
+    .destroy = sampler_destroy,
+};

@@ -1,0 +1,11 @@
+/* probabilistic_sampler.h - the `probabilistic_sampler` processor: otelcol's
+ * hash_seed sampling of spans (by trace id) and log records. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef OTC_PROCESSOR_PROBABILISTIC_SAMPLER_H
+#define OTC_PROCESSOR_PROBABILISTIC_SAMPLER_H
+
+#include "otc/otc_component.h"
+
+extern const struct otc_component_ops otc_processor_probabilistic_sampler_ops;
+
+#endif

@@ -1,0 +1,538 @@
+/* otlp_receiver.c - the `otlp` receiver: serves the OTLP/gRPC Trace, Metrics and
+ * Logs services with the gRPC core C API, decodes each request into a batch
+ * and answers OK only once every pipeline has taken it (UNAVAILABLE otherwise).
+ * One completion-queue thread per receiver runs everything below. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otc/otc_otlp.h"
+#include "receiver/otlp/otlp_receiver.h"
+
+#define CALLS_PER_METHOD 32 /* requests in flight per signal */
+#define GENERIC_CALLS    4  /* slots answering UNIMPLEMENTED */
+
+struct otlp_ctx {
+    /* options */
+    bool     grpc_enabled;
+    char    *endpoint;
+    int64_t  max_recv_msg_size_mib;
+    int64_t  max_concurrent_streams;
+    bool     http_enabled;
+    char    *http_endpoint;
+    /* runtime */
+    struct otc_instance   *ins;
+    grpc_server           *server;
+    grpc_completion_queue *cq;
+    void                  *method[OTC_SIGNAL_COUNT];
+    pthread_t              thread;
+    bool                   thread_started;
+    atomic_bool            shutting_down;
+    int                    live_calls;
+};
+
+enum call_state { CALL_REQUESTED, CALL_ANSWERING };
+
+struct otlp_call {
+    struct otlp_ctx     *rx;
+    int                  signal;   /* -1: generic (unknown method) */
+    enum call_state      state;
+    grpc_call           *call;
+    gpr_timespec         deadline;
+    grpc_metadata_array  md;
+    grpc_byte_buffer    *payload;
+    grpc_call_details    details;  /* generic calls only */
+    grpc_byte_buffer    *reply;
+    grpc_slice           status_msg;
+    int                  cancelled;
+};
+
+static const char *const method_paths[OTC_SIGNAL_COUNT] = {
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+};
+
+#define OFF(f) offsetof(struct otlp_ctx, f)
+
+static const struct otc_config_entry otlp_config[] = {
+    {OTC_CFG_SECTION, "protocols.grpc", NULL, OFF(grpc_enabled), 0, 0, 0, NULL,
+     "enable the OTLP/gRPC server"},
+    {OTC_CFG_STR, "protocols.grpc.endpoint", "localhost:4317", OFF(endpoint), 0, 0, 0, NULL,
+     "host:port to listen on"},
+    {OTC_CFG_INT, "protocols.grpc.max_recv_msg_size_mib", "4", OFF(max_recv_msg_size_mib),
+     OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 2047, NULL,
+     "largest request accepted, in MiB (0 = 4); larger ones get RESOURCE_EXHAUSTED"},
+    {OTC_CFG_INT, "protocols.grpc.max_concurrent_streams", "0", OFF(max_concurrent_streams),
+     OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 1 << 30, NULL,
+     "HTTP/2 streams per connection (0 = gRPC's default)"},
+    {OTC_CFG_SECTION, "protocols.http", NULL, OFF(http_enabled), 0, 0, 0, NULL,
+     "OTLP/HTTP server (not available in this build)"},
+    {OTC_CFG_STR, "protocols.http.endpoint", NULL, OFF(http_endpoint), 0, 0, 0, NULL,
+     "accepted so that the error names OTLP/HTTP, not the key"},
+    OTC_CFG_END,
+};
+
+static int otlp_validate(const void *vctx, char *err, size_t errlen)
+{
+    const struct otlp_ctx *ctx = vctx;
+
+    if (ctx->http_enabled) {
+        snprintf(err, errlen, "protocols.http (OTLP/HTTP) is not available in this build; "
+                              "use protocols.grpc");
+        return OTC_EUNSUPP;
+    }
+    if (!ctx->grpc_enabled) {
+        snprintf(err, errlen, "must specify at least one protocol under \"protocols\" (grpc)");
+        return OTC_EINVAL;
+    }
+    if (!ctx->endpoint || !*ctx->endpoint || !strchr(ctx->endpoint, ':')) {
+        snprintf(err, errlen, "protocols.grpc.endpoint must be host:port");
+        return OTC_EINVAL;
+    }
+    return OTC_OK;
+}
+
+/* ---------------------------------------------------------------- calls */
+
+static void call_request(struct otlp_ctx *rx, struct otlp_call *c)
+{
+    grpc_call_error err;
+
+    memset(&c->md, 0, sizeof(c->md));
+    grpc_metadata_array_init(&c->md);
+    c->state = CALL_REQUESTED;
+    c->call = NULL;
+    c->payload = NULL;
+    c->reply = NULL;
+    c->status_msg = grpc_empty_slice();
+    if (c->signal < 0) {
+        grpc_call_details_init(&c->details);
+        err = grpc_server_request_call(rx->server, &c->call, &c->details, &c->md, rx->cq, rx->cq, c);
+    } else {
+        err = grpc_server_request_registered_call(rx->server, rx->method[c->signal], &c->call,
+                                                  &c->deadline, &c->md, &c->payload, rx->cq,
+                                                  rx->cq, c);
+    }
+    if (err != GRPC_CALL_OK) {
+        otc_log_err(rx->ins, "cannot request a call: error %d", err);
+        return;
+    }
+    rx->live_calls++;
+}
+
+static void call_cleanup(struct otlp_call *c)
+{
+    if (c->payload) {
+        grpc_byte_buffer_destroy(c->payload);
+        c->payload = NULL;
+    }
+    if (c->reply) {
+        grpc_byte_buffer_destroy(c->reply);
+        c->reply = NULL;
+    }
+    grpc_slice_unref(c->status_msg);
+    c->status_msg = grpc_empty_slice();
+    grpc_metadata_array_destroy(&c->md);
+    if (c->signal < 0) {
+        grpc_call_details_destroy(&c->details);
+    }
+    if (c->call) {
+        grpc_call_unref(c->call);
+        c->call = NULL;
+    }
+}
+
+static void call_answer(struct otlp_call *c, grpc_status_code code, const char *msg)
+{
+    grpc_op ops[4];
+    grpc_op *op = ops;
+    grpc_call_error err;
+
+    memset(ops, 0, sizeof(ops));
+    c->status_msg = grpc_slice_from_copied_string(msg ? msg : "");
+    op->op = GRPC_OP_SEND_INITIAL_METADATA;
+    op++;
+    if (code == GRPC_STATUS_OK) {
+        op->op = GRPC_OP_SEND_MESSAGE;
+        op->data.send_message.send_message = c->reply;
+        op++;
+    }
+    op->op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    op->data.send_status_from_server.status = code;
+    op->data.send_status_from_server.status_details = msg && *msg ? &c->status_msg : NULL;
+    op++;
+    op->op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op->data.recv_close_on_server.cancelled = &c->cancelled;
+    op++;
+    c->state = CALL_ANSWERING;
+    err = grpc_call_start_batch(c->call, ops, (size_t)(op - ops), c, NULL);
+    if (err != GRPC_CALL_OK) {
+        otc_log_err(c->rx->ins, "cannot answer a call: error %d", err);
+        c->state = CALL_REQUESTED; /* handled as finished by the caller */
+    }
+}
+
+/* Drop spans / log records whose ids have the wrong length (OTLP: trace id 16
+ * bytes, span id 8 bytes; empty allowed where optional). Returns the count. */
+static size_t reject_bad_ids(struct otc_batch *b)
+{
+    size_t rejected = 0;
+
+    if (b->signal == OTC_TRACES) {
+        otc_traces_req *r = (otc_traces_req *)b->msg;
+        for (size_t i = 0; i < r->n_resource_spans; i++) {
+            otc_resource_spans *rs = r->resource_spans[i];
+            for (size_t j = 0; j < rs->n_scope_spans; j++) {
+                otc_scope_spans *ss = rs->scope_spans[j];
+                size_t keep = 0;
+                for (size_t k = 0; k < ss->n_spans; k++) {
+                    otc_span *sp = ss->spans[k];
+                    if (sp->trace_id.len != 16 || sp->span_id.len != 8 ||
+                        (sp->parent_span_id.len != 0 && sp->parent_span_id.len != 8)) {
+                        rejected++;
+                        continue;
+                    }
+                    ss->spans[keep++] = sp;
+                }
+                ss->n_spans = keep;
+            }
+        }
+    } else if (b->signal == OTC_LOGS) {
+        otc_logs_req *r = (otc_logs_req *)b->msg;
+        for (size_t i = 0; i < r->n_resource_logs; i++) {
+            otc_resource_logs *rl = r->resource_logs[i];
+            for (size_t j = 0; j < rl->n_scope_logs; j++) {
+                otc_scope_logs *sl = rl->scope_logs[j];
+                size_t keep = 0;
+                for (size_t k = 0; k < sl->n_log_records; k++) {
+                    otc_log_record *lr = sl->log_records[k];
+                    if ((lr->trace_id.len != 0 && lr->trace_id.len != 16) ||
+                        (lr->span_id.len != 0 && lr->span_id.len != 8)) {
+                        rejected++;
+                        continue;
+                    }
+                    sl->log_records[keep++] = lr;
+                }
+                sl->n_log_records = keep;
+            }
+        }
+    }
+    return rejected;
+}
+
+static bool ids_valid(const struct otc_batch *b)
+{
+    if (b->signal == OTC_TRACES) {
+        const otc_traces_req *r = (const otc_traces_req *)b->msg;
+        for (size_t i = 0; i < r->n_resource_spans; i++) {
+            const otc_resource_spans *rs = r->resource_spans[i];
+            for (size_t j = 0; j < rs->n_scope_spans; j++) {
+                const otc_scope_spans *ss = rs->scope_spans[j];
+                for (size_t k = 0; k < ss->n_spans; k++) {
+                    const otc_span *sp = ss->spans[k];
+                    if (sp->trace_id.len != 16 || sp->span_id.len != 8 ||
+                        (sp->parent_span_id.len != 0 && sp->parent_span_id.len != 8)) {
+                        return false;
+                    }
+                }
+            }
+        }
+    } else if (b->signal == OTC_LOGS) {
+        const otc_logs_req *r = (const otc_logs_req *)b->msg;
+        for (size_t i = 0; i < r->n_resource_logs; i++) {
+            const otc_resource_logs *rl = r->resource_logs[i];
+            for (size_t j = 0; j < rl->n_scope_logs; j++) {
+                const otc_scope_logs *sl = rl->scope_logs[j];
+                for (size_t k = 0; k < sl->n_log_records; k++) {
+                    const otc_log_record *lr = sl->log_records[k];
+                    if ((lr->trace_id.len != 0 && lr->trace_id.len != 16) ||
+                        (lr->span_id.len != 0 && lr->span_id.len != 8)) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+    return true;
+}
+
+/* The response: empty, or carrying partial_success when items were rejected. */
+static grpc_byte_buffer *make_reply(enum otc_signal s, size_t rejected, const char *why)
+{
+    uint8_t buf[512];
+    size_t n = 0;
+    grpc_slice slice;
+    grpc_byte_buffer *bb;
+
+    if (rejected) {
+        Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess tps =
+            OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
+        Opentelemetry__Proto__Collector__Logs__V1__ExportLogsPartialSuccess lps =
+            OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_PARTIAL_SUCCESS__INIT;
+        otc_traces_resp tr = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
+        otc_logs_resp lr = OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_RESPONSE__INIT;
+
+        if (s == OTC_TRACES) {
+            tps.rejected_spans = (int64_t)rejected;
+            tps.error_message = (char *)why;
+            tr.partial_success = &tps;
+            n = protobuf_c_message_pack(&tr.base, buf);
+        } else {
+            lps.rejected_log_records = (int64_t)rejected;
+            lps.error_message = (char *)why;
+            lr.partial_success = &lps;
+            n = protobuf_c_message_pack(&lr.base, buf);
+        }
+    }
+    slice = grpc_slice_from_copied_buffer((const char *)buf, n);
+    bb = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_slice_unref(slice);
+    return bb;
+}
+
+static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
+{
+    enum otc_signal s = (enum otc_signal)c->signal;
+    struct otc_batch *b = NULL;
+    size_t len = c->payload ? grpc_byte_buffer_length(c->payload) : 0;
+    size_t rejected = 0;
+    char msg[256];
+    int rc;
+
+    if (len > 0) {
+        grpc_byte_buffer_reader reader;
+        grpc_slice slice;
+        uint8_t *dst;
+
+        b = otc_batch_alloc_raw(s, len, &dst);
+        if (!b || !grpc_byte_buffer_reader_init(&reader, c->payload)) {
+            otc_batch_unref(b);
+            call_answer(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "otlp: out of memory");
+            return;
+        }
+        /* one copy, slice by slice, straight into the batch's arena */
+        while (grpc_byte_buffer_reader_next(&reader, &slice)) {
+            size_t n = GRPC_SLICE_LENGTH(slice);
+            memcpy(dst, GRPC_SLICE_START_PTR(slice), n);
+            dst += n;
+            grpc_slice_unref(slice);
+        }
+        grpc_byte_buffer_reader_destroy(&reader);
+        if (otc_batch_decode(b) != OTC_OK) {
+            otc_batch_unref(b);
+            snprintf(msg, sizeof(msg), "otlp: cannot decode %s: malformed protobuf in a %zu-byte request",
+                     otc_request_descriptor(s)->name, len);
+            call_answer(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
+            return;
+        }
+        if (!ids_valid(b)) {
+            otc_batch_msg_mut(b);
+            rejected = reject_bad_ids(b);
+            otc_batch_recount(b);
+            atomic_fetch_add(&rx->ins->counters.refused[s], rejected);
+        }
+    }
+    if (!b || b->items == 0) {
+        otc_batch_unref(b);
+        c->reply = make_reply(s, rejected, "invalid trace or span id length");
+        call_answer(c, GRPC_STATUS_OK, NULL);
+        return;
+    }
+    rc = otc_receiver_deliver(rx->ins, b);
+    switch (rc) {
+    case OTC_OK:
+        c->reply = make_reply(s, rejected, "invalid trace or span id length");
+        call_answer(c, GRPC_STATUS_OK, NULL);
+        break;
+    case OTC_EAGAIN:
+        call_answer(c, GRPC_STATUS_UNAVAILABLE, "otlp: the pipeline is full, retry later");
+        break;
+    case OTC_ESHUTDOWN:
+        call_answer(c, GRPC_STATUS_UNAVAILABLE, "otlp: the collector is shutting down");
+        break;
+    default:
+        call_answer(c, GRPC_STATUS_UNIMPLEMENTED, "otlp: no pipeline for this signal");
+        break;
+    }
+}
+
+static void handle_event(struct otlp_ctx *rx, struct otlp_call *c, bool ok)
+{
+    if (c->state == CALL_REQUESTED) {
+        if (!ok) { /* shutdown: a pre-requested call that never arrived */
+            call_cleanup(c);
+            rx->live_calls--;
+            free(c);
+            return;
+        }
+        if (c->signal < 0) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "unknown method %.*s",
+                     (int)GRPC_SLICE_LENGTH(c->details.method),
+                     (const char *)GRPC_SLICE_START_PTR(c->details.method));
+            call_answer(c, GRPC_STATUS_UNIMPLEMENTED, msg);
+        } else {
+            handle_export(rx, c);
+        }
+        if (c->state == CALL_ANSWERING) {
+            return;
+        }
+    }
+    /* the answer went out (or failed): recycle the slot */
+    call_cleanup(c);
+    rx->live_calls--;
+    if (atomic_load(&rx->shutting_down)) {
+        free(c);
+        return;
+    }
+    call_request(rx, c);
+}
+
+static void *otlp_loop(void *arg)
+{
+    struct otlp_ctx *rx = arg;
+
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(rx->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN) {
+            break;
+        }
+        if (ev.type != GRPC_OP_COMPLETE) {
+            continue;
+        }
+        if (ev.tag == rx) { /* the server finished shutting down */
+            grpc_completion_queue_shutdown(rx->cq);
+            continue;
+        }
+        handle_event(rx, ev.tag, ev.success != 0);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int otlp_start(struct otc_instance *ins, void *vctx)
+{
+    struct otlp_ctx *rx = vctx;
+    grpc_arg args[3];
+    grpc_channel_args chargs = {.num_args = 0, .args = args};
+    grpc_server_credentials *creds;
+    int64_t mib = rx->max_recv_msg_size_mib ? rx->max_recv_msg_size_mib : 4;
+    int port;
+
+    rx->ins = ins;
+    args[chargs.num_args].type = GRPC_ARG_INTEGER;
+    args[chargs.num_args].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[chargs.num_args].value.integer = (int)(mib * 1024 * 1024);
+    chargs.num_args++;
+    /* Without this a second collector could bind the same port and split the traffic. */
+    args[chargs.num_args].type = GRPC_ARG_INTEGER;
+    args[chargs.num_args].key = GRPC_ARG_ALLOW_REUSEPORT;
+    args[chargs.num_args].value.integer = 0;
+    chargs.num_args++;
+    if (rx->max_concurrent_streams > 0) {
+        args[chargs.num_args].type = GRPC_ARG_INTEGER;
+        args[chargs.num_args].key = GRPC_ARG_MAX_CONCURRENT_STREAMS;
+        args[chargs.num_args].value.integer = (int)rx->max_concurrent_streams;
+        chargs.num_args++;
+    }
+    rx->server = grpc_server_create(&chargs, NULL);
+    rx->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(rx->server, rx->cq, NULL);
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        if (ins->n_feeds[s]) {
+            rx->method[s] = grpc_server_register_method(rx->server, method_paths[s], NULL,
+                                                        GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+        }
+    }
+    creds = grpc_insecure_server_credentials_create();
+    port = grpc_server_add_http2_port(rx->server, rx->endpoint, creds);
+    grpc_server_credentials_release(creds);
+    if (port == 0) {
+        otc_log_err(ins, "cannot listen on %s: the address is in use or invalid", rx->endpoint);
+        return OTC_EIO;
+    }
+    grpc_server_start(rx->server);
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        for (int i = 0; rx->method[s] && i < CALLS_PER_METHOD; i++) {
+            struct otlp_call *c = calloc(1, sizeof(*c));
+            if (!c) {
+                return OTC_ENOMEM;
+            }
+            c->rx = rx;
+            c->signal = s;
+            call_request(rx, c);
+        }
+    }
+    for (int i = 0; i < GENERIC_CALLS; i++) {
+        struct otlp_call *c = calloc(1, sizeof(*c));
+        if (!c) {
+            return OTC_ENOMEM;
+        }
+        c->rx = rx;
+        c->signal = -1;
+        call_request(rx, c);
+    }
+    if (pthread_create(&rx->thread, NULL, otlp_loop, rx) != 0) {
+        return OTC_ENOMEM;
+    }
+    rx->thread_started = true;
+    otc_log_info(ins, "OTLP/gRPC listening on %s", rx->endpoint);
+    return OTC_OK;
+}
+
+static void otlp_shutdown(struct otc_instance *ins, void *vctx)
+{
+    struct otlp_ctx *rx = vctx;
+
+    if (!rx->server) {
+        return;
+    }
+    /* The completion-queue thread owns the call slots; it recycles none from here on. */
+    atomic_store(&rx->shutting_down, true);
+    grpc_server_shutdown_and_notify(rx->server, rx->cq, rx);
+    grpc_server_cancel_all_calls(rx->server);
+    if (rx->thread_started) {
+        pthread_join(rx->thread, NULL);
+        rx->thread_started = false;
+    } else {
+        /* start failed before the thread ran: drain here */
+        otlp_loop(rx);
+    }
+    grpc_server_destroy(rx->server);
+    rx->server = NULL;
+    grpc_completion_queue_destroy(rx->cq);
+    rx->cq = NULL;
+}
+
+static void otlp_destroy(void *vctx)
+{
+    struct otlp_ctx *rx = vctx;
+
+    if (rx->server) {
+        otlp_shutdown(rx->ins, rx);
+    }
+}
+
+const struct otc_component_ops otc_receiver_otlp_ops = {
+    .type = "otlp",
+    .kind = OTC_RECEIVER,
+    .signals = OTC_SIG_ALL,
+    .mutates = false,
+    .concurrent = false,
+    .ctx_size = sizeof(struct otlp_ctx),
+    .config_map = otlp_config,
+    .validate = otlp_validate,
+    .init = NULL,
+    .start = otlp_start,
+    .consume = NULL,
+    .flush = NULL,
+    .shutdown = otlp_shutdown,
+    .destroy = otlp_destroy,
+};

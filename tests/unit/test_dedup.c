@@ -1,0 +1,443 @@
+/* test_dedup.c - unit tests for the dedup processor (processor/dedup): the
+ * bounded key table (FIFO eviction, expiry, fixed memory) and the processor
+ * (duplicates within and across batches, window, identities of spans, logs
+ * and metric points, untouched batches, shared batches, config). */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "proc_fixtures.h"
+#include "processor/dedup/dedup.h"
+#include "processor/dedup/dedup_table.h"
+
+#define SEC 1000000000ull
+
+static struct otc_dedup_key key_of(uint64_t i)
+{
+    /* spread like a hash would, but reproducible */
+    struct otc_dedup_key k = {.lo = i * 0x9e3779b97f4a7c15ull + 7, .hi = i ^ 0xdeadbeefull};
+
+    return k;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+static uint64_t dropped(struct otc_instance *ins, enum otc_signal s)
+{
+    return atomic_load(&ins->counters.dropped[s]);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    fx_capture_clear();
+    return 0;
+}
+
+/* ------------------------------------------------------------- the table */
+
+static void test_table_basic(void **state)
+{
+    struct otc_dedup_table t;
+    struct otc_dedup_key k1 = key_of(1), k2 = key_of(2);
+
+    (void)state;
+    assert_int_equal(otc_dedup_table_init(&t, 16, 10 * SEC), OTC_OK);
+    assert_false(otc_dedup_table_check(&t, &k1, SEC));
+    assert_true(otc_dedup_table_check(&t, &k1, SEC));
+    assert_false(otc_dedup_table_check(&t, &k2, SEC));
+    assert_true(otc_dedup_table_check(&t, &k2, 2 * SEC));
+    assert_int_equal(t.count, 2);
+    otc_dedup_table_release(&t);
+    assert_int_equal(otc_dedup_table_init(&t, 0, SEC), OTC_EINVAL);
+    assert_int_equal(otc_dedup_table_init(&t, (size_t)OTC_DEDUP_MAX_ENTRIES + 1, SEC), OTC_EINVAL);
+}
+
+/* Keys count as duplicates for window ns after their first sighting only. */
+static void test_table_window(void **state)
+{
+    struct otc_dedup_table t;
+    struct otc_dedup_key k1 = key_of(1), k2 = key_of(2);
+
+    (void)state;
+    assert_int_equal(otc_dedup_table_init(&t, 16, 10 * SEC), OTC_OK);
+    assert_false(otc_dedup_table_check(&t, &k1, 100 * SEC));
+    assert_false(otc_dedup_table_check(&t, &k2, 105 * SEC));
+    assert_true(otc_dedup_table_check(&t, &k1, 110 * SEC - 1)); /* age < window */
+    /* a duplicate does not restart the window */
+    assert_false(otc_dedup_table_check(&t, &k1, 110 * SEC));    /* age == window: new */
+    assert_true(otc_dedup_table_check(&t, &k1, 115 * SEC));     /* seen again at 110s */
+    /* k2 (105s) is too old at 115s, whether or not expire() removed it yet */
+    otc_dedup_table_expire(&t, 115 * SEC);
+    assert_false(otc_dedup_table_check(&t, &k2, 115 * SEC));
+    assert_true(otc_dedup_table_check(&t, &k2, 116 * SEC));
+    /* expire() forgets by age from the oldest: everything after 1000s */
+    otc_dedup_table_expire(&t, 1000 * SEC);
+    assert_int_equal(t.count, 0);
+    assert_false(otc_dedup_table_check(&t, &k1, 1000 * SEC));
+    assert_int_equal(t.count, 1);
+    otc_dedup_table_expire(&t, 1005 * SEC);
+    assert_int_equal(t.count, 1);
+    otc_dedup_table_expire(&t, 1010 * SEC);
+    assert_int_equal(t.count, 0);
+    otc_dedup_table_release(&t);
+}
+
+/* More unique keys than max_entries: memory stays what init allocated, the
+ * table keeps exactly the newest max_entries keys, the oldest go first. */
+static void test_table_fifo_bound(void **state)
+{
+    enum { CAP = 1000, TOTAL = 25000 };
+    struct otc_dedup_table t;
+    size_t bytes;
+
+    (void)state;
+    assert_int_equal(otc_dedup_table_init(&t, CAP, 3600 * SEC), OTC_OK);
+    bytes = t.bytes;
+    assert_true(bytes >= CAP * 24u && bytes <= CAP * 24u + 4 * CAP * 8u);
+    for (uint64_t i = 0; i < TOTAL; i++) {
+        struct otc_dedup_key k = key_of(i);
+        assert_false(otc_dedup_table_check(&t, &k, SEC));
+        assert_true(t.count <= CAP);
+    }
+    assert_int_equal(t.count, CAP);
+    assert_int_equal(t.bytes, bytes);
+    /* the newest CAP keys are all remembered (checking them re-inserts nothing) */
+    for (uint64_t i = TOTAL - CAP; i < TOTAL; i++) {
+        struct otc_dedup_key k = key_of(i);
+        assert_true(otc_dedup_table_check(&t, &k, SEC));
+    }
+    /* the oldest were evicted: they pass again (each evicting the then-oldest) */
+    for (uint64_t i = 0; i < 100; i++) {
+        struct otc_dedup_key k = key_of(i);
+        assert_false(otc_dedup_table_check(&t, &k, SEC));
+    }
+    /* those 100 re-inserts pushed out keys TOTAL-CAP .. TOTAL-CAP+99, not newer ones */
+    for (uint64_t i = TOTAL - CAP + 100; i < TOTAL; i++) {
+        struct otc_dedup_key k = key_of(i);
+        assert_true(otc_dedup_table_check(&t, &k, SEC));
+    }
+    {
+        struct otc_dedup_key k = key_of(TOTAL - CAP);
+        assert_false(otc_dedup_table_check(&t, &k, SEC));
+    }
+    otc_dedup_table_release(&t);
+}
+
+/* Colliding index homes: eviction (backward shift) keeps every other key findable. */
+static void test_table_collisions(void **state)
+{
+    enum { CAP = 64 };
+    struct otc_dedup_table t;
+    struct otc_dedup_key keys[3 * CAP];
+
+    (void)state;
+    assert_int_equal(otc_dedup_table_init(&t, CAP, 3600 * SEC), OTC_OK);
+    for (size_t i = 0; i < 3 * CAP; i++) {
+        /* only 4 distinct homes: long probe clusters */
+        keys[i].lo = ((uint64_t)(i * 7919u) << 32) | (i % 4);
+        keys[i].hi = i;
+    }
+    for (size_t i = 0; i < 3 * CAP; i++) {
+        assert_false(otc_dedup_table_check(&t, &keys[i], SEC));
+        /* the last min(i+1, CAP) keys are present */
+        for (size_t j = (i + 1 > CAP ? i + 1 - CAP : 0); j <= i; j++) {
+            uint8_t d;
+            size_t n = otc_dedup_table_check_many(&t, &keys[j], 1, SEC, &d);
+            assert_int_equal(n, 1);
+        }
+    }
+    otc_dedup_table_release(&t);
+}
+
+/* ---------------------------------------------------------- processor */
+
+static void test_config(void **state)
+{
+    const char *bad_window[] = {"window=0s", NULL};
+    const char *bad_entries[] = {"max_entries=0", NULL};
+    const char *bad_signal[] = {"signals=traces,spans", NULL};
+    const char *good[] = {"window=5s", "max_entries=100", "signals=logs,metrics", NULL};
+    struct otc_instance *ins;
+    int vrc;
+
+    (void)state;
+    assert_null(fx_instance(&otc_processor_dedup_ops, bad_window, &vrc));
+    assert_int_equal(vrc, OTC_EINVAL);
+    assert_null(fx_instance(&otc_processor_dedup_ops, bad_entries, &vrc));
+    assert_int_equal(vrc, OTC_EINVAL);
+    assert_null(fx_instance(&otc_processor_dedup_ops, bad_signal, &vrc));
+    assert_int_equal(vrc, OTC_EINVAL);
+    ins = fx_instance(&otc_processor_dedup_ops, good, &vrc);
+    assert_non_null(ins);
+    fx_instance_free(ins);
+    /* defaults are valid */
+    ins = fx_instance(&otc_processor_dedup_ops, NULL, &vrc);
+    assert_non_null(ins);
+    fx_instance_free(ins);
+}
+
+/* A batch without duplicates is passed on as it is: same batch, bytes intact. */
+static void test_untouched(void **state)
+{
+    const char *opts[] = {"max_entries=1000", NULL};
+    struct otc_instance *ins = fx_instance(&otc_processor_dedup_ops, opts, NULL);
+    struct otc_batch *b = fx_simple(OTC_TRACES, 50, 1);
+    const uint8_t *raw = b->raw;
+
+    (void)state;
+    assert_true(b->raw_fresh);
+    assert_int_equal(fx_consume(ins, b), OTC_OK);
+    assert_int_equal(fx_captured.n, 1);
+    assert_ptr_equal(fx_captured.b[0], b);
+    assert_true(b->raw_fresh);
+    assert_ptr_equal(b->raw, raw);
+    assert_int_equal(b->items, 50);
+    assert_int_equal(dropped(ins, OTC_TRACES), 0);
+    fx_instance_free(ins);
+}
+
+static void test_within_batch(void **state)
+{
+    struct otc_instance *ins = fx_instance(&otc_processor_dedup_ops, NULL, NULL);
+    /* ids 1 2 3 2 1 4 under two resources; the repeats are exact duplicates */
+    struct fx_item it[] = {
+        {.res = 1, .scope = 1, .id = 1, .time = 11}, {.res = 1, .scope = 1, .id = 2, .time = 12},
+        {.res = 1, .scope = 2, .id = 3, .time = 13}, {.res = 2, .scope = 1, .id = 2, .time = 12},
+        {.res = 2, .scope = 1, .id = 1, .time = 11}, {.res = 2, .scope = 1, .id = 4, .time = 14},
+    };
+    struct otc_batch *b = fx_traces(it, 6), *out;
+    const otc_traces_req *r;
+
+    (void)state;
+    assert_int_equal(b->items, 6);
+    fx_consume(ins, b);
+    assert_int_equal(fx_captured.n, 1);
+    out = fx_captured.b[0];
+    assert_int_equal(out->items, 4);
+    assert_false(out->raw_fresh);
+    assert_int_equal(dropped(ins, OTC_TRACES), 2);
+    r = (const otc_traces_req *)otc_batch_msg(out);
+    assert_int_equal(r->n_resource_spans, 2);
+    assert_int_equal(r->resource_spans[1]->n_scope_spans, 1);
+    assert_int_equal(r->resource_spans[1]->scope_spans[0]->n_spans, 1);
+    assert_int_equal(r->resource_spans[1]->scope_spans[0]->spans[0]->start_time_unix_nano, 14);
+    /* the re-encoded request decodes to the same content */
+    {
+        const uint8_t *data;
+        size_t len;
+        struct otc_batch *again;
+        assert_int_equal(otc_batch_bytes(out, &data, &len), OTC_OK);
+        again = otc_batch_from_bytes(OTC_TRACES, data, len);
+        assert_int_equal(otc_batch_decode(again), OTC_OK);
+        assert_int_equal(again->items, 4);
+        otc_batch_unref(again);
+    }
+    fx_instance_free(ins);
+}
+
+static void test_across_batches(void **state)
+{
+    struct otc_instance *ins = fx_instance(&otc_processor_dedup_ops, NULL, NULL);
+
+    (void)state;
+    fx_consume(ins, fx_simple(OTC_TRACES, 10, 100)); /* ids 100..109 */
+    fx_consume(ins, fx_simple(OTC_TRACES, 10, 105)); /* 105..109 repeat */
+    fx_consume(ins, fx_simple(OTC_TRACES, 10, 100)); /* all repeat: nothing passed on */
+    fx_consume(ins, fx_simple(OTC_TRACES, 10, 100)); /* a third time */
+    assert_int_equal(fx_captured.n, 2);
+    assert_int_equal(fx_captured.b[0]->items, 10);
+    assert_int_equal(fx_captured.b[1]->items, 5);
+    assert_int_equal(fx_captured_items(), 15);
+    assert_int_equal(dropped(ins, OTC_TRACES), 25);
+    fx_instance_free(ins);
+}
+
+/* Same span ids with another start time are different spans. */
+static void test_span_identity(void **state)
+{
+    struct otc_instance *ins = fx_instance(&otc_processor_dedup_ops, NULL, NULL);
+    struct fx_item a = {.res = 1, .scope = 1, .id = 7, .time = 70};
+    struct fx_item b = {.res = 1, .scope = 1, .id = 7, .time = 71};
+    struct fx_item c = {.res = 9, .scope = 9, .id = 7, .time = 70}; /* same ids, other resource */
+
+    (void)state;
+    fx_consume(ins, fx_traces(&a, 1));
+    fx_consume(ins, fx_traces(&b, 1));
+    fx_consume(ins, fx_traces(&c, 1)); /* span identity ignores the resource */
+    assert_int_equal(fx_captured_items(), 2);
+    assert_int_equal(dropped(ins, OTC_TRACES), 1);
+    fx_instance_free(ins);
+}
+
+static void test_window_expiry(void **state)
+{
+    const char *opts[] = {"window=300ms", NULL};
+    struct otc_instance *ins = fx_instance(&otc_processor_dedup_ops, opts, NULL);
+
+    (void)state;
+    fx_consume(ins, fx_simple(OTC_LOGS, 20, 1));
+    fx_consume(ins, fx_simple(OTC_LOGS, 20, 1)); /* within the window: dropped */
+    assert_int_equal(fx_captured_items(), 20);
+    sleep_ms(400);
+    fx_consume(ins, fx_simple(OTC_LOGS, 20, 1)); /* window passed: new again */
+    assert_int_equal(fx_captured_items(), 40);
+    fx_consume(ins, fx_simple(OTC_LOGS, 20, 1)); /* and remembered anew */
+    assert_int_equal(fx_captured_items(), 40);
+    assert_int_equal(dropped(ins, OTC_LOGS), 40);
+    fx_instance_free(ins);
+}
+
+/* A stream of unique keys larger than max_entries: the oldest are forgotten
+ * (a re-sent old batch passes again), the newest are still caught. */
+static void test_memory_bound(void **state)
+{
+    const char *opts[] = {"max_entries=1000", NULL};
+    struct otc_instance *ins = fx_instance(&otc_processor_dedup_ops, opts, NULL);
+
+    (void)state;
+    for (uint64_t i = 0; i < 50; i++) {
+        fx_consume(ins, fx_simple(OTC_TRACES, 100, 1 + i * 100));
+    }
+    assert_int_equal(fx_captured_items(), 5000);
+    fx_capture_clear();
+    fx_consume(ins, fx_simple(OTC_TRACES, 100, 1 + 49 * 100)); /* newest: caught */
+    assert_int_equal(fx_captured.n, 0);
+    fx_consume(ins, fx_simple(OTC_TRACES, 100, 1)); /* oldest: evicted long ago */
+    assert_int_equal(fx_captured_items(), 100);
+    assert_int_equal(dropped(ins, OTC_TRACES), 100);
+    fx_instance_free(ins);
+}
+
+static void test_log_identity(void **state)
+{
+    struct otc_instance *ins = fx_instance(&otc_processor_dedup_ops, NULL, NULL);
+    struct fx_item base = {.res = 1, .scope = 1, .id = 5, .time = 50};
+    struct fx_item other_body = {.res = 1, .scope = 1, .id = 6, .time = 50};
+    struct fx_item other_time = {.res = 1, .scope = 1, .id = 5, .time = 51};
+    struct fx_item other_res = {.res = 2, .scope = 1, .id = 5, .time = 50};
+    struct fx_item other_scope = {.res = 1, .scope = 2, .id = 5, .time = 50};
+    struct fx_item mix[] = {base, other_body, base, other_scope, other_res, other_time, base};
+
+    (void)state;
+    fx_consume(ins, fx_logs(&base, 1));
+    fx_consume(ins, fx_logs(&base, 1)); /* duplicate */
+    assert_int_equal(fx_captured_items(), 1);
+    fx_consume(ins, fx_logs(mix, 7)); /* 4 new, 3 copies of base */
+    assert_int_equal(fx_captured_items(), 5);
+    assert_int_equal(dropped(ins, OTC_LOGS), 4);
+    {
+        const otc_logs_req *r = (const otc_logs_req *)otc_batch_msg(fx_captured.b[1]);
+        /* base's container kept other_body, then scope 2, resource 2, other_time */
+        assert_int_equal(r->n_resource_logs, 3);
+        assert_int_equal(r->resource_logs[0]->n_scope_logs, 2);
+        assert_int_equal(fx_captured.b[1]->items, 4);
+    }
+    fx_instance_free(ins);
+}
+
+static void test_metric_identity(void **state)
+{
+    struct otc_instance *ins = fx_instance(&otc_processor_dedup_ops, NULL, NULL);
+    /* metric m-1: points p-1, p-2; metric m-2: point p-1 */
+    struct fx_item first[] = {
+        {.res = 1, .scope = 1, .metric = 1, .id = 1, .time = 10},
+        {.res = 1, .scope = 1, .metric = 1, .id = 2, .time = 10},
+        {.res = 1, .scope = 1, .metric = 2, .id = 1, .time = 10},
+    };
+    /* m-1 p-1 again (dup), m-1 p-1 at another time, m-2 p-1 again (dup: its
+     * metric disappears), m-1 p-1 under resource 2 (new) */
+    struct fx_item second[] = {
+        {.res = 1, .scope = 1, .metric = 1, .id = 1, .time = 10},
+        {.res = 1, .scope = 1, .metric = 1, .id = 1, .time = 20},
+        {.res = 1, .scope = 1, .metric = 2, .id = 1, .time = 10},
+        {.res = 2, .scope = 1, .metric = 1, .id = 1, .time = 10},
+    };
+    const otc_metrics_req *r;
+
+    (void)state;
+    fx_consume(ins, fx_metrics(first, 3));
+    fx_consume(ins, fx_metrics(second, 4));
+    assert_int_equal(fx_captured.n, 2);
+    assert_int_equal(fx_captured.b[0]->items, 3);
+    assert_int_equal(fx_captured.b[1]->items, 2);
+    assert_int_equal(dropped(ins, OTC_METRICS), 2);
+    r = (const otc_metrics_req *)otc_batch_msg(fx_captured.b[1]);
+    assert_int_equal(r->n_resource_metrics, 2);
+    assert_int_equal(r->resource_metrics[0]->scope_metrics[0]->n_metrics, 1); /* m-2 removed */
+    assert_string_equal(r->resource_metrics[0]->scope_metrics[0]->metrics[0]->name, "m-1");
+    assert_int_equal(r->resource_metrics[0]->scope_metrics[0]->metrics[0]->gauge->n_data_points, 1);
+    assert_int_equal(
+        r->resource_metrics[0]->scope_metrics[0]->metrics[0]->gauge->data_points[0]->time_unix_nano, 20);
+    fx_instance_free(ins);
+}
+
+/* Only the configured signals are deduplicated. */
+static void test_signals_option(void **state)
+{
+    const char *opts[] = {"signals=traces", NULL};
+    struct otc_instance *ins = fx_instance(&otc_processor_dedup_ops, opts, NULL);
+
+    (void)state;
+    fx_consume(ins, fx_simple(OTC_LOGS, 5, 1));
+    fx_consume(ins, fx_simple(OTC_LOGS, 5, 1));
+    fx_consume(ins, fx_simple(OTC_TRACES, 5, 1));
+    fx_consume(ins, fx_simple(OTC_TRACES, 5, 1));
+    assert_int_equal(fx_captured_items(), 15);
+    assert_int_equal(dropped(ins, OTC_LOGS), 0);
+    assert_int_equal(dropped(ins, OTC_TRACES), 5);
+    fx_instance_free(ins);
+}
+
+/* A batch shared with another pipeline is copied before anything is removed. */
+static void test_shared_batch(void **state)
+{
+    struct otc_instance *ins = fx_instance(&otc_processor_dedup_ops, NULL, NULL);
+    struct fx_item it[] = {{.id = 1, .time = 1}, {.id = 1, .time = 1}, {.id = 2, .time = 2}};
+    struct otc_batch *b = fx_traces(it, 3);
+
+    (void)state;
+    otc_batch_ref(b); /* the other pipeline's reference */
+    fx_consume(ins, b);
+    assert_int_equal(fx_captured.n, 1);
+    assert_ptr_not_equal(fx_captured.b[0], b);
+    assert_int_equal(fx_captured.b[0]->items, 2);
+    assert_int_equal(b->items, 3);
+    assert_true(b->raw_fresh);
+    assert_int_equal(otc_request_count_items(OTC_TRACES, otc_batch_msg(b)), 3);
+    otc_batch_unref(b);
+    fx_instance_free(ins);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table_basic),
+        cmocka_unit_test(test_table_window),
+        cmocka_unit_test(test_table_fifo_bound),
+        cmocka_unit_test(test_table_collisions),
+        cmocka_unit_test_teardown(test_config, teardown),
+        cmocka_unit_test_teardown(test_untouched, teardown),
+        cmocka_unit_test_teardown(test_within_batch, teardown),
+        cmocka_unit_test_teardown(test_across_batches, teardown),
+        cmocka_unit_test_teardown(test_span_identity, teardown),
+        cmocka_unit_test_teardown(test_window_expiry, teardown),
+        cmocka_unit_test_teardown(test_memory_bound, teardown),
+        cmocka_unit_test_teardown(test_log_identity, teardown),
+        cmocka_unit_test_teardown(test_metric_identity, teardown),
+        cmocka_unit_test_teardown(test_signals_option, teardown),
+        cmocka_unit_test_teardown(test_shared_batch, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
