@@ -4,6 +4,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,11 @@
 #include "otc/otc_rc.h"
 
 #define KEY_MAX 256
+/* Bounds on hostile configs: libyaml 0.2.5's loader recurses once per nesting
+ * level and shares aliased nodes, which the option walk would visit again for
+ * every alias ("billion laughs"). */
+#define CONFIG_MAX_DEPTH 64
+#define CONFIG_MAX_EXPANDED_NODES 100000u
 
 void otc_diag_add(struct otc_diag *d, const char *file, const yaml_mark_t *m, const char *fmt, ...)
 {
@@ -197,6 +203,90 @@ static int substitute_env(struct otc_yaml *y, struct otc_diag *d)
     return rc;
 }
 
+/* A first pass over the parser's events (no recursion) refuses documents nested
+ * deeper than CONFIG_MAX_DEPTH before the recursive loader sees them. */
+static int check_depth(const char *path, const char *text, size_t len, struct otc_diag *d)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    int depth = 0, rc = OTC_OK;
+
+    if (!yaml_parser_initialize(&parser)) {
+        return OTC_ENOMEM;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    for (;;) {
+        if (!yaml_parser_parse(&parser, &ev)) {
+            break; /* the loader reports syntax errors with their position */
+        }
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+            if (++depth > CONFIG_MAX_DEPTH) {
+                otc_diag_add(d, path, &ev.start_mark, "the config is nested deeper than %d levels",
+                             CONFIG_MAX_DEPTH);
+                rc = OTC_EINVAL;
+            }
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        if (ev.type == YAML_STREAM_END_EVENT || ev.type == YAML_DOCUMENT_END_EVENT || rc != OTC_OK) {
+            yaml_event_delete(&ev);
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* Number of nodes the document has once every alias is expanded, or
+ * CONFIG_MAX_EXPANDED_NODES + 1 when larger or when an alias contains itself.
+ * memo[i]: 0 = not yet counted, SIZE_MAX = being counted (a cycle if met again). */
+static size_t expanded_nodes(struct otc_yaml *y, int id, size_t *memo)
+{
+    yaml_node_t *n = otc_yaml_node(y, id);
+    size_t i = (size_t)(n - y->doc.nodes.start), total = 1;
+    const size_t over = CONFIG_MAX_EXPANDED_NODES + 1;
+
+    if (memo[i] == SIZE_MAX) {
+        return over;
+    }
+    if (memo[i]) {
+        return memo[i];
+    }
+    memo[i] = SIZE_MAX;
+    if (n->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top && total < over; it++) {
+            total += expanded_nodes(y, *it, memo);
+        }
+    } else if (n->type == YAML_MAPPING_NODE) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top && total < over; p++) {
+            total += expanded_nodes(y, p->key, memo);
+            total += expanded_nodes(y, p->value, memo);
+        }
+    }
+    memo[i] = total < over ? total : over;
+    return memo[i];
+}
+
+static int check_expansion(struct otc_yaml *y, struct otc_diag *d)
+{
+    size_t n = (size_t)(y->doc.nodes.top - y->doc.nodes.start);
+    size_t *memo = calloc(n ? n : 1, sizeof(*memo));
+    size_t total;
+
+    if (!memo) {
+        return OTC_ENOMEM;
+    }
+    total = expanded_nodes(y, 1, memo);
+    free(memo);
+    if (total > CONFIG_MAX_EXPANDED_NODES) {
+        otc_diag_add(d, y->path, NULL, "the config's aliases expand to more than %u nodes, or an "
+                     "alias contains itself", CONFIG_MAX_EXPANDED_NODES);
+        return OTC_EINVAL;
+    }
+    return OTC_OK;
+}
+
 int otc_yaml_load_string(struct otc_yaml *y, const char *path, const char *text, size_t len,
                          struct otc_diag *d)
 {
@@ -207,6 +297,9 @@ int otc_yaml_load_string(struct otc_yaml *y, const char *path, const char *text,
     y->path = strdup(path);
     if (!y->path) {
         return OTC_ENOMEM;
+    }
+    if ((ok = check_depth(path, text, len, d)) != OTC_OK) {
+        return ok;
     }
     if (!yaml_parser_initialize(&parser)) {
         return OTC_ENOMEM;
@@ -237,7 +330,7 @@ int otc_yaml_load_string(struct otc_yaml *y, const char *path, const char *text,
                      "the config must be a mapping with receivers, exporters and service");
         return OTC_EINVAL;
     }
-    if (check_duplicate_keys(y, d) != OTC_OK) {
+    if (check_expansion(y, d) != OTC_OK || check_duplicate_keys(y, d) != OTC_OK) {
         return OTC_EINVAL;
     }
     return substitute_env(y, d);

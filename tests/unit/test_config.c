@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "core/engine.h"
+#include "otc/otc_buf.h"
 #include "otc/otc_rc.h"
 
 #define FILE_NAME "test.yaml"
@@ -1062,6 +1063,57 @@ static void test_many_errors_all_reported(void **state)
     built_free(&b);
 }
 
+/* Hostile documents get one clear error, in bounded time and memory. */
+static void test_hostile_yaml(void **state)
+{
+    struct otc_buf deep, bomb;
+
+    (void)state;
+    /* nested far deeper than any config: refused before the recursive loader */
+    otc_buf_init(&deep);
+    otc_buf_adds(&deep, "receivers: ");
+    for (int i = 0; i < 10000; i++) {
+        otc_buf_adds(&deep, "[");
+    }
+    otc_buf_adds(&deep, "\n");
+    expect_single_error(deep.data, FILE_NAME ":1:");
+    {
+        struct built b;
+        build(&b, deep.data);
+        REQUIRE(&b, b.d.n == 1 && strstr(b.d.msgs[0], "nested deeper than 64 levels"),
+                "deep nesting: unexpected diagnostic");
+        built_free(&b);
+    }
+    otc_buf_free(&deep);
+
+    /* "billion laughs": 9 levels of 10 aliases each expand to 10^9 nodes */
+    otc_buf_init(&bomb);
+    otc_buf_adds(&bomb, "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 1; i < 10; i++) {
+        otc_buf_addf(&bomb, "a%d: &a%d [", i, i);
+        for (int k = 0; k < 10; k++) {
+            otc_buf_addf(&bomb, "%s*a%d", k ? ", " : "", i - 1);
+        }
+        otc_buf_adds(&bomb, "]\n");
+    }
+    {
+        struct built b;
+        build(&b, bomb.data);
+        REQUIRE(&b, b.rc == OTC_EINVAL && b.d.n == 1 && strstr(b.d.msgs[0], "aliases expand to more than"),
+                "alias bomb: unexpected result");
+        built_free(&b);
+    }
+    otc_buf_free(&bomb);
+
+    /* an alias that contains itself */
+    {
+        struct built b;
+        build(&b, "receivers: &r {otlp: *r}\n");
+        REQUIRE(&b, b.rc == OTC_EINVAL && b.d.n >= 1, "a self-referencing alias was accepted");
+        built_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1090,6 +1142,7 @@ int main(void)
         cmocka_unit_test(test_section_not_a_mapping),
         cmocka_unit_test(test_duplicate_ids),
         cmocka_unit_test(test_many_errors_all_reported),
+        cmocka_unit_test(test_hostile_yaml),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,48 @@
+#!/usr/bin/python3
+"""make-seeds.py - writes the seed corpora in tests/fuzz/corpus/: serialized OTLP
+Export requests of every shape the test harness builds, and the example configs.
+Run from anywhere with Debian's python3 (python3-grpcio, python3-protobuf)."""
+import os
+import shutil
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import otlp_harness as h  # noqa: E402
+
+
+def write(sig, name, msg):
+    d = os.path.join(HERE, "corpus", sig)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(h.encode(msg))
+
+
+def main():
+    write("traces", "small", h.make_traces(3))
+    write("traces", "many-resources", h.make_traces(12, n_resources=3, n_scopes=2))
+    write("traces", "tricky", h.make_tricky("traces"))
+    write("logs", "small", h.make_logs(3))
+    write("logs", "rich", h.make_logs(6, n_resources=2, n_scopes=2, rich=True))
+    write("logs", "tricky", h.make_tricky("logs"))
+    write("metrics", "small", h.make_metrics(3))
+    write("metrics", "rich", h.make_metrics(8, n_resources=2, n_scopes=2, rich=True))
+    write("metrics", "tricky", h.make_tricky("metrics"))
+    cfg = os.path.join(HERE, "corpus", "config")
+    os.makedirs(cfg, exist_ok=True)
+    shutil.copy(os.path.join(HERE, "..", "..", "pipeline.yaml"), os.path.join(cfg, "pipeline.yaml"))
+    shutil.copy(os.path.join(HERE, "..", "data", "config", "good.yaml"), os.path.join(cfg, "good.yaml"))
+    with open(os.path.join(cfg, "processors.yaml"), "w") as f:
+        f.write("receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: ${env:OTC_FUZZ_VAR}\n"
+                "processors:\n  batch:\n    timeout: 1s\n  dedup:\n    window: 10s\n"
+                "  truncate:\n    max_value_length: 10\n  probabilistic_sampler:\n    sampling_percentage: 5\n"
+                "  transform:\n    trace_statements: ['truncate_all(span.attributes, 4)']\n"
+                "  memory_limiter:\n    check_interval: 1s\n    limit_mib: 100\n"
+                "exporters:\n  debug:\n  file/x:\n    path: /dev/null\n"
+                "service:\n  pipelines:\n    traces/a:\n      receivers: [otlp]\n"
+                "      processors: [memory_limiter, probabilistic_sampler, transform, truncate, dedup, batch]\n"
+                "      exporters: [debug, file/x]\n")
+
+
+if __name__ == "__main__":
+    main()
