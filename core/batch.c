@@ -2,6 +2,7 @@
  * both in one arena, shared by reference count for fan-out (copy on write).
  * Used by whichever thread holds the batch; only refs is touched concurrently. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -194,21 +195,45 @@ ProtobufCMessage *otc_batch_msg_mut(struct otc_batch *b)
     return b->msg;
 }
 
+/* Encoding a stale batch allocates in its arena, so two holders of a shared
+ * batch (exporters on their own threads) must not do it at once: the first one
+ * encodes under a lock, the others then see raw_fresh and read. A small array
+ * of locks picked by address saves a mutex per batch. */
+#define BATCH_ENCODE_LOCKS 16
+static pthread_mutex_t encode_locks[BATCH_ENCODE_LOCKS] = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER,
+};
+
 int otc_batch_bytes(struct otc_batch *b, const uint8_t **data, size_t *len)
 {
-    size_t n;
-    uint8_t *out;
+    int rc = OTC_OK;
 
-    if (!b->raw_fresh) {
-        n = protobuf_c_message_get_packed_size(b->msg);
-        out = otc_arena_alloc(&b->arena, n ? n : 1);
-        if (!out) {
-            return OTC_ENOMEM;
+    if (!atomic_load_explicit(&b->raw_fresh, memory_order_acquire)) {
+        pthread_mutex_t *lock = &encode_locks[((uintptr_t)b >> 6) % BATCH_ENCODE_LOCKS];
+
+        pthread_mutex_lock(lock);
+        if (!atomic_load_explicit(&b->raw_fresh, memory_order_relaxed)) {
+            size_t n = protobuf_c_message_get_packed_size(b->msg);
+            uint8_t *out = otc_arena_alloc(&b->arena, n ? n : 1);
+
+            if (out) {
+                protobuf_c_message_pack(b->msg, out);
+                b->raw = out;
+                b->raw_len = n;
+                atomic_store_explicit(&b->raw_fresh, true, memory_order_release);
+            } else {
+                rc = OTC_ENOMEM;
+            }
         }
-        protobuf_c_message_pack(b->msg, out);
-        b->raw = out;
-        b->raw_len = n;
-        b->raw_fresh = true;
+        pthread_mutex_unlock(lock);
+        if (rc != OTC_OK) {
+            return rc;
+        }
     }
     *data = b->raw;
     *len = b->raw_len;

@@ -102,6 +102,7 @@ bool otc_queue_pop_wait(struct otc_queue *q, void **p, int timeout_ms)
     }
     pthread_mutex_lock(&q->lock);
     atomic_fetch_add(&q->sleepers, 1);
+    atomic_thread_fence(memory_order_seq_cst); /* the re-check below reads after it */
     got = ck_ring_dequeue_mpmc(&q->ring, q->slots, p);
     if (!got) {
         pthread_cond_timedwait(&q->wake, &q->lock, &ts);

@@ -18,7 +18,8 @@ struct otc_batch_child;
 struct otc_batch {
     atomic_uint        refs;
     enum otc_signal    signal;
-    bool               raw_fresh; /* raw holds exactly what msg encodes */
+    atomic_bool        raw_fresh; /* raw holds exactly what msg encodes (set once
+                                     shared: otc_batch_bytes publishes it) */
     size_t             items;     /* spans, metric data points or log records */
     const uint8_t     *raw;       /* serialized request (in the arena) */
     size_t             raw_len;
