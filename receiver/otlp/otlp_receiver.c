@@ -1,7 +1,8 @@
 /* otlp_receiver.c - the `otlp` receiver: serves the OTLP/gRPC Trace, Metrics and
  * Logs services with the gRPC core C API, decodes each request into a batch
  * and answers OK only once every pipeline has taken it (UNAVAILABLE otherwise).
- * One completion-queue thread per receiver runs everything below. */
+ * One completion-queue thread per receiver runs everything below; OTLP/HTTP
+ * (otlp_http.c, its own thread) shares otlp_receiver_accept. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "otc/otc_otlp.h"
+#include "receiver/otlp/otlp_http.h"
 #include "receiver/otlp/otlp_receiver.h"
 
 #define CALLS_PER_METHOD 32 /* requests in flight per signal */
@@ -25,7 +27,13 @@ struct otlp_ctx {
     int64_t  max_concurrent_streams;
     bool     http_enabled;
     char    *http_endpoint;
+    char    *http_paths[OTC_SIGNAL_COUNT];
+    uint64_t http_max_body;
+    struct otc_strlist cors_origins;
+    struct otc_strlist cors_headers;
+    int64_t  cors_max_age;
     /* runtime */
+    struct otlp_http      *http;
     struct otc_instance   *ins;
     grpc_server           *server;
     grpc_completion_queue *cq;
@@ -72,9 +80,25 @@ static const struct otc_config_entry otlp_config[] = {
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 1 << 30, NULL,
      "HTTP/2 streams per connection (0 = gRPC's default)"},
     {OTC_CFG_SECTION, "protocols.http", NULL, OFF(http_enabled), 0, 0, 0, NULL,
-     "OTLP/HTTP server (not available in this build)"},
-    {OTC_CFG_STR, "protocols.http.endpoint", NULL, OFF(http_endpoint), 0, 0, 0, NULL,
-     "accepted so that the error names OTLP/HTTP, not the key"},
+     "enable the OTLP/HTTP server (binary protobuf and OTLP/JSON, gzip and zstd bodies)"},
+    {OTC_CFG_STR, "protocols.http.endpoint", "localhost:4318", OFF(http_endpoint), 0, 0, 0, NULL,
+     "host:port to listen on"},
+    {OTC_CFG_STR, "protocols.http.traces_url_path", "/v1/traces", OFF(http_paths[OTC_TRACES]),
+     0, 0, 0, NULL, "URL path of trace export requests"},
+    {OTC_CFG_STR, "protocols.http.metrics_url_path", "/v1/metrics", OFF(http_paths[OTC_METRICS]),
+     0, 0, 0, NULL, "URL path of metric export requests"},
+    {OTC_CFG_STR, "protocols.http.logs_url_path", "/v1/logs", OFF(http_paths[OTC_LOGS]),
+     0, 0, 0, NULL, "URL path of log export requests"},
+    {OTC_CFG_SIZE, "protocols.http.max_request_body_size", "20MiB", OFF(http_max_body),
+     0, 0, 0, NULL,
+     "largest request body, on the wire and after decompression (0 = 20MiB); larger get 413"},
+    {OTC_CFG_STRLIST, "protocols.http.cors.allowed_origins", NULL, OFF(cors_origins), 0, 0, 0,
+     NULL, "origins allowed for browser requests (CORS); \"*\" or one * wildcard per entry"},
+    {OTC_CFG_STRLIST, "protocols.http.cors.allowed_headers", NULL, OFF(cors_headers), 0, 0, 0,
+     NULL, "request headers allowed besides Accept, Content-Type, X-Requested-With (\"*\": any)"},
+    {OTC_CFG_INT, "protocols.http.cors.max_age", "0", OFF(cors_max_age),
+     OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 1 << 30, NULL,
+     "seconds a browser may cache a preflight answer (0 = no Access-Control-Max-Age)"},
     OTC_CFG_END,
 };
 
@@ -82,18 +106,46 @@ static int otlp_validate(const void *vctx, char *err, size_t errlen)
 {
     const struct otlp_ctx *ctx = vctx;
 
-    if (ctx->http_enabled) {
-        snprintf(err, errlen, "protocols.http (OTLP/HTTP) is not available in this build; "
-                              "use protocols.grpc");
-        return OTC_EUNSUPP;
-    }
-    if (!ctx->grpc_enabled) {
-        snprintf(err, errlen, "must specify at least one protocol under \"protocols\" (grpc)");
+    if (!ctx->grpc_enabled && !ctx->http_enabled) {
+        snprintf(err, errlen,
+                 "must specify at least one protocol under \"protocols\" (grpc, http)");
         return OTC_EINVAL;
     }
-    if (!ctx->endpoint || !*ctx->endpoint || !strchr(ctx->endpoint, ':')) {
+    if (ctx->grpc_enabled && (!ctx->endpoint || !*ctx->endpoint || !strchr(ctx->endpoint, ':'))) {
         snprintf(err, errlen, "protocols.grpc.endpoint must be host:port");
         return OTC_EINVAL;
+    }
+    if (ctx->http_enabled) {
+        char host[256];
+        int port;
+        static const char *const keys[OTC_SIGNAL_COUNT] = {"traces_url_path", "metrics_url_path",
+                                                           "logs_url_path"};
+
+        if (!ctx->http_endpoint ||
+            otlp_http_parse_endpoint(ctx->http_endpoint, host, sizeof(host), &port) != OTC_OK) {
+            snprintf(err, errlen, "protocols.http.endpoint must be host:port, got \"%s\"",
+                     ctx->http_endpoint ? ctx->http_endpoint : "");
+            return OTC_EINVAL;
+        }
+        for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+            const char *p = ctx->http_paths[s];
+
+            if (!p || p[0] != '/' || strpbrk(p, "?# ")) {
+                snprintf(err, errlen, "protocols.http.%s must be a URL path starting with /, "
+                         "got \"%s\"", keys[s], p ? p : "");
+                return OTC_EINVAL;
+            }
+        }
+        for (size_t i = 0; i < ctx->cors_origins.n; i++) {
+            const char *o = ctx->cors_origins.v[i];
+            const char *star = strchr(o, '*');
+
+            if (!*o || (star && strchr(star + 1, '*'))) {
+                snprintf(err, errlen, "protocols.http.cors.allowed_origins: \"%s\" may hold "
+                         "at most one * wildcard and must not be empty", o);
+                return OTC_EINVAL;
+            }
+        }
     }
     return OTC_OK;
 }
@@ -262,6 +314,24 @@ static bool ids_valid(const struct otc_batch *b)
     return true;
 }
 
+int otlp_receiver_accept(struct otc_instance *ins, struct otc_batch *b, size_t *rejected)
+{
+    enum otc_signal s = b->signal;
+
+    *rejected = 0;
+    if (!ids_valid(b)) {
+        otc_batch_msg_mut(b);
+        *rejected = reject_bad_ids(b);
+        otc_batch_recount(b);
+        atomic_fetch_add(&ins->counters.refused[s], *rejected);
+    }
+    if (b->items == 0) {
+        otc_batch_unref(b);
+        return OTC_OK;
+    }
+    return otc_receiver_deliver(ins, b);
+}
+
 /* The response: empty, or carrying partial_success when items were rejected. */
 static grpc_byte_buffer *make_reply(enum otc_signal s, size_t rejected, const char *why)
 {
@@ -331,23 +401,16 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
             call_answer(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
             return;
         }
-        if (!ids_valid(b)) {
-            otc_batch_msg_mut(b);
-            rejected = reject_bad_ids(b);
-            otc_batch_recount(b);
-            atomic_fetch_add(&rx->ins->counters.refused[s], rejected);
-        }
     }
-    if (!b || b->items == 0) {
-        otc_batch_unref(b);
-        c->reply = make_reply(s, rejected, "invalid trace or span id length");
+    if (!b) {
+        c->reply = make_reply(s, 0, OTLP_REJECTED_WHY);
         call_answer(c, GRPC_STATUS_OK, NULL);
         return;
     }
-    rc = otc_receiver_deliver(rx->ins, b);
+    rc = otlp_receiver_accept(rx->ins, b, &rejected);
     switch (rc) {
     case OTC_OK:
-        c->reply = make_reply(s, rejected, "invalid trace or span id length");
+        c->reply = make_reply(s, rejected, OTLP_REJECTED_WHY);
         call_answer(c, GRPC_STATUS_OK, NULL);
         break;
     case OTC_EAGAIN:
@@ -427,6 +490,27 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
     int port;
 
     rx->ins = ins;
+    if (rx->http_enabled) {
+        struct otlp_http_options o = {
+            .endpoint = rx->http_endpoint,
+            .max_body = rx->http_max_body ? rx->http_max_body : 20u * 1024 * 1024,
+            .cors_origins = &rx->cors_origins,
+            .cors_headers = &rx->cors_headers,
+            .cors_max_age = rx->cors_max_age,
+        };
+        int rc;
+
+        for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+            o.paths[s] = rx->http_paths[s];
+        }
+        rc = otlp_http_start(&rx->http, ins, &o);
+        if (rc != OTC_OK) {
+            return rc;
+        }
+    }
+    if (!rx->grpc_enabled) {
+        return OTC_OK;
+    }
     args[chargs.num_args].type = GRPC_ARG_INTEGER;
     args[chargs.num_args].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[chargs.num_args].value.integer = (int)(mib * 1024 * 1024);
@@ -491,6 +575,9 @@ static void otlp_shutdown(struct otc_instance *ins, void *vctx)
 {
     struct otlp_ctx *rx = vctx;
 
+    (void)ins;
+    otlp_http_stop(rx->http);
+    rx->http = NULL;
     if (!rx->server) {
         return;
     }
@@ -515,7 +602,7 @@ static void otlp_destroy(void *vctx)
 {
     struct otlp_ctx *rx = vctx;
 
-    if (rx->server) {
+    if (rx->server || rx->http) {
         otlp_shutdown(rx->ins, rx);
     }
 }

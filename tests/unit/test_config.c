@@ -848,52 +848,159 @@ static void test_invalid_yaml(void **state)
     built_free(&b);
 }
 
-/* protocols.http is refused: this build has only OTLP/gRPC. */
-static void test_receiver_http_refused(void **state)
+/* The value of option key of receiver instance ins, read through its config map. */
+static const void *option_at(const struct otc_instance *ins, const char *key)
+{
+    const struct otc_config_entry *e = otc_config_map_find(ins->ops->config_map, key);
+
+    assert_non_null(e);
+    return (const char *)ins->ctx + e->offset;
+}
+
+#define HTTP_PIPELINE "exporters:\n"                  \
+                      "  debug:\n"                    \
+                      "service:\n"                    \
+                      "  pipelines:\n"                \
+                      "    traces:\n"                 \
+                      "      receivers: [otlp]\n"     \
+                      "      exporters: [debug]\n"
+
+/* Exactly one diagnostic, for file test.yaml, containing want. */
+static void expect_one_error_with(const char *text, const char *want)
 {
     struct built b;
 
-    (void)state;
-    expect_single_error("receivers:\n"
-                        "  otlp:\n"
-                        "    protocols:\n"                      /* 3: the mapping starts here */
-                        "      grpc:\n"
-                        "      http:\n"
-                        "exporters:\n"
-                        "  debug:\n"
-                        "service:\n"
-                        "  pipelines:\n"
-                        "    traces:\n"
-                        "      receivers: [otlp]\n"
-                        "      exporters: [debug]\n",
-                        FILE_NAME ":3:5: receiver \"otlp\": protocols.http (OTLP/HTTP) is not "
-                        "available in this build");
+    build(&b, text);
+    REQUIRE(&b, b.rc == OTC_EINVAL && b.e == NULL && b.d.n == 1 &&
+                    count_prefix(&b.d, FILE_NAME ":") == 1 && strstr(b.d.msgs[0], want),
+            "expected OTC_EINVAL and exactly one diagnostic containing: %s", want);
+    built_free(&b);
+}
 
-    /* The usual otelcol form, with an endpoint under http: the message must say
-     * that OTLP/HTTP is unavailable, not that "endpoint" is an unknown key. */
+/* protocols.http: otelcol's defaults, the user's values, and bad values. */
+static void test_receiver_http_options(void **state)
+{
+    struct built b;
+    const struct otc_instance *r;
+    const struct otc_strlist *l;
+
+    (void)state;
+    /* http alone is enough, with otelcol's defaults */
+    build(&b, "receivers:\n"
+              "  otlp:\n"
+              "    protocols:\n"
+              "      http:\n"
+              HTTP_PIPELINE);
+    REQUIRE(&b, b.rc == OTC_OK, "protocols.http alone was refused");
+    r = &b.e->receivers[0];
+    assert_true(*(const bool *)option_at(r, "protocols.http"));
+    assert_false(*(const bool *)option_at(r, "protocols.grpc"));
+    assert_string_equal(*(char *const *)option_at(r, "protocols.http.endpoint"), "localhost:4318");
+    assert_string_equal(*(char *const *)option_at(r, "protocols.http.traces_url_path"), "/v1/traces");
+    assert_string_equal(*(char *const *)option_at(r, "protocols.http.metrics_url_path"),
+                        "/v1/metrics");
+    assert_string_equal(*(char *const *)option_at(r, "protocols.http.logs_url_path"), "/v1/logs");
+    assert_true(*(const uint64_t *)option_at(r, "protocols.http.max_request_body_size") ==
+                20u * 1024 * 1024);
+    assert_int_equal(((const struct otc_strlist *)option_at(r, "protocols.http.cors.allowed_origins"))->n, 0);
+    assert_true(*(const int64_t *)option_at(r, "protocols.http.cors.max_age") == 0);
+    built_free(&b);
+
+    /* both protocols, every option set */
     build(&b, "receivers:\n"
               "  otlp:\n"
               "    protocols:\n"
               "      grpc:\n"
               "      http:\n"
               "        endpoint: 0.0.0.0:4318\n"
-              "exporters:\n"
-              "  debug:\n"
-              "service:\n"
-              "  pipelines:\n"
-              "    traces:\n"
-              "      receivers: [otlp]\n"
-              "      exporters: [debug]\n");
-    assert_int_equal(b.rc, OTC_EINVAL);
-    {
-        bool said = false;
-        for (size_t i = 0; i < b.d.n; i++) {
-            said |= strstr(b.d.msgs[i], "OTLP/HTTP") != NULL &&
-                    strstr(b.d.msgs[i], "not available") != NULL;
-        }
-        REQUIRE(&b, said, "no diagnostic says that protocols.http is not available");
-    }
+              "        traces_url_path: /otlp/v1/traces\n"
+              "        metrics_url_path: /m\n"
+              "        logs_url_path: /l\n"
+              "        max_request_body_size: 1MiB\n"
+              "        cors:\n"
+              "          allowed_origins: [\"https://*.example.com\", \"http://localhost:3000\"]\n"
+              "          allowed_headers: [X-Custom]\n"
+              "          max_age: 7200\n"
+              HTTP_PIPELINE);
+    REQUIRE(&b, b.rc == OTC_OK, "a full protocols.http section was refused");
+    r = &b.e->receivers[0];
+    assert_true(*(const bool *)option_at(r, "protocols.grpc"));
+    assert_string_equal(*(char *const *)option_at(r, "protocols.http.endpoint"), "0.0.0.0:4318");
+    assert_string_equal(*(char *const *)option_at(r, "protocols.http.traces_url_path"),
+                        "/otlp/v1/traces");
+    assert_true(*(const uint64_t *)option_at(r, "protocols.http.max_request_body_size") ==
+                1024 * 1024);
+    l = option_at(r, "protocols.http.cors.allowed_origins");
+    assert_int_equal(l->n, 2);
+    assert_string_equal(l->v[0], "https://*.example.com");
+    l = option_at(r, "protocols.http.cors.allowed_headers");
+    assert_int_equal(l->n, 1);
+    assert_true(*(const int64_t *)option_at(r, "protocols.http.cors.max_age") == 7200);
     built_free(&b);
+
+    /* bad values: each one error naming the problem */
+    expect_one_error_with("receivers:\n"
+                          "  otlp:\n"
+                          "    protocols:\n"
+                          "      http:\n"
+                          "        endpoint: nohostport\n"
+                          HTTP_PIPELINE,
+                          "receiver \"otlp\": protocols.http.endpoint must be host:port, "
+                          "got \"nohostport\"");
+    expect_one_error_with("receivers:\n"
+                          "  otlp:\n"
+                          "    protocols:\n"
+                          "      http:\n"
+                          "        endpoint: localhost:99999\n"
+                          HTTP_PIPELINE,
+                          "receiver \"otlp\": protocols.http.endpoint must be host:port");
+    expect_one_error_with("receivers:\n"
+                          "  otlp:\n"
+                          "    protocols:\n"
+                          "      http:\n"
+                          "        logs_url_path: v1/logs\n"
+                          HTTP_PIPELINE,
+                          "receiver \"otlp\": protocols.http.logs_url_path must be a "
+                          "URL path starting with /");
+    expect_one_error_with("receivers:\n"
+                          "  otlp:\n"
+                          "    protocols:\n"
+                          "      http:\n"
+                          "        cors:\n"
+                          "          allowed_origins: [\"http://*.*.example.com\"]\n"
+                          HTTP_PIPELINE,
+                          "receiver \"otlp\": protocols.http.cors.allowed_origins: "
+                          "\"http://*.*.example.com\" may hold at most one * wildcard");
+    expect_single_error("receivers:\n"
+                        "  otlp:\n"
+                        "    protocols:\n"
+                        "      http:\n"
+                        "        max_request_body_size: lots\n"
+                        HTTP_PIPELINE,
+                        FILE_NAME ":5:");
+    expect_single_error("receivers:\n"
+                        "  otlp:\n"
+                        "    protocols:\n"
+                        "      http:\n"
+                        "        cors:\n"
+                        "          max_age: -1\n"
+                        HTTP_PIPELINE,
+                        FILE_NAME ":6:");
+    expect_single_error("receivers:\n"
+                        "  otlp:\n"
+                        "    protocols:\n"
+                        "      http:\n"
+                        "        cors:\n"
+                        "          allowed_methods: [GET]\n"
+                        HTTP_PIPELINE,
+                        FILE_NAME ":6:");
+    /* neither protocol */
+    expect_one_error_with("receivers:\n"
+                          "  otlp:\n"
+                          "    protocols:\n"
+                          "      {}\n"
+                          HTTP_PIPELINE,
+                          "must specify at least one protocol under \"protocols\" (grpc, http)");
 }
 
 static void test_empty_file(void **state)
@@ -1135,7 +1242,7 @@ int main(void)
         cmocka_unit_test(test_bad_pipeline_id),
         cmocka_unit_test(test_unknown_top_level_key),
         cmocka_unit_test(test_invalid_yaml),
-        cmocka_unit_test(test_receiver_http_refused),
+        cmocka_unit_test(test_receiver_http_options),
         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_missing_service),
         cmocka_unit_test(test_listed_twice),

@@ -1,0 +1,751 @@
+/* otlp_http.c - OTLP/HTTP for the `otlp` receiver: POST /v1/{traces,metrics,logs}
+ * with binary protobuf or OTLP/JSON bodies, gzip or zstd encoded, answered in
+ * the request's content type (google.rpc.Status on errors), plus CORS.
+ * One libevent thread per receiver runs every callback below. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "google/rpc/status.pb-c.h"
+#include "otc/otc_buf.h"
+#include "otc/otc_json.h"
+#include "otc/otc_otlp.h"
+#include "receiver/otlp/otlp_http.h"
+
+/* google.rpc.Code values used in Status bodies */
+#define RPC_INVALID_ARGUMENT   3
+#define RPC_NOT_FOUND          5
+#define RPC_RESOURCE_EXHAUSTED 8
+#define RPC_INTERNAL           13
+#define RPC_UNAVAILABLE        14
+#define RPC_UNIMPLEMENTED      12
+
+enum http_enc { ENC_PROTO, ENC_JSON };
+
+struct otlp_http {
+    struct otc_instance      *ins;
+    struct otlp_http_options  o;
+    struct event_base        *base;
+    struct evhttp            *http;
+    struct event             *tick;      /* polls `stop` (a loopbreak may precede the loop) */
+    atomic_bool               stop;
+    pthread_t                 thread;
+    bool                      thread_started;
+};
+
+static pthread_once_t http_threads_once = PTHREAD_ONCE_INIT;
+static int http_threads_rc;
+
+static void http_threads_init(void)
+{
+    http_threads_rc = evthread_use_pthreads();
+}
+
+int otlp_http_parse_endpoint(const char *endpoint, char *host, size_t hostlen, int *port)
+{
+    const char *colon, *h = endpoint;
+    size_t hl;
+    char *end;
+    long p;
+
+    if (!endpoint) {
+        return OTC_EINVAL;
+    }
+    if (*h == '[') {
+        const char *close = strchr(h, ']');
+
+        if (!close || close[1] != ':') {
+            return OTC_EINVAL;
+        }
+        h++;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(h, ':');
+        if (!colon) {
+            return OTC_EINVAL;
+        }
+        hl = (size_t)(colon - h);
+        if (memchr(h, ':', hl)) {
+            return OTC_EINVAL; /* a bare IPv6 address needs brackets */
+        }
+    }
+    p = strtol(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || p < 0 || p > 65535 || hl + 1 > hostlen) {
+        return OTC_EINVAL;
+    }
+    if (hl == 0) {
+        snprintf(host, hostlen, "0.0.0.0");
+    } else if (hl == 9 && strncasecmp(h, "localhost", 9) == 0) {
+        snprintf(host, hostlen, "127.0.0.1");
+    } else {
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+    }
+    *port = (int)p;
+    return OTC_OK;
+}
+
+/* ------------------------------------------------------------- replies */
+
+static const char *http_reason(int code)
+{
+    switch (code) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Request Entity Too Large";
+    case 415: return "Unsupported Media Type";
+    case 503: return "Service Unavailable";
+    default:  return "Internal Server Error";
+    }
+}
+
+/* Send msg (or an empty body when NULL) encoded as enc. */
+static void http_send_msg(struct otlp_http *h, struct evhttp_request *req, int code,
+                          enum http_enc enc, const ProtobufCMessage *msg)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    struct evbuffer *body = evbuffer_new();
+
+    if (!body) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    if (enc == ENC_JSON) {
+        struct otc_buf b;
+
+        otc_buf_init(&b);
+        if (msg) {
+            otc_json_encode(msg, &b);
+        } else {
+            otc_buf_add(&b, "{}", 2);
+        }
+        evbuffer_add(body, b.data ? b.data : "{}", b.data ? b.len : 2);
+        otc_buf_free(&b);
+        evhttp_add_header(out, "Content-Type", "application/json");
+    } else {
+        if (msg) {
+            size_t n = protobuf_c_message_get_packed_size(msg);
+            struct evbuffer_iovec v;
+
+            if (n > 0 && evbuffer_reserve_space(body, (ev_ssize_t)n, &v, 1) == 1) {
+                protobuf_c_message_pack(msg, v.iov_base);
+                v.iov_len = n;
+                evbuffer_commit_space(body, &v, 1);
+            }
+        }
+        evhttp_add_header(out, "Content-Type", "application/x-protobuf");
+    }
+    (void)h;
+    evhttp_send_reply(req, code, http_reason(code), body);
+    evbuffer_free(body);
+}
+
+/* An error with a google.rpc.Status body in the request's encoding. */
+static void http_send_status(struct otlp_http *h, struct evhttp_request *req, int code,
+                             enum http_enc enc, int rpc_code, const char *msg)
+{
+    Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
+
+    otc_log_debug(h->ins, "OTLP/HTTP %s: %d %s", evhttp_request_get_uri(req), code, msg);
+    st.code = rpc_code;
+    st.message = (char *)msg;
+    http_send_msg(h, req, code, enc, &st.base);
+}
+
+/* A plain-text answer, for requests that are not OTLP at all (404, 405, 415). */
+static void http_send_text(struct otlp_http *h, struct evhttp_request *req, int code,
+                           const char *text)
+{
+    struct evbuffer *body = evbuffer_new();
+
+    otc_log_debug(h->ins, "OTLP/HTTP %s: %d %s", evhttp_request_get_uri(req), code, text);
+    if (!body) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evbuffer_add_printf(body, "%s\n", text);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/plain; charset=utf-8");
+    evhttp_send_reply(req, code, http_reason(code), body);
+    evbuffer_free(body);
+}
+
+/* The Export*ServiceResponse, with partial_success when items were rejected. */
+static void http_send_export_ok(struct otlp_http *h, struct evhttp_request *req,
+                                enum otc_signal s, enum http_enc enc, size_t rejected)
+{
+    Opentelemetry__Proto__Collector__Trace__V1__ExportTracePartialSuccess tps =
+        OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_PARTIAL_SUCCESS__INIT;
+    Opentelemetry__Proto__Collector__Logs__V1__ExportLogsPartialSuccess lps =
+        OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_PARTIAL_SUCCESS__INIT;
+    otc_traces_resp tr = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_RESPONSE__INIT;
+    otc_metrics_resp mr =
+        OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_RESPONSE__INIT;
+    otc_logs_resp lr = OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_RESPONSE__INIT;
+    const ProtobufCMessage *msg;
+
+    if (s == OTC_TRACES) {
+        if (rejected) {
+            tps.rejected_spans = (int64_t)rejected;
+            tps.error_message = (char *)OTLP_REJECTED_WHY;
+            tr.partial_success = &tps;
+        }
+        msg = &tr.base;
+    } else if (s == OTC_LOGS) {
+        if (rejected) {
+            lps.rejected_log_records = (int64_t)rejected;
+            lps.error_message = (char *)OTLP_REJECTED_WHY;
+            lr.partial_success = &lps;
+        }
+        msg = &lr.base;
+    } else {
+        msg = &mr.base;
+    }
+    http_send_msg(h, req, 200, enc, msg);
+}
+
+/* ---------------------------------------------------------------- CORS */
+
+static bool cors_origin_allowed(const struct otlp_http *h, const char *origin)
+{
+    const struct otc_strlist *l = h->o.cors_origins;
+
+    for (size_t i = 0; origin && l && i < l->n; i++) {
+        const char *pat = l->v[i];
+        const char *star = strchr(pat, '*');
+
+        if (!star) {
+            if (strcasecmp(pat, origin) == 0) {
+                return true;
+            }
+            continue;
+        }
+        /* prefix*suffix, the prefix and suffix not overlapping */
+        {
+            size_t pre = (size_t)(star - pat), suf = strlen(star + 1), n = strlen(origin);
+
+            if (n >= pre + suf && strncasecmp(origin, pat, pre) == 0 &&
+                strcasecmp(origin + n - suf, star + 1) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static bool cors_header_allowed(const struct otlp_http *h, const char *name, size_t n)
+{
+    static const char *const always[] = {"accept", "content-type", "x-requested-with", "origin",
+                                         "content-encoding"};
+    const struct otc_strlist *l = h->o.cors_headers;
+
+    for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++) {
+        if (strlen(always[i]) == n && strncasecmp(always[i], name, n) == 0) {
+            return true;
+        }
+    }
+    for (size_t i = 0; l && i < l->n; i++) {
+        if (strcmp(l->v[i], "*") == 0 ||
+            (strlen(l->v[i]) == n && strncasecmp(l->v[i], name, n) == 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Every header in the comma-separated list is allowed. */
+static bool cors_headers_allowed(const struct otlp_http *h, const char *list)
+{
+    const char *p = list;
+
+    while (p && *p) {
+        const char *e;
+        size_t n;
+
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        e = p;
+        while (*e && *e != ',') {
+            e++;
+        }
+        n = (size_t)(e - p);
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) {
+            n--;
+        }
+        if (n > 0 && !cors_header_allowed(h, p, n)) {
+            return false;
+        }
+        p = e;
+    }
+    return true;
+}
+
+/* A preflight (OPTIONS with Access-Control-Request-Method): 204, with the
+ * CORS headers only when the origin, method and headers are allowed. */
+static void cors_preflight(struct otlp_http *h, struct evhttp_request *req, const char *origin)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    const char *method = evhttp_find_header(in, "Access-Control-Request-Method");
+    const char *hdrs = evhttp_find_header(in, "Access-Control-Request-Headers");
+
+    evhttp_add_header(out, "Vary",
+                      "Origin, Access-Control-Request-Method, Access-Control-Request-Headers");
+    if (cors_origin_allowed(h, origin) && method && strcmp(method, "POST") == 0 &&
+        cors_headers_allowed(h, hdrs)) {
+        evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+        evhttp_add_header(out, "Access-Control-Allow-Methods", "POST");
+        if (hdrs && *hdrs) {
+            evhttp_add_header(out, "Access-Control-Allow-Headers", hdrs);
+        }
+        if (h->o.cors_max_age > 0) {
+            char age[24];
+
+            snprintf(age, sizeof(age), "%lld", (long long)h->o.cors_max_age);
+            evhttp_add_header(out, "Access-Control-Max-Age", age);
+        }
+    } else {
+        otc_log_debug(h->ins, "OTLP/HTTP CORS preflight refused for origin %s", origin);
+    }
+    evhttp_send_reply(req, 204, http_reason(204), NULL);
+}
+
+/* ---------------------------------------------------------- decompress */
+
+/* Inflate gzip (several members allowed) into a malloc'd buffer of at most
+ * max bytes. 0, or 413 when larger, 400 when corrupt (reason in why). */
+static int http_gunzip(const uint8_t *in, size_t inlen, size_t max, uint8_t **out,
+                       size_t *outlen, const char **why)
+{
+    z_stream z;
+    size_t cap = inlen * 4 + 1024, n = 0;
+    uint8_t *buf;
+    int zrc = Z_OK;
+
+    memset(&z, 0, sizeof(z));
+    if (cap > max + 1) {
+        cap = max + 1;
+    }
+    buf = malloc(cap);
+    if (!buf || inflateInit2(&z, 15 + 16) != Z_OK) {
+        free(buf);
+        *why = "out of memory";
+        return 500;
+    }
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)inlen;
+    for (;;) {
+        if (n == cap) {
+            uint8_t *nb;
+
+            if (cap > max) {
+                break; /* holds max + 1 bytes: too large */
+            }
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            nb = realloc(buf, cap);
+            if (!nb) {
+                zrc = Z_MEM_ERROR;
+                break;
+            }
+            buf = nb;
+        }
+        z.next_out = buf + n;
+        z.avail_out = (uInt)(cap - n);
+        zrc = inflate(&z, Z_NO_FLUSH);
+        n = cap - z.avail_out;
+        if (zrc == Z_STREAM_END) {
+            if (z.avail_in == 0) {
+                break;
+            }
+            if (inflateReset(&z) != Z_OK) { /* another gzip member follows */
+                zrc = Z_DATA_ERROR;
+                break;
+            }
+            zrc = Z_OK;
+            continue;
+        }
+        if (zrc != Z_OK && !(zrc == Z_BUF_ERROR && z.avail_out == 0)) {
+            break;
+        }
+        if (z.avail_in == 0 && z.avail_out > 0) {
+            zrc = Z_DATA_ERROR; /* truncated */
+            break;
+        }
+    }
+    inflateEnd(&z);
+    if (n > max) {
+        free(buf);
+        *why = "decompressed body larger than max_request_body_size";
+        return 413;
+    }
+    if (zrc != Z_STREAM_END) {
+        free(buf);
+        *why = zrc == Z_MEM_ERROR ? "out of memory" : "invalid or truncated gzip body";
+        return zrc == Z_MEM_ERROR ? 500 : 400;
+    }
+    *out = buf;
+    *outlen = n;
+    return 0;
+}
+
+static int http_unzstd(const uint8_t *in, size_t inlen, size_t max, uint8_t **out,
+                       size_t *outlen, const char **why)
+{
+    ZSTD_DCtx *dc = ZSTD_createDCtx();
+    ZSTD_inBuffer zin = {in, inlen, 0};
+    size_t cap = inlen * 4 + 1024, n = 0, zr = 1;
+    uint8_t *buf;
+
+    if (cap > max + 1) {
+        cap = max + 1;
+    }
+    buf = malloc(cap);
+    if (!dc || !buf) {
+        ZSTD_freeDCtx(dc);
+        free(buf);
+        *why = "out of memory";
+        return 500;
+    }
+    for (;;) {
+        ZSTD_outBuffer zout;
+
+        if (n == cap) {
+            uint8_t *nb;
+
+            if (cap > max) {
+                break;
+            }
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            nb = realloc(buf, cap);
+            if (!nb) {
+                ZSTD_freeDCtx(dc);
+                free(buf);
+                *why = "out of memory";
+                return 500;
+            }
+            buf = nb;
+        }
+        zout.dst = buf;
+        zout.size = cap;
+        zout.pos = n;
+        zr = ZSTD_decompressStream(dc, &zout, &zin);
+        n = zout.pos;
+        if (ZSTD_isError(zr)) {
+            break;
+        }
+        if (zin.pos == zin.size && zout.pos < zout.size) {
+            break; /* all input consumed and flushed */
+        }
+    }
+    ZSTD_freeDCtx(dc);
+    if (n > max) {
+        free(buf);
+        *why = "decompressed body larger than max_request_body_size";
+        return 413;
+    }
+    if (ZSTD_isError(zr) || zr != 0) {
+        free(buf);
+        *why = "invalid or truncated zstd body";
+        return 400;
+    }
+    *out = buf;
+    *outlen = n;
+    return 0;
+}
+
+/* ------------------------------------------------------------- requests */
+
+/* The media type of Content-Type, without parameters, compared case-insensitively. */
+static bool media_type_is(const char *ct, const char *want)
+{
+    size_t n = strlen(want);
+
+    while (*ct == ' ') {
+        ct++;
+    }
+    if (strncasecmp(ct, want, n) != 0) {
+        return false;
+    }
+    ct += n;
+    while (*ct == ' ') {
+        ct++;
+    }
+    return *ct == '\0' || *ct == ';';
+}
+
+static void http_export(struct otlp_http *h, struct evhttp_request *req, enum otc_signal s)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *ct = evhttp_find_header(in, "Content-Type");
+    const char *ce = evhttp_find_header(in, "Content-Encoding");
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(body);
+    enum http_enc enc;
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    struct otc_batch *b = NULL;
+    size_t rejected = 0;
+    char msg[320];
+    int rc;
+
+    if (ct && media_type_is(ct, "application/x-protobuf")) {
+        enc = ENC_PROTO;
+    } else if (ct && media_type_is(ct, "application/json")) {
+        enc = ENC_JSON;
+    } else {
+        snprintf(msg, sizeof(msg), "415 unsupported media type \"%.100s\", supported: "
+                 "[application/json, application/x-protobuf]", ct ? ct : "");
+        http_send_text(h, req, 415, msg);
+        return;
+    }
+    if (len > h->o.max_body) { /* evhttp enforces this too; kept for chunked bodies */
+        http_send_status(h, req, 413, enc, RPC_RESOURCE_EXHAUSTED,
+                         "body larger than max_request_body_size");
+        return;
+    }
+    if (ce && *ce && strcasecmp(ce, "identity") != 0) {
+        const uint8_t *wire = evbuffer_pullup(body, -1);
+        const char *why = "";
+        int code;
+
+        if (strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0) {
+            code = http_gunzip(wire, len, h->o.max_body, &plain, &plain_len, &why);
+        } else if (strcasecmp(ce, "zstd") == 0) {
+            code = http_unzstd(wire, len, h->o.max_body, &plain, &plain_len, &why);
+        } else {
+            snprintf(msg, sizeof(msg), "unsupported Content-Encoding \"%.60s\" "
+                     "(supported: gzip, zstd)", ce);
+            http_send_status(h, req, 400, enc, RPC_INVALID_ARGUMENT, msg);
+            return;
+        }
+        if (code != 0) {
+            http_send_status(h, req, code, enc,
+                             code == 413 ? RPC_RESOURCE_EXHAUSTED
+                             : code == 400 ? RPC_INVALID_ARGUMENT : RPC_INTERNAL, why);
+            return;
+        }
+    }
+
+    if (enc == ENC_PROTO) {
+        uint8_t *dst;
+        size_t n = plain ? plain_len : len;
+
+        b = otc_batch_alloc_raw(s, n, &dst);
+        if (!b) {
+            free(plain);
+            http_send_status(h, req, 500, enc, RPC_INTERNAL, "out of memory");
+            return;
+        }
+        if (plain) {
+            memcpy(dst, plain, n);
+        } else if (n) {
+            evbuffer_remove(body, dst, n);
+        }
+        free(plain);
+        if (otc_batch_decode(b) != OTC_OK) {
+            otc_batch_unref(b);
+            snprintf(msg, sizeof(msg), "cannot decode %s: malformed protobuf in a %zu-byte body",
+                     otc_request_descriptor(s)->name, n);
+            http_send_status(h, req, 400, enc, RPC_INVALID_ARGUMENT, msg);
+            return;
+        }
+    } else {
+        struct otc_arena arena;
+        ProtobufCMessage *m = NULL;
+        const char *text = plain ? (const char *)plain : (const char *)evbuffer_pullup(body, -1);
+        size_t n = plain ? plain_len : len;
+        char err[256];
+
+        otc_arena_init(&arena, n * 3 + 1024);
+        rc = otc_json_decode(otc_request_descriptor(s), text ? text : "", n, &arena, &m, err,
+                             sizeof(err));
+        free(plain);
+        if (rc == OTC_OK) {
+            b = otc_batch_from_msg(s, &arena, m);
+        }
+        if (!b) {
+            otc_arena_release(&arena);
+            if (rc == OTC_OK || rc == OTC_ENOMEM) {
+                http_send_status(h, req, 500, enc, RPC_INTERNAL, "out of memory");
+            } else {
+                snprintf(msg, sizeof(msg), "cannot decode %s: %s",
+                         otc_request_descriptor(s)->name, err);
+                http_send_status(h, req, 400, enc, RPC_INVALID_ARGUMENT, msg);
+            }
+            return;
+        }
+    }
+
+    rc = otlp_receiver_accept(h->ins, b, &rejected);
+    switch (rc) {
+    case OTC_OK:
+        http_send_export_ok(h, req, s, enc, rejected);
+        break;
+    case OTC_EAGAIN:
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+        http_send_status(h, req, 503, enc, RPC_UNAVAILABLE, "the pipeline is full, retry later");
+        break;
+    case OTC_ESHUTDOWN:
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+        http_send_status(h, req, 503, enc, RPC_UNAVAILABLE, "the collector is shutting down");
+        break;
+    default:
+        http_send_status(h, req, 404, enc, RPC_UNIMPLEMENTED, "no pipeline for this signal");
+        break;
+    }
+}
+
+static void http_handle(struct evhttp_request *req, void *arg)
+{
+    struct otlp_http *h = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *origin = evhttp_find_header(evhttp_request_get_input_headers(req), "Origin");
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    int s = -1;
+
+    for (int i = 0; path && i < OTC_SIGNAL_COUNT; i++) {
+        if (h->ins->n_feeds[i] && strcmp(path, h->o.paths[i]) == 0) {
+            s = i;
+        }
+    }
+    if (s < 0) {
+        http_send_text(h, req, 404, "404 page not found");
+        return;
+    }
+    if (cmd == EVHTTP_REQ_OPTIONS && h->o.cors_origins && h->o.cors_origins->n > 0 &&
+        evhttp_find_header(evhttp_request_get_input_headers(req),
+                           "Access-Control-Request-Method")) {
+        cors_preflight(h, req, origin);
+        return;
+    }
+    if (origin && cors_origin_allowed(h, origin)) {
+        struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+
+        evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+        evhttp_add_header(out, "Vary", "Origin");
+    }
+    if (cmd != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+        http_send_text(h, req, 405, "405 method not allowed, supported: [POST]");
+        return;
+    }
+    http_export(h, req, (enum otc_signal)s);
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void http_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct otlp_http *h = arg;
+
+    (void)fd;
+    (void)what;
+    if (atomic_load(&h->stop)) {
+        event_base_loopbreak(h->base);
+    }
+}
+
+static void *http_loop(void *arg)
+{
+    struct otlp_http *h = arg;
+
+    event_base_dispatch(h->base);
+    return NULL;
+}
+
+int otlp_http_start(struct otlp_http **out, struct otc_instance *ins,
+                    const struct otlp_http_options *o)
+{
+    struct otlp_http *h;
+    char host[300];
+    int port;
+
+    *out = NULL;
+    if (otlp_http_parse_endpoint(o->endpoint, host, sizeof(host), &port) != OTC_OK) {
+        otc_log_err(ins, "protocols.http.endpoint must be host:port, got \"%s\"", o->endpoint);
+        return OTC_EINVAL;
+    }
+    pthread_once(&http_threads_once, http_threads_init);
+    if (http_threads_rc != 0) {
+        otc_log_err(ins, "OTLP/HTTP: libevent has no thread support");
+        return OTC_ENOMEM;
+    }
+    h = calloc(1, sizeof(*h));
+    if (!h) {
+        return OTC_ENOMEM;
+    }
+    h->ins = ins;
+    h->o = *o;
+    h->base = event_base_new();
+    h->http = h->base ? evhttp_new(h->base) : NULL;
+    if (!h->http) {
+        otlp_http_stop(h);
+        return OTC_ENOMEM;
+    }
+    evhttp_set_max_body_size(h->http, (ev_ssize_t)o->max_body);
+    evhttp_set_flags(h->http, EVHTTP_SERVER_LINGERING_CLOSE);
+    evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    evhttp_set_gencb(h->http, http_handle, h);
+    h->tick = event_new(h->base, -1, EV_PERSIST, http_tick, h);
+    if (!h->tick || event_add(h->tick, &(struct timeval){.tv_sec = 0, .tv_usec = 100000}) != 0) {
+        otlp_http_stop(h);
+        return OTC_ENOMEM;
+    }
+    if (!evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port)) {
+        otc_log_err(ins, "cannot listen on %s: the address is in use or invalid", o->endpoint);
+        otlp_http_stop(h);
+        return OTC_EIO;
+    }
+    if (pthread_create(&h->thread, NULL, http_loop, h) != 0) {
+        otlp_http_stop(h);
+        return OTC_ENOMEM;
+    }
+    h->thread_started = true;
+    otc_log_info(ins, "OTLP/HTTP listening on %s", o->endpoint);
+    *out = h;
+    return OTC_OK;
+}
+
+void otlp_http_stop(struct otlp_http *h)
+{
+    if (!h) {
+        return;
+    }
+    if (h->thread_started) {
+        atomic_store(&h->stop, true);
+        event_base_loopbreak(h->base);
+        pthread_join(h->thread, NULL);
+    }
+    if (h->tick) {
+        event_free(h->tick);
+    }
+    if (h->http) {
+        evhttp_free(h->http);
+    }
+    if (h->base) {
+        event_base_free(h->base);
+    }
+    free(h);
+}

@@ -1,0 +1,42 @@
+/* otlp_http.h - the OTLP/HTTP server of the `otlp` receiver (libevent evhttp on
+ * its own thread), and the delivery path it shares with the OTLP/gRPC side. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef OTC_RECEIVER_OTLP_HTTP_H
+#define OTC_RECEIVER_OTLP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otc/otc_component.h"
+
+struct otlp_http;
+
+struct otlp_http_options {
+    const char               *endpoint;                 /* host:port */
+    const char               *paths[OTC_SIGNAL_COUNT];  /* /v1/traces, ... */
+    uint64_t                  max_body;                 /* bytes, wire and decompressed */
+    const struct otc_strlist *cors_origins;             /* may be empty */
+    const struct otc_strlist *cors_headers;
+    int64_t                   cors_max_age;             /* seconds, 0 = not sent */
+};
+
+/* Bind o->endpoint and serve on a new thread. Paths of signals without a
+ * pipeline answer 404. OTC_EIO when the address cannot be bound. */
+int  otlp_http_start(struct otlp_http **out, struct otc_instance *ins,
+                     const struct otlp_http_options *o);
+/* Stop serving and join the thread; NULL is fine. */
+void otlp_http_stop(struct otlp_http *h);
+/* Split "host:port", ":port" or "[v6]:port" (empty host = 0.0.0.0,
+ * localhost = 127.0.0.1). OTC_EINVAL when malformed. */
+int  otlp_http_parse_endpoint(const char *endpoint, char *host, size_t hostlen, int *port);
+
+/* Defined in otlp_receiver.c; both protocols hand every decoded request here.
+ * Drops items with invalid ids (their count in *rejected, for partial_success),
+ * then delivers to the pipelines (takes ownership of b). Returns what
+ * otc_receiver_deliver returns, or OTC_OK when nothing was left to deliver. */
+int otlp_receiver_accept(struct otc_instance *ins, struct otc_batch *b, size_t *rejected);
+
+/* The partial_success message for rejected items (traces and logs). */
+#define OTLP_REJECTED_WHY "invalid trace or span id length"
+
+#endif
