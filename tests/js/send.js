@@ -1,10 +1,13 @@
-// send.js: sends spans, log records and metric data points to an OTLP/gRPC
-// endpoint with the OpenTelemetry JS SDK and its gRPC exporters, then flushes
-// and shuts down. Run by test_js_sdk.py; prints what it sent as JSON on stdout.
+// send.js: sends spans, log records and metric data points to otelc with the
+// OpenTelemetry JS SDK and one family of its OTLP exporters (gRPC, HTTP with
+// protobuf bodies, or HTTP with JSON bodies), then flushes and shuts down.
+// Run by test_js_sdk.py; prints what it sent as JSON on stdout.
 // SPDX-License-Identifier: Apache-2.0
 //
 // Environment:
-//   OTLP_ENDPOINT  http://127.0.0.1:PORT (required)
+//   OTLP_ENDPOINT  http://127.0.0.1:PORT (required): the gRPC server, or the
+//                  HTTP server's base URL (/v1/traces etc. are appended)
+//   OTLP_PROTOCOL  grpc (default), http/protobuf or http/json
 //   OTC_JS_N       number of spans, log records and points per metric (default 5)
 //   OTC_JS_RUN     a tag included in every name and body (default: random)
 'use strict';
@@ -12,17 +15,27 @@
 const api = require('@opentelemetry/api');
 const { resourceFromAttributes } = require('@opentelemetry/resources');
 const { NodeTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-node');
-const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-grpc');
 const { MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics');
-const { OTLPMetricExporter } = require('@opentelemetry/exporter-metrics-otlp-grpc');
 const { LoggerProvider, BatchLogRecordProcessor } = require('@opentelemetry/sdk-logs');
-const { OTLPLogExporter } = require('@opentelemetry/exporter-logs-otlp-grpc');
 const { SeverityNumber } = require('@opentelemetry/api-logs');
 
 const endpoint = process.env.OTLP_ENDPOINT;
 if (!endpoint) {
   console.error('send.js: OTLP_ENDPOINT is not set');
   process.exit(2);
+}
+const PROTOCOL = process.env.OTLP_PROTOCOL || 'grpc';
+const PACKAGE_SUFFIX = { grpc: 'grpc', 'http/protobuf': 'proto', 'http/json': 'http' }[PROTOCOL];
+if (!PACKAGE_SUFFIX) {
+  console.error(`send.js: unknown OTLP_PROTOCOL ${PROTOCOL}`);
+  process.exit(2);
+}
+const { OTLPTraceExporter } = require(`@opentelemetry/exporter-trace-otlp-${PACKAGE_SUFFIX}`);
+const { OTLPMetricExporter } = require(`@opentelemetry/exporter-metrics-otlp-${PACKAGE_SUFFIX}`);
+const { OTLPLogExporter } = require(`@opentelemetry/exporter-logs-otlp-${PACKAGE_SUFFIX}`);
+// gRPC takes the server address; the HTTP exporters take each signal's full URL.
+function url(signal) {
+  return PACKAGE_SUFFIX === 'grpc' ? endpoint : `${endpoint.replace(/\/$/, '')}/v1/${signal}`;
 }
 const N = parseInt(process.env.OTC_JS_N || '5', 10);
 const RUN = process.env.OTC_JS_RUN || Math.random().toString(16).slice(2, 10);
@@ -53,11 +66,11 @@ const resource = resourceFromAttributes({
 });
 
 async function main() {
-  const sent = { run: RUN, resource: { 'service.name': 'otelc-js-test', 'test.run': RUN },
+  const sent = { run: RUN, protocol: PROTOCOL, resource: { 'service.name': 'otelc-js-test', 'test.run': RUN },
     spans: [], logs: [], metrics: [] };
 
   // ---- traces
-  const traceExporter = recording('traces', new OTLPTraceExporter({ url: endpoint }));
+  const traceExporter = recording('traces', new OTLPTraceExporter({ url: url('traces') }));
   const tracerProvider = new NodeTracerProvider({
     resource,
     spanProcessors: [new BatchSpanProcessor(traceExporter, { scheduledDelayMillis: 200 })],
@@ -78,7 +91,7 @@ async function main() {
   root.end();
 
   // ---- logs (gzip-compressed, to exercise the receiver's decompression)
-  const logExporter = recording('logs', new OTLPLogExporter({ url: endpoint, compression: 'gzip' }));
+  const logExporter = recording('logs', new OTLPLogExporter({ url: url('logs'), compression: 'gzip' }));
   const loggerProvider = new LoggerProvider({
     resource,
     processors: [new BatchLogRecordProcessor({ exporter: logExporter, scheduledDelayMillis: 200 })],
@@ -96,7 +109,7 @@ async function main() {
   }
 
   // ---- metrics: a counter and a gauge with one point per attribute set
-  const metricExporter = recording('metrics', new OTLPMetricExporter({ url: endpoint }));
+  const metricExporter = recording('metrics', new OTLPMetricExporter({ url: url('metrics') }));
   const meterProvider = new MeterProvider({
     resource,
     readers: [new PeriodicExportingMetricReader({
