@@ -71,7 +71,51 @@ const struct otc_config_entry *otc_exporter_helper_map(void)
     return exporter_helper_map;
 }
 
-/* Log a failure at most once a second per exporter. */
+/* Per-thread outcome of the exporter's consume() (see otc_export_result). */
+static _Thread_local struct otc_export_result export_result;
+
+struct otc_export_result *otc_export_result(void)
+{
+    return &export_result;
+}
+
+bool otc_engine_drain_expired(const struct otc_engine *e)
+{
+    return atomic_load(&e->abort);
+}
+
+/* splitmix64: a small, seedable generator for the jitter (no shared state). */
+static uint64_t backoff_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+void otc_backoff_init(struct otc_backoff *bo, const struct otc_exporter_settings *set, uint64_t seed)
+{
+    bo->interval_ns = (double)set->initial_interval_ns;
+    bo->rng = seed;
+}
+
+int64_t otc_backoff_next(struct otc_backoff *bo, const struct otc_exporter_settings *set)
+{
+    double interval = bo->interval_ns;
+    double delta = set->randomization_factor * interval;
+    double u = (double)(backoff_rand(&bo->rng) >> 11) / 9007199254740992.0; /* [0, 1) */
+    double wait = interval - delta + 2.0 * delta * u;
+
+    if (interval >= (double)set->max_interval_ns / set->multiplier) {
+        bo->interval_ns = (double)set->max_interval_ns;
+    } else {
+        bo->interval_ns = interval * set->multiplier;
+    }
+    return wait < 1.0 ? 1 : (int64_t)wait;
+}
+
+/* Retry warnings: at most one a second per exporter (the others go to debug). */
 static bool exporter_log_allowed(struct otc_exporter_rt *rt)
 {
     uint_fast64_t now = otc_now_ns() / 1000000000u;
@@ -80,54 +124,156 @@ static bool exporter_log_allowed(struct otc_exporter_rt *rt)
     return now != last && atomic_compare_exchange_strong(&rt->last_log_s, &last, now);
 }
 
+/* Lines about lost data: up to EXPORTER_DROP_LINES_PER_S a second per exporter;
+ * the ones held back are counted and the next line says how many. Returns that
+ * count, or -1 when this line is held back. */
+#define EXPORTER_DROP_LINES_PER_S 10u
+
+static int64_t exporter_drop_log_allowed(struct otc_exporter_rt *rt)
+{
+    uint_fast64_t now = otc_now_ns() / 1000000000u;
+    uint_fast64_t window = atomic_load(&rt->drop_log_s);
+
+    if (window != now && atomic_compare_exchange_strong(&rt->drop_log_s, &window, now)) {
+        atomic_store(&rt->drop_log_n, 0);
+    }
+    if (atomic_fetch_add(&rt->drop_log_n, 1) < EXPORTER_DROP_LINES_PER_S) {
+        return (int64_t)atomic_exchange(&rt->drop_log_held, 0);
+    }
+    atomic_fetch_add(&rt->drop_log_held, 1);
+    return -1;
+}
+
+/* Item names for people ("data points"; otc_signal_item_name is for metric names). */
+static const char *item_words(enum otc_signal s)
+{
+    static const char *const words[OTC_SIGNAL_COUNT] = {"spans", "data points", "log records"};
+
+    return (unsigned)s < OTC_SIGNAL_COUNT ? words[s] : "items";
+}
+
+/* Items that will not be delivered because shutdown_timeout passed. */
+static void exporter_lost(struct otc_exporter_rt *rt, enum otc_signal s, size_t items, bool queued)
+{
+    atomic_fetch_add(queued ? &rt->ins.counters.send_failed[s] : &rt->ins.counters.enqueue_failed[s],
+                     items);
+    atomic_fetch_add(&rt->stats.shutdown_lost_items[s], items);
+}
+
+static const char *held_note(char *buf, size_t len, int64_t held)
+{
+    buf[0] = '\0';
+    if (held > 0) {
+        snprintf(buf, len, " (and %lld earlier lines about lost data held back)", (long long)held);
+    }
+    return buf;
+}
+
+/* A batch dropped for good: counted in send_failed and its cause, logged once
+ * (rate-limited per exporter; the held-back lines are counted in the next). */
+static void exporter_drop(struct otc_exporter_rt *rt, atomic_uint_fast64_t *cause, enum otc_signal s,
+                          size_t items, const char *why, const char *detail)
+{
+    char note[96];
+    int64_t held;
+
+    atomic_fetch_add(&rt->ins.counters.send_failed[s], items);
+    atomic_fetch_add(&cause[s], items);
+    if ((held = exporter_drop_log_allowed(rt)) >= 0) {
+        otc_log_err(&rt->ins, "dropping %zu %s: %s: %s%s", items, item_words(s), why, detail,
+                    held_note(note, sizeof(note), held));
+    }
+}
+
+static uint64_t exporter_seed(void)
+{
+    static atomic_uint_fast64_t seq;
+
+    return otc_now_ns() ^ ((uint64_t)atomic_fetch_add(&seq, 1) << 48);
+}
+
+/* Send one batch: retry what is retryable with back-off (honouring the
+ * server's RetryInfo), until it is sent, fails for good, runs out of
+ * max_elapsed_time, or shutdown_timeout passes. Runs on an exporter thread. */
 static void export_with_retry(struct otc_exporter_rt *rt, struct otc_engine *e, struct otc_batch *b)
 {
     struct otc_instance *ins = &rt->ins;
+    struct otc_export_result *res = otc_export_result();
     enum otc_signal s = b->signal;
     size_t items = b->items;
     uint64_t start = otc_now_ns();
-    double interval = (double)rt->set.initial_interval_ns;
+    struct otc_backoff bo;
+    unsigned attempt = 0;
     int rc;
 
+    otc_backoff_init(&bo, &rt->set, exporter_seed());
     for (;;) {
-        rc = ins->ops->consume(ins, ins->ctx, otc_batch_ref(b));
-        if (rc == OTC_OK) {
-            atomic_fetch_add(&ins->counters.sent[s], items);
-            break;
-        }
-        if (rc != OTC_EIO || !rt->set.retry_enabled || atomic_load(&e->abort)) {
-            atomic_fetch_add(&ins->counters.send_failed[s], items);
-            if (exporter_log_allowed(rt)) {
-                otc_log_err(ins, "dropping %zu %s: %s%s", items, otc_signal_item_name(s),
-                            otc_strerror(rc),
-                            atomic_load(&e->abort) ? " (shutdown timeout reached)" : "");
-            }
-            break;
-        }
-        {
-            double jitter = rt->set.randomization_factor * interval;
-            double wait = interval - jitter + (2.0 * jitter * (double)rand() / (double)RAND_MAX);
-            uint64_t deadline;
+        enum otc_log_level level;
+        char note[96];
+        int64_t wait, held;
+        uint64_t now, deadline;
+        const char *reason;
 
-            if (rt->set.max_elapsed_ns > 0 &&
-                otc_now_ns() + (uint64_t)wait - start > (uint64_t)rt->set.max_elapsed_ns) {
-                atomic_fetch_add(&ins->counters.send_failed[s], items);
-                otc_log_err(ins, "dropping %zu %s: retries exhausted after %.1fs",
-                            items, otc_signal_item_name(s), (double)(otc_now_ns() - start) / 1e9);
-                break;
+        if (atomic_load(&e->abort)) {
+            exporter_lost(rt, s, items, true);
+            break;
+        }
+        res->retry_after_ns = 0;
+        res->rejected = 0;
+        res->reason[0] = '\0';
+        attempt++;
+        atomic_fetch_add(&rt->stats.attempts, 1);
+        rc = ins->ops->consume(ins, ins->ctx, otc_batch_ref(b));
+        reason = res->reason[0] ? res->reason : otc_strerror(rc);
+        if (rc == OTC_OK) {
+            uint64_t rej = res->rejected < items ? res->rejected : items;
+            atomic_fetch_add(&ins->counters.sent[s], items - rej);
+            if (rej) {
+                atomic_fetch_add(&ins->counters.send_failed[s], rej);
+                atomic_fetch_add(&rt->stats.partial_rejected_items[s], rej);
+                if ((held = exporter_drop_log_allowed(rt)) >= 0) {
+                    otc_log_warn(ins, "partial success: the server rejected %llu of %zu %s: %s "
+                                 "(not retried)%s", (unsigned long long)rej, items, item_words(s),
+                                 reason, held_note(note, sizeof(note), held));
+                }
             }
-            if (exporter_log_allowed(rt)) {
-                otc_log_warn(ins, "export of %zu %s failed (%s), retrying in %.2fs", items,
-                             otc_signal_item_name(s), otc_strerror(rc), wait / 1e9);
-            }
-            deadline = otc_now_ns() + (uint64_t)wait;
-            while (otc_now_ns() < deadline && !atomic_load(&e->abort)) {
-                sleep_ns(10 * 1000000);
-            }
-            interval *= rt->set.multiplier;
-            if (interval > (double)rt->set.max_interval_ns) {
-                interval = (double)rt->set.max_interval_ns;
-            }
+            break;
+        }
+        if (atomic_load(&e->abort)) { /* the call was cut short at the deadline */
+            exporter_lost(rt, s, items, true);
+            break;
+        }
+        if (rc != OTC_EIO) {
+            exporter_drop(rt, rt->stats.permanent_items, s, items, "permanent error", reason);
+            break;
+        }
+        if (!rt->set.retry_enabled) {
+            exporter_drop(rt, rt->stats.permanent_items, s, items,
+                          "export failed (retry_on_failure disabled)", reason);
+            break;
+        }
+        wait = otc_backoff_next(&bo, &rt->set);
+        if (res->retry_after_ns > wait) {
+            wait = res->retry_after_ns;
+        }
+        now = otc_now_ns();
+        if (rt->set.max_elapsed_ns > 0 && now + (uint64_t)wait - start > (uint64_t)rt->set.max_elapsed_ns) {
+            char why[96];
+            snprintf(why, sizeof(why), "retry_on_failure.max_elapsed_time reached after %u attempts in %.1fs",
+                     attempt, (double)(now - start) / 1e9);
+            exporter_drop(rt, rt->stats.exhausted_items, s, items, why, reason);
+            break;
+        }
+        atomic_fetch_add(&rt->stats.retries, 1);
+        level = exporter_log_allowed(rt) ? OTC_LOG_WARN : OTC_LOG_DEBUG;
+        OTC_LOG_(level, ins,
+                 "export of %zu %s failed (attempt %u: %s), retrying in %.3fs%s", items,
+                 item_words(s), attempt, reason, (double)wait / 1e9,
+                 res->retry_after_ns ? " (server's RetryInfo)" : "");
+        deadline = now + (uint64_t)wait;
+        while (otc_now_ns() < deadline && !atomic_load(&e->abort)) {
+            int64_t left = (int64_t)(deadline - otc_now_ns());
+            sleep_ns(left < 10 * 1000000 ? (left > 0 ? left : 0) : 10 * 1000000);
         }
     }
     otc_batch_unref(b);
@@ -177,7 +323,7 @@ static int pipeline_fanout(struct otc_pipeline *p, struct otc_batch *b)
 
         while (otc_queue_push(&rt->queue, x) != OTC_OK) {
             if (atomic_load(&e->abort)) {
-                atomic_fetch_add(&rt->ins.counters.enqueue_failed[x->signal], x->items);
+                exporter_lost(rt, x->signal, x->items, false);
                 otc_batch_unref(x);
                 break;
             }
@@ -1068,15 +1214,30 @@ void otc_engine_stop(struct otc_engine *e)
             join_with_deadline(e, rt->threads[t], deadline);
         }
         rt->n_threads = 0;
-        for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
-            lost += atomic_load(&rt->ins.counters.send_failed[s]) +
-                    atomic_load(&rt->ins.counters.enqueue_failed[s]);
-        }
         instance_shutdown(&rt->ins);
     }
-    if (atomic_load(&e->abort)) {
-        otc_log_warn(NULL, "shutdown timeout reached; %llu items could not be exported",
-                     (unsigned long long)lost);
+    /* what shutdown_timeout cut off: counted per exporter, one line each */
+    for (size_t i = 0; i < e->n_exporters; i++) {
+        struct otc_exporter_rt *rt = &e->exporters[i];
+        uint64_t n[OTC_SIGNAL_COUNT];
+        uint64_t sum = 0;
+
+        for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+            n[s] = atomic_load(&rt->stats.shutdown_lost_items[s]);
+            sum += n[s];
+        }
+        lost += sum;
+        if (sum) {
+            otc_log_warn(&rt->ins, "service.shutdown_timeout (%.1fs) reached: %llu %s, %llu %s, "
+                         "%llu %s not delivered", (double)e->shutdown_timeout_ns / 1e9,
+                         (unsigned long long)n[OTC_TRACES], item_words(OTC_TRACES),
+                         (unsigned long long)n[OTC_METRICS], item_words(OTC_METRICS),
+                         (unsigned long long)n[OTC_LOGS], item_words(OTC_LOGS));
+        }
+    }
+    if (atomic_load(&e->abort) && lost == 0) {
+        otc_log_warn(NULL, "service.shutdown_timeout (%.1fs) reached; nothing was left unsent",
+                     (double)e->shutdown_timeout_ns / 1e9);
     }
 }
 

@@ -27,14 +27,47 @@ struct otc_exporter_settings {
     double  randomization_factor;
 };
 
+/* The exporter helper's own counters, beyond the otelcol ones it keeps in
+ * rt->ins.counters (sent, send_failed, enqueue_failed: items per signal, read by
+ * the /metrics endpoint). Atomics bumped per batch; any thread may read them.
+ * Each *_items array is a part of send_failed (shutdown_lost: of send_failed
+ * or enqueue_failed), split by cause. */
+struct otc_exporter_stats {
+    atomic_uint_fast64_t attempts;                              /* export calls made */
+    atomic_uint_fast64_t retries;                               /* calls followed by a retry */
+    atomic_uint_fast64_t permanent_items[OTC_SIGNAL_COUNT];     /* non-retryable answer */
+    atomic_uint_fast64_t exhausted_items[OTC_SIGNAL_COUNT];     /* max_elapsed_time reached */
+    atomic_uint_fast64_t partial_rejected_items[OTC_SIGNAL_COUNT]; /* partial_success */
+    atomic_uint_fast64_t shutdown_lost_items[OTC_SIGNAL_COUNT]; /* still unsent when
+                                                                   shutdown_timeout passed */
+};
+
+/* Exponential back-off of one batch (otelcol's, from cenkalti/backoff): each
+ * wait is the current interval +/- randomization_factor of it, uniformly; the
+ * interval starts at initial_interval and grows by multiplier up to
+ * max_interval. rng is the state of the jitter's generator (seeded). */
+struct otc_backoff {
+    double   interval_ns;
+    uint64_t rng;
+};
+
+void    otc_backoff_init(struct otc_backoff *bo, const struct otc_exporter_settings *set,
+                         uint64_t seed);
+/* The next wait in ns; advances the interval. */
+int64_t otc_backoff_next(struct otc_backoff *bo, const struct otc_exporter_settings *set);
+
 struct otc_exporter_rt {
     struct otc_instance          ins;
     struct otc_exporter_settings set;
+    struct otc_exporter_stats    stats;
     struct otc_queue             queue;
     pthread_t                   *threads;
     unsigned                     n_threads;
     atomic_bool                  closing;   /* no more input: exit when the queue is empty */
     atomic_uint_fast64_t         last_log_s;
+    atomic_uint_fast64_t         drop_log_s;     /* second of the current drop-line window */
+    atomic_uint                  drop_log_n;     /* drop lines written in that second */
+    atomic_uint_fast64_t         drop_log_held;  /* drop lines held back since the last one */
     bool                         used;
 };
 

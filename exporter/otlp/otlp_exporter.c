@@ -13,7 +13,14 @@
 #include <string.h>
 
 #include "exporter/otlp/otlp_exporter.h"
+#include "google/rpc/error_details.pb-c.h"
+#include "google/rpc/status.pb-c.h"
 #include "otc/otc_otlp.h"
+
+/* gRPC's own reconnect back-off grows to 120 s by default, which would keep a
+ * recovered backend unused long after an outage; the helper's retry sets the pace. */
+#define OTLP_EXP_MAX_RECONNECT_BACKOFF_MS 5000
+#define OTLP_EXP_POLL_MS 100 /* how often a waiting call checks for the drain deadline */
 
 enum { COMPRESS_GZIP, COMPRESS_NONE };
 
@@ -160,7 +167,7 @@ static void probe_endpoint(struct otc_instance *ins, struct otlp_exp *x)
 static int otlp_exp_start(struct otc_instance *ins, void *vctx)
 {
     struct otlp_exp *x = vctx;
-    grpc_arg args[2];
+    grpc_arg args[3];
     grpc_channel_args chargs = {.num_args = 0, .args = args};
     grpc_channel_credentials *creds;
     const char *ep = x->endpoint;
@@ -186,7 +193,10 @@ static int otlp_exp_start(struct otc_instance *ins, void *vctx)
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     args[1].value.integer = -1;
-    chargs.num_args = 2;
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
+    args[2].value.integer = OTLP_EXP_MAX_RECONNECT_BACKOFF_MS;
+    chargs.num_args = 3;
     creds = make_creds(ins, x);
     if (!creds) {
         return OTC_EINVAL;
@@ -217,10 +227,68 @@ static int otlp_exp_start(struct otc_instance *ins, void *vctx)
     return OTC_OK;
 }
 
-/* OTLP: which gRPC codes are worth a retry. RESOURCE_EXHAUSTED only when the
- * server attached details (where RetryInfo travels). */
-static int map_status(grpc_status_code code, const grpc_metadata_array *trailers)
+static const char *const status_names[] = {
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+    "UNAUTHENTICATED",
+};
+
+static const char *status_name(grpc_status_code code)
 {
+    return (unsigned)code < sizeof(status_names) / sizeof(status_names[0]) ? status_names[code] : "?";
+}
+
+/* The delay of a google.rpc.RetryInfo in the grpc-status-details-bin trailer
+ * (a serialized google.rpc.Status; gRPC core has already base64-decoded it).
+ * Returns true when one is present; *delay_ns is then its retry_delay. */
+static bool retry_info_delay(const grpc_metadata_array *trailers, int64_t *delay_ns)
+{
+    static const char retry_info_type[] = "google.rpc.RetryInfo";
+    bool found = false;
+
+    for (size_t i = 0; i < trailers->count && !found; i++) {
+        const grpc_metadata *md = &trailers->metadata[i];
+        Google__Rpc__Status *st;
+
+        if (grpc_slice_str_cmp(md->key, "grpc-status-details-bin") != 0) {
+            continue;
+        }
+        st = google__rpc__status__unpack(NULL, GRPC_SLICE_LENGTH(md->value),
+                                         GRPC_SLICE_START_PTR(md->value));
+        for (size_t k = 0; st && k < st->n_details && !found; k++) {
+            const Google__Protobuf__Any *any = st->details[k];
+            const char *slash = any->type_url ? strrchr(any->type_url, '/') : NULL;
+            const char *type = slash ? slash + 1 : any->type_url;
+            Google__Rpc__RetryInfo *ri;
+
+            if (!type || strcmp(type, retry_info_type) != 0) {
+                continue;
+            }
+            ri = google__rpc__retry_info__unpack(NULL, any->value.len, any->value.data);
+            if (ri) {
+                const Google__Protobuf__Duration *d = ri->retry_delay;
+                int64_t ns = d ? d->seconds * 1000000000LL + d->nanos : 0;
+                *delay_ns = ns > 0 ? ns : 0;
+                found = true;
+                google__rpc__retry_info__free_unpacked(ri, NULL);
+            }
+        }
+        if (st) {
+            google__rpc__status__free_unpacked(st, NULL);
+        }
+    }
+    return found;
+}
+
+/* OTLP: which gRPC codes are worth a retry, honouring RetryInfo;
+ * RESOURCE_EXHAUSTED only when the server sent RetryInfo (throttling). */
+static int map_status(grpc_status_code code, const grpc_metadata_array *trailers,
+                      struct otc_export_result *res)
+{
+    int64_t delay = 0;
+    bool has_retry_info = retry_info_delay(trailers, &delay);
+
     switch (code) {
     case GRPC_STATUS_OK:
         return OTC_OK;
@@ -230,12 +298,12 @@ static int map_status(grpc_status_code code, const grpc_metadata_array *trailers
     case GRPC_STATUS_ABORTED:
     case GRPC_STATUS_OUT_OF_RANGE:
     case GRPC_STATUS_DATA_LOSS:
+        res->retry_after_ns = delay;
         return OTC_EIO;
     case GRPC_STATUS_RESOURCE_EXHAUSTED:
-        for (size_t i = 0; i < trailers->count; i++) {
-            if (grpc_slice_str_cmp(trailers->metadata[i].key, "grpc-status-details-bin") == 0) {
-                return OTC_EIO;
-            }
+        if (has_retry_info) {
+            res->retry_after_ns = delay;
+            return OTC_EIO;
         }
         return OTC_EPERM;
     default:
@@ -243,7 +311,10 @@ static int map_status(grpc_status_code code, const grpc_metadata_array *trailers
     }
 }
 
-static void log_partial_success(struct otc_instance *ins, enum otc_signal s, grpc_byte_buffer *resp)
+/* partial_success of an OK answer: the rejected count and message go to the
+ * exporter helper, which counts and logs them (not retried: OTLP says so). */
+static void read_partial_success(enum otc_signal s, grpc_byte_buffer *resp,
+                                 struct otc_export_result *res)
 {
     grpc_byte_buffer_reader reader;
     grpc_slice all;
@@ -277,23 +348,45 @@ static void log_partial_success(struct otc_instance *ins, enum otc_signal s, grp
         why = ((otc_logs_resp *)m)->partial_success->error_message;
     }
     if (rejected > 0) {
-        atomic_fetch_add(&ins->counters.send_failed[s], (uint64_t)rejected);
-        otc_log_warn(ins, "partial success: the server rejected %lld %s: %s", (long long)rejected,
-                     otc_signal_item_name(s), why ? why : "");
+        res->rejected = (uint64_t)rejected;
+        snprintf(res->reason, sizeof(res->reason), "%s", why && *why ? why : "(no message)");
     }
     protobuf_c_message_free_unpacked(m, NULL);
+}
+
+/* Wait for the call's batch; once the engine's drain deadline has passed,
+ * cancel the call (it then completes with CANCELLED). */
+static grpc_event wait_call(struct otc_instance *ins, grpc_completion_queue *cq, grpc_call *call,
+                            void *tag)
+{
+    bool cancelled = false;
+
+    for (;;) {
+        gpr_timespec step = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_millis(OTLP_EXP_POLL_MS, GPR_TIMESPAN));
+        grpc_event ev = grpc_completion_queue_pluck(cq, tag, step, NULL);
+
+        if (ev.type != GRPC_QUEUE_TIMEOUT) {
+            return ev;
+        }
+        if (!cancelled && ins->engine && otc_engine_drain_expired(ins->engine)) {
+            grpc_call_cancel(call, NULL);
+            cancelled = true;
+        }
+    }
 }
 
 static int otlp_exp_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
 {
     struct otlp_exp *x = vctx;
+    struct otc_export_result *res = otc_export_result();
     enum otc_signal s = b->signal;
     grpc_completion_queue *cq;
     grpc_call *call;
     grpc_op ops[6];
     grpc_metadata_array initial_md, trailing_md;
     grpc_byte_buffer *req, *resp = NULL;
-    grpc_slice slice, details;
+    grpc_slice slice, details = grpc_empty_slice();
     grpc_status_code status = GRPC_STATUS_UNKNOWN;
     gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                          gpr_time_from_nanos(ins->timeout_ns, GPR_TIMESPAN));
@@ -332,14 +425,19 @@ static int otlp_exp_consume(struct otc_instance *ins, void *vctx, struct otc_bat
     if (grpc_call_start_batch(call, ops, 6, x, NULL) != GRPC_CALL_OK) {
         rc = OTC_EIO;
     } else {
-        ev = grpc_completion_queue_pluck(cq, x, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
-        rc = ev.success ? map_status(status, &trailing_md) : OTC_EIO;
-        if (rc == OTC_OK) {
-            log_partial_success(ins, s, resp);
-        } else if (rc == OTC_EPERM) {
-            otc_log_err(ins, "the server refused %zu %s with status %d: %.*s (not retryable)",
-                        b->items, otc_signal_item_name(s), (int)status,
-                        (int)GRPC_SLICE_LENGTH(details), (const char *)GRPC_SLICE_START_PTR(details));
+        ev = wait_call(ins, cq, call, x);
+        if (!ev.success) {
+            rc = OTC_EIO;
+            snprintf(res->reason, sizeof(res->reason), "the call did not complete");
+        } else {
+            rc = map_status(status, &trailing_md, res);
+            if (rc == OTC_OK) {
+                read_partial_success(s, resp, res);
+            } else {
+                snprintf(res->reason, sizeof(res->reason), "status %s (%d): %.*s", status_name(status),
+                         (int)status, (int)GRPC_SLICE_LENGTH(details),
+                         (const char *)GRPC_SLICE_START_PTR(details));
+            }
         }
         grpc_slice_unref(details);
     }

@@ -92,6 +92,19 @@ int otc_next(struct otc_instance *ins, struct otc_batch *b);
 int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b);
 /* True when the engine is shutting down (long waits in components poll this). */
 bool otc_engine_stopping(const struct otc_engine *e);
+/* True once service.shutdown_timeout has passed during shutdown: an exporter
+ * waiting on a call cancels it and returns OTC_EIO (the batch is counted lost). */
+bool otc_engine_drain_expired(const struct otc_engine *e);
+
+/* Exporters: what one consume() learned beyond its return code, for the
+ * exporter helper's retry loop. The engine clears it before each call on the
+ * calling thread; consume() fills it through otc_export_result(). */
+struct otc_export_result {
+    int64_t  retry_after_ns; /* OTC_EIO/OTC_EPERM: the server's RetryInfo delay (0 = none) */
+    uint64_t rejected;       /* OTC_OK: items the server rejected (partial_success) */
+    char     reason[256];    /* failure or partial success: status code and message */
+};
+struct otc_export_result *otc_export_result(void); /* this thread's record */
 /* CLOCK_MONOTONIC in nanoseconds (the clock of timer_due_ns). */
 uint64_t otc_now_ns(void);
 

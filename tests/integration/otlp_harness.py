@@ -413,12 +413,48 @@ def config_yaml(receiver_port, exporters_yaml, pipelines, max_recv_msg_size_mib=
 # Sink: in-process OTLP/gRPC server
 # --------------------------------------------------------------------------
 
+def _pb_varint(n):
+    out = bytearray()
+    n &= (1 << 64) - 1
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _pb_field(num, wire, payload):
+    if wire == 0:
+        return _pb_varint(num << 3) + _pb_varint(payload)
+    return _pb_varint(num << 3 | 2) + _pb_varint(len(payload)) + payload
+
+
+def status_with_retry_info(code, message, delay_s):
+    """A serialized google.rpc.Status{code, message, details: [Any(RetryInfo{
+    retry_delay: delay_s})]}, as servers put in grpc-status-details-bin."""
+    secs = int(delay_s)
+    nanos = int(round((delay_s - secs) * 1e9))
+    duration = (_pb_field(1, 0, secs) if secs else b"") + (_pb_field(2, 0, nanos) if nanos else b"")
+    retry_info = _pb_field(1, 2, duration)
+    any_ = (_pb_field(1, 2, b"type.googleapis.com/google.rpc.RetryInfo") +
+            _pb_field(2, 2, retry_info))
+    code_num = code.value[0] if isinstance(code, grpc.StatusCode) else int(code)
+    return (_pb_field(1, 0, code_num) + _pb_field(2, 2, message.encode()) +
+            _pb_field(3, 2, any_))
+
+
 class Sink:
     """An OTLP/gRPC server on 127.0.0.1:<free port> taking raw bytes.
 
     received[signal]  requests answered OK (decoded), in arrival order
     attempts[signal]  number of Export calls that reached the handler
-    Modes: normal (default); block() until release(); fail_next(n, code)."""
+    attempt_times     (time.monotonic(), signal, outcome) of every call, outcome
+                      "ok", "blocked-cancelled" or the injected code's name
+    Modes: normal (default); block() until release(); fail_next(n, code),
+    optionally with a google.rpc.RetryInfo delay (retry_delay=seconds)."""
 
     def __init__(self, name="sink", max_workers=64, port=0):
         self.name = name
@@ -426,6 +462,7 @@ class Sink:
         self.raw = {s: [] for s in SIGNALS}
         self.metadata = {s: [] for s in SIGNALS}
         self.attempts = {s: 0 for s in SIGNALS}
+        self.attempt_times = []
         self.cancelled = 0     # blocked calls the client gave up on
         self.failed = 0        # calls answered with an injected error
         self.blocked_now = 0   # calls currently held by block()
@@ -435,6 +472,7 @@ class Sink:
         self._release.set()
         self._fail_n = 0
         self._fail_code = grpc.StatusCode.UNAVAILABLE
+        self._fail_details = None
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_workers)
         self.server = grpc.server(self._pool, options=[
             ("grpc.max_receive_message_length", 256 * MIB),
@@ -466,10 +504,14 @@ class Sink:
     def release(self):
         self._release.set()
 
-    def fail_next(self, n, code=grpc.StatusCode.UNAVAILABLE):
+    def fail_next(self, n, code=grpc.StatusCode.UNAVAILABLE, retry_delay=None):
+        """Answer `code` to the next n calls; with retry_delay (seconds), also
+        send a google.rpc.Status holding a RetryInfo in grpc-status-details-bin."""
         with self._cond:
             self._fail_n = n
             self._fail_code = code
+            self._fail_details = (None if retry_delay is None else
+                                  status_with_retry_info(code, "sink: throttled", retry_delay))
 
     def normal(self):
         with self._cond:
@@ -483,6 +525,7 @@ class Sink:
                 self.raw[s] = []
                 self.metadata[s] = []
                 self.attempts[s] = 0
+            self.attempt_times = []
 
     # -- handler --
     def _make_handler(self, sig):
@@ -493,9 +536,13 @@ class Sink:
                     self._fail_n -= 1
                     self.failed += 1
                     code = self._fail_code
+                    details = self._fail_details
                 else:
-                    code = None
+                    code = details = None
+                self.attempt_times.append((time.monotonic(), sig, code.name if code else "ok"))
             if code is not None:
+                if details is not None:
+                    context.set_trailing_metadata((("grpc-status-details-bin", details),))
                 context.abort(code, "sink: injected %s" % code.name)
             if not self._release.is_set():
                 with self._cond:
