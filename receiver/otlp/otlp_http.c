@@ -34,6 +34,8 @@
 #define RPC_UNAVAILABLE        14
 #define RPC_UNIMPLEMENTED      12
 
+#define HTTP_IDLE_TIMEOUT_S 120
+
 enum http_enc { ENC_PROTO, ENC_JSON };
 
 struct otlp_http {
@@ -703,6 +705,8 @@ int otlp_http_start(struct otlp_http **out, struct otc_instance *ins,
         return OTC_ENOMEM;
     }
     evhttp_set_max_body_size(h->http, (ev_ssize_t)o->max_body);
+    /* a connection idle (or stalled mid-request) this long is closed */
+    evhttp_set_timeout(h->http, HTTP_IDLE_TIMEOUT_S);
     evhttp_set_flags(h->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |

@@ -135,6 +135,13 @@ static int otlp_validate(const void *vctx, char *err, size_t errlen)
                          "got \"%s\"", keys[s], p ? p : "");
                 return OTC_EINVAL;
             }
+            for (int o = 0; o < s; o++) {
+                if (strcmp(p, ctx->http_paths[o]) == 0) {
+                    snprintf(err, errlen, "protocols.http.%s and %s are both \"%s\"", keys[o],
+                             keys[s], p);
+                    return OTC_EINVAL;
+                }
+            }
         }
         for (size_t i = 0; i < ctx->cors_origins.n; i++) {
             const char *o = ctx->cors_origins.v[i];

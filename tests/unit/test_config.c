@@ -966,6 +966,15 @@ static void test_receiver_http_options(void **state)
                           "  otlp:\n"
                           "    protocols:\n"
                           "      http:\n"
+                          "        traces_url_path: /v1/otlp\n"
+                          "        logs_url_path: /v1/otlp\n"
+                          HTTP_PIPELINE,
+                          "receiver \"otlp\": protocols.http.traces_url_path and logs_url_path "
+                          "are both \"/v1/otlp\"");
+    expect_one_error_with("receivers:\n"
+                          "  otlp:\n"
+                          "    protocols:\n"
+                          "      http:\n"
                           "        cors:\n"
                           "          allowed_origins: [\"http://*.*.example.com\"]\n"
                           HTTP_PIPELINE,
