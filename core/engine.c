@@ -455,6 +455,37 @@ int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
 
 static const char *const section_names[] = {"receivers", "processors", "exporters", "extensions"};
 
+/* Where a validate() message points: one that starts with an option key, with an
+ * optional sequence index ("trace_statements[1]: ..."), is reported at that
+ * value when the key is present in the component's mapping, else at the mapping. */
+static const yaml_mark_t *validate_mark(struct otc_yaml *y, yaml_node_t *node, const char *err)
+{
+    char key[128];
+    size_t n = 0, idx = 0;
+    const char *p = err;
+    yaml_node_t *v;
+
+    while (((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_') &&
+           n + 1 < sizeof(key)) {
+        key[n++] = *p++;
+    }
+    key[n] = '\0';
+    v = n ? otc_yaml_get(y, node, key) : NULL;
+    if (!v) {
+        return node ? &node->start_mark : NULL;
+    }
+    if (*p == '[' && v->type == YAML_SEQUENCE_NODE) {
+        for (p++; *p >= '0' && *p <= '9' && idx < 1000000; p++) {
+            idx = idx * 10 + (size_t)(*p - '0');
+        }
+        if (*p == ']' && idx < (size_t)(v->data.sequence.items.top -
+                                        v->data.sequence.items.start)) {
+            return &otc_yaml_node(y, v->data.sequence.items.start[idx])->start_mark;
+        }
+    }
+    return &v->start_mark;
+}
+
 static int instance_configure(struct otc_instance *ins, const struct otc_component_ops *ops,
                               const char *id, struct otc_yaml *y, yaml_node_t *node,
                               struct otc_exporter_settings *helper, struct otc_diag *d)
@@ -480,7 +511,7 @@ static int instance_configure(struct otc_instance *ins, const struct otc_compone
         return rc;
     }
     if (ops->validate && ops->validate(ins->ctx, err, sizeof(err)) != OTC_OK) {
-        otc_diag_add(d, y->path, node ? &node->start_mark : NULL, "%s: %s", what, err);
+        otc_diag_add(d, y->path, validate_mark(y, node, err), "%s: %s", what, err);
         return OTC_EINVAL;
     }
     if (helper) {

@@ -38,6 +38,7 @@ struct sampler_ctx {
     char     *sampling_priority;
     /* derived by init */
     uint32_t  seed;
+    uint32_t  seed_h;        /* FNV-1a state after the seed's 4 bytes */
     uint64_t  threshold;     /* reject threshold: keep when randomness >= threshold */
     bool      never;         /* otelcol's neverSampler: 0%, or a rate that rounds to 0 */
     bool      logs_trace_id; /* attribute_source: traceID */
@@ -111,6 +112,8 @@ static int sampler_validate(const void *vctx, char *err, size_t errlen)
     return OTC_OK;
 }
 
+static uint32_t sampler_seed_state(uint32_t seed);
+
 static int sampler_init(struct otc_instance *ins, void *vctx)
 {
     struct sampler_ctx *x = vctx;
@@ -121,6 +124,7 @@ static int sampler_init(struct otc_instance *ins, void *vctx)
         pct = 100;
     }
     x->seed = (uint32_t)x->hash_seed;
+    x->seed_h = sampler_seed_state(x->seed);
     x->logs_trace_id = !strcmp(x->attribute_source, "traceID");
     /* As otelcol: the product is taken in float32 and truncated toward zero. */
     scaled = pct > 0 ? (uint32_t)(pct * (float)(HASH_BUCKETS / 100.0)) : 0;
@@ -140,8 +144,9 @@ static void sampler_destroy(void *vctx)
 
 /* ------------------------------------------------------------ randomness */
 
-/* FNV-1a (32 bit) over the seed's 4 bytes, least significant first, then b. */
-static uint32_t sampler_hash(uint32_t seed, const uint8_t *b, size_t n)
+/* FNV-1a (32 bit) over the seed's 4 bytes, least significant first: the state
+ * every hash starts from (computed once, in init). */
+static uint32_t sampler_seed_state(uint32_t seed)
 {
     uint32_t h = 2166136261u;
 
@@ -149,6 +154,12 @@ static uint32_t sampler_hash(uint32_t seed, const uint8_t *b, size_t n)
         h ^= (uint8_t)(seed >> (8 * i));
         h *= 16777619u;
     }
+    return h;
+}
+
+/* FNV-1a (32 bit) continued from the seed state h over b. */
+static uint32_t sampler_hash(uint32_t h, const uint8_t *b, size_t n)
+{
     for (size_t i = 0; i < n; i++) {
         h ^= b[i];
         h *= 16777619u;
@@ -385,7 +396,8 @@ enum prio { PRIO_DEFER, PRIO_KEEP, PRIO_DROP };
 static const otc_any_value *attr_get(otc_key_value *const *kvs, size_t n, const char *key)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!strcmp(kvs[i]->key, key)) {
+        /* the first byte rules out most keys without a call (every span is looked at) */
+        if (kvs[i]->key[0] == key[0] && !strcmp(kvs[i]->key, key)) {
             return kvs[i]->value;
         }
     }
@@ -499,7 +511,7 @@ static bool span_keep(const struct sampler_ctx *x, const otc_span *sp)
     } else if (!trace_id_valid(&sp->trace_id) || ts_check(sp->trace_state) != TS_OK) {
         th = fail_threshold(x);
     } else {
-        rnd = sampler_randomness(sampler_hash(x->seed, sp->trace_id.data, 16));
+        rnd = sampler_randomness(sampler_hash(x->seed_h, sp->trace_id.data, 16));
         th = x->threshold;
     }
     return rnd >= th;
@@ -634,7 +646,7 @@ static bool log_keep(const struct sampler_ctx *x, const otc_log_record *lr)
     } else {
         bool missing = true;
         if (x->logs_trace_id && trace_id_valid(&lr->trace_id)) {
-            rnd = sampler_randomness(sampler_hash(x->seed, lr->trace_id.data, 16));
+            rnd = sampler_randomness(sampler_hash(x->seed_h, lr->trace_id.data, 16));
             missing = false;
         }
         if (missing && x->from_attribute && *x->from_attribute) {
@@ -643,7 +655,7 @@ static bool log_keep(const struct sampler_ctx *x, const otc_log_record *lr)
             size_t n;
             const uint8_t *b = value_bytes(v, buf, sizeof(buf), &n);
             if (b && n > 0) {
-                rnd = sampler_randomness(sampler_hash(x->seed, b, n));
+                rnd = sampler_randomness(sampler_hash(x->seed_h, b, n));
                 missing = false;
             }
         }

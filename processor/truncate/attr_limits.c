@@ -268,6 +268,19 @@ static bool value_over(const otc_any_value *v, size_t max, bool nested, unsigned
     }
 }
 
+/* Cut a string value (v->value_case is STRING_VALUE); 1 when it was cut. */
+static inline size_t string_cut(otc_any_value *v, size_t max)
+{
+    /* a length of max + 1 is all otc_utf8_cut needs to know (it reads up to s[max]) */
+    size_t len = v->string_value ? strnlen(v->string_value, max + 1) : 0;
+
+    if (len > max) {
+        v->string_value[otc_utf8_cut(v->string_value, len, max)] = '\0';
+        return 1;
+    }
+    return 0;
+}
+
 static size_t value_cut(otc_any_value *v, size_t max, bool nested, unsigned depth)
 {
     size_t cut = 0;
@@ -277,12 +290,7 @@ static size_t value_cut(otc_any_value *v, size_t max, bool nested, unsigned dept
     }
     switch (v->value_case) {
     case ANY(STRING_VALUE):
-        if (v->string_value && strnlen(v->string_value, max + 1) > max) {
-            char *s = v->string_value;
-            s[otc_utf8_cut(s, strlen(s), max)] = '\0';
-            return 1;
-        }
-        return 0;
+        return string_cut(v, max);
     case ANY(ARRAY_VALUE):
         for (size_t i = 0; nested && v->array_value && i < v->array_value->n_values; i++) {
             cut += value_cut(v->array_value->values[i], max, nested, depth + 1);
@@ -320,7 +328,13 @@ bool otc_attrs_over(otc_key_value *const *kvs, size_t n, size_t max_len, size_t 
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        if (value_over(kvs[i]->value, max_len, nested, 0)) {
+        const otc_any_value *v = kvs[i]->value;
+        /* strings, the common case, without the recursive call */
+        if (v && v->value_case == ANY(STRING_VALUE)) {
+            if (v->string_value && strnlen(v->string_value, max_len + 1) > max_len) {
+                return true;
+            }
+        } else if (value_over(v, max_len, nested, 0)) {
             return true;
         }
     }
@@ -341,7 +355,12 @@ void otc_attrs_apply(otc_key_value **kvs, size_t *n, uint32_t *dropped, size_t m
         return;
     }
     for (size_t i = 0; i < *n; i++) {
-        value_cut(kvs[i]->value, max_len, nested, 0);
+        otc_any_value *v = kvs[i]->value;
+        if (v && v->value_case == ANY(STRING_VALUE)) {
+            string_cut(v, max_len);
+        } else {
+            value_cut(v, max_len, nested, 0);
+        }
     }
 }
 

@@ -338,7 +338,7 @@ static void test_semantics(void **state)
     otc_batch_unref(out);
 }
 
-/* A rejected statement: the error names it, at file:line:column. */
+/* A rejected statement: the error names it, at its own file:line:column. */
 static void expect_rejected(const char *list, const char *sig, const char *stmt_yaml,
                             const char *needle1, const char *needle2)
 {
@@ -355,8 +355,8 @@ static void expect_rejected(const char *list, const char *sig, const char *stmt_
     print_message("  %s\n", stmt_yaml);
     pt_print_diags(&bt.d);
     assert_int_not_equal(bt.rc, OTC_OK);
-    /* the transform options' mapping starts on line 7, column 5 */
-    assert_true(pt_diag_has(&bt.d, FILE_NAME ":7:5: ", "processor \"transform\"", needle1,
+    /* the rejected statement is the list's second item: line 9, column 9 */
+    assert_true(pt_diag_has(&bt.d, FILE_NAME ":9:9: ", "processor \"transform\"", needle1,
                             needle2, NULL));
     pt_built_free(&bt);
 }

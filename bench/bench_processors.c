@@ -1,0 +1,595 @@
+/* bench_processors.c - cost of each processor (probabilistic_sampler, truncate,
+ * transform, dedup, batch, memory_limiter) per span of a 100-span request with 10
+ * string attributes per span, next to a pass-through stage and the arena decode
+ * that any decoding stage needs; and the dedup check per key, single-threaded and
+ * with 2 producer threads feeding the one worker thread that owns the table (as
+ * receivers feed a pipeline).
+ * Usage: bench_processors [requests per case [only cases whose name contains this]] */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <malloc.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch_builder.h"
+#include "bench_util.h"
+#include "otc/otc_component.h"
+#include "otc/otc_otlp.h"
+#include "otc/otc_queue.h"
+#include "processor/batch/batch.h"
+#include "processor/dedup/dedup.h"
+#include "processor/dedup/dedup_table.h"
+#include "processor/memory_limiter/memory_limiter.h"
+#include "processor/probabilistic_sampler/probabilistic_sampler.h"
+#include "processor/transform/transform.h"
+#include "processor/truncate/truncate.h"
+
+#define SPANS 100
+#define ATTRS 10
+#define POOL  64 /* distinct requests cycled through (different trace ids) */
+#define REPS  5  /* each case runs REPS times; the median and the minimum are reported */
+
+/* ------------------------------------------------------------ next stage */
+
+/* Stands in for the rest of the pipeline: keeps what it gets, released untimed. */
+static struct otc_batch **captured;
+static size_t n_captured, cap_captured;
+static size_t spans_out;
+
+static int capture_consume(struct otc_instance *ins, void *ctx, struct otc_batch *b)
+{
+    (void)ins;
+    (void)ctx;
+    if (n_captured == cap_captured) {
+        size_t cap = cap_captured ? 2 * cap_captured : 64;
+        struct otc_batch **v = realloc(captured, cap * sizeof(*v));
+        if (!v) {
+            otc_batch_unref(b);
+            return OTC_ENOMEM;
+        }
+        captured = v;
+        cap_captured = cap;
+    }
+    captured[n_captured++] = b;
+    return OTC_OK;
+}
+
+static void capture_release(void)
+{
+    for (size_t i = 0; i < n_captured; i++) {
+        spans_out += captured[i]->items;
+        otc_batch_unref(captured[i]);
+    }
+    n_captured = 0;
+}
+
+static const struct otc_component_ops capture_ops = {
+    .type = "capture",
+    .kind = OTC_PROCESSOR,
+    .signals = OTC_SIG_ALL,
+    .consume = capture_consume,
+};
+static struct otc_instance capture_ins = {.ops = &capture_ops, .id = "capture"};
+
+/* The pass-through baseline: a stage that only hands the batch on. */
+static int pass_consume(struct otc_instance *ins, void *ctx, struct otc_batch *b)
+{
+    (void)ctx;
+    return otc_next(ins, b);
+}
+
+static const struct otc_component_ops pass_ops = {
+    .type = "pass",
+    .kind = OTC_PROCESSOR,
+    .signals = OTC_SIG_ALL,
+    .consume = pass_consume,
+};
+
+/* ------------------------------------------------------------ instances */
+
+/* A processor instance from option pairs {key, value, ..., NULL}; a value that
+ * starts with '[' sets a string list of one item (the text inside). */
+static int proc_make(struct otc_instance *ins, const struct otc_component_ops *ops,
+                     const char *const *opts)
+{
+    char err[256] = "";
+
+    memset(ins, 0, sizeof(*ins));
+    ins->ops = ops;
+    ins->id = (char *)ops->type;
+    ins->ctx = calloc(1, ops->ctx_size ? ops->ctx_size : 1);
+    ins->next.ins = &capture_ins;
+    if (!ins->ctx || otc_config_map_defaults(ops->config_map, ins->ctx) != OTC_OK) {
+        return OTC_ENOMEM;
+    }
+    for (size_t i = 0; opts && opts[i]; i += 2) {
+        const struct otc_config_entry *e = otc_config_map_find(ops->config_map, opts[i]);
+        if (!e) {
+            fprintf(stderr, "%s: unknown option %s\n", ops->type, opts[i]);
+            return OTC_EINVAL;
+        }
+        if (e->type == OTC_CFG_STRLIST) {
+            struct otc_strlist *l = (struct otc_strlist *)((char *)ins->ctx + e->offset);
+            size_t n = strlen(opts[i + 1]);
+            l->v = calloc(1, sizeof(char *));
+            if (!l->v || !(l->v[0] = strndup(opts[i + 1] + 1, n > 2 ? n - 2 : 0))) {
+                return OTC_ENOMEM;
+            }
+            l->n = 1;
+        } else if (otc_config_map_set(e, ins->ctx, opts[i + 1], err, sizeof(err)) != OTC_OK) {
+            fprintf(stderr, "%s: %s: %s\n", ops->type, opts[i], err);
+            return OTC_EINVAL;
+        }
+    }
+    if (ops->validate && ops->validate(ins->ctx, err, sizeof(err)) != OTC_OK) {
+        fprintf(stderr, "%s: %s\n", ops->type, err);
+        return OTC_EINVAL;
+    }
+    if (ops->init && ops->init(ins, ins->ctx) != OTC_OK) {
+        fprintf(stderr, "%s: init failed\n", ops->type);
+        return OTC_EINVAL;
+    }
+    return OTC_OK;
+}
+
+static void proc_free(struct otc_instance *ins)
+{
+    if (ins->ops->destroy) {
+        ins->ops->destroy(ins->ctx);
+    }
+    otc_config_map_free(ins->ops->config_map, ins->ctx);
+    free(ins->ctx);
+}
+
+/* ------------------------------------------------------------ requests */
+
+struct req {
+    uint8_t *bytes;
+    size_t   len;
+};
+
+static struct req pool[POOL];
+
+static struct otc_batch *decoded(const struct req *r)
+{
+    struct otc_batch *b = otc_batch_from_bytes(OTC_TRACES, r->bytes, r->len);
+
+    if (!b || otc_batch_decode(b) != OTC_OK) {
+        fprintf(stderr, "cannot decode the request\n");
+        exit(1);
+    }
+    return b;
+}
+
+/* A decoded copy of pool request i whose trace ids carry tag (new dedup keys). */
+static struct otc_batch *unique_batch(unsigned i, uint32_t tag)
+{
+    struct otc_batch *b = decoded(&pool[i % POOL]);
+    otc_traces_req *r = (otc_traces_req *)otc_batch_msg_mut(b);
+    otc_scope_spans *ss = r->resource_spans[0]->scope_spans[0];
+
+    for (size_t k = 0; k < ss->n_spans; k++) {
+        memcpy(ss->spans[k]->trace_id.data + 12, &tag, 4);
+    }
+    return b;
+}
+
+/* ------------------------------------------------------------ timing */
+
+/* CPU time of the calling thread: time the machine gave to other processes
+ * (2 shared cores) is not counted. */
+static uint64_t thread_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t timer_cost; /* ns of one thread_ns() pair, subtracted per call */
+
+static void measure_timer_cost(void)
+{
+    uint64_t sum = 0;
+    int n = 20000;
+
+    for (int i = 0; i < n; i++) {
+        uint64_t a = thread_ns();
+        sum += thread_ns() - a;
+    }
+    timer_cost = sum / (uint64_t)n;
+}
+
+static uint64_t elapsed(uint64_t t0)
+{
+    uint64_t d = thread_ns() - t0;
+
+    return d > timer_cost ? d - timer_cost : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Requests are decoded GROUP at a time just before the stage gets them (warm in
+ * cache, as after the receiver) and only the consume calls are timed, one thread
+ * CPU clock reading per group (the clock is a system call here, ~1-2 us).
+ * fresh: new trace ids for every request (dedup must see new keys). */
+#define GROUP 8
+
+static double run_case(struct otc_instance *ins, int iters, bool fresh, bool admit,
+                       unsigned seed_base, int warm)
+{
+    uint64_t total = 0;
+    struct otc_batch *g[GROUP];
+
+    /* untimed: fill state (a dedup table) to its steady size first */
+    for (int i = 0; i < warm; i++) {
+        ins->ops->consume(ins, ins->ctx, unique_batch((unsigned)i, seed_base + (uint32_t)i));
+        capture_release();
+    }
+    seed_base += (unsigned)warm;
+    spans_out = 0;
+    iters -= iters % GROUP;
+    for (int i = 0; i < iters; i += GROUP) {
+        uint64_t t0;
+
+        for (int k = 0; k < GROUP; k++) {
+            g[k] = fresh ? unique_batch((unsigned)(i + k), seed_base + (uint32_t)(i + k))
+                         : decoded(&pool[(i + k) % POOL]);
+        }
+        t0 = thread_ns();
+        for (int k = 0; k < GROUP; k++) {
+            if (!admit || ins->ops->admit(ins, ins->ctx, g[k]->arena.bytes)) {
+                ins->ops->consume(ins, ins->ctx, g[k]);
+            } else {
+                otc_batch_unref(g[k]);
+            }
+        }
+        total += elapsed(t0);
+        capture_release();
+    }
+    if (ins->ops->flush) {
+        uint64_t t0 = thread_ns();
+        ins->ops->flush(ins, ins->ctx);
+        total += elapsed(t0);
+        capture_release();
+    }
+    return (double)total / ((double)iters * SPANS);
+}
+
+static double decode_cost(int iters)
+{
+    uint64_t total = 0;
+    struct otc_batch *g[GROUP];
+
+    iters -= iters % GROUP;
+    for (int i = 0; i < iters; i += GROUP) {
+        uint64_t t0;
+
+        for (int k = 0; k < GROUP; k++) {
+            const struct req *r = &pool[(i + k) % POOL];
+            g[k] = otc_batch_from_bytes(OTC_TRACES, r->bytes, r->len);
+        }
+        t0 = thread_ns();
+        for (int k = 0; k < GROUP; k++) {
+            otc_batch_decode(g[k]);
+        }
+        total += elapsed(t0);
+        for (int k = 0; k < GROUP; k++) {
+            otc_batch_unref(g[k]);
+        }
+    }
+    return (double)total / ((double)iters * SPANS);
+}
+
+static double pass_ns, decode_ns;
+static const char *only; /* run only the cases whose name contains this */
+
+static bool wanted(const char *name)
+{
+    return !only || strstr(name, only);
+}
+
+static void report(const char *name, double ns, double min)
+{
+    printf("%-52s %7.1f ns/span (min %6.1f)  %5.1f%% of decode, pass-through %.1f\n", name, ns,
+           min, 100.0 * ns / decode_ns, pass_ns);
+}
+
+/* One processor case: build, run, free. */
+static void bench_proc(const char *name, const struct otc_component_ops *ops,
+                       const char *const *opts, int iters, bool fresh, bool admit, int warm)
+{
+    static unsigned seed_base = 1000000;
+    struct otc_instance ins;
+    double ns[REPS];
+    int per = iters / REPS;
+
+    if (!wanted(name)) {
+        return;
+    }
+    if (proc_make(&ins, ops, opts) != OTC_OK) {
+        printf("%-52s setup failed\n", name);
+        return;
+    }
+    for (int r = 0; r < REPS; r++) {
+        ns[r] = run_case(&ins, per, fresh, admit, seed_base, r == 0 ? warm : 0);
+        seed_base += (unsigned)(per + (r == 0 ? warm : 0));
+    }
+    qsort(ns, REPS, sizeof(ns[0]), cmp_double);
+    report(name, ns[REPS / 2], ns[0]);
+    if (spans_out != (size_t)per * SPANS) {
+        printf("%-52s (%.1f%% of spans passed on)\n", "", 100.0 * (double)spans_out /
+               ((double)per * SPANS));
+    }
+    proc_free(&ins);
+}
+
+/* ------------------------------------------------------------ dedup check */
+
+static struct otc_dedup_key *random_keys(size_t n, uint64_t seed)
+{
+    struct otc_dedup_key *k = malloc(n * sizeof(*k));
+    uint64_t x = seed;
+
+    for (size_t i = 0; k && i < n; i++) { /* splitmix64 */
+        uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        k[i].lo = z ^ (z >> 31);
+        k[i].hi = k[i].lo * 0x2545F4914F6CDD1Dull + i;
+    }
+    return k;
+}
+
+/* The table alone: ns per check of new keys (filling, then full and evicting)
+ * and of keys already present. */
+static void bench_table(size_t max_entries, size_t n)
+{
+    struct otc_dedup_table t;
+    struct otc_dedup_key *keys = random_keys(n, max_entries);
+    uint8_t *dup = malloc(SPANS);
+    uint64_t t0, t_new, t_dup;
+    size_t dups = 0;
+
+    if (!keys || !dup || otc_dedup_table_init(&t, max_entries, 3600ll * 1000000000ll) != OTC_OK) {
+        printf("dedup table: setup failed\n");
+        return;
+    }
+    /* untimed: fill the table once (first touch of its pages) */
+    for (size_t i = 0; i + SPANS <= max_entries + SPANS; i += SPANS) {
+        struct otc_dedup_key *w = random_keys(SPANS, ~(uint64_t)i);
+        if (w) {
+            otc_dedup_table_check_many(&t, w, SPANS, 1, dup);
+        }
+        free(w);
+    }
+    t0 = thread_ns();
+    for (size_t i = 0; i + SPANS <= n; i += SPANS) {
+        dups += otc_dedup_table_check_many(&t, keys + i, SPANS, 1, dup);
+    }
+    t_new = elapsed(t0);
+    /* the newest max_entries keys are present: check them again */
+    t0 = thread_ns();
+    for (size_t i = n - max_entries; i + SPANS <= n; i += SPANS) {
+        dups += otc_dedup_table_check_many(&t, keys + i, SPANS, 2, dup);
+    }
+    t_dup = elapsed(t0);
+    printf("dedup table, %8zu entries (full), %8zu new keys: %6.1f ns/check\n", max_entries, n,
+           (double)t_new / (double)n);
+    printf("dedup table, %8zu entries (full), present keys:   %6.1f ns/check  (%zu dups)\n",
+           max_entries, (double)t_dup / (double)max_entries, dups);
+    otc_dedup_table_release(&t);
+    free(keys);
+    free(dup);
+}
+
+/* Producers stand for receiver threads: each decodes its requests and pushes
+ * them to the pipeline queue; the worker thread pops and runs the one dedup
+ * instance, which owns the table. */
+struct mp_state {
+    struct otc_queue    queue;
+    struct otc_instance ins;
+    int                 per_producer;
+    atomic_int          producers_left;
+};
+
+struct mp_arg {
+    struct mp_state *st;
+    unsigned         seed;
+};
+
+static void *mp_producer(void *varg)
+{
+    struct mp_arg *a = varg;
+
+    for (int i = 0; i < a->st->per_producer; i++) {
+        struct otc_batch *b = unique_batch((unsigned)i, a->seed + (uint32_t)i);
+        while (otc_queue_push(&a->st->queue, b) != OTC_OK) {
+            sched_yield();
+        }
+    }
+    atomic_fetch_sub(&a->st->producers_left, 1);
+    return NULL;
+}
+
+/* Producers 0: the worker decodes and checks by itself. Otherwise producer
+ * threads decode and push to the queue and the worker pops and checks. Each
+ * consume call is timed on the wall clock (cheap here, unlike the thread CPU
+ * clock); the median call is reported, so that calls during which the shared
+ * machine ran something else do not count. */
+static double bench_producers(int producers, int per_producer, unsigned seed, double *wall_ns)
+{
+    static const char *const opts[] = {"max_entries", "1048576", NULL};
+    struct mp_state st;
+    struct mp_arg args[4];
+    pthread_t th[4];
+    long want = producers ? (long)producers * per_producer : per_producer, got = 0;
+    double *calls = malloc((size_t)want * sizeof(double)), med;
+    uint64_t w0;
+
+    memset(&st, 0, sizeof(st));
+    if (!calls || otc_queue_init(&st.queue, 16) != OTC_OK ||
+        proc_make(&st.ins, &otc_processor_dedup_ops, opts) != OTC_OK) {
+        free(calls);
+        return 0;
+    }
+    /* untimed: fill the table (steady state: full, evicting) */
+    for (unsigned i = 0; i < (1u << 20) / SPANS + 1; i++) {
+        st.ins.ops->consume(&st.ins, st.ins.ctx, unique_batch(i, 0x80000000u + seed + i));
+        capture_release();
+    }
+    st.per_producer = per_producer;
+    atomic_store(&st.producers_left, producers);
+    spans_out = 0;
+    w0 = bench_now_ns();
+    for (int i = 0; i < producers; i++) {
+        args[i].st = &st;
+        args[i].seed = seed + (unsigned)(i * per_producer);
+        pthread_create(&th[i], NULL, mp_producer, &args[i]);
+    }
+    while (got < want) {
+        void *p = NULL;
+        uint64_t t0;
+
+        if (producers == 0) {
+            p = unique_batch((unsigned)got, seed + (uint32_t)got);
+        } else if (!otc_queue_pop_wait(&st.queue, &p, 10)) {
+            continue;
+        }
+        t0 = bench_now_ns();
+        st.ins.ops->consume(&st.ins, st.ins.ctx, p);
+        calls[got++] = (double)(bench_now_ns() - t0);
+        capture_release();
+    }
+    *wall_ns = (double)(bench_now_ns() - w0) / ((double)want * SPANS);
+    for (int i = 0; i < producers; i++) {
+        pthread_join(th[i], NULL);
+    }
+    if (spans_out != (size_t)want * SPANS) {
+        printf("dedup with producers: %zu of %ld spans passed (unexpected duplicates)\n",
+               spans_out, want * SPANS);
+    }
+    qsort(calls, (size_t)want, sizeof(double), cmp_double);
+    med = calls[want / 2] / SPANS;
+    free(calls);
+    proc_free(&st.ins);
+    otc_queue_destroy(&st.queue);
+    return med;
+}
+
+/* ------------------------------------------------------------ main */
+
+int main(int argc, char **argv)
+{
+    int iters = argc > 1 ? atoi(argv[1]) : 2000;
+    static const char *const samp25[] = {"sampling_percentage", "25", NULL};
+    static const char *const samp100[] = {"sampling_percentage", "100", NULL};
+    static const char *const trunc_scan[] = {NULL}; /* defaults: 4096 bytes, nothing cut */
+    static const char *const trunc_cut[] = {"max_value_length", "12", NULL};
+    static const char *const trunc_attrs[] = {"max_value_length", "12", "max_attributes", "5",
+                                              NULL};
+    static const char *const tf_trunc[] = {"trace_statements",
+                                           "[truncate_all(span.attributes, 12)]", NULL};
+    static const char *const tf_limit[] = {"trace_statements",
+                                           "[limit(span.attributes, 5, [])]", NULL};
+    static const char *const dedup_big[] = {"max_entries", "1048576", NULL};
+    static const char *const dedup_small[] = {"max_entries", "65536", NULL};
+    static const char *const batch_def[] = {NULL};
+    static const char *const memlim[] = {"check_interval", "1s", "limit_mib", "65536", NULL};
+    struct otc_instance pass;
+    size_t len;
+
+    only = argc > 2 ? argv[2] : NULL;
+    /* Batch arenas come from malloc; keep their memory in the process so the
+     * figures are the processors' work, not page faults of fresh mmap()s (slow
+     * under this machine's hypervisor) whose number depends on glibc's heuristics. */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    if (iters < POOL) {
+        iters = POOL;
+    }
+    for (unsigned i = 0; i < POOL; i++) {
+        pool[i].bytes = otc_test_traces_bytes(SPANS, ATTRS, 7 + i, &pool[i].len);
+        if (!pool[i].bytes) {
+            return 1;
+        }
+    }
+    len = pool[0].len;
+    measure_timer_cost();
+    printf("request: %d spans x %d attributes (20-byte values), %zu bytes; %d requests per case;"
+           " timer cost %llu ns subtracted per call\n", SPANS, ATTRS, len, iters,
+           (unsigned long long)timer_cost);
+
+    decode_ns = decode_cost(iters);
+    memset(&pass, 0, sizeof(pass));
+    pass.ops = &pass_ops;
+    pass.id = "pass";
+    pass.next.ins = &capture_ins;
+    pass_ns = run_case(&pass, iters, false, false, 0, 0);
+    printf("%-52s %7.1f ns/span  (once per request, before the first decoding stage)\n",
+           "decode into the batch arena", decode_ns);
+    printf("%-52s %7.1f ns/span\n", "pass-through stage (baseline)", pass_ns);
+
+    bench_proc("probabilistic_sampler 100% (keeps all)", &otc_processor_probabilistic_sampler_ops,
+               samp100, iters, false, false, 0);
+    bench_proc("probabilistic_sampler 25%", &otc_processor_probabilistic_sampler_ops, samp25,
+               iters, false, false, 0);
+    bench_proc("truncate, nothing over the limit (scan only)", &otc_processor_truncate_ops,
+               trunc_scan, iters, false, false, 0);
+    bench_proc("truncate max_value_length 12 (every value cut)", &otc_processor_truncate_ops,
+               trunc_cut, iters, false, false, 0);
+    bench_proc("truncate max_value_length 12, max_attributes 5", &otc_processor_truncate_ops,
+               trunc_attrs, iters, false, false, 0);
+    bench_proc("transform truncate_all(span.attributes, 12)", &otc_processor_transform_ops,
+               tf_trunc, iters, false, false, 0);
+    bench_proc("transform limit(span.attributes, 5, [])", &otc_processor_transform_ops, tf_limit,
+               iters, false, false, 0);
+    /* dedup: the table is first filled untimed (its pages touched), so the timed
+     * checks are the steady state of a long-running collector: full, evicting */
+    bench_proc("dedup, new keys (1M-entry table, full, evicting)", &otc_processor_dedup_ops,
+               dedup_big, iters, true, false, (1 << 20) / SPANS + 1);
+    bench_proc("dedup, new keys (64K-entry table, full, evicting)", &otc_processor_dedup_ops,
+               dedup_small, iters, true, false, (1 << 16) / SPANS + 1);
+    bench_proc("dedup, duplicates (1M table; pool repeats after 64)", &otc_processor_dedup_ops,
+               dedup_big, iters, false, false, (1 << 20) / SPANS + 1);
+    bench_proc("batch (send_batch_size 8192)", &otc_processor_batch_ops, batch_def, iters, false,
+               false, 0);
+    bench_proc("memory_limiter (admit + consume)", &otc_processor_memory_limiter_ops, memlim,
+               iters, false, true, 0);
+
+    if (wanted("dedup table")) {
+        bench_table(1u << 20, 2u << 20);
+        bench_table(1u << 16, 1u << 20);
+    }
+    if (!wanted("dedup check")) {
+        goto out;
+    }
+    {
+        double wall0, wall1, wall2;
+        double one = bench_producers(0, iters, 5000000u, &wall0);
+        double p1 = bench_producers(1, iters, 6000000u, &wall1);
+        double p2 = bench_producers(2, iters / 2, 7000000u, &wall2);
+
+        printf("dedup check, worker alone (1M table, full):   %6.1f ns/check (median request)\n",
+               one);
+        printf("dedup check, 1 producer -> queue -> worker:  %6.1f ns/check  x%.2f of alone "
+               "(wall %.0f ns/span)\n", p1, one > 0 ? p1 / one : 0.0, wall1);
+        printf("dedup check, 2 producers -> queue -> worker: %6.1f ns/check  x%.2f of alone "
+               "(wall %.0f ns/span)\n", p2, one > 0 ? p2 / one : 0.0, wall2);
+        (void)wall0;
+    }
+
+out:
+    for (unsigned i = 0; i < POOL; i++) {
+        free(pool[i].bytes);
+    }
+    free(captured);
+    return 0;
+}
