@@ -1,5 +1,5 @@
 # test_http_receiver.py: the otlp receiver's OTLP/HTTP server, driven with
-# python's http.client against the real otelc. Binary protobuf and OTLP/JSON
+# python's http.client and curl against the real otelc. Binary protobuf and OTLP/JSON
 # bodies, gzip and zstd encodings, and every error path (400 with a
 # google.rpc.Status body, 413 on the wire and after decompression, 415, 404,
 # 405, 503 with Retry-After, CORS). Accepted data must reach a Sink through an
@@ -102,9 +102,10 @@ def json_headers(extra=None):
 # ---- the test ----------------------------------------------------------------
 
 def main(t):
-    if not shutil.which("zstd"):
-        t.check(False, "the zstd command is installed (deploy/install-deps.sh --test)")
-        return
+    for tool in ("zstd", "curl"):
+        if not shutil.which(tool):
+            t.check(False, "the %s command is installed (deploy/install-deps.sh --test)" % tool)
+            return
     sink = h.Sink("http-sink", max_workers=128)
     gport, hport = h.free_port(), h.free_port()
     cfg = ("receivers:\n"
@@ -174,6 +175,30 @@ def main(t):
             if t.check(st == 200 and rh.get("content-type") == "application/json"
                        and parsed == {}, "%s OTLP/JSON (%s): 200 with {}" % (sig, enc),
                        (st, rh, data[:300])):
+                sent[sig].append(req)
+
+    # ---- curl: OTLP/JSON, gzip and zstd protobuf bodies from files
+    d = h.tmpdir()
+    for sig in h.SIGNALS:
+        for kind in ("json", "gzip", "zstd"):
+            req = h.make_request(sig, 2)
+            if kind == "json":
+                body, hdrs = to_otlp_json(req), ["-H", "Content-Type: application/json"]
+            elif kind == "gzip":
+                body, hdrs = gzip.compress(req.SerializeToString()), [
+                    "-H", "Content-Type: application/x-protobuf", "-H", "Content-Encoding: gzip"]
+            else:
+                body, hdrs = zstd_compress(req.SerializeToString()), [
+                    "-H", "Content-Type: application/x-protobuf", "-H", "Content-Encoding: zstd"]
+            path = os.path.join(d, "curl-%s-%s.body" % (sig, kind))
+            with open(path, "wb") as f:
+                f.write(body)
+            r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}"] + hdrs
+                               + ["--data-binary", "@" + path,
+                                  "http://127.0.0.1:%d%s" % (hport, PATHS[sig])],
+                               capture_output=True, text=True, timeout=30)
+            if t.check(r.returncode == 0 and r.stdout == "200", "curl %s (%s): 200" % (sig, kind),
+                       (r.returncode, r.stdout, r.stderr[-300:])):
                 sent[sig].append(req)
 
     # ---- gRPC to the same receiver at the same time
