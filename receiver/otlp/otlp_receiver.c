@@ -90,7 +90,7 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_STR, "protocols.http.logs_url_path", "/v1/logs", OFF(http_paths[OTC_LOGS]),
      0, 0, 0, NULL, "URL path of log export requests"},
     {OTC_CFG_SIZE, "protocols.http.max_request_body_size", "20MiB", OFF(http_max_body),
-     0, 0, 0, NULL,
+     OTC_CFG_F_MAX, 0, 2147483647.0, NULL,
      "largest request body, on the wire and after decompression (0 = 20MiB); larger get 413"},
     {OTC_CFG_STRLIST, "protocols.http.cors.allowed_origins", NULL, OFF(cors_origins), 0, 0, 0,
      NULL, "origins allowed for browser requests (CORS); \"*\" or one * wildcard per entry"},

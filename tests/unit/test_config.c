@@ -991,6 +991,13 @@ static void test_receiver_http_options(void **state)
                         "  otlp:\n"
                         "    protocols:\n"
                         "      http:\n"
+                        "        max_request_body_size: 4GiB\n"
+                        HTTP_PIPELINE,
+                        FILE_NAME ":5:");
+    expect_single_error("receivers:\n"
+                        "  otlp:\n"
+                        "    protocols:\n"
+                        "      http:\n"
                         "        cors:\n"
                         "          max_age: -1\n"
                         HTTP_PIPELINE,
