@@ -76,6 +76,12 @@ static void test_config(void **state)
     const char *fixed[] = {"check_interval=1s", "limit_mib=4000", "spike_limit_mib=800", NULL};
     const char *fixed_default_spike[] = {"check_interval=250ms", "limit_mib=4000", NULL};
     const char *pct[] = {"check_interval=1s", "limit_percentage=80", "spike_limit_percentage=15", NULL};
+    const char *gc_ok[] = {"check_interval=1s", "limit_mib=100",
+                           "min_gc_interval_when_soft_limited=5s",
+                           "min_gc_interval_when_hard_limited=1s", NULL};
+    const char *gc_bad[] = {"check_interval=1s", "limit_mib=100",
+                            "min_gc_interval_when_soft_limited=1s",
+                            "min_gc_interval_when_hard_limited=5s", NULL};
 
     (void)state;
     assert_int_equal(validate_rc(no_interval), OTC_EINVAL);
@@ -89,6 +95,9 @@ static void test_config(void **state)
     assert_int_equal(validate_rc(fixed), OTC_OK);
     assert_int_equal(validate_rc(fixed_default_spike), OTC_OK);
     assert_int_equal(validate_rc(pct), OTC_OK);
+    /* otelcol's forced-GC intervals: accepted, soft must not be below hard */
+    assert_int_equal(validate_rc(gc_ok), OTC_OK);
+    assert_int_equal(validate_rc(gc_bad), OTC_EINVAL);
 }
 
 /* 80% of total memory is far above what this test uses: data is admitted. */
