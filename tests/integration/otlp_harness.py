@@ -454,7 +454,8 @@ class Sink:
     attempt_times     (time.monotonic(), signal, outcome) of every call, outcome
                       "ok", "blocked-cancelled" or the injected code's name
     Modes: normal (default); block() until release(); fail_next(n, code),
-    optionally with a google.rpc.RetryInfo delay (retry_delay=seconds)."""
+    optionally with a google.rpc.RetryInfo delay (retry_delay=seconds);
+    partial_next(n, rejected, message): answer OK with partial_success."""
 
     def __init__(self, name="sink", max_workers=64, port=0):
         self.name = name
@@ -473,6 +474,7 @@ class Sink:
         self._fail_n = 0
         self._fail_code = grpc.StatusCode.UNAVAILABLE
         self._fail_details = None
+        self._partial = (0, 0, "")
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_workers)
         self.server = grpc.server(self._pool, options=[
             ("grpc.max_receive_message_length", 256 * MIB),
@@ -512,6 +514,12 @@ class Sink:
             self._fail_code = code
             self._fail_details = (None if retry_delay is None else
                                   status_with_retry_info(code, "sink: throttled", retry_delay))
+
+    def partial_next(self, n, rejected, message):
+        """Answer the next n successful calls OK with partial_success
+        {rejected_<items>: rejected, error_message: message}."""
+        with self._cond:
+            self._partial = (n, rejected, message)
 
     def normal(self):
         with self._cond:
@@ -567,12 +575,20 @@ class Sink:
                     self.decode_errors.append((sig, repr(e), bytes(request[:64])))
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "sink: undecodable: %r" % e)
             md = dict((k, v) for k, v in context.invocation_metadata())
+            resp = pb.response[sig]()
             with self._cond:
                 self.received[sig].append(msg)
                 self.raw[sig].append(bytes(request))
                 self.metadata[sig].append(md)
                 self._cond.notify_all()
-            return pb.response[sig]().SerializeToString()
+                if self._partial[0] > 0:
+                    n, rejected, message = self._partial
+                    self._partial = (n - 1, rejected, message)
+                    field = {"traces": "rejected_spans", "metrics": "rejected_data_points",
+                             "logs": "rejected_log_records"}[sig]
+                    setattr(resp.partial_success, field, rejected)
+                    resp.partial_success.error_message = message
+            return resp.SerializeToString()
         return handler
 
     # -- queries --

@@ -117,11 +117,25 @@ def main(checks):
     checks.eq(sink.attempts["logs"], 1, "RESOURCE_EXHAUSTED without RetryInfo: not retried (calls)")
     checks.eq(sink.count("logs"), 0, "RESOURCE_EXHAUSTED without RetryInfo: nothing arrived")
 
+    # 3b. partial_success: counted and logged with the rejected count and message, not retried.
+    sink.clear()
+    sink.partial_next(1, 3, "sink: 3 spans too old")
+    req = h.make_request("traces", 10)
+    send(client, "traces", req, checks, "partial success")
+    pat = re.compile(r"\[warn\] \[exporter:otlp\] partial success: the server rejected 3 of 10 "
+                     r"spans: sink: 3 spans too old \(not retried\)")
+    h.wait_until(lambda: pat.search(h.otelc_stderr(proc)), 15)
+    time.sleep(1.0)
+    checks.eq(len(pat.findall(h.otelc_stderr(proc))), 1,
+              "partial success: one line with the rejected count and the server's message")
+    checks.eq(sink.attempts["traces"], 1, "partial success: not retried (calls)")
+
     if use_metrics:
         text = h.wait_until(lambda: (lambda t: t if metric_value(
             t, "otelcol_exporter_send_failed_log_records", EXPORTER) else "")(scrape(mport)), 10)
-        checks.eq(metric_value(text, "otelcol_exporter_send_failed_spans", EXPORTER), 7.0,
-                  "/metrics: otelcol_exporter_send_failed_spans counts the dropped spans")
+        checks.eq(metric_value(text, "otelcol_exporter_send_failed_spans", EXPORTER), 7.0 + 3.0,
+                  "/metrics: otelcol_exporter_send_failed_spans counts the dropped spans "
+                  "(7 refused, 3 rejected in a partial success)")
         checks.eq(metric_value(text, "otelcol_exporter_send_failed_log_records", EXPORTER), 4.0,
                   "/metrics: otelcol_exporter_send_failed_log_records counts the dropped records")
 
