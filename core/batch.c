@@ -9,6 +9,7 @@
 
 #include "otc/otc_batch.h"
 #include "otc/otc_otlp.h"
+#include "otc/otc_pb_depth.h"
 #include "otc/otc_rc.h"
 
 /* protobuf-c's unpack allocates about 4.6x the wire size: size the first chunk for it. */
@@ -169,8 +170,15 @@ struct otc_batch *otc_batch_from_msg(enum otc_signal s, struct otc_arena *arena,
 
 int otc_batch_decode(struct otc_batch *b)
 {
+    int rc;
+
     if (b->msg) {
         return OTC_OK;
+    }
+    rc = otc_pb_check_depth(otc_request_descriptor(b->signal), b->raw, b->raw ? b->raw_len : 0,
+                            OTC_PB_MAX_DEPTH);
+    if (rc != OTC_OK) {
+        return rc;
     }
     b->msg = protobuf_c_message_unpack(otc_request_descriptor(b->signal), &b->arena.pb,
                                        b->raw_len, b->raw ? b->raw : (const uint8_t *)"");

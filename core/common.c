@@ -16,6 +16,7 @@ const char *otc_strerror(int rc)
     case OTC_ESHUTDOWN: return "shutting down";
     case OTC_EUNSUPP:   return "not supported";
     case OTC_EPERM:     return "permanent failure";
+    case OTC_ELIMIT:    return "limit exceeded";
     default:            return rc > 0 ? "count" : "unknown error";
     }
 }

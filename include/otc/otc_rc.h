@@ -13,6 +13,7 @@ enum otc_rc {
     OTC_ESHUTDOWN = -5, /* component has stopped accepting data */
     OTC_EUNSUPP   = -6, /* signal or feature not supported by the component */
     OTC_EPERM     = -7, /* permanent export failure: retrying cannot help */
+    OTC_ELIMIT    = -8, /* input exceeds a built-in or configured limit */
 };
 
 const char *otc_strerror(int rc);

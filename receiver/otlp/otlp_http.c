@@ -563,10 +563,11 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
             evbuffer_remove(body, dst, n);
         }
         free(plain);
-        if (otc_batch_decode(b) != OTC_OK) {
+        if ((rc = otc_batch_decode(b)) != OTC_OK) {
             otc_batch_unref(b);
-            snprintf(msg, sizeof(msg), "cannot decode %s: malformed protobuf in a %zu-byte body",
-                     otc_request_descriptor(s)->name, n);
+            snprintf(msg, sizeof(msg), "cannot decode %s: %s in a %zu-byte body",
+                     otc_request_descriptor(s)->name, rc == OTC_ELIMIT ? OTLP_TOO_DEEP : "malformed protobuf",
+                     n);
             http_send_status(h, req, 400, enc, RPC_INVALID_ARGUMENT, msg);
             return;
         }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "otc/otc_component.h"
+#include "otc/otc_pb_depth.h"
 
 struct otlp_http;
 
@@ -38,5 +39,8 @@ int otlp_receiver_accept(struct otc_instance *ins, struct otc_batch *b, size_t *
 
 /* The partial_success message for rejected items (traces and logs). */
 #define OTLP_REJECTED_WHY "invalid trace or span id length"
+/* Decode refusal for requests nested past OTC_PB_MAX_DEPTH (AnyValue in AnyValue). */
+#define OTLP_TOO_DEEP "messages nested more than 128 levels deep (AnyValue arrays and kvlists)"
+_Static_assert(OTC_PB_MAX_DEPTH == 128, "OTLP_TOO_DEEP names the limit");
 
 #endif

@@ -401,10 +401,11 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
             grpc_slice_unref(slice);
         }
         grpc_byte_buffer_reader_destroy(&reader);
-        if (otc_batch_decode(b) != OTC_OK) {
+        if ((rc = otc_batch_decode(b)) != OTC_OK) {
             otc_batch_unref(b);
-            snprintf(msg, sizeof(msg), "otlp: cannot decode %s: malformed protobuf in a %zu-byte request",
-                     otc_request_descriptor(s)->name, len);
+            snprintf(msg, sizeof(msg), "otlp: cannot decode %s: %s in a %zu-byte request",
+                     otc_request_descriptor(s)->name, rc == OTC_ELIMIT ? OTLP_TOO_DEEP : "malformed protobuf",
+                     len);
             call_answer(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
             return;
         }

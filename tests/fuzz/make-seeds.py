@@ -2,6 +2,8 @@
 """make-seeds.py - writes the seed corpora in tests/fuzz/corpus/: serialized OTLP
 Export requests of every shape the test harness builds, and the example configs.
 Run from anywhere with Debian's python3 (python3-grpcio, python3-protobuf)."""
+import base64
+import json
 import os
 import shutil
 import sys
@@ -18,6 +20,27 @@ def write(sig, name, msg):
         f.write(h.encode(msg))
 
 
+ID_KEYS = ("traceId", "spanId", "parentSpanId")
+
+
+def write_json(sig_index, name, msg):
+    """An OTLP/JSON seed for fuzz_json: a signal byte, then the body."""
+    from google.protobuf import json_format
+    d = json_format.MessageToDict(msg, use_integers_for_enums=True)
+
+    def fix(o):
+        if isinstance(o, dict):
+            return {k: (base64.b64decode(v).hex() if k in ID_KEYS and isinstance(v, str)
+                        else fix(v)) for k, v in o.items()}
+        if isinstance(o, list):
+            return [fix(x) for x in o]
+        return o
+    d_ = os.path.join(HERE, "corpus", "json")
+    os.makedirs(d_, exist_ok=True)
+    with open(os.path.join(d_, name), "wb") as f:
+        f.write(bytes([sig_index]) + json.dumps(fix(d)).encode())
+
+
 def main():
     write("traces", "small", h.make_traces(3))
     write("traces", "many-resources", h.make_traces(12, n_resources=3, n_scopes=2))
@@ -28,6 +51,10 @@ def main():
     write("metrics", "small", h.make_metrics(3))
     write("metrics", "rich", h.make_metrics(8, n_resources=2, n_scopes=2, rich=True))
     write("metrics", "tricky", h.make_tricky("metrics"))
+    write_json(0, "traces", h.make_traces(4, n_resources=2))
+    write_json(1, "metrics", h.make_metrics(6, rich=True))
+    write_json(2, "logs", h.make_logs(4, rich=True))
+    write_json(0, "traces-tricky", h.make_tricky("traces", nul=False))
     cfg = os.path.join(HERE, "corpus", "config")
     os.makedirs(cfg, exist_ok=True)
     shutil.copy(os.path.join(HERE, "..", "..", "pipeline.yaml"), os.path.join(cfg, "pipeline.yaml"))

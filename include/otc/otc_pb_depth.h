@@ -1,0 +1,24 @@
+/* otc_pb_depth.h - a stack-safe check of how deeply a serialized protobuf
+ * message nests, run before protobuf-c's recursive unpack. Reentrant. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef OTC_INCLUDE_PB_DEPTH_H
+#define OTC_INCLUDE_PB_DEPTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+/* Messages nested in an OTLP request, the request itself being level 1. Plain
+ * telemetry uses 6 (request, ResourceSpans, ScopeSpans, Span, KeyValue,
+ * AnyValue); each AnyValue array level adds 2, each kvlist level 3. */
+#define OTC_PB_MAX_DEPTH 128
+#define OTC_PB_MAX_DEPTH_LIMIT 1024 /* the most max_depth may be */
+
+/* OTC_OK, or OTC_ELIMIT when buf nests more than max_depth messages deep (0 or
+ * above OTC_PB_MAX_DEPTH_LIMIT means OTC_PB_MAX_DEPTH_LIMIT). Malformed input
+ * is OTC_OK: unpack refuses it. */
+int otc_pb_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
+                       unsigned max_depth);
+
+#endif
