@@ -69,7 +69,7 @@ def make_trace_ids(rng, n):
     return sorted(ids)
 
 
-def span_requests(rng, trace_ids, spans_per_trace, which):
+def span_requests(rng, trace_ids, which):
     """Requests holding span j of every trace for each j in `which`, in a
     shuffled order, SPANS_PER_REQUEST spans per request: the spans of one
     trace always travel in different requests."""
@@ -150,8 +150,8 @@ def main(t):
     procs = [h.start_otelc(sampler_config(p, sink, pct, seed)) for p in ports]
     clients = [h.Client(p) for p in ports]
     ids = make_trace_ids(rng, n_traces)
-    reqs_a = span_requests(rng, ids, spans_per_trace, (0, 2))
-    reqs_b = span_requests(rng, ids, spans_per_trace, (1, 3))
+    reqs_a = span_requests(rng, ids, (0, 2))
+    reqs_b = span_requests(rng, ids, (1, 3))
     t0 = time.monotonic()
     send_all(t, clients, [reqs_a, reqs_b], "phase 1 (2 collectors)")
     check_phase(t, sink, ids, spans_per_trace, pct, seed, "phase 1 (2 collectors, seed 0, 25%)")
@@ -169,7 +169,7 @@ def main(t):
     proc = h.start_otelc(sampler_config(port, sink, pct, seed))
     client = h.Client(port)
     ids = make_trace_ids(rng, n_traces)
-    reqs = span_requests(rng, ids, spans_per_trace, range(spans_per_trace))
+    reqs = span_requests(rng, ids, range(spans_per_trace))
     send_all(t, [client], [reqs], "phase 2")
     check_phase(t, sink, ids, spans_per_trace, pct, seed, "phase 2 (seed 3735928559, 33.3%)")
     # the same traces with the seed the reference would use by mistake (0)

@@ -173,11 +173,6 @@ def make_logs():
     return req
 
 
-def received_single(sink, sig):
-    reqs = sink.requests(sig)
-    return reqs
-
-
 def main(t):
     sink = h.Sink("sink")
     port = h.free_port()
