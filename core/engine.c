@@ -36,6 +36,25 @@ bool otc_engine_stopping(const struct otc_engine *e)
     return atomic_load(&e->stopping);
 }
 
+enum otc_engine_state otc_engine_state(const struct otc_engine *e, uint64_t *since)
+{
+    enum otc_engine_state st = (enum otc_engine_state)atomic_load(&e->state);
+
+    if (since) {
+        *since = atomic_load(&e->state_since);
+    }
+    return st;
+}
+
+static void engine_set_state(struct otc_engine *e, enum otc_engine_state st)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    atomic_store(&e->state_since, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    atomic_store(&e->state, st);
+}
+
 /* -------------------------------------------------------- exporter helper */
 
 #define SET_OFF(f) offsetof(struct otc_exporter_settings, f)
@@ -409,11 +428,23 @@ static void *pipeline_loop(void *arg)
     return NULL;
 }
 
+/* Self-metrics of a receiver, per request: the total, and the OTLP/HTTP part. */
+static void count_received(struct otc_instance *ins, const struct otc_batch *b, bool accepted)
+{
+    atomic_fetch_add(accepted ? &ins->counters.accepted[b->signal] : &ins->counters.refused[b->signal],
+                     b->items);
+    if (b->transport == OTC_TRANSPORT_HTTP) {
+        atomic_fetch_add(accepted ? &ins->counters.http_accepted[b->signal]
+                                  : &ins->counters.http_refused[b->signal], b->items);
+    }
+}
+
 int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
 {
     enum otc_signal s = b->signal;
     unsigned n = ins->n_feeds[s];
     size_t items = b->items;
+    uint8_t transport;
     int rc = OTC_OK;
 
     if (n == 0) {
@@ -421,7 +452,7 @@ int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
         return OTC_EUNSUPP;
     }
     if (atomic_load(&ins->engine->stopping)) {
-        atomic_fetch_add(&ins->counters.refused[s], items);
+        count_received(ins, b, false);
         otc_batch_unref(b);
         return OTC_ESHUTDOWN;
     }
@@ -430,12 +461,14 @@ int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
         for (size_t k = 0; k < p->n_admit; k++) {
             struct otc_instance *pr = p->admit[k];
             if (!pr->ops->admit(pr, pr->ctx, b->arena.bytes)) {
-                atomic_fetch_add(&ins->counters.refused[s], items);
+                count_received(ins, b, false);
                 otc_batch_unref(b);
                 return OTC_EAGAIN;
             }
         }
     }
+    /* counted before the last push hands b over */
+    transport = b->transport;
     for (unsigned i = 0; i < n; i++) {
         struct otc_batch *x = (i + 1 < n) ? otc_batch_ref(b) : b;
         if (otc_queue_push(&ins->feeds[s][i]->queue, x) != OTC_OK) {
@@ -443,10 +476,11 @@ int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
             rc = OTC_EAGAIN;
         }
     }
-    if (rc == OTC_OK) {
-        atomic_fetch_add(&ins->counters.accepted[s], items);
-    } else {
-        atomic_fetch_add(&ins->counters.refused[s], items);
+    /* per request, as otelcol: accepted only when every pipeline took it */
+    atomic_fetch_add(rc == OTC_OK ? &ins->counters.accepted[s] : &ins->counters.refused[s], items);
+    if (transport == OTC_TRANSPORT_HTTP) {
+        atomic_fetch_add(rc == OTC_OK ? &ins->counters.http_accepted[s]
+                                      : &ins->counters.http_refused[s], items);
     }
     return rc;
 }
@@ -647,6 +681,8 @@ static int build_shared(struct otc_engine *e, struct otc_yaml *y, enum otc_kind 
         }
         if (kind == OTC_RECEIVER) {
             ins = &e->receivers[i++];
+        } else if (kind == OTC_EXTENSION) {
+            ins = &e->extensions[i++];
         } else if (kind == OTC_EXPORTER) {
             struct otc_exporter_rt *rt = &e->exporters[i++];
             ins = &rt->ins;
@@ -667,6 +703,8 @@ static int build_shared(struct otc_engine *e, struct otc_yaml *y, enum otc_kind 
     }
     if (kind == OTC_RECEIVER) {
         e->n_receivers = i;
+    } else if (kind == OTC_EXTENSION) {
+        e->n_extensions = i;
     } else if (kind == OTC_EXPORTER) {
         e->n_exporters = i;
     }
@@ -827,6 +865,66 @@ static int add_feed(struct otc_instance *r, struct otc_pipeline *p)
     return OTC_OK;
 }
 
+/* service.extensions: ids configured under "extensions", started in this order. */
+static int service_extensions(struct otc_engine *e, struct otc_yaml *y, yaml_node_t *vn,
+                              struct otc_diag *d)
+{
+    size_t n;
+    int rc = OTC_OK;
+
+    if (otc_yaml_is_null(vn)) {
+        return OTC_OK;
+    }
+    if (vn->type != YAML_SEQUENCE_NODE) {
+        otc_diag_add(d, y->path, &vn->start_mark, "service: \"extensions\" must be a list of ids");
+        return OTC_EINVAL;
+    }
+    n = (size_t)(vn->data.sequence.items.top - vn->data.sequence.items.start);
+    free(e->service_ext);
+    e->service_ext = calloc(n ? n : 1, sizeof(*e->service_ext));
+    e->n_service_ext = 0;
+    if (!e->service_ext) {
+        return OTC_ENOMEM;
+    }
+    for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top; it++) {
+        yaml_node_t *item = otc_yaml_node(y, *it);
+        const char *id = otc_yaml_str(item);
+        struct otc_instance *ext = NULL;
+        bool defined;
+
+        if (id) {
+            find_component(y, OTC_EXTENSION, id, &defined);
+            for (size_t k = 0; defined && k < e->n_extensions; k++) {
+                if (e->extensions[k].id && !strcmp(e->extensions[k].id, id)) {
+                    ext = &e->extensions[k];
+                }
+            }
+            if (!defined) {
+                otc_diag_add(d, y->path, &item->start_mark,
+                             "service: references extension \"%s\", which is not configured under \"extensions\"",
+                             id);
+                rc = OTC_EINVAL;
+                continue;
+            }
+        } else {
+            otc_diag_add(d, y->path, &item->start_mark, "service: extensions entries must be ids");
+            rc = OTC_EINVAL;
+            continue;
+        }
+        for (size_t k = 0; ext && k < e->n_service_ext; k++) {
+            if (e->service_ext[k] == ext) {
+                otc_diag_add(d, y->path, &item->start_mark, "service: extension \"%s\" is listed twice", id);
+                rc = OTC_EINVAL;
+                ext = NULL;
+            }
+        }
+        if (ext) {
+            e->service_ext[e->n_service_ext++] = ext;
+        }
+    }
+    return rc;
+}
+
 static int build_service(struct otc_engine *e, struct otc_yaml *y, struct otc_diag *d)
 {
     yaml_node_t *svc = otc_yaml_get(y, otc_yaml_root(y), "service");
@@ -855,10 +953,7 @@ static int build_service(struct otc_engine *e, struct otc_yaml *y, struct otc_di
             continue;
         }
         if (k && !strcmp(k, "extensions")) {
-            if (!otc_yaml_is_null(vn) && (vn->type != YAML_SEQUENCE_NODE ||
-                                          vn->data.sequence.items.top != vn->data.sequence.items.start)) {
-                otc_diag_add(d, y->path, &vn->start_mark,
-                             "service: key \"extensions\": no extension is configured");
+            if (service_extensions(e, y, vn, d) != OTC_OK) {
                 rc = OTC_EINVAL;
             }
             continue;
@@ -870,9 +965,14 @@ static int build_service(struct otc_engine *e, struct otc_yaml *y, struct otc_di
             if (!otc_yaml_is_null(vn) && vn->type == YAML_MAPPING_NODE) {
                 for (yaml_node_pair_t *tp = vn->data.mapping.pairs.start; tp < vn->data.mapping.pairs.top; tp++) {
                     const char *tk = otc_yaml_str(otc_yaml_node(y, tp->key));
-                    if (!tk || strcmp(tk, "logs")) {
+                    if (tk && !strcmp(tk, "metrics")) {
+                        if (otc_telemetry_configure(&e->telemetry, y, otc_yaml_node(y, tp->value), d) != OTC_OK) {
+                            rc = OTC_EINVAL;
+                        }
+                    } else if (!tk || strcmp(tk, "logs")) {
                         otc_diag_add(d, y->path, &otc_yaml_node(y, tp->key)->start_mark,
-                                     "service: unknown key \"telemetry.%s\" (supported: telemetry.logs.level)",
+                                     "service: unknown key \"telemetry.%s\" (supported: telemetry.logs.level, "
+                                     "telemetry.metrics)",
                                      tk ? tk : "?");
                         rc = OTC_EINVAL;
                     }
@@ -1016,14 +1116,17 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
     e->shutdown_timeout_ns = 25LL * 1000000000LL;
     e->receivers = calloc(n_rcv ? n_rcv : 1, sizeof(*e->receivers));
     e->exporters = calloc(n_exp ? n_exp : 1, sizeof(*e->exporters));
-    if (!e->receivers || !e->exporters) {
+    e->extensions = calloc(n_ext ? n_ext : 1, sizeof(*e->extensions));
+    if (otc_telemetry_init(&e->telemetry) != OTC_OK || !e->receivers || !e->exporters ||
+        !e->extensions) {
         otc_engine_destroy(e);
         return OTC_ENOMEM;
     }
     /* exporters first, then processors, then receivers (otelcol's build order) */
     /* each section is checked even when another failed: every error is reported */
-    for (int k = 0; k < 3; k++) {
-        static const enum otc_kind order[] = {OTC_EXPORTER, OTC_PROCESSOR, OTC_RECEIVER};
+    for (int k = 0; k < 4; k++) {
+        static const enum otc_kind order[] = {OTC_EXTENSION, OTC_EXPORTER, OTC_PROCESSOR,
+                                              OTC_RECEIVER};
         if (build_shared(e, y, order[k], d) != OTC_OK) {
             rc = OTC_EINVAL;
         }
@@ -1144,10 +1247,54 @@ static int exporter_start(struct otc_engine *e, struct otc_exporter_rt *rt)
     return OTC_OK;
 }
 
+/* Every instance whose counters /metrics shows (the registry is read-only
+ * once the metrics thread runs). */
+static int telemetry_register(struct otc_engine *e)
+{
+    struct otc_telemetry_source src;
+    int rc = OTC_OK;
+
+    for (size_t i = 0; i < e->n_receivers && rc == OTC_OK; i++) {
+        struct otc_instance *r = &e->receivers[i];
+        if (receiver_used(r)) {
+            src = (struct otc_telemetry_source){OTC_RECEIVER, r->id, r->ops->type, &r->counters,
+                                                r->signals, NULL, 0};
+            rc = otc_telemetry_add(&e->telemetry, &src);
+        }
+    }
+    for (size_t i = 0; i < e->n_pipelines && rc == OTC_OK; i++) {
+        struct otc_pipeline *p = &e->pipelines[i];
+        for (size_t k = 0; k < p->n_processors && rc == OTC_OK; k++) {
+            struct otc_instance *pr = &p->processors[k];
+            src = (struct otc_telemetry_source){OTC_PROCESSOR, pr->id, pr->ops->type, &pr->counters,
+                                                pr->signals, NULL, 0};
+            rc = otc_telemetry_add(&e->telemetry, &src);
+        }
+    }
+    for (size_t i = 0; i < e->n_exporters && rc == OTC_OK; i++) {
+        struct otc_exporter_rt *rt = &e->exporters[i];
+        if (rt->used) {
+            src = (struct otc_telemetry_source){OTC_EXPORTER, rt->ins.id, rt->ins.ops->type,
+                                                &rt->ins.counters, rt->ins.signals,
+                                                rt->set.queue_enabled ? &rt->queue : NULL,
+                                                (uint64_t)rt->set.queue_size};
+            rc = otc_telemetry_add(&e->telemetry, &src);
+        }
+    }
+    return rc;
+}
+
 int otc_engine_start(struct otc_engine *e)
 {
     int rc;
 
+    engine_set_state(e, OTC_ENGINE_STARTING);
+    /* extensions first (the health check answers 503 while the rest starts) */
+    for (size_t i = 0; i < e->n_service_ext; i++) {
+        if ((rc = instance_init_start(e->service_ext[i])) != OTC_OK) {
+            return rc;
+        }
+    }
     for (size_t i = 0; i < e->n_exporters; i++) {
         if (e->exporters[i].used && (rc = exporter_start(e, &e->exporters[i])) != OTC_OK) {
             return rc;
@@ -1174,6 +1321,10 @@ int otc_engine_start(struct otc_engine *e)
             return rc;
         }
     }
+    if ((rc = telemetry_register(e)) != OTC_OK || (rc = otc_telemetry_start(&e->telemetry)) != OTC_OK) {
+        return rc;
+    }
+    engine_set_state(e, OTC_ENGINE_RUNNING);
     return OTC_OK;
 }
 
@@ -1210,6 +1361,7 @@ void otc_engine_stop(struct otc_engine *e)
     uint64_t deadline;
     uint64_t lost = 0;
 
+    engine_set_state(e, OTC_ENGINE_STOPPING);
     atomic_store(&e->stopping, true);
     deadline = otc_now_ns() + (uint64_t)e->shutdown_timeout_ns;
     /* 1. receivers stop accepting; in-flight calls finish */
@@ -1270,6 +1422,11 @@ void otc_engine_stop(struct otc_engine *e)
         otc_log_warn(NULL, "service.shutdown_timeout (%.1fs) reached; nothing was left unsent",
                      (double)e->shutdown_timeout_ns / 1e9);
     }
+    /* 4. the metrics endpoint, then extensions, last and in reverse order */
+    otc_telemetry_stop(&e->telemetry);
+    for (size_t i = e->n_service_ext; i > 0; i--) {
+        instance_shutdown(e->service_ext[i - 1]);
+    }
 }
 
 void otc_engine_destroy(struct otc_engine *e)
@@ -1313,5 +1470,11 @@ void otc_engine_destroy(struct otc_engine *e)
         instance_release(&rt->ins);
     }
     free(e->exporters);
+    otc_telemetry_free(&e->telemetry);
+    for (size_t i = 0; i < e->n_extensions; i++) {
+        instance_release(&e->extensions[i]);
+    }
+    free(e->extensions);
+    free(e->service_ext);
     free(e);
 }

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "otc/otc_component.h"
 #include "otc/otc_queue.h"
+#include "telemetry.h"
 
 #define OTC_PIPELINE_QUEUE_SIZE 16 /* batches handed to a pipeline's worker: a hand-off, not a buffer */
 
@@ -97,6 +98,13 @@ struct otc_engine {
     size_t                  n_exporters;
     struct otc_pipeline    *pipelines;
     size_t                  n_pipelines;
+    struct otc_instance    *extensions;     /* every configured extension */
+    size_t                  n_extensions;
+    struct otc_instance   **service_ext;    /* service.extensions, in start order */
+    size_t                  n_service_ext;
+    struct otc_telemetry    telemetry;      /* service.telemetry.metrics */
+    atomic_int              state;          /* enum otc_engine_state */
+    atomic_uint_fast64_t    state_since;    /* CLOCK_REALTIME ns of the last change */
     int64_t                 shutdown_timeout_ns;
     atomic_bool             stopping;  /* receivers are being stopped */
     atomic_bool             abort;     /* drain deadline passed: give up retries */

@@ -8,6 +8,7 @@
 #include "exporter/file/file.h"
 #include "exporter/nop/nop.h"
 #include "exporter/otlp/otlp_exporter.h"
+#include "extension/health_check/health_check.h"
 #include "processor/batch/batch.h"
 #include "processor/dedup/dedup.h"
 #include "processor/memory_limiter/memory_limiter.h"
@@ -28,6 +29,7 @@ static const struct otc_component_ops *const registry[] = {
     &otc_processor_probabilistic_sampler_ops,
     &otc_processor_truncate_ops,
     &otc_processor_transform_ops,
+    &otc_extension_health_check_ops,
 };
 
 #define REGISTRY_LEN (sizeof(registry) / sizeof(registry[0]))

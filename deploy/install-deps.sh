@@ -5,7 +5,7 @@ set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler \
 libyaml-dev libck-dev libevent-dev libssl-dev libzstd-dev zlib1g-dev libxxhash-dev libjson-c-dev"
-TEST_PKGS="libcmocka-dev curl zstd python3 python3-grpcio python3-protobuf python3-grpc-tools valgrind \
+TEST_PKGS="libcmocka-dev curl zstd python3 python3-grpcio python3-protobuf python3-grpc-tools python3-yaml valgrind \
 clang-14 libfuzzer-14-dev"
 
 pkgs="$BUILD_PKGS"

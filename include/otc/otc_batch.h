@@ -15,6 +15,8 @@
 
 struct otc_batch_child;
 
+enum otc_transport { OTC_TRANSPORT_GRPC = 0, OTC_TRANSPORT_HTTP = 1 };
+
 struct otc_batch {
     atomic_uint        refs;
     enum otc_signal    signal;
@@ -25,6 +27,7 @@ struct otc_batch {
     size_t             raw_len;
     ProtobufCMessage  *msg;       /* decoded request (in the arena), or NULL */
     uint64_t           received_ns;
+    uint8_t            transport; /* OTC_TRANSPORT_*: how the receiver got it (self-metrics) */
     struct otc_batch_child *children; /* batches msg points into (otc_batch_adopt) */
     struct otc_arena   arena;
 };
@@ -38,7 +41,8 @@ struct otc_batch *otc_batch_alloc_raw(enum otc_signal s, size_t len, uint8_t **d
 struct otc_batch *otc_batch_from_msg(enum otc_signal s, struct otc_arena *arena,
                                      ProtobufCMessage *msg);
 
-/* Decode raw into the arena (no-op when already decoded). OTC_EINVAL on bad protobuf. */
+/* Decode raw into the arena (no-op when already decoded). OTC_EINVAL on bad
+ * protobuf, OTC_ELIMIT when messages nest more than OTC_PB_MAX_DEPTH deep. */
 int otc_batch_decode(struct otc_batch *b);
 /* Read-only view of the decoded request; decodes on first use. NULL when undecodable. */
 const ProtobufCMessage *otc_batch_msg(struct otc_batch *b);

@@ -57,6 +57,12 @@ struct otc_counters {
     atomic_uint_fast64_t send_failed[OTC_SIGNAL_COUNT];    /* exporter_send_failed_* */
     atomic_uint_fast64_t enqueue_failed[OTC_SIGNAL_COUNT]; /* exporter_enqueue_failed_* */
     atomic_uint_fast64_t dropped[OTC_SIGNAL_COUNT];        /* processor drops */
+    atomic_uint_fast64_t deduplicated[OTC_SIGNAL_COUNT];   /* dedup: duplicates removed
+                                                              (also counted in dropped) */
+    /* Receivers: the part of accepted/refused that came over OTLP/HTTP (the rest
+     * came over gRPC); otc_receiver_deliver counts it from otc_batch.transport. */
+    atomic_uint_fast64_t http_accepted[OTC_SIGNAL_COUNT];
+    atomic_uint_fast64_t http_refused[OTC_SIGNAL_COUNT];
 };
 
 struct otc_pipeline;
@@ -105,6 +111,10 @@ struct otc_export_result {
     char     reason[256];    /* failure or partial success: status code and message */
 };
 struct otc_export_result *otc_export_result(void); /* this thread's record */
+/* Lifecycle state, for the health_check extension: RUNNING only while every
+ * pipeline is running. since (may be NULL): CLOCK_REALTIME ns of the change. */
+enum otc_engine_state { OTC_ENGINE_STARTING, OTC_ENGINE_RUNNING, OTC_ENGINE_STOPPING };
+enum otc_engine_state otc_engine_state(const struct otc_engine *e, uint64_t *since);
 /* CLOCK_MONOTONIC in nanoseconds (the clock of timer_due_ns). */
 uint64_t otc_now_ns(void);
 

@@ -602,6 +602,7 @@ static int dedup_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
         return otc_next(ins, b); /* untouched: keeps its bytes for zero-copy export */
     }
     atomic_fetch_add_explicit(&ins->counters.dropped[s], dups, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ins->counters.deduplicated[s], dups, memory_order_relaxed);
     b = otc_batch_writable(b); /* a private copy keeps the same item order */
     if (!b || !(mut = otc_batch_msg_mut(b))) {
         atomic_fetch_add_explicit(&ins->counters.dropped[s], n - dups, memory_order_relaxed);

@@ -1,0 +1,212 @@
+# test_deploy.py: the Kubernetes manifests in deploy/ are consistent with each
+# other and with otelc: every manifest parses, the kustomization lists them all,
+# every container port matches the Service and the ConfigMap's pipeline.yaml,
+# that config passes `otelc validate`, the probes hit the health_check
+# extension, the grace period exceeds service.shutdown_timeout, memory_limiter
+# fits the container limit, and the pod runs as non-root with a read-only root
+# filesystem. `kubectl kustomize` renders the kustomization offline when
+# kubectl is installed; `kubectl apply --dry-run=client` needs an API server.
+# SPDX-License-Identifier: Apache-2.0
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import yaml  # python3-yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import otlp_harness as h  # noqa: E402
+
+DEPLOY = os.path.join(h.SOURCE_DIR, "deploy")
+
+
+def load_all(path):
+    with open(path) as f:
+        return [d for d in yaml.safe_load_all(f) if d is not None]
+
+
+def port_of(endpoint):
+    m = re.match(r"^\[?[^\]]*\]?:(\d+)$", str(endpoint))
+    return int(m.group(1)) if m else None
+
+
+def host_of(endpoint):
+    return str(endpoint).rsplit(":", 1)[0]
+
+
+def duration_s(text):
+    m = re.match(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$", str(text))
+    if not m:
+        raise ValueError("not a duration: %r" % text)
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def mib(quantity):
+    m = re.match(r"^(\d+)(Mi|Gi|M|G)$", str(quantity))
+    if not m:
+        raise ValueError("memory quantity %r" % quantity)
+    n, u = int(m.group(1)), m.group(2)
+    return {"Mi": n, "Gi": n * 1024, "M": n * 1e6 / 2 ** 20, "G": n * 1e9 / 2 ** 20}[u]
+
+
+def main(t):
+    kust_path = os.path.join(DEPLOY, "kustomization.yaml")
+    t.check(os.path.exists(kust_path), "deploy/kustomization.yaml exists")
+    kust = load_all(kust_path)[0]
+    listed = kust.get("resources", [])
+    manifests = sorted(os.path.relpath(os.path.join(r, f), DEPLOY)
+                       for r, _d, fs in os.walk(os.path.join(DEPLOY, "k8s"))
+                       for f in fs if f.endswith((".yaml", ".yml")))
+    t.eq(sorted(listed), manifests, "the kustomization lists every manifest under deploy/k8s")
+
+    docs = {}
+    for rel in manifests:
+        try:
+            for d in load_all(os.path.join(DEPLOY, rel)):
+                docs.setdefault(d["kind"], []).append(d)
+            t.check(True, "%s parses" % rel)
+        except Exception as e:  # a parse error is a failed check, not a crash
+            t.check(False, "%s parses" % rel, repr(e))
+    for kind in ("Namespace", "ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler",
+                 "PodDisruptionBudget"):
+        t.eq(len(docs.get(kind, [])), 1, "exactly one %s" % kind)
+    ns = docs["Namespace"][0]["metadata"]["name"]
+    t.eq(kust.get("namespace"), ns, "kustomization namespace is the Namespace's")
+    for kind, objs in docs.items():
+        if kind != "Namespace":
+            t.eq(objs[0]["metadata"].get("namespace", ns), ns, "%s is in namespace %s" % (kind, ns))
+
+    dep, svc, cm = docs["Deployment"][0], docs["Service"][0], docs["ConfigMap"][0]
+    hpa, pdb = docs["HorizontalPodAutoscaler"][0], docs["PodDisruptionBudget"][0]
+    spec = dep["spec"]
+    pod = spec["template"]["spec"]
+    t.eq(len(pod["containers"]), 1, "one container")
+    ctr = pod["containers"][0]
+    t.eq(spec["replicas"], 2, "2 replicas")
+    t.eq(spec["selector"]["matchLabels"], svc["spec"]["selector"], "Service selects the Deployment's pods")
+    labels = spec["template"]["metadata"]["labels"]
+    t.check(all(labels.get(k) == v for k, v in spec["selector"]["matchLabels"].items()),
+            "pod labels match the Deployment selector")
+    t.check(all(labels.get(k) == v for k, v in pdb["spec"]["selector"]["matchLabels"].items()),
+            "PDB selects the pods")
+    t.eq(hpa["spec"]["scaleTargetRef"]["name"], dep["metadata"]["name"], "HPA targets the Deployment")
+    t.check(hpa["spec"]["minReplicas"] >= 2, "HPA keeps at least the 2 replicas")
+
+    # ---- the config in the ConfigMap
+    cfg_text = cm["data"]["pipeline.yaml"]
+    cfg = yaml.safe_load(cfg_text)
+    path = h.write_config(cfg_text, "configmap-pipeline.yaml")
+    r = h.run_otelc(["validate", "--config", path])
+    t.check(r.returncode == 0, "the ConfigMap's pipeline.yaml passes `otelc validate`",
+            r.stdout + r.stderr)
+    mount = [m for m in ctr["volumeMounts"] if m["name"] == "config"]
+    vol = [v for v in pod["volumes"] if v["name"] == "config"]
+    t.check(mount and vol and vol[0]["configMap"]["name"] == cm["metadata"]["name"],
+            "the ConfigMap is mounted")
+    args = ctr.get("args", [])
+    cfg_path = args[args.index("--config") + 1] if "--config" in args else "/etc/otelc/pipeline.yaml"
+    t.eq(cfg_path, os.path.join(mount[0]["mountPath"], "pipeline.yaml") if mount else None,
+         "--config points at the mounted pipeline.yaml")
+
+    protocols = cfg["receivers"]["otlp"]["protocols"]
+    health = cfg["extensions"]["health_check"]
+    readers = cfg["service"]["telemetry"]["metrics"]["readers"]
+    prom = readers[0]["pull"]["exporter"]["prometheus"]
+    cfg_endpoints = {
+        "otlp-grpc": protocols["grpc"]["endpoint"],
+        "otlp-http": protocols["http"]["endpoint"],
+        "metrics": "%s:%s" % (prom["host"], prom["port"]),
+        "health": health["endpoint"],
+    }
+    for name, ep in cfg_endpoints.items():
+        t.eq(host_of(ep), "0.0.0.0", "config binds %s on 0.0.0.0" % name)
+    cfg_ports = sorted(port_of(ep) for ep in cfg_endpoints.values())
+    t.eq(cfg_ports, [4317, 4318, 8888, 13133], "config ports")
+    t.check("health_check" in cfg["service"].get("extensions", []), "health_check is enabled in service")
+
+    ctr_ports = sorted(p["containerPort"] for p in ctr["ports"])
+    t.eq(ctr_ports, cfg_ports, "Deployment container ports = config ports")
+    svc_targets = sorted(int(p.get("targetPort", p["port"])) for p in svc["spec"]["ports"])
+    t.eq(svc_targets, ctr_ports, "Service target ports = Deployment ports")
+    by_name = {p["name"]: p["containerPort"] for p in ctr["ports"]}
+    for p in svc["spec"]["ports"]:
+        t.eq(by_name.get(p["name"]), int(p.get("targetPort", p["port"])),
+             "Service port %s targets the container port of the same name" % p["name"])
+        t.eq(p["port"], int(p.get("targetPort", p["port"])), "Service port %s keeps the number" % p["name"])
+
+    # ---- probes on the health check
+    hport, hpath = port_of(health["endpoint"]), health.get("path", "/")
+    for probe in ("readinessProbe", "livenessProbe"):
+        pr = ctr.get(probe, {}).get("httpGet", {})
+        port = pr.get("port")
+        if isinstance(port, str):
+            port = by_name.get(port)
+        t.eq((port, pr.get("path")), (hport, hpath), "%s hits the health check" % probe)
+
+    # ---- shutdown and resources
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    drain = duration_s(cfg["service"].get("shutdown_timeout", "25s"))
+    t.check(grace > drain, "terminationGracePeriodSeconds %s exceeds shutdown_timeout %ss" % (grace, drain))
+    res = ctr.get("resources", {})
+    for k in ("cpu", "memory"):
+        t.check(k in res.get("requests", {}) and k in res.get("limits", {}), "%s request and limit set" % k)
+    limit = mib(res["limits"]["memory"])
+    ml = cfg["processors"]["memory_limiter"]
+    lim, spike = ml["limit_mib"], ml.get("spike_limit_mib", ml["limit_mib"] // 5)
+    t.check(0.6 * limit <= lim < limit, "memory_limiter limit_mib %d fits the %d MiB container limit"
+            % (lim, limit))
+    t.check(lim + spike <= limit, "limit_mib + spike_limit_mib (%d) stays within the container limit"
+            % (lim + spike))
+    for name in cfg["service"]["pipelines"]:
+        procs = cfg["service"]["pipelines"][name].get("processors", [])
+        t.check(procs[:1] == ["memory_limiter"], "pipeline %s starts with memory_limiter" % name)
+
+    # ---- security context
+    psc, csc = pod.get("securityContext", {}), ctr.get("securityContext", {})
+    t.check(psc.get("runAsNonRoot") is True or csc.get("runAsNonRoot") is True, "runAsNonRoot")
+    uid = csc.get("runAsUser", psc.get("runAsUser"))
+    t.check(uid is not None and uid != 0, "runs as a non-zero uid (%r)" % uid)
+    t.check(csc.get("readOnlyRootFilesystem") is True, "readOnlyRootFilesystem")
+    t.check(csc.get("allowPrivilegeEscalation") is False, "no privilege escalation")
+
+    # ---- the Dockerfile agrees
+    with open(os.path.join(DEPLOY, "Dockerfile")) as f:
+        df = f.read()
+    t.check(len(re.findall(r"^FROM\s+debian:12", df, re.M)) >= 2, "Dockerfile: multi-stage on debian:12")
+    t.check(re.search(r"^USER\s+(?!0\b|root\b)\S+", df, re.M), "Dockerfile: non-root USER")
+    t.check('ENTRYPOINT ["/usr/local/bin/otelc", "--config", "/etc/otelc/pipeline.yaml"]' in df,
+            "Dockerfile: ENTRYPOINT otelc --config /etc/otelc/pipeline.yaml")
+    t.check("install-deps.sh" in df, "Dockerfile: build stage uses deploy/install-deps.sh")
+    r = subprocess.run(["sh", "-n", os.path.join(DEPLOY, "install-deps.sh")], capture_output=True, text=True)
+    t.eq(r.returncode, 0, "install-deps.sh is valid sh")
+
+    # ---- offline tools
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        h.log("skip - kubectl is not installed: `kubectl kustomize` and "
+              "`kubectl apply --dry-run=client` checks not run")
+        return
+    r = subprocess.run([kubectl, "kustomize", DEPLOY], capture_output=True, text=True, timeout=60)
+    t.check(r.returncode == 0, "`kubectl kustomize deploy/` renders", r.stderr)
+    if r.returncode == 0:
+        rendered = [d for d in yaml.safe_load_all(r.stdout) if d]
+        t.eq(sorted(d["kind"] for d in rendered),
+             sorted(["Namespace", "ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler",
+                     "PodDisruptionBudget"]), "kustomize output has every object")
+        t.check(all(d["metadata"].get("namespace", ns) == ns for d in rendered),
+                "kustomize puts everything in %s" % ns)
+    r = subprocess.run([kubectl, "apply", "--dry-run=client", "-k", DEPLOY, "--request-timeout=5s"],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, KUBECONFIG=os.devnull))
+    if r.returncode == 0:
+        t.check(True, "`kubectl apply --dry-run=client -k deploy/` accepts the manifests")
+    elif re.search(r"connection refused|openapi|unable to recognize|no configuration", r.stderr):
+        h.log("skip - `kubectl apply --dry-run=client` needs an API server (none here): %s"
+              % r.stderr.strip().splitlines()[-1][:200])
+    else:
+        t.check(False, "`kubectl apply --dry-run=client -k deploy/`", r.stderr[-2000:])
+
+
+if __name__ == "__main__":
+    h.run_test(main, timeout=120)

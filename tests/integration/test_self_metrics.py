@@ -1,0 +1,220 @@
+# test_self_metrics.py: otelc's own metrics and health check. After a known
+# load (spans, metric points and log records accepted; spans refused through
+# overload while the sink blocks; a batch of log records the sink rejects;
+# duplicates removed by dedup), GET /metrics must report exactly those counts
+# with otelcol's names and labels, plus uptime and RSS. The health_check
+# extension answers 200 while running and 503 while shutdown is held open by
+# a blocked exporter.
+# SPDX-License-Identifier: Apache-2.0
+import json
+import os
+import re
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import otlp_harness as h  # noqa: E402
+
+SC = h.grpc.StatusCode
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$')
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def http_get(port, path, timeout=3.0):
+    """(status, body) of GET http://127.0.0.1:port/path; (None, error) when unreachable."""
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError as e:
+        return None, repr(e)
+
+
+def scrape(port):
+    status, text = http_get(port, "/metrics")
+    if status != 200:
+        raise h.OtelcError("GET /metrics answered %r: %s" % (status, text[:300]))
+    samples, types = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, typ = line.split(" ", 3)
+            types[name] = typ
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        if not m:
+            raise h.OtelcError("not a Prometheus sample line: %r" % line)
+        labels = dict(LABEL.findall(m.group(2)))
+        key = (m.group(1), tuple(sorted((k, v) for k, v in labels.items()
+                                        if not k.startswith("service_"))))
+        samples[key] = float(m.group(3))
+        samples.setdefault(("__labels__", m.group(1)), labels)
+    return samples, types
+
+
+def value(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def main(t):
+    sink = h.Sink("metrics-sink", max_workers=64)
+    port, mport, hport = h.free_port(), h.free_port(), h.free_port()
+    exp = h.otlp_exporter_yaml("otlp/sink", sink.port, timeout="2s", queue_size=2,
+                               initial_interval="100ms", max_interval="500ms",
+                               max_elapsed_time="0")
+    cfg = ("receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:%d\n"
+           "processors:\n  dedup:\n"
+           "extensions:\n  health_check:\n    endpoint: 127.0.0.1:%d\n"
+           "exporters:\n%s"
+           "service:\n  extensions: [health_check]\n  shutdown_timeout: 20s\n"
+           "  telemetry:\n    metrics:\n      level: detailed\n      readers:\n        - pull:\n"
+           "            exporter:\n              prometheus:\n                host: 127.0.0.1\n"
+           "                port: %d\n"
+           "  pipelines:\n"
+           "    traces:\n      receivers: [otlp]\n      processors: [dedup]\n      exporters: [otlp/sink]\n"
+           "    metrics:\n      receivers: [otlp]\n      exporters: [otlp/sink]\n"
+           "    logs:\n      receivers: [otlp]\n      exporters: [otlp/sink]\n") % (port, hport, exp, mport)
+    proc = h.start_otelc(cfg)
+    c = h.Client(port)
+    want = {"acc": {s: 0 for s in h.SIGNALS}, "ref_spans": 0}
+
+    def send(sig, req):
+        code, _resp, details = c.export_full(sig, req, timeout=10)
+        n = h.count_items(sig, [req])
+        if code == SC.OK:
+            want["acc"][sig] += n
+        return code, n, details
+
+    # ---- health: 200 while running
+    st, body = h.wait_until(lambda: (lambda r: r if r[0] == 200 else None)(http_get(hport, "/")), 5) \
+        or http_get(hport, "/")
+    t.eq(st, 200, "health check answers 200 while running")
+    try:
+        t.eq(json.loads(body).get("status"), "Server available", "health check body status")
+    except ValueError:
+        t.check(False, "health check body is JSON", body)
+    t.eq(http_get(hport, "/nope")[0], 404, "health check: another path is 404")
+
+    # ---- phase 1: normal load
+    dup_req = h.make_traces(10)
+    for sig, n, k in (("traces", 10, 4), ("metrics", 6, 3), ("logs", 7, 3)):
+        for i in range(k):
+            req = dup_req if (sig == "traces" and i == 0) else h.make_request(sig, n)
+            code, _n, details = send(sig, req)
+            t.eq(code, SC.OK, "%s request %d accepted" % (sig, i))
+    for sig in h.SIGNALS:
+        t.eq(sink.wait_count(sig, want["acc"][sig], 20), want["acc"][sig], "sink got every %s item" % sig)
+
+    # ---- phase 2: duplicates (accepted by the receiver, removed by dedup)
+    code, ndup, _ = send("traces", dup_req)
+    t.eq(code, SC.OK, "duplicate request accepted by the receiver")
+
+    # ---- phase 3: the sink rejects one logs batch permanently
+    before_attempts = sink.attempts["logs"]
+    sink.fail_next(1, SC.INVALID_ARGUMENT)
+    failed_req = h.make_logs(5)
+    code, nfailed, _ = send("logs", failed_req)
+    t.eq(code, SC.OK, "logs request accepted (its export will fail)")
+    h.wait_until(lambda: sink.attempts["logs"] > before_attempts, 10)
+    time.sleep(0.3)
+
+    # ---- phase 4: overload: the sink blocks until the receiver refuses
+    sink.block()
+    refused_codes = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 30:
+        code, n, details = send("traces", h.make_traces(10))
+        if code == SC.UNAVAILABLE:
+            want["ref_spans"] += n
+            refused_codes += 1
+            if refused_codes >= 3:
+                break
+        elif code != SC.OK:
+            t.check(False, "overload answers are OK or UNAVAILABLE", "%s %s" % (code, details))
+            break
+    t.check(refused_codes >= 3, "the receiver refused under overload (%d UNAVAILABLE)" % refused_codes)
+    sink.release()
+    exp_sent = {"traces": want["acc"]["traces"] - ndup, "metrics": want["acc"]["metrics"],
+                "logs": want["acc"]["logs"] - nfailed}
+    for sig in h.SIGNALS:
+        t.eq(sink.wait_count(sig, exp_sent[sig], 30), exp_sent[sig],
+             "sink received every %s item that was accepted and not removed" % sig)
+
+    # ---- the metrics, after the exporter settled
+    def settled():
+        s, _ = scrape(mport)
+        return all(value(s, "otelcol_exporter_sent_%s_total" % it, exporter="otlp/sink") == exp_sent[sig]
+                   for sig, it in (("traces", "spans"), ("metrics", "metric_points"),
+                                   ("logs", "log_records")))
+    h.wait_until(settled, 15, 0.2)
+    s, types = scrape(mport)
+    items = {"traces": "spans", "metrics": "metric_points", "logs": "log_records"}
+    for sig, it in items.items():
+        t.eq(value(s, "otelcol_receiver_accepted_%s_total" % it, receiver="otlp", transport="grpc"),
+             want["acc"][sig], "otelcol_receiver_accepted_%s_total{receiver=otlp,transport=grpc}" % it)
+        t.eq(value(s, "otelcol_exporter_sent_%s_total" % it, exporter="otlp/sink"), exp_sent[sig],
+             "otelcol_exporter_sent_%s_total{exporter=otlp/sink}" % it)
+        t.eq(value(s, "otelcol_exporter_enqueue_failed_%s_total" % it, exporter="otlp/sink"), 0,
+             "otelcol_exporter_enqueue_failed_%s_total" % it)
+    t.eq(value(s, "otelcol_receiver_refused_spans_total", receiver="otlp", transport="grpc"),
+         want["ref_spans"], "otelcol_receiver_refused_spans_total counts the refused requests' spans")
+    t.eq(value(s, "otelcol_receiver_refused_log_records_total", receiver="otlp", transport="grpc"), 0,
+         "no log records refused")
+    t.eq(value(s, "otelcol_exporter_send_failed_log_records_total", exporter="otlp/sink"), nfailed,
+         "otelcol_exporter_send_failed_log_records_total counts the rejected batch")
+    t.eq(value(s, "otelcol_exporter_send_failed_spans_total", exporter="otlp/sink"), 0,
+         "retried spans are not counted as failed")
+    t.eq(value(s, "otelcol_processor_dropped_spans_total", processor="dedup"), ndup,
+         "otelcol_processor_dropped_spans_total{processor=dedup}")
+    t.eq(value(s, "otelcol_processor_deduplicated_spans_total", processor="dedup"), ndup,
+         "otelcol_processor_deduplicated_spans_total{processor=dedup}")
+    t.eq(value(s, "otelcol_exporter_queue_capacity", exporter="otlp/sink"), 2, "queue capacity")
+    t.eq(value(s, "otelcol_exporter_queue_size", exporter="otlp/sink"), 0, "queue empty at rest")
+    t.eq(types.get("otelcol_receiver_accepted_spans_total"), "counter", "accepted is a counter")
+    t.eq(types.get("otelcol_exporter_queue_size"), "gauge", "queue size is a gauge")
+    up = value(s, "otelcol_process_uptime_seconds_total")
+    rss = value(s, "otelcol_process_memory_rss_bytes")
+    t.check(up is not None and up > 0, "uptime present and positive (%r)" % up)
+    t.check(rss is not None and rss > 1 << 20, "RSS present and above 1 MiB (%r)" % rss)
+    lab = s.get(("__labels__", "otelcol_receiver_accepted_spans_total"), {})
+    t.eq(lab.get("service_name"), "otelc", "service_name label")
+    t.check(re.match(r"^[0-9a-f-]{36}$", lab.get("service_instance_id", "")),
+             "service_instance_id label is a UUID")
+    t.eq(http_get(mport, "/other")[0], 404, "metrics server: another path is 404")
+
+    # ---- health: 503 while shutdown is held open by a blocked exporter
+    sink.block()
+    code, _n, _ = send("logs", h.make_logs(3))
+    t.eq(code, SC.OK, "a logs request is accepted before shutdown")
+    h.wait_until(lambda: sink.blocked_now > 0, 10)
+    t.check(sink.blocked_now > 0, "the exporter is held by the blocked sink")
+    t.eq(http_get(hport, "/")[0], 200, "still 200 before SIGTERM")
+    proc.send_signal(h.signal.SIGTERM)
+    seen = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and proc.poll() is None:
+        st, body = http_get(hport, "/", timeout=1)
+        seen.append(st)
+        if st == 503:
+            break
+        time.sleep(0.05)
+    t.check(503 in seen, "health check answers 503 during shutdown (saw %r)" % sorted(set(seen), key=str))
+    t.check(proc.poll() is None, "otelc was still draining when 503 was seen")
+    if 503 in seen:
+        try:
+            t.eq(json.loads(body).get("status"), "Server not available", "503 body status")
+        except ValueError:
+            t.check(False, "503 body is JSON", body)
+    threading.Timer(1.0, sink.release).start()
+    rc = proc.wait(timeout=30)
+    t.eq(rc, 0, "otelc exits 0 after the drain")
+    t.eq(sink.count("logs"), exp_sent["logs"] + 3, "the held logs batch was delivered during the drain")
+
+
+if __name__ == "__main__":
+    h.run_test(main, timeout=150)
