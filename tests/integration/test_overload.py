@@ -5,6 +5,7 @@
 # SPDX-License-Identifier: Apache-2.0
 import collections
 import os
+import re
 import sys
 import time
 
@@ -136,8 +137,10 @@ def main(t):
         t.check(el <= 3 + 1 + 2, "SIGTERM with the sink blocked and %d batches stuck: exit 0 in "
                 "%.2f s (shutdown_timeout: 3s)" % (stuck, el))
         err = h.otelc_stderr(proc)
-        t.check("could not be exported" in err or "dropping" in err,
-                "otelc logs the items it could not export at shutdown", err[-1500:])
+        m = re.search(r"(\d+) spans, \d+ data points, \d+ log records not delivered", err)
+        t.check(m and int(m.group(1)) == stuck * SPANS_PER_REQUEST,
+                "otelc logs the spans it could not export at shutdown (%s of %d)"
+                % (m.group(1) if m else None, stuck * SPANS_PER_REQUEST), err[-1500:])
     except h.OtelcError as e:
         t.check(False, "SIGTERM with the sink blocked and batches stuck: exit 0 within 15 s", e)
     sink.release()
