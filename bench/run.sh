@@ -1,0 +1,505 @@
+#!/usr/bin/env bash
+# run.sh - the end-to-end benchmark: builds Release into build-bench/ (if needed),
+# then puts the same OTLP/gRPC load through the receive-only and forward-only
+# reference servers and through otelc (pass-through, the full pipeline.yaml
+# chain, the same with gzip), runs the micro-benchmarks, and writes the
+# "End-to-end" section of bench/RESULTS.md and the chart bench/results.svg.
+# Usage: bench/run.sh        (environment overrides: see the defaults below)
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD_DIR:-$SRC/build-bench}
+DURATION=${DURATION:-15}         # seconds of each load run (max rate, then half rate)
+CONCURRENCY=${CONCURRENCY:-8}    # Export calls in flight
+ITEMS=${ITEMS:-100}              # spans per request
+ATTRS=${ATTRS:-10}               # attributes per span
+ATTR_SIZE=${ATTR_SIZE:-20}       # bytes per attribute value
+TRACES=${TRACES:-10}             # distinct trace ids per request
+JOBS=${JOBS:-$(nproc)}
+PROFILE=${PROFILE:-perf}         # perf | none: profile otelc's full chain at the end
+PROFILE_SECONDS=${PROFILE_SECONDS:-10}
+RESULTS=${RESULTS:-$SRC/bench/RESULTS.md}
+CHART=${CHART:-$SRC/bench/results.svg}
+RUN_DIR=${RUN_DIR:-$BUILD/bench-run-$(date +%Y%m%d-%H%M%S)}
+COMMAND_LINE="bench/run.sh${*:+ $*}"
+for v in DURATION CONCURRENCY ITEMS ATTRS ATTR_SIZE TRACES PROFILE; do
+    if printenv "$v" >/dev/null; then
+        COMMAND_LINE="$v=${!v} $COMMAND_LINE"
+    fi
+done
+
+T0=$(date +%s)
+log() { printf '[run.sh %4ds] %s\n' "$(($(date +%s) - T0))" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ------------------------------------------------------------------ build
+BENCH_TARGETS="otelc otlp_loadgen baseline_receive baseline_forward bench_queue bench_decode"
+[ -f "$SRC/bench/bench_processors.c" ] && BENCH_TARGETS="$BENCH_TARGETS bench_processors"
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+    log "configuring a Release build in $BUILD"
+    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DOTC_BUILD_TESTS=OFF \
+        -DOTC_BUILD_BENCH=ON >"$BUILD.cmake.log" 2>&1 || die "cmake failed, see $BUILD.cmake.log"
+fi
+log "building $BENCH_TARGETS (-j$JOBS)"
+# shellcheck disable=SC2086
+cmake --build "$BUILD" -j"$JOBS" --target $BENCH_TARGETS >>"$BUILD.cmake.log" 2>&1 ||
+    die "build failed, see $BUILD.cmake.log"
+OTELC=$BUILD/otelc
+LOADGEN=$BUILD/bench/loadgen/otlp_loadgen
+RECV=$BUILD/bench/baseline/baseline_receive
+FWD=$BUILD/bench/baseline/baseline_forward
+
+if ! command -v gnuplot >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing gnuplot-nox for the chart"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gnuplot-nox \
+            >/dev/null 2>&1 || log "gnuplot-nox could not be installed: no chart"
+    else
+        log "gnuplot is missing (Debian: apt-get install gnuplot-nox): no chart"
+    fi
+fi
+
+mkdir -p "$RUN_DIR"
+log "run directory: $RUN_DIR"
+
+# ------------------------------------------------------------------ helpers
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() { # port pid
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+            return 0
+        fi
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+stop_pid() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+cpu_ticks() { # utime + stime of a process, in clock ticks
+    sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+status_kib() { # pid VmRSS|VmHWM
+    awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"
+}
+
+result_field() { # file key -> value from the RESULT line
+    awk -v k="$2" '/^RESULT /{for (i = 2; i <= NF; i++) {split($i, a, "="); if (a[1] == k) print a[2]}}' "$1" | tail -1
+}
+
+sink_bytes() {
+    sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$RUN_DIR/sink.stats" 2>/dev/null || echo 0
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+LOAD_ARGS=(--items "$ITEMS" --attrs "$ATTRS" --attr-size "$ATTR_SIZE" --distinct-traces "$TRACES"
+           --concurrency "$CONCURRENCY" --duration "$DURATION")
+
+# One row of the table per setup, as key=value fields.
+ROWS=$RUN_DIR/rows.txt
+: >"$ROWS"
+
+# measure NAME PID PORT [loadgen args...]: max-rate run, then half-rate run.
+measure() {
+    local name=$1 pid=$2 port=$3
+    shift 3
+    local tag idle c0 c1 items ok_bytes rate half p99max p99half hwm cpu_m err1 err2 s0 s1 delivered
+    tag=$(echo "$name" | tr -c 'a-zA-Z0-9\n' '_')
+    sleep 1
+    idle=$(status_kib "$pid" VmRSS)
+    s0=$(sink_bytes)
+    c0=$(cpu_ticks "$pid")
+    log "$name: max rate for ${DURATION}s"
+    "$LOADGEN" --endpoint "127.0.0.1:$port" "${LOAD_ARGS[@]}" "$@" \
+        >"$RUN_DIR/$tag.max.txt" 2>"$RUN_DIR/$tag.max.progress" || true
+    sleep 1 # let batches still in the pipeline leave
+    c1=$(cpu_ticks "$pid")
+    grep -q '^RESULT .*ok=' "$RUN_DIR/$tag.max.txt" || die "$name: the load generator failed, see $RUN_DIR/$tag.max.txt"
+    items=$(( $(result_field "$RUN_DIR/$tag.max.txt" ok) * ITEMS ))
+    ok_bytes=$(result_field "$RUN_DIR/$tag.max.txt" bytes)
+    rate=$(result_field "$RUN_DIR/$tag.max.txt" req_per_s)
+    p99max=$(result_field "$RUN_DIR/$tag.max.txt" p99_ms)
+    err1=$(result_field "$RUN_DIR/$tag.max.txt" errors)
+    cpu_m=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" -v n="$items" \
+        'BEGIN {printf "%.3f", (n > 0 ? (b - a) / t / (n / 1e6) : 0)}')
+    half=$(awk -v r="$rate" 'BEGIN {printf "%.1f", r / 2}')
+    log "$name: $(result_field "$RUN_DIR/$tag.max.txt" items_per_s) items/s, $cpu_m CPU-s per M items; half rate ($half req/s)"
+    "$LOADGEN" --endpoint "127.0.0.1:$port" "${LOAD_ARGS[@]}" --rate "$half" "$@" \
+        >"$RUN_DIR/$tag.half.txt" 2>"$RUN_DIR/$tag.half.progress" || true
+    p99half=$(result_field "$RUN_DIR/$tag.half.txt" p99_ms)
+    err2=$(result_field "$RUN_DIR/$tag.half.txt" errors)
+    hwm=$(status_kib "$pid" VmHWM)
+    ok_bytes=$((ok_bytes + $(result_field "$RUN_DIR/$tag.half.txt" bytes)))
+    sleep 2 # the sink rewrites its counters once a second
+    s1=$(sink_bytes)
+    delivered=$(awk -v a="$s0" -v b="$s1" -v n="$ok_bytes" 'BEGIN {printf "%.1f", (n > 0 ? 100 * (b - a) / n : 0)}')
+    echo "name=$tag label=$name items_s=$(result_field "$RUN_DIR/$tag.max.txt" items_per_s)" \
+         "cpu_m=$cpu_m idle_kib=$idle hwm_kib=$hwm p99_max=$p99max p99_half=$p99half" \
+         "p50_half=$(result_field "$RUN_DIR/$tag.half.txt" p50_ms) half_rate=$half" \
+         "errors=$((${err1:-0} + ${err2:-0})) delivered=$delivered" >>"$ROWS"
+}
+
+# ------------------------------------------------------------------ sink
+SINK_PORT=$(free_port)
+"$RECV" --endpoint "127.0.0.1:$SINK_PORT" --stats "$RUN_DIR/sink.stats" 2>"$RUN_DIR/sink.log" &
+SINK_PID=$!
+PIDS+=("$SINK_PID")
+wait_port "$SINK_PORT" "$SINK_PID" || die "the receive-only server did not start"
+
+# 1. receive-only: the load generator talks to the sink itself.
+measure "receive-only" "$SINK_PID" "$SINK_PORT"
+sed -i '$ s/delivered=[0-9.]*/delivered=-/' "$ROWS"
+
+# 2. forward-only, plain and gzip.
+for mode in plain gzip; do
+    PORT=$(free_port)
+    extra=()
+    [ "$mode" = gzip ] && extra=(--gzip)
+    "$FWD" --endpoint "127.0.0.1:$PORT" --downstream "127.0.0.1:$SINK_PORT" "${extra[@]}" \
+        2>"$RUN_DIR/forward-$mode.log" &
+    P=$!
+    PIDS+=("$P")
+    wait_port "$PORT" "$P" || die "the forward-only server did not start"
+    if [ "$mode" = gzip ]; then
+        measure "forward-only gzip" "$P" "$PORT" --gzip
+    else
+        measure "forward-only" "$P" "$PORT"
+    fi
+    stop_pid "$P"
+done
+
+# 3. otelc configurations.
+cat >"$RUN_DIR/passthrough.yaml" <<EOF
+# otelc pass-through: OTLP/gRPC in, OTLP/gRPC out, no processors, no compression.
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: \${env:OTELC_GRPC_ENDPOINT}
+exporters:
+  otlp:
+    endpoint: \${env:OTLP_BACKEND}
+    tls:
+      insecure: true
+    compression: none
+service:
+  telemetry:
+    logs:
+      level: warn
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [otlp]
+EOF
+CHAIN_FROM="bench/run.sh's own copy of the chain"
+if grep -q 'processors: \[memory_limiter, probabilistic_sampler, truncate, dedup, batch\]' "$SRC/pipeline.yaml" &&
+   grep -q '^    compression: gzip' "$SRC/pipeline.yaml" &&
+   grep -q 'OTELC_EXPORTER' "$SRC/pipeline.yaml"; then
+    CHAIN_FROM="the top-level pipeline.yaml (exporter otlp, sampling 100%)"
+    cp "$SRC/pipeline.yaml" "$RUN_DIR/fullchain-gzip.yaml"
+    sed 's/^    compression: gzip/    compression: none/' "$SRC/pipeline.yaml" >"$RUN_DIR/fullchain.yaml"
+else
+    for c in none gzip; do
+        f=$RUN_DIR/fullchain.yaml
+        [ "$c" = gzip ] && f=$RUN_DIR/fullchain-gzip.yaml
+        cat >"$f" <<EOF
+# otelc full chain: memory_limiter, probabilistic_sampler (100%), truncate, dedup, batch -> otlp.
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: \${env:OTELC_GRPC_ENDPOINT}
+processors:
+  memory_limiter:
+    check_interval: 1s
+    limit_mib: 512
+  probabilistic_sampler:
+    sampling_percentage: 100
+    hash_seed: 22
+  truncate:
+    max_value_length: 4096
+    max_attributes: 128
+  dedup:
+    window: 30s
+    max_entries: 262144
+  batch:
+    send_batch_size: 8192
+    send_batch_max_size: 10000
+    timeout: 200ms
+exporters:
+  otlp:
+    endpoint: \${env:OTLP_BACKEND}
+    tls:
+      insecure: true
+    compression: $c
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [memory_limiter, probabilistic_sampler, truncate, dedup, batch]
+      exporters: [otlp]
+EOF
+    done
+fi
+
+OTELC_IDLE_KIB=""
+run_otelc() { # label config [loadgen args]
+    local label=$1 cfg=$2
+    shift 2
+    PORT=$(free_port)
+    OTELC_GRPC_ENDPOINT="127.0.0.1:$PORT" OTLP_BACKEND="127.0.0.1:$SINK_PORT" OTELC_EXPORTER=otlp \
+        OTELC_SAMPLING_PERCENTAGE=100 OTELC_MEMORY_LIMIT_MIB=512 \
+        "$OTELC" --config "$cfg" 2>"$RUN_DIR/$(basename "$cfg" .yaml).log" &
+    P=$!
+    PIDS+=("$P")
+    wait_port "$PORT" "$P" || die "otelc did not start with $cfg, see $RUN_DIR/$(basename "$cfg" .yaml).log"
+    measure "$label" "$P" "$PORT" "$@"
+}
+
+run_otelc "otelc pass-through" "$RUN_DIR/passthrough.yaml"
+stop_pid "$P"
+run_otelc "otelc full chain" "$RUN_DIR/fullchain.yaml"
+stop_pid "$P"
+run_otelc "otelc full chain gzip" "$RUN_DIR/fullchain-gzip.yaml" --gzip
+stop_pid "$P"
+
+# Idle RSS of otelc with the full chain: started, connected to nothing, 2 s.
+PORT=$(free_port)
+OTELC_GRPC_ENDPOINT="127.0.0.1:$PORT" OTLP_BACKEND="127.0.0.1:$SINK_PORT" OTELC_EXPORTER=otlp \
+    "$OTELC" --config "$RUN_DIR/fullchain.yaml" 2>"$RUN_DIR/idle.log" &
+P=$!
+PIDS+=("$P")
+wait_port "$PORT" "$P" || die "otelc did not start for the idle measurement"
+sleep 2
+OTELC_IDLE_KIB=$(status_kib "$P" VmRSS)
+
+# Profile of the full chain under load (perf, if the kernel allows it).
+PROFILE_TXT=""
+if [ "$PROFILE" = perf ] && command -v perf >/dev/null 2>&1; then
+    log "profiling otelc (full chain) with perf for ${PROFILE_SECONDS}s at max rate"
+    "$LOADGEN" --endpoint "127.0.0.1:$PORT" "${LOAD_ARGS[@]}" --duration $((PROFILE_SECONDS + 2)) --quiet \
+        >"$RUN_DIR/profile.load.txt" 2>&1 &
+    LG=$!
+    sleep 1
+    if perf record -e cpu-clock -F 999 -p "$P" -o "$RUN_DIR/perf.data" -- sleep "$PROFILE_SECONDS" \
+        >"$RUN_DIR/perf.record.log" 2>&1; then
+        perf report -i "$RUN_DIR/perf.data" --sort dso,symbol --stdio 2>/dev/null |
+            grep -E '^ +[0-9]' | sed -E 's/ +/ /g; s/( -)* *$//' | head -25 >"$RUN_DIR/profile.txt" || true
+        perf report -i "$RUN_DIR/perf.data" --sort dso --stdio 2>/dev/null |
+            grep -E '^ +[0-9]' | sed -E 's/ +/ /g; s/( -)* *$//' | head -10 >"$RUN_DIR/profile-dso.txt" || true
+        PROFILE_TXT=$RUN_DIR/profile.txt
+    else
+        log "perf record failed (see $RUN_DIR/perf.record.log): no profile"
+    fi
+    wait "$LG" || true
+fi
+stop_pid "$P"
+stop_pid "$SINK_PID"
+
+# ------------------------------------------------------------------ micro-benchmarks
+MICRO=$RUN_DIR/micro.txt
+: >"$MICRO"
+for b in bench_queue bench_decode bench_processors; do
+    exe=$BUILD/bench/$b
+    [ -x "$exe" ] || continue
+    log "micro-benchmark $b"
+    {
+        echo "\$ $b"
+        timeout 300 "$exe" 2>&1 || echo "($b exited with status $?)"
+        echo
+    } >>"$MICRO"
+done
+
+# ------------------------------------------------------------------ report
+log "writing $RESULTS and $CHART"
+DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
+CPU_MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
+CPU_MHZ=$(awk -F': ' '/^cpu MHz/{printf "%.0f MHz", $2; exit}' /proc/cpuinfo)
+NPROC=$(nproc)
+MEM=$(awk '/^MemTotal/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+KERNEL=$(uname -r)
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+BYTES_PER_REQ=$(result_field "$RUN_DIR/receive_only.max.txt" bytes_per_request)
+ELAPSED=$(($(date +%s) - T0))
+
+# chart data: "label" CPU-s per M items, thousand items/s
+: >"$RUN_DIR/chart.dat"
+while read -r line; do
+    label=$(sed -n 's/.*label=\(.*\) items_s=.*/\1/p' <<<"$line")
+    cpu=$(sed -n 's/.* cpu_m=\([^ ]*\).*/\1/p' <<<"$line")
+    its=$(sed -n 's/.* items_s=\([^ ]*\).*/\1/p' <<<"$line")
+    echo "\"$label\" $cpu $(awk -v x="$its" 'BEGIN {printf "%.1f", x / 1000}')" >>"$RUN_DIR/chart.dat"
+done <"$ROWS"
+if command -v gnuplot >/dev/null 2>&1; then
+    gnuplot <<EOF || log "gnuplot failed: no chart"
+set terminal svg size 900,480 dynamic font "sans,11" background "#ffffff"
+set output "$CHART"
+set title "otelc end-to-end, $ITEMS-span requests x $ATTRS attributes ($DATE, $NPROC shared cores)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set xtics rotate by 20 right scale 0 font ",10"
+set ylabel "CPU-seconds per million spans (lower is better)"
+set y2label "thousand spans/s at max rate"
+set ytics nomirror
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+set grid ytics
+set key outside top center horizontal
+plot "$RUN_DIR/chart.dat" using 2:xtic(1) title "CPU-s per M spans (process under test)" lc rgb "#3b6ea8", \
+     "" using 3 axes x1y2 title "k spans/s (max rate)" lc rgb "#e0a030"
+EOF
+fi
+
+SECTION=$RUN_DIR/end-to-end.md
+/usr/bin/python3 - "$ROWS" "$SECTION" <<PYEOF
+import sys
+rows = []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line:
+        continue
+    head, label_rest = line.split(" label=", 1)
+    label, rest = label_rest.split(" items_s=", 1)
+    d = dict(kv.split("=", 1) for kv in ("items_s=" + rest).split())
+    d["label"] = label
+    rows.append(d)
+by = {r["label"]: r for r in rows}
+def f(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+fwd = f(by.get("forward-only", {}).get("cpu_m"))
+fwdz = f(by.get("forward-only gzip", {}).get("cpu_m"))
+def ratio(r, base):
+    c = f(r.get("cpu_m"))
+    return "%.2f" % (c / base) if c and base else "-"
+def mib(k):
+    v = f(k)
+    return "%.1f" % (v / 1024) if v is not None else "-"
+out = []
+w = out.append
+w("## End-to-end")
+w("")
+w("Written by \`bench/run.sh\`; re-run it to refresh this section (other sections are kept).")
+w("")
+w("- **Command:** \`$COMMAND_LINE\` (from \`$SRC\`, build \`$BUILD\`, Release), $DATE, took ${ELAPSED} s.")
+w("- **Machine:** $CPU_MODEL, $CPU_MHZ, nproc = $NPROC, $MEM RAM, Linux $KERNEL; load average at the end: $LOADAVG.")
+w("  The machine is **shared with other engineers compiling and testing** while this ran, and the")
+w("  load generator and the sink run on the same $NPROC cores as the process under test: absolute")
+w("  figures move between runs, the **ratios within one run** are the figures to compare.")
+w("- **Load:** \`otlp_loadgen\`, traces, $ITEMS spans per request, $ATTRS string attributes per span")
+w("  ($ATTR_SIZE-byte values), 1 event per span, $TRACES trace ids per request, fresh ids on every request")
+w("  (${BYTES_PER_REQ} bytes per request), $CONCURRENCY calls in flight on one connection. Each setup: ${DURATION} s at the")
+w("  maximum rate, then ${DURATION} s at half the rate it reached (open loop, same concurrency cap).")
+w("- **Setups:** receive-only and forward-only are \`bench/baseline\` (gRPC core, the otlp receiver's")
+w("  server code, no decoding). The receive-only server is also the downstream sink of every other setup.")
+w("  otelc pass-through = otlp receiver -> otlp exporter, no processors, no compression. otelc full chain")
+w("  = $CHAIN_FROM: memory_limiter, probabilistic_sampler at 100%, truncate, dedup, batch -> otlp")
+w("  exporter, no compression; \"gzip\" = the same with gzip from the load generator and to the sink")
+w("  (forward-only gzip is its reference). Configs are in the run directory.")
+w("- **Columns:** CPU = utime+stime of the process under test (\`/proc/PID/stat\`) over the max-rate run")
+w("  plus 1 s of drain, per million spans answered OK. Idle RSS = VmRSS before the load, peak RSS = VmHWM")
+w("  after both runs. Delivered = bytes the sink received / bytes answered OK to the load generator, both runs (uncompressed).")
+w("")
+w("| setup | spans/s (max rate) | CPU-s per M spans | ratio to forward-only | idle RSS MiB | peak RSS MiB | p99 ms at max | p99 ms at half rate | p50 ms at half rate | errors | delivered % |")
+w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+for r in rows:
+    extra = ""
+    if r["label"].endswith("gzip") and r["label"] != "forward-only gzip" and fwdz:
+        extra = " (%s to forward-only gzip)" % ratio(r, fwdz)
+    w("| %s | %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s |" % (
+        r["label"], "{:,.0f}".format(f(r["items_s"]) or 0), r["cpu_m"], ratio(r, fwd), extra,
+        mib(r["idle_kib"]), mib(r["hwm_kib"]), r["p99_max"], r["p99_half"], r["p50_half"],
+        r["errors"], r["delivered"]))
+w("")
+w("![CPU per span and throughput per setup](results.svg)")
+w("")
+full = by.get("otelc full chain", {})
+pt = by.get("otelc pass-through", {})
+idle = f("$OTELC_IDLE_KIB")
+def verdict(ok):
+    return "**met**" if ok else "**not met**"
+w("### Targets (issue 7), from this run")
+w("")
+fr = f(full.get("cpu_m")) / fwd if fwd and f(full.get("cpu_m")) else None
+pr = f(pt.get("cpu_m")) / fwd if fwd and f(pt.get("cpu_m")) else None
+w("| target | measured | verdict |")
+w("|---|---|---|")
+w("| full chain CPU per span <= 1.5x forward-only | %s | %s |" % ("%.2fx" % fr if fr else "-", verdict(fr is not None and fr <= 1.5)))
+w("| pass-through CPU per span <= 1.15x forward-only | %s | %s |" % ("%.2fx" % pr if pr else "-", verdict(pr is not None and pr <= 1.15)))
+w("| idle RSS <= 16 MiB (otelc, full chain config) | %s MiB | %s |" % ("%.1f" % (idle / 1024) if idle else "-", verdict(idle is not None and idle <= 16 * 1024)))
+h = f(full.get("hwm_kib"))
+w("| RSS <= 128 MiB at the max rate (full chain, default queues) | %s MiB | %s |" % ("%.1f" % (h / 1024) if h else "-", verdict(h is not None and h <= 128 * 1024)))
+p = f(full.get("p99_half"))
+w("| p99 Export latency <= 5 ms at half the max rate (full chain) | %s ms | %s |" % (p if p is not None else "-", verdict(p is not None and p <= 5)))
+w("")
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+PYEOF
+
+{
+    if [ -n "$PROFILE_TXT" ] && [ -s "$PROFILE_TXT" ]; then
+        echo "### Where otelc's time goes (full chain, perf, ${PROFILE_SECONDS} s at max rate)"
+        echo
+        echo "\`perf record -e cpu-clock -F 999 -p <otelc>\` (self time, sampled), by shared object:"
+        echo
+        echo '```'
+        cat "$RUN_DIR/profile-dso.txt"
+        echo '```'
+        echo
+        echo "Top functions:"
+        echo
+        echo '```'
+        cat "$PROFILE_TXT"
+        echo '```'
+        echo
+    fi
+    echo "### Micro-benchmarks (this run, same build)"
+    echo
+    echo '```'
+    cat "$MICRO"
+    echo '```'
+    echo
+    echo "Raw load-generator output and configs: \`$RUN_DIR\`."
+    echo
+} >>"$SECTION"
+
+/usr/bin/python3 - "$RESULTS" "$SECTION" <<'PYEOF'
+import os, re, sys
+path, section = sys.argv[1], open(sys.argv[2]).read()
+text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\n"
+lines = text.splitlines(keepends=True)
+start = next((i for i, l in enumerate(lines) if l.rstrip() == "## End-to-end"), None)
+if start is None:
+    if not text.endswith("\n\n"):
+        text += "\n" if text.endswith("\n") else "\n\n"
+    text += section
+else:
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    text = "".join(lines[:start]) + section + ("\n" if end < len(lines) else "") + "".join(lines[end:])
+open(path, "w").write(text)
+PYEOF
+sed -n '1,/^### Targets/p' "$SECTION" | grep '^|' >&2 || true
+log "done in $(($(date +%s) - T0)) s: $RESULTS, $CHART"
