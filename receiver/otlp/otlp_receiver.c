@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "otc/otc_otlp.h"
 #include "receiver/otlp/otlp_http.h"
@@ -18,6 +19,9 @@
 
 #define CALLS_PER_METHOD 32 /* requests in flight per signal */
 #define GENERIC_CALLS    4  /* slots answering UNIMPLEMENTED */
+/* At shutdown, calls already taken get this long to send their answer before the
+ * rest are cancelled (a cancelled answer leaves the client unsure, so it resends). */
+#define SHUTDOWN_GRACE_MS 1000
 
 struct otlp_ctx {
     /* options */
@@ -41,6 +45,7 @@ struct otlp_ctx {
     pthread_t              thread;
     bool                   thread_started;
     atomic_bool            shutting_down;
+    atomic_bool            server_done;   /* shutdown notification seen */
     int                    live_calls;
 };
 
@@ -478,6 +483,7 @@ static void *otlp_loop(void *arg)
             continue;
         }
         if (ev.tag == rx) { /* the server finished shutting down */
+            atomic_store(&rx->server_done, true);
             grpc_completion_queue_shutdown(rx->cq);
             continue;
         }
@@ -592,6 +598,12 @@ static void otlp_shutdown(struct otc_instance *ins, void *vctx)
     /* The completion-queue thread owns the call slots; it recycles none from here on. */
     atomic_store(&rx->shutting_down, true);
     grpc_server_shutdown_and_notify(rx->server, rx->cq, rx);
+    /* new calls are refused from here; those in flight get a moment to answer */
+    for (int ms = 0; rx->thread_started && ms < SHUTDOWN_GRACE_MS && !atomic_load(&rx->server_done);
+         ms += 10) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     grpc_server_cancel_all_calls(rx->server);
     if (rx->thread_started) {
         pthread_join(rx->thread, NULL);

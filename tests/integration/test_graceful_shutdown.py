@@ -140,7 +140,7 @@ def account(checks, what, load, sink, lost):
         h.log("  %s %s: answered OK %d items (%d calls), at the sink %d, lost in the log %d, "
               "refused calls %d, calls cut by the shutdown %d %s"
               % (what, sig, sum(ok_items.values()), len(ok), sum(at_sink.values()), lost[sig],
-                 len(refused), len(unsure), sorted(set(str(u[1]) for u in unsure))))
+                 len(refused), len(unsure), sorted(set("%s: %s" % (u[1].name, u[2]) for u in unsure))))
         checks.check(not stray, "%s %s: the sink got nothing that was not sent" % (what, sig),
                      h.diff_report(sig, collections.Counter(), stray))
         checks.eq(dups, 0, "%s %s: no item arrived twice" % (what, sig))
