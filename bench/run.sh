@@ -22,7 +22,7 @@ RESULTS=${RESULTS:-$SRC/bench/RESULTS.md}
 CHART=${CHART:-$SRC/bench/results.svg}
 RUN_DIR=${RUN_DIR:-$BUILD/bench-run-$(date +%Y%m%d-%H%M%S)}
 COMMAND_LINE="bench/run.sh${*:+ $*}"
-for v in DURATION CONCURRENCY ITEMS ATTRS ATTR_SIZE TRACES PROFILE; do
+for v in BUILD_DIR JOBS DURATION CONCURRENCY ITEMS ATTRS ATTR_SIZE TRACES PROFILE PROFILE_SECONDS; do
     if printenv "$v" >/dev/null; then
         COMMAND_LINE="$v=${!v} $COMMAND_LINE"
     fi
@@ -35,11 +35,10 @@ die() { log "error: $*"; exit 1; }
 # ------------------------------------------------------------------ build
 BENCH_TARGETS="otelc otlp_loadgen baseline_receive baseline_forward bench_queue bench_decode"
 [ -f "$SRC/bench/bench_processors.c" ] && BENCH_TARGETS="$BENCH_TARGETS bench_processors"
-if [ ! -f "$BUILD/CMakeCache.txt" ]; then
-    log "configuring a Release build in $BUILD"
-    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DOTC_BUILD_TESTS=OFF \
-        -DOTC_BUILD_BENCH=ON >"$BUILD.cmake.log" 2>&1 || die "cmake failed, see $BUILD.cmake.log"
-fi
+# configured every time: the source lists are globbed at configure time
+log "configuring a Release build in $BUILD"
+cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DOTC_BUILD_TESTS=OFF \
+    -DOTC_BUILD_BENCH=ON >"$BUILD.cmake.log" 2>&1 || die "cmake failed, see $BUILD.cmake.log"
 log "building $BENCH_TARGETS (-j$JOBS)"
 # shellcheck disable=SC2086
 cmake --build "$BUILD" -j"$JOBS" --target $BENCH_TARGETS >>"$BUILD.cmake.log" 2>&1 ||
@@ -262,16 +261,21 @@ EOF
 fi
 
 OTELC_IDLE_KIB=""
-run_otelc() { # label config [loadgen args]
-    local label=$1 cfg=$2
-    shift 2
+# start_otelc name config: otelc on a free port ($P, $PORT), sink as the backend.
+start_otelc() {
     PORT=$(free_port)
     OTELC_GRPC_ENDPOINT="127.0.0.1:$PORT" OTLP_BACKEND="127.0.0.1:$SINK_PORT" OTELC_EXPORTER=otlp \
         OTELC_SAMPLING_PERCENTAGE=100 OTELC_MEMORY_LIMIT_MIB=512 \
-        "$OTELC" --config "$cfg" 2>"$RUN_DIR/$(basename "$cfg" .yaml).log" &
+        "$OTELC" --config "$2" 2>"$RUN_DIR/$1.log" &
     P=$!
     PIDS+=("$P")
-    wait_port "$PORT" "$P" || die "otelc did not start with $cfg, see $RUN_DIR/$(basename "$cfg" .yaml).log"
+    wait_port "$PORT" "$P" || die "otelc did not start with $2, see $RUN_DIR/$1.log"
+}
+
+run_otelc() { # label config [loadgen args]
+    local label=$1 cfg=$2
+    shift 2
+    start_otelc "$(basename "$cfg" .yaml)" "$cfg"
     measure "$label" "$P" "$PORT" "$@"
 }
 
@@ -282,36 +286,36 @@ stop_pid "$P"
 run_otelc "otelc full chain gzip" "$RUN_DIR/fullchain-gzip.yaml" --gzip
 stop_pid "$P"
 
-# Idle RSS of otelc with the full chain: started, connected to nothing, 2 s.
-PORT=$(free_port)
-OTELC_GRPC_ENDPOINT="127.0.0.1:$PORT" OTLP_BACKEND="127.0.0.1:$SINK_PORT" OTELC_EXPORTER=otlp \
-    "$OTELC" --config "$RUN_DIR/fullchain.yaml" 2>"$RUN_DIR/idle.log" &
-P=$!
-PIDS+=("$P")
-wait_port "$PORT" "$P" || die "otelc did not start for the idle measurement"
+# profile name: perf on otelc ($P) for PROFILE_SECONDS under max-rate load.
+PROFILED=()
+profile() {
+    [ "$PROFILE" = perf ] && command -v perf >/dev/null 2>&1 || return 0
+    log "profiling otelc ($1) with perf for ${PROFILE_SECONDS}s at max rate"
+    "$LOADGEN" --endpoint "127.0.0.1:$PORT" "${LOAD_ARGS[@]}" --duration $((PROFILE_SECONDS + 2)) --quiet \
+        >"$RUN_DIR/profile-$1.load.txt" 2>&1 &
+    local lg=$!
+    sleep 1
+    if perf record -e cpu-clock -F 999 -p "$P" -o "$RUN_DIR/perf-$1.data" -- sleep "$PROFILE_SECONDS" \
+        >"$RUN_DIR/perf-$1.record.log" 2>&1; then
+        perf report -i "$RUN_DIR/perf-$1.data" --sort dso,symbol --stdio 2>/dev/null |
+            grep -E '^ +[0-9]' | sed -E 's/ +/ /g; s/( -)* *$//' | head -25 >"$RUN_DIR/profile-$1.txt" || true
+        perf report -i "$RUN_DIR/perf-$1.data" --sort dso --stdio 2>/dev/null |
+            grep -E '^ +[0-9]' | sed -E 's/ +/ /g; s/( -)* *$//' | head -8 >"$RUN_DIR/profile-$1-dso.txt" || true
+        PROFILED+=("$1")
+    else
+        log "perf record failed (see $RUN_DIR/perf-$1.record.log): no profile"
+    fi
+    wait "$lg" || true
+}
+
+# Idle RSS of otelc with the full chain (started, 2 s, no load), then its profile.
+start_otelc idle "$RUN_DIR/fullchain.yaml"
 sleep 2
 OTELC_IDLE_KIB=$(status_kib "$P" VmRSS)
-
-# Profile of the full chain under load (perf, if the kernel allows it).
-PROFILE_TXT=""
-if [ "$PROFILE" = perf ] && command -v perf >/dev/null 2>&1; then
-    log "profiling otelc (full chain) with perf for ${PROFILE_SECONDS}s at max rate"
-    "$LOADGEN" --endpoint "127.0.0.1:$PORT" "${LOAD_ARGS[@]}" --duration $((PROFILE_SECONDS + 2)) --quiet \
-        >"$RUN_DIR/profile.load.txt" 2>&1 &
-    LG=$!
-    sleep 1
-    if perf record -e cpu-clock -F 999 -p "$P" -o "$RUN_DIR/perf.data" -- sleep "$PROFILE_SECONDS" \
-        >"$RUN_DIR/perf.record.log" 2>&1; then
-        perf report -i "$RUN_DIR/perf.data" --sort dso,symbol --stdio 2>/dev/null |
-            grep -E '^ +[0-9]' | sed -E 's/ +/ /g; s/( -)* *$//' | head -25 >"$RUN_DIR/profile.txt" || true
-        perf report -i "$RUN_DIR/perf.data" --sort dso --stdio 2>/dev/null |
-            grep -E '^ +[0-9]' | sed -E 's/ +/ /g; s/( -)* *$//' | head -10 >"$RUN_DIR/profile-dso.txt" || true
-        PROFILE_TXT=$RUN_DIR/profile.txt
-    else
-        log "perf record failed (see $RUN_DIR/perf.record.log): no profile"
-    fi
-    wait "$LG" || true
-fi
+profile full-chain
+stop_pid "$P"
+start_otelc profile-passthrough "$RUN_DIR/passthrough.yaml"
+profile pass-through
 stop_pid "$P"
 stop_pid "$SINK_PID"
 
@@ -460,22 +464,23 @@ open(sys.argv[2], "w").write("\n".join(out) + "\n")
 PYEOF
 
 {
-    if [ -n "$PROFILE_TXT" ] && [ -s "$PROFILE_TXT" ]; then
-        echo "### Where otelc's time goes (full chain, perf, ${PROFILE_SECONDS} s at max rate)"
+    for name in "${PROFILED[@]}"; do
+        [ -s "$RUN_DIR/profile-$name.txt" ] || continue
+        echo "### Where otelc's time goes: $name (perf, ${PROFILE_SECONDS} s at max rate)"
         echo
-        echo "\`perf record -e cpu-clock -F 999 -p <otelc>\` (self time, sampled), by shared object:"
+        echo "\`perf record -e cpu-clock -F 999 -p <otelc>\`, self time of every thread; by shared object:"
         echo
         echo '```'
-        cat "$RUN_DIR/profile-dso.txt"
+        cat "$RUN_DIR/profile-$name-dso.txt"
         echo '```'
         echo
         echo "Top functions:"
         echo
         echo '```'
-        cat "$PROFILE_TXT"
+        cat "$RUN_DIR/profile-$name.txt"
         echo '```'
         echo
-    fi
+    done
     echo "### Micro-benchmarks (this run, same build)"
     echo
     echo '```'
