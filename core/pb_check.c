@@ -1,0 +1,306 @@
+/* pb_check.c - per-request checks of OTLP requests for the receivers: a
+ * non-recursive count of telemetry entries in the serialized bytes, so that a
+ * request of millions of tiny spans is refused before protobuf-c allocates a
+ * struct for each, and UTF-8 validation and repair of decoded string fields.
+ * Reentrant; runs on the receiving thread. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <string.h>
+
+#include "otc/otc_pb_check.h"
+#include "otc/otc_rc.h"
+
+/* ------------------------------------------------------- entry counting */
+
+enum hop { HOP_SKIP, HOP_COUNT, HOP_COUNT_ENTER, HOP_ENTER };
+
+/* What a length-delimited field of number f at level depth (the request is
+ * level 0) is: an entry to count, a list to enter, or neither. */
+static enum hop entry_hop(enum otc_signal s, unsigned depth, uint64_t f)
+{
+    switch (depth) {
+    case 0: /* Export*ServiceRequest.resource_{spans,metrics,logs} */
+        return f == 1 ? HOP_COUNT_ENTER : HOP_SKIP;
+    case 1: /* Resource*.scope_* */
+        return f == 2 ? HOP_COUNT_ENTER : HOP_SKIP;
+    case 2: /* Scope*.spans / metrics / log_records */
+        if (f != 2) {
+            return HOP_SKIP;
+        }
+        return s == OTC_METRICS ? HOP_COUNT_ENTER : HOP_COUNT;
+    case 3: /* Metric.gauge, sum, histogram, exponential_histogram, summary */
+        return s == OTC_METRICS && (f == 5 || f == 7 || f == 9 || f == 10 || f == 11) ? HOP_ENTER
+                                                                                       : HOP_SKIP;
+    case 4: /* Gauge/Sum/...data_points */
+        return f == 1 ? HOP_COUNT : HOP_SKIP;
+    default:
+        return HOP_SKIP;
+    }
+}
+
+static const uint8_t *varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+
+    for (unsigned shift = 0; shift < 70 && p < end; shift += 7) {
+        uint8_t b = *p++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+int otc_pb_count_entries(enum otc_signal s, const uint8_t *buf, size_t len, size_t max,
+                         size_t *count)
+{
+    const uint8_t *ends[5];
+    unsigned depth = 0;
+    const uint8_t *p = buf;
+    size_t n = 0;
+    int rc = OTC_OK;
+
+    if (!buf) {
+        len = 0;
+        p = (const uint8_t *)"";
+    }
+    ends[0] = p + len;
+    for (;;) {
+        uint64_t key, v;
+
+        if (p == ends[depth]) {
+            if (depth == 0) {
+                break;
+            }
+            depth--;
+            continue;
+        }
+        if (!(p = varint(p, ends[depth], &key))) {
+            break;
+        }
+        switch (key & 7) {
+        case 0:
+            p = varint(p, ends[depth], &v);
+            break;
+        case 1:
+            p = ends[depth] - p < 8 ? NULL : p + 8;
+            break;
+        case 5:
+            p = ends[depth] - p < 4 ? NULL : p + 4;
+            break;
+        case 2: {
+            enum hop hop;
+
+            if (!(p = varint(p, ends[depth], &v)) || v > (uint64_t)(ends[depth] - p)) {
+                p = NULL;
+                break;
+            }
+            hop = entry_hop(s, depth, key >> 3);
+            if (hop == HOP_COUNT || hop == HOP_COUNT_ENTER) {
+                n++;
+                if (max && n > max) {
+                    rc = OTC_ELIMIT;
+                    goto out;
+                }
+            }
+            if ((hop == HOP_COUNT_ENTER || hop == HOP_ENTER) && depth + 1 < 5) {
+                ends[++depth] = p + v;
+                continue;
+            }
+            p += v;
+            break;
+        }
+        default:
+            p = NULL;
+            break;
+        }
+        if (!p) {
+            break; /* malformed: unpack refuses it */
+        }
+    }
+out:
+    if (count) {
+        *count = n;
+    }
+    return rc;
+}
+
+/* ----------------------------------------------------------------- UTF-8 */
+
+/* Length of the valid UTF-8 sequence at p (Unicode table 3-7), 0 if none. */
+static size_t utf8_seq(const uint8_t *p, const uint8_t *end)
+{
+    uint8_t c = p[0];
+    size_t avail = (size_t)(end - p);
+
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        return avail >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        uint8_t lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+
+        return avail >= 3 && p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        uint8_t lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+
+        return avail >= 4 && p[1] >= lo && p[1] <= hi && (p[2] & 0xc0) == 0x80 &&
+                       (p[3] & 0xc0) == 0x80
+                   ? 4
+                   : 0;
+    }
+    return 0;
+}
+
+/* Offset of the first byte of s that is not valid UTF-8, or len. */
+static size_t utf8_first_bad(const uint8_t *s, size_t len)
+{
+    const uint8_t *p = s, *end = s + len;
+
+    while (p < end) {
+        size_t k;
+
+        /* ASCII runs, 8 bytes at a time */
+        while (end - p >= 8) {
+            uint64_t w;
+
+            memcpy(&w, p, 8);
+            if (w & 0x8080808080808080ull) {
+                break;
+            }
+            p += 8;
+        }
+        if (p == end) {
+            break;
+        }
+        if (!(k = utf8_seq(p, end))) {
+            return (size_t)(p - s);
+        }
+        p += k;
+    }
+    return len;
+}
+
+/* Calls fn on each present string field (char **) under m; stops when fn
+ * returns false. Recursion follows the message nesting, which receivers bound
+ * (OTC_PB_MAX_DEPTH) before decoding. */
+typedef bool (*str_fn)(char **s, void *arg);
+
+static bool walk_strings(const ProtobufCMessage *m, str_fn fn, void *arg)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        char *base = (char *)m;
+
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) {
+            continue;
+        }
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            if (*(const uint32_t *)(base + f->quantifier_offset) != f->id) {
+                continue; /* not the member the union holds */
+            }
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            void **v = *(void ***)(base + f->offset);
+
+            for (size_t k = 0; v && k < n; k++) {
+                if (f->type == PROTOBUF_C_TYPE_STRING) {
+                    if (v[k] && !fn((char **)&v[k], arg)) {
+                        return false;
+                    }
+                } else if (v[k] && !walk_strings(v[k], fn, arg)) {
+                    return false;
+                }
+            }
+        } else if (f->type == PROTOBUF_C_TYPE_STRING) {
+            char **s = (char **)(base + f->offset);
+
+            if (*s && !fn(s, arg)) {
+                return false;
+            }
+        } else {
+            const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+
+            if (sub && !walk_strings(sub, fn, arg)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+static bool str_valid(char **s, void *arg)
+{
+    size_t n = strlen(*s);
+
+    (void)arg;
+    return utf8_first_bad((const uint8_t *)*s, n) == n;
+}
+
+bool otc_pb_utf8_valid(const ProtobufCMessage *m)
+{
+    return !m || walk_strings(m, str_valid, NULL);
+}
+
+struct repair {
+    struct otc_arena *a;
+    size_t            changed;
+    bool              enomem;
+};
+
+static bool str_repair(char **s, void *arg)
+{
+    struct repair *r = arg;
+    const uint8_t *in = (const uint8_t *)*s;
+    size_t n = strlen(*s), bad = utf8_first_bad(in, n), o;
+    uint8_t *out;
+
+    if (bad == n) {
+        return true;
+    }
+    /* each remaining byte becomes at most 3 (U+FFFD) */
+    if (n - bad > (SIZE_MAX - bad - 1) / 3 || !(out = otc_arena_alloc(r->a, bad + 3 * (n - bad) + 1))) {
+        r->enomem = true;
+        return true;
+    }
+    memcpy(out, in, bad);
+    o = bad;
+    for (size_t i = bad; i < n;) {
+        size_t k = utf8_seq(in + i, in + n);
+
+        if (k) {
+            memcpy(out + o, in + i, k);
+            o += k;
+            i += k;
+        } else {
+            out[o++] = 0xef;
+            out[o++] = 0xbf;
+            out[o++] = 0xbd;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    *s = (char *)out;
+    r->changed++;
+    return true;
+}
+
+size_t otc_pb_utf8_repair(ProtobufCMessage *m, struct otc_arena *a, bool *enomem)
+{
+    struct repair r = {.a = a, .changed = 0, .enomem = false};
+
+    if (m) {
+        walk_strings(m, str_repair, &r);
+    }
+    if (enomem) {
+        *enomem = r.enomem;
+    }
+    return r.changed;
+}

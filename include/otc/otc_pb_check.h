@@ -1,0 +1,36 @@
+/* otc_pb_check.h - checks a receiver runs on each OTLP request: a count of the
+ * telemetry entries in the serialized bytes (before anything is decoded), and
+ * UTF-8 validation and repair of every string field of a decoded request.
+ * Reentrant; runs on the receiving thread. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef OTC_INCLUDE_PB_CHECK_H
+#define OTC_INCLUDE_PB_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "otc_arena.h"
+#include "otc_signal.h"
+
+/* Count the entries of a serialized Export*ServiceRequest of signal s that
+ * each decode into a struct: resources, scopes and spans; resources, scopes,
+ * metrics and data points; resources, scopes and log records. Stops once the
+ * count passes max (0 = no limit) and returns OTC_ELIMIT; OTC_OK otherwise,
+ * the count in *count when not NULL. Malformed bytes end the count early
+ * (OTC_OK): unpack refuses them. */
+int otc_pb_count_entries(enum otc_signal s, const uint8_t *buf, size_t len, size_t max,
+                         size_t *count);
+
+/* True when every string field in the tree under m is valid UTF-8 (no
+ * overlong forms, surrogates or code points past U+10FFFF). */
+bool otc_pb_utf8_valid(const ProtobufCMessage *m);
+/* Replace, in every string field under m, each byte that does not belong to a
+ * valid UTF-8 sequence with U+FFFD. Repaired strings are allocated in a; valid
+ * ones are left in place. Returns the number of strings changed; *enomem is
+ * set (and that string left unchanged) when a is exhausted. */
+size_t otc_pb_utf8_repair(ProtobufCMessage *m, struct otc_arena *a, bool *enomem);
+
+#endif
