@@ -1,0 +1,215 @@
+# test_bench_tools.py: the end-to-end benchmark tools (bench/loadgen, bench/baseline)
+# against an in-process Sink that decodes what arrives: the load generator's
+# requests have the asked shape and fresh ids on every request, for all three
+# signals, with and without gzip; the forward-only server delivers the bytes
+# unchanged and passes the downstream status back; the receive-only server
+# counts requests and bytes; --rate paces the requests.
+# SPDX-License-Identifier: Apache-2.0
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import otlp_harness as h  # noqa: E402
+
+BENCH = os.path.join(h.BUILD_DIR, "bench")
+LOADGEN = os.path.join(BENCH, "loadgen", "otlp_loadgen")
+RECV = os.path.join(BENCH, "baseline", "baseline_receive")
+FWD = os.path.join(BENCH, "baseline", "baseline_forward")
+
+
+def result(out):
+    """The RESULT key=value line of otlp_loadgen's stdout, as a dict."""
+    lines = [l for l in out.splitlines() if l.startswith("RESULT ")]
+    if not lines:
+        return {}
+    return dict(kv.split("=", 1) for kv in lines[-1].split()[1:])
+
+
+def loadgen(endpoint, *args, timeout=60):
+    p = subprocess.run([LOADGEN, "--endpoint", endpoint, "--quiet"] + list(args),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=timeout)
+    return p.returncode, result(p.stdout), p.stdout + p.stderr
+
+
+def start_server(argv, port):
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if not h.wait_until(lambda: h.port_open(port) or proc.poll() is not None, 10) or \
+            proc.poll() is not None:
+        raise RuntimeError("%s did not start: %s" % (argv[0], proc.stderr.read()))
+    return proc
+
+
+def stop_server(proc):
+    proc.terminate()
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return proc.returncode, err.decode(errors="replace")
+
+
+def start_forward(sink, gzip=False):
+    port = h.free_port()
+    argv = [FWD, "--endpoint", "127.0.0.1:%d" % port, "--downstream", sink.endpoint]
+    if gzip:
+        argv.append("--gzip")
+    return start_server(argv, port), "127.0.0.1:%d" % port
+
+
+def ids_of(sig, reqs):
+    """Per request: the list of trace ids (traces, logs) or timestamps (metrics)."""
+    out = []
+    for r in reqs:
+        if sig == "traces":
+            out.append([s.trace_id for rs in r.resource_spans for ss in rs.scope_spans
+                        for s in ss.spans])
+        elif sig == "logs":
+            out.append([l.trace_id for rl in r.resource_logs for sl in rl.scope_logs
+                        for l in sl.log_records])
+        else:
+            out.append([dp.time_unix_nano for rm in r.resource_metrics
+                        for sm in rm.scope_metrics for m in sm.metrics
+                        for dp in m.sum.data_points])
+    return out
+
+
+def item_attrs(sig, reqs):
+    n = []
+    for r in reqs:
+        if sig == "traces":
+            n += [len(s.attributes) for rs in r.resource_spans for ss in rs.scope_spans
+                  for s in ss.spans]
+        elif sig == "logs":
+            n += [len(l.attributes) for rl in r.resource_logs for sl in rl.scope_logs
+                  for l in sl.log_records]
+        else:
+            n += [len(dp.attributes) for rm in r.resource_metrics for sm in rm.scope_metrics
+                  for m in sm.metrics for dp in m.sum.data_points]
+    return n
+
+
+def test_shapes_through_forward(t):
+    """Each signal, plain and gzip: loadgen -> baseline_forward -> Sink."""
+    for gzip in (False, True):
+        sink = h.Sink("fwd-gzip" if gzip else "fwd")
+        fwd, endpoint = start_forward(sink, gzip)
+        what = " (gzip)" if gzip else ""
+        for sig in h.SIGNALS:
+            args = ["--signal", sig, "--requests", "12", "--items", "7", "--attrs", "3",
+                    "--attr-size", "11", "--distinct-traces", "2", "--concurrency", "4",
+                    "--pool", "3"] + (["--gzip"] if gzip else [])
+            rc, res, out = loadgen(endpoint, *args)
+            t.eq(rc, 0, "%s%s: otlp_loadgen exits 0" % (sig, what))
+            t.eq((res.get("ok"), res.get("errors"), res.get("status_OK")), ("12", "0", "12"),
+                 "%s%s: 12 requests answered OK, counted per status" % (sig, what))
+            t.eq(sink.wait_count(sig, 12 * 7, 10), 84, "%s%s: 84 items arrived" % (sig, what))
+            reqs = sink.requests(sig)
+            t.eq(len(reqs), 12, "%s%s: one downstream request per request" % (sig, what))
+            t.check(all(n == 3 for n in item_attrs(sig, reqs)),
+                    "%s%s: 3 attributes on every item" % (sig, what))
+            ids = ids_of(sig, reqs)
+            flat = [i for r in ids for i in r]
+            if sig == "metrics":
+                t.eq(len(set(flat)), 84, "metrics%s: every data point has its own timestamp" % what)
+            else:
+                t.check(all(len(set(r)) == 2 for r in ids),
+                        "%s%s: 2 distinct trace ids per request" % (sig, what), ids[:2])
+                t.eq(len(set(flat)), 24, "%s%s: no trace id repeats across requests" % (sig, what))
+                t.check(all(len(i) == 16 for i in flat), "%s%s: 16-byte trace ids" % (sig, what))
+            raw = sink.raw[sig]
+            t.eq(sum(len(r) for r in raw) // max(len(raw), 1), int(res.get("bytes_per_request", -1)),
+                 "%s%s: the sink got requests of the size loadgen reports" % (sig, what))
+        rc, err = stop_server(fwd)
+        t.eq(rc, 0, "baseline_forward%s exits 0 on SIGTERM" % what)
+        t.check("requests=36 " in err, "baseline_forward%s counted 36 requests" % what, err)
+        sink.stop()
+
+
+def test_bytes_unchanged(t):
+    """The forward-only server sends exactly the bytes it received."""
+    sink = h.Sink("bytes")
+    fwd, endpoint = start_forward(sink)
+    c = h.Client(endpoint)
+    req = h.make_traces(5)
+    data = h.encode(req)
+    code = c.call("/opentelemetry.proto.collector.trace.v1.TraceService/Export", data)[0]
+    t.eq(code, h.grpc.StatusCode.OK, "one Export through baseline_forward answered OK")
+    h.wait_until(lambda: len(sink.raw["traces"]) >= 1, 10)
+    t.check(sink.raw["traces"] == [data], "the sink received the request's bytes unchanged")
+    c.close()
+    stop_server(fwd)
+    sink.stop()
+
+
+def test_downstream_status(t):
+    """Downstream errors reach the client and loadgen counts them per code."""
+    sink = h.Sink("fail")
+    fwd, endpoint = start_forward(sink)
+    sink.fail_next(3, h.grpc.StatusCode.UNAVAILABLE)
+    rc, res, out = loadgen(endpoint, "--requests", "10", "--items", "5", "--concurrency", "1")
+    t.check((res.get("ok"), res.get("errors"), res.get("status_UNAVAILABLE")) == ("7", "3", "3"),
+            "3 injected UNAVAILABLE answers counted, 7 OK", out)
+    t.check("first UNAVAILABLE: sink: injected UNAVAILABLE" in out,
+            "the summary shows the first error message", out)
+    stop_server(fwd)
+    sink.stop()
+
+
+def test_receive_only(t):
+    """baseline_receive answers OK and counts requests and bytes."""
+    port = h.free_port()
+    stats = os.path.join(h.tmpdir(), "recv.stats")
+    recv = start_server([RECV, "--endpoint", "127.0.0.1:%d" % port, "--stats", stats], port)
+    rc, res, out = loadgen("127.0.0.1:%d" % port, "--requests", "9", "--items", "10",
+                           "--pool", "1")
+    t.eq((rc, res.get("ok")), (0, "9"), "9 requests answered OK by baseline_receive")
+    rc, err = stop_server(recv)
+    t.eq(rc, 0, "baseline_receive exits 0 on SIGTERM")
+    want = "requests=9 bytes=%d " % (9 * int(res.get("bytes_per_request", "0")))
+    t.check(want in err, "baseline_receive counted %s" % want.strip(), err)
+    t.check(want in h.read_file(stats), "the stats file holds the same counts")
+
+
+def test_rate(t):
+    """--rate paces the requests: 20 at 40/s take at least 0.4 s."""
+    sink = h.Sink("rate")
+    fwd, endpoint = start_forward(sink)
+    t0 = time.monotonic()
+    rc, res, out = loadgen(endpoint, "--requests", "20", "--rate", "40", "--items", "2")
+    elapsed = time.monotonic() - t0
+    t.eq(res.get("ok"), "20", "20 requests at --rate 40 answered OK")
+    t.check(elapsed >= 0.4 and float(res.get("seconds", 0)) >= 0.4,
+            "20 requests at 40/s took at least 0.4 s", "took %.3f s" % elapsed)
+    stop_server(fwd)
+    sink.stop()
+
+
+def test_bad_options(t):
+    for args in (["--signal", "spans"], ["--items", "0"], ["--rate", "-1"], ["--bogus"]):
+        p = subprocess.run([LOADGEN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True, timeout=10)
+        t.eq(p.returncode, 2, "otlp_loadgen %s is refused" % " ".join(args))
+    port = h.free_port()
+    rc, res, out = loadgen("127.0.0.1:%d" % port, "--requests", "1", timeout=30)
+    t.eq((rc, res.get("error")), (3, "connect"), "nothing listening: exit 3, error=connect")
+
+
+def main(t):
+    for exe in (LOADGEN, RECV, FWD):
+        if not os.access(exe, os.X_OK):
+            t.check(False, "%s is built (OTC_BUILD_BENCH=ON)" % exe)
+            return
+    test_shapes_through_forward(t)
+    test_bytes_unchanged(t)
+    test_downstream_status(t)
+    test_receive_only(t)
+    test_rate(t)
+    test_bad_options(t)
+
+
+if __name__ == "__main__":
+    h.run_test(main, timeout=240)
