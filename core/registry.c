@@ -8,6 +8,7 @@
 #include "exporter/file/file.h"
 #include "exporter/nop/nop.h"
 #include "exporter/otlp/otlp_exporter.h"
+#include "exporter/otlphttp/otlphttp_exporter.h"
 #include "extension/health_check/health_check.h"
 #include "processor/batch/batch.h"
 #include "processor/dedup/dedup.h"
@@ -20,6 +21,7 @@
 static const struct otc_component_ops *const registry[] = {
     &otc_receiver_otlp_ops,
     &otc_exporter_otlp_ops,
+    &otc_exporter_otlphttp_ops,
     &otc_exporter_debug_ops,
     &otc_exporter_file_ops,
     &otc_exporter_nop_ops,

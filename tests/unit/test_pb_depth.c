@@ -105,7 +105,7 @@ static void test_batch_decode(void **state)
     }
     /* deep enough to overflow unpack's stack if it got there */
     {
-        struct otc_buf b = nested_request(100000);
+        struct otc_buf b = nested_request(5000);
         struct otc_batch *batch = otc_batch_from_bytes(OTC_TRACES, b.data, b.len);
 
         assert_int_equal(otc_batch_decode(batch), OTC_ELIMIT);
