@@ -162,6 +162,28 @@ def main(checks):
                          % (code.name, gap, delay))
 
     h.stop_otelc(proc, timeout=30)
+
+    # 5. max_elapsed_time: a batch refused for longer is dropped, counted and logged once.
+    sink.clear()
+    sink.fail_next(10 ** 6, grpc.StatusCode.UNAVAILABLE)
+    rport2 = h.free_port()
+    short = h.otlp_exporter_yaml(EXPORTER, sink.port, initial_interval="100ms",
+                                 max_interval="200ms", max_elapsed_time="1s")
+    proc = h.start_otelc(h.config_yaml(rport2, short, {"traces": [EXPORTER]}), port=rport2)
+    send(h.Client(rport2), "traces", h.make_request("traces", 5), checks, "max_elapsed_time 1s")
+    pat = re.compile(r"\[error\] \[exporter:otlp\] dropping 5 spans: retry_on_failure\."
+                     r"max_elapsed_time reached after (\d+) attempts in ([0-9.]+)s: status UNAVAILABLE")
+    h.wait_until(lambda: pat.search(h.otelc_stderr(proc)), 15)
+    time.sleep(1.0)
+    found = pat.findall(h.otelc_stderr(proc))
+    checks.eq(len(found), 1, "max_elapsed_time 1s: one line drops the batch, with the reason")
+    if found:
+        attempts, secs = int(found[0][0]), float(found[0][1])
+        checks.check(attempts >= 3 and secs <= 1.0 and attempts == sink.attempts["traces"],
+                     "max_elapsed_time 1s: %d attempts in %.1fs, none after (sink saw %d)"
+                     % (attempts, secs, sink.attempts["traces"]))
+    checks.eq(sink.count("traces"), 0, "max_elapsed_time 1s: nothing arrived")
+    h.stop_otelc(proc, timeout=30)
     sink.stop()
 
 
