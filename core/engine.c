@@ -46,6 +46,16 @@ enum otc_engine_state otc_engine_state(const struct otc_engine *e, uint64_t *sin
     return st;
 }
 
+struct otc_instance *otc_engine_extension(const struct otc_engine *e, const char *id)
+{
+    for (size_t i = 0; e && id && i < e->n_service_ext; i++) {
+        if (e->service_ext[i]->started && !strcmp(e->service_ext[i]->id, id)) {
+            return e->service_ext[i];
+        }
+    }
+    return NULL;
+}
+
 static void engine_set_state(struct otc_engine *e, enum otc_engine_state st)
 {
     struct timespec ts;

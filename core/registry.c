@@ -9,6 +9,7 @@
 #include "exporter/nop/nop.h"
 #include "exporter/otlp/otlp_exporter.h"
 #include "exporter/otlphttp/otlphttp_exporter.h"
+#include "extension/bearertokenauth/bearertokenauth.h"
 #include "extension/health_check/health_check.h"
 #include "processor/batch/batch.h"
 #include "processor/dedup/dedup.h"
@@ -32,6 +33,7 @@ static const struct otc_component_ops *const registry[] = {
     &otc_processor_truncate_ops,
     &otc_processor_transform_ops,
     &otc_extension_health_check_ops,
+    &otc_extension_bearertokenauth_ops,
 };
 
 #define REGISTRY_LEN (sizeof(registry) / sizeof(registry[0]))

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "exporter/otlp/otlp_exporter.h"
+#include "extension/bearertokenauth/bearertokenauth.h"
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "otc/otc_otlp.h"
@@ -31,6 +32,9 @@ struct otlp_exp {
     char              *tls_ca_file;
     char              *tls_cert_file;
     char              *tls_key_file;
+    bool               tls_skip_verify;
+    char              *tls_server_name;
+    char              *auth;
     int                compression;
     struct otc_strmap  headers;
     /* runtime */
@@ -40,7 +44,11 @@ struct otlp_exp {
     grpc_metadata     *md;
     size_t             n_md;
     grpc_slice         method[OTC_SIGNAL_COUNT];
+    struct otc_instance *authn;    /* resolved auth.authenticator */
+    char              *auth_key;   /* its header, lower case (a gRPC metadata key) */
 };
+
+#define OTLP_EXP_MAX_AUTH 16400 /* bytes of "<scheme> <token>" */
 
 static const char *const compression_choices[] = {"gzip", "none", NULL};
 
@@ -57,6 +65,12 @@ static const struct otc_config_entry otlp_exp_config[] = {
      "PEM client certificate for mTLS"},
     {OTC_CFG_STR, "tls.key_file", NULL, OFF(tls_key_file), 0, 0, 0, NULL,
      "PEM client key for mTLS"},
+    {OTC_CFG_BOOL, "tls.insecure_skip_verify", "false", OFF(tls_skip_verify), 0, 0, 0, NULL,
+     "TLS without checking the server's certificate or name (testing only)"},
+    {OTC_CFG_STR, "tls.server_name_override", NULL, OFF(tls_server_name), 0, 0, 0, NULL,
+     "name to verify the server's certificate against (and to send as SNI)"},
+    {OTC_CFG_STR, "auth.authenticator", NULL, OFF(auth), 0, 0, 0, NULL,
+     "id of a bearertokenauth extension whose token is sent with every call"},
     {OTC_CFG_ENUM, "compression", "gzip", OFF(compression), 0, 0, 0, compression_choices,
      "request compression: gzip or none"},
     {OTC_CFG_STRMAP, "headers", NULL, OFF(headers), 0, 0, 0, NULL,
@@ -109,6 +123,36 @@ static char *read_file(const char *path)
     return buf;
 }
 
+/* insecure_skip_verify: gRPC's TLS credentials with no verifier at all (the
+ * SSL credentials always check the chain). The client certificate, if any,
+ * is still presented. */
+static grpc_channel_credentials *make_skip_verify_creds(const char *cert, const char *key)
+{
+    grpc_tls_credentials_options *opts = grpc_tls_credentials_options_create();
+    grpc_tls_certificate_verifier *verifier = grpc_tls_certificate_verifier_no_op_create();
+    grpc_tls_certificate_provider *provider = NULL;
+    grpc_channel_credentials *creds;
+
+    if (cert) {
+        grpc_tls_identity_pairs *pairs = grpc_tls_identity_pairs_create();
+
+        /* a provider needs roots or an identity: only built for the client certificate */
+        grpc_tls_identity_pairs_add_pair(pairs, key, cert);
+        provider = grpc_tls_certificate_provider_static_data_create(NULL, pairs);
+        grpc_tls_credentials_options_set_certificate_provider(opts, provider);
+        grpc_tls_credentials_options_watch_identity_key_cert_pairs(opts);
+    }
+    grpc_tls_credentials_options_set_verify_server_cert(opts, 0);
+    grpc_tls_credentials_options_set_certificate_verifier(opts, verifier);
+    grpc_tls_credentials_options_set_check_call_host(opts, 0);
+    creds = grpc_tls_credentials_create(opts);
+    if (provider) {
+        grpc_tls_certificate_provider_release(provider);
+    }
+    grpc_tls_certificate_verifier_release(verifier);
+    return creds;
+}
+
 static grpc_channel_credentials *make_creds(struct otc_instance *ins, struct otlp_exp *x)
 {
     grpc_channel_credentials *creds;
@@ -130,7 +174,11 @@ static grpc_channel_credentials *make_creds(struct otc_instance *ins, struct otl
     }
     pair.cert_chain = cert;
     pair.private_key = key;
-    creds = grpc_ssl_credentials_create(ca, cert ? &pair : NULL, NULL, NULL);
+    if (x->tls_skip_verify) {
+        creds = make_skip_verify_creds(cert, key);
+    } else {
+        creds = grpc_ssl_credentials_create(ca, cert ? &pair : NULL, NULL, NULL);
+    }
     free(ca);
     free(cert);
     free(key);
@@ -167,10 +215,26 @@ static void probe_endpoint(struct otc_instance *ins, struct otlp_exp *x)
 static int otlp_exp_start(struct otc_instance *ins, void *vctx)
 {
     struct otlp_exp *x = vctx;
-    grpc_arg args[3];
+    grpc_arg args[4];
     grpc_channel_args chargs = {.num_args = 0, .args = args};
     grpc_channel_credentials *creds;
     const char *ep = x->endpoint;
+
+    if (x->auth) {
+        x->authn = otc_engine_extension(ins->engine, x->auth);
+        if (!otc_bearertokenauth_is(x->authn)) {
+            otc_log_err(ins, "auth.authenticator: \"%s\" is not a bearertokenauth extension "
+                        "listed in service.extensions", x->auth);
+            return OTC_EINVAL;
+        }
+        x->auth_key = strdup(otc_bearertokenauth_header(x->authn));
+        if (!x->auth_key) {
+            return OTC_ENOMEM;
+        }
+        for (char *p = x->auth_key; *p; p++) {
+            *p = (char)tolower((unsigned char)*p);
+        }
+    }
 
     x->use_tls = !x->tls_insecure;
     if (!strncmp(ep, "http://", 7)) {
@@ -197,6 +261,12 @@ static int otlp_exp_start(struct otc_instance *ins, void *vctx)
     args[2].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
     args[2].value.integer = OTLP_EXP_MAX_RECONNECT_BACKOFF_MS;
     chargs.num_args = 3;
+    if (x->tls_server_name && *x->tls_server_name) {
+        args[3].type = GRPC_ARG_STRING;
+        args[3].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+        args[3].value.string = x->tls_server_name;
+        chargs.num_args = 4;
+    }
     creds = make_creds(ins, x);
     if (!creds) {
         return OTC_EINVAL;
@@ -393,11 +463,33 @@ static int otlp_exp_consume(struct otc_instance *ins, void *vctx, struct otc_bat
     const uint8_t *data;
     size_t len;
     grpc_event ev;
+    grpc_metadata *md = x->md, *md_auth = NULL;
+    size_t n_md = x->n_md;
+    char *token = NULL;
     int rc;
 
     if (otc_batch_bytes(b, &data, &len) != OTC_OK) {
         otc_batch_unref(b);
         return OTC_ENOMEM;
+    }
+    if (x->authn) {
+        /* the token may be re-read from its file between calls */
+        token = malloc(OTLP_EXP_MAX_AUTH);
+        md_auth = calloc(x->n_md + 1, sizeof(*md_auth));
+        if (!token || !md_auth || otc_bearertokenauth_value(x->authn, token, OTLP_EXP_MAX_AUTH) != OTC_OK) {
+            free(token);
+            free(md_auth);
+            otc_batch_unref(b);
+            snprintf(res->reason, sizeof(res->reason), "no token from %s", x->auth);
+            return OTC_EIO;
+        }
+        if (x->n_md) {
+            memcpy(md_auth, x->md, x->n_md * sizeof(*md_auth));
+        }
+        md_auth[x->n_md].key = grpc_slice_from_static_string(x->auth_key);
+        md_auth[x->n_md].value = grpc_slice_from_static_string(token);
+        md = md_auth;
+        n_md = x->n_md + 1;
     }
     cq = grpc_completion_queue_create_for_pluck(NULL);
     call = grpc_channel_create_call(x->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, x->method[s], NULL,
@@ -409,8 +501,8 @@ static int otlp_exp_consume(struct otc_instance *ins, void *vctx, struct otc_bat
     grpc_metadata_array_init(&trailing_md);
     memset(ops, 0, sizeof(ops));
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = x->n_md;
-    ops[0].data.send_initial_metadata.metadata = x->md;
+    ops[0].data.send_initial_metadata.count = n_md;
+    ops[0].data.send_initial_metadata.metadata = md;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = req;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -453,6 +545,8 @@ static int otlp_exp_consume(struct otc_instance *ins, void *vctx, struct otc_bat
            GRPC_QUEUE_SHUTDOWN) {
     }
     grpc_completion_queue_destroy(cq);
+    free(md_auth);
+    free(token);
     otc_batch_unref(b);
     return rc;
 }
@@ -476,6 +570,8 @@ static void otlp_exp_destroy(void *vctx)
     x->md = NULL;
     free(x->target);
     x->target = NULL;
+    free(x->auth_key);
+    x->auth_key = NULL;
 }
 
 const struct otc_component_ops otc_exporter_otlp_ops = {

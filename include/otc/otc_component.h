@@ -115,6 +115,9 @@ struct otc_export_result *otc_export_result(void); /* this thread's record */
  * pipeline is running. since (may be NULL): CLOCK_REALTIME ns of the change. */
 enum otc_engine_state { OTC_ENGINE_STARTING, OTC_ENGINE_RUNNING, OTC_ENGINE_STOPPING };
 enum otc_engine_state otc_engine_state(const struct otc_engine *e, uint64_t *since);
+/* A started extension listed in service.extensions, by id ("bearertokenauth/x"),
+ * or NULL. Receivers and exporters resolve `auth.authenticator` with it in start(). */
+struct otc_instance *otc_engine_extension(const struct otc_engine *e, const char *id);
 /* CLOCK_MONOTONIC in nanoseconds (the clock of timer_due_ns). */
 uint64_t otc_now_ns(void);
 

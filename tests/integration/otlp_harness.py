@@ -455,9 +455,12 @@ class Sink:
                       "ok", "blocked-cancelled" or the injected code's name
     Modes: normal (default); block() until release(); fail_next(n, code),
     optionally with a google.rpc.RetryInfo delay (retry_delay=seconds);
-    partial_next(n, rejected, message): answer OK with partial_success."""
+    partial_next(n, rejected, message): answer OK with partial_success.
+    metadata[signal]  the call metadata (dict) of each request in received.
+    tls=(cert_pem, key_pem) serves TLS with that certificate (bytes);
+    tls=(cert_pem, key_pem, client_ca_pem) also requires a client certificate."""
 
-    def __init__(self, name="sink", max_workers=64, port=0):
+    def __init__(self, name="sink", max_workers=64, port=0, tls=None):
         self.name = name
         self.received = {s: [] for s in SIGNALS}
         self.raw = {s: [] for s in SIGNALS}
@@ -486,7 +489,13 @@ class Sink:
             h = grpc.unary_unary_rpc_method_handler(self._make_handler(sig))
             handlers.append(grpc.method_handlers_generic_handler(SERVICE[sig], {"Export": h}))
         self.server.add_generic_rpc_handlers(tuple(handlers))
-        self.port = self.server.add_insecure_port("127.0.0.1:%d" % port)
+        if tls:
+            client_ca = tls[2] if len(tls) > 2 else None
+            creds = grpc.ssl_server_credentials([(tls[1], tls[0])], root_certificates=client_ca,
+                                                require_client_auth=client_ca is not None)
+            self.port = self.server.add_secure_port("127.0.0.1:%d" % port, creds)
+        else:
+            self.port = self.server.add_insecure_port("127.0.0.1:%d" % port)
         if not self.port:
             raise RuntimeError("sink could not bind a port")
         self.server.start()
@@ -621,17 +630,23 @@ class Sink:
 # --------------------------------------------------------------------------
 
 class Client:
-    """An OTLP/gRPC client for otelc's receiver sending raw bytes."""
+    """An OTLP/gRPC client for otelc's receiver sending raw bytes.
+    credentials: grpc.ssl_channel_credentials(...) for TLS; options: more
+    channel options (e.g. grpc.ssl_target_name_override)."""
 
-    def __init__(self, port_or_endpoint):
+    def __init__(self, port_or_endpoint, credentials=None, options=()):
         if isinstance(port_or_endpoint, int):
             port_or_endpoint = "127.0.0.1:%d" % port_or_endpoint
         self.endpoint = port_or_endpoint
-        self.channel = grpc.insecure_channel(self.endpoint, options=[
+        opts = [
             ("grpc.max_send_message_length", -1),
             ("grpc.max_receive_message_length", -1),
             ("grpc.enable_retries", 0),
-        ])
+        ] + list(options)
+        if credentials is not None:
+            self.channel = grpc.secure_channel(self.endpoint, credentials, options=opts)
+        else:
+            self.channel = grpc.insecure_channel(self.endpoint, options=opts)
         self._stubs = {}
 
     def _stub(self, path):
