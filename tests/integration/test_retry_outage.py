@@ -116,8 +116,10 @@ def main(checks):
             k, wait, lo, hi, "" if gap is None else ", next attempt %.3fs later" % gap))
         waits_ok &= lo <= wait <= hi
         if gap is not None:
-            # log stamps have 1 ms resolution; a loaded machine may add latency
-            gaps_ok &= wait - 0.002 <= gap <= wait + 1.0
+            # The wait starts when the failure is seen, the log line is stamped a
+            # little later (much later under a sanitizer on a loaded machine), so
+            # a gap may look shorter than its wait by that delay.
+            gaps_ok &= wait - 0.25 <= gap <= wait + 1.0
             if prev_gap is not None:
                 grow_ok &= gap >= prev_gap * (1 - JITTER) / (1 + JITTER) - 0.05
             prev_gap = gap
