@@ -11,6 +11,7 @@
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_depth.h"
 #include "otc/otc_rc.h"
+#include "wal.h"
 
 /* protobuf-c's unpack allocates about 4.6x the wire size: size the first chunk for it. */
 #define DECODE_FACTOR 5
@@ -260,6 +261,12 @@ struct otc_batch_child {
     struct otc_batch       *b;
 };
 
+/* One write-ahead log record held by a batch; the list lives in its arena. */
+struct otc_batch_hold {
+    struct otc_batch_hold *next;
+    struct otc_wal_seg    *seg;
+};
+
 void otc_batch_unref(struct otc_batch *b)
 {
     if (!b) {
@@ -271,6 +278,9 @@ void otc_batch_unref(struct otc_batch *b)
     }
     for (struct otc_batch_child *c = b->children; c; c = c->next) {
         otc_batch_unref(c->b);
+    }
+    for (struct otc_batch_hold *h = b->holds; h; h = h->next) {
+        otc_wal_seg_release(h->seg);
     }
     otc_arena_release(&b->arena);
     free(b);
@@ -287,6 +297,22 @@ int otc_batch_adopt(struct otc_batch *b, struct otc_batch *child)
     c->b = child;
     c->next = b->children;
     b->children = c;
+    b->durable |= child->durable;
+    return OTC_OK;
+}
+
+int otc_batch_hold_segment(struct otc_batch *b, struct otc_wal_seg *seg)
+{
+    struct otc_batch_hold *h = otc_arena_alloc(&b->arena, sizeof(*h));
+
+    if (!h) {
+        otc_wal_seg_release(seg);
+        return OTC_ENOMEM;
+    }
+    h->seg = seg;
+    h->next = b->holds;
+    b->holds = h;
+    b->durable = true;
     return OTC_OK;
 }
 
@@ -310,6 +336,15 @@ struct otc_batch *otc_batch_writable(struct otc_batch *b)
             otc_batch_unref(copy);
             copy = NULL;
         }
+    }
+    if (copy && b->durable) {
+        /* the copy carries b's log records: b is freed with it, after delivery */
+        copy->durable = true;
+        if (otc_batch_adopt(copy, b) != OTC_OK) {
+            otc_batch_unref(copy);
+            return NULL;
+        }
+        return copy;
     }
     otc_batch_unref(b);
     return copy;

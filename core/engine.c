@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "extension/file_storage/file_storage.h"
 
 #define WORKER_IDLE_MS 100
 
@@ -80,6 +81,9 @@ static const struct otc_config_entry exporter_helper_map[] = {
     {OTC_CFG_INT, "sending_queue.queue_size", "1000", SET_OFF(queue_size),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, 1 << 20, NULL,
      "batches the queue holds; when full the pipeline waits and receivers answer UNAVAILABLE"},
+    {OTC_CFG_STR, "sending_queue.storage", NULL, SET_OFF(storage), 0, 0, 0, NULL,
+     "a file_storage extension id: the pipelines of this exporter log each request durably "
+     "before answering OK, and replay what was not delivered at start-up"},
     {OTC_CFG_BOOL, "retry_on_failure.enabled", "true", SET_OFF(retry_enabled), 0, 0, 0, NULL,
      "retry failed exports that are retryable"},
     {OTC_CFG_DURATION, "retry_on_failure.initial_interval", "5s", SET_OFF(initial_interval_ns),
@@ -449,6 +453,16 @@ static void count_received(struct otc_instance *ins, const struct otc_batch *b, 
     }
 }
 
+/* Persistent queue write failures: one line a second at most. */
+static bool wal_log_allowed(void)
+{
+    static atomic_uint_fast64_t last;
+    uint_fast64_t now = otc_now_ns() / 1000000000u;
+    uint_fast64_t prev = atomic_load(&last);
+
+    return now != prev && atomic_compare_exchange_strong(&last, &prev, now);
+}
+
 int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
 {
     enum otc_signal s = b->signal;
@@ -475,6 +489,30 @@ int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
                 otc_batch_unref(b);
                 return OTC_EAGAIN;
             }
+        }
+    }
+    /* persistent storage: the request is durable before any pipeline sees it */
+    for (unsigned i = 0; i < n; i++) {
+        struct otc_pipeline *p = ins->feeds[s][i];
+        struct otc_wal_seg *seg;
+        const uint8_t *data;
+        size_t len;
+
+        if (!p->wal) {
+            continue;
+        }
+        rc = otc_batch_bytes(b, &data, &len);
+        if (rc == OTC_OK && (rc = otc_wal_append(p->wal, (uint8_t)s, data, len, &seg)) == OTC_OK) {
+            rc = otc_batch_hold_segment(b, seg);
+        }
+        if (rc != OTC_OK) {
+            if (wal_log_allowed()) {
+                otc_log_warn(ins, "pipeline %s: cannot write the persistent queue (%s); answering "
+                             "UNAVAILABLE", p->id, otc_strerror(rc));
+            }
+            count_received(ins, b, false);
+            otc_batch_unref(b);
+            return OTC_EAGAIN;
         }
     }
     /* counted before the last push hands b over */
@@ -1061,6 +1099,49 @@ static int build_service(struct otc_engine *e, struct otc_yaml *y, struct otc_di
     return rc;
 }
 
+/* sending_queue.storage: the extension must be a file_storage listed in
+ * service.extensions. A pipeline whose exporters name one gets a write-ahead
+ * log in it (the first one named when they differ). */
+static int resolve_storage(struct otc_engine *e, struct otc_yaml *y, struct otc_diag *d)
+{
+    int rc = OTC_OK;
+
+    for (size_t i = 0; i < e->n_exporters; i++) {
+        struct otc_exporter_rt *rt = &e->exporters[i];
+        const char *dir;
+        bool fs;
+        uint64_t seg;
+        struct otc_instance *ext = NULL;
+
+        if (!rt->set.storage) {
+            continue;
+        }
+        for (size_t k = 0; k < e->n_service_ext; k++) {
+            if (!strcmp(e->service_ext[k]->id, rt->set.storage)) {
+                ext = e->service_ext[k];
+            }
+        }
+        if (!ext || otc_file_storage_settings(ext, &dir, &fs, &seg) != OTC_OK) {
+            otc_diag_add(d, y->path, NULL,
+                         "exporter \"%s\": sending_queue.storage \"%s\" must be a file_storage "
+                         "extension listed in service.extensions", rt->ins.id, rt->set.storage);
+            rc = OTC_EINVAL;
+        }
+    }
+    for (size_t i = 0; rc == OTC_OK && i < e->n_pipelines; i++) {
+        struct otc_pipeline *p = &e->pipelines[i];
+        for (size_t k = 0; k < p->n_exporters && !p->storage; k++) {
+            const char *id = p->exporters[k]->set.storage;
+            for (size_t j = 0; id && j < e->n_service_ext; j++) {
+                if (!strcmp(e->service_ext[j]->id, id)) {
+                    p->storage = e->service_ext[j];
+                }
+            }
+        }
+    }
+    return rc;
+}
+
 static void wire_graph(struct otc_engine *e)
 {
     for (size_t i = 0; i < e->n_pipelines; i++) {
@@ -1142,6 +1223,9 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
         }
     }
     if (build_service(e, y, d) != OTC_OK) {
+        rc = OTC_EINVAL;
+    }
+    if (rc == OTC_OK && resolve_storage(e, y, d) != OTC_OK) {
         rc = OTC_EINVAL;
     }
     if (rc != OTC_OK) {
@@ -1294,6 +1378,88 @@ static int telemetry_register(struct otc_engine *e)
     return rc;
 }
 
+struct replay_state {
+    struct otc_pipeline *p;
+    uint64_t             requests;
+    uint64_t             items;
+};
+
+/* One record of the persistent queue back into the pipeline, as if received. */
+static int pipeline_replay_one(void *arg, uint8_t signal, const void *data, size_t len,
+                               struct otc_wal_seg *seg)
+{
+    struct replay_state *st = arg;
+    struct otc_pipeline *p = st->p;
+    struct otc_batch *b = otc_batch_from_bytes(p->signal, data, len);
+    int64_t backoff = 50000;
+
+    if (!b) {
+        otc_wal_seg_release(seg);
+        return OTC_ENOMEM;
+    }
+    if (otc_batch_hold_segment(b, seg) != OTC_OK) {
+        otc_batch_unref(b);
+        return OTC_ENOMEM;
+    }
+    if (signal != p->signal || otc_batch_decode(b) != OTC_OK) {
+        otc_log_warn(p->storage, "pipeline %s: a queued request does not decode as %s; dropped",
+                     p->id, otc_signal_name(p->signal));
+        otc_batch_unref(b);
+        return OTC_OK;
+    }
+    st->requests++;
+    st->items += b->items;
+    /* the pipeline and its exporters run already: wait for room */
+    while (otc_queue_push(&p->queue, b) != OTC_OK) {
+        if (atomic_load(&p->engine->abort)) {
+            otc_batch_unref(b);
+            return OTC_ESHUTDOWN;
+        }
+        sleep_ns(backoff);
+        if (backoff < 20000000) {
+            backoff *= 2;
+        }
+    }
+    return OTC_OK;
+}
+
+/* Open the pipeline's write-ahead log below its file_storage directory and
+ * replay what an earlier run left undelivered (before any receiver starts). */
+static int pipeline_open_wal(struct otc_pipeline *p)
+{
+    struct otc_wal_options opt;
+    struct replay_state st = {p, 0, 0};
+    const char *base;
+    char dir[4096], err[512];
+    uint64_t seg;
+    int rc;
+
+    if (otc_file_storage_settings(p->storage, &base, &opt.fsync, &seg) != OTC_OK) {
+        return OTC_EINVAL;
+    }
+    opt.segment_size = (size_t)seg;
+    /* one subdirectory per pipeline: "traces/x" -> "traces_x" (ids cannot hold '_' after
+     * the signal name without a '/', so two pipelines never share one) */
+    snprintf(dir, sizeof(dir), "%s/%s", base, p->id);
+    for (char *c = dir + strlen(base) + 1; *c; c++) {
+        if (*c == '/') {
+            *c = '_';
+        }
+    }
+    p->wal = otc_wal_open(dir, &opt, p->storage, err, sizeof(err));
+    if (!p->wal) {
+        otc_log_err(p->storage, "pipeline %s: persistent queue: %s", p->id, err);
+        return OTC_EIO;
+    }
+    rc = otc_wal_replay(p->wal, pipeline_replay_one, &st);
+    if (st.requests) {
+        otc_log_info(p->storage, "pipeline %s: replayed %llu requests (%llu %s) from the "
+                     "persistent queue", p->id, (unsigned long long)st.requests,
+                     (unsigned long long)st.items, item_words(p->signal));
+    }
+    return rc;
+}
+
 int otc_engine_start(struct otc_engine *e)
 {
     int rc;
@@ -1324,6 +1490,11 @@ int otc_engine_start(struct otc_engine *e)
             return OTC_ENOMEM;
         }
         p->thread_started = true;
+    }
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        if (e->pipelines[i].storage && (rc = pipeline_open_wal(&e->pipelines[i])) != OTC_OK) {
+            return rc;
+        }
     }
     for (size_t i = 0; i < e->n_receivers; i++) {
         if (receiver_used(&e->receivers[i]) &&
@@ -1361,7 +1532,11 @@ static void join_with_deadline(struct otc_engine *e, pthread_t t, uint64_t deadl
             return;
         }
     }
-    /* Deadline passed: stop retrying and waiting for queue space, then join. */
+    /* Deadline passed: stop retrying and waiting for queue space, then join.
+     * What is given up from here on stays in the persistent queues. */
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        otc_wal_freeze(e->pipelines[i].wal);
+    }
     atomic_store(&e->abort, true);
     pthread_join(t, NULL);
 }
@@ -1444,6 +1619,10 @@ void otc_engine_destroy(struct otc_engine *e)
     if (!e) {
         return;
     }
+    /* batches freed from here on were not delivered: their records stay queued */
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        otc_wal_freeze(e->pipelines[i].wal);
+    }
     for (size_t i = 0; i < e->n_pipelines; i++) {
         struct otc_pipeline *p = &e->pipelines[i];
         void *b;
@@ -1462,7 +1641,6 @@ void otc_engine_destroy(struct otc_engine *e)
         free(p->exporters);
         free(p->id);
     }
-    free(e->pipelines);
     for (size_t i = 0; i < e->n_receivers; i++) {
         instance_release(&e->receivers[i]);
     }
@@ -1477,9 +1655,14 @@ void otc_engine_destroy(struct otc_engine *e)
             otc_queue_destroy(&rt->queue);
         }
         free(rt->threads);
+        otc_config_map_free(exporter_helper_map, &rt->set);
         instance_release(&rt->ins);
     }
     free(e->exporters);
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        otc_wal_close(e->pipelines[i].wal);
+    }
+    free(e->pipelines);
     otc_telemetry_free(&e->telemetry);
     for (size_t i = 0; i < e->n_extensions; i++) {
         instance_release(&e->extensions[i]);

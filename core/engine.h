@@ -11,6 +11,7 @@
 #include "otc/otc_component.h"
 #include "otc/otc_queue.h"
 #include "telemetry.h"
+#include "wal.h"
 
 #define OTC_PIPELINE_QUEUE_SIZE 16 /* batches handed to a pipeline's worker: a hand-off, not a buffer */
 
@@ -26,6 +27,7 @@ struct otc_exporter_settings {
     int64_t max_elapsed_ns;
     double  multiplier;
     double  randomization_factor;
+    char   *storage;  /* sending_queue.storage: a file_storage extension id, or NULL */
 };
 
 /* The exporter helper's own counters, beyond the otelcol ones it keeps in
@@ -89,6 +91,8 @@ struct otc_pipeline {
     pthread_t                thread;
     bool                     thread_started;
     atomic_bool              closing;
+    struct otc_instance     *storage;     /* file_storage of its exporters, or NULL */
+    struct otc_wal          *wal;         /* write-ahead log at the entrance (storage) */
 };
 
 struct otc_engine {

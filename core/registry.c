@@ -10,6 +10,7 @@
 #include "exporter/otlp/otlp_exporter.h"
 #include "exporter/otlphttp/otlphttp_exporter.h"
 #include "extension/bearertokenauth/bearertokenauth.h"
+#include "extension/file_storage/file_storage.h"
 #include "extension/health_check/health_check.h"
 #include "processor/batch/batch.h"
 #include "processor/dedup/dedup.h"
@@ -34,6 +35,7 @@ static const struct otc_component_ops *const registry[] = {
     &otc_processor_transform_ops,
     &otc_extension_health_check_ops,
     &otc_extension_bearertokenauth_ops,
+    &otc_extension_file_storage_ops,
 };
 
 #define REGISTRY_LEN (sizeof(registry) / sizeof(registry[0]))

@@ -1,0 +1,482 @@
+/* test_wal.c - unit tests for the write-ahead log of the persistent queue
+ * (core/wal.c): round trip, group commit, torn and corrupt tails, segment
+ * deletion once every record is released, and batches holding records. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/wal.h"
+#include "otc/otc_batch.h"
+#include "otc/otc_rc.h"
+
+#define MAX_SEEN 4096
+
+struct seen {
+    size_t              n;
+    uint8_t             sig[MAX_SEEN];
+    size_t              len[MAX_SEEN];
+    char               *data[MAX_SEEN];
+    struct otc_wal_seg *seg[MAX_SEEN];
+};
+
+static int collect(void *arg, uint8_t signal, const void *data, size_t len, struct otc_wal_seg *seg)
+{
+    struct seen *s = arg;
+
+    assert_true(s->n < MAX_SEEN);
+    s->sig[s->n] = signal;
+    s->len[s->n] = len;
+    s->data[s->n] = malloc(len + 1);
+    memcpy(s->data[s->n], data, len);
+    s->data[s->n][len] = '\0';
+    s->seg[s->n] = seg;
+    s->n++;
+    return 0;
+}
+
+static void seen_release(struct seen *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        otc_wal_seg_release(s->seg[i]);
+        s->seg[i] = NULL;
+    }
+}
+
+static void seen_free(struct seen *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->data[i]);
+    }
+    free(s);
+}
+
+static char *make_dir(void)
+{
+    char *t = strdup("/tmp/otc-wal-XXXXXX");
+
+    assert_non_null(mkdtemp(t));
+    return t;
+}
+
+static void rm_dir(char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char p[512];
+
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] != '.') {
+            snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    rmdir(dir);
+    free(dir);
+}
+
+/* Segment files in dir, sorted names into names (up to max). */
+static int list_segments(const char *dir, char names[][64], int max)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+
+    while (d && (de = readdir(d))) {
+        if (strstr(de->d_name, ".wal") && n < max) {
+            snprintf(names[n++], 64, "%.63s", de->d_name);
+        }
+    }
+    closedir(d);
+    qsort(names, (size_t)n, 64, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+static off_t file_size(const char *dir, const char *name)
+{
+    char p[512];
+    struct stat st;
+
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    assert_int_equal(stat(p, &st), 0);
+    return st.st_size;
+}
+
+static struct otc_wal *open_wal(const char *dir, bool fs, size_t segsz)
+{
+    struct otc_wal_options o = {.fsync = fs, .segment_size = segsz};
+    char err[256];
+    struct otc_wal *w = otc_wal_open(dir, &o, NULL, err, sizeof(err));
+
+    if (!w) {
+        fail_msg("open: %s", err);
+    }
+    return w;
+}
+
+/* Record i's payload: its number, then 200 pseudo-random hex digits (so that
+ * a few dozen records fill several small segments even compressed). */
+static int payload(int i, char *buf, size_t cap)
+{
+    uint64_t x = 0x9e3779b97f4a7c15u * (uint64_t)(i + 1);
+    int n = snprintf(buf, cap, "record %d ", i);
+
+    for (int k = 0; k < 200; k++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[n++] = "0123456789abcdef"[x & 15];
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static void append_n(struct otc_wal *w, int from, int to, struct otc_wal_seg **segs)
+{
+    char buf[256];
+
+    for (int i = from; i < to; i++) {
+        int n = payload(i, buf, sizeof(buf));
+        assert_int_equal(otc_wal_append(w, (uint8_t)(i % 3), buf, (size_t)n, &segs[i]), OTC_OK);
+        assert_non_null(segs[i]);
+    }
+}
+
+static void test_crc32c_known(void **state)
+{
+    (void)state;
+    /* RFC 3720 B.4 check value */
+    assert_int_equal(otc_crc32c(0, "123456789", 9), 0xE3069283u);
+}
+
+/* Appended records come back, in order and byte-exact, after a restart. */
+static void test_round_trip(void **state)
+{
+    char *dir = make_dir();
+    struct otc_wal_seg *segs[50];
+    struct seen *s = calloc(1, sizeof(*s));
+    struct otc_wal *w = open_wal(dir, true, 64 << 20);
+    char want[256];
+
+    (void)state;
+    append_n(w, 0, 50, segs);
+    otc_wal_close(w); /* nothing released: everything stays */
+    w = open_wal(dir, true, 64 << 20);
+    assert_int_equal(otc_wal_replay(w, collect, s), OTC_OK);
+    assert_int_equal(s->n, 50);
+    for (int i = 0; i < 50; i++) {
+        payload(i, want, sizeof(want));
+        assert_string_equal(s->data[i], want);
+        assert_int_equal(s->sig[i], i % 3);
+    }
+    seen_release(s);
+    otc_wal_close(w);
+    /* all released: nothing left to replay */
+    w = open_wal(dir, true, 64 << 20);
+    seen_free(s);
+    s = calloc(1, sizeof(*s));
+    assert_int_equal(otc_wal_replay(w, collect, s), OTC_OK);
+    assert_int_equal(s->n, 0);
+    otc_wal_close(w);
+    seen_free(s);
+    rm_dir(dir);
+}
+
+struct gc_arg {
+    struct otc_wal *w;
+    int             id;
+    int             n;
+};
+
+static void *gc_thread(void *a)
+{
+    struct gc_arg *g = a;
+    char buf[64];
+
+    for (int i = 0; i < g->n; i++) {
+        struct otc_wal_seg *seg;
+        int len = snprintf(buf, sizeof(buf), "t%d-%d", g->id, i);
+        if (otc_wal_append(g->w, 0, buf, (size_t)len, &seg) != OTC_OK) {
+            return (void *)1;
+        }
+        otc_wal_seg_release(seg);
+    }
+    return NULL;
+}
+
+/* Several appenders at once share fdatasync calls. */
+static void test_group_commit(void **state)
+{
+    enum { THREADS = 8, PER = 200 };
+    char *dir = make_dir();
+    struct otc_wal *w = open_wal(dir, true, 64 << 20);
+    pthread_t t[THREADS];
+    struct gc_arg a[THREADS];
+    struct otc_wal_stats st;
+    struct seen *s = calloc(1, sizeof(*s));
+
+    (void)state;
+    for (int i = 0; i < THREADS; i++) {
+        a[i] = (struct gc_arg){w, i, PER};
+        assert_int_equal(pthread_create(&t[i], NULL, gc_thread, &a[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        assert_null(r);
+    }
+    otc_wal_stats(w, &st);
+    printf("group commit: %llu records, %llu fdatasync calls\n", (unsigned long long)st.appended,
+           (unsigned long long)st.syncs);
+    assert_int_equal(st.appended, THREADS * PER);
+    assert_true(st.syncs < st.appended);
+    assert_true(st.syncs > 0);
+    otc_wal_close(w);
+    /* every record was released: the segment is gone */
+    w = open_wal(dir, true, 64 << 20);
+    assert_int_equal(otc_wal_replay(w, collect, s), OTC_OK);
+    assert_int_equal(s->n, 0);
+    otc_wal_close(w);
+    seen_free(s);
+    rm_dir(dir);
+}
+
+/* A record cut in the middle (crash during write) is dropped with the rest of
+ * the tail; the records before it survive and the file is truncated. */
+static void test_torn_tail(void **state)
+{
+    char *dir = make_dir();
+    struct otc_wal_seg *segs[10];
+    struct otc_wal *w = open_wal(dir, false, 64 << 20);
+    struct seen *s = calloc(1, sizeof(*s));
+    char names[8][64], p[512];
+    off_t size;
+
+    (void)state;
+    append_n(w, 0, 10, segs);
+    otc_wal_close(w);
+    assert_int_equal(list_segments(dir, names, 8), 1);
+    size = file_size(dir, names[0]);
+    snprintf(p, sizeof(p), "%s/%s", dir, names[0]);
+    assert_int_equal(truncate(p, size - 5), 0);
+    w = open_wal(dir, false, 64 << 20);
+    assert_int_equal(otc_wal_replay(w, collect, s), OTC_OK);
+    assert_int_equal(s->n, 9);
+    {
+        char want[256];
+        payload(8, want, sizeof(want));
+        assert_string_equal(s->data[8], want);
+    }
+    assert_true(file_size(dir, names[0]) < size - 5);
+    seen_release(s);
+    otc_wal_close(w);
+    seen_free(s);
+    rm_dir(dir);
+}
+
+/* Flip one byte of record k's payload (k counted from 0). */
+static void corrupt_record(const char *dir, const char *name, int k)
+{
+    char p[512];
+    uint8_t hdr[9];
+    off_t off = 0;
+    int fd;
+
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    fd = open(p, O_RDWR);
+    assert_true(fd >= 0);
+    for (int i = 0; i < k; i++) {
+        assert_int_equal(pread(fd, hdr, 9, off), 9);
+        off += 9 + (off_t)(hdr[0] | hdr[1] << 8 | hdr[2] << 16 | (uint32_t)hdr[3] << 24);
+    }
+    assert_int_equal(pread(fd, hdr, 9, off), 9);
+    hdr[0] = 0;
+    assert_int_equal(pread(fd, hdr, 1, off + 10), 1);
+    hdr[0] ^= 0x5a;
+    assert_int_equal(pwrite(fd, hdr, 1, off + 10), 1);
+    close(fd);
+}
+
+/* A bad CRC in the last record cuts that record only. */
+static void test_corrupt_last(void **state)
+{
+    char *dir = make_dir();
+    struct otc_wal_seg *segs[10];
+    struct otc_wal *w = open_wal(dir, false, 64 << 20);
+    struct seen *s = calloc(1, sizeof(*s));
+    char names[8][64];
+
+    (void)state;
+    append_n(w, 0, 10, segs);
+    otc_wal_close(w);
+    assert_int_equal(list_segments(dir, names, 8), 1);
+    corrupt_record(dir, names[0], 9);
+    w = open_wal(dir, false, 64 << 20);
+    assert_int_equal(otc_wal_replay(w, collect, s), OTC_OK);
+    assert_int_equal(s->n, 9);
+    seen_release(s);
+    otc_wal_close(w);
+    seen_free(s);
+    rm_dir(dir);
+}
+
+/* A bad CRC in a middle record ends its segment there (documented: after a bad
+ * record no length can be trusted), but later segments are still replayed. */
+static void test_corrupt_middle(void **state)
+{
+    char *dir = make_dir();
+    struct otc_wal_seg *segs[40];
+    struct otc_wal *w = open_wal(dir, false, 4096); /* small segments: several files */
+    struct seen *s = calloc(1, sizeof(*s));
+    char names[16][64];
+    int nseg, first_seg_records = 0;
+
+    (void)state;
+    append_n(w, 0, 40, segs);
+    otc_wal_close(w);
+    nseg = list_segments(dir, names, 16);
+    assert_true(nseg >= 2);
+    /* records of the first segment: the second one's name is its first sequence */
+    first_seg_records = atoi(names[1]) - atoi(names[0]);
+    assert_true(first_seg_records > 5);
+    corrupt_record(dir, names[0], 3);
+    w = open_wal(dir, false, 4096);
+    assert_int_equal(otc_wal_replay(w, collect, s), OTC_OK);
+    assert_int_equal(s->n, 40 - (size_t)(first_seg_records - 3));
+    {
+        char want[256];
+        payload(2, want, sizeof(want));
+        assert_string_equal(s->data[2], want);
+        payload(first_seg_records, want, sizeof(want));
+        assert_string_equal(s->data[3], want);
+    }
+    seen_release(s);
+    otc_wal_close(w);
+    seen_free(s);
+    rm_dir(dir);
+}
+
+/* A full segment is deleted once all of its records are released; the active
+ * one stays until close. */
+static void test_segment_deletion(void **state)
+{
+    char *dir = make_dir();
+    struct otc_wal_seg *segs[60];
+    struct otc_wal *w = open_wal(dir, false, 4096);
+    char names[32][64];
+    struct otc_wal_stats st;
+    int before, after;
+
+    (void)state;
+    append_n(w, 0, 60, segs);
+    before = list_segments(dir, names, 32);
+    assert_true(before >= 3);
+    /* release everything except the last record (in the active segment) */
+    for (int i = 0; i < 59; i++) {
+        otc_wal_seg_release(segs[i]);
+    }
+    after = list_segments(dir, names, 32);
+    assert_int_equal(after, 1);
+    otc_wal_stats(w, &st);
+    assert_int_equal(st.segments, 1);
+    otc_wal_seg_release(segs[59]);
+    otc_wal_close(w);
+    assert_int_equal(list_segments(dir, names, 32), 0);
+    rm_dir(dir);
+}
+
+/* Freezing (shutdown) keeps records whose batches are freed undelivered. */
+static void test_freeze(void **state)
+{
+    char *dir = make_dir();
+    struct otc_wal_seg *segs[5];
+    struct otc_wal *w = open_wal(dir, false, 64 << 20);
+    struct seen *s = calloc(1, sizeof(*s));
+
+    (void)state;
+    append_n(w, 0, 5, segs);
+    otc_wal_seg_release(segs[0]);
+    otc_wal_freeze(w);
+    for (int i = 1; i < 5; i++) {
+        otc_wal_seg_release(segs[i]);
+    }
+    otc_wal_close(w);
+    w = open_wal(dir, false, 64 << 20);
+    assert_int_equal(otc_wal_replay(w, collect, s), OTC_OK);
+    assert_int_equal(s->n, 5); /* the segment is kept whole: duplicates, never loss */
+    seen_release(s);
+    otc_wal_close(w);
+    seen_free(s);
+    rm_dir(dir);
+}
+
+/* A batch releases its record when freed, also when adopted by a merged batch
+ * or copied for writing; the segment goes only after the last holder. */
+static void test_batch_holds(void **state)
+{
+    char *dir = make_dir();
+    struct otc_wal *w = open_wal(dir, false, 4096);
+    struct otc_wal_seg *segs[60];
+    struct otc_batch *b[60], *parent, *copy, *extra;
+    char names[32][64];
+
+    (void)state;
+    append_n(w, 0, 60, segs);
+    for (int i = 0; i < 60; i++) {
+        b[i] = otc_batch_from_bytes(OTC_TRACES, "", 0);
+        assert_non_null(b[i]);
+        assert_int_equal(otc_batch_hold_segment(b[i], segs[i]), OTC_OK);
+    }
+    /* every batch but the last is adopted by one parent */
+    parent = otc_batch_from_bytes(OTC_TRACES, "", 0);
+    for (int i = 0; i < 59; i++) {
+        assert_int_equal(otc_batch_adopt(parent, b[i]), OTC_OK);
+    }
+    assert_true(parent->durable);
+    /* a writable copy of a shared durable batch keeps the original alive */
+    extra = otc_batch_ref(parent);
+    copy = otc_batch_writable(parent);
+    assert_non_null(copy);
+    assert_true(copy != parent);
+    assert_true(list_segments(dir, names, 32) >= 3);
+    otc_batch_unref(extra); /* the original still lives inside copy */
+    assert_true(list_segments(dir, names, 32) >= 3);
+    otc_batch_unref(copy);
+    assert_int_equal(list_segments(dir, names, 32), 1);
+    otc_batch_unref(b[59]);
+    otc_wal_close(w);
+    assert_int_equal(list_segments(dir, names, 32), 0);
+    rm_dir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crc32c_known),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_group_commit),
+        cmocka_unit_test(test_torn_tail),
+        cmocka_unit_test(test_corrupt_last),
+        cmocka_unit_test(test_corrupt_middle),
+        cmocka_unit_test(test_segment_deletion),
+        cmocka_unit_test(test_freeze),
+        cmocka_unit_test(test_batch_holds),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
