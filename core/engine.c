@@ -1478,7 +1478,7 @@ int otc_engine_start(struct otc_engine *e)
     }
     for (size_t i = 0; i < e->n_pipelines; i++) {
         struct otc_pipeline *p = &e->pipelines[i];
-        if ((rc = otc_queue_init(&p->queue, OTC_PIPELINE_QUEUE_SIZE)) != OTC_OK) {
+        if ((rc = otc_queue_init_sc(&p->queue, OTC_PIPELINE_QUEUE_SIZE)) != OTC_OK) {
             return rc;
         }
         for (size_t k = 0; k < p->n_processors; k++) {

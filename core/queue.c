@@ -11,6 +11,14 @@
 
 #define QUEUE_SPINS 64 /* empty polls before the consumer sleeps */
 
+int otc_queue_init_sc(struct otc_queue *q, unsigned capacity)
+{
+    int rc = otc_queue_init(q, capacity);
+
+    q->single_consumer = true;
+    return rc;
+}
+
 int otc_queue_init(struct otc_queue *q, unsigned capacity)
 {
     unsigned size = 2;
@@ -28,6 +36,7 @@ int otc_queue_init(struct otc_queue *q, unsigned capacity)
     }
     ck_ring_init(&q->ring, size);
     q->capacity = capacity;
+    q->single_consumer = false;
     atomic_init(&q->sleepers, 0);
     pthread_mutex_init(&q->lock, NULL);
     pthread_condattr_init(&ca);
@@ -75,9 +84,17 @@ int otc_queue_push(struct otc_queue *q, void *p)
     return OTC_OK;
 }
 
+/* With one consumer thread, dequeue is a plain load and store; with several it
+ * needs a compare-and-swap on the consumer index. */
+static inline bool ring_dequeue(struct otc_queue *q, void **p)
+{
+    return q->single_consumer ? ck_ring_dequeue_mpsc(&q->ring, q->slots, p)
+                              : ck_ring_dequeue_mpmc(&q->ring, q->slots, p);
+}
+
 bool otc_queue_pop(struct otc_queue *q, void **p)
 {
-    return ck_ring_dequeue_mpmc(&q->ring, q->slots, p);
+    return ring_dequeue(q, p);
 }
 
 bool otc_queue_pop_wait(struct otc_queue *q, void **p, int timeout_ms)
@@ -86,7 +103,7 @@ bool otc_queue_pop_wait(struct otc_queue *q, void **p, int timeout_ms)
     bool got;
 
     for (int i = 0; i < QUEUE_SPINS; i++) {
-        if (ck_ring_dequeue_mpmc(&q->ring, q->slots, p)) {
+        if (ring_dequeue(q, p)) {
             return true;
         }
     }
@@ -103,10 +120,10 @@ bool otc_queue_pop_wait(struct otc_queue *q, void **p, int timeout_ms)
     pthread_mutex_lock(&q->lock);
     atomic_fetch_add(&q->sleepers, 1);
     atomic_thread_fence(memory_order_seq_cst); /* the re-check below reads after it */
-    got = ck_ring_dequeue_mpmc(&q->ring, q->slots, p);
+    got = ring_dequeue(q, p);
     if (!got) {
         pthread_cond_timedwait(&q->wake, &q->lock, &ts);
-        got = ck_ring_dequeue_mpmc(&q->ring, q->slots, p);
+        got = ring_dequeue(q, p);
     }
     atomic_fetch_sub(&q->sleepers, 1);
     pthread_mutex_unlock(&q->lock);

@@ -14,6 +14,7 @@ struct otc_queue {
     struct ck_ring         ring;
     struct ck_ring_buffer *slots;
     unsigned               capacity;   /* items accepted: exactly what init was asked for */
+    bool                   single_consumer; /* set by otc_queue_init_sc */
     atomic_int             sleepers;   /* consumers (about to be) blocked in wait */
     pthread_mutex_t        lock;       /* guards only the sleep/wake hand-off */
     pthread_cond_t         wake;
@@ -24,6 +25,8 @@ struct otc_queue {
 /* Holds up to capacity items (the ring itself is the next power of two above).
  * OTC_EINVAL for 0 or more than OTC_QUEUE_MAX_CAPACITY. */
 int  otc_queue_init(struct otc_queue *q, unsigned capacity);
+/* The same for a queue that only one thread ever pops (cheaper pops). */
+int  otc_queue_init_sc(struct otc_queue *q, unsigned capacity);
 void otc_queue_destroy(struct otc_queue *q);
 /* OTC_OK, or OTC_EAGAIN when full: then nothing was enqueued and the caller keeps p. */
 int  otc_queue_push(struct otc_queue *q, void *p);

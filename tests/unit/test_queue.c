@@ -464,7 +464,7 @@ static unsigned stress_items(void)
     return v ? (unsigned)v : STRESS_ITEMS_DEFAULT;
 }
 
-static void run_stress(unsigned producers, unsigned consumers)
+static void run_stress(unsigned producers, unsigned consumers, bool single_consumer)
 {
     struct stress s;
     struct stress_arg pa[4], ca[4];
@@ -480,7 +480,8 @@ static void run_stress(unsigned producers, unsigned consumers)
     assert_non_null(s.seen);
     atomic_init(&s.consumed, 0);
     atomic_init(&s.bad, 0);
-    assert_int_equal(otc_queue_init(&s.q, 1000), OTC_OK);
+    assert_int_equal(single_consumer ? otc_queue_init_sc(&s.q, 1000) : otc_queue_init(&s.q, 1000),
+                     OTC_OK);
     for (unsigned i = 0; i < consumers; i++) {
         ca[i].s = &s;
         ca[i].id = i;
@@ -518,13 +519,20 @@ static void run_stress(unsigned producers, unsigned consumers)
 static void test_stress_2p_1c(void **state)
 {
     (void)state;
-    run_stress(2, 1);
+    run_stress(2, 1, false);
+}
+
+/* The single-consumer queue (the pipeline worker's) under the same load. */
+static void test_stress_2p_1c_single_consumer(void **state)
+{
+    (void)state;
+    run_stress(2, 1, true);
 }
 
 static void test_stress_2p_2c(void **state)
 {
     (void)state;
-    run_stress(2, 2);
+    run_stress(2, 2, false);
 }
 
 int main(void)
@@ -539,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_kick_wakes_all),
         cmocka_unit_test(test_no_lost_wakeup),
         cmocka_unit_test(test_stress_2p_1c),
+        cmocka_unit_test(test_stress_2p_1c_single_consumer),
         cmocka_unit_test(test_stress_2p_2c),
     };
 
