@@ -13,10 +13,13 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -24,6 +27,7 @@
 #include "otc/otc_buf.h"
 #include "otc/otc_json.h"
 #include "otc/otc_otlp.h"
+#include "extension/bearertokenauth/bearertokenauth.h"
 #include "receiver/otlp/otlp_http.h"
 
 /* google.rpc.Code values used in Status bodies */
@@ -44,6 +48,7 @@ struct otlp_http {
     struct event_base        *base;
     struct evhttp            *http;
     struct event             *tick;      /* polls `stop` (a loopbreak may precede the loop) */
+    SSL_CTX                  *ssl;       /* protocols.http.tls, or NULL */
     atomic_bool               stop;
     pthread_t                 thread;
     bool                      thread_started;
@@ -110,6 +115,7 @@ static const char *http_reason(int code)
     case 200: return "OK";
     case 204: return "No Content";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Request Entity Too Large";
@@ -598,6 +604,7 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
         }
     }
 
+    b->transport = OTC_TRANSPORT_HTTP; /* self-metrics: transport="http" */
     rc = otlp_receiver_accept(h->ins, b, &rejected);
     switch (rc) {
     case OTC_OK:
@@ -615,6 +622,46 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
         http_send_status(h, req, 404, enc, RPC_UNIMPLEMENTED, "no pipeline for this signal");
         break;
     }
+}
+
+/* auth.authenticator: the configured header must carry the token. */
+static bool http_authorized(struct otlp_http *h, struct evhttp_request *req)
+{
+    const char *v = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                       otc_bearertokenauth_header(h->o.auth));
+
+    return otc_bearertokenauth_check(h->o.auth, v, v ? strlen(v) : 0) == OTC_OK;
+}
+
+/* 401, and the request's items counted as refused: protobuf bodies are
+ * decompressed (within max_request_body_size) and scanned, never decoded;
+ * OTLP/JSON bodies are not parsed and count no items. */
+static void http_refuse_unauth(struct otlp_http *h, struct evhttp_request *req, enum otc_signal s)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *ct = evhttp_find_header(in, "Content-Type");
+    const char *ce = evhttp_find_header(in, "Content-Encoding");
+    struct evbuffer *body = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(body);
+
+    if (ct && media_type_is(ct, "application/x-protobuf") && len <= h->o.max_body) {
+        const uint8_t *wire = evbuffer_pullup(body, -1);
+        uint8_t *plain = NULL;
+        size_t plain_len = 0;
+        const char *why = "";
+
+        if (!ce || !*ce || strcasecmp(ce, "identity") == 0) {
+            otlp_receiver_refuse_unauth(h->ins, s, OTC_TRANSPORT_HTTP, wire, len);
+        } else if (((strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0) &&
+                    http_gunzip(wire, len, h->o.max_body, &plain, &plain_len, &why) == 0) ||
+                   (strcasecmp(ce, "zstd") == 0 &&
+                    http_unzstd(wire, len, h->o.max_body, &plain, &plain_len, &why) == 0)) {
+            otlp_receiver_refuse_unauth(h->ins, s, OTC_TRANSPORT_HTTP, plain, plain_len);
+        }
+        free(plain);
+    }
+    otc_log_debug(h->ins, "OTLP/HTTP %s: 401 missing or invalid token", evhttp_request_get_uri(req));
+    http_send_text(h, req, 401, "401 Unauthorized");
 }
 
 static void http_handle(struct evhttp_request *req, void *arg)
@@ -647,6 +694,10 @@ static void http_handle(struct evhttp_request *req, void *arg)
         evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
         evhttp_add_header(out, "Vary", "Origin");
     }
+    if (h->o.auth && !http_authorized(h, req)) {
+        http_refuse_unauth(h, req, (enum otc_signal)s);
+        return;
+    }
     if (cmd != EVHTTP_REQ_POST) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
         http_send_text(h, req, 405, "405 method not allowed, supported: [POST]");
@@ -666,6 +717,85 @@ static void http_tick(evutil_socket_t fd, short what, void *arg)
     if (atomic_load(&h->stop)) {
         event_base_loopbreak(h->base);
     }
+}
+
+/* Every accepted connection gets a TLS server session (evhttp_set_bevcb). */
+static struct bufferevent *http_tls_bev(struct event_base *base, void *arg)
+{
+    struct otlp_http *h = arg;
+    SSL *ssl = SSL_new(h->ssl);
+    struct bufferevent *bev;
+
+    if (!ssl) {
+        return NULL;
+    }
+    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev) {
+        /* a client closing without close_notify must not turn into an error */
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    }
+    return bev;
+}
+
+/* OpenSSL's queued errors as one line (and the queue emptied). */
+static void ssl_errors(char *out, size_t n)
+{
+    unsigned long e;
+    size_t used = 0;
+
+    out[0] = '\0';
+    while ((e = ERR_get_error()) != 0) {
+        char one[256];
+
+        ERR_error_string_n(e, one, sizeof(one));
+        if (used + 3 < n) {
+            used += (size_t)snprintf(out + used, n - used, "%s%s", used ? "; " : "", one);
+        }
+    }
+}
+
+static int http_tls_init(struct otlp_http *h, const struct otlp_tls *t)
+{
+    static const int versions[] = {TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION};
+    char why[512];
+    const char *what;
+
+    h->ssl = SSL_CTX_new(TLS_server_method());
+    if (!h->ssl) {
+        return OTC_ENOMEM;
+    }
+    SSL_CTX_set_options(h->ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    what = "protocols.http.tls.min_version";
+    if (!SSL_CTX_set_min_proto_version(h->ssl, versions[t->min_version])) {
+        goto err;
+    }
+    what = "protocols.http.tls.cert_file";
+    if (SSL_CTX_use_certificate_chain_file(h->ssl, t->cert_file) != 1) {
+        goto err;
+    }
+    what = "protocols.http.tls.key_file";
+    if (SSL_CTX_use_PrivateKey_file(h->ssl, t->key_file, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(h->ssl) != 1) {
+        goto err;
+    }
+    if (t->client_ca_file) {
+        STACK_OF(X509_NAME) *names;
+
+        what = "protocols.http.tls.client_ca_file";
+        if (SSL_CTX_load_verify_locations(h->ssl, t->client_ca_file, NULL) != 1 ||
+            !(names = SSL_load_client_CA_file(t->client_ca_file))) {
+            goto err;
+        }
+        SSL_CTX_set_client_CA_list(h->ssl, names);
+        SSL_CTX_set_verify(h->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    }
+    evhttp_set_bevcb(h->http, http_tls_bev, h);
+    return OTC_OK;
+err:
+    ssl_errors(why, sizeof(why));
+    otc_log_err(h->ins, "%s: %s", what, why[0] ? why : "rejected by OpenSSL");
+    return OTC_EINVAL;
 }
 
 static void *http_loop(void *arg)
@@ -713,6 +843,14 @@ int otlp_http_start(struct otlp_http **out, struct otc_instance *ins,
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->http, http_handle, h);
+    if (o->tls && o->tls->cert_file) {
+        int rc = http_tls_init(h, o->tls);
+
+        if (rc != OTC_OK) {
+            otlp_http_stop(h);
+            return rc;
+        }
+    }
     h->tick = event_new(h->base, -1, EV_PERSIST, http_tick, h);
     if (!h->tick || event_add(h->tick, &(struct timeval){.tv_sec = 0, .tv_usec = 100000}) != 0) {
         otlp_http_stop(h);
@@ -728,7 +866,7 @@ int otlp_http_start(struct otlp_http **out, struct otc_instance *ins,
         return OTC_ENOMEM;
     }
     h->thread_started = true;
-    otc_log_info(ins, "OTLP/HTTP listening on %s", o->endpoint);
+    otc_log_info(ins, "OTLP/HTTP%s listening on %s", h->ssl ? " (TLS)" : "", o->endpoint);
     *out = h;
     return OTC_OK;
 }
@@ -751,6 +889,9 @@ void otlp_http_stop(struct otlp_http *h)
     }
     if (h->base) {
         event_base_free(h->base);
+    }
+    if (h->ssl) {
+        SSL_CTX_free(h->ssl);
     }
     free(h);
 }

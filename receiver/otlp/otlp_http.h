@@ -12,6 +12,17 @@
 
 struct otlp_http;
 
+/* protocols.*.tls (otelcol configtls.ServerConfig); min_version indexes
+ * OTLP_TLS_VERSIONS. */
+struct otlp_tls {
+    char *cert_file;
+    char *key_file;
+    char *client_ca_file;  /* set: clients must present a certificate it signed */
+    int   min_version;
+};
+#define OTLP_TLS_VERSIONS "1.0", "1.1", "1.2", "1.3"
+enum { OTLP_TLS_1_0, OTLP_TLS_1_1, OTLP_TLS_1_2, OTLP_TLS_1_3 };
+
 struct otlp_http_options {
     const char               *endpoint;                 /* host:port */
     const char               *paths[OTC_SIGNAL_COUNT];  /* /v1/traces, ... */
@@ -19,6 +30,8 @@ struct otlp_http_options {
     const struct otc_strlist *cors_origins;             /* may be empty */
     const struct otc_strlist *cors_headers;
     int64_t                   cors_max_age;             /* seconds, 0 = not sent */
+    const struct otlp_tls    *tls;                      /* NULL: plaintext */
+    struct otc_instance      *auth;                     /* bearertokenauth, or NULL */
 };
 
 /* Bind o->endpoint and serve on a new thread. Paths of signals without a
@@ -36,6 +49,12 @@ int  otlp_http_parse_endpoint(const char *endpoint, char *host, size_t hostlen, 
  * then delivers to the pipelines (takes ownership of b). Returns what
  * otc_receiver_deliver returns, or OTC_OK when nothing was left to deliver. */
 int otlp_receiver_accept(struct otc_instance *ins, struct otc_batch *b, size_t *rejected);
+
+/* Defined in otlp_receiver.c: count a request refused for a missing or wrong
+ * token as refused (its items found by a scan of the protobuf bytes, nothing
+ * decoded); transport is OTC_TRANSPORT_*. */
+void otlp_receiver_refuse_unauth(struct otc_instance *ins, enum otc_signal s, int transport,
+                                 const uint8_t *pb, size_t len);
 
 /* The partial_success message for rejected items (traces and logs). */
 #define OTLP_REJECTED_WHY "invalid trace or span id length"

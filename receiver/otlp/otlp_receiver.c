@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "extension/bearertokenauth/bearertokenauth.h"
 #include "otc/otc_otlp.h"
 #include "receiver/otlp/otlp_http.h"
 #include "receiver/otlp/otlp_receiver.h"
@@ -29,6 +31,8 @@ struct otlp_ctx {
     char    *endpoint;
     int64_t  max_recv_msg_size_mib;
     int64_t  max_concurrent_streams;
+    struct otlp_tls grpc_tls;
+    char    *grpc_auth;
     bool     http_enabled;
     char    *http_endpoint;
     char    *http_paths[OTC_SIGNAL_COUNT];
@@ -36,7 +40,10 @@ struct otlp_ctx {
     struct otc_strlist cors_origins;
     struct otc_strlist cors_headers;
     int64_t  cors_max_age;
+    struct otlp_tls http_tls;
+    char    *http_auth;
     /* runtime */
+    struct otc_instance   *grpc_authn;  /* resolved grpc_auth */
     struct otlp_http      *http;
     struct otc_instance   *ins;
     grpc_server           *server;
@@ -65,6 +72,8 @@ struct otlp_call {
     int                  cancelled;
 };
 
+static const char *const tls_versions[] = {OTLP_TLS_VERSIONS, NULL};
+
 static const char *const method_paths[OTC_SIGNAL_COUNT] = {
     "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
     "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
@@ -84,6 +93,16 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_INT, "protocols.grpc.max_concurrent_streams", "0", OFF(max_concurrent_streams),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 1 << 30, NULL,
      "HTTP/2 streams per connection (0 = gRPC's default)"},
+    {OTC_CFG_STR, "protocols.grpc.tls.cert_file", NULL, OFF(grpc_tls.cert_file), 0, 0, 0, NULL,
+     "PEM server certificate (chain); set with key_file to serve TLS"},
+    {OTC_CFG_STR, "protocols.grpc.tls.key_file", NULL, OFF(grpc_tls.key_file), 0, 0, 0, NULL,
+     "PEM private key of cert_file"},
+    {OTC_CFG_STR, "protocols.grpc.tls.client_ca_file", NULL, OFF(grpc_tls.client_ca_file), 0, 0,
+     0, NULL, "PEM CA bundle; set: clients must present a certificate it signed (mTLS)"},
+    {OTC_CFG_ENUM, "protocols.grpc.tls.min_version", "1.2", OFF(grpc_tls.min_version), 0, 0, 0,
+     tls_versions, "lowest TLS version accepted; gRPC core always requires 1.2 or later and cannot require 1.3"},
+    {OTC_CFG_STR, "protocols.grpc.auth.authenticator", NULL, OFF(grpc_auth), 0, 0, 0, NULL,
+     "id of a bearertokenauth extension every call must satisfy (else UNAUTHENTICATED)"},
     {OTC_CFG_SECTION, "protocols.http", NULL, OFF(http_enabled), 0, 0, 0, NULL,
      "enable the OTLP/HTTP server (binary protobuf and OTLP/JSON, gzip and zstd bodies)"},
     {OTC_CFG_STR, "protocols.http.endpoint", "localhost:4318", OFF(http_endpoint), 0, 0, 0, NULL,
@@ -104,12 +123,46 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_INT, "protocols.http.cors.max_age", "0", OFF(cors_max_age),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 1 << 30, NULL,
      "seconds a browser may cache a preflight answer (0 = no Access-Control-Max-Age)"},
+    {OTC_CFG_STR, "protocols.http.tls.cert_file", NULL, OFF(http_tls.cert_file), 0, 0, 0, NULL,
+     "PEM server certificate (chain); set with key_file to serve HTTPS"},
+    {OTC_CFG_STR, "protocols.http.tls.key_file", NULL, OFF(http_tls.key_file), 0, 0, 0, NULL,
+     "PEM private key of cert_file"},
+    {OTC_CFG_STR, "protocols.http.tls.client_ca_file", NULL, OFF(http_tls.client_ca_file), 0, 0,
+     0, NULL, "PEM CA bundle; set: clients must present a certificate it signed (mTLS)"},
+    {OTC_CFG_ENUM, "protocols.http.tls.min_version", "1.2", OFF(http_tls.min_version), 0, 0, 0,
+     tls_versions, "lowest TLS version accepted"},
+    {OTC_CFG_STR, "protocols.http.auth.authenticator", NULL, OFF(http_auth), 0, 0, 0, NULL,
+     "id of a bearertokenauth extension every request must satisfy (else 401)"},
     OTC_CFG_END,
 };
+
+static int tls_validate(const char *proto, const struct otlp_tls *t, char *err, size_t errlen)
+{
+    if ((t->cert_file != NULL) != (t->key_file != NULL)) {
+        snprintf(err, errlen, "protocols.%s.tls.cert_file and key_file go together", proto);
+        return OTC_EINVAL;
+    }
+    if (t->client_ca_file && !t->cert_file) {
+        snprintf(err, errlen, "protocols.%s.tls.client_ca_file needs cert_file and key_file",
+                 proto);
+        return OTC_EINVAL;
+    }
+    return OTC_OK;
+}
 
 static int otlp_validate(const void *vctx, char *err, size_t errlen)
 {
     const struct otlp_ctx *ctx = vctx;
+
+    if (tls_validate("grpc", &ctx->grpc_tls, err, errlen) != OTC_OK ||
+        tls_validate("http", &ctx->http_tls, err, errlen) != OTC_OK) {
+        return OTC_EINVAL;
+    }
+    if (ctx->grpc_tls.cert_file && ctx->grpc_tls.min_version == OTLP_TLS_1_3) {
+        snprintf(err, errlen, "protocols.grpc.tls.min_version: \"1.3\" cannot be enforced "
+                 "by gRPC core 1.51 (it accepts TLS 1.2 and 1.3); use \"1.2\"");
+        return OTC_EINVAL;
+    }
 
     if (!ctx->grpc_enabled && !ctx->http_enabled) {
         snprintf(err, errlen,
@@ -378,6 +431,113 @@ static grpc_byte_buffer *make_reply(enum otc_signal s, size_t rejected, const ch
     return bb;
 }
 
+/* auth.authenticator: the call's metadata must carry the token. gRPC keys
+ * are lower case; the configured header name may not be. */
+static bool call_authorized(struct otlp_ctx *rx, struct otlp_call *c)
+{
+    const char *want = otc_bearertokenauth_header(rx->grpc_authn);
+    size_t wl = strlen(want);
+
+    for (size_t i = 0; i < c->md.count; i++) {
+        const grpc_metadata *m = &c->md.metadata[i];
+
+        if (GRPC_SLICE_LENGTH(m->key) == wl &&
+            !strncasecmp((const char *)GRPC_SLICE_START_PTR(m->key), want, wl)) {
+            return otc_bearertokenauth_check(rx->grpc_authn,
+                                             (const char *)GRPC_SLICE_START_PTR(m->value),
+                                             GRPC_SLICE_LENGTH(m->value)) == OTC_OK;
+        }
+    }
+    return otc_bearertokenauth_check(rx->grpc_authn, NULL, 0) == OTC_OK;
+}
+
+/* Items in a serialized request, found by walking the wire format along a
+ * path of field numbers (a mask per level), without decoding or allocating.
+ * Malformed input counts what was found before the damage. */
+static uint64_t pb_varint(const uint8_t **p, const uint8_t *end, bool *ok)
+{
+    uint64_t v = 0;
+
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            return v;
+        }
+    }
+    *ok = false;
+    return 0;
+}
+
+static size_t pb_count_path(const uint8_t *p, const uint8_t *end, const uint32_t *masks,
+                            int levels)
+{
+    size_t n = 0;
+    bool ok = true;
+
+    while (p < end && ok) {
+        uint64_t key = pb_varint(&p, end, &ok);
+        uint64_t field = key >> 3, l;
+
+        switch (key & 7) {
+        case 0:
+            pb_varint(&p, end, &ok);
+            break;
+        case 1:
+            ok = end - p >= 8;
+            p += ok ? 8 : 0;
+            break;
+        case 5:
+            ok = end - p >= 4;
+            p += ok ? 4 : 0;
+            break;
+        case 2:
+            l = pb_varint(&p, end, &ok);
+            if (!ok || l > (uint64_t)(end - p)) {
+                return n;
+            }
+            if (field < 32 && (masks[0] & (1u << field))) {
+                n += levels == 1 ? 1 : pb_count_path(p, p + l, masks + 1, levels - 1);
+            }
+            p += l;
+            break;
+        default:
+            return n;
+        }
+    }
+    return n;
+}
+
+static size_t count_items_wire(enum otc_signal s, const uint8_t *pb, size_t len)
+{
+    /* Export*ServiceRequest.resource_* (1) . scope_* (2) . spans / metrics / log_records (2) */
+    static const uint32_t spans[] = {1u << 1, 1u << 2, 1u << 2};
+    /* ... Metric.gauge (5) / sum (7) / histogram (9) / exponential_histogram (10) /
+     * summary (11) . data_points (1) */
+    static const uint32_t points[] = {1u << 1, 1u << 2, 1u << 2,
+                                      1u << 5 | 1u << 7 | 1u << 9 | 1u << 10 | 1u << 11, 1u << 1};
+
+    if (!pb || !len) {
+        return 0;
+    }
+    if (s == OTC_METRICS) {
+        return pb_count_path(pb, pb + len, points, 5);
+    }
+    return pb_count_path(pb, pb + len, spans, 3);
+}
+
+void otlp_receiver_refuse_unauth(struct otc_instance *ins, enum otc_signal s, int transport,
+                                 const uint8_t *pb, size_t len)
+{
+    size_t items = count_items_wire(s, pb, len);
+
+    atomic_fetch_add(&ins->counters.refused[s], items);
+    if (transport == OTC_TRANSPORT_HTTP) {
+        atomic_fetch_add(&ins->counters.http_refused[s], items);
+    }
+}
+
 static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
 {
     enum otc_signal s = (enum otc_signal)c->signal;
@@ -387,6 +547,24 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
     char msg[256];
     int rc;
 
+    if (rx->grpc_authn && !call_authorized(rx, c)) {
+        grpc_slice all = grpc_empty_slice();
+        grpc_byte_buffer_reader reader;
+
+        if (len > 0 && grpc_byte_buffer_reader_init(&reader, c->payload)) {
+            all = grpc_byte_buffer_reader_readall(&reader);
+            grpc_byte_buffer_reader_destroy(&reader);
+        }
+        otlp_receiver_refuse_unauth(rx->ins, s, OTC_TRANSPORT_GRPC, GRPC_SLICE_START_PTR(all),
+                                    GRPC_SLICE_LENGTH(all));
+        grpc_slice_unref(all);
+        call_answer(c, GRPC_STATUS_UNAUTHENTICATED, "otlp: missing or invalid token");
+        return;
+    }
+    if (!c->payload) { /* gRPC core read no whole message: truncated, or a bad compressed flag */
+        call_answer(c, GRPC_STATUS_INVALID_ARGUMENT, "otlp: no complete request message");
+        return;
+    }
     if (len > 0) {
         grpc_byte_buffer_reader reader;
         grpc_slice slice;
@@ -494,6 +672,71 @@ static void *otlp_loop(void *arg)
 
 /* ------------------------------------------------------------ lifecycle */
 
+static struct otc_instance *resolve_auth(struct otc_instance *ins, const char *proto,
+                                         const char *id)
+{
+    struct otc_instance *ext = otc_engine_extension(ins->engine, id);
+
+    if (!otc_bearertokenauth_is(ext)) {
+        otc_log_err(ins, "protocols.%s.auth.authenticator: \"%s\" is not a bearertokenauth "
+                    "extension listed in service.extensions", proto, id);
+        return NULL;
+    }
+    return ext;
+}
+
+static char *slurp(struct otc_instance *ins, const char *key, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) != NULL) {
+        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[n] = '\0';
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    if (!buf) {
+        otc_log_err(ins, "protocols.grpc.tls.%s: cannot read %s", key, path);
+    }
+    return buf;
+}
+
+/* gRPC core's SSL server credentials; with client_ca_file, client
+ * certificates are required and verified against it. */
+static grpc_server_credentials *grpc_tls_creds(struct otc_instance *ins, const struct otlp_tls *t)
+{
+    grpc_ssl_pem_key_cert_pair pair = {0};
+    grpc_server_credentials *creds = NULL;
+    char *cert = slurp(ins, "cert_file", t->cert_file);
+    char *key = cert ? slurp(ins, "key_file", t->key_file) : NULL;
+    char *ca = key && t->client_ca_file ? slurp(ins, "client_ca_file", t->client_ca_file) : NULL;
+
+    if (key && (!t->client_ca_file || ca)) {
+        pair.cert_chain = cert;
+        pair.private_key = key;
+        creds = grpc_ssl_server_credentials_create_ex(
+            ca, &pair, 1,
+            ca ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+               : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+            NULL);
+    }
+    free(ca);
+    if (key) {
+        memset(key, 0, strlen(key));
+    }
+    free(key);
+    free(cert);
+    return creds;
+}
+
 static int otlp_start(struct otc_instance *ins, void *vctx)
 {
     struct otlp_ctx *rx = vctx;
@@ -504,15 +747,26 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
     int port;
 
     rx->ins = ins;
+    if (rx->grpc_enabled && rx->grpc_auth &&
+        !(rx->grpc_authn = resolve_auth(ins, "grpc", rx->grpc_auth))) {
+        return OTC_EINVAL;
+    }
     if (rx->http_enabled) {
+        struct otc_instance *authn = NULL;
         struct otlp_http_options o = {
             .endpoint = rx->http_endpoint,
             .max_body = rx->http_max_body ? rx->http_max_body : 20u * 1024 * 1024,
             .cors_origins = &rx->cors_origins,
             .cors_headers = &rx->cors_headers,
             .cors_max_age = rx->cors_max_age,
+            .tls = &rx->http_tls,
         };
         int rc;
+
+        if (rx->http_auth && !(authn = resolve_auth(ins, "http", rx->http_auth))) {
+            return OTC_EINVAL;
+        }
+        o.auth = authn;
 
         for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
             o.paths[s] = rx->http_paths[s];
@@ -549,7 +803,11 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
                                                         GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
         }
     }
-    creds = grpc_insecure_server_credentials_create();
+    creds = rx->grpc_tls.cert_file ? grpc_tls_creds(ins, &rx->grpc_tls)
+                                   : grpc_insecure_server_credentials_create();
+    if (!creds) {
+        return OTC_EINVAL;
+    }
     port = grpc_server_add_http2_port(rx->server, rx->endpoint, creds);
     grpc_server_credentials_release(creds);
     if (port == 0) {
@@ -581,7 +839,8 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
         return OTC_ENOMEM;
     }
     rx->thread_started = true;
-    otc_log_info(ins, "OTLP/gRPC listening on %s", rx->endpoint);
+    otc_log_info(ins, "OTLP/gRPC%s listening on %s", rx->grpc_tls.cert_file
+                 ? (rx->grpc_tls.client_ca_file ? " (mTLS)" : " (TLS)") : "", rx->endpoint);
     return OTC_OK;
 }
 
