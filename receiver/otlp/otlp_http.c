@@ -38,7 +38,7 @@
 #define RPC_UNAVAILABLE        14
 #define RPC_UNIMPLEMENTED      12
 
-#define HTTP_IDLE_TIMEOUT_S 120
+#define HTTP_IDLE_TIMEOUT_NS 60000000000LL /* idle_timeout's default */
 
 enum http_enc { ENC_PROTO, ENC_JSON };
 
@@ -569,6 +569,11 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
             evbuffer_remove(body, dst, n);
         }
         free(plain);
+        if (otlp_receiver_check_entries(b, h->o.max_items, msg, sizeof(msg)) != OTC_OK) {
+            otc_batch_unref(b);
+            http_send_status(h, req, 413, enc, RPC_RESOURCE_EXHAUSTED, msg);
+            return;
+        }
         if ((rc = otc_batch_decode(b)) != OTC_OK) {
             otc_batch_unref(b);
             snprintf(msg, sizeof(msg), "cannot decode %s: %s in a %zu-byte body",
@@ -604,6 +609,13 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
         }
     }
 
+    if (enc == ENC_JSON && h->o.max_items && b->items > h->o.max_items) {
+        otc_batch_unref(b); /* JSON: counted once decoded (spans, data points, log records) */
+        snprintf(msg, sizeof(msg), "more than %zu items in one request (max_items_per_request)",
+                 h->o.max_items);
+        http_send_status(h, req, 413, enc, RPC_RESOURCE_EXHAUSTED, msg);
+        return;
+    }
     b->transport = OTC_TRANSPORT_HTTP; /* self-metrics: transport="http" */
     rc = otlp_receiver_accept(h->ins, b, &rejected);
     switch (rc) {
@@ -836,8 +848,14 @@ int otlp_http_start(struct otlp_http **out, struct otc_instance *ins,
         return OTC_ENOMEM;
     }
     evhttp_set_max_body_size(h->http, (ev_ssize_t)o->max_body);
+    evhttp_set_max_headers_size(h->http, (ev_ssize_t)(o->max_header ? o->max_header : 65536));
     /* a connection idle (or stalled mid-request) this long is closed */
-    evhttp_set_timeout(h->http, HTTP_IDLE_TIMEOUT_S);
+    {
+        int64_t ns = o->idle_timeout_ns > 0 ? o->idle_timeout_ns : HTTP_IDLE_TIMEOUT_NS;
+        struct timeval tv = {.tv_sec = ns / 1000000000, .tv_usec = (ns % 1000000000) / 1000};
+
+        evhttp_set_timeout_tv(h->http, &tv);
+    }
     evhttp_set_flags(h->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |

@@ -30,6 +30,9 @@ struct otlp_http_options {
     const struct otc_strlist *cors_origins;             /* may be empty */
     const struct otc_strlist *cors_headers;
     int64_t                   cors_max_age;             /* seconds, 0 = not sent */
+    uint64_t                  max_header;               /* request line + headers, bytes */
+    int64_t                   idle_timeout_ns;          /* no bytes for this long: close */
+    size_t                    max_items;                /* entries per request, 0 = no limit */
     const struct otlp_tls    *tls;                      /* NULL: plaintext */
     struct otc_instance      *auth;                     /* bearertokenauth, or NULL */
 };
@@ -49,6 +52,9 @@ int  otlp_http_parse_endpoint(const char *endpoint, char *host, size_t hostlen, 
  * then delivers to the pipelines (takes ownership of b). Returns what
  * otc_receiver_deliver returns, or OTC_OK when nothing was left to deliver. */
 int otlp_receiver_accept(struct otc_instance *ins, struct otc_batch *b, size_t *rejected);
+/* Defined in otlp_receiver.c: OTC_OK, or OTC_ELIMIT (the reason in why) when the
+ * undecoded b holds more than max resources, scopes and items (0 = no limit). */
+int otlp_receiver_check_entries(const struct otc_batch *b, size_t max, char *why, size_t whylen);
 
 /* Defined in otlp_receiver.c: count a request refused for a missing or wrong
  * token as refused (its items found by a scan of the protobuf bytes, nothing

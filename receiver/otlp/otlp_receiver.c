@@ -16,6 +16,7 @@
 
 #include "extension/bearertokenauth/bearertokenauth.h"
 #include "otc/otc_otlp.h"
+#include "otc/otc_pb_check.h"
 #include "receiver/otlp/otlp_http.h"
 #include "receiver/otlp/otlp_receiver.h"
 
@@ -31,12 +32,18 @@ struct otlp_ctx {
     char    *endpoint;
     int64_t  max_recv_msg_size_mib;
     int64_t  max_concurrent_streams;
+    int64_t  max_conn_idle;     /* ns, 0 = never */
+    int64_t  max_conn_age;      /* ns, 0 = never */
+    int64_t  max_conn_age_grace;/* ns, 0 = never */
+    int64_t  max_items;         /* entries per request, 0 = no limit */
     struct otlp_tls grpc_tls;
     char    *grpc_auth;
     bool     http_enabled;
     char    *http_endpoint;
     char    *http_paths[OTC_SIGNAL_COUNT];
     uint64_t http_max_body;
+    uint64_t http_max_header;
+    int64_t  http_idle_timeout; /* ns */
     struct otc_strlist cors_origins;
     struct otc_strlist cors_headers;
     int64_t  cors_max_age;
@@ -93,6 +100,15 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_INT, "protocols.grpc.max_concurrent_streams", "0", OFF(max_concurrent_streams),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 1 << 30, NULL,
      "HTTP/2 streams per connection (0 = gRPC's default)"},
+    {OTC_CFG_DURATION, "protocols.grpc.keepalive.server_parameters.max_connection_idle", "0",
+     OFF(max_conn_idle), OTC_CFG_F_MIN, 0, 0, NULL,
+     "close a connection without calls for this long (GOAWAY; 0 = never)"},
+    {OTC_CFG_DURATION, "protocols.grpc.keepalive.server_parameters.max_connection_age", "0",
+     OFF(max_conn_age), OTC_CFG_F_MIN, 0, 0, NULL,
+     "close any connection after this long (GOAWAY; 0 = never)"},
+    {OTC_CFG_DURATION, "protocols.grpc.keepalive.server_parameters.max_connection_age_grace",
+     "0", OFF(max_conn_age_grace), OTC_CFG_F_MIN, 0, 0, NULL,
+     "calls still running at max_connection_age get this long before the close (0 = no limit)"},
     {OTC_CFG_STR, "protocols.grpc.tls.cert_file", NULL, OFF(grpc_tls.cert_file), 0, 0, 0, NULL,
      "PEM server certificate (chain); set with key_file to serve TLS"},
     {OTC_CFG_STR, "protocols.grpc.tls.key_file", NULL, OFF(grpc_tls.key_file), 0, 0, 0, NULL,
@@ -116,6 +132,12 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_SIZE, "protocols.http.max_request_body_size", "20MiB", OFF(http_max_body),
      OTC_CFG_F_MAX, 0, 2147483647.0, NULL,
      "largest request body, on the wire and after decompression (0 = 20MiB); larger get 413"},
+    {OTC_CFG_SIZE, "protocols.http.max_request_header_size", "64KiB", OFF(http_max_header),
+     OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1024, 2147483647.0, NULL,
+     "largest request line plus headers (otelc extension); larger ones get 400 and a close"},
+    {OTC_CFG_DURATION, "protocols.http.idle_timeout", "1m", OFF(http_idle_timeout),
+     OTC_CFG_F_MIN, 0.001, 0, NULL,
+     "close a connection that sends nothing (idle, or stalled mid-request) for this long"},
     {OTC_CFG_STRLIST, "protocols.http.cors.allowed_origins", NULL, OFF(cors_origins), 0, 0, 0,
      NULL, "origins allowed for browser requests (CORS); \"*\" or one * wildcard per entry"},
     {OTC_CFG_STRLIST, "protocols.http.cors.allowed_headers", NULL, OFF(cors_headers), 0, 0, 0,
@@ -133,6 +155,10 @@ static const struct otc_config_entry otlp_config[] = {
      tls_versions, "lowest TLS version accepted"},
     {OTC_CFG_STR, "protocols.http.auth.authenticator", NULL, OFF(http_auth), 0, 0, 0, NULL,
      "id of a bearertokenauth extension every request must satisfy (else 401)"},
+    {OTC_CFG_INT, "max_items_per_request", "100000", OFF(max_items),
+     OTC_CFG_F_MIN, 0, 0, NULL,
+     "resources, scopes and spans / metrics and data points / log records per request "
+     "(otelc extension; 0 = no limit); counted before decoding, more get RESOURCE_EXHAUSTED / 413"},
     OTC_CFG_END,
 };
 
@@ -394,7 +420,25 @@ int otlp_receiver_accept(struct otc_instance *ins, struct otc_batch *b, size_t *
         otc_batch_unref(b);
         return OTC_OK;
     }
+    /* protobuf strings must be UTF-8: bad bytes become U+FFFD (README "Limits") */
+    if (!otc_pb_utf8_valid(b->msg)) {
+        bool enomem = false;
+        size_t n = otc_pb_utf8_repair(otc_batch_msg_mut(b), &b->arena, &enomem);
+
+        otc_log_debug(ins, "replaced invalid UTF-8 in %zu strings%s", n,
+                      enomem ? " (out of memory: some left as they were)" : "");
+    }
     return otc_receiver_deliver(ins, b);
+}
+
+int otlp_receiver_check_entries(const struct otc_batch *b, size_t max, char *why, size_t whylen)
+{
+    if (otc_pb_count_entries(b->signal, b->raw, b->raw_len, max, NULL) == OTC_OK) {
+        return OTC_OK;
+    }
+    snprintf(why, whylen, "more than %zu resources, scopes and items in one request "
+             "(max_items_per_request)", max);
+    return OTC_ELIMIT;
 }
 
 /* The response: empty, or carrying partial_success when items were rejected. */
@@ -584,6 +628,11 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
             grpc_slice_unref(slice);
         }
         grpc_byte_buffer_reader_destroy(&reader);
+        if (otlp_receiver_check_entries(b, (size_t)rx->max_items, msg, sizeof(msg)) != OTC_OK) {
+            otc_batch_unref(b);
+            call_answer(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
+            return;
+        }
         if ((rc = otc_batch_decode(b)) != OTC_OK) {
             otc_batch_unref(b);
             snprintf(msg, sizeof(msg), "otlp: cannot decode %s: %s in a %zu-byte request",
@@ -740,7 +789,7 @@ static grpc_server_credentials *grpc_tls_creds(struct otc_instance *ins, const s
 static int otlp_start(struct otc_instance *ins, void *vctx)
 {
     struct otlp_ctx *rx = vctx;
-    grpc_arg args[3];
+    grpc_arg args[6];
     grpc_channel_args chargs = {.num_args = 0, .args = args};
     grpc_server_credentials *creds;
     int64_t mib = rx->max_recv_msg_size_mib ? rx->max_recv_msg_size_mib : 4;
@@ -759,6 +808,9 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
             .cors_origins = &rx->cors_origins,
             .cors_headers = &rx->cors_headers,
             .cors_max_age = rx->cors_max_age,
+            .max_header = rx->http_max_header,
+            .idle_timeout_ns = rx->http_idle_timeout,
+            .max_items = (size_t)rx->max_items,
             .tls = &rx->http_tls,
         };
         int rc;
@@ -793,6 +845,23 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
         args[chargs.num_args].key = GRPC_ARG_MAX_CONCURRENT_STREAMS;
         args[chargs.num_args].value.integer = (int)rx->max_concurrent_streams;
         chargs.num_args++;
+    }
+    {
+        static const char *const keys[3] = {GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                                            GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                                            GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS};
+        const int64_t ns[3] = {rx->max_conn_idle, rx->max_conn_age, rx->max_conn_age_grace};
+
+        for (int i = 0; i < 3; i++) {
+            if (ns[i] > 0) {
+                int64_t ms = (ns[i] + 999999) / 1000000;
+
+                args[chargs.num_args].type = GRPC_ARG_INTEGER;
+                args[chargs.num_args].key = (char *)keys[i];
+                args[chargs.num_args].value.integer = ms > INT32_MAX ? INT32_MAX : (int)ms;
+                chargs.num_args++;
+            }
+        }
     }
     rx->server = grpc_server_create(&chargs, NULL);
     rx->cq = grpc_completion_queue_create_for_next(NULL);
