@@ -463,10 +463,29 @@ static bool wal_log_allowed(void)
     return now != prev && atomic_compare_exchange_strong(&last, &prev, now);
 }
 
-int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
+/* Readers of feed tables (otc_receiver_deliver), counted in two epochs so a
+ * reload can wait for the ones that may still hold a table it replaced, while
+ * new readers (which see the new table) count in the other epoch. */
+static atomic_uint  feeds_epoch;
+static atomic_ulong feeds_readers[2];
+
+/* Wait until no deliver call can hold a feed table published before this
+ * call: after each flip, the readers of the previous epoch only leave. */
+static void feeds_synchronize(void)
+{
+    for (int flip = 0; flip < 2; flip++) {
+        unsigned prev = atomic_fetch_add(&feeds_epoch, 1) & 1u;
+        while (atomic_load(&feeds_readers[prev]) != 0) {
+            sleep_ns(100000);
+        }
+    }
+}
+
+static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *t,
+                         struct otc_batch *b)
 {
     enum otc_signal s = b->signal;
-    unsigned n = ins->n_feeds[s];
+    unsigned n = t ? t->n[s] : 0;
     size_t items = b->items;
     uint8_t transport;
     int rc = OTC_OK;
@@ -475,13 +494,13 @@ int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
         otc_batch_unref(b);
         return OTC_EUNSUPP;
     }
-    if (atomic_load(&ins->engine->stopping)) {
+    if (atomic_load(&t->engine->stopping)) {
         count_received(ins, b, false);
         otc_batch_unref(b);
         return OTC_ESHUTDOWN;
     }
     for (unsigned i = 0; i < n; i++) {
-        struct otc_pipeline *p = ins->feeds[s][i];
+        struct otc_pipeline *p = t->p[s][i];
         for (size_t k = 0; k < p->n_admit; k++) {
             struct otc_instance *pr = p->admit[k];
             if (!pr->ops->admit(pr, pr->ctx, b->arena.bytes)) {
@@ -493,7 +512,7 @@ int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
     }
     /* persistent storage: the request is durable before any pipeline sees it */
     for (unsigned i = 0; i < n; i++) {
-        struct otc_pipeline *p = ins->feeds[s][i];
+        struct otc_pipeline *p = t->p[s][i];
         struct otc_wal_seg *seg;
         const uint8_t *data;
         size_t len;
@@ -519,7 +538,7 @@ int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
     transport = b->transport;
     for (unsigned i = 0; i < n; i++) {
         struct otc_batch *x = (i + 1 < n) ? otc_batch_ref(b) : b;
-        if (otc_queue_push(&ins->feeds[s][i]->queue, x) != OTC_OK) {
+        if (otc_queue_push(&t->p[s][i]->queue, x) != OTC_OK) {
             otc_batch_unref(x);
             rc = OTC_EAGAIN;
         }
@@ -531,6 +550,45 @@ int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
                                       : &ins->counters.http_refused[s], items);
     }
     return rc;
+}
+
+int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
+{
+    /* pairs with the seq_cst epoch flip in feeds_synchronize(): a reader counted
+     * after the flip loads the table stored before it */
+    unsigned idx = atomic_load(&feeds_epoch) & 1u;
+    int rc;
+
+    atomic_fetch_add(&feeds_readers[idx], 1);
+    rc = deliver_table(ins, atomic_load(&ins->feed_table), b);
+    atomic_fetch_sub(&feeds_readers[idx], 1);
+    return rc;
+}
+
+/* An immutable copy of what r feeds (its build-time lists), for engine e. */
+static struct otc_feed_table *feed_table_new(struct otc_engine *e, const struct otc_instance *r)
+{
+    size_t total = 0, off = 0;
+    struct otc_feed_table *t;
+    struct otc_pipeline **slots;
+
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        total += r->n_feeds[s];
+    }
+    t = calloc(1, sizeof(*t) + (total ? total : 1) * sizeof(*slots));
+    if (!t) {
+        return NULL;
+    }
+    slots = (struct otc_pipeline **)(t + 1);
+    t->engine = e;
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        t->n[s] = r->n_feeds[s];
+        t->p[s] = slots + off;
+        for (unsigned i = 0; i < r->n_feeds[s]; i++) {
+            slots[off++] = r->feeds[s][i];
+        }
+    }
+    return t;
 }
 
 /* ------------------------------------------------------------- building */
@@ -707,6 +765,52 @@ static yaml_node_t *find_component(struct otc_yaml *y, enum otc_kind kind, const
     return NULL;
 }
 
+/* A node's content as one string (keys in document order), to tell whether a
+ * component's settings changed between two configs. */
+static void yaml_write(FILE *f, struct otc_yaml *y, yaml_node_t *n, int depth)
+{
+    if (!n || depth > 64) {
+        fputs("~", f);
+        return;
+    }
+    if (n->type == YAML_SCALAR_NODE) {
+        fprintf(f, "%zu:", n->data.scalar.length);
+        fwrite(n->data.scalar.value, 1, n->data.scalar.length, f);
+    } else if (n->type == YAML_SEQUENCE_NODE) {
+        fputc('[', f);
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+            yaml_write(f, y, otc_yaml_node(y, *it), depth + 1);
+            fputc(',', f);
+        }
+        fputc(']', f);
+    } else if (n->type == YAML_MAPPING_NODE) {
+        fputc('{', f);
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+            yaml_write(f, y, otc_yaml_node(y, p->key), depth + 1);
+            fputc('=', f);
+            yaml_write(f, y, otc_yaml_node(y, p->value), depth + 1);
+            fputc(',', f);
+        }
+        fputc('}', f);
+    } else {
+        fputs("~", f);
+    }
+}
+
+static char *yaml_canonical(struct otc_yaml *y, yaml_node_t *n)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (!f) {
+        return NULL;
+    }
+    yaml_write(f, y, n, 0);
+    fclose(f);
+    return buf;
+}
+
 static int build_shared(struct otc_engine *e, struct otc_yaml *y, enum otc_kind kind, struct otc_diag *d)
 {
     yaml_node_t *sec = section_node(y, section_names[kind], d);
@@ -728,7 +832,11 @@ static int build_shared(struct otc_engine *e, struct otc_yaml *y, enum otc_kind 
             continue;
         }
         if (kind == OTC_RECEIVER) {
-            ins = &e->receivers[i++];
+            ins = e->receivers[i] = calloc(1, sizeof(*ins));
+            e->receiver_conf[i] = yaml_canonical(y, otc_yaml_node(y, p->value));
+            if (!ins || !e->receiver_conf[i++]) {
+                return OTC_ENOMEM;
+            }
         } else if (kind == OTC_EXTENSION) {
             ins = &e->extensions[i++];
         } else if (kind == OTC_EXPORTER) {
@@ -762,8 +870,8 @@ static int build_shared(struct otc_engine *e, struct otc_yaml *y, enum otc_kind 
 static struct otc_instance *find_receiver(struct otc_engine *e, const char *id)
 {
     for (size_t i = 0; i < e->n_receivers; i++) {
-        if (e->receivers[i].id && !strcmp(e->receivers[i].id, id)) {
-            return &e->receivers[i];
+        if (e->receivers[i] && e->receivers[i]->id && !strcmp(e->receivers[i]->id, id)) {
+            return e->receivers[i];
         }
     }
     return NULL;
@@ -1206,9 +1314,10 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
     }
     e->shutdown_timeout_ns = 25LL * 1000000000LL;
     e->receivers = calloc(n_rcv ? n_rcv : 1, sizeof(*e->receivers));
+    e->receiver_conf = calloc(n_rcv ? n_rcv : 1, sizeof(*e->receiver_conf));
     e->exporters = calloc(n_exp ? n_exp : 1, sizeof(*e->exporters));
     e->extensions = calloc(n_ext ? n_ext : 1, sizeof(*e->extensions));
-    if (otc_telemetry_init(&e->telemetry) != OTC_OK || !e->receivers || !e->exporters ||
+    if (otc_telemetry_init(&e->telemetry) != OTC_OK || !e->receivers || !e->receiver_conf || !e->exporters ||
         !e->extensions) {
         otc_engine_destroy(e);
         return OTC_ENOMEM;
@@ -1233,6 +1342,20 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
         return rc;
     }
     wire_graph(e);
+    {
+        yaml_node_t *svc = otc_yaml_get(y, root, "service");
+        char *a = yaml_canonical(y, otc_yaml_get(y, root, "extensions"));
+        char *b = yaml_canonical(y, otc_yaml_get(y, svc, "extensions"));
+        if (a && b && asprintf(&e->ext_conf, "%s|%s", a, b) < 0) {
+            e->ext_conf = NULL;
+        }
+        free(a);
+        free(b);
+        if (!e->ext_conf) {
+            otc_engine_destroy(e);
+            return OTC_ENOMEM;
+        }
+    }
     for (size_t i = 0; i < e->n_pipelines; i++) {
         struct otc_pipeline *p = &e->pipelines[i];
         for (size_t k = 0; k < p->n_receivers; k++) {
@@ -1349,8 +1472,8 @@ static int telemetry_register(struct otc_engine *e)
     int rc = OTC_OK;
 
     for (size_t i = 0; i < e->n_receivers && rc == OTC_OK; i++) {
-        struct otc_instance *r = &e->receivers[i];
-        if (receiver_used(r)) {
+        struct otc_instance *r = e->receivers[i];
+        if (r && receiver_used(r)) {
             src = (struct otc_telemetry_source){OTC_RECEIVER, r->id, r->ops->type, &r->counters,
                                                 r->signals, NULL, 0};
             rc = otc_telemetry_add(&e->telemetry, &src);
@@ -1497,8 +1620,14 @@ int otc_engine_start(struct otc_engine *e)
         }
     }
     for (size_t i = 0; i < e->n_receivers; i++) {
-        if (receiver_used(&e->receivers[i]) &&
-            (rc = instance_init_start(&e->receivers[i])) != OTC_OK) {
+        struct otc_instance *r = e->receivers[i];
+        if (!receiver_used(r)) {
+            continue;
+        }
+        if (!(r->feed_table = feed_table_new(e, r))) {
+            return OTC_ENOMEM;
+        }
+        if ((rc = instance_init_start(r)) != OTC_OK) {
             return rc;
         }
     }
@@ -1551,7 +1680,9 @@ void otc_engine_stop(struct otc_engine *e)
     deadline = otc_now_ns() + (uint64_t)e->shutdown_timeout_ns;
     /* 1. receivers stop accepting; in-flight calls finish */
     for (size_t i = 0; i < e->n_receivers; i++) {
-        instance_shutdown(&e->receivers[i]);
+        if (e->receivers[i]) {
+            instance_shutdown(e->receivers[i]);
+        }
     }
     /* 2. pipelines drain their queues and flush their processors */
     for (size_t i = 0; i < e->n_pipelines; i++) {
@@ -1642,9 +1773,16 @@ void otc_engine_destroy(struct otc_engine *e)
         free(p->id);
     }
     for (size_t i = 0; i < e->n_receivers; i++) {
-        instance_release(&e->receivers[i]);
+        if (e->receivers[i]) {
+            free(atomic_load(&e->receivers[i]->feed_table));
+            instance_release(e->receivers[i]);
+            free(e->receivers[i]);
+        }
+        free(e->receiver_conf ? e->receiver_conf[i] : NULL);
     }
     free(e->receivers);
+    free(e->receiver_conf);
+    free(e->ext_conf);
     for (size_t i = 0; i < e->n_exporters; i++) {
         struct otc_exporter_rt *rt = &e->exporters[i];
         void *b;
@@ -1670,4 +1808,236 @@ void otc_engine_destroy(struct otc_engine *e)
     free(e->extensions);
     free(e->service_ext);
     free(e);
+}
+
+/* ------------------------------------------------------------- reloading */
+
+/* The running receiver of old that next can keep for its receiver r: same id,
+ * same settings, same signals served (the gRPC methods and HTTP paths are set
+ * up at start), and started. */
+static size_t reload_match(struct otc_engine *old, struct otc_engine *next, size_t i)
+{
+    struct otc_instance *r = next->receivers[i];
+
+    for (size_t j = 0; j < old->n_receivers; j++) {
+        struct otc_instance *o = old->receivers[j];
+        bool same = o && o->started && o->ops == r->ops && !strcmp(o->id, r->id) &&
+                    old->receiver_conf[j] && next->receiver_conf[i] &&
+                    !strcmp(old->receiver_conf[j], next->receiver_conf[i]);
+        for (int s = 0; same && s < OTC_SIGNAL_COUNT; s++) {
+            same = (o->n_feeds[s] != 0) == (r->n_feeds[s] != 0);
+        }
+        if (same) {
+            return j;
+        }
+    }
+    return SIZE_MAX;
+}
+
+/* Hand the running extensions of a to b (their configs are identical, so the
+ * arrays match index for index); b's own, never started, go to a. */
+static void reload_swap_extensions(struct otc_engine *a, struct otc_engine *b)
+{
+    struct otc_instance *mine = b->extensions;
+
+    b->extensions = a->extensions;
+    a->extensions = mine;
+    for (size_t k = 0; k < b->n_service_ext; k++) {
+        b->service_ext[k] = &b->extensions[b->service_ext[k] - mine];
+    }
+    for (size_t i = 0; i < b->n_pipelines; i++) {
+        struct otc_instance *st = b->pipelines[i].storage;
+        if (st && (uintptr_t)st >= (uintptr_t)mine &&
+            (uintptr_t)st < (uintptr_t)(mine + b->n_extensions)) {
+            b->pipelines[i].storage = &b->extensions[st - mine];
+        }
+    }
+    for (size_t i = 0; i < b->n_extensions; i++) {
+        b->extensions[i].engine = b;
+    }
+    for (size_t k = 0; k < a->n_service_ext; k++) {
+        a->service_ext[k] = &a->extensions[a->service_ext[k] - b->extensions];
+    }
+    for (size_t i = 0; i < a->n_extensions; i++) {
+        a->extensions[i].engine = a;
+    }
+}
+
+/* The write-ahead log of old's pipeline with p's id and storage, taken over. */
+static struct otc_wal *reload_take_wal(struct otc_engine *old, struct otc_pipeline *p)
+{
+    for (size_t i = 0; i < old->n_pipelines; i++) {
+        struct otc_pipeline *o = &old->pipelines[i];
+        if (o->wal && o->storage && !strcmp(o->id, p->id) && !strcmp(o->storage->id, p->storage->id)) {
+            struct otc_wal *w = o->wal;
+            o->wal = NULL;
+            return w;
+        }
+    }
+    return NULL;
+}
+
+/* Start next's exporters and pipelines (its receivers come later). */
+static int reload_start_pipelines(struct otc_engine *old, struct otc_engine *next)
+{
+    int rc;
+
+    for (size_t i = 0; i < next->n_exporters; i++) {
+        if (next->exporters[i].used && (rc = exporter_start(next, &next->exporters[i])) != OTC_OK) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < next->n_pipelines; i++) {
+        struct otc_pipeline *p = &next->pipelines[i];
+        if ((rc = otc_queue_init(&p->queue, OTC_PIPELINE_QUEUE_SIZE)) != OTC_OK) {
+            return rc;
+        }
+        for (size_t k = 0; k < p->n_processors; k++) {
+            if ((rc = instance_init_start(&p->processors[k])) != OTC_OK) {
+                return rc;
+            }
+        }
+        if (pthread_create(&p->thread, NULL, pipeline_loop, p) != 0) {
+            return OTC_ENOMEM;
+        }
+        p->thread_started = true;
+    }
+    for (size_t i = 0; i < next->n_pipelines; i++) {
+        struct otc_pipeline *p = &next->pipelines[i];
+        if (p->storage && !(p->wal = reload_take_wal(old, p)) && (rc = pipeline_open_wal(p)) != OTC_OK) {
+            return rc;
+        }
+    }
+    return OTC_OK;
+}
+
+/* Give the write-ahead logs next took over back to old (reload undone). */
+static void reload_return_wals(struct otc_engine *old, struct otc_engine *next)
+{
+    for (size_t i = 0; i < next->n_pipelines; i++) {
+        struct otc_pipeline *p = &next->pipelines[i];
+        for (size_t k = 0; p->wal && k < old->n_pipelines; k++) {
+            struct otc_pipeline *o = &old->pipelines[k];
+            if (!o->wal && o->storage && p->storage && !strcmp(o->id, p->id) &&
+                !strcmp(o->storage->id, p->storage->id)) {
+                o->wal = p->wal;
+                p->wal = NULL;
+            }
+        }
+    }
+}
+
+int otc_engine_reload(struct otc_engine *old, struct otc_engine *next)
+{
+    struct otc_feed_table **retired;
+    size_t kept = 0, started = 0, stopped = 0;
+    int rc;
+
+    if (!old->ext_conf || !next->ext_conf || strcmp(old->ext_conf, next->ext_conf)) {
+        otc_log_err(NULL, "reload: the extensions (or service.extensions) changed: restart "
+                    "otelc to apply that");
+        otc_engine_destroy(next);
+        return OTC_EINVAL;
+    }
+    retired = calloc(old->n_receivers + 1, sizeof(*retired));
+    if (!retired) {
+        otc_engine_destroy(next);
+        return OTC_ENOMEM;
+    }
+    engine_set_state(old, OTC_ENGINE_STARTING); /* the health check answers 503 */
+    engine_set_state(next, OTC_ENGINE_STARTING);
+    reload_swap_extensions(old, next);
+    if ((rc = reload_start_pipelines(old, next)) != OTC_OK) {
+        otc_log_err(NULL, "reload: cannot start the new pipelines: %s", otc_strerror(rc));
+        reload_return_wals(old, next);
+        reload_swap_extensions(next, old);
+        engine_set_state(old, OTC_ENGINE_RUNNING);
+        otc_engine_stop(next);
+        otc_engine_destroy(next);
+        free(retired);
+        return rc;
+    }
+    /* Receivers that change or go stop first (a changed one may reuse its
+     * port); their calls in flight still reach old's pipelines. */
+    for (size_t j = 0; j < old->n_receivers; j++) {
+        struct otc_instance *o = old->receivers[j];
+        bool keep = false;
+        for (size_t i = 0; o && i < next->n_receivers; i++) {
+            keep |= receiver_used(next->receivers[i]) && reload_match(old, next, i) == j;
+        }
+        if (o && o->started && !keep) {
+            instance_shutdown(o);
+            stopped++;
+        }
+    }
+    /* Kept receivers move to next and switch to its pipelines at once. */
+    for (size_t i = 0; i < next->n_receivers; i++) {
+        struct otc_instance *r = next->receivers[i];
+        size_t j = receiver_used(r) ? reload_match(old, next, i) : SIZE_MAX;
+        struct otc_feed_table *t;
+        struct otc_instance *o;
+
+        if (j == SIZE_MAX) {
+            continue;
+        }
+        o = old->receivers[j];
+        if (!(t = feed_table_new(next, r))) {
+            instance_shutdown(o); /* cannot switch it: it stops with old */
+            stopped++;
+            continue;
+        }
+        for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+            free(o->feeds[s]);
+            o->feeds[s] = r->feeds[s];
+            r->feeds[s] = NULL;
+            if (o->n_feeds[s] != r->n_feeds[s]) {
+                o->n_feeds[s] = r->n_feeds[s]; /* same signals: only the count moves */
+            }
+        }
+        o->signals = r->signals;
+        o->engine = next;
+        for (size_t k = 0; k < next->n_pipelines; k++) {
+            struct otc_pipeline *p = &next->pipelines[k];
+            for (size_t m = 0; m < p->n_receivers; m++) {
+                if (p->receivers[m] == r) {
+                    p->receivers[m] = o;
+                }
+            }
+        }
+        instance_release(r);
+        free(r);
+        next->receivers[i] = o;
+        old->receivers[j] = NULL;
+        retired[kept++] = atomic_exchange(&o->feed_table, t);
+    }
+    /* no deliver call holds a retired table (nor feeds old's pipelines) after this */
+    feeds_synchronize();
+    for (size_t k = 0; k < kept; k++) {
+        free(retired[k]);
+    }
+    free(retired);
+    for (size_t i = 0; i < next->n_receivers; i++) {
+        struct otc_instance *r = next->receivers[i];
+        if (r->started || !receiver_used(r)) {
+            continue;
+        }
+        if (!(r->feed_table = feed_table_new(next, r)) || (rc = instance_init_start(r)) != OTC_OK) {
+            otc_log_err(r, "reload: the receiver did not start; the other pipelines run");
+            continue;
+        }
+        started++;
+    }
+    otc_telemetry_stop(&old->telemetry);
+    if (telemetry_register(next) != OTC_OK || otc_telemetry_start(&next->telemetry) != OTC_OK) {
+        otc_log_warn(NULL, "reload: the metrics endpoint did not start");
+    }
+    engine_set_state(next, OTC_ENGINE_RUNNING);
+    otc_log_info(NULL, "reload: %zu receivers kept running, %zu stopped, %zu started; draining "
+                 "the previous pipelines", kept, stopped, started);
+    /* old's pipelines drain to old's exporters (bounded by its shutdown_timeout);
+     * its extensions are next's now: old only holds next's unstarted ones */
+    old->n_service_ext = 0;
+    otc_engine_stop(old);
+    otc_engine_destroy(old);
+    return OTC_OK;
 }

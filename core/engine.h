@@ -95,9 +95,20 @@ struct otc_pipeline {
     struct otc_wal          *wal;         /* write-ahead log at the entrance (storage) */
 };
 
+/* What a receiver feeds, per signal: immutable once published in
+ * otc_instance.feed_table; a reload publishes a new one and frees the old one
+ * only after every otc_receiver_deliver() that could hold it has returned. */
+struct otc_feed_table {
+    struct otc_engine    *engine;
+    unsigned              n[OTC_SIGNAL_COUNT];
+    struct otc_pipeline **p[OTC_SIGNAL_COUNT];
+};
+
 struct otc_engine {
-    struct otc_instance    *receivers;
+    struct otc_instance   **receivers;      /* each allocated alone: a reload moves them */
+    char                  **receiver_conf;  /* canonical text of each receiver's config */
     size_t                  n_receivers;
+    char                   *ext_conf;       /* canonical text of extensions + service.extensions */
     struct otc_exporter_rt *exporters;
     size_t                  n_exporters;
     struct otc_pipeline    *pipelines;
@@ -129,5 +140,12 @@ int  otc_engine_start(struct otc_engine *e);
 /* Stop receivers, drain pipelines and exporters within shutdown_timeout. */
 void otc_engine_stop(struct otc_engine *e);
 void otc_engine_destroy(struct otc_engine *e);
+/* Replace the running engine old by next (built, not started): receivers whose
+ * id, settings and signals are unchanged keep running (and their sockets) and
+ * are switched to next's pipelines; the others are stopped or started; old's
+ * pipelines drain to old's exporters within shutdown_timeout. On OTC_OK old is
+ * destroyed and next runs; on an error old runs untouched and next is destroyed.
+ * Main thread. */
+int  otc_engine_reload(struct otc_engine *old, struct otc_engine *next);
 
 #endif

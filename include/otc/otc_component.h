@@ -67,6 +67,7 @@ struct otc_counters {
 
 struct otc_pipeline;
 struct otc_engine;
+struct otc_feed_table;
 
 /* Where a stage sends its output: the next processor, or the pipeline's fan-out. */
 struct otc_next {
@@ -84,7 +85,9 @@ struct otc_instance {
     uint64_t                        timer_due_ns; /* processors: CLOCK_MONOTONIC time of the
                                                      next timer() call, 0 = none */
     struct otc_pipeline           **feeds[OTC_SIGNAL_COUNT]; /* receivers: pipelines fed */
-    unsigned                        n_feeds[OTC_SIGNAL_COUNT];
+    unsigned                        n_feeds[OTC_SIGNAL_COUNT]; /* (as built; nonzero = signal served) */
+    struct otc_feed_table *_Atomic  feed_table; /* receivers: what otc_receiver_deliver uses
+                                                   (the engine swaps it on reload) */
     struct otc_counters             counters;
     unsigned                        signals;   /* signals this instance is used for */
     bool                            started;

@@ -241,7 +241,7 @@ static void test_good_graph(void **state)
 
     /* one shared receiver feeding four pipelines */
     assert_int_equal(e->n_receivers, 1);
-    rcv = &e->receivers[0];
+    rcv = e->receivers[0];
     assert_string_equal(rcv->id, "otlp");
     assert_ptr_equal(rcv->engine, e);
     assert_int_equal(rcv->n_feeds[OTC_TRACES], 2);
@@ -353,9 +353,9 @@ static void test_two_receivers(void **state)
     assert_int_equal(b.e->pipelines[0].signal, OTC_LOGS);
     assert_int_equal(b.e->pipelines[0].n_receivers, 2);
     for (size_t i = 0; i < 2; i++) {
-        assert_int_equal(b.e->receivers[i].n_feeds[OTC_LOGS], 1);
-        assert_int_equal(b.e->receivers[i].n_feeds[OTC_TRACES], 0);
-        assert_ptr_equal(b.e->receivers[i].feeds[OTC_LOGS][0], &b.e->pipelines[0]);
+        assert_int_equal(b.e->receivers[i]->n_feeds[OTC_LOGS], 1);
+        assert_int_equal(b.e->receivers[i]->n_feeds[OTC_TRACES], 0);
+        assert_ptr_equal(b.e->receivers[i]->feeds[OTC_LOGS][0], &b.e->pipelines[0]);
     }
     built_free(&b);
 }
@@ -463,7 +463,7 @@ static void test_load_file(void **state)
     assert_int_equal(otc_engine_build(&y, &d, &e), OTC_OK);
     expect_n_diags(&d, 0);
     assert_int_equal(e->n_pipelines, 3);
-    assert_int_equal(e->receivers[0].n_feeds[OTC_TRACES], 1);
+    assert_int_equal(e->receivers[0]->n_feeds[OTC_TRACES], 1);
     otc_engine_destroy(e);
     otc_yaml_free(&y);
 
@@ -892,7 +892,7 @@ static void test_receiver_http_options(void **state)
               "      http:\n"
               HTTP_PIPELINE);
     REQUIRE(&b, b.rc == OTC_OK, "protocols.http alone was refused");
-    r = &b.e->receivers[0];
+    r = b.e->receivers[0];
     assert_true(*(const bool *)option_at(r, "protocols.http"));
     assert_false(*(const bool *)option_at(r, "protocols.grpc"));
     assert_string_equal(*(char *const *)option_at(r, "protocols.http.endpoint"), "localhost:4318");
@@ -923,7 +923,7 @@ static void test_receiver_http_options(void **state)
               "          max_age: 7200\n"
               HTTP_PIPELINE);
     REQUIRE(&b, b.rc == OTC_OK, "a full protocols.http section was refused");
-    r = &b.e->receivers[0];
+    r = b.e->receivers[0];
     assert_true(*(const bool *)option_at(r, "protocols.grpc"));
     assert_string_equal(*(char *const *)option_at(r, "protocols.http.endpoint"), "0.0.0.0:4318");
     assert_string_equal(*(char *const *)option_at(r, "protocols.http.traces_url_path"),
