@@ -1624,8 +1624,13 @@ int otc_engine_start(struct otc_engine *e)
         if (!receiver_used(r)) {
             continue;
         }
-        if (!(r->feed_table = feed_table_new(e, r))) {
-            return OTC_ENOMEM;
+        {
+            struct otc_feed_table *ft = feed_table_new(e, r);
+
+            if (!ft) {
+                return OTC_ENOMEM;
+            }
+            atomic_store(&r->feed_table, ft);
         }
         if ((rc = instance_init_start(r)) != OTC_OK) {
             return rc;
@@ -2021,7 +2026,12 @@ int otc_engine_reload(struct otc_engine *old, struct otc_engine *next)
         if (r->started || !receiver_used(r)) {
             continue;
         }
-        if (!(r->feed_table = feed_table_new(next, r)) || (rc = instance_init_start(r)) != OTC_OK) {
+        struct otc_feed_table *ft = feed_table_new(next, r);
+
+        if (ft) {
+            atomic_store(&r->feed_table, ft);
+        }
+        if (!ft || (rc = instance_init_start(r)) != OTC_OK) {
             otc_log_err(r, "reload: the receiver did not start; the other pipelines run");
             continue;
         }
