@@ -165,29 +165,58 @@ struct otc_batch *otc_batch_from_msg(enum otc_signal s, struct otc_arena *arena,
     b->arena.pb.allocator_data = &b->arena; /* the allocator must point at its new home */
     memset(arena, 0, sizeof(*arena));
     b->msg = msg;
+    atomic_store_explicit(&b->decoded, true, memory_order_relaxed);
     b->items = otc_request_count_items(s, msg);
     return b;
 }
 
+/* Decoding an undecoded batch, or encoding a stale one, allocates in its
+ * arena, so two holders of a shared batch (pipelines or exporters on their own
+ * threads) must not do it at once: the first one works under a lock, the others
+ * then see decoded / raw_fresh and read. A small array of locks picked by
+ * address saves a mutex per batch. */
+#define BATCH_ENCODE_LOCKS 16
+static pthread_mutex_t encode_locks[BATCH_ENCODE_LOCKS] = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+    PTHREAD_MUTEX_INITIALIZER,
+};
+
+static pthread_mutex_t *batch_lock(const struct otc_batch *b)
+{
+    return &encode_locks[((uintptr_t)b >> 6) % BATCH_ENCODE_LOCKS];
+}
+
 int otc_batch_decode(struct otc_batch *b)
 {
-    int rc;
+    int rc = OTC_OK;
 
-    if (b->msg) {
+    if (atomic_load_explicit(&b->decoded, memory_order_acquire)) {
         return OTC_OK;
     }
-    rc = otc_pb_check_depth(otc_request_descriptor(b->signal), b->raw, b->raw ? b->raw_len : 0,
-                            OTC_PB_MAX_DEPTH);
-    if (rc != OTC_OK) {
-        return rc;
+    pthread_mutex_lock(batch_lock(b));
+    if (!atomic_load_explicit(&b->decoded, memory_order_relaxed)) {
+        rc = otc_pb_check_depth(otc_request_descriptor(b->signal), b->raw, b->raw ? b->raw_len : 0,
+                                OTC_PB_MAX_DEPTH);
+        if (rc == OTC_OK) {
+            b->msg = protobuf_c_message_unpack(otc_request_descriptor(b->signal), &b->arena.pb,
+                                               b->raw_len, b->raw ? b->raw : (const uint8_t *)"");
+            rc = b->msg ? OTC_OK : OTC_EINVAL;
+        }
+        if (rc == OTC_OK) {
+            size_t n = otc_request_count_items(b->signal, b->msg);
+
+            if (b->items != n) { /* a receiver's scan already set it: others may read it */
+                b->items = n;
+            }
+            atomic_store_explicit(&b->decoded, true, memory_order_release);
+        }
     }
-    b->msg = protobuf_c_message_unpack(otc_request_descriptor(b->signal), &b->arena.pb,
-                                       b->raw_len, b->raw ? b->raw : (const uint8_t *)"");
-    if (!b->msg) {
-        return OTC_EINVAL;
-    }
-    b->items = otc_request_count_items(b->signal, b->msg);
-    return OTC_OK;
+    pthread_mutex_unlock(batch_lock(b));
+    return rc;
 }
 
 const ProtobufCMessage *otc_batch_msg(struct otc_batch *b)
@@ -204,26 +233,12 @@ ProtobufCMessage *otc_batch_msg_mut(struct otc_batch *b)
     return b->msg;
 }
 
-/* Encoding a stale batch allocates in its arena, so two holders of a shared
- * batch (exporters on their own threads) must not do it at once: the first one
- * encodes under a lock, the others then see raw_fresh and read. A small array
- * of locks picked by address saves a mutex per batch. */
-#define BATCH_ENCODE_LOCKS 16
-static pthread_mutex_t encode_locks[BATCH_ENCODE_LOCKS] = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
-    PTHREAD_MUTEX_INITIALIZER,
-};
-
 int otc_batch_bytes(struct otc_batch *b, const uint8_t **data, size_t *len)
 {
     int rc = OTC_OK;
 
     if (!atomic_load_explicit(&b->raw_fresh, memory_order_acquire)) {
-        pthread_mutex_t *lock = &encode_locks[((uintptr_t)b >> 6) % BATCH_ENCODE_LOCKS];
+        pthread_mutex_t *lock = batch_lock(b);
 
         pthread_mutex_lock(lock);
         if (!atomic_load_explicit(&b->raw_fresh, memory_order_relaxed)) {

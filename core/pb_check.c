@@ -4,10 +4,13 @@
  * struct for each, and UTF-8 validation and repair of decoded string fields.
  * Reentrant; runs on the receiving thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdint.h>
 #include <string.h>
 
+#include "otc/otc_batch.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
+#include "otc/otc_pb_depth.h"
 #include "otc/otc_rc.h"
 
 /* ------------------------------------------------------- entry counting */
@@ -352,4 +355,249 @@ size_t otc_pb_utf8_repair(ProtobufCMessage *m, struct otc_arena *a, bool *enomem
         *enomem = r.enomem;
     }
     return r.changed;
+}
+
+/* ------------------------------------------------- the receive fast path */
+
+/* One message being scanned. */
+struct scan_level {
+    const ProtobufCMessageDescriptor *desc;
+    const uint8_t                    *end;
+    uint64_t                          seen;  /* singular message fields met (by field index) */
+    uint8_t                           ids;   /* ID_* bits: the last occurrence was valid */
+};
+
+#define ID_TRACE  1u
+#define ID_SPAN   2u
+#define ID_PARENT 4u
+
+static const uint8_t *scan_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+
+    for (unsigned shift = 0; shift < 70 && p < end; shift += 7) {
+        uint8_t b = *p++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* The wire types protobuf-c unpacks for f without error. */
+static bool wire_type_ok(const ProtobufCFieldDescriptor *f, unsigned wt)
+{
+    bool repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return wt == 2;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return wt == 5 || (repeated && wt == 2);
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return wt == 1 || (repeated && wt == 2);
+    default: /* varint types */
+        return wt == 0 || (repeated && wt == 2);
+    }
+}
+
+/* A packed run of n bytes that protobuf-c can split into whole elements. */
+static bool packed_ok(const ProtobufCFieldDescriptor *f, const uint8_t *p, size_t n)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return n % 4 == 0;
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return n % 8 == 0;
+    default: /* varints: the run must end on a last byte */
+        return n == 0 || !(p[n - 1] & 0x80);
+    }
+}
+
+static bool is_item(const ProtobufCMessageDescriptor *d)
+{
+    return d == &opentelemetry__proto__trace__v1__span__descriptor ||
+           d == &opentelemetry__proto__logs__v1__log_record__descriptor ||
+           d == &opentelemetry__proto__metrics__v1__number_data_point__descriptor ||
+           d == &opentelemetry__proto__metrics__v1__histogram_data_point__descriptor ||
+           d == &opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor ||
+           d == &opentelemetry__proto__metrics__v1__summary_data_point__descriptor;
+}
+
+/* Whether a finished span or log record has ids the receivers accept. */
+static bool ids_ok(const struct scan_level *l)
+{
+    if (l->desc == &opentelemetry__proto__trace__v1__span__descriptor) {
+        return (l->ids & (ID_TRACE | ID_SPAN)) == (ID_TRACE | ID_SPAN) &&
+               !(l->ids & ID_PARENT);
+    }
+    if (l->desc == &opentelemetry__proto__logs__v1__log_record__descriptor) {
+        return !(l->ids & (ID_TRACE | ID_SPAN));
+    }
+    return true;
+}
+
+/* Record the length of an id field of a span (ID_* set = valid) or of a log
+ * record (ID_* set = invalid), as the receivers' id checks see them. */
+static void note_id(struct scan_level *l, unsigned field, uint64_t n)
+{
+    if (l->desc == &opentelemetry__proto__trace__v1__span__descriptor) {
+        if (field == 1) {
+            l->ids = (uint8_t)((l->ids & ~ID_TRACE) | (n == 16 ? ID_TRACE : 0));
+        } else if (field == 2) {
+            l->ids = (uint8_t)((l->ids & ~ID_SPAN) | (n == 8 ? ID_SPAN : 0));
+        } else if (field == 4) { /* parent: empty or 8 bytes; the bit marks a bad one */
+            l->ids = (uint8_t)((l->ids & ~ID_PARENT) | (n != 0 && n != 8 ? ID_PARENT : 0));
+        }
+    } else if (l->desc == &opentelemetry__proto__logs__v1__log_record__descriptor) {
+        if (field == 9) {
+            l->ids = (uint8_t)((l->ids & ~ID_TRACE) | (n != 0 && n != 16 ? ID_TRACE : 0));
+        } else if (field == 10) {
+            l->ids = (uint8_t)((l->ids & ~ID_SPAN) | (n != 0 && n != 8 ? ID_SPAN : 0));
+        }
+    }
+}
+
+/* The bits (by field index) of the other message members of f's oneof. */
+static uint64_t oneof_siblings(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f)
+{
+    uint64_t bits = 0;
+
+    if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
+        return 0;
+    }
+    for (unsigned i = 0; i < d->n_fields && i < 64; i++) {
+        const ProtobufCFieldDescriptor *g = &d->fields[i];
+        if (g != f && (g->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            g->quantifier_offset == f->quantifier_offset) {
+            bits |= 1ull << i;
+        }
+    }
+    return bits;
+}
+
+int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_t *items)
+{
+    struct scan_level stack[OTC_PB_MAX_DEPTH];
+    unsigned depth = 0;
+    const uint8_t *p = buf;
+    size_t n_items = 0;
+
+    stack[0] = (struct scan_level){otc_request_descriptor(s), buf + len, 0, 0};
+    if (!stack[0].desc) {
+        return OTC_EINVAL;
+    }
+    for (;;) {
+        struct scan_level *top = &stack[depth];
+        const ProtobufCFieldDescriptor *f;
+        uint64_t key, n;
+        unsigned wt;
+
+        if (p == top->end) {
+            if (!ids_ok(top)) {
+                return OTC_PB_SCAN_SLOW;
+            }
+            if (depth == 0) {
+                *items = n_items;
+                return OTC_OK;
+            }
+            depth--;
+            continue;
+        }
+        {
+            const uint8_t *k0 = p;
+
+            /* protobuf-c reads a tag of at most 5 bytes, numbered 1 .. 2^29-1 */
+            if (!(p = scan_varint(p, top->end, &key)) || p - k0 > 5 || (key >> 3) == 0 ||
+                (key >> 3) > 0x1fffffff || (*k0 & 0xf8) == 0) {
+                return OTC_PB_SCAN_SLOW;
+            }
+        }
+        wt = (unsigned)(key & 7);
+        f = protobuf_c_message_descriptor_get_field(top->desc, (unsigned)(key >> 3));
+        if (f && !wire_type_ok(f, wt)) {
+            return OTC_PB_SCAN_SLOW;
+        }
+        switch (wt) {
+        case 0:
+            if (!(p = scan_varint(p, top->end, &n))) {
+                return OTC_PB_SCAN_SLOW;
+            }
+            continue;
+        case 1:
+            if (top->end - p < 8) {
+                return OTC_PB_SCAN_SLOW;
+            }
+            p += 8;
+            continue;
+        case 5:
+            if (top->end - p < 4) {
+                return OTC_PB_SCAN_SLOW;
+            }
+            p += 4;
+            continue;
+        case 2:
+            break;
+        default: /* groups: not proto3 */
+            return OTC_PB_SCAN_SLOW;
+        }
+        if (!(p = scan_varint(p, top->end, &n)) || n > (uint64_t)(top->end - p)) {
+            return OTC_PB_SCAN_SLOW;
+        }
+        if (!f) {
+            p += n; /* an unknown field: kept as it is */
+            continue;
+        }
+        switch (f->type) {
+        case PROTOBUF_C_TYPE_MESSAGE: {
+            unsigned idx = (unsigned)(f - top->desc->fields);
+
+            /* A singular sub-message or oneof member seen twice is merged or
+             * replaced by unpack: the slow path keeps the counts exact. */
+            if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+                uint64_t bit = idx < 64 ? 1ull << idx : 0;
+
+                if (!bit || (top->seen & (bit | oneof_siblings(top->desc, f)))) {
+                    return OTC_PB_SCAN_SLOW;
+                }
+                top->seen |= bit;
+            }
+            if (depth + 1 >= OTC_PB_MAX_DEPTH) {
+                return OTC_ELIMIT;
+            }
+            if (is_item(f->descriptor)) {
+                n_items++;
+            }
+            depth++;
+            stack[depth] = (struct scan_level){f->descriptor, p + n, 0, 0};
+            continue;
+        }
+        case PROTOBUF_C_TYPE_STRING:
+            if (utf8_first_bad(p, (size_t)n) != (size_t)n) {
+                return OTC_PB_SCAN_SLOW;
+            }
+            break;
+        case PROTOBUF_C_TYPE_BYTES:
+            note_id(top, f->id, n);
+            break;
+        default: /* a packed run */
+            if (!packed_ok(f, p, (size_t)n)) {
+                return OTC_PB_SCAN_SLOW;
+            }
+            break;
+        }
+        p += n;
+    }
 }

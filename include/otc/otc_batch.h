@@ -28,6 +28,7 @@ struct otc_batch {
     const uint8_t     *raw;       /* serialized request (in the arena) */
     size_t             raw_len;
     ProtobufCMessage  *msg;       /* decoded request (in the arena), or NULL */
+    atomic_bool        decoded;   /* msg is set (otc_batch_decode publishes it) */
     uint64_t           received_ns;
     uint8_t            transport; /* OTC_TRANSPORT_*: how the receiver got it (self-metrics) */
     struct otc_batch_child *children; /* batches msg points into (otc_batch_adopt) */

@@ -33,4 +33,16 @@ bool otc_pb_utf8_valid(const ProtobufCMessage *m);
  * set (and that string left unchanged) when a is exhausted. */
 size_t otc_pb_utf8_repair(ProtobufCMessage *m, struct otc_arena *a, bool *enomem);
 
+/* The receivers' fast path: one pass over a serialized request of signal s,
+ * without decoding it. OTC_OK with the item count (spans, data points or log
+ * records, as otc_request_count_items counts them) when the request is well
+ * formed, nests at most OTC_PB_MAX_DEPTH deep, has valid UTF-8 in every string,
+ * span and log ids of the lengths receivers accept, and no singular
+ * sub-message given twice: such a request may be forwarded as received and
+ * decoded later (lazily) with the same result. OTC_ELIMIT when nested too
+ * deep; OTC_PB_SCAN_SLOW when anything else needs the decoding path, which
+ * reports or repairs it. */
+#define OTC_PB_SCAN_SLOW 1
+int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_t *items);
+
 #endif

@@ -27,6 +27,7 @@
 #include "otc/otc_buf.h"
 #include "otc/otc_json.h"
 #include "otc/otc_otlp.h"
+#include "otc/otc_pb_check.h"
 #include "extension/bearertokenauth/bearertokenauth.h"
 #include "receiver/otlp/otlp_http.h"
 
@@ -514,6 +515,7 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
     size_t rejected = 0;
     char msg[320];
     int rc;
+    size_t scanned = 0;
 
     if (ct && media_type_is(ct, "application/x-protobuf")) {
         enc = ENC_PROTO;
@@ -574,7 +576,12 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
             http_send_status(h, req, 413, enc, RPC_RESOURCE_EXHAUSTED, msg);
             return;
         }
-        if ((rc = otc_batch_decode(b)) != OTC_OK) {
+        /* Fast path: a request the scan finds clean stays undecoded; stages
+         * that read it decode it lazily on their own threads. */
+        rc = otc_pb_scan_request(s, b->raw, b->raw_len, &scanned);
+        if (rc == OTC_OK) {
+            b->items = scanned;
+        } else if (rc == OTC_ELIMIT || (rc = otc_batch_decode(b)) != OTC_OK) {
             otc_batch_unref(b);
             snprintf(msg, sizeof(msg), "cannot decode %s: %s in a %zu-byte body",
                      otc_request_descriptor(s)->name, rc == OTC_ELIMIT ? OTLP_TOO_DEEP : "malformed protobuf",

@@ -410,7 +410,8 @@ int otlp_receiver_accept(struct otc_instance *ins, struct otc_batch *b, size_t *
     enum otc_signal s = b->signal;
 
     *rejected = 0;
-    if (!ids_valid(b)) {
+    /* An undecoded batch passed otc_pb_scan_request: its ids and UTF-8 are valid. */
+    if (b->msg && !ids_valid(b)) {
         otc_batch_msg_mut(b);
         *rejected = reject_bad_ids(b);
         otc_batch_recount(b);
@@ -421,7 +422,7 @@ int otlp_receiver_accept(struct otc_instance *ins, struct otc_batch *b, size_t *
         return OTC_OK;
     }
     /* protobuf strings must be UTF-8: bad bytes become U+FFFD (README "Limits") */
-    if (!otc_pb_utf8_valid(b->msg)) {
+    if (b->msg && !otc_pb_utf8_valid(b->msg)) {
         bool enomem = false;
         size_t n = otc_pb_utf8_repair(otc_batch_msg_mut(b), &b->arena, &enomem);
 
@@ -590,6 +591,7 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
     size_t rejected = 0;
     char msg[256];
     int rc;
+    size_t scanned = 0;
 
     if (rx->grpc_authn && !call_authorized(rx, c)) {
         grpc_slice all = grpc_empty_slice();
@@ -633,7 +635,12 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
             call_answer(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
             return;
         }
-        if ((rc = otc_batch_decode(b)) != OTC_OK) {
+        /* Fast path: a request the scan finds clean stays undecoded; stages
+         * that read it decode it lazily on their own threads. */
+        rc = otc_pb_scan_request(s, b->raw, b->raw_len, &scanned);
+        if (rc == OTC_OK) {
+            b->items = scanned;
+        } else if (rc == OTC_ELIMIT || (rc = otc_batch_decode(b)) != OTC_OK) {
             otc_batch_unref(b);
             snprintf(msg, sizeof(msg), "otlp: cannot decode %s: %s in a %zu-byte request",
                      otc_request_descriptor(s)->name, rc == OTC_ELIMIT ? OTLP_TOO_DEEP : "malformed protobuf",

@@ -14,6 +14,7 @@
 #include "otc/otc_buf.h"
 #include "otc/otc_component.h"
 #include "otc/otc_json.h"
+#include "otc/otc_pb_check.h"
 #include "processor/batch/batch.h"
 #include "processor/dedup/dedup.h"
 #include "processor/memory_limiter/memory_limiter.h"
@@ -116,6 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
     struct otc_batch *b;
+    size_t scan_items = 0;
+    int scan;
 
     if (!ready) {
         setup();
@@ -125,9 +128,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!b) {
         return 0;
     }
+    /* What the receivers' fast path lets through undecoded must decode later,
+     * to as many items, with valid UTF-8. */
+    scan = otc_pb_scan_request(FUZZ_SIGNAL, data, size, &scan_items);
     if (otc_batch_decode(b) != OTC_OK) {
+        if (scan == OTC_OK) {
+            abort();
+        }
         otc_batch_unref(b); /* the receiver answers INVALID_ARGUMENT */
         return 0;
+    }
+    if (scan == OTC_OK && (scan_items != b->items || !otc_pb_utf8_valid(otc_batch_msg(b)))) {
+        abort();
     }
     if (chain[0].ops->admit && !chain[0].ops->admit(&chain[0], chain[0].ctx, size)) {
         otc_batch_unref(b);
