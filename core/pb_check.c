@@ -41,21 +41,6 @@ static enum hop entry_hop(enum otc_signal s, unsigned depth, uint64_t f)
     }
 }
 
-static const uint8_t *varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-
-    for (unsigned shift = 0; shift < 70 && p < end; shift += 7) {
-        uint8_t b = *p++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return p;
-        }
-    }
-    return NULL;
-}
-
 int otc_pb_count_entries(enum otc_signal s, const uint8_t *buf, size_t len, size_t max,
                          size_t *count)
 {
@@ -80,12 +65,12 @@ int otc_pb_count_entries(enum otc_signal s, const uint8_t *buf, size_t len, size
             depth--;
             continue;
         }
-        if (!(p = varint(p, ends[depth], &key))) {
+        if (!(p = otc_pb_varint(p, ends[depth], &key))) {
             break;
         }
         switch (key & 7) {
         case 0:
-            p = varint(p, ends[depth], &v);
+            p = otc_pb_varint(p, ends[depth], &v);
             break;
         case 1:
             p = ends[depth] - p < 8 ? NULL : p + 8;
@@ -96,7 +81,7 @@ int otc_pb_count_entries(enum otc_signal s, const uint8_t *buf, size_t len, size
         case 2: {
             enum hop hop;
 
-            if (!(p = varint(p, ends[depth], &v)) || v > (uint64_t)(ends[depth] - p)) {
+            if (!(p = otc_pb_varint(p, ends[depth], &v)) || v > (uint64_t)(ends[depth] - p)) {
                 p = NULL;
                 break;
             }
@@ -371,21 +356,6 @@ struct scan_level {
 #define ID_SPAN   2u
 #define ID_PARENT 4u
 
-static const uint8_t *scan_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-
-    for (unsigned shift = 0; shift < 70 && p < end; shift += 7) {
-        uint8_t b = *p++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return p;
-        }
-    }
-    return NULL;
-}
-
 /* The wire types protobuf-c unpacks for f without error. */
 static bool wire_type_ok(const ProtobufCFieldDescriptor *f, unsigned wt)
 {
@@ -520,7 +490,7 @@ int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_
             const uint8_t *k0 = p;
 
             /* protobuf-c reads a tag of at most 5 bytes, numbered 1 .. 2^29-1 */
-            if (!(p = scan_varint(p, top->end, &key)) || p - k0 > 5 || (key >> 3) == 0 ||
+            if (!(p = otc_pb_varint(p, top->end, &key)) || p - k0 > 5 || (key >> 3) == 0 ||
                 (key >> 3) > 0x1fffffff || (*k0 & 0xf8) == 0) {
                 return OTC_PB_SCAN_SLOW;
             }
@@ -532,7 +502,7 @@ int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_
         }
         switch (wt) {
         case 0:
-            if (!(p = scan_varint(p, top->end, &n))) {
+            if (!(p = otc_pb_varint(p, top->end, &n))) {
                 return OTC_PB_SCAN_SLOW;
             }
             continue;
@@ -553,7 +523,7 @@ int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_
         default: /* groups: not proto3 */
             return OTC_PB_SCAN_SLOW;
         }
-        if (!(p = scan_varint(p, top->end, &n)) || n > (uint64_t)(top->end - p)) {
+        if (!(p = otc_pb_varint(p, top->end, &n)) || n > (uint64_t)(top->end - p)) {
             return OTC_PB_SCAN_SLOW;
         }
         if (!f) {

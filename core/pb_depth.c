@@ -11,22 +11,6 @@ struct level {
     const uint8_t                    *end;
 };
 
-/* Reads a varint; NULL when it runs past end or is longer than 10 bytes. */
-static const uint8_t *read_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-
-    for (unsigned shift = 0; shift < 70 && p < end; shift += 7) {
-        uint8_t b = *p++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return p;
-        }
-    }
-    return NULL;
-}
-
 int otc_pb_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
                        unsigned max_depth)
 {
@@ -53,12 +37,12 @@ int otc_pb_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *bu
         }
         /* Malformed input is left to unpack, which refuses it without going
          * deeper than what was checked up to here. */
-        if (!(p = read_varint(p, top->end, &key))) {
+        if (!(p = otc_pb_varint(p, top->end, &key))) {
             return OTC_OK;
         }
         switch (key & 7) {
         case 0: /* varint */
-            if (!(p = read_varint(p, top->end, &n))) {
+            if (!(p = otc_pb_varint(p, top->end, &n))) {
                 return OTC_OK;
             }
             break;
@@ -75,7 +59,7 @@ int otc_pb_check_depth(const ProtobufCMessageDescriptor *desc, const uint8_t *bu
             p += 4;
             break;
         case 2: /* length-delimited: a sub-message, or bytes to skip */
-            if (!(p = read_varint(p, top->end, &n)) || n > (uint64_t)(top->end - p)) {
+            if (!(p = otc_pb_varint(p, top->end, &n)) || n > (uint64_t)(top->end - p)) {
                 return OTC_OK;
             }
             f = top->desc ? protobuf_c_message_descriptor_get_field(top->desc, (unsigned)(key >> 3)) : NULL;

@@ -15,6 +15,24 @@
 #define OTC_PB_MAX_DEPTH 128
 #define OTC_PB_MAX_DEPTH_LIMIT 1024 /* the most max_depth may be */
 
+/* Reads the protobuf varint at p (before end) into *v; returns the byte after
+ * it, or NULL when it runs past end or is longer than 10 bytes. Shared by the
+ * wire-format walkers (pb_depth.c, pb_check.c). */
+static inline const uint8_t *otc_pb_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+
+    for (unsigned shift = 0; shift < 70 && p < end; shift += 7) {
+        uint8_t b = *p++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return p;
+        }
+    }
+    return NULL;
+}
+
 /* OTC_OK, or OTC_ELIMIT when buf nests more than max_depth messages deep (0 or
  * above OTC_PB_MAX_DEPTH_LIMIT means OTC_PB_MAX_DEPTH_LIMIT). Malformed input
  * is OTC_OK: unpack refuses it. */
