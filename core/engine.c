@@ -1081,6 +1081,49 @@ static int service_extensions(struct otc_engine *e, struct otc_yaml *y, yaml_nod
     return rc;
 }
 
+/* service.telemetry.logs: level (debug, info, warn, error) and encoding
+ * (console, json), as otelcol names them. */
+static int apply_log_options(struct otc_yaml *y, yaml_node_t *logs, struct otc_diag *d)
+{
+    int rc = OTC_OK;
+
+    if (otc_yaml_is_null(logs)) {
+        return OTC_OK;
+    }
+    if (logs->type != YAML_MAPPING_NODE) {
+        otc_diag_add(d, y->path, &logs->start_mark, "service: key \"telemetry.logs\": expected a mapping");
+        return OTC_EINVAL;
+    }
+    for (yaml_node_pair_t *p = logs->data.mapping.pairs.start; p < logs->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = otc_yaml_node(y, p->key), *vn = otc_yaml_node(y, p->value);
+        const char *k = otc_yaml_str(kn), *v = otc_yaml_str(vn);
+        enum otc_log_level lvl;
+
+        if (k && !strcmp(k, "level")) {
+            if (!v || otc_log_level_parse(v, &lvl) != OTC_OK) {
+                otc_diag_add(d, y->path, &vn->start_mark,
+                             "service: key \"telemetry.logs.level\": expected debug, info, warn or error");
+                rc = OTC_EINVAL;
+            } else {
+                otc_log_threshold = lvl;
+            }
+        } else if (k && !strcmp(k, "encoding")) {
+            if (!v || (strcmp(v, "console") && strcmp(v, "json"))) {
+                otc_diag_add(d, y->path, &vn->start_mark,
+                             "service: key \"telemetry.logs.encoding\": expected console or json");
+                rc = OTC_EINVAL;
+            } else {
+                otc_log_json = !strcmp(v, "json");
+            }
+        } else {
+            otc_diag_add(d, y->path, &kn->start_mark,
+                         "service: unknown key \"telemetry.logs.%s\" (supported: level, encoding)", k ? k : "?");
+            rc = OTC_EINVAL;
+        }
+    }
+    return rc;
+}
+
 static int build_service(struct otc_engine *e, struct otc_yaml *y, struct otc_diag *d)
 {
     yaml_node_t *svc = otc_yaml_get(y, otc_yaml_root(y), "service");
@@ -1115,9 +1158,6 @@ static int build_service(struct otc_engine *e, struct otc_yaml *y, struct otc_di
             continue;
         }
         if (k && !strcmp(k, "telemetry")) {
-            yaml_node_t *logs = otc_yaml_get(y, vn, "logs");
-            yaml_node_t *level = otc_yaml_get(y, logs, "level");
-            enum otc_log_level lvl;
             if (!otc_yaml_is_null(vn) && vn->type == YAML_MAPPING_NODE) {
                 for (yaml_node_pair_t *tp = vn->data.mapping.pairs.start; tp < vn->data.mapping.pairs.top; tp++) {
                     const char *tk = otc_yaml_str(otc_yaml_node(y, tp->key));
@@ -1125,21 +1165,18 @@ static int build_service(struct otc_engine *e, struct otc_yaml *y, struct otc_di
                         if (otc_telemetry_configure(&e->telemetry, y, otc_yaml_node(y, tp->value), d) != OTC_OK) {
                             rc = OTC_EINVAL;
                         }
-                    } else if (!tk || strcmp(tk, "logs")) {
+                    } else if (tk && !strcmp(tk, "logs")) {
+                        if (apply_log_options(y, otc_yaml_node(y, tp->value), d) != OTC_OK) {
+                            rc = OTC_EINVAL;
+                        }
+                    } else {
                         otc_diag_add(d, y->path, &otc_yaml_node(y, tp->key)->start_mark,
-                                     "service: unknown key \"telemetry.%s\" (supported: telemetry.logs.level, "
+                                     "service: unknown key \"telemetry.%s\" (supported: telemetry.logs, "
                                      "telemetry.metrics)",
                                      tk ? tk : "?");
                         rc = OTC_EINVAL;
                     }
                 }
-            }
-            if (level && (!otc_yaml_str(level) || otc_log_level_parse(otc_yaml_str(level), &lvl) != OTC_OK)) {
-                otc_diag_add(d, y->path, &level->start_mark,
-                             "service: key \"telemetry.logs.level\": expected debug, info, warn or error");
-                rc = OTC_EINVAL;
-            } else if (level) {
-                otc_log_threshold = lvl;
             }
             continue;
         }

@@ -10,6 +10,7 @@
 #include "otc/otc_component.h"
 
 enum otc_log_level otc_log_threshold = OTC_LOG_INFO;
+bool otc_log_json; /* service.telemetry.logs.encoding: json */
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -28,6 +29,24 @@ int otc_log_level_parse(const char *s, enum otc_log_level *out)
     return OTC_EINVAL;
 }
 
+/* msg as the body of a JSON string: quotes, backslashes and control bytes escaped. */
+static void json_escape(const char *msg, char *out, size_t n)
+{
+    size_t o = 0;
+
+    for (const unsigned char *p = (const unsigned char *)msg; *p && o + 7 < n; p++) {
+        if (*p == '"' || *p == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)*p;
+        } else if (*p < 0x20) {
+            o += (size_t)snprintf(out + o, n - o, "\\u%04x", *p);
+        } else {
+            out[o++] = (char)*p;
+        }
+    }
+    out[o] = '\0';
+}
+
 void otc_log_write(enum otc_log_level lvl, const struct otc_instance *ins, const char *fmt, ...)
 {
     char msg[1024];
@@ -42,6 +61,22 @@ void otc_log_write(enum otc_log_level lvl, const struct otc_instance *ins, const
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (otc_log_json) {
+        char esc[sizeof(msg) * 6 + 1];
+
+        json_escape(msg, esc, sizeof(esc));
+        if (ins) {
+            fprintf(stderr,
+                    "{\"level\":\"%s\",\"ts\":\"%s.%03ldZ\",\"otelcol.component.kind\":\"%s\","
+                    "\"otelcol.component.id\":\"%s\",\"msg\":\"%s\"}\n",
+                    level_names[lvl], stamp, ts.tv_nsec / 1000000L, otc_kind_name(ins->ops->kind), ins->id,
+                    esc);
+        } else {
+            fprintf(stderr, "{\"level\":\"%s\",\"ts\":\"%s.%03ldZ\",\"msg\":\"%s\"}\n", level_names[lvl],
+                    stamp, ts.tv_nsec / 1000000L, esc);
+        }
+        return;
+    }
     if (ins) {
         fprintf(stderr, "%s.%03ldZ [%s] [%s:%s] %s\n", stamp, ts.tv_nsec / 1000000L,
                 level_names[lvl], otc_kind_name(ins->ops->kind), ins->id, msg);

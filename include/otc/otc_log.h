@@ -4,11 +4,14 @@
 #ifndef OTC_INCLUDE_LOG_H
 #define OTC_INCLUDE_LOG_H
 
+#include <stdbool.h>
+
 enum otc_log_level { OTC_LOG_ERROR, OTC_LOG_WARN, OTC_LOG_INFO, OTC_LOG_DEBUG };
 
 struct otc_instance;
 
 extern enum otc_log_level otc_log_threshold;
+extern bool otc_log_json; /* one JSON object per line instead of text */
 
 void otc_log_write(enum otc_log_level lvl, const struct otc_instance *ins,
                    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
