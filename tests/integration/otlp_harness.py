@@ -680,6 +680,16 @@ class Client:
         code, resp, _details = self.export_full(signal_name, request, compression, timeout)
         return code, resp
 
+    def export_retrying(self, signal_name, request, timeout=20.0, attempts=100):
+        """export(), retrying UNAVAILABLE (otelc's backpressure: the request was
+        not taken) with a short growing pause, as an SDK does. Returns the last code."""
+        for attempt in range(attempts):
+            code, resp = self.export(signal_name, request, timeout=timeout)
+            if code != grpc.StatusCode.UNAVAILABLE:
+                break
+            time.sleep(min(0.05 * (attempt + 1), 0.5))
+        return code, resp
+
     def close(self):
         self.channel.close()
 

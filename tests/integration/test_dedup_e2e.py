@@ -149,7 +149,7 @@ def part_memory(t):
         if r == 0:
             first_req = req
         last_req = req
-        code, _ = c.export("traces", req, timeout=20)
+        code, _ = c.export_retrying("traces", req, timeout=20)
         if code != OK:
             bad.append(code.name)
             continue

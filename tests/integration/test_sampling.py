@@ -96,7 +96,8 @@ def send_all(t, clients, reqs_per_client, label):
     n = 0
     for client, reqs in zip(clients, reqs_per_client):
         for req in reqs:
-            code, _ = client.export("traces", req, timeout=20)
+            # UNAVAILABLE is otelc's backpressure (pipeline queue full): retried
+            code, _ = client.export_retrying("traces", req, timeout=20)
             n += 1
             if code != OK:
                 bad.append(code.name)
