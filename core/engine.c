@@ -1620,17 +1620,12 @@ static int pipeline_open_wal(struct otc_pipeline *p)
     return rc;
 }
 
-int otc_engine_start(struct otc_engine *e)
+/* Start e's used exporters, then each pipeline: its queue (popped only by its
+ * worker), its processors and its worker thread. Start-up and reload share it. */
+static int start_exporters_and_pipelines(struct otc_engine *e)
 {
     int rc;
 
-    engine_set_state(e, OTC_ENGINE_STARTING);
-    /* extensions first (the health check answers 503 while the rest starts) */
-    for (size_t i = 0; i < e->n_service_ext; i++) {
-        if ((rc = instance_init_start(e->service_ext[i])) != OTC_OK) {
-            return rc;
-        }
-    }
     for (size_t i = 0; i < e->n_exporters; i++) {
         if (e->exporters[i].used && (rc = exporter_start(e, &e->exporters[i])) != OTC_OK) {
             return rc;
@@ -1650,6 +1645,23 @@ int otc_engine_start(struct otc_engine *e)
             return OTC_ENOMEM;
         }
         p->thread_started = true;
+    }
+    return OTC_OK;
+}
+
+int otc_engine_start(struct otc_engine *e)
+{
+    int rc;
+
+    engine_set_state(e, OTC_ENGINE_STARTING);
+    /* extensions first (the health check answers 503 while the rest starts) */
+    for (size_t i = 0; i < e->n_service_ext; i++) {
+        if ((rc = instance_init_start(e->service_ext[i])) != OTC_OK) {
+            return rc;
+        }
+    }
+    if ((rc = start_exporters_and_pipelines(e)) != OTC_OK) {
+        return rc;
     }
     for (size_t i = 0; i < e->n_pipelines; i++) {
         if (e->pipelines[i].storage && (rc = pipeline_open_wal(&e->pipelines[i])) != OTC_OK) {
@@ -1924,25 +1936,8 @@ static int reload_start_pipelines(struct otc_engine *old, struct otc_engine *nex
 {
     int rc;
 
-    for (size_t i = 0; i < next->n_exporters; i++) {
-        if (next->exporters[i].used && (rc = exporter_start(next, &next->exporters[i])) != OTC_OK) {
-            return rc;
-        }
-    }
-    for (size_t i = 0; i < next->n_pipelines; i++) {
-        struct otc_pipeline *p = &next->pipelines[i];
-        if ((rc = otc_queue_init(&p->queue, OTC_PIPELINE_QUEUE_SIZE)) != OTC_OK) {
-            return rc;
-        }
-        for (size_t k = 0; k < p->n_processors; k++) {
-            if ((rc = instance_init_start(&p->processors[k])) != OTC_OK) {
-                return rc;
-            }
-        }
-        if (pthread_create(&p->thread, NULL, pipeline_loop, p) != 0) {
-            return OTC_ENOMEM;
-        }
-        p->thread_started = true;
+    if ((rc = start_exporters_and_pipelines(next)) != OTC_OK) {
+        return rc;
     }
     for (size_t i = 0; i < next->n_pipelines; i++) {
         struct otc_pipeline *p = &next->pipelines[i];
