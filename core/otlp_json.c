@@ -288,8 +288,7 @@ static void json_float(struct otc_buf *out, float v)
 
 /* ---- fields -------------------------------------------------------------- */
 
-/* Size of one element of a repeated field of type t. */
-static size_t json_elem_size(ProtobufCType t)
+size_t otc_pb_elem_size(ProtobufCType t)
 {
     switch (t) {
     case PROTOBUF_C_TYPE_INT32:
@@ -504,7 +503,7 @@ static int json_message(struct json_enc *e, const ProtobufCMessage *msg)
             continue;
         }
         n = *(const size_t *)(base + f->quantifier_offset);
-        sz = json_elem_size(f->type);
+        sz = otc_pb_elem_size(f->type);
         arr = *(char *const *)member;
         if (arr == NULL || sz == 0) {
             return OTC_EINVAL;

@@ -386,39 +386,6 @@ static int jd_is_id_field(const ProtobufCFieldDescriptor *f)
 
 /* ---- fields -------------------------------------------------------------- */
 
-static size_t jd_elem_size(ProtobufCType t)
-{
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return sizeof(int32_t);
-    case PROTOBUF_C_TYPE_ENUM:
-        return sizeof(int);
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return sizeof(int64_t);
-    case PROTOBUF_C_TYPE_FLOAT:
-        return sizeof(float);
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    }
-    return 0;
-}
-
 /* One value of field f from v into dst (the member, or one array element). */
 static int jd_value(struct json_dec *d, const ProtobufCFieldDescriptor *f, json_object *v,
                     void *dst)
@@ -530,7 +497,7 @@ static int jd_value(struct json_dec *d, const ProtobufCFieldDescriptor *f, json_
 static int jd_repeated(struct json_dec *d, const ProtobufCFieldDescriptor *f, json_object *v,
                        char *base)
 {
-    size_t n, sz = jd_elem_size(f->type);
+    size_t n, sz = otc_pb_elem_size(f->type);
     char *arr = NULL;
     int rc;
 

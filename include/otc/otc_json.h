@@ -28,6 +28,10 @@ int otc_json_encode(const ProtobufCMessage *msg, struct otc_buf *out);
  * n bytes, always NUL-terminated when n > 0). Returns buf. */
 const char *otc_json_field_name(const ProtobufCFieldDescriptor *f, char *buf, size_t n);
 
+/* Size in a protobuf-c struct of one element of a repeated field of type t
+ * (shared by the encoder and the decoder). */
+size_t otc_pb_elem_size(ProtobufCType t);
+
 /* Decode the OTLP/JSON document of len bytes at text (no NUL needed) into a
  * message of type desc allocated from arena (strings, bytes and sub-messages
  * too). The OTLP rules: keys in lowerCamelCase or as the proto field name;
