@@ -41,11 +41,15 @@ void otc_arena_init(struct otc_arena *a, size_t first_chunk)
     a->bytes = first_chunk; /* remembered as the size hint for the first chunk */
 }
 
-static int arena_grow(struct otc_arena *a, size_t n)
+/* Start a new chunk with room for n bytes: size bytes when given, otherwise
+ * twice the current chunk (or the first-chunk hint). */
+static int arena_grow_to(struct otc_arena *a, size_t n, size_t size)
 {
-    size_t size = a->head ? a->head->size * 2 : (a->bytes ? a->bytes : ARENA_MIN_CHUNK);
     struct otc_arena_chunk *c;
 
+    if (size == 0) {
+        size = a->head ? a->head->size * 2 : (a->bytes ? a->bytes : ARENA_MIN_CHUNK);
+    }
     if (!a->head) {
         a->bytes = 0;
     }
@@ -67,6 +71,22 @@ static int arena_grow(struct otc_arena *a, size_t n)
     a->bytes += CHUNK_HDR + size;
     atomic_fetch_add_explicit(&otc_arena_live_bytes, CHUNK_HDR + size, memory_order_relaxed);
     return 0;
+}
+
+static int arena_grow(struct otc_arena *a, size_t n)
+{
+    return arena_grow_to(a, n, 0);
+}
+
+int otc_arena_reserve(struct otc_arena *a, size_t n)
+{
+    if (n > SIZE_MAX / 2) {
+        return -1;
+    }
+    if (a->head && (size_t)(a->end - a->cur) >= n) {
+        return 0;
+    }
+    return arena_grow_to(a, n, n);
 }
 
 void *otc_arena_alloc(struct otc_arena *a, size_t n)

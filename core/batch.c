@@ -13,8 +13,11 @@
 #include "otc/otc_rc.h"
 #include "wal.h"
 
-/* protobuf-c's unpack allocates about 4.6x the wire size: size the first chunk for it. */
+/* protobuf-c's unpack allocates about 4.6x the wire size: the decode reserves
+ * that much in one chunk. Most batches are never decoded (the receivers' fast
+ * path), so a new batch's first chunk holds only its bytes and a little more. */
 #define DECODE_FACTOR 5
+#define RAW_SLACK 512 /* adoption and log-record links of a batch */
 
 static uint64_t now_ns(void)
 {
@@ -124,7 +127,7 @@ static struct otc_batch *batch_alloc(enum otc_signal s, size_t hint)
 
 struct otc_batch *otc_batch_alloc_raw(enum otc_signal s, size_t len, uint8_t **dst)
 {
-    struct otc_batch *b = batch_alloc(s, len + len * DECODE_FACTOR + 1024);
+    struct otc_batch *b = batch_alloc(s, len + RAW_SLACK);
     uint8_t *raw;
 
     if (!b) {
@@ -201,6 +204,9 @@ int otc_batch_decode(struct otc_batch *b)
     if (!atomic_load_explicit(&b->decoded, memory_order_relaxed)) {
         rc = otc_pb_check_depth(otc_request_descriptor(b->signal), b->raw, b->raw ? b->raw_len : 0,
                                 OTC_PB_MAX_DEPTH);
+        if (rc == OTC_OK && otc_arena_reserve(&b->arena, b->raw_len * DECODE_FACTOR + 1024) != 0) {
+            rc = OTC_ENOMEM;
+        }
         if (rc == OTC_OK) {
             b->msg = protobuf_c_message_unpack(otc_request_descriptor(b->signal), &b->arena.pb,
                                                b->raw_len, b->raw ? b->raw : (const uint8_t *)"");

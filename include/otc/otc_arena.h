@@ -25,6 +25,10 @@ extern atomic_size_t otc_arena_live_bytes;
 void  otc_arena_init(struct otc_arena *a, size_t first_chunk);
 void  otc_arena_release(struct otc_arena *a);  /* frees every chunk; arena reusable after init */
 void *otc_arena_alloc(struct otc_arena *a, size_t n);  /* 16-byte aligned; NULL on ENOMEM */
+/* Make sure the next n bytes of allocations fit in the current chunk, starting
+ * a chunk of n bytes when they do not: sizes the memory a decode will take in
+ * one step. 0, or -1 on ENOMEM. */
+int   otc_arena_reserve(struct otc_arena *a, size_t n);
 void *otc_arena_memdup(struct otc_arena *a, const void *p, size_t n);
 
 #endif

@@ -117,6 +117,33 @@ static void test_first_chunk_hint(void **state)
 
 /* A request bigger than any chunk gets a chunk of its own, and allocation
  * continues normally afterwards. */
+/* reserve starts one chunk of exactly the asked size when the current one is
+ * short, and nothing when it has room; the reserved bytes then need no chunk. */
+static void test_reserve(void **state)
+{
+    struct otc_arena a;
+    size_t before;
+    char *first;
+
+    (void)state;
+    otc_arena_init(&a, 4096);
+    first = otc_arena_alloc(&a, 100);
+    assert_non_null(first);
+    before = a.bytes;
+    assert_int_equal(otc_arena_reserve(&a, 64), 0);
+    assert_int_equal(a.bytes, before); /* fits: no new chunk */
+    assert_int_equal(otc_arena_reserve(&a, 1 << 20), 0);
+    assert_true(a.bytes >= before + (1 << 20));
+    assert_true(a.bytes < before + (1 << 20) + 256); /* that size, not doubled */
+    before = a.bytes;
+    for (int i = 0; i < 1000; i++) {
+        assert_non_null(otc_arena_alloc(&a, 1000));
+    }
+    assert_int_equal(a.bytes, before); /* 1,000,000 bytes fitted in the reserve */
+    assert_int_equal(otc_arena_reserve(&a, SIZE_MAX - 8), -1);
+    otc_arena_release(&a);
+}
+
 static void test_large_allocation(void **state)
 {
     const size_t big = 3u << 20; /* 3 MiB, far above the 4 KiB minimum chunk */
@@ -312,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_alignment),
         cmocka_unit_test(test_growth_across_chunks),
         cmocka_unit_test(test_first_chunk_hint),
+        cmocka_unit_test(test_reserve),
         cmocka_unit_test(test_large_allocation),
         cmocka_unit_test(test_impossible_size_fails),
         cmocka_unit_test(test_memdup),
