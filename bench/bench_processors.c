@@ -1,7 +1,9 @@
 /* bench_processors.c - cost of each processor (probabilistic_sampler, truncate,
  * transform, dedup, batch, memory_limiter) per span of a 100-span request with 10
  * string attributes per span, next to a pass-through stage and the arena decode
- * that any decoding stage needs; and the dedup check per key, single-threaded and
+ * that any decoding stage needs (batch also on undecoded requests, as the receivers'
+ * fast path delivers them, and with the exporter's encoding of its output); and the
+ * dedup check per key, single-threaded and
  * with 2 producer threads feeding the one worker thread that owns the table (as
  * receivers feed a pipeline).
  * Usage: bench_processors [requests per case [only cases whose name contains this]] */
@@ -17,6 +19,7 @@
 #include "bench_util.h"
 #include "otc/otc_component.h"
 #include "otc/otc_otlp.h"
+#include "otc/otc_pb_check.h"
 #include "otc/otc_queue.h"
 #include "processor/batch/batch.h"
 #include "processor/dedup/dedup.h"
@@ -37,11 +40,20 @@
 static struct otc_batch **captured;
 static size_t n_captured, cap_captured;
 static size_t spans_out;
+static bool encode_out; /* serialize what arrives, as an exporter does (timed) */
 
 static int capture_consume(struct otc_instance *ins, void *ctx, struct otc_batch *b)
 {
     (void)ins;
     (void)ctx;
+    if (encode_out) {
+        const uint8_t *data;
+        size_t len;
+        if (otc_batch_bytes(b, &data, &len) != OTC_OK) {
+            otc_batch_unref(b);
+            return OTC_ENOMEM;
+        }
+    }
     if (n_captured == cap_captured) {
         size_t cap = cap_captured ? 2 * cap_captured : 64;
         struct otc_batch **v = realloc(captured, cap * sizeof(*v));
@@ -152,6 +164,26 @@ struct req {
 
 static struct req pool[POOL];
 
+/* How the requests reach the stage. */
+enum input {
+    IN_DECODED, /* decoded, from the pool */
+    IN_FRESH,   /* decoded, with new trace ids (dedup must see new keys) */
+    IN_RAW,     /* undecoded, items counted by the receivers' scan (their fast path) */
+};
+
+static struct otc_batch *undecoded(const struct req *r)
+{
+    struct otc_batch *b = otc_batch_from_bytes(OTC_TRACES, r->bytes, r->len);
+    size_t items;
+
+    if (!b || otc_pb_scan_request(OTC_TRACES, r->bytes, r->len, &items) != OTC_OK) {
+        fprintf(stderr, "cannot scan the request\n");
+        exit(1);
+    }
+    b->items = items;
+    return b;
+}
+
 static struct otc_batch *decoded(const struct req *r)
 {
     struct otc_batch *b = otc_batch_from_bytes(OTC_TRACES, r->bytes, r->len);
@@ -219,10 +251,10 @@ static int cmp_double(const void *a, const void *b)
 /* Requests are decoded GROUP at a time just before the stage gets them (warm in
  * cache, as after the receiver) and only the consume calls are timed, one thread
  * CPU clock reading per group (the clock is a system call here, ~1-2 us).
- * fresh: new trace ids for every request (dedup must see new keys). */
+ * Undecoded requests (IN_RAW) are made the same way, without the decode. */
 #define GROUP 8
 
-static double run_case(struct otc_instance *ins, int iters, bool fresh, bool admit,
+static double run_case(struct otc_instance *ins, int iters, enum input in, bool admit,
                        unsigned seed_base, int warm)
 {
     uint64_t total = 0;
@@ -240,8 +272,9 @@ static double run_case(struct otc_instance *ins, int iters, bool fresh, bool adm
         uint64_t t0;
 
         for (int k = 0; k < GROUP; k++) {
-            g[k] = fresh ? unique_batch((unsigned)(i + k), seed_base + (uint32_t)(i + k))
-                         : decoded(&pool[(i + k) % POOL]);
+            g[k] = in == IN_FRESH ? unique_batch((unsigned)(i + k), seed_base + (uint32_t)(i + k))
+                   : in == IN_RAW ? undecoded(&pool[(i + k) % POOL])
+                                  : decoded(&pool[(i + k) % POOL]);
         }
         t0 = thread_ns();
         for (int k = 0; k < GROUP; k++) {
@@ -304,7 +337,7 @@ static void report(const char *name, double ns, double min)
 
 /* One processor case: build, run, free. */
 static void bench_proc(const char *name, const struct otc_component_ops *ops,
-                       const char *const *opts, int iters, bool fresh, bool admit, int warm)
+                       const char *const *opts, int iters, enum input in, bool admit, int warm)
 {
     static unsigned seed_base = 1000000;
     struct otc_instance ins;
@@ -319,7 +352,7 @@ static void bench_proc(const char *name, const struct otc_component_ops *ops,
         return;
     }
     for (int r = 0; r < REPS; r++) {
-        ns[r] = run_case(&ins, per, fresh, admit, seed_base, r == 0 ? warm : 0);
+        ns[r] = run_case(&ins, per, in, admit, seed_base, r == 0 ? warm : 0);
         seed_base += (unsigned)(per + (r == 0 ? warm : 0));
     }
     qsort(ns, REPS, sizeof(ns[0]), cmp_double);
@@ -532,37 +565,47 @@ int main(int argc, char **argv)
     pass.ops = &pass_ops;
     pass.id = "pass";
     pass.next.ins = &capture_ins;
-    pass_ns = run_case(&pass, iters, false, false, 0, 0);
+    pass_ns = run_case(&pass, iters, IN_DECODED, false, 0, 0);
     printf("%-52s %7.1f ns/span  (once per request, before the first decoding stage)\n",
            "decode into the batch arena", decode_ns);
     printf("%-52s %7.1f ns/span\n", "pass-through stage (baseline)", pass_ns);
 
     bench_proc("probabilistic_sampler 100% (keeps all)", &otc_processor_probabilistic_sampler_ops,
-               samp100, iters, false, false, 0);
+               samp100, iters, IN_DECODED, false, 0);
     bench_proc("probabilistic_sampler 25%", &otc_processor_probabilistic_sampler_ops, samp25,
-               iters, false, false, 0);
+               iters, IN_DECODED, false, 0);
     bench_proc("truncate, nothing over the limit (scan only)", &otc_processor_truncate_ops,
-               trunc_scan, iters, false, false, 0);
+               trunc_scan, iters, IN_DECODED, false, 0);
     bench_proc("truncate max_value_length 12 (every value cut)", &otc_processor_truncate_ops,
-               trunc_cut, iters, false, false, 0);
+               trunc_cut, iters, IN_DECODED, false, 0);
     bench_proc("truncate max_value_length 12, max_attributes 5", &otc_processor_truncate_ops,
-               trunc_attrs, iters, false, false, 0);
+               trunc_attrs, iters, IN_DECODED, false, 0);
     bench_proc("transform truncate_all(span.attributes, 12)", &otc_processor_transform_ops,
-               tf_trunc, iters, false, false, 0);
+               tf_trunc, iters, IN_DECODED, false, 0);
     bench_proc("transform limit(span.attributes, 5, [])", &otc_processor_transform_ops, tf_limit,
-               iters, false, false, 0);
+               iters, IN_DECODED, false, 0);
     /* dedup: the table is first filled untimed (its pages touched), so the timed
      * checks are the steady state of a long-running collector: full, evicting */
     bench_proc("dedup, new keys (1M-entry table, full, evicting)", &otc_processor_dedup_ops,
-               dedup_big, iters, true, false, (1 << 20) / SPANS + 1);
+               dedup_big, iters, IN_FRESH, false, (1 << 20) / SPANS + 1);
     bench_proc("dedup, new keys (64K-entry table, full, evicting)", &otc_processor_dedup_ops,
-               dedup_small, iters, true, false, (1 << 16) / SPANS + 1);
+               dedup_small, iters, IN_FRESH, false, (1 << 16) / SPANS + 1);
     bench_proc("dedup, duplicates (1M table; pool repeats after 64)", &otc_processor_dedup_ops,
-               dedup_big, iters, false, false, (1 << 20) / SPANS + 1);
-    bench_proc("batch (send_batch_size 8192)", &otc_processor_batch_ops, batch_def, iters, false,
-               false, 0);
+               dedup_big, iters, IN_DECODED, false, (1 << 20) / SPANS + 1);
+    /* batch: decoded inputs are merged into a new request, which the exporter
+     * then encodes; undecoded ones are sent as their concatenated bytes */
+    bench_proc("batch (send_batch_size 8192)", &otc_processor_batch_ops, batch_def, iters,
+               IN_DECODED, false, 0);
+    bench_proc("batch (send_batch_size 8192), undecoded inputs", &otc_processor_batch_ops,
+               batch_def, iters, IN_RAW, false, 0);
+    encode_out = true;
+    bench_proc("batch + exporter's encode, decoded inputs", &otc_processor_batch_ops, batch_def,
+               iters, IN_DECODED, false, 0);
+    bench_proc("batch + exporter's encode, undecoded inputs", &otc_processor_batch_ops, batch_def,
+               iters, IN_RAW, false, 0);
+    encode_out = false;
     bench_proc("memory_limiter (admit + consume)", &otc_processor_memory_limiter_ops, memlim,
-               iters, false, true, 0);
+               iters, IN_DECODED, true, 0);
 
     if (wanted("dedup table")) {
         bench_table(1u << 20, 2u << 20);

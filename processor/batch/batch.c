@@ -1,9 +1,12 @@
-/* batch.c - the `batch` processor (otelcol-compatible): holds incoming batches
- * until send_batch_size items are pending or `timeout` has passed since the
- * oldest arrived, then sends one request in which items of equal resource and
- * scope share one ResourceX/ScopeX. The request is built in a fresh arena and
- * points at the items inside the input batches, which it adopts (kept alive
- * until the request is freed): no item is copied. Runs on the pipeline worker. */
+/* batch.c - the `batch` processor (otelcol-compatible): holds incoming batches until
+ * send_batch_size items are pending or `timeout` has passed since the oldest arrived,
+ * then sends them, in order, in requests of at most send_batch_max_size items.
+ * Undecoded inputs stay undecoded: consecutive ones leave as the concatenation of their
+ * bytes (a request is one repeated resource field, so that is the request with all
+ * their resources; as in otelcol, equal resources are not merged); only one above
+ * send_batch_max_size is decoded, to be split. Decoded inputs become one request in
+ * which items of equal resource and scope share one ResourceX/ScopeX, pointing at the
+ * items inside the inputs, which it adopts: no item is copied. Runs on the pipeline worker. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +67,8 @@ BT_SAME_POINTS(Opentelemetry__Proto__Metrics__V1__Summary);
 struct bt_bin {
     struct otc_batch *b;
     uint64_t          arrival_ns;
+    size_t            n;          /* its items, counted when it arrived */
+    bool              raw;        /* undecoded and untouched: sent as its bytes */
     size_t            ri, si, ii; /* next resource, scope, item */
     size_t            off;        /* metrics: points of item ii already sent */
 };
@@ -488,8 +493,102 @@ static void drop_all(struct otc_instance *ins, struct batch_ctx *x, enum otc_sig
     p->head = p->n = p->items = 0;
 }
 
-/* Send one request of at most budget items (plus any point-less metrics met). */
-static void send_one(struct otc_instance *ins, struct batch_ctx *x, enum otc_signal s, size_t budget)
+/* Send the undecoded bins at the head whose items fit in budget (the head's
+ * do) as one request: the first alone unchanged, several as one new batch of
+ * their bytes one after the other. Durable inputs are adopted by it, so their
+ * log records stay held until it is delivered; the others are freed. */
+static void send_raw(struct otc_instance *ins, struct batch_ctx *x, enum otc_signal s, size_t budget)
+{
+    struct bt_pending *p = &x->pend[s];
+    size_t first = p->head, end = first + 1, items = p->bins[first].n;
+    size_t len = p->bins[first].b->raw_len;
+    struct otc_batch *out = NULL;
+    uint8_t *dst;
+    bool ok = true;
+
+    while (end < p->n && p->bins[end].raw && p->bins[end].n <= budget - items) {
+        items += p->bins[end].n;
+        len += p->bins[end].b->raw_len;
+        end++;
+    }
+    if (end > first + 1 && (out = otc_batch_alloc_raw(s, len, &dst)) != NULL) {
+        out->items = items;
+        out->received_ns = p->bins[first].b->received_ns;
+        for (size_t i = first; i < end; i++) {
+            struct otc_batch *in = p->bins[i].b;
+
+            memcpy(dst, in->raw, in->raw_len);
+            dst += in->raw_len;
+            p->bins[i].b = NULL;
+            if (in->durable && ok) {
+                ok = otc_batch_adopt(out, in) == OTC_OK;
+            } else {
+                otc_batch_unref(in);
+            }
+        }
+    } else {
+        /* one input, or no memory for the concatenation: the head leaves as it is */
+        end = first + 1;
+        items = p->bins[first].n;
+        out = p->bins[first].b;
+        p->bins[first].b = NULL;
+    }
+    p->head = end;
+    p->items -= items;
+    if (p->head == p->n) {
+        p->head = p->n = 0;
+    }
+    if (!ok) {
+        log_failure(ins, x, items, s);
+        otc_batch_unref(out);
+        return;
+    }
+    otc_next(ins, out);
+}
+
+/* The head bin is undecoded but holds more than one request may: decode it, so
+ * that the item walk can split it. False when it is gone instead (no memory:
+ * dropped; undecodable: passed on as it is, there is nothing to split). */
+static bool decode_head(struct otc_instance *ins, struct batch_ctx *x, enum otc_signal s)
+{
+    struct bt_pending *p = &x->pend[s];
+    struct bt_bin *h = &p->bins[p->head];
+    struct otc_batch *b = h->b;
+    int rc = OTC_ENOMEM;
+
+    /* the request built next points into the input: make it private first when
+     * a later stage writes into requests */
+    if (!x->downstream_mutates || (b = otc_batch_writable(b)) != NULL) {
+        rc = otc_batch_decode(b);
+    }
+    h->b = NULL;
+    if (rc == OTC_OK) {
+        size_t n = otc_request_count_items(s, b->msg);
+
+        h->b = b;
+        p->items = p->items - h->n + n;
+        h->n = n;
+        h->raw = false;
+        return true;
+    }
+    p->head++;
+    p->items -= h->n;
+    if (p->head == p->n) {
+        p->head = p->n = 0;
+    }
+    if (rc == OTC_ENOMEM) {
+        log_failure(ins, x, h->n, s);
+        otc_batch_unref(b);
+    } else {
+        otc_next(ins, b);
+    }
+    return false;
+}
+
+/* Send one request of at most budget items (plus any point-less metrics met)
+ * from decoded bins at the head, merging equal resources and scopes. */
+static void send_decoded(struct otc_instance *ins, struct batch_ctx *x, enum otc_signal s,
+                         size_t budget)
 {
     struct bt_pending *p = &x->pend[s];
     size_t first = p->head, bi = p->head, touched_end = p->head;
@@ -513,7 +612,7 @@ static void send_one(struct otc_instance *ins, struct batch_ctx *x, enum otc_sig
     }
     for (;;) {
         size_t before = x->n_it;
-        if (bi == p->n) {
+        if (bi == p->n || p->bins[bi].raw) { /* undecoded bins go in a request of their own */
             touched_end = bi;
             break;
         }
@@ -562,6 +661,18 @@ static void send_one(struct otc_instance *ins, struct batch_ctx *x, enum otc_sig
     }
 }
 
+/* Send one request of at most budget items from the head of the pending bins. */
+static void send_one(struct otc_instance *ins, struct batch_ctx *x, enum otc_signal s, size_t budget)
+{
+    const struct bt_bin *h = &x->pend[s].bins[x->pend[s].head];
+
+    if (h->raw && h->n <= budget) {
+        send_raw(ins, x, s, budget);
+    } else if (!h->raw || decode_head(ins, x, s)) {
+        send_decoded(ins, x, s, budget);
+    }
+}
+
 static void send_all(struct otc_instance *ins, struct batch_ctx *x, enum otc_signal s)
 {
     size_t max = x->send_batch_max_size > 0 ? (size_t)x->send_batch_max_size : SIZE_MAX;
@@ -595,14 +706,19 @@ static int batch_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
     struct batch_ctx *x = vctx;
     enum otc_signal s = b->signal;
     struct bt_pending *p = &x->pend[s];
-    const ProtobufCMessage *msg = otc_batch_msg(b);
-    size_t n = msg ? otc_request_count_items(s, msg) : 0;
+    /* an undecoded input stays so: its items were counted by the receiver's scan */
+    bool raw = !atomic_load_explicit(&b->decoded, memory_order_acquire) &&
+               atomic_load_explicit(&b->raw_fresh, memory_order_acquire);
+    size_t n = raw ? b->items : otc_request_count_items(s, otc_batch_msg(b));
     size_t max = x->send_batch_max_size > 0 ? (size_t)x->send_batch_max_size : SIZE_MAX;
 
     if (n == 0) {
         return otc_next(ins, b); /* undecodable or only empty containers: nothing to batch */
     }
-    if (x->downstream_mutates && !(b = otc_batch_writable(b))) {
+    /* a request of undecoded inputs is a copy of their bytes (or one of them,
+     * which a writing stage copies on write itself): only the merged requests
+     * point into their inputs */
+    if (!raw && x->downstream_mutates && !(b = otc_batch_writable(b))) {
         log_failure(ins, x, n, s);
         return OTC_ENOMEM;
     }
@@ -614,7 +730,7 @@ static int batch_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
     if (!grow((void **)&p->bins, &p->cap, p->n + 1, sizeof(*p->bins))) {
         return otc_next(ins, b); /* cannot hold it: pass it on unbatched */
     }
-    p->bins[p->n++] = (struct bt_bin){.b = b, .arrival_ns = b->received_ns};
+    p->bins[p->n++] = (struct bt_bin){.b = b, .arrival_ns = b->received_ns, .n = n, .raw = raw};
     p->items += n;
     while (p->items > 0 && p->items >= (size_t)x->send_batch_size) {
         send_one(ins, x, s, p->items < max ? p->items : max);

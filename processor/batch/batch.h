@@ -1,5 +1,6 @@
 /* batch.h - the `batch` processor (otelcol-compatible): groups items into
- * larger requests by size and time, merging equal resources and scopes. */
+ * larger requests by size and time; undecoded requests are appended as their
+ * bytes, decoded ones merged by equal resource and scope. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef OTC_PROCESSOR_BATCH_H
 #define OTC_PROCESSOR_BATCH_H

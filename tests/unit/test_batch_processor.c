@@ -1,15 +1,20 @@
 /* test_batch_processor.c - unit tests for the batch processor
  * (processor/batch): size trigger, timeout trigger (timer with a fake now),
  * send_batch_max_size splits, merging of equal resources and scopes across
- * input batches, flush, the three signals, and the lifetime of inputs. */
+ * input batches, flush, the three signals, the lifetime of inputs, and undecoded
+ * inputs batched as their concatenated bytes (order, splits, write-ahead log). */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "core/wal.h"
+#include "otc/otc_pb_check.h"
 #include "proc_fixtures.h"
 #include "processor/batch/batch.h"
 
@@ -428,6 +433,413 @@ static void test_downstream_mutates(void **state)
     fx_instance_free(ins);
 }
 
+/* ------------------------------------------------ undecoded inputs */
+
+/* An undecoded batch of b's bytes with items set by the wire scan, as a
+ * receiver's fast path leaves it. Takes b. */
+static struct otc_batch *undecoded(struct otc_batch *b)
+{
+    const uint8_t *data;
+    size_t len, items = 0;
+    struct otc_batch *u;
+
+    assert_non_null(b);
+    assert_int_equal(otc_batch_bytes(b, &data, &len), OTC_OK);
+    u = otc_batch_from_bytes(b->signal, data, len);
+    assert_non_null(u);
+    assert_int_equal(otc_pb_scan_request(b->signal, data, len, &items), OTC_OK);
+    assert_int_equal(items, b->items);
+    u->items = items;
+    u->received_ns = b->received_ns;
+    otc_batch_unref(b);
+    return u;
+}
+
+static bool is_decoded(struct otc_batch *b)
+{
+    return atomic_load_explicit(&b->decoded, memory_order_acquire);
+}
+
+/* A decoded batch of n spans (ids first_id..), whatever the fixtures deliver. */
+static struct otc_batch *decoded_simple(size_t n, uint64_t first_id)
+{
+    struct otc_batch *b = fx_simple(OTC_TRACES, n, first_id);
+
+    assert_non_null(b);
+    assert_int_equal(otc_batch_decode(b), OTC_OK);
+    return b;
+}
+
+/* The bytes of several batches one after the other (what a raw output must hold). */
+struct bytes {
+    uint8_t *p;
+    size_t   len;
+};
+
+static void bytes_add(struct bytes *acc, const struct otc_batch *b)
+{
+    acc->p = realloc(acc->p, acc->len + b->raw_len);
+    assert_non_null(acc->p);
+    memcpy(acc->p + acc->len, b->raw, b->raw_len);
+    acc->len += b->raw_len;
+}
+
+static void assert_bytes(const struct otc_batch *b, const struct bytes *want)
+{
+    assert_true(b->raw_fresh);
+    assert_int_equal(b->raw_len, want->len);
+    assert_memory_equal(b->raw, want->p, want->len);
+}
+
+/* Undecoded inputs leave undecoded, as the concatenation of their bytes: every
+ * span of every input, in order, under the inputs' own resources (not merged). */
+static void test_raw_concat(void **state)
+{
+    const char *opts[] = {"send_batch_size=100", "timeout=1h", NULL};
+    struct otc_instance *ins = fx_instance(&otc_processor_batch_ops, opts, NULL);
+    struct fx_item a[40], b[30], c[50];
+    struct otc_batch *in[3], *out;
+    struct bytes want = {0};
+    const otc_traces_req *r;
+    uint64_t t[200];
+
+    (void)state;
+    for (size_t i = 0; i < 50; i++) {
+        if (i < 40) {
+            a[i] = (struct fx_item){.res = 1, .scope = 1, .id = i, .time = 1000 + i};
+        }
+        if (i < 30) {
+            b[i] = (struct fx_item){.res = 1, .scope = 1, .id = 40 + i, .time = 1040 + i};
+        }
+        c[i] = (struct fx_item){.res = i < 20 ? 2 : 3, .scope = 1, .id = 70 + i, .time = 1070 + i};
+    }
+    in[0] = undecoded(fx_traces(a, 40));
+    in[1] = undecoded(fx_traces(b, 30));
+    in[2] = undecoded(fx_traces(c, 50));
+    for (size_t i = 0; i < 3; i++) {
+        bytes_add(&want, in[i]);
+        otc_batch_ref(in[i]); /* kept to check they are left undecoded */
+    }
+    fx_consume(ins, in[0]);
+    fx_consume(ins, in[1]);
+    assert_int_equal(fx_captured.n, 0);
+    fx_consume(ins, in[2]);
+    assert_int_equal(fx_captured.n, 1);
+    out = fx_captured.b[0];
+    for (size_t i = 0; i < 3; i++) {
+        assert_ptr_not_equal(out, in[i]);
+        assert_false(is_decoded(in[i]));
+        assert_int_equal(atomic_load(&in[i]->refs), 1); /* not adopted: only the bytes were used */
+        otc_batch_unref(in[i]);
+    }
+    assert_false(is_decoded(out));
+    assert_int_equal(out->items, 120);
+    assert_int_equal(out->signal, OTC_TRACES);
+    assert_bytes(out, &want);
+    assert_int_equal(ins->timer_due_ns, 0);
+    /* decoding gives every span in order, under four resources as sent */
+    r = (const otc_traces_req *)otc_batch_msg(out);
+    assert_non_null(r);
+    assert_int_equal(otc_request_count_items(OTC_TRACES, &r->base), 120);
+    assert_int_equal(r->n_resource_spans, 4);
+    assert_string_equal(r->resource_spans[0]->resource->attributes[0]->value->string_value, "svc-1");
+    assert_string_equal(r->resource_spans[1]->resource->attributes[0]->value->string_value, "svc-1");
+    assert_string_equal(r->resource_spans[2]->resource->attributes[0]->value->string_value, "svc-2");
+    assert_string_equal(r->resource_spans[3]->resource->attributes[0]->value->string_value, "svc-3");
+    assert_int_equal(span_times(out, t, 200), 120);
+    for (size_t i = 0; i < 120; i++) {
+        assert_int_equal(t[i], 1000 + i);
+    }
+    free(want.p);
+    fx_instance_free(ins);
+}
+
+/* Logs and metrics alike; metrics count data points. */
+static void test_raw_concat_logs_metrics(void **state)
+{
+    const char *opts[] = {"send_batch_size=1000", "timeout=1h", NULL};
+    struct otc_instance *ins = fx_instance(&otc_processor_batch_ops, opts, NULL);
+    struct bytes want[2] = {{0}, {0}};
+    const enum otc_signal sig[2] = {OTC_LOGS, OTC_METRICS};
+    struct fx_item m[12];
+
+    (void)state;
+    for (size_t i = 0; i < 12; i++) { /* 3 metrics of 4 points */
+        m[i] = (struct fx_item){.res = 1, .scope = 1, .id = 100 + i, .time = 7, .metric = (unsigned)i / 4};
+    }
+    for (size_t k = 0; k < 2; k++) {
+        struct otc_batch *x = undecoded(fx_simple(sig[k], 7, 0));
+        struct otc_batch *y = undecoded(k == 0 ? fx_simple(OTC_LOGS, 12, 7) : fx_metrics(m, 12));
+        bytes_add(&want[k], x);
+        bytes_add(&want[k], y);
+        fx_consume(ins, x);
+        fx_consume(ins, y);
+    }
+    ins->ops->flush(ins, ins->ctx);
+    assert_int_equal(fx_captured.n, 2);
+    for (size_t k = 0; k < 2; k++) {
+        struct otc_batch *o = fx_captured.b[0]->signal == sig[k] ? fx_captured.b[0] : fx_captured.b[1];
+        assert_int_equal(o->signal, sig[k]);
+        assert_false(is_decoded(o));
+        assert_int_equal(o->items, 19);
+        assert_bytes(o, &want[k]);
+        assert_non_null(otc_batch_msg(o));
+        assert_int_equal(otc_request_count_items(o->signal, o->msg), 19);
+        free(want[k].p);
+    }
+    {
+        struct otc_batch *o = fx_captured.b[0]->signal == OTC_METRICS ? fx_captured.b[0] : fx_captured.b[1];
+        const otc_metrics_req *r = (const otc_metrics_req *)o->msg;
+        assert_int_equal(r->n_resource_metrics, 2);
+        assert_int_equal(r->resource_metrics[0]->scope_metrics[0]->n_metrics, 1); /* 7 points */
+        assert_int_equal(r->resource_metrics[0]->scope_metrics[0]->metrics[0]->gauge->n_data_points, 7);
+        assert_int_equal(r->resource_metrics[1]->scope_metrics[0]->n_metrics, 3);
+        assert_string_equal(r->resource_metrics[1]->scope_metrics[0]->metrics[2]->name, "m-2");
+        assert_int_equal(r->resource_metrics[1]->scope_metrics[0]->metrics[2]->gauge->data_points[3]->as_int, 111);
+    }
+    fx_instance_free(ins);
+}
+
+/* send_batch_max_size with undecoded inputs: inputs that fit are concatenated
+ * up to the limit, one larger than it is decoded and split; order is kept. */
+static void test_raw_max_size(void **state)
+{
+    const char *opts[] = {"send_batch_size=100", "send_batch_max_size=100", "timeout=1h", NULL};
+    struct otc_instance *ins = fx_instance(&otc_processor_batch_ops, opts, NULL);
+    struct otc_batch *last;
+    struct bytes want = {0};
+    uint64_t t[400];
+    size_t n = 0;
+    const size_t sizes[] = {90, 100, 100, 50, 20};
+
+    (void)state;
+    {
+        struct otc_batch *a = undecoded(fx_simple(OTC_TRACES, 60, 0));
+        struct otc_batch *b = undecoded(fx_simple(OTC_TRACES, 30, 60));
+        bytes_add(&want, a);
+        bytes_add(&want, b);
+        fx_consume(ins, a);
+        fx_consume(ins, b);
+    }
+    assert_int_equal(fx_captured.n, 0);
+    fx_consume(ins, undecoded(fx_simple(OTC_TRACES, 250, 90))); /* over the limit alone */
+    assert_int_equal(fx_captured.n, 3); /* 60+30 as bytes, then 100 + 100 of the split one */
+    last = undecoded(fx_simple(OTC_TRACES, 20, 340));
+    fx_consume(ins, last); /* 50 + 20 pending */
+    assert_int_equal(fx_captured.n, 3);
+    ins->ops->flush(ins, ins->ctx);
+    assert_int_equal(fx_captured.n, 5);
+    /* the first request: the two that fit, as bytes; not the whole 340 pending */
+    assert_false(is_decoded(fx_captured.b[0]));
+    assert_bytes(fx_captured.b[0], &want);
+    /* the last one fitted alone: it leaves as it came */
+    assert_ptr_equal(fx_captured.b[4], last);
+    assert_false(is_decoded(last));
+    for (size_t i = 0; i < fx_captured.n; i++) {
+        struct otc_batch *c = roundtrip(fx_captured.b[i]);
+        assert_int_equal(fx_captured.b[i]->items, sizes[i]);
+        assert_int_equal(c->items, sizes[i]);
+        n += span_times(c, t + n, 400 - n);
+        otc_batch_unref(c);
+    }
+    assert_int_equal(n, 360);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(t[i], 1000 + i);
+    }
+    free(want.p);
+    fx_instance_free(ins);
+}
+
+/* An undecoded metrics input over the limit is split inside a metric's points. */
+static void test_raw_split_metric_points(void **state)
+{
+    const char *opts[] = {"send_batch_size=64", "send_batch_max_size=64", "timeout=1h", NULL};
+    struct otc_instance *ins = fx_instance(&otc_processor_batch_ops, opts, NULL);
+    struct fx_item it[150];
+    uint8_t seen[150] = {0};
+    size_t total = 0;
+
+    (void)state;
+    for (size_t i = 0; i < 150; i++) {
+        it[i] = (struct fx_item){.res = 1, .scope = 1, .metric = i < 100 ? 1 : 2, .id = i, .time = 5};
+    }
+    fx_consume(ins, undecoded(fx_metrics(it, 150)));
+    ins->ops->flush(ins, ins->ctx);
+    assert_int_equal(fx_captured.n, 3); /* 64 + 64 + 22 */
+    for (size_t b = 0; b < fx_captured.n; b++) {
+        struct otc_batch *c = roundtrip(fx_captured.b[b]);
+        const otc_metrics_req *r = (const otc_metrics_req *)c->msg;
+        assert_true(c->items <= 64);
+        total += c->items;
+        for (size_t i = 0; i < r->n_resource_metrics; i++) {
+            for (size_t j = 0; j < r->resource_metrics[i]->n_scope_metrics; j++) {
+                const otc_scope_metrics *sm = r->resource_metrics[i]->scope_metrics[j];
+                for (size_t k = 0; k < sm->n_metrics; k++) {
+                    for (size_t p = 0; p < sm->metrics[k]->gauge->n_data_points; p++) {
+                        int64_t v = sm->metrics[k]->gauge->data_points[p]->as_int;
+                        assert_true(v >= 0 && v < 150);
+                        assert_string_equal(sm->metrics[k]->name, v < 100 ? "m-1" : "m-2");
+                        seen[v]++;
+                    }
+                }
+            }
+        }
+        otc_batch_unref(c);
+    }
+    assert_int_equal(total, 150);
+    for (size_t i = 0; i < 150; i++) {
+        assert_int_equal(seen[i], 1);
+    }
+    fx_instance_free(ins);
+}
+
+/* Undecoded and decoded inputs mixed: each run goes its own way (bytes, or a
+ * merged request), and the items leave in arrival order. */
+static void test_raw_decoded_mix(void **state)
+{
+    const char *opts[] = {"send_batch_size=1000", "timeout=1h", NULL};
+    struct otc_instance *ins = fx_instance(&otc_processor_batch_ops, opts, NULL);
+    struct otc_batch *a = undecoded(fx_simple(OTC_TRACES, 10, 0));
+    struct otc_batch *d = undecoded(fx_simple(OTC_TRACES, 10, 20));
+    struct otc_batch *e = undecoded(fx_simple(OTC_TRACES, 10, 30));
+    struct bytes want = {0};
+    uint64_t t[100];
+    size_t n = 0;
+
+    (void)state;
+    bytes_add(&want, d);
+    bytes_add(&want, e);
+    fx_consume(ins, a);
+    fx_consume(ins, decoded_simple(5, 10));
+    fx_consume(ins, decoded_simple(5, 15));
+    fx_consume(ins, d);
+    fx_consume(ins, e);
+    fx_consume(ins, decoded_simple(3, 40));
+    ins->ops->flush(ins, ins->ctx);
+    assert_int_equal(fx_captured.n, 4);
+    assert_ptr_equal(fx_captured.b[0], a);
+    assert_false(is_decoded(a));
+    assert_int_equal(fx_captured.b[1]->items, 10);
+    assert_int_equal(((const otc_traces_req *)otc_batch_msg(fx_captured.b[1]))->n_resource_spans, 1);
+    assert_false(is_decoded(fx_captured.b[2]));
+    assert_int_equal(fx_captured.b[2]->items, 20);
+    assert_bytes(fx_captured.b[2], &want);
+    assert_int_equal(fx_captured.b[3]->items, 3);
+    for (size_t i = 0; i < fx_captured.n; i++) {
+        n += span_times(fx_captured.b[i], t + n, 100 - n);
+    }
+    assert_int_equal(n, 43);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(t[i], 1000 + i);
+    }
+    free(want.p);
+    fx_instance_free(ins);
+}
+
+static char *wal_dir(void)
+{
+    char *t = strdup("/tmp/otc-batch-wal-XXXXXX");
+
+    assert_non_null(mkdtemp(t));
+    return t;
+}
+
+static void wal_dir_remove(char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char p[512];
+
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] != '.') {
+            snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+            unlink(p);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    rmdir(dir);
+    free(dir);
+}
+
+static uint64_t wal_segments(struct otc_wal *w)
+{
+    struct otc_wal_stats st;
+
+    otc_wal_stats(w, &st);
+    return st.segments;
+}
+
+/* A durable undecoded input (holding a write-ahead log record) is adopted by
+ * the request made of its bytes: the record stays held until that request is
+ * freed (delivered). A non-durable one is freed once copied. */
+static void test_raw_durable(void **state)
+{
+    const char *opts[] = {"send_batch_size=20", "timeout=1h", NULL};
+    struct otc_instance *ins = fx_instance(&otc_processor_batch_ops, opts, NULL);
+    struct otc_wal_options wo = {.fsync = false, .segment_size = 1}; /* one record a segment */
+    char *dir = wal_dir(), err[256];
+    struct otc_wal *w = otc_wal_open(dir, &wo, NULL, err, sizeof(err));
+    struct otc_wal_seg *held, *other;
+    struct otc_batch *a = undecoded(fx_simple(OTC_TRACES, 10, 0));
+    struct otc_batch *b = undecoded(fx_simple(OTC_TRACES, 10, 10));
+    struct otc_batch *out;
+    struct bytes want = {0};
+    uint64_t t[20];
+
+    (void)state;
+    assert_non_null(w);
+    assert_int_equal(otc_wal_append(w, OTC_TRACES, a->raw, a->raw_len, &held), OTC_OK);
+    assert_int_equal(otc_wal_append(w, OTC_TRACES, b->raw, b->raw_len, &other), OTC_OK);
+    otc_wal_seg_release(other); /* the active segment: kept anyway */
+    assert_int_equal(wal_segments(w), 2);
+    assert_int_equal(otc_batch_hold_segment(a, held), OTC_OK);
+    assert_true(a->durable);
+    bytes_add(&want, a);
+    bytes_add(&want, b);
+    otc_batch_ref(b);
+    fx_consume(ins, a);
+    fx_consume(ins, b);
+    assert_int_equal(fx_captured.n, 1);
+    out = fx_captured.b[0];
+    fx_captured.n = 0;
+    assert_false(is_decoded(out));
+    assert_bytes(out, &want);
+    assert_true(out->durable);
+    assert_int_equal(atomic_load(&b->refs), 1); /* b was only copied */
+    otc_batch_unref(b);
+    fx_instance_free(ins);
+    /* a lives on inside out: its record is still held */
+    assert_int_equal(wal_segments(w), 2);
+    assert_int_equal(span_times(out, t, 20), 20);
+    for (size_t i = 0; i < 20; i++) {
+        assert_int_equal(t[i], 1000 + i);
+    }
+    otc_batch_unref(out); /* delivered: the record is released */
+    assert_int_equal(wal_segments(w), 1);
+    otc_wal_close(w);
+    wal_dir_remove(dir);
+    free(want.p);
+}
+
+/* A durable undecoded input that fits alone leaves as it is, records held. */
+static void test_raw_durable_alone(void **state)
+{
+    const char *opts[] = {"send_batch_size=10", "timeout=1h", NULL};
+    struct otc_instance *ins = fx_instance(&otc_processor_batch_ops, opts, NULL);
+    struct otc_batch *a = undecoded(fx_simple(OTC_LOGS, 10, 0));
+
+    (void)state;
+    a->durable = true; /* as a batch holding a record is */
+    fx_consume(ins, a);
+    assert_int_equal(fx_captured.n, 1);
+    assert_ptr_equal(fx_captured.b[0], a);
+    assert_int_equal(atomic_load(&a->refs), 1);
+    assert_false(is_decoded(a));
+    fx_instance_free(ins);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -443,6 +855,13 @@ int main(void)
         cmocka_unit_test_teardown(test_pass_through, teardown),
         cmocka_unit_test_teardown(test_output_owns_inputs, teardown),
         cmocka_unit_test_teardown(test_downstream_mutates, teardown),
+        cmocka_unit_test_teardown(test_raw_concat, teardown),
+        cmocka_unit_test_teardown(test_raw_concat_logs_metrics, teardown),
+        cmocka_unit_test_teardown(test_raw_max_size, teardown),
+        cmocka_unit_test_teardown(test_raw_split_metric_points, teardown),
+        cmocka_unit_test_teardown(test_raw_decoded_mix, teardown),
+        cmocka_unit_test_teardown(test_raw_durable, teardown),
+        cmocka_unit_test_teardown(test_raw_durable_alone, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
