@@ -1,7 +1,8 @@
 /* dedup.c - the `dedup` processor: drops exact duplicates that retries and
  * at-least-once delivery produce. Each item gets a 128-bit identity (XXH3-128)
  * checked against a bounded table of recent keys (dedup_table.c); a batch
- * without duplicates passes untouched. Runs on the pipeline worker thread. */
+ * without duplicates passes untouched (spans not yet decoded are keyed from
+ * their bytes). Runs on the pipeline worker thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <xxhash.h>
 
 #include "otc/otc_otlp.h"
+#include "otc/otc_pb_walk.h"
 #include "processor/dedup/dedup.h"
 #include "processor/dedup/dedup_table.h"
 
@@ -273,6 +275,30 @@ static struct otc_dedup_key scope_key(struct dd_enc *e, const dd_scope *s, const
 /* ------------------------------------------------------- identities */
 
 /* Spans: (trace id, span id, start time). */
+static struct otc_dedup_key span_key(const uint8_t *trace_id, size_t trace_id_len,
+                                     const uint8_t *span_id, size_t span_id_len, uint64_t start)
+{
+    uint8_t buf[16 + 8 + 8 + 2] = {0};
+    size_t tl = trace_id_len < 16 ? trace_id_len : 16;
+    size_t sl = span_id_len < 8 ? span_id_len : 8;
+    XXH128_hash_t h;
+    struct otc_dedup_key k;
+
+    if (tl) {
+        memcpy(buf, trace_id, tl);
+    }
+    if (sl) {
+        memcpy(buf + 16, span_id, sl);
+    }
+    memcpy(buf + 24, &start, 8);
+    buf[32] = (uint8_t)tl;
+    buf[33] = (uint8_t)sl;
+    h = XXH3_128bits(buf, sizeof(buf));
+    k.lo = h.low64;
+    k.hi = h.high64;
+    return k;
+}
+
 static size_t keys_traces(struct dedup_ctx *x, const otc_traces_req *r)
 {
     size_t n = 0;
@@ -283,28 +309,44 @@ static size_t keys_traces(struct dedup_ctx *x, const otc_traces_req *r)
             const otc_scope_spans *ss = rs->scope_spans[j];
             for (size_t k = 0; k < ss->n_spans; k++) {
                 const otc_span *sp = ss->spans[k];
-                uint8_t buf[16 + 8 + 8 + 2] = {0};
-                size_t tl = sp->trace_id.len < 16 ? sp->trace_id.len : 16;
-                size_t sl = sp->span_id.len < 8 ? sp->span_id.len : 8;
-                XXH128_hash_t h;
-
-                if (tl) {
-                    memcpy(buf, sp->trace_id.data, tl);
-                }
-                if (sl) {
-                    memcpy(buf + 16, sp->span_id.data, sl);
-                }
-                memcpy(buf + 24, &sp->start_time_unix_nano, 8);
-                buf[32] = (uint8_t)tl;
-                buf[33] = (uint8_t)sl;
-                h = XXH3_128bits(buf, sizeof(buf));
-                x->keys[n].lo = h.low64;
-                x->keys[n].hi = h.high64;
-                n++;
+                x->keys[n++] = span_key(sp->trace_id.data, sp->trace_id.len, sp->span_id.data,
+                                        sp->span_id.len, sp->start_time_unix_nano);
             }
         }
     }
     return n;
+}
+
+/* The same keys read from an undecoded request's bytes, in the same order. */
+struct wire_keys {
+    struct dedup_ctx *x;
+    size_t            n, cap;
+};
+
+static int wire_span_key(void *arg, const uint8_t *p, size_t len)
+{
+    struct wire_keys *w = arg;
+    struct otc_pb_span sp;
+
+    if (w->n == w->cap || !otc_pb_span_read(p, len, &sp)) {
+        return 1;
+    }
+    w->x->keys[w->n++] = span_key(sp.trace_id, sp.trace_id_len, sp.span_id, sp.span_id_len,
+                                  sp.start_time_unix_nano);
+    return 0;
+}
+
+/* Keys of b's spans without decoding it; false when its bytes do not walk. */
+static bool wire_keys_traces(struct dedup_ctx *x, const struct otc_batch *b, size_t *got)
+{
+    struct wire_keys w = {x, 0, b->items};
+    struct otc_pb_visitor v = {.item = wire_span_key, .arg = &w};
+
+    if (otc_pb_walk(OTC_TRACES, b->raw, b->raw_len, &v, NULL) != OTC_OK) {
+        return false;
+    }
+    *got = w.n;
+    return true;
 }
 
 /* Log records: resource, scope, timestamps, severity, body, attributes (and
@@ -577,7 +619,15 @@ static int dedup_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
     size_t n, got, dups;
     uint64_t now;
 
-    if (!(x->sig_mask & OTC_SIG_BIT(s)) || !(msg = otc_batch_msg(b))) {
+    if (!(x->sig_mask & OTC_SIG_BIT(s))) {
+        return otc_next(ins, b);
+    }
+    if (s == OTC_TRACES && !atomic_load_explicit(&b->decoded, memory_order_acquire) &&
+        (n = b->items) > 0 && ensure_cap(x, n) == OTC_OK && wire_keys_traces(x, b, &got) &&
+        got == n) {
+        goto keyed; /* spans keyed from their bytes: decoded only if some are dropped */
+    }
+    if (!(msg = otc_batch_msg(b))) {
         return otc_next(ins, b);
     }
     n = otc_request_count_items(s, msg);
@@ -595,6 +645,7 @@ static int dedup_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
     if (x->enc.failed || got != n) {
         return otc_next(ins, b);
     }
+keyed:
     now = otc_now_ns();
     otc_dedup_table_expire(&x->table, now);
     dups = otc_dedup_table_check_many(&x->table, x->keys, n, now, x->dup);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "otc/otc_otlp.h"
+#include "otc/otc_pb_walk.h"
 #include "processor/probabilistic_sampler/probabilistic_sampler.h"
 
 #define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
@@ -497,24 +498,33 @@ static uint64_t fail_threshold(const struct sampler_ctx *x)
     return x->fail_closed ? TH_NEVER : TH_ALWAYS;
 }
 
+/* The decision for a span without a priority attribute, given its trace id
+ * and how its tracestate parsed. */
+static bool id_keep(const struct sampler_ctx *x, const ProtobufCBinaryData *trace_id,
+                    enum ts_state ts)
+{
+    uint64_t rnd = RND_ALL, th;
+
+    if (x->never) {
+        /* only a tracestate that does not parse is an error here */
+        th = ts == TS_ERROR ? fail_threshold(x) : TH_NEVER;
+    } else if (!trace_id_valid(trace_id) || ts != TS_OK) {
+        th = fail_threshold(x);
+    } else {
+        rnd = sampler_randomness(sampler_hash(x->seed_h, trace_id->data, 16));
+        th = x->threshold;
+    }
+    return rnd >= th;
+}
+
 static bool span_keep(const struct sampler_ctx *x, const otc_span *sp)
 {
     enum prio prio = span_priority(sp);
-    uint64_t rnd = RND_ALL, th;
 
     if (prio != PRIO_DEFER) {
         return prio == PRIO_KEEP;
     }
-    if (x->never) {
-        /* only a tracestate that does not parse is an error here */
-        th = ts_check(sp->trace_state) == TS_ERROR ? fail_threshold(x) : TH_NEVER;
-    } else if (!trace_id_valid(&sp->trace_id) || ts_check(sp->trace_state) != TS_OK) {
-        th = fail_threshold(x);
-    } else {
-        rnd = sampler_randomness(sampler_hash(x->seed_h, sp->trace_id.data, 16));
-        th = x->threshold;
-    }
-    return rnd >= th;
+    return id_keep(x, &sp->trace_id, ts_check(sp->trace_state));
 }
 
 /* strconv.FormatFloat as pdata's Value.AsString formats a double (ES6 style). */
@@ -729,6 +739,49 @@ static void decide_logs(const struct sampler_ctx *x, const otc_logs_req *r, uint
     }
 }
 
+/* Pass 1 on an undecoded request, walking its bytes: the same decisions for
+ * the spans that carry neither a tracestate nor a sampling.priority attribute.
+ * A span that does stops the walk (WIRE_SLOW): the decoded pass decides. */
+#define WIRE_SLOW 1
+
+struct wire_decide {
+    const struct sampler_ctx *x;
+    uint8_t                  *keep;
+    size_t                    cap; /* decisions keep has room for */
+    struct decide_out        *o;
+};
+
+static int wire_span(void *arg, const uint8_t *p, size_t len)
+{
+    struct wire_decide *w = arg;
+    struct otc_pb_span sp;
+    ProtobufCBinaryData id;
+    bool k;
+
+    if (w->o->total == w->cap || !otc_pb_span_read(p, len, &sp) || sp.trace_state_len > 0 ||
+        (sp.n_attributes > 0 && otc_pb_has_attr(p, len, 9, PRIORITY_KEY) != 0)) {
+        return WIRE_SLOW;
+    }
+    id.data = (uint8_t *)sp.trace_id;
+    id.len = sp.trace_id_len;
+    k = id_keep(w->x, &id, TS_OK);
+    if (w->keep) {
+        w->keep[w->o->total] = k;
+    }
+    w->o->total++;
+    w->o->kept += k;
+    return 0;
+}
+
+static bool decide_traces_wire(const struct sampler_ctx *x, const struct otc_batch *b,
+                               uint8_t *keep, struct decide_out *o)
+{
+    struct wire_decide w = {x, keep, keep ? b->items : SIZE_MAX, o};
+    struct otc_pb_visitor v = {.item = wire_span, .arg = &w};
+
+    return otc_pb_walk(OTC_TRACES, b->raw, b->raw_len, &v, &o->empty_groups) == OTC_OK;
+}
+
 /* Pass 2: remove dropped items in place (pointer arrays are compacted; the
  * memory stays in the arena) and then empty scopes and resources. keep is the
  * pass-1 decision list, or NULL to decide again (same data, same result). */
@@ -806,12 +859,22 @@ static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batc
 {
     struct sampler_ctx *x = vctx;
     enum otc_signal s = b->signal;
-    const ProtobufCMessage *msg = otc_batch_msg(b);
+    const ProtobufCMessage *msg;
     struct decide_out o = {0};
     uint8_t *keep;
     ProtobufCMessage *mut;
 
-    if (!msg || (s != OTC_TRACES && s != OTC_LOGS)) {
+    if (s != OTC_TRACES && s != OTC_LOGS) {
+        return otc_next(ins, b);
+    }
+    if (s == OTC_TRACES && !atomic_load_explicit(&b->decoded, memory_order_acquire)) {
+        keep = sampler_keep_buf(x, b->items);
+        if (decide_traces_wire(x, b, keep, &o) && o.total == b->items) {
+            goto decided;
+        }
+        o = (struct decide_out){0};
+    }
+    if (!(msg = otc_batch_msg(b))) {
         return otc_next(ins, b);
     }
     keep = sampler_keep_buf(x, otc_request_count_items(s, msg));
@@ -820,6 +883,7 @@ static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batc
     } else {
         decide_logs(x, (const otc_logs_req *)msg, keep, &o);
     }
+decided:
     if (o.kept == o.total && !o.empty_groups) {
         return otc_next(ins, b); /* untouched: the received bytes go on as they are */
     }

@@ -3,8 +3,10 @@
  * max_value_length bytes without splitting a UTF-8 sequence, and keeps the
  * first max_attributes attributes of each set, counting the others in
  * dropped_attributes_count. A read-only scan comes first, so a batch within the
- * limits keeps its received bytes. Runs on the pipeline worker thread. */
+ * limits keeps its received bytes; traces and logs not yet decoded are scanned
+ * in their serialized form. Runs on the pipeline worker thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "otc/otc_pb_walk.h"
 #include "processor/truncate/attr_limits.h"
 #include "processor/truncate/truncate.h"
 
@@ -62,13 +64,193 @@ static bool truncate_apply(void *arg, const struct otc_attr_set *set)
     return false;
 }
 
+/* ------------------------------------------------ undecoded requests */
+
+/* The same question asked of the serialized bytes of traces and logs, so that
+ * a request within the limits is never decoded. Conservative: anything that
+ * might be over (a long string field, a malformed or very deep value) answers
+ * true, and the decoded check above has the last word. */
+struct wire_limits {
+    size_t max_len, max_attrs;
+    bool   log_body;
+};
+
+#define WIRE_OVER 1
+
+static bool wire_value_over(const uint8_t *p, size_t len, size_t max, unsigned depth);
+
+/* The value (AnyValue, field 2) of a KeyValue. */
+static bool wire_kv_over(const uint8_t *p, size_t len, size_t max, unsigned depth)
+{
+    const uint8_t *end = p + len;
+    struct otc_pb_field f;
+    int r;
+
+    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
+        if (f.num == 2 && f.wt == 2 && wire_value_over(f.p, f.len, max, depth)) {
+            return true;
+        }
+    }
+    return r < 0;
+}
+
+/* An AnyValue: its string (field 1), or the strings in its array (field 5,
+ * ArrayValue.values = 1) or kvlist (field 6, KeyValueList.values = 1). */
+static bool wire_value_over(const uint8_t *p, size_t len, size_t max, unsigned depth)
+{
+    const uint8_t *end = p + len;
+    struct otc_pb_field f;
+    int r;
+
+    if (depth > OTC_ATTR_MAX_DEPTH) {
+        return true;
+    }
+    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
+        const uint8_t *q, *qend;
+        struct otc_pb_field g;
+        int qr;
+
+        if (f.wt != 2) {
+            continue;
+        }
+        if (f.num == 1) {
+            if (f.len > max) {
+                return true;
+            }
+            continue;
+        }
+        if (f.num != 5 && f.num != 6) {
+            continue;
+        }
+        q = f.p;
+        qend = f.p + f.len;
+        while ((qr = otc_pb_next_field(&q, qend, &g)) > 0) {
+            if (g.num == 1 && g.wt == 2 &&
+                (f.num == 5 ? wire_value_over(g.p, g.len, max, depth + 1)
+                            : wire_kv_over(g.p, g.len, max, depth + 1))) {
+                return true;
+            }
+        }
+        if (qr < 0) {
+            return true;
+        }
+    }
+    return r < 0;
+}
+
+/* The attributes (KeyValue, field number field) of the message at p. */
+static bool wire_attrs_over(const struct wire_limits *l, const uint8_t *p, size_t len,
+                            uint32_t field)
+{
+    const uint8_t *end = p + len;
+    struct otc_pb_field f;
+    size_t n = 0;
+    int r;
+
+    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
+        if (f.num != field || f.wt != 2) {
+            continue;
+        }
+        if (++n > l->max_attrs) {
+            return true;
+        }
+        if (l->max_len != OTC_ATTR_NO_LIMIT && wire_kv_over(f.p, f.len, l->max_len, 0)) {
+            return true;
+        }
+    }
+    return r < 0;
+}
+
+/* The attributes of each message in the sub-message fields numbered field of
+ * the message at p (a span's events or links). */
+static bool wire_subs_over(const struct wire_limits *l, const uint8_t *p, size_t len,
+                           uint32_t field, uint32_t attrs_field)
+{
+    const uint8_t *end = p + len;
+    struct otc_pb_field f;
+    int r;
+
+    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
+        if (f.num == field && f.wt == 2 && wire_attrs_over(l, f.p, f.len, attrs_field)) {
+            return true;
+        }
+    }
+    return r < 0;
+}
+
+static int wire_resource(void *arg, const uint8_t *p, size_t len)
+{
+    return wire_attrs_over(arg, p, len, 1) ? WIRE_OVER : 0; /* Resource.attributes */
+}
+
+static int wire_scope(void *arg, const uint8_t *p, size_t len)
+{
+    return wire_attrs_over(arg, p, len, 3) ? WIRE_OVER : 0; /* InstrumentationScope.attributes */
+}
+
+/* Span.attributes 9, events 11 (Event.attributes 3), links 13 (Link.attributes 4). */
+static int wire_span(void *arg, const uint8_t *p, size_t len)
+{
+    const struct wire_limits *l = arg;
+
+    return wire_attrs_over(l, p, len, 9) || wire_subs_over(l, p, len, 11, 3) ||
+                   wire_subs_over(l, p, len, 13, 4)
+               ? WIRE_OVER
+               : 0;
+}
+
+/* LogRecord.attributes 6, body 5. */
+static int wire_log(void *arg, const uint8_t *p, size_t len)
+{
+    const struct wire_limits *l = arg;
+    const uint8_t *end = p + len;
+    struct otc_pb_field f;
+    int r;
+
+    if (wire_attrs_over(l, p, len, 6)) {
+        return WIRE_OVER;
+    }
+    if (!l->log_body || l->max_len == OTC_ATTR_NO_LIMIT) {
+        return 0;
+    }
+    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
+        if (f.num == 5 && f.wt == 2 && wire_value_over(f.p, f.len, l->max_len, 0)) {
+            return WIRE_OVER;
+        }
+    }
+    return r < 0 ? WIRE_OVER : 0;
+}
+
+/* True when the undecoded request b is surely within the limits. */
+static bool wire_within(const struct truncate_ctx *t, const struct otc_batch *b)
+{
+    struct wire_limits l = {t->max_len, t->max_attrs, t->log_body};
+    struct otc_pb_visitor v = {wire_resource, wire_scope, NULL, &l};
+
+    if (b->signal == OTC_TRACES) {
+        v.item = wire_span;
+    } else if (b->signal == OTC_LOGS) {
+        v.item = wire_log;
+    } else {
+        return false;
+    }
+    return otc_pb_walk(b->signal, b->raw, b->raw_len, &v, NULL) == OTC_OK;
+}
+
+/* ------------------------------------------------------------- consume */
+
 static int truncate_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
 {
     struct truncate_ctx *t = vctx;
     enum otc_signal s = b->signal;
     size_t items = b->items;
-    const ProtobufCMessage *msg = otc_batch_msg(b);
+    const ProtobufCMessage *msg;
     ProtobufCMessage *mut;
+
+    if (!atomic_load_explicit(&b->decoded, memory_order_acquire) && wire_within(t, b)) {
+        return otc_next(ins, b);
+    }
+    msg = otc_batch_msg(b);
 
     /* The walk hands out writable pointers; the scan callback only reads. */
     if (!msg || !otc_attr_walk(s, (ProtobufCMessage *)msg, t->log_body, truncate_over, t)) {

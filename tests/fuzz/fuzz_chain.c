@@ -1,6 +1,9 @@
 /* fuzz_chain.c - libFuzzer target: one OTLP Export request of the signal chosen at
  * build time (FUZZ_SIGNAL), decoded as the receiver does, run through every
- * processor in a chain, then re-encoded as protobuf and as OTLP/JSON.
+ * processor in a chain, then re-encoded as protobuf and as OTLP/JSON. A request
+ * the receivers' fast path passes also goes, undecoded and decoded, through two
+ * twin chains of the stages that read undecoded requests: both must give the
+ * same bytes.
  * Single-threaded: the fuzzer calls LLVMFuzzerTestOneInput on its own thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdint.h>
@@ -45,6 +48,27 @@ static const struct {
 
 static struct otc_instance chain[N_STAGES + 1];
 
+/* The stages with a path for undecoded requests, and their twin chains. */
+static const struct {
+    const struct otc_component_ops *ops;
+    const char                     *yaml;
+} wire_stages[] = {
+    {&otc_processor_probabilistic_sampler_ops, "sampling_percentage: 60\nhash_seed: 7\n"},
+    {&otc_processor_truncate_ops, "max_value_length: 7\nmax_attributes: 3\nlog_body: true\n"},
+    {&otc_processor_dedup_ops, "window: 30s\nmax_entries: 64\n"},
+};
+#define N_WIRE (sizeof(wire_stages) / sizeof(wire_stages[0]))
+
+static struct otc_instance twins[2][N_WIRE + 1];
+
+/* What a twin chain sent on, serialized. */
+struct capture {
+    uint8_t *data[8];
+    size_t   len[8];
+    size_t   n;
+};
+static struct capture captured[2];
+
 /* The last stage: re-encode what arrives, both ways, then drop it. */
 static int sink_consume(struct otc_instance *ins, void *ctx, struct otc_batch *b)
 {
@@ -67,6 +91,28 @@ static const struct otc_component_ops sink_ops = {
     .type = "fuzz_sink", .kind = OTC_PROCESSOR, .signals = OTC_SIG_ALL, .consume = sink_consume,
 };
 
+static int capture_consume(struct otc_instance *ins, void *ctx, struct otc_batch *b)
+{
+    struct capture *c = ctx;
+    const uint8_t *data;
+    size_t len;
+
+    (void)ins;
+    if (c->n == 8 || otc_batch_bytes(b, &data, &len) != OTC_OK ||
+        !(c->data[c->n] = malloc(len ? len : 1))) {
+        abort(); /* one input gives at most one request here */
+    }
+    memcpy(c->data[c->n], data, len);
+    c->len[c->n++] = len;
+    otc_batch_unref(b);
+    return OTC_OK;
+}
+
+static const struct otc_component_ops capture_ops = {
+    .type = "fuzz_capture", .kind = OTC_PROCESSOR, .signals = OTC_SIG_ALL,
+    .consume = capture_consume,
+};
+
 static void die(const char *what, const struct otc_diag *d)
 {
     fprintf(stderr, "fuzz_chain: %s\n", what);
@@ -76,40 +122,87 @@ static void die(const char *what, const struct otc_diag *d)
     abort();
 }
 
+/* Configure and start ins as a processor of type ops with the given YAML. */
+static void stage_init(struct otc_instance *ins, const struct otc_component_ops *ops,
+                       const char *yaml, struct otc_instance *next)
+{
+    struct otc_yaml y;
+    struct otc_diag d = {0};
+    char err[256];
+
+    ins->ops = ops;
+    ins->id = (char *)ops->type;
+    ins->ctx = calloc(1, ops->ctx_size ? ops->ctx_size : 1);
+    ins->next.ins = next;
+    ins->signals = OTC_SIG_ALL;
+    if (!ins->ctx || otc_config_map_defaults(ops->config_map, ins->ctx) != OTC_OK) {
+        die("defaults", NULL);
+    }
+    if (otc_yaml_load_string(&y, ins->id, yaml, strlen(yaml), &d) != OTC_OK ||
+        otc_config_apply(&y, otc_yaml_root(&y), ins->id, ops->config_map, ins->ctx, NULL, NULL,
+                         &d) != OTC_OK) {
+        die(ins->id, &d);
+    }
+    otc_yaml_free(&y);
+    otc_diag_free(&d);
+    if (ops->validate && ops->validate(ins->ctx, err, sizeof(err)) != OTC_OK) {
+        die(err, NULL);
+    }
+    if (ops->init && ops->init(ins, ins->ctx) != OTC_OK) {
+        die("init", NULL);
+    }
+    if (ops->start && ops->start(ins, ins->ctx) != OTC_OK) {
+        die("start", NULL);
+    }
+}
+
 static void setup(void)
 {
     chain[N_STAGES].ops = &sink_ops;
     chain[N_STAGES].id = "fuzz_sink";
     for (size_t i = 0; i < N_STAGES; i++) {
-        struct otc_instance *ins = &chain[i];
-        struct otc_yaml y;
-        struct otc_diag d = {0};
-        char err[256];
+        stage_init(&chain[i], stages[i].ops, stages[i].yaml, &chain[i + 1]);
+    }
+    for (size_t t = 0; t < 2; t++) {
+        twins[t][N_WIRE].ops = &capture_ops;
+        twins[t][N_WIRE].id = "fuzz_capture";
+        twins[t][N_WIRE].ctx = &captured[t];
+        for (size_t i = 0; i < N_WIRE; i++) {
+            stage_init(&twins[t][i], wire_stages[i].ops, wire_stages[i].yaml, &twins[t][i + 1]);
+        }
+    }
+}
 
-        ins->ops = stages[i].ops;
-        ins->id = (char *)stages[i].ops->type;
-        ins->ctx = calloc(1, ins->ops->ctx_size ? ins->ops->ctx_size : 1);
-        ins->next.ins = &chain[i + 1];
-        ins->signals = OTC_SIG_ALL;
-        if (!ins->ctx || otc_config_map_defaults(ins->ops->config_map, ins->ctx) != OTC_OK) {
-            die("defaults", NULL);
+/* The same request, undecoded (twin 0) and decoded (twin 1), through the twin
+ * chains: what comes out must be the same bytes. */
+static void twins_agree(const uint8_t *data, size_t size, size_t items)
+{
+    for (size_t t = 0; t < 2; t++) {
+        struct otc_batch *b = otc_batch_from_bytes(FUZZ_SIGNAL, data, size);
+
+        if (!b) {
+            return;
         }
-        if (otc_yaml_load_string(&y, ins->id, stages[i].yaml, strlen(stages[i].yaml), &d) != OTC_OK ||
-            otc_config_apply(&y, otc_yaml_root(&y), ins->id, ins->ops->config_map, ins->ctx, NULL,
-                             NULL, &d) != OTC_OK) {
-            die(ins->id, &d);
+        b->items = items;
+        if (t == 1 && otc_batch_decode(b) != OTC_OK) {
+            abort();
         }
-        otc_yaml_free(&y);
-        otc_diag_free(&d);
-        if (ins->ops->validate && ins->ops->validate(ins->ctx, err, sizeof(err)) != OTC_OK) {
-            die(err, NULL);
+        twins[t][0].ops->consume(&twins[t][0], twins[t][0].ctx, b);
+    }
+    if (captured[0].n != captured[1].n) {
+        abort();
+    }
+    for (size_t i = 0; i < captured[0].n; i++) {
+        if (captured[0].len[i] != captured[1].len[i] ||
+            memcmp(captured[0].data[i], captured[1].data[i], captured[0].len[i]) != 0) {
+            abort();
         }
-        if (ins->ops->init && ins->ops->init(ins, ins->ctx) != OTC_OK) {
-            die("init", NULL);
+    }
+    for (size_t t = 0; t < 2; t++) {
+        for (size_t i = 0; i < captured[t].n; i++) {
+            free(captured[t].data[i]);
         }
-        if (ins->ops->start && ins->ops->start(ins, ins->ctx) != OTC_OK) {
-            die("start", NULL);
-        }
+        captured[t].n = 0;
     }
 }
 
@@ -140,6 +233,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (scan == OTC_OK && (scan_items != b->items || !otc_pb_utf8_valid(otc_batch_msg(b)))) {
         abort();
+    }
+    if (scan == OTC_OK) {
+        twins_agree(data, size, scan_items);
     }
     if (chain[0].ops->admit && !chain[0].ops->admit(&chain[0], chain[0].ctx, size)) {
         otc_batch_unref(b);

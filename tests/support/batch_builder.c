@@ -7,6 +7,7 @@
 
 #include "batch_builder.h"
 #include "otc/otc_otlp.h"
+#include "otc/otc_pb_check.h"
 #include "otc/otc_rc.h"
 
 static char *arena_strf(struct otc_arena *a, const char *fmt, size_t i, size_t j)
@@ -115,4 +116,16 @@ struct otc_batch *otc_test_traces_batch(size_t n_spans, size_t n_attrs, unsigned
         b = NULL;
     }
     return b;
+}
+
+int otc_test_as_received(struct otc_batch *b)
+{
+    size_t items;
+
+    if (getenv("OTC_FX_UNDECODED") &&
+        otc_pb_scan_request(b->signal, b->raw, b->raw_len, &items) == OTC_OK) {
+        b->items = items;
+        return OTC_OK;
+    }
+    return otc_batch_decode(b);
 }

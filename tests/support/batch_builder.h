@@ -12,4 +12,12 @@ struct otc_batch *otc_test_traces_batch(size_t n_spans, size_t n_attrs, unsigned
 /* Serialized ExportTraceServiceRequest as above, malloc'd; *len set. */
 uint8_t *otc_test_traces_bytes(size_t n_spans, size_t n_attrs, unsigned seed, size_t *len);
 
+/* Make a batch just made from bytes look as a receiver delivers it: decoded
+ * (the receivers' slow path), or, when the environment variable
+ * OTC_FX_UNDECODED is set and the request passes otc_pb_scan_request, left
+ * undecoded with the scan's item count (their fast path). The *_undecoded
+ * ctest entries set it, so processors' wire-format paths meet the same tests.
+ * Returns otc_batch_decode's result, or OTC_OK. */
+int otc_test_as_received(struct otc_batch *b);
+
 #endif

@@ -13,6 +13,7 @@
 
 #include "otc/otc_component.h"
 #include "otc/otc_otlp.h"
+#include "batch_builder.h"
 
 /* ---------------------------------------------------------------- capture */
 
@@ -214,7 +215,7 @@ static inline Opentelemetry__Proto__Common__V1__InstrumentationScope *fx_scope(s
     return sc;
 }
 
-/* Pack msg and return it as a received batch would be: bytes + decoded tree. */
+/* Pack msg and return it as a received batch would be (otc_test_as_received). */
 static inline struct otc_batch *fx_finish(enum otc_signal s, struct otc_arena *a, ProtobufCMessage *msg)
 {
     size_t len = protobuf_c_message_get_packed_size(msg);
@@ -225,7 +226,7 @@ static inline struct otc_batch *fx_finish(enum otc_signal s, struct otc_arena *a
     b = otc_batch_from_bytes(s, buf, len);
     free(buf);
     otc_arena_release(a);
-    if (b && otc_batch_decode(b) != OTC_OK) {
+    if (b && otc_test_as_received(b) != OTC_OK) {
         otc_batch_unref(b);
         b = NULL;
     }

@@ -22,6 +22,7 @@
 #include "core/engine.h"
 #include "otc/otc_component.h"
 #include "otc/otc_otlp.h"
+#include "batch_builder.h"
 
 #define PT_UNUSED __attribute__((unused))
 
@@ -269,8 +270,9 @@ static PT_UNUSED otc_log_record *pt_log(struct otc_arena *a, const uint8_t *tid,
     return lr;
 }
 
-/* A batch holding the serialized msg (decoded again, as the receiver does), so
- * it starts with raw_fresh set. Releases the builder arena. */
+/* A batch holding the serialized msg, as a receiver delivers it
+ * (otc_test_as_received), so it starts with raw_fresh set. Releases the
+ * builder arena. */
 static PT_UNUSED struct otc_batch *pt_batch(enum otc_signal s, struct otc_arena *a,
                                             const ProtobufCMessage *msg)
 {
@@ -284,7 +286,7 @@ static PT_UNUSED struct otc_batch *pt_batch(enum otc_signal s, struct otc_arena 
     free(buf);
     otc_arena_release(a);
     assert_non_null(b);
-    assert_int_equal(otc_batch_decode(b), OTC_OK);
+    assert_int_equal(otc_test_as_received(b), OTC_OK);
     assert_true(b->raw_fresh);
     return b;
 }

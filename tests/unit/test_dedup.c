@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "otc/otc_pb_check.h"
 #include "proc_fixtures.h"
 #include "processor/dedup/dedup.h"
 #include "processor/dedup/dedup_table.h"
@@ -263,6 +264,49 @@ static void test_across_batches(void **state)
     fx_instance_free(ins);
 }
 
+/* A copy of b's request, decoded or left undecoded (as the receivers' fast
+ * path delivers it, with the scan's item count). Drops the reference to b. */
+static struct otc_batch *as_form(struct otc_batch *b, bool decoded)
+{
+    const uint8_t *data;
+    size_t len, items;
+    struct otc_batch *c;
+
+    assert_int_equal(otc_batch_bytes(b, &data, &len), OTC_OK);
+    c = otc_batch_from_bytes(b->signal, data, len);
+    assert_non_null(c);
+    otc_batch_unref(b);
+    if (decoded) {
+        assert_int_equal(otc_batch_decode(c), OTC_OK);
+    } else {
+        assert_int_equal(otc_pb_scan_request(c->signal, c->raw, c->raw_len, &items), OTC_OK);
+        c->items = items;
+    }
+    return c;
+}
+
+/* Spans keyed from their bytes and spans keyed from the decoded request get
+ * the same identity: a retry is caught whichever form each copy arrives in. */
+static void test_decoded_and_undecoded_agree(void **state)
+{
+    struct otc_instance *ins = fx_instance(&otc_processor_dedup_ops, NULL, NULL);
+    const uint64_t high = 1ull << 56; /* ids that differ only in their last byte */
+
+    (void)state;
+    fx_consume(ins, as_form(fx_simple(OTC_TRACES, 10, 100), true));
+    fx_consume(ins, as_form(fx_simple(OTC_TRACES, 10, 100), false)); /* all repeats */
+    fx_consume(ins, as_form(fx_simple(OTC_TRACES, 10, 200), false));
+    fx_consume(ins, as_form(fx_simple(OTC_TRACES, 10, 200), true)); /* all repeats */
+    fx_consume(ins, as_form(fx_simple(OTC_TRACES, 3, high), false));
+    fx_consume(ins, as_form(fx_simple(OTC_TRACES, 3, 2 * high), false)); /* new spans */
+    fx_consume(ins, as_form(fx_simple(OTC_TRACES, 3, 2 * high), true));  /* repeats */
+    assert_int_equal(fx_captured.n, 4);
+    assert_false(atomic_load(&fx_captured.b[1]->decoded)); /* passed on without decoding */
+    assert_int_equal(fx_captured_items(), 26);
+    assert_int_equal(dropped(ins, OTC_TRACES), 23);
+    fx_instance_free(ins);
+}
+
 /* Same span ids with another start time are different spans. */
 static void test_span_identity(void **state)
 {
@@ -431,6 +475,7 @@ int main(void)
         cmocka_unit_test_teardown(test_within_batch, teardown),
         cmocka_unit_test_teardown(test_across_batches, teardown),
         cmocka_unit_test_teardown(test_span_identity, teardown),
+        cmocka_unit_test_teardown(test_decoded_and_undecoded_agree, teardown),
         cmocka_unit_test_teardown(test_window_expiry, teardown),
         cmocka_unit_test_teardown(test_memory_bound, teardown),
         cmocka_unit_test_teardown(test_log_identity, teardown),

@@ -88,9 +88,9 @@ static void tid_with(uint8_t tid[16], uint32_t seed, uint32_t scaled, bool want)
 }
 
 /* Span indexes in the captured batch (at most max); returns the count. */
-static size_t kept_spans(const struct otc_batch *b, uint64_t *out, size_t max)
+static size_t kept_spans(struct otc_batch *b, uint64_t *out, size_t max)
 {
-    const otc_traces_req *r = (const otc_traces_req *)b->msg;
+    const otc_traces_req *r = (const otc_traces_req *)otc_batch_msg(b);
     size_t n = 0;
 
     for (size_t i = 0; i < r->n_resource_spans; i++) {
@@ -108,9 +108,9 @@ static size_t kept_spans(const struct otc_batch *b, uint64_t *out, size_t max)
     return n;
 }
 
-static size_t kept_logs(const struct otc_batch *b, uint64_t *out, size_t max)
+static size_t kept_logs(struct otc_batch *b, uint64_t *out, size_t max)
 {
-    const otc_logs_req *r = (const otc_logs_req *)b->msg;
+    const otc_logs_req *r = (const otc_logs_req *)otc_batch_msg(b);
     size_t n = 0;
 
     for (size_t i = 0; i < r->n_resource_logs; i++) {
@@ -197,7 +197,7 @@ static void test_decisions_match_reference(void **state)
             uint64_t dropped;
 
             assert_non_null(b);
-            assert_int_equal(otc_batch_decode(b), OTC_OK);
+            assert_int_equal(otc_test_as_received(b), OTC_OK);
             n = run_sampler(opts, b, false, got, N_IDS, &dropped);
             /* walk the reference decisions and the kept spans side by side */
             for (size_t i = 0, k = 0; i < N_IDS; i++) {
@@ -652,7 +652,7 @@ static void test_batch_shapes(void **state)
         assert_int_equal(pt_proc(&ins, OPS, opts50, err, sizeof(err)), OTC_OK);
         assert_int_equal(pt_run(&ins, b), OTC_OK);
         assert_int_equal(pt_captured.n, 1);
-        out = (const otc_traces_req *)pt_captured.b[0]->msg;
+        out = (const otc_traces_req *)otc_batch_msg(pt_captured.b[0]);
         assert_int_equal(out->n_resource_spans, 1);
         assert_int_equal(out->resource_spans[0]->n_scope_spans, 1);
         assert_int_equal(out->resource_spans[0]->scope_spans[0]->n_spans, 2);
@@ -706,7 +706,7 @@ static void test_copy_on_write(void **state)
     /* the other holder's batch is intact */
     assert_int_equal(b->items, 6);
     assert_true(b->raw_fresh);
-    assert_int_equal(otc_request_count_items(OTC_TRACES, b->msg), 6);
+    assert_int_equal(otc_request_count_items(OTC_TRACES, otc_batch_msg(b)), 6);
     otc_batch_unref(b);
     pt_capture_reset();
     pt_proc_free(&ins);

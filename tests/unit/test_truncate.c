@@ -286,7 +286,7 @@ static void test_trace_locations(void **state)
     otc_arena_init(&a, 1 << 14);
     b = run(opts, pt_batch(OTC_TRACES, &a, &traces_everywhere(&a)->base));
     assert_false(b->raw_fresh);
-    check_traces((const otc_traces_req *)b->msg, true);
+    check_traces((const otc_traces_req *)otc_batch_msg(b), true);
     m = reencoded(b);
     check_traces((const otc_traces_req *)m, true);
     protobuf_c_message_free_unpacked(m, NULL);
@@ -331,7 +331,7 @@ static void test_metric_locations(void **state)
 
     otc_arena_init(&a, 1 << 14);
     b = run(opts, pt_batch(OTC_METRICS, &a, &metrics_everywhere(&a)->base));
-    check_metrics((const otc_metrics_req *)b->msg, true);
+    check_metrics((const otc_metrics_req *)otc_batch_msg(b), true);
     m = reencoded(b);
     check_metrics((const otc_metrics_req *)m, true);
     protobuf_c_message_free_unpacked(m, NULL);
@@ -350,7 +350,7 @@ static void test_log_locations_and_body(void **state)
 
         otc_arena_init(&a, 1 << 14);
         b = run(opts, pt_batch(OTC_LOGS, &a, &logs_everywhere(&a)->base));
-        r = (const otc_logs_req *)b->msg;
+        r = (const otc_logs_req *)otc_batch_msg(b);
         sl = r->resource_logs[0]->scope_logs[0];
         check_set(r->resource_logs[0]->resource->attributes, N_SET, true, "resource");
         check_set(sl->scope->attributes, N_SET, true, "scope");
@@ -378,7 +378,7 @@ static void test_unchanged_is_zero_copy(void **state)
     out = run(opts, b);
     assert_ptr_equal(out, b);
     assert_true(out->raw_fresh);
-    check_traces((const otc_traces_req *)out->msg, false);
+    check_traces((const otc_traces_req *)otc_batch_msg(out), false);
     otc_batch_unref(out);
 
     otc_arena_init(&a, 1 << 14);
@@ -403,7 +403,7 @@ static void test_unchanged_is_zero_copy(void **state)
             pt_any_str(&a, LONG_STR "!");
         out = run(body_opts, pt_batch(OTC_LOGS, &a, &req->base));
         assert_false(out->raw_fresh);
-        assert_string_equal(((const otc_logs_req *)out->msg)->resource_logs[0]->scope_logs[0]
+        assert_string_equal(((const otc_logs_req *)otc_batch_msg(out))->resource_logs[0]->scope_logs[0]
                                 ->log_records[0]->body->string_value, LONG_STR);
         otc_batch_unref(out);
     }
@@ -428,7 +428,7 @@ static char *cut_through(const char *value, const char *max, struct otc_batch **
     sp->n_attributes = 1;
     req->resource_spans[0]->scope_spans[0]->spans[0] = sp;
     *keep = run(use, pt_batch(OTC_TRACES, &a, &req->base));
-    return ((const otc_traces_req *)(*keep)->msg)->resource_spans[0]->scope_spans[0]->spans[0]
+    return ((const otc_traces_req *)otc_batch_msg(*keep))->resource_spans[0]->scope_spans[0]->spans[0]
         ->attributes[0]->value->string_value;
 }
 
@@ -516,7 +516,7 @@ static void test_depth_bound(void **state)
     b = otc_batch_from_msg(OTC_TRACES, &a, &req->base);
     assert_non_null(b);
     b = run(opts, b);
-    sp = ((const otc_traces_req *)b->msg)->resource_spans[0]->scope_spans[0]->spans[0];
+    sp = ((const otc_traces_req *)otc_batch_msg(b))->resource_spans[0]->scope_spans[0]->spans[0];
     for (size_t k = 0; k < 4; k++) {
         const otc_any_value *v = sp->attributes[k]->value;
         for (size_t d = 0; d < depths[k]; d++) {
@@ -545,7 +545,7 @@ static void test_max_attributes(void **state)
     tr->resource_spans[0]->resource->dropped_attributes_count = 1;
     tr->resource_spans[0]->scope_spans[0]->spans[0]->dropped_attributes_count = 5;
     b = run(opts, pt_batch(OTC_TRACES, &a, &tr->base));
-    t = (const otc_traces_req *)b->msg;
+    t = (const otc_traces_req *)otc_batch_msg(b);
     sp = t->resource_spans[0]->scope_spans[0]->spans[0];
     assert_int_equal(t->resource_spans[0]->resource->n_attributes, 4);
     assert_int_equal(t->resource_spans[0]->resource->dropped_attributes_count, 1 + 3);
@@ -565,7 +565,7 @@ static void test_max_attributes(void **state)
     otc_arena_init(&a, 1 << 14);
     lr = logs_everywhere(&a);
     b = run(opts, pt_batch(OTC_LOGS, &a, &lr->base));
-    lr = (otc_logs_req *)b->msg;
+    lr = (otc_logs_req *)otc_batch_msg(b);
     assert_int_equal(lr->resource_logs[0]->scope_logs[0]->log_records[1]->n_attributes, 4);
     assert_int_equal(
         lr->resource_logs[0]->scope_logs[0]->log_records[1]->dropped_attributes_count, 3);
@@ -574,7 +574,7 @@ static void test_max_attributes(void **state)
     otc_arena_init(&a, 1 << 14);
     mr = metrics_everywhere(&a);
     b = run(opts, pt_batch(OTC_METRICS, &a, &mr->base));
-    mr = (otc_metrics_req *)b->msg;
+    mr = (otc_metrics_req *)otc_batch_msg(b);
     {
         otc_metric **m = mr->resource_metrics[0]->scope_metrics[0]->metrics;
         assert_int_equal(m[0]->gauge->data_points[0]->n_attributes, 4);
@@ -605,8 +605,8 @@ static void test_copy_on_write(void **state)
     otc_batch_ref(b);
     out = run(opts, b);
     assert_ptr_not_equal(out, b);
-    check_traces((const otc_traces_req *)out->msg, true);
-    check_traces((const otc_traces_req *)b->msg, false);
+    check_traces((const otc_traces_req *)otc_batch_msg(out), true);
+    check_traces((const otc_traces_req *)otc_batch_msg(b), false);
     assert_true(b->raw_fresh);
     otc_batch_unref(out);
     otc_batch_unref(b);

@@ -1,0 +1,256 @@
+/* test_pb_walk.c - unit tests for the read-only walks over serialized requests
+ * (core/pb_walk.c): visit order and empty containers, span fields with repeated
+ * fields, attribute lookup in every KeyValue layout, malformed input. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "otc/otc_otlp.h"
+#include "otc/otc_pb_walk.h"
+#include "otc/otc_rc.h"
+
+/* A tiny protobuf writer for hand-made messages. */
+struct w {
+    uint8_t b[4096];
+    size_t  n;
+};
+
+static void w_varint(struct w *w, uint64_t v)
+{
+    while (v >= 0x80) {
+        w->b[w->n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    w->b[w->n++] = (uint8_t)v;
+}
+
+static void w_bytes(struct w *w, uint32_t field, const void *p, size_t len)
+{
+    w_varint(w, (uint64_t)field << 3 | 2);
+    w_varint(w, len);
+    memcpy(w->b + w->n, p, len);
+    w->n += len;
+}
+
+static void w_msg(struct w *w, uint32_t field, const struct w *m)
+{
+    w_bytes(w, field, m->b, m->n);
+}
+
+static void w_fixed64(struct w *w, uint32_t field, uint64_t v)
+{
+    w_varint(w, (uint64_t)field << 3 | 1);
+    memcpy(w->b + w->n, &v, 8);
+    w->n += 8;
+}
+
+/* A KeyValue with a string value, key first (as encoders write it) or not. */
+static void w_kv(struct w *w, uint32_t field, const char *key, const char *val, bool key_first)
+{
+    struct w kv = {0}, any = {0};
+
+    w_bytes(&any, 1, val, strlen(val));
+    if (key_first) {
+        w_bytes(&kv, 1, key, strlen(key));
+        w_msg(&kv, 2, &any);
+    } else {
+        w_msg(&kv, 2, &any);
+        w_bytes(&kv, 1, key, strlen(key));
+    }
+    w_msg(w, field, &kv);
+}
+
+struct seen {
+    char   log[64];
+    size_t n;
+};
+
+static int on_resource(void *arg, const uint8_t *p, size_t len)
+{
+    struct seen *s = arg;
+    (void)p;
+    (void)len;
+    s->log[s->n++] = 'R';
+    return 0;
+}
+
+static int on_scope(void *arg, const uint8_t *p, size_t len)
+{
+    struct seen *s = arg;
+    (void)p;
+    (void)len;
+    s->log[s->n++] = 'S';
+    return 0;
+}
+
+static int on_item(void *arg, const uint8_t *p, size_t len)
+{
+    struct seen *s = arg;
+    struct otc_pb_span sp;
+
+    assert_true(otc_pb_span_read(p, len, &sp));
+    s->log[s->n++] = (char)('0' + sp.start_time_unix_nano);
+    return sp.start_time_unix_nano == 9 ? 42 : 0; /* a visitor may stop the walk */
+}
+
+/* Two resources (the second without a Resource message), three scopes, one
+ * of them empty, spans in wire order; a callback's stop code comes back. */
+static void test_walk_order(void **state)
+{
+    struct w req = {0}, rs1 = {0}, rs2 = {0}, ss = {0}, sp = {0}, res = {0}, scope = {0};
+    struct seen s = {0};
+    struct otc_pb_visitor v = {on_resource, on_scope, on_item, &s};
+    bool empty = false;
+
+    (void)state;
+    w_kv(&res, 1, "service.name", "a", true);
+    w_bytes(&scope, 1, "lib", 3);
+    /* rs1: resource, scope with spans 1 and 2 */
+    w_msg(&rs1, 1, &res);
+    w_msg(&ss, 1, &scope);
+    w_fixed64(&sp, 7, 1);
+    w_msg(&ss, 2, &sp);
+    sp.n = 0;
+    w_fixed64(&sp, 7, 2);
+    w_msg(&ss, 2, &sp);
+    w_msg(&rs1, 2, &ss);
+    /* rs2: a scope with span 3, then an empty scope container */
+    ss.n = 0;
+    sp.n = 0;
+    w_fixed64(&sp, 7, 3);
+    w_msg(&ss, 2, &sp);
+    w_msg(&rs2, 2, &ss);
+    ss.n = 0;
+    w_msg(&rs2, 2, &ss);
+    w_msg(&req, 1, &rs1);
+    w_msg(&req, 1, &rs2);
+
+    assert_int_equal(otc_pb_walk(OTC_TRACES, req.b, req.n, &v, &empty), OTC_OK);
+    s.log[s.n] = '\0';
+    assert_string_equal(s.log, "RS123"); /* rs2 has neither Resource nor scope message */
+    assert_true(empty);
+
+    /* without the empty scope container: no empty group */
+    req.n = 0;
+    rs2.n = 0;
+    ss.n = 0;
+    w_msg(&ss, 2, &sp);
+    w_msg(&rs2, 2, &ss);
+    w_msg(&req, 1, &rs1);
+    w_msg(&req, 1, &rs2);
+    s.n = 0;
+    assert_int_equal(otc_pb_walk(OTC_TRACES, req.b, req.n, &v, &empty), OTC_OK);
+    assert_false(empty);
+
+    /* stopped by the visitor */
+    sp.n = 0;
+    w_fixed64(&sp, 7, 9);
+    ss.n = 0;
+    w_msg(&ss, 2, &sp);
+    rs2.n = 0;
+    w_msg(&rs2, 2, &ss);
+    w_msg(&req, 1, &rs2);
+    s.n = 0;
+    assert_int_equal(otc_pb_walk(OTC_TRACES, req.b, req.n, &v, NULL), 42);
+
+    /* malformed: a length past the end, at the top and inside a container */
+    assert_int_equal(otc_pb_walk(OTC_TRACES, req.b, req.n - 1, &v, NULL), OTC_EINVAL);
+    req.n = 0;
+    rs2.n = 0;
+    w_msg(&rs2, 2, &ss);
+    rs2.b[rs2.n - 1]++; /* the last span byte changed: still a valid container */
+    rs2.b[1]--;         /* the scope container now claims one byte fewer than it has */
+    w_msg(&req, 1, &rs2);
+    s.n = 0;
+    assert_int_equal(otc_pb_walk(OTC_TRACES, req.b, req.n, &v, NULL), OTC_EINVAL);
+    assert_int_equal(otc_pb_walk(OTC_TRACES, NULL, 0, &v, &empty), OTC_OK);
+}
+
+/* A field given twice: the last counts, as protobuf-c's unpack keeps it. */
+static void test_span_read(void **state)
+{
+    struct w sp = {0};
+    struct otc_pb_span r;
+    uint8_t id1[16] = {1}, id2[16] = {2}, sid[8] = {7};
+
+    (void)state;
+    w_bytes(&sp, 1, id1, 16);
+    w_bytes(&sp, 2, sid, 8);
+    w_fixed64(&sp, 7, 100);
+    w_kv(&sp, 9, "a", "b", true);
+    w_bytes(&sp, 1, id2, 16);
+    w_fixed64(&sp, 7, 200);
+    w_kv(&sp, 9, "c", "d", true);
+    w_bytes(&sp, 3, "k=v", 3);
+    assert_true(otc_pb_span_read(sp.b, sp.n, &r));
+    assert_memory_equal(r.trace_id, id2, 16);
+    assert_int_equal(r.trace_id_len, 16);
+    assert_int_equal(r.span_id_len, 8);
+    assert_int_equal(r.start_time_unix_nano, 200);
+    assert_int_equal(r.n_attributes, 2);
+    assert_int_equal(r.trace_state_len, 3);
+    assert_false(otc_pb_span_read(sp.b, sp.n - 1, &r));
+}
+
+/* Attribute lookup: key first or last, a key field given twice, no match. */
+static void test_has_attr(void **state)
+{
+    struct w sp = {0}, kv = {0}, any = {0};
+
+    (void)state;
+    w_kv(&sp, 9, "http.method", "GET", true);
+    w_kv(&sp, 9, "sampling.priorityX", "1", true);
+    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "sampling.priority"), 0);
+    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "http.method"), 1);
+    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 8, "http.method"), 0); /* other field */
+
+    /* value before key */
+    w_kv(&sp, 9, "sampling.priority", "1", false);
+    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "sampling.priority"), 1);
+
+    /* a key field given twice: the second ("sampling.priority") counts */
+    sp.n = 0;
+    w_bytes(&kv, 1, "x", 1);
+    w_bytes(&any, 1, "0", 1);
+    w_msg(&kv, 2, &any);
+    w_bytes(&kv, 1, "sampling.priority", 17);
+    w_msg(&sp, 9, &kv);
+    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "sampling.priority"), 1);
+    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "x"), 0);
+
+    /* a long key (two-byte length) */
+    {
+        char key[200];
+        memset(key, 'k', sizeof(key) - 1);
+        key[sizeof(key) - 1] = '\0';
+        sp.n = 0;
+        w_kv(&sp, 9, key, "v", true);
+        assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, key), 1);
+        assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "k"), 0);
+    }
+
+    /* malformed KeyValue inside */
+    sp.n = 0;
+    kv.n = 0;
+    w_bytes(&kv, 2, "\x0a\x09", 2); /* AnyValue claiming 9 bytes it lacks */
+    kv.b[kv.n++] = 0x0a;               /* key tag with no length */
+    w_msg(&sp, 9, &kv);
+    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "sampling.priority"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_walk_order),
+        cmocka_unit_test(test_span_read),
+        cmocka_unit_test(test_has_attr),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
