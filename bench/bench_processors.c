@@ -169,6 +169,7 @@ enum input {
     IN_DECODED, /* decoded, from the pool */
     IN_FRESH,   /* decoded, with new trace ids (dedup must see new keys) */
     IN_RAW,     /* undecoded, items counted by the receivers' scan (their fast path) */
+    IN_FRESH_RAW, /* undecoded, with new trace ids */
 };
 
 static struct otc_batch *undecoded(const struct req *r)
@@ -205,6 +206,23 @@ static struct otc_batch *unique_batch(unsigned i, uint32_t tag)
     for (size_t k = 0; k < ss->n_spans; k++) {
         memcpy(ss->spans[k]->trace_id.data + 12, &tag, 4);
     }
+    return b;
+}
+
+/* An undecoded copy of unique_batch(i, tag), as the receivers' fast path
+ * delivers it. */
+static struct otc_batch *unique_raw(unsigned i, uint32_t tag)
+{
+    struct otc_batch *d = unique_batch(i, tag);
+    struct req r;
+    struct otc_batch *b;
+
+    if (otc_batch_bytes(d, (const uint8_t **)&r.bytes, &r.len) != OTC_OK) {
+        fprintf(stderr, "cannot encode the request\n");
+        exit(1);
+    }
+    b = undecoded(&r);
+    otc_batch_unref(d);
     return b;
 }
 
@@ -272,9 +290,11 @@ static double run_case(struct otc_instance *ins, int iters, enum input in, bool 
         uint64_t t0;
 
         for (int k = 0; k < GROUP; k++) {
-            g[k] = in == IN_FRESH ? unique_batch((unsigned)(i + k), seed_base + (uint32_t)(i + k))
-                   : in == IN_RAW ? undecoded(&pool[(i + k) % POOL])
-                                  : decoded(&pool[(i + k) % POOL]);
+            unsigned idx = (unsigned)(i + k);
+            g[k] = in == IN_FRESH       ? unique_batch(idx, seed_base + idx)
+                   : in == IN_FRESH_RAW ? unique_raw(idx, seed_base + idx)
+                   : in == IN_RAW       ? undecoded(&pool[idx % POOL])
+                                        : decoded(&pool[idx % POOL]);
         }
         t0 = thread_ns();
         for (int k = 0; k < GROUP; k++) {
@@ -574,8 +594,15 @@ int main(int argc, char **argv)
                samp100, iters, IN_DECODED, false, 0);
     bench_proc("probabilistic_sampler 25%", &otc_processor_probabilistic_sampler_ops, samp25,
                iters, IN_DECODED, false, 0);
+    /* undecoded requests: the stage reads their bytes, and decodes only to drop */
+    bench_proc("probabilistic_sampler 100%, undecoded", &otc_processor_probabilistic_sampler_ops,
+               samp100, iters, IN_RAW, false, 0);
+    bench_proc("probabilistic_sampler 25%, undecoded (decodes)",
+               &otc_processor_probabilistic_sampler_ops, samp25, iters, IN_RAW, false, 0);
     bench_proc("truncate, nothing over the limit (scan only)", &otc_processor_truncate_ops,
                trunc_scan, iters, IN_DECODED, false, 0);
+    bench_proc("truncate, nothing over the limit, undecoded", &otc_processor_truncate_ops,
+               trunc_scan, iters, IN_RAW, false, 0);
     bench_proc("truncate max_value_length 12 (every value cut)", &otc_processor_truncate_ops,
                trunc_cut, iters, IN_DECODED, false, 0);
     bench_proc("truncate max_value_length 12, max_attributes 5", &otc_processor_truncate_ops,
@@ -590,6 +617,8 @@ int main(int argc, char **argv)
                dedup_big, iters, IN_FRESH, false, (1 << 20) / SPANS + 1);
     bench_proc("dedup, new keys (64K-entry table, full, evicting)", &otc_processor_dedup_ops,
                dedup_small, iters, IN_FRESH, false, (1 << 16) / SPANS + 1);
+    bench_proc("dedup, new keys (1M-entry table), undecoded", &otc_processor_dedup_ops, dedup_big,
+               iters, IN_FRESH_RAW, false, (1 << 20) / SPANS + 1);
     bench_proc("dedup, duplicates (1M table; pool repeats after 64)", &otc_processor_dedup_ops,
                dedup_big, iters, IN_DECODED, false, (1 << 20) / SPANS + 1);
     /* batch: decoded inputs are merged into a new request, which the exporter

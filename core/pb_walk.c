@@ -89,6 +89,51 @@ int otc_pb_walk(enum otc_signal s, const uint8_t *buf, size_t len, const struct 
     return OTC_OK;
 }
 
+/* Encoders write a KeyValue as its key (tag 0x0a, here with a one-byte length)
+ * followed by its value (tag 0x12) and nothing else. Such a KeyValue's key is
+ * read in place; any other layout is read field by field. */
+static bool kv_is_plain(const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len, *v;
+    uint64_t n;
+
+    if (len < 2 || p[0] != 0x0a || p[1] >= 128 || (size_t)p[1] + 2 > len) {
+        return false;
+    }
+    v = p + 2 + p[1];
+    if (v == end) {
+        return true;
+    }
+    if (*v != 0x12 || !(v = otc_pb_varint(v + 1, end, &n))) {
+        return false;
+    }
+    return n == (uint64_t)(end - v);
+}
+
+/* Whether the KeyValue at p is named key (klen bytes): 1, 0, or -1 when
+ * malformed. When the key field is given twice, the last counts. */
+static int kv_named(const uint8_t *p, size_t len, const char *key, size_t klen)
+{
+    const uint8_t *end = p + len, *kp = NULL;
+    struct otc_pb_field f;
+    size_t kl = 0;
+    int r;
+
+    if (kv_is_plain(p, len)) {
+        return p[1] == klen && memcmp(p + 2, key, klen) == 0;
+    }
+    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
+        if (f.num == 1 && f.wt == 2) {
+            kp = f.p;
+            kl = f.len;
+        }
+    }
+    if (r < 0) {
+        return -1;
+    }
+    return kp && kl == klen && memcmp(kp, key, klen) == 0;
+}
+
 /* Span field numbers (opentelemetry/proto/trace/v1/trace.proto). */
 enum {
     SPAN_TRACE_ID = 1,
@@ -98,9 +143,10 @@ enum {
     SPAN_ATTRIBUTES = 9,
 };
 
-bool otc_pb_span_read(const uint8_t *p, size_t len, struct otc_pb_span *sp)
+bool otc_pb_span_read(const uint8_t *p, size_t len, const char *key, struct otc_pb_span *sp)
 {
     const uint8_t *end = p + len;
+    size_t klen = key ? strlen(key) : 0;
     struct otc_pb_field f;
     int r;
 
@@ -131,34 +177,22 @@ bool otc_pb_span_read(const uint8_t *p, size_t len, struct otc_pb_span *sp)
             }
             break;
         case SPAN_ATTRIBUTES:
-            sp->n_attributes += f.wt == 2;
+            if (f.wt == 2) {
+                sp->n_attributes++;
+                if (key && !sp->has_key) {
+                    int k = kv_named(f.p, f.len, key, klen);
+                    if (k < 0) {
+                        return false;
+                    }
+                    sp->has_key = k;
+                }
+            }
             break;
         default:
             break;
         }
     }
     return r == 0;
-}
-
-/* Encoders write a KeyValue as its key (tag 0x0a, here with a one-byte length)
- * followed by its value (tag 0x12) and nothing else. Such a KeyValue's key is
- * read in place; any other layout is read field by field. */
-static bool kv_is_plain(const uint8_t *p, size_t len)
-{
-    const uint8_t *end = p + len, *v;
-    uint64_t n;
-
-    if (len < 2 || p[0] != 0x0a || p[1] >= 128 || (size_t)p[1] + 2 > len) {
-        return false;
-    }
-    v = p + 2 + p[1];
-    if (v == end) {
-        return true;
-    }
-    if (*v != 0x12 || !(v = otc_pb_varint(v + 1, end, &n))) {
-        return false;
-    }
-    return n == (uint64_t)(end - v);
 }
 
 int otc_pb_has_attr(const uint8_t *p, size_t len, uint32_t field, const char *key)
@@ -169,36 +203,10 @@ int otc_pb_has_attr(const uint8_t *p, size_t len, uint32_t field, const char *ke
     int r;
 
     while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
-        const uint8_t *q, *qend;
-        struct otc_pb_field kf;
-        int kr;
-
-        if (f.num != field || f.wt != 2) {
-            continue;
-        }
-        if (kv_is_plain(f.p, f.len)) {
-            if (f.p[1] == klen && memcmp(f.p + 2, key, klen) == 0) {
-                return 1;
-            }
-            continue;
-        }
-        /* otherwise read the whole KeyValue: the last key field counts */
-        q = f.p;
-        qend = f.p + f.len;
-        {
-            const uint8_t *kp = NULL;
-            size_t kl = 0;
-            while ((kr = otc_pb_next_field(&q, qend, &kf)) > 0) {
-                if (kf.num == 1 && kf.wt == 2) {
-                    kp = kf.p;
-                    kl = kf.len;
-                }
-            }
-            if (kr < 0) {
-                return -1;
-            }
-            if (kp && kl == klen && memcmp(kp, key, klen) == 0) {
-                return 1;
+        if (f.num == field && f.wt == 2) {
+            int k = kv_named(f.p, f.len, key, klen);
+            if (k != 0) {
+                return k;
             }
         }
     }

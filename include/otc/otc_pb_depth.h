@@ -22,6 +22,12 @@ static inline const uint8_t *otc_pb_varint(const uint8_t *p, const uint8_t *end,
 {
     uint64_t x = 0;
 
+    /* tags and most lengths are one byte: no loop for them */
+    if (p < end && !(*p & 0x80)) {
+        *v = *p;
+        return p + 1;
+    }
+
     for (unsigned shift = 0; shift < 70 && p < end; shift += 7) {
         uint8_t b = *p++;
         x |= (uint64_t)(b & 0x7f) << shift;

@@ -30,6 +30,8 @@ static inline int otc_pb_next_field(const uint8_t **pp, const uint8_t *end, stru
     const uint8_t *p = *pp;
     uint64_t key;
 
+    f->p = NULL;
+    f->len = 0;
     if (p >= end) {
         return 0;
     }
@@ -105,10 +107,12 @@ struct otc_pb_span {
     size_t         trace_id_len, span_id_len, trace_state_len;
     uint64_t       start_time_unix_nano;
     size_t         n_attributes;
+    bool           has_key; /* an attribute is named the key asked for */
 };
 
-/* Read a serialized Span; false when malformed. */
-bool otc_pb_span_read(const uint8_t *p, size_t len, struct otc_pb_span *sp);
+/* Read a serialized Span, and look for an attribute named key (when not NULL)
+ * in the same pass; false when malformed. */
+bool otc_pb_span_read(const uint8_t *p, size_t len, const char *key, struct otc_pb_span *sp);
 
 /* Whether the message at p has an attribute (a KeyValue in field number
  * field) named key: 1 yes, 0 no, -1 malformed. */

@@ -328,7 +328,7 @@ static int wire_span_key(void *arg, const uint8_t *p, size_t len)
     struct wire_keys *w = arg;
     struct otc_pb_span sp;
 
-    if (w->n == w->cap || !otc_pb_span_read(p, len, &sp)) {
+    if (w->n == w->cap || !otc_pb_span_read(p, len, NULL, &sp)) {
         return 1;
     }
     w->x->keys[w->n++] = span_key(sp.trace_id, sp.trace_id_len, sp.span_id, sp.span_id_len,

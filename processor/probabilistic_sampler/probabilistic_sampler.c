@@ -758,8 +758,8 @@ static int wire_span(void *arg, const uint8_t *p, size_t len)
     ProtobufCBinaryData id;
     bool k;
 
-    if (w->o->total == w->cap || !otc_pb_span_read(p, len, &sp) || sp.trace_state_len > 0 ||
-        (sp.n_attributes > 0 && otc_pb_has_attr(p, len, 9, PRIORITY_KEY) != 0)) {
+    if (w->o->total == w->cap || !otc_pb_span_read(p, len, PRIORITY_KEY, &sp) ||
+        sp.trace_state_len > 0 || sp.has_key) {
         return WIRE_SLOW;
     }
     id.data = (uint8_t *)sp.trace_id;

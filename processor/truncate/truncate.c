@@ -138,6 +138,24 @@ static bool wire_value_over(const uint8_t *p, size_t len, size_t max, unsigned d
     return r < 0;
 }
 
+/* One attribute (a KeyValue). Encoders write a short string attribute as key
+ * (0x0a, length, bytes), then value (0x12, length) holding only the string
+ * (0x0a, length, bytes): its length is read in place; any other is walked. */
+static bool wire_attr_over(const struct wire_limits *l, const uint8_t *p, size_t len)
+{
+    if (l->max_len == OTC_ATTR_NO_LIMIT) {
+        return false;
+    }
+    if (len >= 2 && p[0] == 0x0a && p[1] < 128) {
+        size_t at = 2 + (size_t)p[1];
+        if (at + 4 <= len && p[at] == 0x12 && p[at + 1] < 128 && at + 2 + p[at + 1] == len &&
+            p[at + 2] == 0x0a && p[at + 3] < 128 && (size_t)p[at + 3] + 2 == p[at + 1]) {
+            return p[at + 3] > l->max_len;
+        }
+    }
+    return wire_kv_over(p, len, l->max_len, 0);
+}
+
 /* The attributes (KeyValue, field number field) of the message at p. */
 static bool wire_attrs_over(const struct wire_limits *l, const uint8_t *p, size_t len,
                             uint32_t field)
@@ -148,30 +166,7 @@ static bool wire_attrs_over(const struct wire_limits *l, const uint8_t *p, size_
     int r;
 
     while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
-        if (f.num != field || f.wt != 2) {
-            continue;
-        }
-        if (++n > l->max_attrs) {
-            return true;
-        }
-        if (l->max_len != OTC_ATTR_NO_LIMIT && wire_kv_over(f.p, f.len, l->max_len, 0)) {
-            return true;
-        }
-    }
-    return r < 0;
-}
-
-/* The attributes of each message in the sub-message fields numbered field of
- * the message at p (a span's events or links). */
-static bool wire_subs_over(const struct wire_limits *l, const uint8_t *p, size_t len,
-                           uint32_t field, uint32_t attrs_field)
-{
-    const uint8_t *end = p + len;
-    struct otc_pb_field f;
-    int r;
-
-    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
-        if (f.num == field && f.wt == 2 && wire_attrs_over(l, f.p, f.len, attrs_field)) {
+        if (f.num == field && f.wt == 2 && (++n > l->max_attrs || wire_attr_over(l, f.p, f.len))) {
             return true;
         }
     }
@@ -188,15 +183,30 @@ static int wire_scope(void *arg, const uint8_t *p, size_t len)
     return wire_attrs_over(arg, p, len, 3) ? WIRE_OVER : 0; /* InstrumentationScope.attributes */
 }
 
-/* Span.attributes 9, events 11 (Event.attributes 3), links 13 (Link.attributes 4). */
+/* Span.attributes 9, events 11 (Event.attributes 3), links 13 (Link.attributes
+ * 4), in one pass over the span. */
 static int wire_span(void *arg, const uint8_t *p, size_t len)
 {
     const struct wire_limits *l = arg;
+    const uint8_t *end = p + len;
+    struct otc_pb_field f;
+    size_t n = 0;
+    int r;
 
-    return wire_attrs_over(l, p, len, 9) || wire_subs_over(l, p, len, 11, 3) ||
-                   wire_subs_over(l, p, len, 13, 4)
-               ? WIRE_OVER
-               : 0;
+    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
+        if (f.wt != 2) {
+            continue;
+        }
+        if (f.num == 9) {
+            if (++n > l->max_attrs || wire_attr_over(l, f.p, f.len)) {
+                return WIRE_OVER;
+            }
+        } else if ((f.num == 11 && wire_attrs_over(l, f.p, f.len, 3)) ||
+                   (f.num == 13 && wire_attrs_over(l, f.p, f.len, 4))) {
+            return WIRE_OVER;
+        }
+    }
+    return r < 0 ? WIRE_OVER : 0;
 }
 
 /* LogRecord.attributes 6, body 5. */

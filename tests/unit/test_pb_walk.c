@@ -94,7 +94,7 @@ static int on_item(void *arg, const uint8_t *p, size_t len)
     struct seen *s = arg;
     struct otc_pb_span sp;
 
-    assert_true(otc_pb_span_read(p, len, &sp));
+    assert_true(otc_pb_span_read(p, len, NULL, &sp));
     s->log[s->n++] = (char)('0' + sp.start_time_unix_nano);
     return sp.start_time_unix_nano == 9 ? 42 : 0; /* a visitor may stop the walk */
 }
@@ -188,14 +188,19 @@ static void test_span_read(void **state)
     w_fixed64(&sp, 7, 200);
     w_kv(&sp, 9, "c", "d", true);
     w_bytes(&sp, 3, "k=v", 3);
-    assert_true(otc_pb_span_read(sp.b, sp.n, &r));
+    assert_true(otc_pb_span_read(sp.b, sp.n, NULL, &r));
     assert_memory_equal(r.trace_id, id2, 16);
     assert_int_equal(r.trace_id_len, 16);
     assert_int_equal(r.span_id_len, 8);
     assert_int_equal(r.start_time_unix_nano, 200);
     assert_int_equal(r.n_attributes, 2);
     assert_int_equal(r.trace_state_len, 3);
-    assert_false(otc_pb_span_read(sp.b, sp.n - 1, &r));
+    assert_false(r.has_key);
+    assert_true(otc_pb_span_read(sp.b, sp.n, "c", &r));
+    assert_true(r.has_key);
+    assert_true(otc_pb_span_read(sp.b, sp.n, "z", &r));
+    assert_false(r.has_key);
+    assert_false(otc_pb_span_read(sp.b, sp.n - 1, NULL, &r));
 }
 
 /* Attribute lookup: key first or last, a key field given twice, no match. */
