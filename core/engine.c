@@ -481,6 +481,18 @@ static void feeds_synchronize(void)
     }
 }
 
+/* Where a receiver pushes a request for pipeline p: its queue, whose worker
+ * runs the processors; or, for a pipeline with no processor and one queued
+ * exporter, that exporter's queue, which saves a thread hand-off per request
+ * (a full exporter queue is then answered UNAVAILABLE at once). */
+static struct otc_queue *pipeline_entry(struct otc_pipeline *p)
+{
+    if (p->n_processors == 0 && p->n_exporters == 1 && p->exporters[0]->set.queue_enabled) {
+        return &p->exporters[0]->queue;
+    }
+    return &p->queue;
+}
+
 static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *t,
                          struct otc_batch *b)
 {
@@ -538,7 +550,7 @@ static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *
     transport = b->transport;
     for (unsigned i = 0; i < n; i++) {
         struct otc_batch *x = (i + 1 < n) ? otc_batch_ref(b) : b;
-        if (otc_queue_push(&t->p[s][i]->queue, x) != OTC_OK) {
+        if (otc_queue_push(pipeline_entry(t->p[s][i]), x) != OTC_OK) {
             otc_batch_unref(x);
             rc = OTC_EAGAIN;
         }
