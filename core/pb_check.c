@@ -1,9 +1,11 @@
 /* pb_check.c - per-request checks of OTLP requests for the receivers: a
  * non-recursive count of telemetry entries in the serialized bytes, so that a
  * request of millions of tiny spans is refused before protobuf-c allocates a
- * struct for each, and UTF-8 validation and repair of decoded string fields.
- * Reentrant; runs on the receiving thread. */
+ * struct for each, UTF-8 validation and repair of decoded string fields, and
+ * the one-pass scan of undecoded requests. Reentrant; runs on the receiving
+ * thread (the scan's read-only field tables are built once, on first use). */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -145,37 +147,74 @@ static inline size_t utf8_seq(const uint8_t *p, const uint8_t *end)
     return 0;
 }
 
-/* Offset of the first byte of s that is not valid UTF-8, or len. */
-static size_t utf8_first_bad(const uint8_t *s, size_t len)
+#define HIGH_BITS 0x8080808080808080ull
+
+/* Whether the last bytes of s (from p to end, fewer than 8) are all ASCII. A
+ * string of 8 bytes or more is read as one word ending at end: the bytes
+ * before p it covers may be non-ASCII (a sequence just passed), and then the
+ * caller goes byte by byte, as it would have anyway. */
+static inline bool ascii_tail(const uint8_t *s, const uint8_t *p, const uint8_t *end)
+{
+    uint64_t w;
+    uint32_t w4;
+    uint16_t w2;
+    uint32_t acc = 0;
+    size_t r = (size_t)(end - p);
+
+    if (end - s >= 8) {
+        memcpy(&w, end - 8, 8);
+        return !(w & HIGH_BITS);
+    }
+    if (r & 4) {
+        memcpy(&w4, p, 4);
+        acc |= w4;
+        p += 4;
+    }
+    if (r & 2) {
+        memcpy(&w2, p, 2);
+        acc |= w2;
+        p += 2;
+    }
+    if (r & 1) {
+        acc |= *p;
+    }
+    return !(acc & 0x80808080u);
+}
+
+/* Offset of the first byte of s that is not valid UTF-8, or len. Strings are
+ * mostly ASCII and short (attribute keys and values): they are checked 8 bytes
+ * at a time, their last 1-7 bytes at once, and only a word holding a byte of
+ * 0x80 or more goes through utf8_seq, from that byte on. */
+static inline size_t utf8_first_bad(const uint8_t *s, size_t len)
 {
     const uint8_t *p = s, *end = s + len;
 
-    while (p < end) {
+    for (;;) {
         size_t k;
 
-        /* ASCII runs, 8 bytes at a time */
         while (end - p >= 8) {
             uint64_t w;
 
             memcpy(&w, p, 8);
-            if (w & 0x8080808080808080ull) {
+            if (w & HIGH_BITS) {
                 break;
             }
             p += 8;
         }
-        if (p == end) {
-            break;
+        if (end - p < 8 && ascii_tail(s, p, end)) {
+            return len;
         }
-        if (*p < 0x80) {
+        while (p < end && *p < 0x80) {
             p++;
-            continue;
+        }
+        if (p == end) { /* the tail word's high byte was before p */
+            return len;
         }
         if (!(k = utf8_seq(p, end))) {
             return (size_t)(p - s);
         }
         p += k;
     }
-    return len;
 }
 
 /* Calls fn on each present string field (char **) under m; stops when fn
@@ -344,57 +383,58 @@ size_t otc_pb_utf8_repair(ProtobufCMessage *m, struct otc_arena *a, bool *enomem
 
 /* ------------------------------------------------- the receive fast path */
 
-/* One message being scanned. */
-struct scan_level {
-    const ProtobufCMessageDescriptor *desc;
-    const uint8_t                    *end;
-    uint64_t                          seen;  /* singular message fields met (by field index) */
-    uint8_t                           ids;   /* ID_* bits: the last occurrence was valid */
+/* What the scan needs to know of one field, worked out once (see scan_tables). */
+enum scan_kind {
+    SK_MESSAGE,
+    SK_STRING,
+    SK_BYTES,
+    SK_PACKED4,      /* fixed32, sfixed32, float */
+    SK_PACKED8,      /* fixed64, sfixed64, double */
+    SK_PACKED_VARINT /* the varint types */
 };
 
-#define ID_TRACE  1u
-#define ID_SPAN   2u
-#define ID_PARENT 4u
+struct scan_msg;
 
-/* The wire types protobuf-c unpacks for f without error. */
-static bool wire_type_ok(const ProtobufCFieldDescriptor *f, unsigned wt)
-{
-    bool repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
+struct scan_field {
+    const struct scan_msg *sub;     /* SK_MESSAGE: the sub-message's table */
+    uint64_t               bit;     /* singular SK_MESSAGE: its bit in scan_level.seen (0: none) */
+    uint64_t               excl;    /* ... and those of its oneof siblings */
+    uint32_t               id;      /* field number */
+    uint8_t                wire_ok; /* bit w set: protobuf-c unpacks wire type w for it */
+    uint8_t                kind;    /* enum scan_kind */
+    bool                   singular; /* SK_MESSAGE not repeated: merged when given twice */
+    bool                   item;     /* SK_MESSAGE: a span, log record or data point */
+};
 
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_BYTES:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return wt == 2;
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_FLOAT:
-        return wt == 5 || (repeated && wt == 2);
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return wt == 1 || (repeated && wt == 2);
-    default: /* varint types */
-        return wt == 0 || (repeated && wt == 2);
-    }
-}
+enum scan_ids { IDS_NONE, IDS_SPAN, IDS_LOG };
 
-/* A packed run of n bytes that protobuf-c can split into whole elements. */
-static bool packed_ok(const ProtobufCFieldDescriptor *f, const uint8_t *p, size_t n)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_FLOAT:
-        return n % 4 == 0;
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return n % 8 == 0;
-    default: /* varints: the run must end on a last byte */
-        return n == 0 || !(p[n - 1] & 0x80);
-    }
-}
+#define SCAN_DIRECT 32 /* field numbers looked up in by_num (see below) */
+
+struct scan_msg {
+    const struct scan_field          *by_num[SCAN_DIRECT]; /* NULL: no such field */
+    const ProtobufCMessageDescriptor *desc;
+    const struct scan_field          *fields; /* by field index (desc->fields order) */
+    uint8_t                           ids;    /* enum scan_ids */
+};
+
+/* Field lookup tables. The scan meets every field of every request. Finding
+ * each with protobuf_c_message_descriptor_get_field (a binary search over
+ * field ranges) and working out its wire types, oneof siblings and kind again
+ * was 5% of otelc's CPU in the otlp->otlp pass-through profile
+ * (bench/RESULTS.md), plus part of the scan's own 11%. So each message
+ * reachable from the three requests gets, once per process (pthread_once:
+ * receivers scan on several threads), what the scan needs of each field,
+ * looked up by field number below SCAN_DIRECT (OTLP numbers its fields 1 to
+ * 24); larger numbers go through get_field. If the pools below were too small
+ * every request would take the decoding path (the unit tests would fail). */
+#define SCAN_MAX_MSGS   64  /* OTLP has 34 messages under its three requests */
+#define SCAN_MAX_FIELDS 320 /* ... with 149 fields */
+
+static struct scan_msg    scan_msgs[SCAN_MAX_MSGS];
+static struct scan_field  scan_fields[SCAN_MAX_FIELDS];
+static size_t             scan_n_msgs, scan_n_fields;
+static const struct scan_msg *scan_roots[OTC_SIGNAL_COUNT]; /* NULL: tables not built */
+static pthread_once_t     scan_once = PTHREAD_ONCE_INIT;
 
 static bool is_item(const ProtobufCMessageDescriptor *d)
 {
@@ -406,41 +446,52 @@ static bool is_item(const ProtobufCMessageDescriptor *d)
            d == &opentelemetry__proto__metrics__v1__summary_data_point__descriptor;
 }
 
-/* Whether a finished span or log record has ids the receivers accept. */
-static bool ids_ok(const struct scan_level *l)
+/* The wire types protobuf-c unpacks for f without error, as a bit mask. */
+static uint8_t wire_types_ok(const ProtobufCFieldDescriptor *f)
 {
-    if (l->desc == &opentelemetry__proto__trace__v1__span__descriptor) {
-        return (l->ids & (ID_TRACE | ID_SPAN)) == (ID_TRACE | ID_SPAN) &&
-               !(l->ids & ID_PARENT);
-    }
-    if (l->desc == &opentelemetry__proto__logs__v1__log_record__descriptor) {
-        return !(l->ids & (ID_TRACE | ID_SPAN));
-    }
-    return true;
-}
+    uint8_t packed = f->label == PROTOBUF_C_LABEL_REPEATED ? 1u << 2 : 0;
 
-/* Record the length of an id field of a span (ID_* set = valid) or of a log
- * record (ID_* set = invalid), as the receivers' id checks see them. */
-static void note_id(struct scan_level *l, unsigned field, uint64_t n)
-{
-    if (l->desc == &opentelemetry__proto__trace__v1__span__descriptor) {
-        if (field == 1) {
-            l->ids = (uint8_t)((l->ids & ~ID_TRACE) | (n == 16 ? ID_TRACE : 0));
-        } else if (field == 2) {
-            l->ids = (uint8_t)((l->ids & ~ID_SPAN) | (n == 8 ? ID_SPAN : 0));
-        } else if (field == 4) { /* parent: empty or 8 bytes; the bit marks a bad one */
-            l->ids = (uint8_t)((l->ids & ~ID_PARENT) | (n != 0 && n != 8 ? ID_PARENT : 0));
-        }
-    } else if (l->desc == &opentelemetry__proto__logs__v1__log_record__descriptor) {
-        if (field == 9) {
-            l->ids = (uint8_t)((l->ids & ~ID_TRACE) | (n != 0 && n != 16 ? ID_TRACE : 0));
-        } else if (field == 10) {
-            l->ids = (uint8_t)((l->ids & ~ID_SPAN) | (n != 0 && n != 8 ? ID_SPAN : 0));
-        }
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return 1u << 2;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return (uint8_t)(1u << 5 | packed);
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return (uint8_t)(1u << 1 | packed);
+    default: /* varint types */
+        return (uint8_t)(1u << 0 | packed);
     }
 }
 
-/* The bits (by field index) of the other message members of f's oneof. */
+static enum scan_kind field_kind(const ProtobufCFieldDescriptor *f)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return SK_MESSAGE;
+    case PROTOBUF_C_TYPE_STRING:
+        return SK_STRING;
+    case PROTOBUF_C_TYPE_BYTES:
+        return SK_BYTES;
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return SK_PACKED4;
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return SK_PACKED8;
+    default:
+        return SK_PACKED_VARINT;
+    }
+}
+
+/* The bits (by field index) of the other members of f's oneof. */
 static uint64_t oneof_siblings(const ProtobufCMessageDescriptor *d, const ProtobufCFieldDescriptor *f)
 {
     uint64_t bits = 0;
@@ -458,6 +509,138 @@ static uint64_t oneof_siblings(const ProtobufCMessageDescriptor *d, const Protob
     return bits;
 }
 
+/* The table of d, built with those of its sub-messages when new; NULL when the
+ * pools above are too small. */
+static const struct scan_msg *scan_table(const ProtobufCMessageDescriptor *d)
+{
+    struct scan_msg *m;
+    struct scan_field *fs;
+
+    for (size_t i = 0; i < scan_n_msgs; i++) {
+        if (scan_msgs[i].desc == d) {
+            return &scan_msgs[i];
+        }
+    }
+    if (scan_n_msgs == SCAN_MAX_MSGS || d->n_fields > SCAN_MAX_FIELDS - scan_n_fields) {
+        return NULL;
+    }
+    /* registered before its sub-messages: AnyValue contains itself */
+    m = &scan_msgs[scan_n_msgs++];
+    fs = &scan_fields[scan_n_fields];
+    scan_n_fields += d->n_fields;
+    m->desc = d;
+    m->fields = fs;
+    m->ids = d == &opentelemetry__proto__trace__v1__span__descriptor       ? IDS_SPAN
+             : d == &opentelemetry__proto__logs__v1__log_record__descriptor ? IDS_LOG
+                                                                            : IDS_NONE;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        struct scan_field *sf = &fs[i];
+
+        sf->id = f->id;
+        sf->wire_ok = wire_types_ok(f);
+        sf->kind = (uint8_t)field_kind(f);
+        if (sf->kind == SK_MESSAGE) {
+            if (!(sf->sub = scan_table(f->descriptor))) {
+                return NULL;
+            }
+            sf->item = is_item(f->descriptor);
+            sf->singular = f->label != PROTOBUF_C_LABEL_REPEATED;
+            if (sf->singular && i < 64) {
+                sf->bit = 1ull << i;
+                sf->excl = sf->bit | oneof_siblings(d, f);
+            }
+        }
+        if (f->id < SCAN_DIRECT) {
+            m->by_num[f->id] = sf;
+        }
+    }
+    return m;
+}
+
+static void scan_tables(void)
+{
+    const struct scan_msg *roots[OTC_SIGNAL_COUNT];
+
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        if (!(roots[s] = scan_table(otc_request_descriptor((enum otc_signal)s)))) {
+            return; /* every scan takes the slow path */
+        }
+    }
+    memcpy(scan_roots, roots, sizeof(roots));
+}
+
+/* The field numbered num of m, NULL when m has none. */
+static inline const struct scan_field *scan_field(const struct scan_msg *m, uint64_t num)
+{
+    const ProtobufCFieldDescriptor *f;
+
+    if (num < SCAN_DIRECT) {
+        return m->by_num[num];
+    }
+    f = protobuf_c_message_descriptor_get_field(m->desc, (unsigned)num);
+    return f ? &m->fields[f - m->desc->fields] : NULL;
+}
+
+/* One message being scanned. */
+struct scan_level {
+    const struct scan_msg *msg;
+    const uint8_t         *end;
+    uint64_t               seen; /* singular message fields met (by field index) */
+    uint8_t                ids;  /* ID_* bits: the last occurrence was valid */
+};
+
+#define ID_TRACE  1u
+#define ID_SPAN   2u
+#define ID_PARENT 4u
+
+/* A packed run of n bytes that protobuf-c can split into whole elements. */
+static bool packed_ok(unsigned kind, const uint8_t *p, size_t n)
+{
+    switch (kind) {
+    case SK_PACKED4:
+        return n % 4 == 0;
+    case SK_PACKED8:
+        return n % 8 == 0;
+    default: /* varints: the run must end on a last byte */
+        return n == 0 || !(p[n - 1] & 0x80);
+    }
+}
+
+/* Whether a finished span or log record has ids the receivers accept. */
+static bool ids_ok(const struct scan_level *l)
+{
+    switch (l->msg->ids) {
+    case IDS_SPAN:
+        return (l->ids & (ID_TRACE | ID_SPAN)) == (ID_TRACE | ID_SPAN) && !(l->ids & ID_PARENT);
+    case IDS_LOG:
+        return !(l->ids & (ID_TRACE | ID_SPAN));
+    default:
+        return true;
+    }
+}
+
+/* Record the length of an id field of a span (ID_* set = valid) or of a log
+ * record (ID_* set = invalid), as the receivers' id checks see them. */
+static void note_id(struct scan_level *l, unsigned field, uint64_t n)
+{
+    if (l->msg->ids == IDS_SPAN) {
+        if (field == 1) {
+            l->ids = (uint8_t)((l->ids & ~ID_TRACE) | (n == 16 ? ID_TRACE : 0));
+        } else if (field == 2) {
+            l->ids = (uint8_t)((l->ids & ~ID_SPAN) | (n == 8 ? ID_SPAN : 0));
+        } else if (field == 4) { /* parent: empty or 8 bytes; the bit marks a bad one */
+            l->ids = (uint8_t)((l->ids & ~ID_PARENT) | (n != 0 && n != 8 ? ID_PARENT : 0));
+        }
+    } else if (l->msg->ids == IDS_LOG) {
+        if (field == 9) {
+            l->ids = (uint8_t)((l->ids & ~ID_TRACE) | (n != 0 && n != 16 ? ID_TRACE : 0));
+        } else if (field == 10) {
+            l->ids = (uint8_t)((l->ids & ~ID_SPAN) | (n != 0 && n != 8 ? ID_SPAN : 0));
+        }
+    }
+}
+
 int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_t *items)
 {
     struct scan_level stack[OTC_PB_MAX_DEPTH];
@@ -465,13 +648,17 @@ int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_
     const uint8_t *p = buf;
     size_t n_items = 0;
 
-    stack[0] = (struct scan_level){otc_request_descriptor(s), buf + len, 0, 0};
-    if (!stack[0].desc) {
+    if (!otc_request_descriptor(s)) {
         return OTC_EINVAL;
     }
+    pthread_once(&scan_once, scan_tables);
+    if (!scan_roots[s]) {
+        return OTC_PB_SCAN_SLOW; /* no tables: the decoding path checks everything */
+    }
+    stack[0] = (struct scan_level){scan_roots[s], buf + len, 0, 0};
     for (;;) {
         struct scan_level *top = &stack[depth];
-        const ProtobufCFieldDescriptor *f;
+        const struct scan_field *f;
         uint64_t key, n;
         unsigned wt;
 
@@ -486,7 +673,9 @@ int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_
             depth--;
             continue;
         }
-        {
+        if (*p >= 0x08 && *p < 0x80) { /* a one-byte tag (p < top->end here) */
+            key = *p++;
+        } else {
             const uint8_t *k0 = p;
 
             /* protobuf-c reads a tag of at most 5 bytes, numbered 1 .. 2^29-1 */
@@ -496,8 +685,8 @@ int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_
             }
         }
         wt = (unsigned)(key & 7);
-        f = protobuf_c_message_descriptor_get_field(top->desc, (unsigned)(key >> 3));
-        if (f && !wire_type_ok(f, wt)) {
+        f = scan_field(top->msg, key >> 3);
+        if (f && !(f->wire_ok & (1u << wt))) {
             return OTC_PB_SCAN_SLOW;
         }
         switch (wt) {
@@ -530,40 +719,33 @@ int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_
             p += n; /* an unknown field: kept as it is */
             continue;
         }
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_MESSAGE: {
-            unsigned idx = (unsigned)(f - top->desc->fields);
-
+        switch (f->kind) {
+        case SK_MESSAGE:
             /* A singular sub-message or oneof member seen twice is merged or
              * replaced by unpack: the slow path keeps the counts exact. */
-            if (f->label != PROTOBUF_C_LABEL_REPEATED) {
-                uint64_t bit = idx < 64 ? 1ull << idx : 0;
-
-                if (!bit || (top->seen & (bit | oneof_siblings(top->desc, f)))) {
+            if (f->singular) {
+                if (!f->bit || (top->seen & f->excl)) {
                     return OTC_PB_SCAN_SLOW;
                 }
-                top->seen |= bit;
+                top->seen |= f->bit;
             }
             if (depth + 1 >= OTC_PB_MAX_DEPTH) {
                 return OTC_ELIMIT;
             }
-            if (is_item(f->descriptor)) {
-                n_items++;
-            }
+            n_items += f->item;
             depth++;
-            stack[depth] = (struct scan_level){f->descriptor, p + n, 0, 0};
+            stack[depth] = (struct scan_level){f->sub, p + n, 0, 0};
             continue;
-        }
-        case PROTOBUF_C_TYPE_STRING:
+        case SK_STRING:
             if (utf8_first_bad(p, (size_t)n) != (size_t)n) {
                 return OTC_PB_SCAN_SLOW;
             }
             break;
-        case PROTOBUF_C_TYPE_BYTES:
+        case SK_BYTES:
             note_id(top, f->id, n);
             break;
         default: /* a packed run */
-            if (!packed_ok(f, p, (size_t)n)) {
+            if (!packed_ok(f->kind, p, (size_t)n)) {
                 return OTC_PB_SCAN_SLOW;
             }
             break;
