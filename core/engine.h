@@ -13,7 +13,8 @@
 #include "telemetry.h"
 #include "wal.h"
 
-#define OTC_PIPELINE_QUEUE_SIZE 16 /* batches handed to a pipeline's worker: a hand-off, not a buffer */
+#define OTC_PIPELINE_QUEUE_SIZE 64 /* batches handed to a pipeline's worker: absorbs the
+                                      client bursts that arrive while a stage is busy */
 
 /* The exporter helper's options (otelcol exporterhelper), shared by every exporter. */
 struct otc_exporter_settings {
