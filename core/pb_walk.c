@@ -63,15 +63,13 @@ static int walk_resource(const uint8_t *p, const uint8_t *end, const struct otc_
     return OTC_OK;
 }
 
-int otc_pb_walk(enum otc_signal s, const uint8_t *buf, size_t len, const struct otc_pb_visitor *v,
-                bool *empty_groups)
+int otc_pb_walk(const uint8_t *buf, size_t len, const struct otc_pb_visitor *v, bool *empty_groups)
 {
     const uint8_t *p = buf, *end = buf + len;
     struct otc_pb_field f;
     bool empty = false;
     int r;
 
-    (void)s; /* one shape for all signals */
     if (!buf) {
         p = end = (const uint8_t *)"";
     }
@@ -193,22 +191,4 @@ bool otc_pb_span_read(const uint8_t *p, size_t len, const char *key, struct otc_
         }
     }
     return r == 0;
-}
-
-int otc_pb_has_attr(const uint8_t *p, size_t len, uint32_t field, const char *key)
-{
-    const uint8_t *end = p + len;
-    size_t klen = strlen(key);
-    struct otc_pb_field f;
-    int r;
-
-    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
-        if (f.num == field && f.wt == 2) {
-            int k = kv_named(f.p, f.len, key, klen);
-            if (k != 0) {
-                return k;
-            }
-        }
-    }
-    return r < 0 ? -1 : 0;
 }

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "otc_pb_depth.h"
-#include "otc_signal.h"
 
 /* One field of a serialized message. */
 struct otc_pb_field {
@@ -92,13 +91,12 @@ struct otc_pb_visitor {
     void *arg;
 };
 
-/* Walk a serialized Export*ServiceRequest of signal s in wire order, which is
- * the order protobuf-c's unpack gives. OTC_OK when walked to the end (with
+/* Walk a serialized Export*ServiceRequest (of any signal: they share one
+ * shape) in wire order, which is the order protobuf-c's unpack gives. OTC_OK when walked to the end (with
  * *empty_groups, when not NULL, set if a resource has no scope container or a
  * scope container has no item), OTC_EINVAL when malformed, otherwise what a
  * callback returned. */
-int otc_pb_walk(enum otc_signal s, const uint8_t *buf, size_t len, const struct otc_pb_visitor *v,
-                bool *empty_groups);
+int otc_pb_walk(const uint8_t *buf, size_t len, const struct otc_pb_visitor *v, bool *empty_groups);
 
 /* The fields of a Span that the trace stages read. When a field is given more
  * than once, the last one counts, as in unpack. */
@@ -113,9 +111,5 @@ struct otc_pb_span {
 /* Read a serialized Span, and look for an attribute named key (when not NULL)
  * in the same pass; false when malformed. */
 bool otc_pb_span_read(const uint8_t *p, size_t len, const char *key, struct otc_pb_span *sp);
-
-/* Whether the message at p has an attribute (a KeyValue in field number
- * field) named key: 1 yes, 0 no, -1 malformed. */
-int otc_pb_has_attr(const uint8_t *p, size_t len, uint32_t field, const char *key);
 
 #endif

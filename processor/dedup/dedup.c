@@ -342,7 +342,7 @@ static bool wire_keys_traces(struct dedup_ctx *x, const struct otc_batch *b, siz
     struct wire_keys w = {x, 0, b->items};
     struct otc_pb_visitor v = {.item = wire_span_key, .arg = &w};
 
-    if (otc_pb_walk(OTC_TRACES, b->raw, b->raw_len, &v, NULL) != OTC_OK) {
+    if (otc_pb_walk(b->raw, b->raw_len, &v, NULL) != OTC_OK) {
         return false;
     }
     *got = w.n;

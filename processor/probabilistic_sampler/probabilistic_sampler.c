@@ -779,7 +779,7 @@ static bool decide_traces_wire(const struct sampler_ctx *x, const struct otc_bat
     struct wire_decide w = {x, keep, keep ? b->items : SIZE_MAX, o};
     struct otc_pb_visitor v = {.item = wire_span, .arg = &w};
 
-    return otc_pb_walk(OTC_TRACES, b->raw, b->raw_len, &v, &o->empty_groups) == OTC_OK;
+    return otc_pb_walk(b->raw, b->raw_len, &v, &o->empty_groups) == OTC_OK;
 }
 
 /* Pass 2: remove dropped items in place (pointer arrays are compacted; the

@@ -244,7 +244,7 @@ static bool wire_within(const struct truncate_ctx *t, const struct otc_batch *b)
     } else {
         return false;
     }
-    return otc_pb_walk(b->signal, b->raw, b->raw_len, &v, NULL) == OTC_OK;
+    return otc_pb_walk(b->raw, b->raw_len, &v, NULL) == OTC_OK;
 }
 
 /* ------------------------------------------------------------- consume */

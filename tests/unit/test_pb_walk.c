@@ -131,7 +131,7 @@ static void test_walk_order(void **state)
     w_msg(&req, 1, &rs1);
     w_msg(&req, 1, &rs2);
 
-    assert_int_equal(otc_pb_walk(OTC_TRACES, req.b, req.n, &v, &empty), OTC_OK);
+    assert_int_equal(otc_pb_walk(req.b, req.n, &v, &empty), OTC_OK);
     s.log[s.n] = '\0';
     assert_string_equal(s.log, "RS123"); /* rs2 has neither Resource nor scope message */
     assert_true(empty);
@@ -145,7 +145,7 @@ static void test_walk_order(void **state)
     w_msg(&req, 1, &rs1);
     w_msg(&req, 1, &rs2);
     s.n = 0;
-    assert_int_equal(otc_pb_walk(OTC_TRACES, req.b, req.n, &v, &empty), OTC_OK);
+    assert_int_equal(otc_pb_walk(req.b, req.n, &v, &empty), OTC_OK);
     assert_false(empty);
 
     /* stopped by the visitor */
@@ -157,10 +157,10 @@ static void test_walk_order(void **state)
     w_msg(&rs2, 2, &ss);
     w_msg(&req, 1, &rs2);
     s.n = 0;
-    assert_int_equal(otc_pb_walk(OTC_TRACES, req.b, req.n, &v, NULL), 42);
+    assert_int_equal(otc_pb_walk(req.b, req.n, &v, NULL), 42);
 
     /* malformed: a length past the end, at the top and inside a container */
-    assert_int_equal(otc_pb_walk(OTC_TRACES, req.b, req.n - 1, &v, NULL), OTC_EINVAL);
+    assert_int_equal(otc_pb_walk(req.b, req.n - 1, &v, NULL), OTC_EINVAL);
     req.n = 0;
     rs2.n = 0;
     w_msg(&rs2, 2, &ss);
@@ -168,8 +168,8 @@ static void test_walk_order(void **state)
     rs2.b[1]--;         /* the scope container now claims one byte fewer than it has */
     w_msg(&req, 1, &rs2);
     s.n = 0;
-    assert_int_equal(otc_pb_walk(OTC_TRACES, req.b, req.n, &v, NULL), OTC_EINVAL);
-    assert_int_equal(otc_pb_walk(OTC_TRACES, NULL, 0, &v, &empty), OTC_OK);
+    assert_int_equal(otc_pb_walk(req.b, req.n, &v, NULL), OTC_EINVAL);
+    assert_int_equal(otc_pb_walk(NULL, 0, &v, &empty), OTC_OK);
 }
 
 /* A field given twice: the last counts, as protobuf-c's unpack keeps it. */
@@ -203,7 +203,19 @@ static void test_span_read(void **state)
     assert_false(otc_pb_span_read(sp.b, sp.n - 1, NULL, &r));
 }
 
-/* Attribute lookup: key first or last, a key field given twice, no match. */
+/* 1 when the span at sp has an attribute named key, 0 when not, -1 when malformed. */
+static int span_has(const struct w *sp, const char *key)
+{
+    struct otc_pb_span r;
+
+    if (!otc_pb_span_read(sp->b, sp->n, key, &r)) {
+        return -1;
+    }
+    return r.has_key;
+}
+
+/* Attribute lookup while a span is read: key first or last, a key field given
+ * twice, no match. */
 static void test_has_attr(void **state)
 {
     struct w sp = {0}, kv = {0}, any = {0};
@@ -211,13 +223,17 @@ static void test_has_attr(void **state)
     (void)state;
     w_kv(&sp, 9, "http.method", "GET", true);
     w_kv(&sp, 9, "sampling.priorityX", "1", true);
-    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "sampling.priority"), 0);
-    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "http.method"), 1);
-    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 8, "http.method"), 0); /* other field */
+    assert_int_equal(span_has(&sp, "sampling.priority"), 0);
+    assert_int_equal(span_has(&sp, "http.method"), 1);
+    {
+        struct w ev = {0}; /* an event's attribute is not the span's */
+        w_kv(&ev, 11, "event.attr", "v", true);
+        assert_int_equal(span_has(&ev, "event.attr"), 0);
+    }
 
     /* value before key */
     w_kv(&sp, 9, "sampling.priority", "1", false);
-    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "sampling.priority"), 1);
+    assert_int_equal(span_has(&sp, "sampling.priority"), 1);
 
     /* a key field given twice: the second ("sampling.priority") counts */
     sp.n = 0;
@@ -226,8 +242,8 @@ static void test_has_attr(void **state)
     w_msg(&kv, 2, &any);
     w_bytes(&kv, 1, "sampling.priority", 17);
     w_msg(&sp, 9, &kv);
-    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "sampling.priority"), 1);
-    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "x"), 0);
+    assert_int_equal(span_has(&sp, "sampling.priority"), 1);
+    assert_int_equal(span_has(&sp, "x"), 0);
 
     /* a long key (two-byte length) */
     {
@@ -236,8 +252,8 @@ static void test_has_attr(void **state)
         key[sizeof(key) - 1] = '\0';
         sp.n = 0;
         w_kv(&sp, 9, key, "v", true);
-        assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, key), 1);
-        assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "k"), 0);
+        assert_int_equal(span_has(&sp, key), 1);
+        assert_int_equal(span_has(&sp, "k"), 0);
     }
 
     /* malformed KeyValue inside */
@@ -246,7 +262,7 @@ static void test_has_attr(void **state)
     w_bytes(&kv, 2, "\x0a\x09", 2); /* AnyValue claiming 9 bytes it lacks */
     kv.b[kv.n++] = 0x0a;               /* key tag with no length */
     w_msg(&sp, 9, &kv);
-    assert_int_equal(otc_pb_has_attr(sp.b, sp.n, 9, "sampling.priority"), -1);
+    assert_int_equal(span_has(&sp, "sampling.priority"), -1);
 }
 
 int main(void)
