@@ -712,8 +712,14 @@ int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_
         default: /* groups: not proto3 */
             return OTC_PB_SCAN_SLOW;
         }
-        if (!(p = otc_pb_varint(p, top->end, &n)) || n > (uint64_t)(top->end - p)) {
-            return OTC_PB_SCAN_SLOW;
+        {
+            const uint8_t *l0 = p;
+
+            /* protobuf-c reads a length prefix of at most 5 bytes */
+            if (!(p = otc_pb_varint(p, top->end, &n)) || p - l0 > 5 ||
+                n > (uint64_t)(top->end - p)) {
+                return OTC_PB_SCAN_SLOW;
+            }
         }
         if (!f) {
             p += n; /* an unknown field: kept as it is */

@@ -565,9 +565,14 @@ static int ref_scan(enum otc_signal sig, const uint8_t *buf, size_t len, size_t 
             p += wt == 1 ? 8 : 4;
             continue;
         }
-        if (wt != 2 || !(p = otc_pb_varint(p, st[depth].end, &n)) ||
-            n > (uint64_t)(st[depth].end - p)) {
-            return OTC_PB_SCAN_SLOW;
+        {
+            const uint8_t *l0 = p;
+
+            /* protobuf-c reads a length prefix of at most 5 bytes */
+            if (wt != 2 || !(p = otc_pb_varint(p, st[depth].end, &n)) || p - l0 > 5 ||
+                n > (uint64_t)(st[depth].end - p)) {
+                return OTC_PB_SCAN_SLOW;
+            }
         }
         if (!f) {
             p += n;
@@ -779,6 +784,32 @@ static void test_scan_high_field_numbers(void **state)
 
 /* What the per-field information decides: wire types, singular sub-messages
  * and oneof members given twice, packed runs, ids. */
+/* A length prefix written with more bytes than needed: protobuf-c reads at
+ * most 5, so the scan must not pass a longer one (found by fuzz_metrics). */
+static void test_scan_long_length_prefix(void **state)
+{
+    /* ExportTraceServiceRequest { resource_spans (field 1): empty, its length
+     * 0 written in k bytes } */
+    for (size_t k = 1; k <= 10; k++) {
+        uint8_t req[16];
+        size_t len = 0, n = 0;
+        ProtobufCMessage *m;
+
+        req[len++] = 0x0a;
+        for (size_t i = 0; i + 1 < k; i++) {
+            req[len++] = 0x80;
+        }
+        req[len++] = 0x00;
+        m = protobuf_c_message_unpack(otc_request_descriptor(OTC_TRACES), NULL, len, req);
+        assert_int_equal(m != NULL, k <= 5); /* what protobuf-c accepts */
+        if (m) {
+            protobuf_c_message_free_unpacked(m, NULL);
+        }
+        assert_int_equal(scan_checked(OTC_TRACES, req, len, &n), k <= 5 ? OTC_OK : OTC_PB_SCAN_SLOW);
+    }
+    (void)state;
+}
+
 static void test_scan_field_rules(void **state)
 {
     struct pb spans, x, req, m, sm, rm, g;
@@ -1157,6 +1188,7 @@ int main(void)
         cmocka_unit_test(test_utf8_random),
         cmocka_unit_test(test_scan_requests),
         cmocka_unit_test(test_scan_high_field_numbers),
+        cmocka_unit_test(test_scan_long_length_prefix),
         cmocka_unit_test(test_scan_field_rules),
         cmocka_unit_test(test_scan_depth),
         cmocka_unit_test(test_scan_mutations),
