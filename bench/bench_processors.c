@@ -594,10 +594,10 @@ int main(int argc, char **argv)
                samp100, iters, IN_DECODED, false, 0);
     bench_proc("probabilistic_sampler 25%", &otc_processor_probabilistic_sampler_ops, samp25,
                iters, IN_DECODED, false, 0);
-    /* undecoded requests: the stage reads their bytes, and decodes only to drop */
+    /* undecoded requests: the stage reads their bytes, and drops spans from them */
     bench_proc("probabilistic_sampler 100%, undecoded", &otc_processor_probabilistic_sampler_ops,
                samp100, iters, IN_RAW, false, 0);
-    bench_proc("probabilistic_sampler 25%, undecoded (decodes)",
+    bench_proc("probabilistic_sampler 25%, undecoded (drops on the wire)",
                &otc_processor_probabilistic_sampler_ops, samp25, iters, IN_RAW, false, 0);
     bench_proc("truncate, nothing over the limit (scan only)", &otc_processor_truncate_ops,
                trunc_scan, iters, IN_DECODED, false, 0);
@@ -621,6 +621,8 @@ int main(int argc, char **argv)
                iters, IN_FRESH_RAW, false, (1 << 20) / SPANS + 1);
     bench_proc("dedup, duplicates (1M table; pool repeats after 64)", &otc_processor_dedup_ops,
                dedup_big, iters, IN_DECODED, false, (1 << 20) / SPANS + 1);
+    bench_proc("dedup, duplicates (1M table; pool repeats after 64), undecoded",
+               &otc_processor_dedup_ops, dedup_big, iters, IN_RAW, false, (1 << 20) / SPANS + 1);
     /* batch: decoded inputs are merged into a new request, which the exporter
      * then encodes; undecoded ones are sent as their concatenated bytes */
     bench_proc("batch (send_batch_size 8192)", &otc_processor_batch_ops, batch_def, iters,

@@ -10,6 +10,7 @@
 #include "otc/otc_batch.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_depth.h"
+#include "otc/otc_pb_walk.h"
 #include "otc/otc_rc.h"
 #include "wal.h"
 
@@ -369,4 +370,39 @@ struct otc_batch *otc_batch_writable(struct otc_batch *b)
     }
     otc_batch_unref(b);
     return copy;
+}
+
+struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep, size_t kept)
+{
+    struct otc_batch *out = b;
+    uint8_t *dst;
+    size_t n;
+
+    if (atomic_load_explicit(&b->refs, memory_order_acquire) == 1) {
+        dst = otc_arena_alloc(&b->arena, b->raw_len ? b->raw_len : 1);
+    } else if ((out = otc_batch_alloc_raw(b->signal, b->raw_len, &dst))) {
+        out->received_ns = b->received_ns;
+    }
+    if (!out || !dst || (n = otc_pb_keep_items(b->raw, b->raw_len, keep, dst)) == SIZE_MAX) {
+        if (out != b) {
+            otc_batch_unref(out);
+        }
+        otc_batch_unref(b);
+        return NULL;
+    }
+    out->raw = dst;
+    out->raw_len = n;
+    out->items = kept;
+    if (out != b) {
+        if (b->durable) { /* as in otc_batch_writable: the copy keeps b's log records */
+            out->durable = true;
+            if (otc_batch_adopt(out, b) != OTC_OK) {
+                otc_batch_unref(out);
+                return NULL;
+            }
+        } else {
+            otc_batch_unref(b);
+        }
+    }
+    return out;
 }

@@ -90,7 +90,7 @@ int otc_pb_walk(const uint8_t *buf, size_t len, const struct otc_pb_visitor *v, 
 /* Encoders write a KeyValue as its key (tag 0x0a, here with a one-byte length)
  * followed by its value (tag 0x12) and nothing else. Such a KeyValue's key is
  * read in place; any other layout is read field by field. */
-static bool kv_is_plain(const uint8_t *p, size_t len)
+static inline bool kv_is_plain(const uint8_t *p, size_t len)
 {
     const uint8_t *end = p + len, *v;
     uint64_t n;
@@ -108,18 +108,14 @@ static bool kv_is_plain(const uint8_t *p, size_t len)
     return n == (uint64_t)(end - v);
 }
 
-/* Whether the KeyValue at p is named key (klen bytes): 1, 0, or -1 when
- * malformed. When the key field is given twice, the last counts. */
-static int kv_named(const uint8_t *p, size_t len, const char *key, size_t klen)
+/* kv_named for a KeyValue of any layout, field by field. */
+static int kv_named_fields(const uint8_t *p, size_t len, const char *key, size_t klen)
 {
     const uint8_t *end = p + len, *kp = NULL;
     struct otc_pb_field f;
     size_t kl = 0;
     int r;
 
-    if (kv_is_plain(p, len)) {
-        return p[1] == klen && memcmp(p + 2, key, klen) == 0;
-    }
     while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
         if (f.num == 1 && f.wt == 2) {
             kp = f.p;
@@ -132,6 +128,16 @@ static int kv_named(const uint8_t *p, size_t len, const char *key, size_t klen)
     return kp && kl == klen && memcmp(kp, key, klen) == 0;
 }
 
+/* Whether the KeyValue at p is named key (klen bytes): 1, 0, or -1 when
+ * malformed. When the key field is given twice, the last counts. */
+static inline int kv_named(const uint8_t *p, size_t len, const char *key, size_t klen)
+{
+    if (kv_is_plain(p, len)) {
+        return p[1] == klen && memcmp(p + 2, key, klen) == 0;
+    }
+    return kv_named_fields(p, len, key, klen);
+}
+
 /* Span field numbers (opentelemetry/proto/trace/v1/trace.proto). */
 enum {
     SPAN_TRACE_ID = 1,
@@ -141,54 +147,203 @@ enum {
     SPAN_ATTRIBUTES = 9,
 };
 
+/* Note one field of a span; false when malformed. */
+static bool span_field(struct otc_pb_span *sp, const struct otc_pb_field *f, const char *key,
+                       size_t klen)
+{
+    switch (f->num) {
+    case SPAN_TRACE_ID:
+        if (f->wt == 2) {
+            sp->trace_id = f->p;
+            sp->trace_id_len = f->len;
+        }
+        break;
+    case SPAN_SPAN_ID:
+        if (f->wt == 2) {
+            sp->span_id = f->p;
+            sp->span_id_len = f->len;
+        }
+        break;
+    case SPAN_TRACE_STATE:
+        if (f->wt == 2) {
+            sp->trace_state = f->p;
+            sp->trace_state_len = f->len;
+        }
+        break;
+    case SPAN_START_TIME:
+        if (f->wt == 1) {
+            sp->start_time_unix_nano = f->v;
+        }
+        break;
+    case SPAN_ATTRIBUTES:
+        if (f->wt == 2) {
+            sp->n_attributes++;
+            if (key && !sp->has_key) {
+                int k = kv_named(f->p, f->len, key, klen);
+                if (k < 0) {
+                    return false;
+                }
+                sp->has_key = k;
+            }
+        }
+        break;
+    default:
+        break;
+    }
+    return true;
+}
+
+/* Whether a KeyValue of the plain layout (see kv_is_plain) with one-byte
+ * lengths is named key; -1 when the KeyValue has another layout. */
+static inline int kv_plain_named(const uint8_t *v, size_t n, const char *key, size_t klen)
+{
+    size_t kl;
+
+    if (n < 4 || v[0] != 0x0a || (kl = v[1]) + 4 > n || v[kl + 2] != 0x12 || v[kl + 3] != n - kl - 4) {
+        return -1;
+    }
+    return kl == klen && memcmp(v + 2, key, klen) == 0;
+}
+
 bool otc_pb_span_read(const uint8_t *p, size_t len, const char *key, struct otc_pb_span *sp)
 {
     const uint8_t *end = p + len;
     size_t klen = key ? strlen(key) : 0;
     struct otc_pb_field f;
-    int r;
 
     memset(sp, 0, sizeof(*sp));
-    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
-        switch (f.num) {
-        case SPAN_TRACE_ID:
-            if (f.wt == 2) {
-                sp->trace_id = f.p;
-                sp->trace_id_len = f.len;
-            }
-            break;
-        case SPAN_SPAN_ID:
-            if (f.wt == 2) {
-                sp->span_id = f.p;
-                sp->span_id_len = f.len;
-            }
-            break;
-        case SPAN_TRACE_STATE:
-            if (f.wt == 2) {
-                sp->trace_state = f.p;
-                sp->trace_state_len = f.len;
-            }
-            break;
-        case SPAN_START_TIME:
-            if (f.wt == 1) {
-                sp->start_time_unix_nano = f.v;
-            }
-            break;
-        case SPAN_ATTRIBUTES:
-            if (f.wt == 2) {
+    while (p < end) {
+        unsigned tag = p[0];
+
+        /* Encoders write nearly every span field with a one-byte tag and, for
+         * the length-delimited ones, a one-byte length (attributes are most of
+         * them): those are read here without the general field reader. */
+        if (end - p >= 2 && p[1] < 0x80) {
+            if (tag == (SPAN_ATTRIBUTES << 3 | 2)) {
+                const uint8_t *v = p + 2;
+                size_t n = p[1];
+
+                if (n > (size_t)(end - v)) {
+                    return false;
+                }
+                p = v + n;
                 sp->n_attributes++;
                 if (key && !sp->has_key) {
-                    int k = kv_named(f.p, f.len, key, klen);
-                    if (k < 0) {
+                    int k = kv_plain_named(v, n, key, klen);
+                    if (k < 0 && (k = kv_named(v, n, key, klen)) < 0) {
                         return false;
                     }
                     sp->has_key = k;
                 }
+                continue;
             }
-            break;
-        default:
-            break;
+            if (tag >= 8 && tag < 0x80 && (tag & 7) == 0) {
+                p += 2;
+                continue;
+            }
+        }
+        if (tag == (SPAN_START_TIME << 3 | 1) && end - p >= 9) {
+            memcpy(&sp->start_time_unix_nano, p + 1, 8);
+            p += 9;
+            continue;
+        }
+        if (otc_pb_next_field(&p, end, &f) < 0 || !span_field(sp, &f, key, klen)) {
+            return false;
         }
     }
-    return r == 0;
+    return true;
+}
+
+/* ------------------------------------------------------------ filtering */
+
+static uint8_t *put_varint(uint8_t *o, size_t v)
+{
+    while (v >= 0x80) {
+        *o++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *o++ = (uint8_t)v;
+    return o;
+}
+
+static size_t varint_size(size_t v)
+{
+    size_t n = 1;
+
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* The content of the message at p..end at nesting level (0 request, 1
+ * Resource*, 2 Scope* container) without the dropped items and emptied
+ * containers, written to out (when not NULL). Returns its length; 0 for a
+ * container left without items (dropped), SIZE_MAX when malformed. *idx counts
+ * the items seen, in walk order. */
+static size_t keep_level(const uint8_t *p, const uint8_t *end, int level, const uint8_t *keep,
+                         size_t *idx, uint8_t *out)
+{
+    const uint32_t child = level == 0 ? 1 : 2; /* request.1 Resource*, Resource*.2 / Scope*.2 */
+    size_t n = 0;
+    bool any = false;
+    struct otc_pb_field f;
+    int r;
+
+    for (const uint8_t *start = p; (r = otc_pb_next_field(&p, end, &f)) > 0; start = p) {
+        size_t clen;
+
+        if (f.num != child || f.wt != 2) {
+            if (out) { /* any other field goes on as it arrived */
+                memcpy(out + n, start, (size_t)(p - start));
+            }
+            n += (size_t)(p - start);
+            continue;
+        }
+        if (level == 2) {
+            if (!keep[(*idx)++]) {
+                continue;
+            }
+            clen = f.len;
+        } else {
+            size_t first = *idx;
+            clen = keep_level(f.p, f.p + f.len, level + 1, keep, idx, NULL);
+            if (clen == SIZE_MAX) {
+                return SIZE_MAX;
+            }
+            if (clen == 0) {
+                continue;
+            }
+            if (out) {
+                *idx = first;
+            }
+        }
+        any = true;
+        if (out) {
+            uint8_t *o = out + n;
+            *o++ = (uint8_t)(child << 3 | 2);
+            o = put_varint(o, clen);
+            if (level == 2) {
+                memcpy(o, f.p, clen);
+            } else {
+                keep_level(f.p, f.p + f.len, level + 1, keep, idx, o);
+            }
+        }
+        n += 1 + varint_size(clen) + clen;
+    }
+    if (r < 0) {
+        return SIZE_MAX;
+    }
+    return level > 0 && !any ? 0 : n;
+}
+
+size_t otc_pb_keep_items(const uint8_t *buf, size_t len, const uint8_t *keep, uint8_t *out)
+{
+    size_t idx = 0;
+
+    if (!buf) {
+        return 0;
+    }
+    return keep_level(buf, buf + len, 0, keep, &idx, out);
 }

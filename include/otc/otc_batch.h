@@ -79,6 +79,14 @@ int otc_batch_hold_segment(struct otc_batch *b, struct otc_wal_seg *seg);
  * otherwise a private copy (and drops the caller's reference to b; a durable b
  * is adopted by the copy instead, so its log records stay held). NULL on ENOMEM. */
 struct otc_batch *otc_batch_writable(struct otc_batch *b);
+/* Drop items of an undecoded batch without decoding it: keep has one entry per
+ * item in wire order (0: drop), kept says how many are non-zero. The result
+ * holds the received bytes of the kept items, without the scope and resource
+ * containers left empty. Like otc_batch_writable, it works in place when the
+ * caller holds the only reference and otherwise returns a private copy
+ * (dropping the caller's reference to b). NULL on ENOMEM or malformed bytes
+ * (b's reference is dropped then too). */
+struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep, size_t kept);
 
 /* protobuf-c descriptors of the request and response message of each signal. */
 const ProtobufCMessageDescriptor *otc_request_descriptor(enum otc_signal s);

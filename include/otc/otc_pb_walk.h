@@ -112,4 +112,12 @@ struct otc_pb_span {
  * in the same pass; false when malformed. */
 bool otc_pb_span_read(const uint8_t *p, size_t len, const char *key, struct otc_pb_span *sp);
 
+/* Write the request at buf (len bytes) to out without the items whose entry
+ * in keep (one per item, in walk order) is 0, and without the scope and
+ * resource containers then left without items, or without any from the start
+ * (as the processors' decoded paths remove them). Everything else goes on as
+ * it arrived. out needs room for len bytes (the result is never longer).
+ * Returns the length written, or SIZE_MAX when buf is malformed. */
+size_t otc_pb_keep_items(const uint8_t *buf, size_t len, const uint8_t *keep, uint8_t *out);
+
 #endif

@@ -618,6 +618,7 @@ static int dedup_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
     ProtobufCMessage *mut;
     size_t n, got, dups;
     uint64_t now;
+    bool wire = false;
 
     if (!(x->sig_mask & OTC_SIG_BIT(s))) {
         return otc_next(ins, b);
@@ -625,7 +626,8 @@ static int dedup_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
     if (s == OTC_TRACES && !atomic_load_explicit(&b->decoded, memory_order_acquire) &&
         (n = b->items) > 0 && ensure_cap(x, n) == OTC_OK && wire_keys_traces(x, b, &got) &&
         got == n) {
-        goto keyed; /* spans keyed from their bytes: decoded only if some are dropped */
+        wire = true; /* spans keyed from their bytes: never decoded */
+        goto keyed;
     }
     if (!(msg = otc_batch_msg(b))) {
         return otc_next(ins, b);
@@ -654,6 +656,21 @@ keyed:
     }
     atomic_fetch_add_explicit(&ins->counters.dropped[s], dups, memory_order_relaxed);
     atomic_fetch_add_explicit(&ins->counters.deduplicated[s], dups, memory_order_relaxed);
+    if (wire) {
+        /* drop on the wire: the other spans go on as the bytes that arrived */
+        if (dups == n) {
+            otc_batch_unref(b);
+            return OTC_OK;
+        }
+        for (size_t i = 0; i < n; i++) {
+            x->dup[i] = !x->dup[i]; /* now: keep */
+        }
+        if (!(b = otc_batch_keep_items(b, x->dup, n - dups))) {
+            atomic_fetch_add_explicit(&ins->counters.dropped[s], n - dups, memory_order_relaxed);
+            return OTC_ENOMEM;
+        }
+        return otc_next(ins, b);
+    }
     b = otc_batch_writable(b); /* a private copy keeps the same item order */
     if (!b || !(mut = otc_batch_msg_mut(b))) {
         atomic_fetch_add_explicit(&ins->counters.dropped[s], n - dups, memory_order_relaxed);

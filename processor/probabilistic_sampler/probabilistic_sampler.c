@@ -181,15 +181,14 @@ static uint64_t sampler_randomness(uint32_t h)
 
 static bool trace_id_valid(const ProtobufCBinaryData *id)
 {
+    uint64_t a, b;
+
     if (id->len != 16) {
         return false;
     }
-    for (size_t i = 0; i < 16; i++) {
-        if (id->data[i]) {
-            return true;
-        }
-    }
-    return false;
+    memcpy(&a, id->data, 8);
+    memcpy(&b, id->data + 8, 8);
+    return (a | b) != 0;
 }
 
 static bool is_hex(const char *s, size_t n)
@@ -744,42 +743,91 @@ static void decide_logs(const struct sampler_ctx *x, const otc_logs_req *r, uint
  * A span that does stops the walk (WIRE_SLOW): the decoded pass decides. */
 #define WIRE_SLOW 1
 
+/* Trace ids hashed together: each FNV-1a is a chain of 16 dependent
+ * multiplies, so hashing several side by side lets them overlap. */
+#define HASH_LANES 8
+
 struct wire_decide {
     const struct sampler_ctx *x;
     uint8_t                  *keep;
     size_t                    cap; /* decisions keep has room for */
     struct decide_out        *o;
+    const uint8_t            *ids[HASH_LANES]; /* valid trace ids waiting for their hash */
+    size_t                    at[HASH_LANES];  /* and their item numbers */
+    unsigned                  n_ids;
 };
+
+static void wire_record(struct wire_decide *w, size_t at, bool k)
+{
+    if (w->keep) {
+        w->keep[at] = k;
+    }
+    w->o->kept += k;
+}
+
+static void wire_hash_waiting(struct wire_decide *w)
+{
+    uint32_t h[HASH_LANES];
+
+    for (unsigned j = 0; j < HASH_LANES; j++) {
+        h[j] = w->x->seed_h;
+        if (j >= w->n_ids) {
+            w->ids[j] = w->ids[0]; /* a full set of lanes keeps the loop simple */
+        }
+    }
+    for (unsigned i = 0; i < 16; i++) {
+        for (unsigned j = 0; j < HASH_LANES; j++) {
+            h[j] = (h[j] ^ w->ids[j][i]) * 16777619u;
+        }
+    }
+    for (unsigned j = 0; j < w->n_ids; j++) {
+        wire_record(w, w->at[j], sampler_randomness(h[j]) >= w->x->threshold);
+    }
+    w->n_ids = 0;
+}
 
 static int wire_span(void *arg, const uint8_t *p, size_t len)
 {
     struct wire_decide *w = arg;
+    const struct sampler_ctx *x = w->x;
     struct otc_pb_span sp;
     ProtobufCBinaryData id;
-    bool k;
+    size_t at = w->o->total;
 
-    if (w->o->total == w->cap || !otc_pb_span_read(p, len, PRIORITY_KEY, &sp) ||
-        sp.trace_state_len > 0 || sp.has_key) {
+    if (at == w->cap || !otc_pb_span_read(p, len, PRIORITY_KEY, &sp) || sp.trace_state_len > 0 ||
+        sp.has_key) {
         return WIRE_SLOW;
     }
+    w->o->total++;
     id.data = (uint8_t *)sp.trace_id;
     id.len = sp.trace_id_len;
-    k = id_keep(w->x, &id, TS_OK);
-    if (w->keep) {
-        w->keep[w->o->total] = k;
+    if (x->never || !trace_id_valid(&id)) {
+        wire_record(w, at, id_keep(x, &id, TS_OK));
+    } else if (x->threshold == TH_ALWAYS) {
+        wire_record(w, at, true); /* every randomness passes: no need to hash */
+    } else {
+        w->ids[w->n_ids] = sp.trace_id;
+        w->at[w->n_ids++] = at;
+        if (w->n_ids == HASH_LANES) {
+            wire_hash_waiting(w);
+        }
     }
-    w->o->total++;
-    w->o->kept += k;
     return 0;
 }
 
 static bool decide_traces_wire(const struct sampler_ctx *x, const struct otc_batch *b,
                                uint8_t *keep, struct decide_out *o)
 {
-    struct wire_decide w = {x, keep, keep ? b->items : SIZE_MAX, o};
+    struct wire_decide w = {.x = x, .keep = keep, .cap = keep ? b->items : SIZE_MAX, .o = o};
     struct otc_pb_visitor v = {.item = wire_span, .arg = &w};
 
-    return otc_pb_walk(b->raw, b->raw_len, &v, &o->empty_groups) == OTC_OK;
+    if (otc_pb_walk(b->raw, b->raw_len, &v, &o->empty_groups) != OTC_OK) {
+        return false;
+    }
+    if (w.n_ids) {
+        wire_hash_waiting(&w);
+    }
+    return true;
 }
 
 /* Pass 2: remove dropped items in place (pointer arrays are compacted; the
@@ -870,6 +918,15 @@ static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batc
     if (s == OTC_TRACES && !atomic_load_explicit(&b->decoded, memory_order_acquire)) {
         keep = sampler_keep_buf(x, b->items);
         if (decide_traces_wire(x, b, keep, &o) && o.total == b->items) {
+            if (keep && o.kept > 0 && (o.kept < o.total || o.empty_groups)) {
+                /* drop on the wire: the kept spans go on as the bytes that arrived */
+                if (!(b = otc_batch_keep_items(b, keep, o.kept))) {
+                    atomic_fetch_add(&ins->counters.dropped[s], o.total);
+                    return OTC_ENOMEM;
+                }
+                atomic_fetch_add(&ins->counters.dropped[s], o.total - o.kept);
+                return otc_next(ins, b);
+            }
             goto decided;
         }
         o = (struct decide_out){0};

@@ -265,12 +265,170 @@ static void test_has_attr(void **state)
     assert_int_equal(span_has(&sp, "sampling.priority"), -1);
 }
 
+/* Span layouts beside the common one-byte tags and lengths: a long attribute,
+ * varint and fixed32 fields, a two-byte tag; malformed fields on each path. */
+static void test_span_read_layouts(void **state)
+{
+    struct w sp = {0};
+    struct otc_pb_span r;
+    uint8_t id[16] = {3};
+    char val[300];
+
+    (void)state;
+    memset(val, 'v', sizeof(val) - 1);
+    val[sizeof(val) - 1] = '\0';
+    w_bytes(&sp, 1, id, 16);
+    w_varint(&sp, 6 << 3 | 0); /* kind */
+    w_varint(&sp, 2);
+    w_varint(&sp, 10 << 3 | 0); /* dropped_attributes_count, two-byte value */
+    w_varint(&sp, 300);
+    w_kv(&sp, 9, "sampling.priority", val, true); /* a KeyValue over 127 bytes */
+    w_varint(&sp, 16 << 3 | 5);                   /* flags: fixed32, two-byte tag */
+    memcpy(sp.b + sp.n, "\x01\x00\x00\x00", 4);
+    sp.n += 4;
+    w_fixed64(&sp, 7, 77);
+    assert_true(otc_pb_span_read(sp.b, sp.n, "sampling.priority", &r));
+    assert_true(r.has_key);
+    assert_int_equal(r.n_attributes, 1);
+    assert_int_equal(r.start_time_unix_nano, 77);
+    assert_memory_equal(r.trace_id, id, 16);
+    /* the start time cut short, on the one-byte-tag path */
+    assert_false(otc_pb_span_read(sp.b, sp.n - 1, NULL, &r));
+
+    /* field number 0, with a one-byte tag */
+    sp.n = 0;
+    w_bytes(&sp, 1, id, 16);
+    sp.b[sp.n++] = 0x02;
+    sp.b[sp.n++] = 0x00;
+    assert_false(otc_pb_span_read(sp.b, sp.n, NULL, &r));
+
+    /* an attribute claiming more bytes than the span has */
+    sp.n = 0;
+    w_kv(&sp, 9, "a", "b", true);
+    sp.b[1] = (uint8_t)(sp.b[1] + 1);
+    assert_false(otc_pb_span_read(sp.b, sp.n, "a", &r));
+    /* a varint field cut short */
+    sp.n = 0;
+    w_varint(&sp, 6 << 3 | 0);
+    sp.b[sp.n++] = 0x80;
+    assert_false(otc_pb_span_read(sp.b, sp.n, NULL, &r));
+}
+
+/* A span with only a start time: the keep tests name spans by it. */
+static void w_span(struct w *ss, uint64_t start)
+{
+    struct w sp = {0};
+
+    w_fixed64(&sp, 7, start);
+    w_msg(ss, 2, &sp);
+}
+
+/* The request the keep tests start from (spans 1-6 in wire order): rs1 with a
+ * resource and a schema url, scope A (spans 1-3), scope B (4, 5); rs2 with
+ * scope C (6) and an empty scope D; rs3 without scopes; an unknown top-level
+ * field between them. keep says which spans an expected request keeps. */
+static void keep_request(struct w *req, const uint8_t *keep, bool expected)
+{
+    struct w rs = {0}, ss = {0}, res = {0}, scope = {0};
+    uint64_t span = 1;
+    bool any_scope = false;
+
+    req->n = 0;
+    w_kv(&res, 1, "service.name", "a", true);
+    w_bytes(&scope, 1, "lib", 3);
+    w_msg(&rs, 1, &res);
+    w_bytes(&rs, 3, "s1", 2);
+    for (int c = 0; c < 2; c++) {
+        ss.n = 0;
+        w_msg(&ss, 1, &scope);
+        bool any = false;
+        for (int k = 0; k < (c == 0 ? 3 : 2); k++, span++) {
+            if (!expected || keep[span - 1]) {
+                w_span(&ss, span);
+                any = true;
+            }
+        }
+        if (!expected || any) {
+            w_msg(&rs, 2, &ss);
+            any_scope = true;
+        }
+    }
+    if (!expected || any_scope) {
+        w_msg(req, 1, &rs);
+    }
+    w_varint(req, 5 << 3 | 0); /* unknown to the schema: goes on as it is */
+    w_varint(req, 9);
+    rs.n = 0;
+    ss.n = 0;
+    if (!expected || keep[5]) {
+        w_span(&ss, 6);
+        w_msg(&rs, 2, &ss);
+    }
+    if (!expected) {
+        ss.n = 0;
+        w_msg(&rs, 2, &ss);
+    }
+    if (!expected || keep[5]) {
+        w_msg(req, 1, &rs);
+    }
+    if (!expected) {
+        rs.n = 0;
+        w_bytes(&rs, 3, "s3", 2);
+        w_msg(req, 1, &rs);
+    }
+}
+
+/* Dropping items on the wire gives the request an encoder would write for
+ * what is left, with empty containers gone and every other field as it was. */
+static void test_keep_items(void **state)
+{
+    static const uint8_t cases[][6] = {
+        {1, 0, 1, 0, 0, 1}, {1, 1, 1, 1, 1, 1}, {0, 0, 0, 0, 0, 0},
+        {0, 0, 0, 1, 0, 0}, {0, 0, 0, 0, 0, 1}, {1, 0, 0, 0, 1, 0},
+    };
+    struct w in = {0}, want = {0};
+    uint8_t out[4096];
+
+    (void)state;
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        keep_request(&in, cases[c], false);
+        keep_request(&want, cases[c], true);
+        memset(out, 0xee, sizeof(out));
+        assert_int_equal(otc_pb_keep_items(in.b, in.n, cases[c], out), want.n);
+        assert_memory_equal(out, want.b, want.n);
+        assert_int_equal(out[want.n], 0xee); /* nothing written past the result */
+    }
+
+    /* a length prefix written in more bytes than it needs comes out minimal */
+    {
+        static const uint8_t keep1[] = {1};
+        struct w sp = {0}, ss = {0}, rs = {0}, req = {0};
+        w_fixed64(&sp, 7, 1);
+        ss.b[ss.n++] = 2 << 3 | 2;
+        ss.b[ss.n++] = (uint8_t)(sp.n | 0x80); /* the span's length in two bytes */
+        ss.b[ss.n++] = 0x00;
+        memcpy(ss.b + ss.n, sp.b, sp.n);
+        ss.n += sp.n;
+        w_msg(&rs, 2, &ss);
+        w_msg(&req, 1, &rs);
+        assert_int_equal(otc_pb_keep_items(req.b, req.n, keep1, out), req.n - 1);
+        assert_int_equal(out[5], sp.n); /* 0a len 12 len 12 len: the span's own length */
+    }
+
+    /* malformed: the last container cut short */
+    keep_request(&in, cases[1], false);
+    assert_int_equal(otc_pb_keep_items(in.b, in.n - 1, cases[1], out), SIZE_MAX);
+    assert_int_equal(otc_pb_keep_items(NULL, 0, NULL, out), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_walk_order),
         cmocka_unit_test(test_span_read),
         cmocka_unit_test(test_has_attr),
+        cmocka_unit_test(test_span_read_layouts),
+        cmocka_unit_test(test_keep_items),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

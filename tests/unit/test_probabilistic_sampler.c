@@ -652,6 +652,11 @@ static void test_batch_shapes(void **state)
         assert_int_equal(pt_proc(&ins, OPS, opts50, err, sizeof(err)), OTC_OK);
         assert_int_equal(pt_run(&ins, b), OTC_OK);
         assert_int_equal(pt_captured.n, 1);
+        if (getenv("OTC_FX_UNDECODED")) {
+            /* dropped on the wire: still undecoded, the kept spans as they arrived */
+            assert_false(atomic_load(&pt_captured.b[0]->decoded));
+            assert_true(pt_captured.b[0]->raw_fresh);
+        }
         out = (const otc_traces_req *)otc_batch_msg(pt_captured.b[0]);
         assert_int_equal(out->n_resource_spans, 1);
         assert_int_equal(out->resource_spans[0]->n_scope_spans, 1);
@@ -659,7 +664,9 @@ static void test_batch_shapes(void **state)
         assert_int_equal(pt_span_index(out->resource_spans[0]->scope_spans[0]->spans[0]), 3);
         assert_int_equal(pt_span_index(out->resource_spans[0]->scope_spans[0]->spans[1]), 5);
         assert_int_equal(pt_captured.b[0]->items, 2);
-        assert_false(pt_captured.b[0]->raw_fresh);
+        if (!getenv("OTC_FX_UNDECODED")) {
+            assert_false(pt_captured.b[0]->raw_fresh);
+        }
         assert_int_equal(atomic_load(&ins.counters.dropped[OTC_TRACES]), 10);
         /* the re-encoded request holds exactly the two spans */
         {
