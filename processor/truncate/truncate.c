@@ -191,9 +191,28 @@ static int wire_span(void *arg, const uint8_t *p, size_t len)
     const uint8_t *end = p + len;
     struct otc_pb_field f;
     size_t n = 0;
-    int r;
+    int r = 0;
 
-    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
+    while (p < end) {
+        /* Most span fields are attributes with a one-byte tag and length: read
+         * in place. A KeyValue no longer than the limit cannot hold a longer
+         * string, so only longer ones are looked into. */
+        if (p[0] == (9 << 3 | 2) && end - p >= 2 && p[1] < 0x80) {
+            const uint8_t *v = p + 2;
+            size_t vlen = p[1];
+
+            if (vlen > (size_t)(end - v)) {
+                return WIRE_OVER;
+            }
+            p = v + vlen;
+            if (++n > l->max_attrs || (vlen > l->max_len && wire_attr_over(l, v, vlen))) {
+                return WIRE_OVER;
+            }
+            continue;
+        }
+        if ((r = otc_pb_next_field(&p, end, &f)) <= 0) {
+            break;
+        }
         if (f.wt != 2) {
             continue;
         }
