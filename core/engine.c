@@ -1769,7 +1769,7 @@ void otc_engine_stop(struct otc_engine *e)
     for (size_t i = 0; i < e->n_exporters; i++) {
         struct otc_exporter_rt *rt = &e->exporters[i];
         atomic_store(&rt->closing, true);
-        if (rt->queue.slots) {
+        if (rt->queue.cells) {
             otc_queue_kick(&rt->queue);
         }
     }
@@ -1823,7 +1823,7 @@ void otc_engine_destroy(struct otc_engine *e)
     for (size_t i = 0; i < e->n_pipelines; i++) {
         struct otc_pipeline *p = &e->pipelines[i];
         void *b;
-        if (p->queue.slots) {
+        if (p->queue.cells) {
             while (otc_queue_pop(&p->queue, &b)) {
                 otc_batch_unref(b);
             }
@@ -1852,7 +1852,7 @@ void otc_engine_destroy(struct otc_engine *e)
     for (size_t i = 0; i < e->n_exporters; i++) {
         struct otc_exporter_rt *rt = &e->exporters[i];
         void *b;
-        if (rt->queue.slots) {
+        if (rt->queue.cells) {
             while (otc_queue_pop(&rt->queue, &b)) {
                 otc_batch_unref(b);
             }
