@@ -225,97 +225,271 @@ static uint64_t exporter_seed(void)
     return otc_now_ns() ^ ((uint64_t)atomic_fetch_add(&seq, 1) << 48);
 }
 
-/* Send one batch: retry what is retryable with back-off (honouring the
- * server's RetryInfo), until it is sent, fails for good, runs out of
- * max_elapsed_time, or shutdown_timeout passes. Runs on an exporter thread. */
-static void export_with_retry(struct otc_exporter_rt *rt, struct otc_engine *e, struct otc_batch *b)
+/* One batch's way through the exporter helper: its attempts so far. */
+struct export_try {
+    struct otc_batch *b;
+    uint64_t          start;
+    unsigned          attempt;
+    struct otc_backoff bo;
+    int64_t           wait;    /* before the next attempt */
+    struct otc_export_call call; /* an attempt made with ops->send */
+};
+
+static void export_try_init(struct export_try *t, struct otc_exporter_rt *rt, struct otc_batch *b)
+{
+    memset(t, 0, sizeof(*t));
+    t->b = b;
+    t->start = otc_now_ns();
+    otc_backoff_init(&t->bo, &rt->set, exporter_seed());
+}
+
+static void export_result_clear(struct otc_export_result *res)
+{
+    res->retry_after_ns = 0;
+    res->rejected = 0;
+    res->reason[0] = '\0';
+}
+
+/* An attempt ended with rc (res says more): count and log what happened.
+ * True when the batch is done with (sent or dropped); false when it is to be
+ * tried again after t->wait. */
+static bool export_settle(struct otc_exporter_rt *rt, struct otc_engine *e, struct export_try *t,
+                          int rc, const struct otc_export_result *res)
+{
+    struct otc_instance *ins = &rt->ins;
+    enum otc_signal s = t->b->signal;
+    size_t items = t->b->items;
+    const char *reason = res->reason[0] ? res->reason : otc_strerror(rc);
+    enum otc_log_level level;
+    char note[96];
+    int64_t wait, held;
+    uint64_t now;
+
+    if (rc == OTC_OK) {
+        uint64_t rej = res->rejected < items ? res->rejected : items;
+        atomic_fetch_add(&ins->counters.sent[s], items - rej);
+        if (rej) {
+            atomic_fetch_add(&ins->counters.send_failed[s], rej);
+            atomic_fetch_add(&rt->stats.partial_rejected_items[s], rej);
+            if ((held = exporter_drop_log_allowed(rt)) >= 0) {
+                otc_log_warn(ins, "partial success: the server rejected %llu of %zu %s: %s "
+                             "(not retried)%s", (unsigned long long)rej, items, item_words(s),
+                             reason, held_note(note, sizeof(note), held));
+            }
+        }
+        return true;
+    }
+    if (atomic_load(&e->abort)) { /* the call was cut short at the deadline */
+        exporter_lost(rt, s, items, true);
+        return true;
+    }
+    if (rc != OTC_EIO) {
+        exporter_drop(rt, rt->stats.permanent_items, s, items, "permanent error", reason);
+        return true;
+    }
+    if (!rt->set.retry_enabled) {
+        exporter_drop(rt, rt->stats.permanent_items, s, items,
+                      "export failed (retry_on_failure disabled)", reason);
+        return true;
+    }
+    wait = otc_backoff_next(&t->bo, &rt->set);
+    if (res->retry_after_ns > wait) {
+        wait = res->retry_after_ns;
+    }
+    now = otc_now_ns();
+    if (rt->set.max_elapsed_ns > 0 &&
+        now + (uint64_t)wait - t->start > (uint64_t)rt->set.max_elapsed_ns) {
+        char why[96];
+        snprintf(why, sizeof(why), "retry_on_failure.max_elapsed_time reached after %u attempts in %.1fs",
+                 t->attempt, (double)(now - t->start) / 1e9);
+        exporter_drop(rt, rt->stats.exhausted_items, s, items, why, reason);
+        return true;
+    }
+    atomic_fetch_add(&rt->stats.retries, 1);
+    level = exporter_log_allowed(rt) ? OTC_LOG_WARN : OTC_LOG_DEBUG;
+    OTC_LOG_(level, ins, "export of %zu %s failed (attempt %u: %s), retrying in %.3fs%s", items,
+             item_words(s), t->attempt, reason, (double)wait / 1e9,
+             res->retry_after_ns ? " (server's RetryInfo)" : "");
+    t->wait = wait;
+    return false;
+}
+
+/* Send one batch with consume(): wait t->wait first, then retry what is
+ * retryable with back-off (honouring the server's RetryInfo), until it is
+ * sent, fails for good, runs out of max_elapsed_time, or shutdown_timeout
+ * passes. Releases the batch. Runs on an exporter thread. */
+static void export_with_retry(struct otc_exporter_rt *rt, struct otc_engine *e, struct export_try *t)
 {
     struct otc_instance *ins = &rt->ins;
     struct otc_export_result *res = otc_export_result();
-    enum otc_signal s = b->signal;
-    size_t items = b->items;
-    uint64_t start = otc_now_ns();
-    struct otc_backoff bo;
-    unsigned attempt = 0;
-    int rc;
 
-    otc_backoff_init(&bo, &rt->set, exporter_seed());
     for (;;) {
-        enum otc_log_level level;
-        char note[96];
-        int64_t wait, held;
-        uint64_t now, deadline;
-        const char *reason;
+        uint64_t deadline = otc_now_ns() + (uint64_t)t->wait;
+        int rc;
 
-        if (atomic_load(&e->abort)) {
-            exporter_lost(rt, s, items, true);
-            break;
-        }
-        res->retry_after_ns = 0;
-        res->rejected = 0;
-        res->reason[0] = '\0';
-        attempt++;
-        atomic_fetch_add(&rt->stats.attempts, 1);
-        rc = ins->ops->consume(ins, ins->ctx, otc_batch_ref(b));
-        reason = res->reason[0] ? res->reason : otc_strerror(rc);
-        if (rc == OTC_OK) {
-            uint64_t rej = res->rejected < items ? res->rejected : items;
-            atomic_fetch_add(&ins->counters.sent[s], items - rej);
-            if (rej) {
-                atomic_fetch_add(&ins->counters.send_failed[s], rej);
-                atomic_fetch_add(&rt->stats.partial_rejected_items[s], rej);
-                if ((held = exporter_drop_log_allowed(rt)) >= 0) {
-                    otc_log_warn(ins, "partial success: the server rejected %llu of %zu %s: %s "
-                                 "(not retried)%s", (unsigned long long)rej, items, item_words(s),
-                                 reason, held_note(note, sizeof(note), held));
-                }
-            }
-            break;
-        }
-        if (atomic_load(&e->abort)) { /* the call was cut short at the deadline */
-            exporter_lost(rt, s, items, true);
-            break;
-        }
-        if (rc != OTC_EIO) {
-            exporter_drop(rt, rt->stats.permanent_items, s, items, "permanent error", reason);
-            break;
-        }
-        if (!rt->set.retry_enabled) {
-            exporter_drop(rt, rt->stats.permanent_items, s, items,
-                          "export failed (retry_on_failure disabled)", reason);
-            break;
-        }
-        wait = otc_backoff_next(&bo, &rt->set);
-        if (res->retry_after_ns > wait) {
-            wait = res->retry_after_ns;
-        }
-        now = otc_now_ns();
-        if (rt->set.max_elapsed_ns > 0 && now + (uint64_t)wait - start > (uint64_t)rt->set.max_elapsed_ns) {
-            char why[96];
-            snprintf(why, sizeof(why), "retry_on_failure.max_elapsed_time reached after %u attempts in %.1fs",
-                     attempt, (double)(now - start) / 1e9);
-            exporter_drop(rt, rt->stats.exhausted_items, s, items, why, reason);
-            break;
-        }
-        atomic_fetch_add(&rt->stats.retries, 1);
-        level = exporter_log_allowed(rt) ? OTC_LOG_WARN : OTC_LOG_DEBUG;
-        OTC_LOG_(level, ins,
-                 "export of %zu %s failed (attempt %u: %s), retrying in %.3fs%s", items,
-                 item_words(s), attempt, reason, (double)wait / 1e9,
-                 res->retry_after_ns ? " (server's RetryInfo)" : "");
-        deadline = now + (uint64_t)wait;
         while (otc_now_ns() < deadline && !atomic_load(&e->abort)) {
             int64_t left = (int64_t)(deadline - otc_now_ns());
             sleep_ns(left < 10 * 1000000 ? (left > 0 ? left : 0) : 10 * 1000000);
         }
+        if (atomic_load(&e->abort)) {
+            exporter_lost(rt, t->b->signal, t->b->items, true);
+            break;
+        }
+        export_result_clear(res);
+        t->attempt++;
+        atomic_fetch_add(&rt->stats.attempts, 1);
+        rc = ins->ops->consume(ins, ins->ctx, otc_batch_ref(t->b));
+        if (export_settle(rt, e, t, rc, res)) {
+            break;
+        }
     }
-    otc_batch_unref(b);
+    otc_batch_unref(t->b);
+    t->b = NULL;
+}
+
+/* ------------------------------------------------- exporters with send() */
+
+/* An exporter with ops->send keeps up to max_in_flight batches under way.
+ * A slot is taken from in_flight for each batch started and given back when
+ * the batch is done with, including its retries (which wait in retry_queue
+ * for an exporter thread), so num_consumers bounds both, as in otelcol. */
+static void exporter_pump(struct otc_exporter_rt *rt);
+
+/* The batch of slot t is done with: free the slot, start the next batch. */
+static void export_slot_free(struct otc_exporter_rt *rt, struct export_try *t)
+{
+    if (t->b) {
+        otc_batch_unref(t->b);
+    }
+    free(t);
+    atomic_fetch_sub(&rt->in_flight, 1);
+    exporter_pump(rt);
+}
+
+/* The end of an attempt made with send (or refused at once by it). */
+static void export_sent(struct otc_exporter_rt *rt, struct export_try *t, int rc)
+{
+    if (export_settle(rt, rt->ins.engine, t, rc, &t->call.result)) {
+        export_slot_free(rt, t);
+    } else if (otc_queue_push(&rt->retry_queue, t) != OTC_OK) {
+        /* cannot happen: the retry queue has a place for every slot */
+        exporter_lost(rt, t->b->signal, t->b->items, true);
+        export_slot_free(rt, t);
+    }
+}
+
+void otc_export_done(struct otc_export_call *call, int rc)
+{
+    struct export_try *t = (struct export_try *)((char *)call - offsetof(struct export_try, call));
+
+    export_sent(call->engine_data, t, rc);
+}
+
+/* Start queued batches while slots are free. Called by whichever thread
+ * queued a batch or freed a slot; a slot taken when the queue turns out empty
+ * is given back, and the queue looked at once more, so a batch queued
+ * meanwhile is not left waiting. */
+static void exporter_pump(struct otc_exporter_rt *rt)
+{
+    struct otc_engine *e = rt->ins.engine;
+
+    for (;;) {
+        unsigned n = atomic_load(&rt->in_flight);
+        struct export_try *t;
+        void *b;
+        int rc;
+
+        if (n >= rt->max_in_flight || atomic_load(&e->abort)) {
+            return;
+        }
+        if (!atomic_compare_exchange_weak(&rt->in_flight, &n, n + 1)) {
+            continue;
+        }
+        if (!otc_queue_pop(&rt->queue, &b)) {
+            atomic_fetch_sub(&rt->in_flight, 1);
+            if (otc_queue_len(&rt->queue) == 0) {
+                return;
+            }
+            continue;
+        }
+        if (!(t = malloc(sizeof(*t)))) {
+            /* no memory for the attempt: the exporter threads send it */
+            exporter_lost(rt, ((struct otc_batch *)b)->signal, ((struct otc_batch *)b)->items, true);
+            otc_batch_unref(b);
+            atomic_fetch_sub(&rt->in_flight, 1);
+            continue;
+        }
+        export_try_init(t, rt, b);
+        t->call.engine_data = rt;
+        export_result_clear(&t->call.result);
+        t->attempt = 1;
+        atomic_fetch_add(&rt->stats.attempts, 1);
+        rc = rt->ins.ops->send(&rt->ins, rt->ins.ctx, otc_batch_ref(t->b), &t->call);
+        if (rc != OTC_OK) {
+            /* settled here, in this loop: no recursion through export_slot_free */
+            if (export_settle(rt, e, t, rc, &t->call.result)) {
+                otc_batch_unref(t->b);
+                free(t);
+                atomic_fetch_sub(&rt->in_flight, 1);
+            } else if (otc_queue_push(&rt->retry_queue, t) != OTC_OK) {
+                exporter_lost(rt, t->b->signal, t->b->items, true);
+                otc_batch_unref(t->b);
+                free(t);
+                atomic_fetch_sub(&rt->in_flight, 1);
+            }
+        }
+    }
+}
+
+/* Hand b to rt's queue; OTC_EAGAIN when full (b stays the caller's). */
+static int exporter_enqueue(struct otc_exporter_rt *rt, struct otc_batch *b)
+{
+    if (otc_queue_push(&rt->queue, b) != OTC_OK) {
+        return OTC_EAGAIN;
+    }
+    if (rt->async) {
+        exporter_pump(rt);
+    }
+    return OTC_OK;
 }
 
 struct exporter_thread_arg {
     struct otc_exporter_rt *rt;
     struct otc_engine      *engine;
 };
+
+/* Exporter threads of an exporter with send(): the retries. At shutdown
+ * they wait until no batch is under way, and at the deadline count what is
+ * still queued as lost. */
+static void exporter_retry_loop(struct otc_exporter_rt *rt, struct otc_engine *e)
+{
+    void *p;
+
+    for (;;) {
+        if (otc_queue_pop_wait(&rt->retry_queue, &p, WORKER_IDLE_MS)) {
+            struct export_try *t = p;
+            export_with_retry(rt, e, t);
+            export_slot_free(rt, t);
+            continue;
+        }
+        if (!atomic_load(&rt->closing)) {
+            continue;
+        }
+        if (atomic_load(&e->abort)) {
+            while (otc_queue_pop(&rt->queue, &p)) {
+                struct otc_batch *b = p;
+                exporter_lost(rt, b->signal, b->items, true);
+                otc_batch_unref(b);
+            }
+        } else {
+            exporter_pump(rt);
+        }
+        if (atomic_load(&rt->in_flight) == 0 && otc_queue_len(&rt->retry_queue) == 0 &&
+            otc_queue_len(&rt->queue) == 0) {
+            break;
+        }
+    }
+}
 
 static void *exporter_loop(void *arg)
 {
@@ -324,9 +498,17 @@ static void *exporter_loop(void *arg)
     struct otc_engine *e = a->engine;
     void *p;
 
+    pthread_setname_np(pthread_self(), "exporter");
+    if (rt->async) {
+        exporter_retry_loop(rt, e);
+        free(a);
+        return NULL;
+    }
     for (;;) {
         if (otc_queue_pop_wait(&rt->queue, &p, WORKER_IDLE_MS)) {
-            export_with_retry(rt, e, p);
+            struct export_try t;
+            export_try_init(&t, rt, p);
+            export_with_retry(rt, e, &t);
             continue;
         }
         if (atomic_load(&rt->closing)) {
@@ -354,7 +536,7 @@ static int pipeline_fanout(struct otc_pipeline *p, struct otc_batch *b)
         struct otc_batch *x = (i + 1 < p->n_exporters) ? otc_batch_ref(b) : b;
         int64_t backoff = 50000;
 
-        while (otc_queue_push(&rt->queue, x) != OTC_OK) {
+        while (exporter_enqueue(rt, x) != OTC_OK) {
             if (atomic_load(&e->abort)) {
                 exporter_lost(rt, x->signal, x->items, false);
                 otc_batch_unref(x);
@@ -416,6 +598,8 @@ static void *pipeline_loop(void *arg)
     struct otc_pipeline *p = arg;
     int wait_ms = WORKER_IDLE_MS;
     void *b;
+
+    pthread_setname_np(pthread_self(), "pipeline");
 
     for (;;) {
         if (otc_queue_pop_wait(&p->queue, &b, wait_ms)) {
@@ -481,16 +665,17 @@ static void feeds_synchronize(void)
     }
 }
 
-/* Where a receiver pushes a request for pipeline p: its queue, whose worker
+/* Where a receiver hands a request for pipeline p: its queue, whose worker
  * runs the processors; or, for a pipeline with no processor and one queued
  * exporter, that exporter's queue, which saves a thread hand-off per request
- * (a full exporter queue is then answered UNAVAILABLE at once). */
-static struct otc_queue *pipeline_entry(struct otc_pipeline *p)
+ * (a full exporter queue is then answered UNAVAILABLE at once).
+ * OTC_EAGAIN when full (b stays the caller's). */
+static int pipeline_enter(struct otc_pipeline *p, struct otc_batch *b)
 {
     if (p->n_processors == 0 && p->n_exporters == 1 && p->exporters[0]->set.queue_enabled) {
-        return &p->exporters[0]->queue;
+        return exporter_enqueue(p->exporters[0], b);
     }
-    return &p->queue;
+    return otc_queue_push(&p->queue, b) == OTC_OK ? OTC_OK : OTC_EAGAIN;
 }
 
 static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *t,
@@ -550,7 +735,7 @@ static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *
     transport = b->transport;
     for (unsigned i = 0; i < n; i++) {
         struct otc_batch *x = (i + 1 < n) ? otc_batch_ref(b) : b;
-        if (otc_queue_push(pipeline_entry(t->p[s][i]), x) != OTC_OK) {
+        if (pipeline_enter(t->p[s][i], x) != OTC_OK) {
             otc_batch_unref(x);
             rc = OTC_EAGAIN;
         }
@@ -1493,6 +1678,14 @@ static int exporter_start(struct otc_engine *e, struct otc_exporter_rt *rt)
     if (rt->ins.ops->concurrent && rt->set.queue_enabled) {
         threads = (unsigned)rt->set.num_consumers;
     }
+    if (rt->ins.ops->send && rt->set.queue_enabled) {
+        rt->async = true;
+        rt->max_in_flight = threads;
+        atomic_init(&rt->in_flight, 0);
+        if ((rc = otc_queue_init(&rt->retry_queue, threads)) != OTC_OK) {
+            return rc;
+        }
+    }
     rt->threads = calloc(threads, sizeof(*rt->threads));
     if (!rt->threads) {
         return OTC_ENOMEM;
@@ -1772,6 +1965,9 @@ void otc_engine_stop(struct otc_engine *e)
         if (rt->queue.cells) {
             otc_queue_kick(&rt->queue);
         }
+        if (rt->retry_queue.cells) {
+            otc_queue_kick(&rt->retry_queue);
+        }
     }
     for (size_t i = 0; i < e->n_exporters; i++) {
         struct otc_exporter_rt *rt = &e->exporters[i];
@@ -1857,6 +2053,14 @@ void otc_engine_destroy(struct otc_engine *e)
                 otc_batch_unref(b);
             }
             otc_queue_destroy(&rt->queue);
+        }
+        if (rt->retry_queue.cells) {
+            while (otc_queue_pop(&rt->retry_queue, &b)) {
+                struct export_try *t = b;
+                otc_batch_unref(t->b);
+                free(t);
+            }
+            otc_queue_destroy(&rt->retry_queue);
         }
         free(rt->threads);
         otc_config_map_free(exporter_helper_map, &rt->set);

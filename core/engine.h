@@ -65,6 +65,10 @@ struct otc_exporter_rt {
     struct otc_exporter_settings set;
     struct otc_exporter_stats    stats;
     struct otc_queue             queue;
+    bool                         async;         /* first attempts through ops->send */
+    unsigned                     max_in_flight; /* async: batches under way at most */
+    atomic_uint                  in_flight;     /* async: batches under way (with retries) */
+    struct otc_queue             retry_queue;   /* async: batches waiting for a retry thread */
     pthread_t                   *threads;
     unsigned                     n_threads;
     atomic_bool                  closing;   /* no more input: exit when the queue is empty */

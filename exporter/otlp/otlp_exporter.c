@@ -1,9 +1,12 @@
 /* otlp_exporter.c - the `otlp` exporter: sends each batch as one OTLP/gRPC
  * Export call through gRPC core, forwarding the received bytes unchanged when
- * no stage rewrote them. consume() runs on the exporter's sending_queue threads
- * (several at once); the channel is shared, each call has its own queue. */
+ * no stage rewrote them. send() starts first attempts from whichever thread
+ * the engine calls it on, and the shared gRPC loop thread (core/grpc_loop.c)
+ * ends them; consume() (retries) runs on the sending_queue threads and waits
+ * on a queue of its own. The channel is shared. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <ctype.h>
+#include <pthread.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
@@ -16,6 +19,7 @@
 #include "extension/bearertokenauth/bearertokenauth.h"
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
+#include "otc/otc_grpc_loop.h"
 #include "otc/otc_otlp.h"
 
 /* gRPC's own reconnect back-off grows to 120 s by default, which would keep a
@@ -46,11 +50,20 @@ struct otlp_exp {
     grpc_slice         method[OTC_SIGNAL_COUNT];
     struct otc_instance *authn;    /* resolved auth.authenticator */
     char              *auth_key;   /* its header, lower case (a gRPC metadata key) */
+    /* calls started by send() */
+    struct otc_instance *ins;
+    grpc_completion_queue *cq;     /* the shared loop's (otc_grpc_loop_get) */
+    struct otc_grpc_tick tick;     /* cancels calls under way at the drain deadline */
+    pthread_mutex_t    calls_lock;
+    struct otlp_rpc   *calls;      /* under way */
 };
 
 #define OTLP_EXP_MAX_AUTH 16400 /* bytes of "<scheme> <token>" */
 
 static const char *const compression_choices[] = {"gzip", "none", NULL};
+
+static void send_tick(void *arg);
+static void rpc_done(struct otc_grpc_tag *tag, bool ok);
 
 #define OFF(f) offsetof(struct otlp_exp, f)
 
@@ -294,6 +307,14 @@ static int otlp_exp_start(struct otc_instance *ins, void *vctx)
         x->n_md = x->headers.n;
     }
     probe_endpoint(ins, x);
+    if (!(x->cq = otc_grpc_loop_get())) {
+        return OTC_ENOMEM;
+    }
+    x->ins = ins;
+    pthread_mutex_init(&x->calls_lock, NULL);
+    x->tick.fn = send_tick;
+    x->tick.arg = x;
+    otc_grpc_loop_add_tick(&x->tick);
     return OTC_OK;
 }
 
@@ -424,6 +445,150 @@ static void read_partial_success(enum otc_signal s, grpc_byte_buffer *resp,
     protobuf_c_message_free_unpacked(m, NULL);
 }
 
+/* One Export call: what gRPC fills in, and what is freed when it ends. */
+struct otlp_rpc {
+    struct otc_grpc_tag     tag;        /* first: send()'s calls complete on the shared loop */
+    struct otlp_exp        *x;
+    struct otc_batch       *b;
+    grpc_call              *call;
+    grpc_byte_buffer       *req, *resp;
+    grpc_metadata_array     initial_md, trailing_md;
+    grpc_slice              details;
+    grpc_status_code        status;
+    grpc_metadata          *md_auth;
+    char                   *token;
+    struct otc_export_call *done;       /* send(): tell the engine at the end */
+    struct otlp_rpc        *prev, *next; /* send(): the calls under way */
+};
+
+/* Free what an rpc holds, its batch included. */
+static void rpc_release(struct otlp_rpc *r)
+{
+    grpc_slice_unref(r->details);
+    grpc_call_unref(r->call);
+    grpc_byte_buffer_destroy(r->req);
+    if (r->resp) {
+        grpc_byte_buffer_destroy(r->resp);
+    }
+    grpc_metadata_array_destroy(&r->initial_md);
+    grpc_metadata_array_destroy(&r->trailing_md);
+    free(r->md_auth);
+    free(r->token);
+    otc_batch_unref(r->b);
+}
+
+/* Start an Export call of b (which the rpc then holds) on cq with tag r.
+ * OTC_OK, or an error with res->reason set and b released. */
+static int rpc_start(struct otc_instance *ins, struct otlp_exp *x, struct otlp_rpc *r,
+                     struct otc_batch *b, grpc_completion_queue *cq,
+                     struct otc_export_result *res)
+{
+    enum otc_signal s = b->signal;
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_nanos(ins->timeout_ns, GPR_TIMESPAN));
+    grpc_metadata *md = x->md;
+    size_t n_md = x->n_md;
+    grpc_op ops[6];
+    grpc_slice slice;
+    const uint8_t *data;
+    size_t len;
+
+    r->x = x;
+    r->b = b;
+    r->details = grpc_empty_slice();
+    r->status = GRPC_STATUS_UNKNOWN;
+    if (otc_batch_bytes(b, &data, &len) != OTC_OK) {
+        snprintf(res->reason, sizeof(res->reason), "out of memory");
+        otc_batch_unref(b);
+        return OTC_ENOMEM;
+    }
+    if (x->authn) {
+        /* the token may be re-read from its file between calls */
+        r->token = malloc(OTLP_EXP_MAX_AUTH);
+        r->md_auth = calloc(x->n_md + 1, sizeof(*r->md_auth));
+        if (!r->token || !r->md_auth ||
+            otc_bearertokenauth_value(x->authn, r->token, OTLP_EXP_MAX_AUTH) != OTC_OK) {
+            free(r->token);
+            free(r->md_auth);
+            otc_batch_unref(b);
+            snprintf(res->reason, sizeof(res->reason), "no token from %s", x->auth);
+            return OTC_EIO;
+        }
+        if (x->n_md) {
+            memcpy(r->md_auth, x->md, x->n_md * sizeof(*r->md_auth));
+        }
+        r->md_auth[x->n_md].key = grpc_slice_from_static_string(x->auth_key);
+        r->md_auth[x->n_md].value = grpc_slice_from_static_string(r->token);
+        md = r->md_auth;
+        n_md = x->n_md + 1;
+    }
+    r->call = grpc_channel_create_call(x->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, x->method[s],
+                                       NULL, deadline, NULL);
+    /* the batch outlives the call, so gRPC may read its bytes in place */
+    slice = grpc_slice_from_static_buffer(data, len);
+    r->req = grpc_raw_byte_buffer_create(&slice, 1);
+    grpc_metadata_array_init(&r->initial_md);
+    grpc_metadata_array_init(&r->trailing_md);
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = n_md;
+    ops[0].data.send_initial_metadata.metadata = md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = r->req;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &r->initial_md;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &r->resp;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &r->trailing_md;
+    ops[5].data.recv_status_on_client.status = &r->status;
+    ops[5].data.recv_status_on_client.status_details = &r->details;
+    if (grpc_call_start_batch(r->call, ops, 6, r, NULL) != GRPC_CALL_OK) {
+        snprintf(res->reason, sizeof(res->reason), "the call could not be started");
+        rpc_release(r);
+        return OTC_EIO;
+    }
+    return OTC_OK;
+}
+static void calls_remove(struct otlp_exp *x, struct otlp_rpc *r)
+{
+    pthread_mutex_lock(&x->calls_lock);
+    if (r->prev) {
+        r->prev->next = r->next;
+    } else if (x->calls == r) {
+        x->calls = r->next;
+    }
+    if (r->next) {
+        r->next->prev = r->prev;
+    }
+    pthread_mutex_unlock(&x->calls_lock);
+}
+
+
+/* The result of a call whose batch completed (success: as gRPC said); frees
+ * what the rpc holds. */
+static int rpc_finish(struct otlp_rpc *r, bool success, struct otc_export_result *res)
+{
+    int rc;
+
+    if (!success) {
+        rc = OTC_EIO;
+        snprintf(res->reason, sizeof(res->reason), "the call did not complete");
+    } else {
+        rc = map_status(r->status, &r->trailing_md, res);
+        if (rc == OTC_OK) {
+            read_partial_success(r->b->signal, r->resp, res);
+        } else {
+            snprintf(res->reason, sizeof(res->reason), "status %s (%d): %.*s",
+                     status_name(r->status), (int)r->status, (int)GRPC_SLICE_LENGTH(r->details),
+                     (const char *)GRPC_SLICE_START_PTR(r->details));
+        }
+    }
+    rpc_release(r);
+    return rc;
+}
+
 /* Wait for the call's batch; once the engine's drain deadline has passed,
  * cancel the call (it then completes with CANCELLED). */
 static grpc_event wait_call(struct otc_instance *ins, grpc_completion_queue *cq, grpc_call *call,
@@ -446,115 +611,100 @@ static grpc_event wait_call(struct otc_instance *ins, grpc_completion_queue *cq,
     }
 }
 
+/* Blocking: one call on a queue of its own (retries, on the exporter threads). */
 static int otlp_exp_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
 {
-    struct otlp_exp *x = vctx;
     struct otc_export_result *res = otc_export_result();
-    enum otc_signal s = b->signal;
-    grpc_completion_queue *cq;
-    grpc_call *call;
-    grpc_op ops[6];
-    grpc_metadata_array initial_md, trailing_md;
-    grpc_byte_buffer *req, *resp = NULL;
-    grpc_slice slice, details = grpc_empty_slice();
-    grpc_status_code status = GRPC_STATUS_UNKNOWN;
-    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                         gpr_time_from_nanos(ins->timeout_ns, GPR_TIMESPAN));
-    const uint8_t *data;
-    size_t len;
-    grpc_event ev;
-    grpc_metadata *md = x->md, *md_auth = NULL;
-    size_t n_md = x->n_md;
-    char *token = NULL;
-    int rc;
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    struct otlp_rpc r = {0};
+    int rc = rpc_start(ins, vctx, &r, b, cq, res);
 
-    if (otc_batch_bytes(b, &data, &len) != OTC_OK) {
-        otc_batch_unref(b);
-        return OTC_ENOMEM;
+    if (rc == OTC_OK) {
+        grpc_event ev = wait_call(ins, cq, r.call, &r);
+        rc = rpc_finish(&r, ev.success != 0, res);
     }
-    if (x->authn) {
-        /* the token may be re-read from its file between calls */
-        token = malloc(OTLP_EXP_MAX_AUTH);
-        md_auth = calloc(x->n_md + 1, sizeof(*md_auth));
-        if (!token || !md_auth || otc_bearertokenauth_value(x->authn, token, OTLP_EXP_MAX_AUTH) != OTC_OK) {
-            free(token);
-            free(md_auth);
-            otc_batch_unref(b);
-            snprintf(res->reason, sizeof(res->reason), "no token from %s", x->auth);
-            return OTC_EIO;
-        }
-        if (x->n_md) {
-            memcpy(md_auth, x->md, x->n_md * sizeof(*md_auth));
-        }
-        md_auth[x->n_md].key = grpc_slice_from_static_string(x->auth_key);
-        md_auth[x->n_md].value = grpc_slice_from_static_string(token);
-        md = md_auth;
-        n_md = x->n_md + 1;
-    }
-    cq = grpc_completion_queue_create_for_pluck(NULL);
-    call = grpc_channel_create_call(x->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, x->method[s], NULL,
-                                    deadline, NULL);
-    /* the batch outlives the call, so gRPC may read its bytes in place */
-    slice = grpc_slice_from_static_buffer(data, len);
-    req = grpc_raw_byte_buffer_create(&slice, 1);
-    grpc_metadata_array_init(&initial_md);
-    grpc_metadata_array_init(&trailing_md);
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = n_md;
-    ops[0].data.send_initial_metadata.metadata = md;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = req;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial_md;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &resp;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trailing_md;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
-    if (grpc_call_start_batch(call, ops, 6, x, NULL) != GRPC_CALL_OK) {
-        rc = OTC_EIO;
-    } else {
-        ev = wait_call(ins, cq, call, x);
-        if (!ev.success) {
-            rc = OTC_EIO;
-            snprintf(res->reason, sizeof(res->reason), "the call did not complete");
-        } else {
-            rc = map_status(status, &trailing_md, res);
-            if (rc == OTC_OK) {
-                read_partial_success(s, resp, res);
-            } else {
-                snprintf(res->reason, sizeof(res->reason), "status %s (%d): %.*s", status_name(status),
-                         (int)status, (int)GRPC_SLICE_LENGTH(details),
-                         (const char *)GRPC_SLICE_START_PTR(details));
-            }
-        }
-        grpc_slice_unref(details);
-    }
-    grpc_call_unref(call);
-    grpc_byte_buffer_destroy(req);
-    if (resp) {
-        grpc_byte_buffer_destroy(resp);
-    }
-    grpc_metadata_array_destroy(&initial_md);
-    grpc_metadata_array_destroy(&trailing_md);
     grpc_completion_queue_shutdown(cq);
     while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
            GRPC_QUEUE_SHUTDOWN) {
     }
     grpc_completion_queue_destroy(cq);
-    free(md_auth);
-    free(token);
-    otc_batch_unref(b);
     return rc;
+}
+
+/* Without waiting: the call goes on the shared completion queue, whose thread
+ * reports its end to the engine (rpc_done). */
+static int otlp_exp_send(struct otc_instance *ins, void *vctx, struct otc_batch *b,
+                         struct otc_export_call *done)
+{
+    struct otlp_exp *x = vctx;
+    struct otlp_rpc *r = calloc(1, sizeof(*r));
+    int rc;
+
+    if (!r) {
+        otc_batch_unref(b);
+        snprintf(done->result.reason, sizeof(done->result.reason), "out of memory");
+        return OTC_ENOMEM;
+    }
+    r->done = done;
+    r->tag.done = rpc_done;
+    /* Under the lock, so that the loop thread (which takes it to remove an ended
+     * call, or to cancel calls) sees the call listed and whole. */
+    pthread_mutex_lock(&x->calls_lock);
+    if ((rc = rpc_start(ins, x, r, b, x->cq, &done->result)) == OTC_OK) {
+        r->next = x->calls;
+        if (x->calls) {
+            x->calls->prev = r;
+        }
+        x->calls = r;
+    }
+    pthread_mutex_unlock(&x->calls_lock);
+    if (rc != OTC_OK) {
+        free(r);
+    }
+    return rc;
+}
+
+/* The end of a call started by send(), on the shared loop thread. */
+static void rpc_done(struct otc_grpc_tag *tag, bool ok)
+{
+    struct otlp_rpc *r = (struct otlp_rpc *)tag;
+    struct otc_export_call *done = r->done;
+    int rc;
+
+    calls_remove(r->x, r);
+    rc = rpc_finish(r, ok, &done->result);
+    free(r);
+    otc_export_done(done, rc);
+}
+
+/* On the loop thread: once the engine's drain deadline has passed, cancel
+ * the calls under way (they then end with CANCELLED). */
+static void send_tick(void *arg)
+{
+    struct otlp_exp *x = arg;
+
+    if (!x->ins->engine || !otc_engine_drain_expired(x->ins->engine)) {
+        return;
+    }
+    pthread_mutex_lock(&x->calls_lock);
+    for (struct otlp_rpc *r = x->calls; r; r = r->next) {
+        grpc_call_cancel(r->call, NULL);
+    }
+    pthread_mutex_unlock(&x->calls_lock);
 }
 
 static void otlp_exp_shutdown(struct otc_instance *ins, void *vctx)
 {
     struct otlp_exp *x = vctx;
 
+    (void)ins;
+    /* the engine has seen every send() end before it shuts the exporter down */
+    if (x->cq) {
+        otc_grpc_loop_remove_tick(&x->tick);
+        otc_grpc_loop_put();
+        x->cq = NULL;
+        pthread_mutex_destroy(&x->calls_lock);
+    }
     if (x->channel) {
         grpc_channel_destroy(x->channel);
         x->channel = NULL;
@@ -586,6 +736,7 @@ const struct otc_component_ops otc_exporter_otlp_ops = {
     .init = NULL,
     .start = otlp_exp_start,
     .consume = otlp_exp_consume,
+    .send = otlp_exp_send,
     .flush = NULL,
     .shutdown = otlp_exp_shutdown,
     .destroy = otlp_exp_destroy,

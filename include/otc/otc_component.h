@@ -18,6 +18,7 @@
 enum otc_kind { OTC_RECEIVER, OTC_PROCESSOR, OTC_EXPORTER, OTC_EXTENSION };
 
 struct otc_instance;
+struct otc_export_call;
 
 struct otc_component_ops {
     const char                    *type;       /* key used in pipeline.yaml */
@@ -37,6 +38,16 @@ struct otc_component_ops {
      * Exporters: called on the exporter's own thread; OTC_EIO asks for a retry
      * (then ownership stays with the engine), OTC_EPERM drops the batch. */
     int  (*consume)(struct otc_instance *ins, void *ctx, struct otc_batch *b);
+    /* Exporters, optional: start sending b and return without waiting for the
+     * answer. Takes ownership of b, whatever it returns. OTC_OK: the attempt
+     * is under way, and the exporter calls otc_export_done(call, rc) once when
+     * it ends, on any thread, after filling call->result; anything else: the
+     * attempt failed at once (call->result says why, as for consume()). The
+     * engine sends first attempts this way, at most sending_queue.num_consumers
+     * at once, from whichever thread queued the batch or finished the previous
+     * attempt; retries go through consume() on the exporter's threads. */
+    int  (*send)(struct otc_instance *ins, void *ctx, struct otc_batch *b,
+                 struct otc_export_call *call);
     int  (*flush)(struct otc_instance *ins, void *ctx);
     /* Processors: called on the worker thread once now >= ins->timer_due_ns
      * (0 = no timer); the stage sets the next due time itself. */
@@ -114,6 +125,13 @@ struct otc_export_result {
     char     reason[256];    /* failure or partial success: status code and message */
 };
 struct otc_export_result *otc_export_result(void); /* this thread's record */
+/* One attempt started with ops->send: the exporter fills result, then calls
+ * otc_export_done. The rest belongs to the engine. */
+struct otc_export_call {
+    struct otc_export_result result;
+    void                    *engine_data;
+};
+void otc_export_done(struct otc_export_call *call, int rc);
 /* Lifecycle state, for the health_check extension: RUNNING only while every
  * pipeline is running. since (may be NULL): CLOCK_REALTIME ns of the change. */
 enum otc_engine_state { OTC_ENGINE_STARTING, OTC_ENGINE_RUNNING, OTC_ENGINE_STOPPING };

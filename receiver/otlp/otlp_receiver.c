@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "extension/bearertokenauth/bearertokenauth.h"
+#include "otc/otc_grpc_loop.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
 #include "receiver/otlp/otlp_http.h"
@@ -54,18 +55,19 @@ struct otlp_ctx {
     struct otlp_http      *http;
     struct otc_instance   *ins;
     grpc_server           *server;
-    grpc_completion_queue *cq;
+    grpc_completion_queue *cq;            /* the shared one (otc_grpc_loop_get) */
     void                  *method[OTC_SIGNAL_COUNT];
-    pthread_t              thread;
-    bool                   thread_started;
+    struct otc_grpc_tag    shutdown_tag;  /* the server's shutdown notification */
     atomic_bool            shutting_down;
     atomic_bool            server_done;   /* shutdown notification seen */
-    int                    live_calls;
+    atomic_int             live_calls;    /* call slots gRPC still holds */
+    bool                   server_started;
 };
 
 enum call_state { CALL_REQUESTED, CALL_ANSWERING };
 
 struct otlp_call {
+    struct otc_grpc_tag  tag;      /* first: the shared queue's tags point here */
     struct otlp_ctx     *rx;
     int                  signal;   /* -1: generic (unknown method) */
     enum call_state      state;
@@ -243,10 +245,16 @@ static int otlp_validate(const void *vctx, char *err, size_t errlen)
 
 /* ---------------------------------------------------------------- calls */
 
-static void call_request(struct otlp_ctx *rx, struct otlp_call *c)
+static void call_cleanup(struct otlp_call *c);
+static void call_done(struct otc_grpc_tag *tag, bool ok);
+
+/* Ask gRPC for the next call of c's kind into slot c; false (c cleaned up,
+ * the caller frees it) when gRPC refuses, e.g. once the server shuts down. */
+static bool call_request(struct otlp_ctx *rx, struct otlp_call *c)
 {
     grpc_call_error err;
 
+    c->tag.done = call_done;
     memset(&c->md, 0, sizeof(c->md));
     grpc_metadata_array_init(&c->md);
     c->state = CALL_REQUESTED;
@@ -256,17 +264,22 @@ static void call_request(struct otlp_ctx *rx, struct otlp_call *c)
     c->status_msg = grpc_empty_slice();
     if (c->signal < 0) {
         grpc_call_details_init(&c->details);
-        err = grpc_server_request_call(rx->server, &c->call, &c->details, &c->md, rx->cq, rx->cq, c);
+        err = grpc_server_request_call(rx->server, &c->call, &c->details, &c->md, rx->cq, rx->cq,
+                                       &c->tag);
     } else {
         err = grpc_server_request_registered_call(rx->server, rx->method[c->signal], &c->call,
                                                   &c->deadline, &c->md, &c->payload, rx->cq,
-                                                  rx->cq, c);
+                                                  rx->cq, &c->tag);
     }
     if (err != GRPC_CALL_OK) {
-        otc_log_err(rx->ins, "cannot request a call: error %d", err);
-        return;
+        if (!atomic_load(&rx->shutting_down)) {
+            otc_log_err(rx->ins, "cannot request a call: error %d", err);
+        }
+        call_cleanup(c);
+        return false;
     }
-    rx->live_calls++;
+    atomic_fetch_add(&rx->live_calls, 1);
+    return true;
 }
 
 static void call_cleanup(struct otlp_call *c)
@@ -314,7 +327,7 @@ static void call_answer(struct otlp_call *c, grpc_status_code code, const char *
     op->data.recv_close_on_server.cancelled = &c->cancelled;
     op++;
     c->state = CALL_ANSWERING;
-    err = grpc_call_start_batch(c->call, ops, (size_t)(op - ops), c, NULL);
+    err = grpc_call_start_batch(c->call, ops, (size_t)(op - ops), &c->tag, NULL);
     if (err != GRPC_CALL_OK) {
         otc_log_err(c->rx->ins, "cannot answer a call: error %d", err);
         c->state = CALL_REQUESTED; /* handled as finished by the caller */
@@ -672,13 +685,19 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
     }
 }
 
-static void handle_event(struct otlp_ctx *rx, struct otlp_call *c, bool ok)
+/* A call slot's event, on the shared loop thread: a request arrived (or, at
+ * shutdown, never will), or its answer went out. The slot's live_calls count
+ * is given back last: once it reaches 0 the shutting-down thread may free rx. */
+static void call_done(struct otc_grpc_tag *tag, bool ok)
 {
+    struct otlp_call *c = (struct otlp_call *)tag;
+    struct otlp_ctx *rx = c->rx;
+
     if (c->state == CALL_REQUESTED) {
         if (!ok) { /* shutdown: a pre-requested call that never arrived */
             call_cleanup(c);
-            rx->live_calls--;
             free(c);
+            atomic_fetch_sub(&rx->live_calls, 1);
             return;
         }
         if (c->signal < 0) {
@@ -696,34 +715,18 @@ static void handle_event(struct otlp_ctx *rx, struct otlp_call *c, bool ok)
     }
     /* the answer went out (or failed): recycle the slot */
     call_cleanup(c);
-    rx->live_calls--;
-    if (atomic_load(&rx->shutting_down)) {
+    if (atomic_load(&rx->shutting_down) || !call_request(rx, c)) {
         free(c);
-        return;
     }
-    call_request(rx, c);
+    atomic_fetch_sub(&rx->live_calls, 1);
 }
 
-static void *otlp_loop(void *arg)
+static void server_shutdown_done(struct otc_grpc_tag *tag, bool ok)
 {
-    struct otlp_ctx *rx = arg;
+    struct otlp_ctx *rx = (struct otlp_ctx *)((char *)tag - offsetof(struct otlp_ctx, shutdown_tag));
 
-    for (;;) {
-        grpc_event ev = grpc_completion_queue_next(rx->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
-        if (ev.type == GRPC_QUEUE_SHUTDOWN) {
-            break;
-        }
-        if (ev.type != GRPC_OP_COMPLETE) {
-            continue;
-        }
-        if (ev.tag == rx) { /* the server finished shutting down */
-            atomic_store(&rx->server_done, true);
-            grpc_completion_queue_shutdown(rx->cq);
-            continue;
-        }
-        handle_event(rx, ev.tag, ev.success != 0);
-    }
-    return NULL;
+    (void)ok;
+    atomic_store(&rx->server_done, true);
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -871,7 +874,9 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
         }
     }
     rx->server = grpc_server_create(&chargs, NULL);
-    rx->cq = grpc_completion_queue_create_for_next(NULL);
+    if (!(rx->cq = otc_grpc_loop_get())) {
+        return OTC_ENOMEM;
+    }
     grpc_server_register_completion_queue(rx->server, rx->cq, NULL);
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
         if (ins->n_feeds[s]) {
@@ -891,6 +896,7 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
         return OTC_EIO;
     }
     grpc_server_start(rx->server);
+    rx->server_started = true;
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
         for (int i = 0; rx->method[s] && i < CALLS_PER_METHOD; i++) {
             struct otlp_call *c = calloc(1, sizeof(*c));
@@ -899,7 +905,9 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
             }
             c->rx = rx;
             c->signal = s;
-            call_request(rx, c);
+            if (!call_request(rx, c)) {
+                free(c);
+            }
         }
     }
     for (int i = 0; i < GENERIC_CALLS; i++) {
@@ -909,12 +917,10 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
         }
         c->rx = rx;
         c->signal = -1;
-        call_request(rx, c);
+        if (!call_request(rx, c)) {
+            free(c);
+        }
     }
-    if (pthread_create(&rx->thread, NULL, otlp_loop, rx) != 0) {
-        return OTC_ENOMEM;
-    }
-    rx->thread_started = true;
     otc_log_info(ins, "OTLP/gRPC%s listening on %s", rx->grpc_tls.cert_file
                  ? (rx->grpc_tls.client_ca_file ? " (mTLS)" : " (TLS)") : "", rx->endpoint);
     return OTC_OK;
@@ -930,27 +936,29 @@ static void otlp_shutdown(struct otc_instance *ins, void *vctx)
     if (!rx->server) {
         return;
     }
-    /* The completion-queue thread owns the call slots; it recycles none from here on. */
+    /* The loop thread owns the call slots; it recycles none from here on. */
     atomic_store(&rx->shutting_down, true);
-    grpc_server_shutdown_and_notify(rx->server, rx->cq, rx);
-    /* new calls are refused from here; those in flight get a moment to answer */
-    for (int ms = 0; rx->thread_started && ms < SHUTDOWN_GRACE_MS && !atomic_load(&rx->server_done);
-         ms += 10) {
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    grpc_server_cancel_all_calls(rx->server);
-    if (rx->thread_started) {
-        pthread_join(rx->thread, NULL);
-        rx->thread_started = false;
-    } else {
-        /* start failed before the thread ran: drain here */
-        otlp_loop(rx);
+    if (rx->server_started) {
+        rx->shutdown_tag.done = server_shutdown_done;
+        grpc_server_shutdown_and_notify(rx->server, rx->cq, &rx->shutdown_tag);
+        /* new calls are refused from here; those in flight get a moment to answer */
+        for (int ms = 0; ms < SHUTDOWN_GRACE_MS && !atomic_load(&rx->server_done); ms += 10) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        grpc_server_cancel_all_calls(rx->server);
+        /* every slot comes back (pre-requested ones fail), then rx may go */
+        while (!atomic_load(&rx->server_done) || atomic_load(&rx->live_calls) > 0) {
+            struct timespec ts = {0, 1000000L};
+            nanosleep(&ts, NULL);
+        }
     }
     grpc_server_destroy(rx->server);
     rx->server = NULL;
-    grpc_completion_queue_destroy(rx->cq);
-    rx->cq = NULL;
+    if (rx->cq) {
+        otc_grpc_loop_put();
+        rx->cq = NULL;
+    }
 }
 
 static void otlp_destroy(void *vctx)
