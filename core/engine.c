@@ -355,7 +355,7 @@ static void export_with_retry(struct otc_exporter_rt *rt, struct otc_engine *e, 
  * for an exporter thread), so num_consumers bounds both, as in otelcol. */
 static void exporter_pump(struct otc_exporter_rt *rt);
 
-/* The batch of slot t is done with: free the slot, start the next batch. */
+/* The batch of slot t is done with: free the slot. */
 static void export_slot_free(struct otc_exporter_rt *rt, struct export_try *t)
 {
     if (t->b) {
@@ -363,26 +363,32 @@ static void export_slot_free(struct otc_exporter_rt *rt, struct export_try *t)
     }
     free(t);
     atomic_fetch_sub(&rt->in_flight, 1);
-    exporter_pump(rt);
 }
 
-/* The end of an attempt made with send (or refused at once by it). */
-static void export_sent(struct otc_exporter_rt *rt, struct export_try *t, int rc)
+/* The end of an attempt made with send (or refused at once by it): true when
+ * the batch waits for a retry (its slot stays taken), false when its slot
+ * was freed. */
+static bool export_sent(struct otc_exporter_rt *rt, struct export_try *t, int rc)
 {
-    if (export_settle(rt, rt->ins.engine, t, rc, &t->call.result)) {
-        export_slot_free(rt, t);
-    } else if (otc_queue_push(&rt->retry_queue, t) != OTC_OK) {
+    if (!export_settle(rt, rt->ins.engine, t, rc, &t->call.result)) {
+        if (otc_queue_push(&rt->retry_queue, t) == OTC_OK) {
+            return true;
+        }
         /* cannot happen: the retry queue has a place for every slot */
         exporter_lost(rt, t->b->signal, t->b->items, true);
-        export_slot_free(rt, t);
     }
+    export_slot_free(rt, t);
+    return false;
 }
 
 void otc_export_done(struct otc_export_call *call, int rc)
 {
     struct export_try *t = (struct export_try *)((char *)call - offsetof(struct export_try, call));
+    struct otc_exporter_rt *rt = call->engine_data;
 
-    export_sent(call->engine_data, t, rc);
+    if (!export_sent(rt, t, rc)) {
+        exporter_pump(rt);
+    }
 }
 
 /* Start queued batches while slots are free. Called by whichever thread
@@ -413,7 +419,7 @@ static void exporter_pump(struct otc_exporter_rt *rt)
             continue;
         }
         if (!(t = malloc(sizeof(*t)))) {
-            /* no memory for the attempt: the exporter threads send it */
+            /* no memory to track the attempt: counted as not sent */
             exporter_lost(rt, ((struct otc_batch *)b)->signal, ((struct otc_batch *)b)->items, true);
             otc_batch_unref(b);
             atomic_fetch_sub(&rt->in_flight, 1);
@@ -426,17 +432,7 @@ static void exporter_pump(struct otc_exporter_rt *rt)
         atomic_fetch_add(&rt->stats.attempts, 1);
         rc = rt->ins.ops->send(&rt->ins, rt->ins.ctx, otc_batch_ref(t->b), &t->call);
         if (rc != OTC_OK) {
-            /* settled here, in this loop: no recursion through export_slot_free */
-            if (export_settle(rt, e, t, rc, &t->call.result)) {
-                otc_batch_unref(t->b);
-                free(t);
-                atomic_fetch_sub(&rt->in_flight, 1);
-            } else if (otc_queue_push(&rt->retry_queue, t) != OTC_OK) {
-                exporter_lost(rt, t->b->signal, t->b->items, true);
-                otc_batch_unref(t->b);
-                free(t);
-                atomic_fetch_sub(&rt->in_flight, 1);
-            }
+            export_sent(rt, t, rc); /* this loop goes on: no recursion */
         }
     }
 }
@@ -470,6 +466,7 @@ static void exporter_retry_loop(struct otc_exporter_rt *rt, struct otc_engine *e
             struct export_try *t = p;
             export_with_retry(rt, e, t);
             export_slot_free(rt, t);
+            exporter_pump(rt);
             continue;
         }
         if (!atomic_load(&rt->closing)) {
