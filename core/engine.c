@@ -77,7 +77,8 @@ static const struct otc_config_entry exporter_helper_map[] = {
      "queue batches in front of the exporter"},
     {OTC_CFG_INT, "sending_queue.num_consumers", "10", SET_OFF(num_consumers),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, 256, NULL,
-     "export threads (exporters that send one batch at a time use 1)"},
+     "batches sent at once: calls under way (otlp) or export threads (exporters that send "
+     "one batch at a time use 1)"},
     {OTC_CFG_INT, "sending_queue.queue_size", "1000", SET_OFF(queue_size),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, 1 << 20, NULL,
      "batches the queue holds; when full the pipeline waits and receivers answer UNAVAILABLE"},
