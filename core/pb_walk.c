@@ -254,6 +254,39 @@ bool otc_pb_span_read(const uint8_t *p, size_t len, const char *key, struct otc_
     return true;
 }
 
+/* LogRecord field numbers (opentelemetry/proto/logs/v1/logs.proto). */
+enum {
+    LOG_ATTRIBUTES = 6,
+    LOG_TRACE_ID = 9,
+};
+
+bool otc_pb_log_read(const uint8_t *p, size_t len, const char *const *keys, struct otc_pb_log *lr)
+{
+    const uint8_t *end = p + len;
+    struct otc_pb_field f;
+    int r;
+
+    memset(lr, 0, sizeof(*lr));
+    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
+        if (f.wt != 2) {
+            continue;
+        }
+        if (f.num == LOG_TRACE_ID) {
+            lr->trace_id = f.p;
+            lr->trace_id_len = f.len;
+        } else if (f.num == LOG_ATTRIBUTES && keys && !lr->has_key) {
+            for (size_t i = 0; keys[i] && !lr->has_key; i++) {
+                int k = kv_named(f.p, f.len, keys[i], strlen(keys[i]));
+                if (k < 0) {
+                    return false;
+                }
+                lr->has_key = k;
+            }
+        }
+    }
+    return r == 0;
+}
+
 /* ------------------------------------------------------------ filtering */
 
 static uint8_t *put_varint(uint8_t *o, size_t v)

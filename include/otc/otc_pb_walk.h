@@ -112,6 +112,17 @@ struct otc_pb_span {
  * in the same pass; false when malformed. */
 bool otc_pb_span_read(const uint8_t *p, size_t len, const char *key, struct otc_pb_span *sp);
 
+/* The fields of a LogRecord that the log stages read (the last one counts). */
+struct otc_pb_log {
+    const uint8_t *trace_id;
+    size_t         trace_id_len;
+    bool           has_key; /* an attribute is named one of the keys asked for */
+};
+
+/* Read a serialized LogRecord, and look for attributes named one of keys
+ * (NULL-terminated, or NULL for none) in the same pass; false when malformed. */
+bool otc_pb_log_read(const uint8_t *p, size_t len, const char *const *keys, struct otc_pb_log *lr);
+
 /* Write the request at buf (len bytes) to out without the items whose entry
  * in keep (one per item, in walk order) is 0, and without the scope and
  * resource containers then left without items, or without any from the start

@@ -739,8 +739,9 @@ static void decide_logs(const struct sampler_ctx *x, const otc_logs_req *r, uint
 }
 
 /* Pass 1 on an undecoded request, walking its bytes: the same decisions for
- * the spans that carry neither a tracestate nor a sampling.priority attribute.
- * A span that does stops the walk (WIRE_SLOW): the decoded pass decides. */
+ * the spans that carry neither a tracestate nor a sampling.priority attribute,
+ * and for the log records wire_log describes. Any other item stops the walk
+ * (WIRE_SLOW): the decoded pass decides. */
 #define WIRE_SLOW 1
 
 /* Trace ids hashed together: each FNV-1a is a chain of 16 dependent
@@ -786,6 +787,8 @@ static void wire_hash_waiting(struct wire_decide *w)
     w->n_ids = 0;
 }
 
+static void wire_decide_id(struct wire_decide *w, const uint8_t *trace_id);
+
 static int wire_span(void *arg, const uint8_t *p, size_t len)
 {
     struct wire_decide *w = arg;
@@ -798,28 +801,66 @@ static int wire_span(void *arg, const uint8_t *p, size_t len)
         sp.has_key) {
         return WIRE_SLOW;
     }
-    w->o->total++;
     id.data = (uint8_t *)sp.trace_id;
     id.len = sp.trace_id_len;
     if (x->never || !trace_id_valid(&id)) {
+        w->o->total++;
         wire_record(w, at, id_keep(x, &id, TS_OK));
-    } else if (x->threshold == TH_ALWAYS) {
-        wire_record(w, at, true); /* every randomness passes: no need to hash */
     } else {
-        w->ids[w->n_ids] = sp.trace_id;
-        w->at[w->n_ids++] = at;
-        if (w->n_ids == HASH_LANES) {
-            wire_hash_waiting(w);
-        }
+        wire_decide_id(w, sp.trace_id);
     }
     return 0;
 }
 
-static bool decide_traces_wire(const struct sampler_ctx *x, const struct otc_batch *b,
-                               uint8_t *keep, struct decide_out *o)
+/* The decision of a span or log record with a valid trace id and nothing else
+ * that matters: by the hash of the id, unless every randomness passes. */
+static void wire_decide_id(struct wire_decide *w, const uint8_t *trace_id)
+{
+    size_t at = w->o->total++;
+
+    if (w->x->threshold == TH_ALWAYS) {
+        wire_record(w, at, true); /* no need to hash */
+        return;
+    }
+    w->ids[w->n_ids] = trace_id;
+    w->at[w->n_ids++] = at;
+    if (w->n_ids == HASH_LANES) {
+        wire_hash_waiting(w);
+    }
+}
+
+/* A log record is decided here when the sampler hashes trace ids, the record
+ * has a valid one, and none of the attributes that could change the decision
+ * (sampling.threshold, sampling.randomness, the sampling_priority attribute)
+ * is present; any other record sends the request to the decoded pass. */
+static int wire_log(void *arg, const uint8_t *p, size_t len)
+{
+    struct wire_decide *w = arg;
+    const struct sampler_ctx *x = w->x;
+    const char *keys[4] = {LOG_THRESHOLD_KEY, LOG_RANDOM_KEY, NULL, NULL};
+    struct otc_pb_log lr;
+    ProtobufCBinaryData id;
+
+    if (x->sampling_priority && *x->sampling_priority) {
+        keys[2] = x->sampling_priority;
+    }
+    if (w->o->total == w->cap || !otc_pb_log_read(p, len, keys, &lr) || lr.has_key) {
+        return WIRE_SLOW;
+    }
+    id.data = (uint8_t *)lr.trace_id;
+    id.len = lr.trace_id_len;
+    if (x->never || !x->logs_trace_id || !trace_id_valid(&id)) {
+        return WIRE_SLOW;
+    }
+    wire_decide_id(w, lr.trace_id);
+    return 0;
+}
+
+static bool decide_wire(const struct sampler_ctx *x, const struct otc_batch *b, uint8_t *keep,
+                        struct decide_out *o)
 {
     struct wire_decide w = {.x = x, .keep = keep, .cap = keep ? b->items : SIZE_MAX, .o = o};
-    struct otc_pb_visitor v = {.item = wire_span, .arg = &w};
+    struct otc_pb_visitor v = {.item = b->signal == OTC_TRACES ? wire_span : wire_log, .arg = &w};
 
     if (otc_pb_walk(b->raw, b->raw_len, &v, &o->empty_groups) != OTC_OK) {
         return false;
@@ -915,9 +956,9 @@ static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batc
     if (s != OTC_TRACES && s != OTC_LOGS) {
         return otc_next(ins, b);
     }
-    if (s == OTC_TRACES && !atomic_load_explicit(&b->decoded, memory_order_acquire)) {
+    if (!atomic_load_explicit(&b->decoded, memory_order_acquire)) {
         keep = sampler_keep_buf(x, b->items);
-        if (decide_traces_wire(x, b, keep, &o) && o.total == b->items) {
+        if (decide_wire(x, b, keep, &o) && o.total == b->items) {
             if (keep && o.kept > 0 && (o.kept < o.total || o.empty_groups)) {
                 /* drop on the wire: the kept spans go on as the bytes that arrived */
                 if (!(b = otc_batch_keep_items(b, keep, o.kept))) {

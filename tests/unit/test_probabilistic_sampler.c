@@ -501,6 +501,67 @@ static void test_logs(void **state)
     free(got);
 }
 
+/* Log records with trace ids, decided from the bytes of an undecoded request:
+ * the same decisions as otelcol's, and what is kept goes on undecoded. A
+ * record with a sampling.threshold attribute (which fails the record closed)
+ * sends the request to the decoded pass. */
+static void test_logs_wire(void **state)
+{
+    enum { N = 1000 };
+    const char *opts[] = {"sampling_percentage", "50", NULL};
+    uint32_t scaled = ref_scaled("50");
+    uint64_t *got = malloc(N * sizeof(*got));
+
+    (void)state;
+    assert_non_null(got);
+    for (int with_threshold = 0; with_threshold < 2; with_threshold++) {
+        struct otc_instance ins;
+        struct otc_arena a;
+        otc_logs_req *req;
+        bool want[N];
+        char err[256];
+        size_t n, k = 0;
+
+        otc_arena_init(&a, 1 << 20);
+        req = pt_logs(&a, N);
+        for (size_t i = 0; i < N; i++) {
+            uint8_t tid[16];
+            otc_log_record *lr;
+
+            rng_tid(tid);
+            lr = pt_log(&a, tid, 16, i);
+            want[i] = ref_keep(0, tid, 16, scaled);
+            if (with_threshold && i == N / 2) {
+                otc_key_value *kv = pt_kv(&a, "sampling.threshold", pt_any_str(&a, "8"));
+                lr->n_attributes = 1;
+                lr->attributes = pt_attrs(&a, 1, &kv);
+                want[i] = false;
+            }
+            req->resource_logs[0]->scope_logs[0]->log_records[i] = lr;
+        }
+        assert_int_equal(pt_proc(&ins, OPS, opts, err, sizeof(err)), OTC_OK);
+        assert_int_equal(pt_run(&ins, pt_batch(OTC_LOGS, &a, &req->base)), OTC_OK);
+        assert_int_equal(pt_captured.n, 1);
+        if (getenv("OTC_FX_UNDECODED")) {
+            assert_int_equal(atomic_load(&pt_captured.b[0]->decoded), with_threshold);
+        }
+        n = kept_logs(pt_captured.b[0], got, N);
+        for (size_t i = 0; i < N; i++) {
+            bool kept = k < n && got[k] == i;
+            if (kept != want[i]) {
+                fail_msg("record %zu (threshold attribute: %d): kept %d, want %d", i,
+                         with_threshold, kept, want[i]);
+            }
+            k += kept;
+        }
+        assert_int_equal(k, n);
+        assert_int_equal(atomic_load(&ins.counters.dropped[OTC_LOGS]), N - n);
+        pt_capture_reset();
+        pt_proc_free(&ins);
+    }
+    free(got);
+}
+
 /* sampling_priority on logs: a percentage that replaces the configured one for
  * that record (0 and non-numbers are ignored, as otelcol's current code). */
 static void test_log_priority(void **state)
@@ -783,6 +844,7 @@ int main(void)
         cmocka_unit_test(test_fail_closed),
         cmocka_unit_test(test_logs),
         cmocka_unit_test(test_log_priority),
+        cmocka_unit_test(test_logs_wire),
         cmocka_unit_test(test_batch_shapes),
         cmocka_unit_test(test_copy_on_write),
         cmocka_unit_test(test_config),
