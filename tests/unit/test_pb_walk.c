@@ -314,6 +314,32 @@ static void test_span_read_layouts(void **state)
     assert_false(otc_pb_span_read(sp.b, sp.n, NULL, &r));
 }
 
+/* A log record: the last trace id counts; attributes looked up against a key
+ * list; malformed records. */
+static void test_log_read(void **state)
+{
+    static const char *const keys[] = {"sampling.threshold", "prio", NULL};
+    struct w lr = {0};
+    struct otc_pb_log r;
+    uint8_t id1[16] = {1}, id2[16] = {2};
+
+    (void)state;
+    w_fixed64(&lr, 1, 5);
+    w_bytes(&lr, 9, id1, 16);
+    w_kv(&lr, 6, "service", "a", true);
+    w_bytes(&lr, 9, id2, 16);
+    assert_true(otc_pb_log_read(lr.b, lr.n, keys, &r));
+    assert_memory_equal(r.trace_id, id2, 16);
+    assert_int_equal(r.trace_id_len, 16);
+    assert_false(r.has_key);
+    w_kv(&lr, 6, "prio", "1", false);
+    assert_true(otc_pb_log_read(lr.b, lr.n, keys, &r));
+    assert_true(r.has_key);
+    assert_true(otc_pb_log_read(lr.b, lr.n, NULL, &r));
+    assert_false(r.has_key);
+    assert_false(otc_pb_log_read(lr.b, lr.n - 1, keys, &r));
+}
+
 /* A span with only a start time: the keep tests name spans by it. */
 static void w_span(struct w *ss, uint64_t start)
 {
@@ -429,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_has_attr),
         cmocka_unit_test(test_span_read_layouts),
         cmocka_unit_test(test_keep_items),
+        cmocka_unit_test(test_log_read),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
