@@ -41,7 +41,32 @@ def write_json(sig_index, name, msg):
         f.write(bytes([sig_index]) + json.dumps(fix(d)).encode())
 
 
+def sampling_attrs():
+    """Items carrying what changes a sampling decision: spans with
+    sampling.priority or a tracestate, log records with sampling.threshold,
+    sampling.randomness or a priority attribute, next to plain ones."""
+    tr = h.make_traces(6)
+    spans = tr.resource_spans[0].scope_spans[0].spans
+    kv = spans[1].attributes.add()
+    kv.key, kv.value.int_value = "sampling.priority", 0
+    kv = spans[3].attributes.add()
+    kv.key, kv.value.string_value = "sampling.priority", "2"
+    spans[4].trace_state = "ot=th:8"
+    lg = h.make_logs(6)
+    recs = lg.resource_logs[0].scope_logs[0].log_records
+    for i, r in enumerate(recs):
+        r.trace_id = bytes([i + 1] * 16)
+    for i, (key, val) in enumerate([("sampling.threshold", "8"), ("sampling.randomness", "1a2b3c4d5e6f70"),
+                                    ("sampling.priority", "")]):
+        kv = recs[2 * i].attributes.add()
+        kv.key, kv.value.string_value = key, val
+    return tr, lg
+
+
 def main():
+    tr, lg = sampling_attrs()
+    write("traces", "sampling-attrs", tr)
+    write("logs", "sampling-attrs", lg)
     write("traces", "small", h.make_traces(3))
     write("traces", "many-resources", h.make_traces(12, n_resources=3, n_scopes=2))
     write("traces", "tricky", h.make_tricky("traces"))
