@@ -441,6 +441,14 @@ static void exporter_pump(struct otc_exporter_rt *rt)
 /* Hand b to rt's queue; OTC_EAGAIN when full (b stays the caller's). */
 static int exporter_enqueue(struct otc_exporter_rt *rt, struct otc_batch *b)
 {
+    if (rt->async) {
+        /* A batch a stage changed is encoded here, on the thread that queues it,
+         * not by send() on the shared gRPC thread, which would stall every
+         * receiver meanwhile (a no-op for bytes that are current). */
+        const uint8_t *data;
+        size_t len;
+        (void)otc_batch_bytes(b, &data, &len);
+    }
     if (otc_queue_push(&rt->queue, b) != OTC_OK) {
         return OTC_EAGAIN;
     }

@@ -45,7 +45,9 @@ struct otc_component_ops {
      * attempt failed at once (call->result says why, as for consume()). The
      * engine sends first attempts this way, at most sending_queue.num_consumers
      * at once, from whichever thread queued the batch or finished the previous
-     * attempt; retries go through consume() on the exporter's threads. */
+     * attempt (the shared gRPC thread among them: send() must not block), with
+     * the batch's bytes already encoded; retries go through consume() on the
+     * exporter's threads. */
     int  (*send)(struct otc_instance *ins, void *ctx, struct otc_batch *b,
                  struct otc_export_call *call);
     int  (*flush)(struct otc_instance *ins, void *ctx);
