@@ -163,6 +163,7 @@ struct req {
 };
 
 static struct req pool[POOL];
+static struct req logs_pool[POOL]; /* the same shape as log records */
 
 /* How the requests reach the stage. */
 enum input {
@@ -170,19 +171,25 @@ enum input {
     IN_FRESH,   /* decoded, with new trace ids (dedup must see new keys) */
     IN_RAW,     /* undecoded, items counted by the receivers' scan (their fast path) */
     IN_FRESH_RAW, /* undecoded, with new trace ids */
+    IN_LOGS_RAW,  /* undecoded logs requests (logs_pool) */
 };
 
-static struct otc_batch *undecoded(const struct req *r)
+static struct otc_batch *undecoded_signal(enum otc_signal s, const struct req *r)
 {
-    struct otc_batch *b = otc_batch_from_bytes(OTC_TRACES, r->bytes, r->len);
+    struct otc_batch *b = otc_batch_from_bytes(s, r->bytes, r->len);
     size_t items;
 
-    if (!b || otc_pb_scan_request(OTC_TRACES, r->bytes, r->len, &items) != OTC_OK) {
+    if (!b || otc_pb_scan_request(s, r->bytes, r->len, &items) != OTC_OK) {
         fprintf(stderr, "cannot scan the request\n");
         exit(1);
     }
     b->items = items;
     return b;
+}
+
+static struct otc_batch *undecoded(const struct req *r)
+{
+    return undecoded_signal(OTC_TRACES, r);
 }
 
 static struct otc_batch *decoded(const struct req *r)
@@ -294,6 +301,7 @@ static double run_case(struct otc_instance *ins, int iters, enum input in, bool 
             g[k] = in == IN_FRESH       ? unique_batch(idx, seed_base + idx)
                    : in == IN_FRESH_RAW ? unique_raw(idx, seed_base + idx)
                    : in == IN_RAW       ? undecoded(&pool[idx % POOL])
+                   : in == IN_LOGS_RAW  ? undecoded_signal(OTC_LOGS, &logs_pool[idx % POOL])
                                         : decoded(&pool[idx % POOL]);
         }
         t0 = thread_ns();
@@ -570,7 +578,8 @@ int main(int argc, char **argv)
     }
     for (unsigned i = 0; i < POOL; i++) {
         pool[i].bytes = otc_test_traces_bytes(SPANS, ATTRS, 7 + i, &pool[i].len);
-        if (!pool[i].bytes) {
+        logs_pool[i].bytes = otc_test_logs_bytes(SPANS, ATTRS, 7 + i, &logs_pool[i].len);
+        if (!pool[i].bytes || !logs_pool[i].bytes) {
             return 1;
         }
     }
@@ -599,6 +608,10 @@ int main(int argc, char **argv)
                samp100, iters, IN_RAW, false, 0);
     bench_proc("probabilistic_sampler 25%, undecoded (drops on the wire)",
                &otc_processor_probabilistic_sampler_ops, samp25, iters, IN_RAW, false, 0);
+    bench_proc("probabilistic_sampler 100%, logs, undecoded",
+               &otc_processor_probabilistic_sampler_ops, samp100, iters, IN_LOGS_RAW, false, 0);
+    bench_proc("probabilistic_sampler 25%, logs, undecoded",
+               &otc_processor_probabilistic_sampler_ops, samp25, iters, IN_LOGS_RAW, false, 0);
     bench_proc("truncate, nothing over the limit (scan only)", &otc_processor_truncate_ops,
                trunc_scan, iters, IN_DECODED, false, 0);
     bench_proc("truncate, nothing over the limit, undecoded", &otc_processor_truncate_ops,

@@ -260,31 +260,83 @@ enum {
     LOG_TRACE_ID = 9,
 };
 
+/* Whether the KeyValue at v (n bytes) is named one of keys (lens: their
+ * lengths): 1, 0, or -1 when malformed. */
+static int kv_named_any(const uint8_t *v, size_t n, const char *const *keys, const size_t *lens)
+{
+    size_t kl;
+
+    /* the plain layout with one-byte lengths (see kv_plain_named): the key in place */
+    if (n >= 4 && v[0] == 0x0a && (kl = v[1]) + 4 <= n && v[kl + 2] == 0x12 &&
+        v[kl + 3] == n - kl - 4) {
+        for (size_t i = 0; keys[i]; i++) {
+            if (kl == lens[i] && memcmp(v + 2, keys[i], kl) == 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    for (size_t i = 0; keys[i]; i++) {
+        int k = kv_named(v, n, keys[i], lens[i]);
+        if (k != 0) {
+            return k;
+        }
+    }
+    return 0;
+}
+
+#define LOG_READ_MAX_KEYS 8
+
 bool otc_pb_log_read(const uint8_t *p, size_t len, const char *const *keys, struct otc_pb_log *lr)
 {
     const uint8_t *end = p + len;
+    size_t lens[LOG_READ_MAX_KEYS];
     struct otc_pb_field f;
-    int r;
 
     memset(lr, 0, sizeof(*lr));
-    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
-        if (f.wt != 2) {
-            continue;
+    for (size_t i = 0; keys && keys[i]; i++) {
+        if (i == LOG_READ_MAX_KEYS) {
+            return false;
         }
-        if (f.num == LOG_TRACE_ID) {
-            lr->trace_id = f.p;
-            lr->trace_id_len = f.len;
-        } else if (f.num == LOG_ATTRIBUTES && keys && !lr->has_key) {
-            for (size_t i = 0; keys[i] && !lr->has_key; i++) {
-                int k = kv_named(f.p, f.len, keys[i], strlen(keys[i]));
-                if (k < 0) {
-                    return false;
-                }
-                lr->has_key = k;
+        lens[i] = strlen(keys[i]);
+    }
+    if (keys && !keys[0]) {
+        keys = NULL;
+    }
+    while (p < end) {
+        const uint8_t *v;
+        size_t n;
+        unsigned tag = p[0];
+
+        /* one-byte tag and length, as for spans: read in place */
+        if (tag >= 8 && tag < 0x80 && (tag & 7) == 2 && end - p >= 2 && p[1] < 0x80) {
+            v = p + 2;
+            n = p[1];
+            if (n > (size_t)(end - v)) {
+                return false;
             }
+            p = v + n;
+        } else if (otc_pb_next_field(&p, end, &f) < 0) {
+            return false;
+        } else if (f.wt != 2) {
+            continue;
+        } else {
+            tag = f.num << 3 | 2;
+            v = f.p;
+            n = f.len;
+        }
+        if (tag == (LOG_TRACE_ID << 3 | 2)) {
+            lr->trace_id = v;
+            lr->trace_id_len = n;
+        } else if (tag == (LOG_ATTRIBUTES << 3 | 2) && keys && !lr->has_key) {
+            int k = kv_named_any(v, n, keys, lens);
+            if (k < 0) {
+                return false;
+            }
+            lr->has_key = k;
         }
     }
-    return r == 0;
+    return true;
 }
 
 /* ------------------------------------------------------------ filtering */

@@ -104,6 +104,73 @@ uint8_t *otc_test_traces_bytes(size_t n_spans, size_t n_attrs, unsigned seed, si
     return out;
 }
 
+/* Serialized ExportLogsServiceRequest: one resource, one scope, n_records
+ * records with a trace id, a span id, timestamps, a string body and n_attrs
+ * string attributes. */
+uint8_t *otc_test_logs_bytes(size_t n_records, size_t n_attrs, unsigned seed, size_t *len)
+{
+    struct otc_arena a;
+    otc_logs_req *req;
+    otc_resource_logs *rl;
+    otc_scope_logs *sl;
+    uint8_t *out;
+
+    otc_arena_init(&a, 1 << 16);
+    req = otc_arena_alloc(&a, sizeof(*req));
+    rl = otc_arena_alloc(&a, sizeof(*rl));
+    sl = otc_arena_alloc(&a, sizeof(*sl));
+    opentelemetry__proto__collector__logs__v1__export_logs_service_request__init(req);
+    opentelemetry__proto__logs__v1__resource_logs__init(rl);
+    opentelemetry__proto__logs__v1__scope_logs__init(sl);
+    sl->n_log_records = n_records;
+    sl->log_records = otc_arena_alloc(&a, (n_records ? n_records : 1) * sizeof(otc_log_record *));
+    for (size_t i = 0; i < n_records; i++) {
+        otc_log_record *lr = otc_arena_alloc(&a, sizeof(*lr));
+        otc_any_value *body = otc_arena_alloc(&a, sizeof(*body));
+        uint8_t *tid = otc_arena_alloc(&a, 16), *sid = otc_arena_alloc(&a, 8);
+        uint32_t x = seed * 2654435761u + (uint32_t)i * 40503u + 1;
+
+        opentelemetry__proto__logs__v1__log_record__init(lr);
+        opentelemetry__proto__common__v1__any_value__init(body);
+        for (int k = 0; k < 16; k++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            tid[k] = (uint8_t)x;
+        }
+        memset(sid, (int)(i + 1), 8);
+        lr->trace_id.data = tid;
+        lr->trace_id.len = 16;
+        lr->span_id.data = sid;
+        lr->span_id.len = 8;
+        lr->time_unix_nano = 1700000000000000000ull + i;
+        lr->observed_time_unix_nano = 1700000000000000500ull + i;
+        lr->severity_number = OPENTELEMETRY__PROTO__LOGS__V1__SEVERITY_NUMBER__SEVERITY_NUMBER_INFO;
+        body->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        body->string_value = arena_strf(&a, "log line %zu of request %zu", i, seed);
+        lr->body = body;
+        lr->n_attributes = n_attrs;
+        lr->attributes = otc_arena_alloc(&a, (n_attrs ? n_attrs : 1) * sizeof(otc_key_value *));
+        for (size_t j = 0; j < n_attrs; j++) {
+            lr->attributes[j] = make_attr(&a, i, j);
+        }
+        sl->log_records[i] = lr;
+    }
+    rl->n_scope_logs = 1;
+    rl->scope_logs = otc_arena_alloc(&a, sizeof(otc_scope_logs *));
+    rl->scope_logs[0] = sl;
+    req->n_resource_logs = 1;
+    req->resource_logs = otc_arena_alloc(&a, sizeof(otc_resource_logs *));
+    req->resource_logs[0] = rl;
+    *len = protobuf_c_message_get_packed_size(&req->base);
+    out = malloc(*len ? *len : 1);
+    if (out) {
+        protobuf_c_message_pack(&req->base, out);
+    }
+    otc_arena_release(&a);
+    return out;
+}
+
 struct otc_batch *otc_test_traces_batch(size_t n_spans, size_t n_attrs, unsigned seed)
 {
     size_t len;

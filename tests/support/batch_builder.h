@@ -11,6 +11,9 @@
 struct otc_batch *otc_test_traces_batch(size_t n_spans, size_t n_attrs, unsigned seed);
 /* Serialized ExportTraceServiceRequest as above, malloc'd; *len set. */
 uint8_t *otc_test_traces_bytes(size_t n_spans, size_t n_attrs, unsigned seed, size_t *len);
+/* Serialized ExportLogsServiceRequest of the same shape: n_records records
+ * with trace ids, a string body and n_attrs string attributes; malloc'd. */
+uint8_t *otc_test_logs_bytes(size_t n_records, size_t n_attrs, unsigned seed, size_t *len);
 
 /* Make a batch just made from bytes look as a receiver delivers it: decoded
  * (the receivers' slow path), or, when the environment variable

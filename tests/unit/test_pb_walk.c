@@ -338,6 +338,19 @@ static void test_log_read(void **state)
     assert_true(otc_pb_log_read(lr.b, lr.n, NULL, &r));
     assert_false(r.has_key);
     assert_false(otc_pb_log_read(lr.b, lr.n - 1, keys, &r));
+
+    /* a KeyValue over 127 bytes (two-byte length), key first */
+    {
+        char val[200];
+        memset(val, 'v', sizeof(val) - 1);
+        val[sizeof(val) - 1] = '\0';
+        lr.n = 0;
+        w_bytes(&lr, 9, id1, 16);
+        w_kv(&lr, 6, "sampling.threshold", val, true);
+        assert_true(otc_pb_log_read(lr.b, lr.n, keys, &r));
+        assert_true(r.has_key);
+        assert_memory_equal(r.trace_id, id1, 16);
+    }
 }
 
 /* A span with only a start time: the keep tests name spans by it. */
