@@ -138,6 +138,72 @@ static inline int kv_named(const uint8_t *p, size_t len, const char *key, size_t
     return kv_named_fields(p, len, key, klen);
 }
 
+bool otc_pb_keys_init(struct otc_pb_keys *k, const char *const *keys)
+{
+    k->n = 0;
+    for (size_t i = 0; keys && keys[i]; i++) {
+        if (k->n == OTC_PB_MAX_KEYS) {
+            return false;
+        }
+        k->s[k->n] = keys[i];
+        k->len[k->n++] = strlen(keys[i]);
+    }
+    return true;
+}
+
+/* kv_named_any for a KeyValue of any layout. */
+static int kv_named_any_fields(const uint8_t *v, size_t n, const struct otc_pb_keys *keys)
+{
+    for (size_t i = 0; i < keys->n; i++) {
+        int k = kv_named(v, n, keys->s[i], keys->len[i]);
+        if (k != 0) {
+            return k;
+        }
+    }
+    return 0;
+}
+
+/* Whether the KeyValue at v (n bytes) is named one of the keys: 1, 0, or -1
+ * when malformed. The plain layout with one-byte lengths (key 0x0a, then one
+ * value field 0x12 to the end), which encoders write, is read in place. */
+static inline int kv_named_any(const uint8_t *v, size_t n, const struct otc_pb_keys *keys)
+{
+    size_t kl;
+
+    if (n >= 4 && v[0] == 0x0a && (kl = v[1]) + 4 <= n && v[kl + 2] == 0x12 &&
+        v[kl + 3] == n - kl - 4) {
+        size_t nk = keys->n;
+
+        if (nk == 1) { /* the usual case, without the loop */
+            return kl == keys->len[0] && memcmp(v + 2, keys->s[0], kl) == 0;
+        }
+        for (size_t i = 0; i < nk; i++) {
+            if (kl == keys->len[i] && memcmp(v + 2, keys->s[i], kl) == 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return kv_named_any_fields(v, n, keys);
+}
+
+/* Note a KeyValue of an item: has_key once it is named one of keys (NULL
+ * when there are none); false when malformed. */
+static inline bool note_attr(const uint8_t *v, size_t n, const struct otc_pb_keys *keys,
+                             bool *has_key)
+{
+    int k;
+
+    if (!keys || *has_key) {
+        return true;
+    }
+    if ((k = kv_named_any(v, n, keys)) < 0) {
+        return false;
+    }
+    *has_key = k;
+    return true;
+}
+
 /* Span field numbers (opentelemetry/proto/trace/v1/trace.proto). */
 enum {
     SPAN_TRACE_ID = 1,
@@ -148,8 +214,8 @@ enum {
 };
 
 /* Note one field of a span; false when malformed. */
-static bool span_field(struct otc_pb_span *sp, const struct otc_pb_field *f, const char *key,
-                       size_t klen)
+static bool span_field(struct otc_pb_span *sp, const struct otc_pb_field *f,
+                       const struct otc_pb_keys *keys)
 {
     switch (f->num) {
     case SPAN_TRACE_ID:
@@ -178,13 +244,7 @@ static bool span_field(struct otc_pb_span *sp, const struct otc_pb_field *f, con
     case SPAN_ATTRIBUTES:
         if (f->wt == 2) {
             sp->n_attributes++;
-            if (key && !sp->has_key) {
-                int k = kv_named(f->p, f->len, key, klen);
-                if (k < 0) {
-                    return false;
-                }
-                sp->has_key = k;
-            }
+            return note_attr(f->p, f->len, keys, &sp->has_key);
         }
         break;
     default:
@@ -193,25 +253,16 @@ static bool span_field(struct otc_pb_span *sp, const struct otc_pb_field *f, con
     return true;
 }
 
-/* Whether a KeyValue of the plain layout (see kv_is_plain) with one-byte
- * lengths is named key; -1 when the KeyValue has another layout. */
-static inline int kv_plain_named(const uint8_t *v, size_t n, const char *key, size_t klen)
-{
-    size_t kl;
-
-    if (n < 4 || v[0] != 0x0a || (kl = v[1]) + 4 > n || v[kl + 2] != 0x12 || v[kl + 3] != n - kl - 4) {
-        return -1;
-    }
-    return kl == klen && memcmp(v + 2, key, klen) == 0;
-}
-
-bool otc_pb_span_read(const uint8_t *p, size_t len, const char *key, struct otc_pb_span *sp)
+bool otc_pb_span_read(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
+                      struct otc_pb_span *sp)
 {
     const uint8_t *end = p + len;
-    size_t klen = key ? strlen(key) : 0;
     struct otc_pb_field f;
 
     memset(sp, 0, sizeof(*sp));
+    if (keys && !keys->n) {
+        keys = NULL;
+    }
     while (p < end) {
         unsigned tag = p[0];
 
@@ -228,12 +279,8 @@ bool otc_pb_span_read(const uint8_t *p, size_t len, const char *key, struct otc_
                 }
                 p = v + n;
                 sp->n_attributes++;
-                if (key && !sp->has_key) {
-                    int k = kv_plain_named(v, n, key, klen);
-                    if (k < 0 && (k = kv_named(v, n, key, klen)) < 0) {
-                        return false;
-                    }
-                    sp->has_key = k;
+                if (!note_attr(v, n, keys, &sp->has_key)) {
+                    return false;
                 }
                 continue;
             }
@@ -247,7 +294,7 @@ bool otc_pb_span_read(const uint8_t *p, size_t len, const char *key, struct otc_
             p += 9;
             continue;
         }
-        if (otc_pb_next_field(&p, end, &f) < 0 || !span_field(sp, &f, key, klen)) {
+        if (otc_pb_next_field(&p, end, &f) < 0 || !span_field(sp, &f, keys)) {
             return false;
         }
     }
@@ -260,47 +307,14 @@ enum {
     LOG_TRACE_ID = 9,
 };
 
-/* Whether the KeyValue at v (n bytes) is named one of keys (lens: their
- * lengths): 1, 0, or -1 when malformed. */
-static int kv_named_any(const uint8_t *v, size_t n, const char *const *keys, const size_t *lens)
-{
-    size_t kl;
-
-    /* the plain layout with one-byte lengths (see kv_plain_named): the key in place */
-    if (n >= 4 && v[0] == 0x0a && (kl = v[1]) + 4 <= n && v[kl + 2] == 0x12 &&
-        v[kl + 3] == n - kl - 4) {
-        for (size_t i = 0; keys[i]; i++) {
-            if (kl == lens[i] && memcmp(v + 2, keys[i], kl) == 0) {
-                return 1;
-            }
-        }
-        return 0;
-    }
-    for (size_t i = 0; keys[i]; i++) {
-        int k = kv_named(v, n, keys[i], lens[i]);
-        if (k != 0) {
-            return k;
-        }
-    }
-    return 0;
-}
-
-#define LOG_READ_MAX_KEYS 8
-
-bool otc_pb_log_read(const uint8_t *p, size_t len, const char *const *keys, struct otc_pb_log *lr)
+bool otc_pb_log_read(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
+                     struct otc_pb_log *lr)
 {
     const uint8_t *end = p + len;
-    size_t lens[LOG_READ_MAX_KEYS];
     struct otc_pb_field f;
 
     memset(lr, 0, sizeof(*lr));
-    for (size_t i = 0; keys && keys[i]; i++) {
-        if (i == LOG_READ_MAX_KEYS) {
-            return false;
-        }
-        lens[i] = strlen(keys[i]);
-    }
-    if (keys && !keys[0]) {
+    if (keys && !keys->n) {
         keys = NULL;
     }
     while (p < end) {
@@ -328,12 +342,8 @@ bool otc_pb_log_read(const uint8_t *p, size_t len, const char *const *keys, stru
         if (tag == (LOG_TRACE_ID << 3 | 2)) {
             lr->trace_id = v;
             lr->trace_id_len = n;
-        } else if (tag == (LOG_ATTRIBUTES << 3 | 2) && keys && !lr->has_key) {
-            int k = kv_named_any(v, n, keys, lens);
-            if (k < 0) {
-                return false;
-            }
-            lr->has_key = k;
+        } else if (tag == (LOG_ATTRIBUTES << 3 | 2) && !note_attr(v, n, keys, &lr->has_key)) {
+            return false;
         }
     }
     return true;

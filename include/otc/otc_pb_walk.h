@@ -98,6 +98,19 @@ struct otc_pb_visitor {
  * callback returned. */
 int otc_pb_walk(const uint8_t *buf, size_t len, const struct otc_pb_visitor *v, bool *empty_groups);
 
+/* Attribute keys a reader looks for, each with its length: set up once
+ * (otc_pb_keys_init), used for every item. */
+#define OTC_PB_MAX_KEYS 4
+struct otc_pb_keys {
+    const char *s[OTC_PB_MAX_KEYS];
+    size_t      len[OTC_PB_MAX_KEYS];
+    size_t      n;
+};
+
+/* The keys of a NULL-terminated list (NULL: none); false when there are more
+ * than OTC_PB_MAX_KEYS. */
+bool otc_pb_keys_init(struct otc_pb_keys *k, const char *const *keys);
+
 /* The fields of a Span that the trace stages read. When a field is given more
  * than once, the last one counts, as in unpack. */
 struct otc_pb_span {
@@ -105,12 +118,13 @@ struct otc_pb_span {
     size_t         trace_id_len, span_id_len, trace_state_len;
     uint64_t       start_time_unix_nano;
     size_t         n_attributes;
-    bool           has_key; /* an attribute is named the key asked for */
+    bool           has_key; /* an attribute is named one of the keys asked for */
 };
 
-/* Read a serialized Span, and look for an attribute named key (when not NULL)
- * in the same pass; false when malformed. */
-bool otc_pb_span_read(const uint8_t *p, size_t len, const char *key, struct otc_pb_span *sp);
+/* Read a serialized Span, and look for attributes named one of keys (NULL:
+ * none) in the same pass; false when malformed. */
+bool otc_pb_span_read(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
+                      struct otc_pb_span *sp);
 
 /* The fields of a LogRecord that the log stages read (the last one counts). */
 struct otc_pb_log {
@@ -120,8 +134,9 @@ struct otc_pb_log {
 };
 
 /* Read a serialized LogRecord, and look for attributes named one of keys
- * (NULL-terminated, or NULL for none) in the same pass; false when malformed. */
-bool otc_pb_log_read(const uint8_t *p, size_t len, const char *const *keys, struct otc_pb_log *lr);
+ * (NULL: none) in the same pass; false when malformed. */
+bool otc_pb_log_read(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
+                     struct otc_pb_log *lr);
 
 /* Write the request at buf (len bytes) to out without the items whose entry
  * in keep (one per item, in walk order) is 0, and without the scope and

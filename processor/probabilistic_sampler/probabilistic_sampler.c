@@ -753,6 +753,7 @@ struct wire_decide {
     uint8_t                  *keep;
     size_t                    cap; /* decisions keep has room for */
     struct decide_out        *o;
+    struct otc_pb_keys        keys; /* attributes that send an item to the decoded pass */
     const uint8_t            *ids[HASH_LANES]; /* valid trace ids waiting for their hash */
     size_t                    at[HASH_LANES];  /* and their item numbers */
     unsigned                  n_ids;
@@ -787,31 +788,6 @@ static void wire_hash_waiting(struct wire_decide *w)
     w->n_ids = 0;
 }
 
-static void wire_decide_id(struct wire_decide *w, const uint8_t *trace_id);
-
-static int wire_span(void *arg, const uint8_t *p, size_t len)
-{
-    struct wire_decide *w = arg;
-    const struct sampler_ctx *x = w->x;
-    struct otc_pb_span sp;
-    ProtobufCBinaryData id;
-    size_t at = w->o->total;
-
-    if (at == w->cap || !otc_pb_span_read(p, len, PRIORITY_KEY, &sp) || sp.trace_state_len > 0 ||
-        sp.has_key) {
-        return WIRE_SLOW;
-    }
-    id.data = (uint8_t *)sp.trace_id;
-    id.len = sp.trace_id_len;
-    if (x->never || !trace_id_valid(&id)) {
-        w->o->total++;
-        wire_record(w, at, id_keep(x, &id, TS_OK));
-    } else {
-        wire_decide_id(w, sp.trace_id);
-    }
-    return 0;
-}
-
 /* The decision of a span or log record with a valid trace id and nothing else
  * that matters: by the hash of the id, unless every randomness passes. */
 static void wire_decide_id(struct wire_decide *w, const uint8_t *trace_id)
@@ -829,38 +805,68 @@ static void wire_decide_id(struct wire_decide *w, const uint8_t *trace_id)
     }
 }
 
-/* A log record is decided here when the sampler hashes trace ids, the record
- * has a valid one, and none of the attributes that could change the decision
- * (sampling.threshold, sampling.randomness, the sampling_priority attribute)
- * is present; any other record sends the request to the decoded pass. */
-static int wire_log(void *arg, const uint8_t *p, size_t len)
+static int wire_span(void *arg, const uint8_t *p, size_t len)
 {
     struct wire_decide *w = arg;
     const struct sampler_ctx *x = w->x;
-    const char *keys[4] = {LOG_THRESHOLD_KEY, LOG_RANDOM_KEY, NULL, NULL};
+    struct otc_pb_span sp;
+    ProtobufCBinaryData id;
+    size_t at = w->o->total;
+
+    if (at == w->cap || !otc_pb_span_read(p, len, &w->keys, &sp) || sp.trace_state_len > 0 ||
+        sp.has_key) {
+        return WIRE_SLOW;
+    }
+    id.data = (uint8_t *)sp.trace_id;
+    id.len = sp.trace_id_len;
+    if (x->never || !trace_id_valid(&id)) {
+        w->o->total++;
+        wire_record(w, at, id_keep(x, &id, TS_OK));
+    } else {
+        wire_decide_id(w, sp.trace_id);
+    }
+    return 0;
+}
+
+/* A log record is decided here when it has a valid trace id and none of the
+ * attributes that could change the decision (sampling.threshold,
+ * sampling.randomness, the sampling_priority attribute: w->keys); any other
+ * record sends the request to the decoded pass. */
+static int wire_log(void *arg, const uint8_t *p, size_t len)
+{
+    struct wire_decide *w = arg;
     struct otc_pb_log lr;
     ProtobufCBinaryData id;
 
-    if (x->sampling_priority && *x->sampling_priority) {
-        keys[2] = x->sampling_priority;
-    }
-    if (w->o->total == w->cap || !otc_pb_log_read(p, len, keys, &lr) || lr.has_key) {
+    if (w->o->total == w->cap || !otc_pb_log_read(p, len, &w->keys, &lr) || lr.has_key) {
         return WIRE_SLOW;
     }
     id.data = (uint8_t *)lr.trace_id;
     id.len = lr.trace_id_len;
-    if (x->never || !x->logs_trace_id || !trace_id_valid(&id)) {
+    if (!trace_id_valid(&id)) {
         return WIRE_SLOW;
     }
     wire_decide_id(w, lr.trace_id);
     return 0;
 }
 
+/* false when the request is for the decoded pass: a walk that stopped, or a
+ * logs sampler that does not hash trace ids. */
 static bool decide_wire(const struct sampler_ctx *x, const struct otc_batch *b, uint8_t *keep,
                         struct decide_out *o)
 {
+    const char *span_keys[] = {PRIORITY_KEY, NULL};
+    const char *log_keys[] = {LOG_THRESHOLD_KEY, LOG_RANDOM_KEY,
+                              x->sampling_priority && *x->sampling_priority ? x->sampling_priority
+                                                                            : NULL,
+                              NULL};
     struct wire_decide w = {.x = x, .keep = keep, .cap = keep ? b->items : SIZE_MAX, .o = o};
     struct otc_pb_visitor v = {.item = b->signal == OTC_TRACES ? wire_span : wire_log, .arg = &w};
+
+    if (b->signal == OTC_LOGS && (x->never || !x->logs_trace_id)) {
+        return false;
+    }
+    otc_pb_keys_init(&w.keys, b->signal == OTC_TRACES ? span_keys : log_keys);
 
     if (otc_pb_walk(b->raw, b->raw_len, &v, &o->empty_groups) != OTC_OK) {
         return false;

@@ -66,6 +66,15 @@ static void w_kv(struct w *w, uint32_t field, const char *key, const char *val, 
     w_msg(w, field, &kv);
 }
 
+/* The key set of one key (NULL: none), for the readers. */
+static const struct otc_pb_keys *one_key(struct otc_pb_keys *k, const char *key)
+{
+    const char *list[] = {key, NULL};
+
+    assert_true(otc_pb_keys_init(k, list));
+    return k;
+}
+
 struct seen {
     char   log[64];
     size_t n;
@@ -177,6 +186,7 @@ static void test_span_read(void **state)
 {
     struct w sp = {0};
     struct otc_pb_span r;
+    struct otc_pb_keys keys;
     uint8_t id1[16] = {1}, id2[16] = {2}, sid[8] = {7};
 
     (void)state;
@@ -196,9 +206,9 @@ static void test_span_read(void **state)
     assert_int_equal(r.n_attributes, 2);
     assert_int_equal(r.trace_state_len, 3);
     assert_false(r.has_key);
-    assert_true(otc_pb_span_read(sp.b, sp.n, "c", &r));
+    assert_true(otc_pb_span_read(sp.b, sp.n, one_key(&keys, "c"), &r));
     assert_true(r.has_key);
-    assert_true(otc_pb_span_read(sp.b, sp.n, "z", &r));
+    assert_true(otc_pb_span_read(sp.b, sp.n, one_key(&keys, "z"), &r));
     assert_false(r.has_key);
     assert_false(otc_pb_span_read(sp.b, sp.n - 1, NULL, &r));
 }
@@ -207,8 +217,9 @@ static void test_span_read(void **state)
 static int span_has(const struct w *sp, const char *key)
 {
     struct otc_pb_span r;
+    struct otc_pb_keys keys;
 
-    if (!otc_pb_span_read(sp->b, sp->n, key, &r)) {
+    if (!otc_pb_span_read(sp->b, sp->n, one_key(&keys, key), &r)) {
         return -1;
     }
     return r.has_key;
@@ -271,6 +282,7 @@ static void test_span_read_layouts(void **state)
 {
     struct w sp = {0};
     struct otc_pb_span r;
+    struct otc_pb_keys keys;
     uint8_t id[16] = {3};
     char val[300];
 
@@ -287,7 +299,7 @@ static void test_span_read_layouts(void **state)
     memcpy(sp.b + sp.n, "\x01\x00\x00\x00", 4);
     sp.n += 4;
     w_fixed64(&sp, 7, 77);
-    assert_true(otc_pb_span_read(sp.b, sp.n, "sampling.priority", &r));
+    assert_true(otc_pb_span_read(sp.b, sp.n, one_key(&keys, "sampling.priority"), &r));
     assert_true(r.has_key);
     assert_int_equal(r.n_attributes, 1);
     assert_int_equal(r.start_time_unix_nano, 77);
@@ -306,7 +318,7 @@ static void test_span_read_layouts(void **state)
     sp.n = 0;
     w_kv(&sp, 9, "a", "b", true);
     sp.b[1] = (uint8_t)(sp.b[1] + 1);
-    assert_false(otc_pb_span_read(sp.b, sp.n, "a", &r));
+    assert_false(otc_pb_span_read(sp.b, sp.n, one_key(&keys, "a"), &r));
     /* a varint field cut short */
     sp.n = 0;
     w_varint(&sp, 6 << 3 | 0);
@@ -318,26 +330,33 @@ static void test_span_read_layouts(void **state)
  * list; malformed records. */
 static void test_log_read(void **state)
 {
-    static const char *const keys[] = {"sampling.threshold", "prio", NULL};
+    static const char *const list[] = {"sampling.threshold", "prio", NULL};
+    struct otc_pb_keys keys;
     struct w lr = {0};
     struct otc_pb_log r;
     uint8_t id1[16] = {1}, id2[16] = {2};
 
     (void)state;
+    assert_true(otc_pb_keys_init(&keys, list));
+    {
+        static const char *const too_many[] = {"a", "b", "c", "d", "e", NULL};
+        struct otc_pb_keys k;
+        assert_false(otc_pb_keys_init(&k, too_many));
+    }
     w_fixed64(&lr, 1, 5);
     w_bytes(&lr, 9, id1, 16);
     w_kv(&lr, 6, "service", "a", true);
     w_bytes(&lr, 9, id2, 16);
-    assert_true(otc_pb_log_read(lr.b, lr.n, keys, &r));
+    assert_true(otc_pb_log_read(lr.b, lr.n, &keys, &r));
     assert_memory_equal(r.trace_id, id2, 16);
     assert_int_equal(r.trace_id_len, 16);
     assert_false(r.has_key);
     w_kv(&lr, 6, "prio", "1", false);
-    assert_true(otc_pb_log_read(lr.b, lr.n, keys, &r));
+    assert_true(otc_pb_log_read(lr.b, lr.n, &keys, &r));
     assert_true(r.has_key);
     assert_true(otc_pb_log_read(lr.b, lr.n, NULL, &r));
     assert_false(r.has_key);
-    assert_false(otc_pb_log_read(lr.b, lr.n - 1, keys, &r));
+    assert_false(otc_pb_log_read(lr.b, lr.n - 1, &keys, &r));
 
     /* a KeyValue over 127 bytes (two-byte length), key first */
     {
@@ -347,7 +366,7 @@ static void test_log_read(void **state)
         lr.n = 0;
         w_bytes(&lr, 9, id1, 16);
         w_kv(&lr, 6, "sampling.threshold", val, true);
-        assert_true(otc_pb_log_read(lr.b, lr.n, keys, &r));
+        assert_true(otc_pb_log_read(lr.b, lr.n, &keys, &r));
         assert_true(r.has_key);
         assert_memory_equal(r.trace_id, id1, 16);
     }
