@@ -138,14 +138,11 @@ static bool wire_value_over(const uint8_t *p, size_t len, size_t max, unsigned d
     return r < 0;
 }
 
-/* One attribute (a KeyValue). Encoders write a short string attribute as key
- * (0x0a, length, bytes), then value (0x12, length) holding only the string
+/* A KeyValue longer than the limit. Encoders write a short string attribute as
+ * key (0x0a, length, bytes), then value (0x12, length) holding only the string
  * (0x0a, length, bytes): its length is read in place; any other is walked. */
-static bool wire_attr_over(const struct wire_limits *l, const uint8_t *p, size_t len)
+static bool wire_long_attr_over(const struct wire_limits *l, const uint8_t *p, size_t len)
 {
-    if (l->max_len == OTC_ATTR_NO_LIMIT) {
-        return false;
-    }
     if (len >= 2 && p[0] == 0x0a && p[1] < 128) {
         size_t at = 2 + (size_t)p[1];
         if (at + 4 <= len && p[at] == 0x12 && p[at + 1] < 128 && at + 2 + p[at + 1] == len &&
@@ -154,6 +151,13 @@ static bool wire_attr_over(const struct wire_limits *l, const uint8_t *p, size_t
         }
     }
     return wire_kv_over(p, len, l->max_len, 0);
+}
+
+/* One attribute (a KeyValue). One no longer than the limit (any, when there is
+ * none: OTC_ATTR_NO_LIMIT is SIZE_MAX) cannot hold a longer string. */
+static inline bool wire_attr_over(const struct wire_limits *l, const uint8_t *p, size_t len)
+{
+    return len > l->max_len && wire_long_attr_over(l, p, len);
 }
 
 /* The attributes (KeyValue, field number field) of the message at p. */
@@ -195,8 +199,7 @@ static int wire_span(void *arg, const uint8_t *p, size_t len)
 
     while (p < end) {
         /* Most span fields are attributes with a one-byte tag and length: read
-         * in place. A KeyValue no longer than the limit cannot hold a longer
-         * string, so only longer ones are looked into. */
+         * in place. */
         if (p[0] == (9 << 3 | 2) && end - p >= 2 && p[1] < 0x80) {
             const uint8_t *v = p + 2;
             size_t vlen = p[1];
@@ -205,7 +208,7 @@ static int wire_span(void *arg, const uint8_t *p, size_t len)
                 return WIRE_OVER;
             }
             p = v + vlen;
-            if (++n > l->max_attrs || (vlen > l->max_len && wire_attr_over(l, v, vlen))) {
+            if (++n > l->max_attrs || wire_attr_over(l, v, vlen)) {
                 return WIRE_OVER;
             }
             continue;
