@@ -244,11 +244,15 @@ static void export_try_init(struct export_try *t, struct otc_exporter_rt *rt, st
     otc_backoff_init(&t->bo, &rt->set, exporter_seed());
 }
 
-static void export_result_clear(struct otc_export_result *res)
+/* An attempt of t begins: its result record is cleared, and it is counted. */
+static void export_attempt(struct otc_exporter_rt *rt, struct export_try *t,
+                           struct otc_export_result *res)
 {
     res->retry_after_ns = 0;
     res->rejected = 0;
     res->reason[0] = '\0';
+    t->attempt++;
+    atomic_fetch_add(&rt->stats.attempts, 1);
 }
 
 /* An attempt ended with rc (res says more): count and log what happened.
@@ -336,9 +340,7 @@ static void export_with_retry(struct otc_exporter_rt *rt, struct otc_engine *e, 
             exporter_lost(rt, t->b->signal, t->b->items, true);
             break;
         }
-        export_result_clear(res);
-        t->attempt++;
-        atomic_fetch_add(&rt->stats.attempts, 1);
+        export_attempt(rt, t, res);
         rc = ins->ops->consume(ins, ins->ctx, otc_batch_ref(t->b));
         if (export_settle(rt, e, t, rc, res)) {
             break;
@@ -376,7 +378,8 @@ static bool export_sent(struct otc_exporter_rt *rt, struct export_try *t, int rc
             return true;
         }
         /* cannot happen: the retry queue has a place for every slot */
-        exporter_lost(rt, t->b->signal, t->b->items, true);
+        exporter_drop(rt, rt->stats.permanent_items, t->b->signal, t->b->items,
+                      "permanent error", "no room in the retry queue");
     }
     export_slot_free(rt, t);
     return false;
@@ -420,17 +423,18 @@ static void exporter_pump(struct otc_exporter_rt *rt)
             continue;
         }
         if (!(t = malloc(sizeof(*t)))) {
-            /* no memory to track the attempt: counted as not sent */
-            exporter_lost(rt, ((struct otc_batch *)b)->signal, ((struct otc_batch *)b)->items, true);
+            /* no memory to track the attempt: dropped as consume() returning
+             * OTC_ENOMEM would be */
+            exporter_drop(rt, rt->stats.permanent_items, ((struct otc_batch *)b)->signal,
+                          ((struct otc_batch *)b)->items, "permanent error",
+                          otc_strerror(OTC_ENOMEM));
             otc_batch_unref(b);
             atomic_fetch_sub(&rt->in_flight, 1);
             continue;
         }
         export_try_init(t, rt, b);
         t->call.engine_data = rt;
-        export_result_clear(&t->call.result);
-        t->attempt = 1;
-        atomic_fetch_add(&rt->stats.attempts, 1);
+        export_attempt(rt, t, &t->call.result);
         rc = rt->ins.ops->send(&rt->ins, rt->ins.ctx, otc_batch_ref(t->b), &t->call);
         if (rc != OTC_OK) {
             export_sent(rt, t, rc); /* this loop goes on: no recursion */
