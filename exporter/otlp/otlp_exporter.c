@@ -551,6 +551,8 @@ static int rpc_start(struct otc_instance *ins, struct otlp_exp *x, struct otlp_r
     }
     return OTC_OK;
 }
+
+/* Take an ended call off the list of those under way. */
 static void calls_remove(struct otlp_exp *x, struct otlp_rpc *r)
 {
     pthread_mutex_lock(&x->calls_lock);
@@ -564,7 +566,6 @@ static void calls_remove(struct otlp_exp *x, struct otlp_rpc *r)
     }
     pthread_mutex_unlock(&x->calls_lock);
 }
-
 
 /* The result of a call whose batch completed (success: as gRPC said); frees
  * what the rpc holds. */

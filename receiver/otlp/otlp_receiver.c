@@ -721,6 +721,22 @@ static void call_done(struct otc_grpc_tag *tag, bool ok)
     atomic_fetch_sub(&rx->live_calls, 1);
 }
 
+/* A new call slot for signal s (-1: any other method), requested from gRPC. */
+static int call_slot_add(struct otlp_ctx *rx, int s)
+{
+    struct otlp_call *c = calloc(1, sizeof(*c));
+
+    if (!c) {
+        return OTC_ENOMEM;
+    }
+    c->rx = rx;
+    c->signal = s;
+    if (!call_request(rx, c)) {
+        free(c);
+    }
+    return OTC_OK;
+}
+
 static void server_shutdown_done(struct otc_grpc_tag *tag, bool ok)
 {
     struct otlp_ctx *rx = (struct otlp_ctx *)((char *)tag - offsetof(struct otlp_ctx, shutdown_tag));
@@ -803,7 +819,7 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
     grpc_channel_args chargs = {.num_args = 0, .args = args};
     grpc_server_credentials *creds;
     int64_t mib = rx->max_recv_msg_size_mib ? rx->max_recv_msg_size_mib : 4;
-    int port;
+    int port, rc;
 
     rx->ins = ins;
     if (rx->grpc_enabled && rx->grpc_auth &&
@@ -823,7 +839,6 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
             .max_items = (size_t)rx->max_items,
             .tls = &rx->http_tls,
         };
-        int rc;
 
         if (rx->http_auth && !(authn = resolve_auth(ins, "http", rx->http_auth))) {
             return OTC_EINVAL;
@@ -899,26 +914,14 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
     rx->server_started = true;
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
         for (int i = 0; rx->method[s] && i < CALLS_PER_METHOD; i++) {
-            struct otlp_call *c = calloc(1, sizeof(*c));
-            if (!c) {
-                return OTC_ENOMEM;
-            }
-            c->rx = rx;
-            c->signal = s;
-            if (!call_request(rx, c)) {
-                free(c);
+            if ((rc = call_slot_add(rx, s)) != OTC_OK) {
+                return rc;
             }
         }
     }
     for (int i = 0; i < GENERIC_CALLS; i++) {
-        struct otlp_call *c = calloc(1, sizeof(*c));
-        if (!c) {
-            return OTC_ENOMEM;
-        }
-        c->rx = rx;
-        c->signal = -1;
-        if (!call_request(rx, c)) {
-            free(c);
+        if ((rc = call_slot_add(rx, -1)) != OTC_OK) {
+            return rc;
         }
     }
     otc_log_info(ins, "OTLP/gRPC%s listening on %s", rx->grpc_tls.cert_file
