@@ -8,12 +8,15 @@
 
 /* Every request has one shape: request.1 -> Resource*; Resource*.1 Resource,
  * .2 Scope* container; container.1 InstrumentationScope, .2 items (Span,
- * Metric, LogRecord). The walk needs no signal-specific field numbers. */
-static int walk_scope(const uint8_t *p, const uint8_t *end, const struct otc_pb_visitor *v,
-                      bool *empty)
+ * Metric, LogRecord). The walk needs no signal-specific field numbers.
+ * level 1 walks a Resource* (its field 1 goes to v->resource, field 2 one
+ * level down), level 2 a Scope* container (v->scope, v->item). */
+static int walk_level(const uint8_t *p, const uint8_t *end, int level,
+                      const struct otc_pb_visitor *v, bool *empty)
 {
+    int (*head)(void *, const uint8_t *, size_t) = level == 1 ? v->resource : v->scope;
     struct otc_pb_field f;
-    bool items = false;
+    bool any = false;
     int r;
 
     while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
@@ -21,45 +24,21 @@ static int walk_scope(const uint8_t *p, const uint8_t *end, const struct otc_pb_
             continue;
         }
         if (f.num == 2) {
-            items = true;
-            if (v->item && (r = v->item(v->arg, f.p, f.len)) != 0) {
+            any = true;
+            r = level == 1 ? walk_level(f.p, f.p + f.len, 2, v, empty)
+                : v->item  ? v->item(v->arg, f.p, f.len)
+                           : 0;
+            if (r != 0) {
                 return r;
             }
-        } else if (f.num == 1 && v->scope && (r = v->scope(v->arg, f.p, f.len)) != 0) {
+        } else if (f.num == 1 && head && (r = head(v->arg, f.p, f.len)) != 0) {
             return r;
         }
     }
     if (r < 0) {
         return OTC_EINVAL;
     }
-    *empty |= !items;
-    return OTC_OK;
-}
-
-static int walk_resource(const uint8_t *p, const uint8_t *end, const struct otc_pb_visitor *v,
-                         bool *empty)
-{
-    struct otc_pb_field f;
-    bool scopes = false;
-    int r;
-
-    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
-        if (f.wt != 2) {
-            continue;
-        }
-        if (f.num == 2) {
-            scopes = true;
-            if ((r = walk_scope(f.p, f.p + f.len, v, empty)) != 0) {
-                return r;
-            }
-        } else if (f.num == 1 && v->resource && (r = v->resource(v->arg, f.p, f.len)) != 0) {
-            return r;
-        }
-    }
-    if (r < 0) {
-        return OTC_EINVAL;
-    }
-    *empty |= !scopes;
+    *empty |= !any;
     return OTC_OK;
 }
 
@@ -74,7 +53,7 @@ int otc_pb_walk(const uint8_t *buf, size_t len, const struct otc_pb_visitor *v, 
         p = end = (const uint8_t *)"";
     }
     while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
-        if (f.num == 1 && f.wt == 2 && (r = walk_resource(f.p, f.p + f.len, v, &empty)) != 0) {
+        if (f.num == 1 && f.wt == 2 && (r = walk_level(f.p, f.p + f.len, 1, v, &empty)) != 0) {
             return r;
         }
     }
