@@ -338,6 +338,24 @@ int otc_batch_hold_segment(struct otc_batch *b, struct otc_wal_seg *seg)
     return OTC_OK;
 }
 
+/* copy takes the place of the caller's reference to b: a durable b is adopted
+ * by it (its log records are released once the copy is delivered and freed),
+ * any other b is released. NULL, with b released, when copy is NULL or the
+ * adoption fails. */
+static struct otc_batch *batch_replace(struct otc_batch *b, struct otc_batch *copy)
+{
+    if (copy && b->durable) {
+        copy->durable = true;
+        if (otc_batch_adopt(copy, b) != OTC_OK) { /* releases b */
+            otc_batch_unref(copy);
+            return NULL;
+        }
+        return copy;
+    }
+    otc_batch_unref(b);
+    return copy;
+}
+
 struct otc_batch *otc_batch_writable(struct otc_batch *b)
 {
     const uint8_t *data;
@@ -359,17 +377,7 @@ struct otc_batch *otc_batch_writable(struct otc_batch *b)
             copy = NULL;
         }
     }
-    if (copy && b->durable) {
-        /* the copy carries b's log records: b is freed with it, after delivery */
-        copy->durable = true;
-        if (otc_batch_adopt(copy, b) != OTC_OK) {
-            otc_batch_unref(copy);
-            return NULL;
-        }
-        return copy;
-    }
-    otc_batch_unref(b);
-    return copy;
+    return batch_replace(b, copy);
 }
 
 struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep, size_t kept)
@@ -393,16 +401,5 @@ struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep,
     out->raw = dst;
     out->raw_len = n;
     out->items = kept;
-    if (out != b) {
-        if (b->durable) { /* as in otc_batch_writable: the copy keeps b's log records */
-            out->durable = true;
-            if (otc_batch_adopt(out, b) != OTC_OK) {
-                otc_batch_unref(out);
-                return NULL;
-            }
-        } else {
-            otc_batch_unref(b);
-        }
-    }
-    return out;
+    return out == b ? b : batch_replace(b, out);
 }

@@ -297,6 +297,43 @@ static void test_writable_shared_copies(void **state)
 }
 
 /* from_msg adopts an arena holding an already decoded request. */
+/* A private copy of a shared batch (otc_batch_writable, otc_batch_keep_items)
+ * takes the caller's reference: a durable batch (holding write-ahead log
+ * records) is adopted by the copy and released with it, any other is released
+ * at once. */
+static void test_copies_take_the_reference(void **state)
+{
+    uint8_t keep[10];
+    size_t len;
+    uint8_t *bytes = otc_test_traces_bytes(10, 2, 1, &len);
+
+    (void)state;
+    assert_non_null(bytes);
+    for (size_t i = 0; i < 10; i++) {
+        keep[i] = i % 2;
+    }
+    for (int keep_items = 0; keep_items < 2; keep_items++) {
+        for (int durable = 0; durable < 2; durable++) {
+            struct otc_batch *b = otc_batch_from_bytes(OTC_TRACES, bytes, len), *copy;
+
+            assert_non_null(b);
+            b->items = 10;
+            b->durable = durable;
+            otc_batch_ref(b); /* a second holder */
+            copy = keep_items ? otc_batch_keep_items(b, keep, 5) : otc_batch_writable(b);
+            assert_non_null(copy);
+            assert_ptr_not_equal(copy, b);
+            assert_int_equal(copy->durable, durable);
+            assert_int_equal(copy->items, keep_items ? 5 : 10);
+            assert_int_equal(atomic_load(&b->refs), durable ? 2 : 1);
+            otc_batch_unref(copy);
+            assert_int_equal(atomic_load(&b->refs), 1);
+            otc_batch_unref(b);
+        }
+    }
+    free(bytes);
+}
+
 static void test_from_msg(void **state)
 {
     size_t len, out_len;
@@ -637,6 +674,7 @@ int main(void)
         cmocka_unit_test(test_ref_unref),
         cmocka_unit_test(test_writable_single_ref),
         cmocka_unit_test(test_writable_shared_copies),
+        cmocka_unit_test(test_copies_take_the_reference),
         cmocka_unit_test(test_from_msg),
         cmocka_unit_test(test_metric_point_count_each_type),
         cmocka_unit_test(test_metrics_batch),
