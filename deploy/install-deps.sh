@@ -3,9 +3,9 @@
 # and only what is missing (safe to run again). Run as root.
 set -eu
 
-BUILD_PKGS="build-essential cmake pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler \
+BUILD_PKGS="build-essential cmake pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev \
 libyaml-dev libck-dev libevent-dev libssl-dev libzstd-dev zlib1g-dev libxxhash-dev libjson-c-dev"
-TEST_PKGS="libcmocka-dev curl zstd python3 python3-grpcio python3-protobuf python3-grpc-tools python3-yaml valgrind \
+TEST_PKGS="curl zstd python3 python3-grpcio python3-protobuf python3-grpc-tools python3-yaml valgrind \
 clang-14 libfuzzer-14-dev"
 
 pkgs="$BUILD_PKGS"

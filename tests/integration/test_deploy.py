@@ -1,17 +1,21 @@
 # test_deploy.py: the Kubernetes manifests in deploy/ are consistent with each
 # other and with otelc: every manifest parses, the kustomization lists them all,
-# every container port matches the Service and the ConfigMap's pipeline.yaml,
-# that config passes `otelc validate`, the probes hit the health_check
-# extension, the grace period exceeds service.shutdown_timeout, memory_limiter
-# fits the container limit, and the pod runs as non-root with a read-only root
-# filesystem. `kubectl kustomize` renders the kustomization offline when
-# kubectl is installed; `kubectl apply --dry-run=client` needs an API server.
+# every container port matches the Service and the generated ConfigMap's
+# pipeline.yaml, that config passes `otelc validate`, the probes hit the
+# health_check extension, the grace period exceeds service.shutdown_timeout,
+# memory_limiter fits the container limit, the pod runs as non-root with a
+# read-only root filesystem and no service-account token, listeners bind the pod
+# IP, the HPA alone sets the replica count, pods spread over nodes, and a
+# changed config rolls the pods. `kubectl kustomize` renders the kustomization
+# offline when kubectl is installed; `kubectl apply --dry-run=client` needs an
+# API server.
 # SPDX-License-Identifier: Apache-2.0
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import yaml  # python3-yaml
 
@@ -50,6 +54,62 @@ def mib(quantity):
     return {"Mi": n, "Gi": n * 1024, "M": n * 1e6 / 2 ** 20, "G": n * 1e9 / 2 ** 20}[u]
 
 
+def config_name(rendered):
+    return [d for d in rendered if d["kind"] == "ConfigMap"][0]["metadata"]["name"]
+
+
+def config_ref(rendered):
+    dep = [d for d in rendered if d["kind"] == "Deployment"][0]
+    return [v for v in dep["spec"]["template"]["spec"]["volumes"] if v["name"] == "config"][0][
+        "configMap"]["name"]
+
+
+def build_packages():
+    """The package list install-deps.sh installs without --test."""
+    with open(os.path.join(DEPLOY, "install-deps.sh")) as f:
+        m = re.search(r'^BUILD_PKGS="([^"]*)"', f.read(), re.M | re.S)
+    return set(m.group(1).replace("\\\n", " ").split()) if m else set()
+
+
+def check_build_packages(t):
+    """The README's first command runs install-deps.sh without --test, then the
+    default configure: every pkg-config module and program that configure
+    requires must come from a package on that list (a fresh machine has no
+    other)."""
+    pkgs = build_packages()
+    t.check(pkgs, "install-deps.sh has a BUILD_PKGS list")
+    modules, programs = set(), set()
+    for root, dirs, fs in os.walk(h.SOURCE_DIR):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "build")) and d not in ("fuzz", "node_modules")]
+        if "CMakeLists.txt" not in fs:
+            continue
+        with open(os.path.join(root, "CMakeLists.txt")) as f:
+            text = f.read()
+        for args in re.findall(r"pkg_check_modules\(([^)]*)\)", text):
+            words = args.split()
+            if "REQUIRED" in words:
+                modules.update(w for w in words[1:] if w not in ("REQUIRED", "IMPORTED_TARGET", "QUIET"))
+        programs.update(re.findall(r"find_program\(\s*\w+\s+(\S+)\s+REQUIRED", text))
+    t.check("cmocka" in modules, "the scan finds the test framework among the required modules")
+    if not shutil.which("dpkg-query"):
+        h.log("skip - not a Debian system: package ownership not checked")
+        return
+    owners = {}
+    for mod in sorted(modules):
+        r = subprocess.run(["pkg-config", "--variable=pcfiledir", mod], capture_output=True, text=True)
+        pc = os.path.join(r.stdout.strip(), mod + ".pc")
+        owners[mod] = pc
+    for prog in sorted(programs):
+        owners[prog] = shutil.which(prog) or prog
+    for what, path in sorted(owners.items()):
+        r = subprocess.run(["dpkg", "-S", os.path.realpath(path)], capture_output=True, text=True)
+        if r.returncode != 0:
+            r = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True)
+        pkg = r.stdout.split(":", 1)[0].strip() if r.returncode == 0 else None
+        t.check(pkg in pkgs, "configure needs %s (package %s): install-deps.sh installs it without --test"
+                % (what, pkg))
+
+
 def main(t):
     kust_path = os.path.join(DEPLOY, "kustomization.yaml")
     t.check(os.path.exists(kust_path), "deploy/kustomization.yaml exists")
@@ -68,7 +128,7 @@ def main(t):
             t.check(True, "%s parses" % rel)
         except Exception as e:  # a parse error is a failed check, not a crash
             t.check(False, "%s parses" % rel, repr(e))
-    for kind in ("Namespace", "ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler",
+    for kind in ("Namespace", "Deployment", "Service", "HorizontalPodAutoscaler",
                  "PodDisruptionBudget"):
         t.eq(len(docs.get(kind, [])), 1, "exactly one %s" % kind)
     ns = docs["Namespace"][0]["metadata"]["name"]
@@ -77,13 +137,27 @@ def main(t):
         if kind != "Namespace":
             t.eq(objs[0]["metadata"].get("namespace", ns), ns, "%s is in namespace %s" % (kind, ns))
 
-    dep, svc, cm = docs["Deployment"][0], docs["Service"][0], docs["ConfigMap"][0]
+    dep, svc = docs["Deployment"][0], docs["Service"][0]
+    gens = kust.get("configMapGenerator", [])
+    t.eq(len(gens), 1, "the config ConfigMap is generated by the kustomization (its name hashes "
+         "the content, so a changed config rolls the pods)")
+    gen = gens[0] if gens else {"name": None, "files": []}
+    files = dict(f.split("=", 1) if "=" in f else (os.path.basename(f), f) for f in gen.get("files", []))
+    t.check("pipeline.yaml" in files, "the generated ConfigMap holds pipeline.yaml")
     hpa, pdb = docs["HorizontalPodAutoscaler"][0], docs["PodDisruptionBudget"][0]
     spec = dep["spec"]
     pod = spec["template"]["spec"]
     t.eq(len(pod["containers"]), 1, "one container")
     ctr = pod["containers"][0]
-    t.eq(spec["replicas"], 2, "2 replicas")
+    t.check("replicas" not in spec, "the Deployment sets no replicas: the HPA owns the count "
+            "(a fixed count would reset it on every `kubectl apply`)")
+    roll = spec.get("strategy", {}).get("rollingUpdate", {})
+    t.eq(roll.get("maxUnavailable"), 0, "a rollout never goes below the ready pods")
+    t.eq(pod.get("automountServiceAccountToken"), False, "no service-account token is mounted")
+    spread = pod.get("topologySpreadConstraints", [])
+    t.check(any(c.get("topologyKey") == "kubernetes.io/hostname" and
+                c.get("labelSelector", {}).get("matchLabels") == spec["selector"]["matchLabels"]
+                for c in spread), "pods spread over nodes")
     t.eq(spec["selector"]["matchLabels"], svc["spec"]["selector"], "Service selects the Deployment's pods")
     labels = spec["template"]["metadata"]["labels"]
     t.check(all(labels.get(k) == v for k, v in spec["selector"]["matchLabels"].items()),
@@ -93,17 +167,21 @@ def main(t):
     t.eq(hpa["spec"]["scaleTargetRef"]["name"], dep["metadata"]["name"], "HPA targets the Deployment")
     t.check(hpa["spec"]["minReplicas"] >= 2, "HPA keeps at least the 2 replicas")
 
-    # ---- the config in the ConfigMap
-    cfg_text = cm["data"]["pipeline.yaml"]
+    # ---- the config in the generated ConfigMap
+    with open(os.path.join(DEPLOY, files.get("pipeline.yaml", "config/pipeline.yaml"))) as f:
+        cfg_text = f.read()
     cfg = yaml.safe_load(cfg_text)
     path = h.write_config(cfg_text, "configmap-pipeline.yaml")
-    r = h.run_otelc(["validate", "--config", path])
+    r = h.run_otelc(["validate", "--config", path], env={"MY_POD_IP": "127.0.0.1"})
     t.check(r.returncode == 0, "the ConfigMap's pipeline.yaml passes `otelc validate`",
             r.stdout + r.stderr)
     mount = [m for m in ctr["volumeMounts"] if m["name"] == "config"]
     vol = [v for v in pod["volumes"] if v["name"] == "config"]
-    t.check(mount and vol and vol[0]["configMap"]["name"] == cm["metadata"]["name"],
+    t.check(mount and vol and vol[0]["configMap"]["name"] == gen["name"],
             "the ConfigMap is mounted")
+    pod_ip = [e for e in ctr.get("env", []) if e["name"] == "MY_POD_IP"]
+    t.check(pod_ip and pod_ip[0].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") ==
+            "status.podIP", "MY_POD_IP is the pod's IP")
     args = ctr.get("args", [])
     cfg_path = args[args.index("--config") + 1] if "--config" in args else "/etc/otelc/pipeline.yaml"
     t.eq(cfg_path, os.path.join(mount[0]["mountPath"], "pipeline.yaml") if mount else None,
@@ -120,7 +198,7 @@ def main(t):
         "health": health["endpoint"],
     }
     for name, ep in cfg_endpoints.items():
-        t.eq(host_of(ep), "0.0.0.0", "config binds %s on 0.0.0.0" % name)
+        t.eq(host_of(ep), "${env:MY_POD_IP}", "config binds %s on the pod IP" % name)
     cfg_ports = sorted(port_of(ep) for ep in cfg_endpoints.values())
     t.eq(cfg_ports, [4317, 4318, 8888, 13133], "config ports")
     t.check("health_check" in cfg["service"].get("extensions", []), "health_check is enabled in service")
@@ -175,11 +253,14 @@ def main(t):
         df = f.read()
     t.check(len(re.findall(r"^FROM\s+debian:12", df, re.M)) >= 2, "Dockerfile: multi-stage on debian:12")
     t.check(re.search(r"^USER\s+(?!0\b|root\b)\S+", df, re.M), "Dockerfile: non-root USER")
-    t.check('ENTRYPOINT ["/usr/local/bin/otelc", "--config", "/etc/otelc/pipeline.yaml"]' in df,
-            "Dockerfile: ENTRYPOINT otelc --config /etc/otelc/pipeline.yaml")
+    t.check(re.search(r'^ENTRYPOINT \["/usr/local/bin/otelc"\]$', df, re.M),
+            "Dockerfile: ENTRYPOINT is the binary alone (arguments can be replaced)")
+    t.check('CMD ["--config", "/etc/otelc/pipeline.yaml"]' in df,
+            "Dockerfile: CMD --config /etc/otelc/pipeline.yaml")
     t.check("install-deps.sh" in df, "Dockerfile: build stage uses deploy/install-deps.sh")
     r = subprocess.run(["sh", "-n", os.path.join(DEPLOY, "install-deps.sh")], capture_output=True, text=True)
     t.eq(r.returncode, 0, "install-deps.sh is valid sh")
+    check_build_packages(t)
 
     # ---- offline tools
     kubectl = shutil.which("kubectl")
@@ -196,6 +277,23 @@ def main(t):
                      "PodDisruptionBudget"]), "kustomize output has every object")
         t.check(all(d["metadata"].get("namespace", ns) == ns for d in rendered),
                 "kustomize puts everything in %s" % ns)
+        t.eq(config_ref(rendered), config_name(rendered), "the Deployment mounts the generated ConfigMap")
+        t.check(config_name(rendered) != gen["name"], "the ConfigMap's name carries a content hash")
+        # The same kustomization with one setting changed: a new name, so the pods roll.
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = os.path.join(tmp, "deploy")
+            shutil.copytree(DEPLOY, copy)
+            cfg_copy = os.path.join(copy, files["pipeline.yaml"])
+            with open(cfg_copy, "w") as f:
+                f.write(cfg_text.replace("level: info", "level: debug"))
+            r2 = subprocess.run([kubectl, "kustomize", copy], capture_output=True, text=True, timeout=60)
+            t.check(r2.returncode == 0, "the changed kustomization renders", r2.stderr)
+            if r2.returncode == 0:
+                changed = [d for d in yaml.safe_load_all(r2.stdout) if d]
+                t.check(cfg_text != open(cfg_copy).read(), "the copy's config differs")
+                t.check(config_name(changed) != config_name(rendered) and
+                        config_ref(changed) == config_name(changed),
+                        "a changed config gives the Deployment a new ConfigMap name (a rollout)")
     r = subprocess.run([kubectl, "apply", "--dry-run=client", "-k", DEPLOY, "--request-timeout=5s"],
                        capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, KUBECONFIG=os.devnull))
