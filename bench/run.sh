@@ -5,6 +5,8 @@
 # chain, the same with gzip), runs the micro-benchmarks, and writes the
 # "End-to-end" section of bench/RESULTS.md and the chart bench/results.svg.
 # Usage: bench/run.sh        (environment overrides: see the defaults below)
+#        BASE_OTELC=/path/to/older/otelc bench/run.sh   also measures that binary's
+#        pass-through and full chain in the same run ("(base)" rows), for before/after ratios.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,8 +23,9 @@ PROFILE_SECONDS=${PROFILE_SECONDS:-10}
 RESULTS=${RESULTS:-$SRC/bench/RESULTS.md}
 CHART=${CHART:-$SRC/bench/results.svg}
 RUN_DIR=${RUN_DIR:-$BUILD/bench-run-$(date +%Y%m%d-%H%M%S)}
+BASE_OTELC=${BASE_OTELC:-}       # an older otelc binary measured in the same run, or empty
 COMMAND_LINE="bench/run.sh${*:+ $*}"
-for v in BUILD_DIR JOBS DURATION CONCURRENCY ITEMS ATTRS ATTR_SIZE TRACES PROFILE PROFILE_SECONDS; do
+for v in BASE_OTELC BUILD_DIR JOBS DURATION CONCURRENCY ITEMS ATTRS ATTR_SIZE TRACES PROFILE PROFILE_SECONDS; do
     if printenv "$v" >/dev/null; then
         COMMAND_LINE="$v=${!v} $COMMAND_LINE"
     fi
@@ -270,7 +273,7 @@ start_otelc() {
     PORT=$(free_port)
     OTELC_GRPC_ENDPOINT="127.0.0.1:$PORT" OTLP_BACKEND="127.0.0.1:$SINK_PORT" OTELC_EXPORTER=otlp \
         OTELC_SAMPLING_PERCENTAGE=100 OTELC_MEMORY_LIMIT_MIB=512 \
-        "$OTELC" --config "$2" 2>"$RUN_DIR/$1.log" &
+        "${OTELC_BIN:-$OTELC}" --config "$2" 2>"$RUN_DIR/$1.log" &
     P=$!
     PIDS+=("$P")
     wait_port "$PORT" "$P" || die "otelc did not start with $2, see $RUN_DIR/$1.log"
@@ -283,10 +286,20 @@ run_otelc() { # label config [loadgen args]
     measure "$label" "$P" "$PORT" "$@"
 }
 
+# Each base row runs right after the row it is compared with.
+[ -z "$BASE_OTELC" ] || [ -x "$BASE_OTELC" ] || die "BASE_OTELC=$BASE_OTELC is not an executable"
 run_otelc "otelc pass-through" "$RUN_DIR/passthrough.yaml"
 stop_pid "$P"
+if [ -n "$BASE_OTELC" ]; then
+    OTELC_BIN=$BASE_OTELC run_otelc "otelc pass-through (base)" "$RUN_DIR/passthrough.yaml"
+    stop_pid "$P"
+fi
 run_otelc "otelc full chain" "$RUN_DIR/fullchain.yaml"
 stop_pid "$P"
+if [ -n "$BASE_OTELC" ]; then
+    OTELC_BIN=$BASE_OTELC run_otelc "otelc full chain (base)" "$RUN_DIR/fullchain.yaml"
+    stop_pid "$P"
+fi
 run_otelc "otelc full chain gzip" "$RUN_DIR/fullchain-gzip.yaml" --gzip
 stop_pid "$P"
 
@@ -350,6 +363,12 @@ if [ -n "$(git -C "$SRC" status --porcelain --untracked-files=no 2>/dev/null)" ]
     COMMIT="$COMMIT plus uncommitted changes"
 fi
 LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+BASE_VERSION=""
+if [ -n "$BASE_OTELC" ]; then
+    # the commit of the source tree the base binary was configured from
+    base_src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$(dirname "$BASE_OTELC")/CMakeCache.txt" 2>/dev/null)
+    BASE_VERSION="commit $(git -C "${base_src:-/nonexistent}" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+fi
 BYTES_PER_REQ=$(result_field "$RUN_DIR/receive_only.max.txt" bytes_per_request)
 ELAPSED=$(($(date +%s) - T0))
 
@@ -436,6 +455,9 @@ w("  otelc pass-through = otlp receiver -> otlp exporter, no processors, no comp
 w("  = $CHAIN_FROM: memory_limiter, probabilistic_sampler at 100%, truncate, dedup, batch -> otlp")
 w("  exporter, no compression; \"gzip\" = the same with gzip from the load generator and to the sink")
 w("  (forward-only gzip is its reference). Configs are in the run directory.")
+if "$BASE_OTELC":
+    w("- **Base:** the \"(base)\" rows run \`$BASE_OTELC\` (\`$BASE_VERSION\`) on the same configs, each")
+    w("  right after the row without \"(base)\" that it is compared with.")
 w("- **Columns:** CPU = utime+stime of the process under test (\`/proc/PID/stat\`) over each run plus")
 w("  its drain, per million spans answered OK (requests refused with UNAVAILABLE cost CPU too: at the")
 w("  max rate an overloaded setup is charged for them; the half-rate figures are the ones without")
