@@ -112,6 +112,8 @@ int otc_engine_start(struct otc_engine *e)
 {
     int rc;
 
+    /* the config is known good: its log level and encoding apply from here on */
+    otc_log_options_apply(&e->log);
     otc_engine_set_state(e, OTC_ENGINE_STARTING);
     /* extensions first (the health check answers 503 while the rest starts) */
     for (size_t i = 0; i < e->n_service_ext; i++) {

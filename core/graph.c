@@ -357,169 +357,14 @@ static int add_feed(struct otc_instance *r, struct otc_pipeline *p)
     return OTC_OK;
 }
 
-/* service.extensions: ids configured under "extensions", started in this order. */
-static int service_extensions(struct otc_engine *e, struct otc_yaml *y, yaml_node_t *vn,
-                              struct otc_diag *d)
+/* service.pipelines: each pipeline's id, then its receivers, processors and
+ * exporters resolved against the sections built before. */
+static int build_pipelines(struct otc_engine *e, struct otc_yaml *y, yaml_node_t *svc,
+                           yaml_node_t *pipes, struct otc_diag *d)
 {
-    size_t n;
-    int rc = OTC_OK;
-
-    if (otc_yaml_is_null(vn)) {
-        return OTC_OK;
-    }
-    if (vn->type != YAML_SEQUENCE_NODE) {
-        otc_diag_add(d, y->path, &vn->start_mark, "service: \"extensions\" must be a list of ids");
-        return OTC_EINVAL;
-    }
-    n = (size_t)(vn->data.sequence.items.top - vn->data.sequence.items.start);
-    free(e->service_ext);
-    e->service_ext = calloc(n ? n : 1, sizeof(*e->service_ext));
-    e->n_service_ext = 0;
-    if (!e->service_ext) {
-        return OTC_ENOMEM;
-    }
-    for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top; it++) {
-        yaml_node_t *item = otc_yaml_node(y, *it);
-        const char *id = otc_yaml_str(item);
-        struct otc_instance *ext = NULL;
-        bool defined;
-
-        if (id) {
-            otc_graph_component(y, OTC_EXTENSION, id, &defined);
-            for (size_t k = 0; defined && k < e->n_extensions; k++) {
-                if (e->extensions[k].id && !strcmp(e->extensions[k].id, id)) {
-                    ext = &e->extensions[k];
-                }
-            }
-            if (!defined) {
-                otc_diag_add(d, y->path, &item->start_mark,
-                             "service: references extension \"%s\", which is not configured under \"extensions\"",
-                             id);
-                rc = OTC_EINVAL;
-                continue;
-            }
-        } else {
-            otc_diag_add(d, y->path, &item->start_mark, "service: extensions entries must be ids");
-            rc = OTC_EINVAL;
-            continue;
-        }
-        for (size_t k = 0; ext && k < e->n_service_ext; k++) {
-            if (e->service_ext[k] == ext) {
-                otc_diag_add(d, y->path, &item->start_mark, "service: extension \"%s\" is listed twice", id);
-                rc = OTC_EINVAL;
-                ext = NULL;
-            }
-        }
-        if (ext) {
-            e->service_ext[e->n_service_ext++] = ext;
-        }
-    }
-    return rc;
-}
-
-/* service.telemetry.logs: level (debug, info, warn, error) and encoding
- * (console, json), as otelcol names them. */
-static int apply_log_options(struct otc_yaml *y, yaml_node_t *logs, struct otc_diag *d)
-{
-    int rc = OTC_OK;
-
-    if (otc_yaml_is_null(logs)) {
-        return OTC_OK;
-    }
-    if (logs->type != YAML_MAPPING_NODE) {
-        otc_diag_add(d, y->path, &logs->start_mark, "service: key \"telemetry.logs\": expected a mapping");
-        return OTC_EINVAL;
-    }
-    for (yaml_node_pair_t *p = logs->data.mapping.pairs.start; p < logs->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = otc_yaml_node(y, p->key), *vn = otc_yaml_node(y, p->value);
-        const char *k = otc_yaml_str(kn), *v = otc_yaml_str(vn);
-        enum otc_log_level lvl;
-
-        if (k && !strcmp(k, "level")) {
-            if (!v || otc_log_level_parse(v, &lvl) != OTC_OK) {
-                otc_diag_add(d, y->path, &vn->start_mark,
-                             "service: key \"telemetry.logs.level\": expected debug, info, warn or error");
-                rc = OTC_EINVAL;
-            } else {
-                otc_log_threshold = lvl;
-            }
-        } else if (k && !strcmp(k, "encoding")) {
-            if (!v || (strcmp(v, "console") && strcmp(v, "json"))) {
-                otc_diag_add(d, y->path, &vn->start_mark,
-                             "service: key \"telemetry.logs.encoding\": expected console or json");
-                rc = OTC_EINVAL;
-            } else {
-                otc_log_json = !strcmp(v, "json");
-            }
-        } else {
-            otc_diag_add(d, y->path, &kn->start_mark,
-                         "service: unknown key \"telemetry.logs.%s\" (supported: level, encoding)", k ? k : "?");
-            rc = OTC_EINVAL;
-        }
-    }
-    return rc;
-}
-
-static int build_service(struct otc_engine *e, struct otc_yaml *y, struct otc_diag *d)
-{
-    yaml_node_t *svc = otc_yaml_get(y, otc_yaml_root(y), "service");
-    yaml_node_t *pipes;
     size_t n, i = 0;
     int rc = OTC_OK;
 
-    if (!svc || svc->type != YAML_MAPPING_NODE) {
-        otc_diag_add(d, y->path, svc ? &svc->start_mark : NULL, "\"service\" with \"pipelines\" is required");
-        return OTC_EINVAL;
-    }
-    for (yaml_node_pair_t *p = svc->data.mapping.pairs.start; p < svc->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = otc_yaml_node(y, p->key), *vn = otc_yaml_node(y, p->value);
-        const char *k = otc_yaml_str(kn);
-
-        if (k && !strcmp(k, "pipelines")) {
-            continue;
-        }
-        if (k && !strcmp(k, "shutdown_timeout")) {
-            const char *v = otc_yaml_str(vn);
-            if (!v || otc_parse_duration(v, &e->shutdown_timeout_ns) != OTC_OK) {
-                otc_diag_add(d, y->path, &vn->start_mark,
-                             "service: key \"shutdown_timeout\": expected a duration such as 25s");
-                rc = OTC_EINVAL;
-            }
-            continue;
-        }
-        if (k && !strcmp(k, "extensions")) {
-            if (service_extensions(e, y, vn, d) != OTC_OK) {
-                rc = OTC_EINVAL;
-            }
-            continue;
-        }
-        if (k && !strcmp(k, "telemetry")) {
-            if (!otc_yaml_is_null(vn) && vn->type == YAML_MAPPING_NODE) {
-                for (yaml_node_pair_t *tp = vn->data.mapping.pairs.start; tp < vn->data.mapping.pairs.top; tp++) {
-                    const char *tk = otc_yaml_str(otc_yaml_node(y, tp->key));
-                    if (tk && !strcmp(tk, "metrics")) {
-                        if (otc_telemetry_configure(&e->telemetry, y, otc_yaml_node(y, tp->value), d) != OTC_OK) {
-                            rc = OTC_EINVAL;
-                        }
-                    } else if (tk && !strcmp(tk, "logs")) {
-                        if (apply_log_options(y, otc_yaml_node(y, tp->value), d) != OTC_OK) {
-                            rc = OTC_EINVAL;
-                        }
-                    } else {
-                        otc_diag_add(d, y->path, &otc_yaml_node(y, tp->key)->start_mark,
-                                     "service: unknown key \"telemetry.%s\" (supported: telemetry.logs, "
-                                     "telemetry.metrics)",
-                                     tk ? tk : "?");
-                        rc = OTC_EINVAL;
-                    }
-                }
-            }
-            continue;
-        }
-        otc_diag_add(d, y->path, &kn->start_mark, "service: unknown key \"%s\"", k ? k : "?");
-        rc = OTC_EINVAL;
-    }
-    pipes = otc_yaml_get(y, svc, "pipelines");
     if (!pipes || pipes->type != YAML_MAPPING_NODE || pipes->data.mapping.pairs.top == pipes->data.mapping.pairs.start) {
         otc_diag_add(d, y->path, pipes ? &pipes->start_mark : &svc->start_mark,
                      "service: \"pipelines\" must define at least one pipeline");
@@ -604,6 +449,7 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
                                            "service", NULL};
     struct otc_engine *e;
     yaml_node_t *root = otc_yaml_root(y);
+    yaml_node_t *svc = NULL, *pipes = NULL;
     size_t n_rcv = 0, n_proc = 0, n_exp = 0, n_ext = 0;
     int rc = OTC_OK;
 
@@ -642,7 +488,6 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
     if (!e) {
         return OTC_ENOMEM;
     }
-    e->shutdown_timeout_ns = 25LL * 1000000000LL;
     e->receivers = calloc(n_rcv ? n_rcv : 1, sizeof(*e->receivers));
     e->receiver_conf = calloc(n_rcv ? n_rcv : 1, sizeof(*e->receiver_conf));
     e->exporters = calloc(n_exp ? n_exp : 1, sizeof(*e->exporters));
@@ -661,7 +506,10 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
             rc = OTC_EINVAL;
         }
     }
-    if (build_service(e, y, d) != OTC_OK) {
+    if (otc_service_build(e, y, &svc, &pipes, d) != OTC_OK) {
+        rc = OTC_EINVAL;
+    }
+    if (svc && build_pipelines(e, y, svc, pipes, d) != OTC_OK) {
         rc = OTC_EINVAL;
     }
     if (rc == OTC_OK && otc_persistent_queue_resolve(e, y, d) != OTC_OK) {
@@ -673,7 +521,6 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
     }
     wire_graph(e);
     {
-        yaml_node_t *svc = otc_yaml_get(y, root, "service");
         char *a = yaml_canonical(y, otc_yaml_get(y, root, "extensions"));
         char *b = yaml_canonical(y, otc_yaml_get(y, svc, "extensions"));
         if (a && b && asprintf(&e->ext_conf, "%s|%s", a, b) < 0) {

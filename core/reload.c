@@ -138,6 +138,9 @@ int otc_engine_reload(struct otc_engine *old, struct otc_engine *next)
         free(retired);
         return rc;
     }
+    /* From here the reload goes through (a receiver that fails to start is
+     * logged, the rest runs): next's log level and encoding apply. */
+    otc_log_options_apply(&next->log);
     /* Receivers that change or go stop first (a changed one may reuse its
      * port); their calls in flight still reach old's pipelines. */
     for (size_t j = 0; j < old->n_receivers; j++) {
