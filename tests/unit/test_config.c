@@ -1,5 +1,6 @@
 /* test_config.c - unit tests for the YAML loader (core/config.c) and the graph
- * builder (core/engine.c, build only): graphs, ${env:...}, errors with file:line:col. */
+ * builder (core/graph.c, core/service.c; build only): graphs, ${env:...},
+ * errors with file:line:col. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
