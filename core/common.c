@@ -3,6 +3,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <string.h>
 
+#include "common.h"
 #include "otc/otc_component.h"
 
 const char *otc_strerror(int rc)
@@ -32,6 +33,13 @@ const char *otc_signal_name(enum otc_signal s)
 const char *otc_signal_item_name(enum otc_signal s)
 {
     return (unsigned)s < OTC_SIGNAL_COUNT ? item_names[s] : "?";
+}
+
+const char *otc_signal_item_words(enum otc_signal s)
+{
+    static const char *const words[OTC_SIGNAL_COUNT] = {"spans", "data points", "log records"};
+
+    return (unsigned)s < OTC_SIGNAL_COUNT ? words[s] : "items";
 }
 
 int otc_signal_parse(const char *s, size_t n, enum otc_signal *out)

@@ -505,8 +505,11 @@ static int apply_collection(struct otc_yaml *y, yaml_node_t *val, const char *wh
     }
 }
 
-static int apply_node(struct otc_yaml *y, yaml_node_t *node, const char *prefix, const char *what,
-                      const struct otc_config_entry *map, void *ctx,
+/* Apply the mapping node found at dotted key prefix. Keys are looked up in map
+ * (and extra) without their first skip characters, the part of prefix that
+ * belongs to enclosing tables; messages name the whole key. */
+static int apply_node(struct otc_yaml *y, yaml_node_t *node, const char *prefix, size_t skip,
+                      const char *what, const struct otc_config_entry *map, void *ctx,
                       const struct otc_config_entry *extra, void *extra_ctx, struct otc_diag *d)
 {
     int rc = OTC_OK;
@@ -529,10 +532,14 @@ static int apply_node(struct otc_yaml *y, yaml_node_t *node, const char *prefix,
             rc = OTC_EINVAL;
             continue;
         }
-        e = otc_config_map_find(map, key);
+        e = otc_config_map_find(map, key + skip);
         if (!e && extra) {
-            e = otc_config_map_find(extra, key);
+            e = otc_config_map_find(extra, key + skip);
             owner = extra_ctx;
+        }
+        if (e && e->type == OTC_CFG_NODE) {
+            *(const void **)((char *)owner + e->offset) = val;
+            continue;
         }
         if (e && e->type == OTC_CFG_SECTION) {
             *(bool *)((char *)owner + e->offset) = true;
@@ -545,7 +552,7 @@ static int apply_node(struct otc_yaml *y, yaml_node_t *node, const char *prefix,
                 rc = OTC_EINVAL;
                 continue;
             }
-            if (apply_node(y, val, key, what, map, ctx, extra, extra_ctx, d) != OTC_OK) {
+            if (apply_node(y, val, key, skip, what, map, ctx, extra, extra_ctx, d) != OTC_OK) {
                 rc = OTC_EINVAL;
             }
             continue;
@@ -573,7 +580,8 @@ static int apply_node(struct otc_yaml *y, yaml_node_t *node, const char *prefix,
             }
             continue;
         }
-        if (otc_config_map_is_section(map, key) || (extra && otc_config_map_is_section(extra, key))) {
+        if (otc_config_map_is_section(map, key + skip) ||
+            (extra && otc_config_map_is_section(extra, key + skip))) {
             if (otc_yaml_is_null(val)) {
                 continue;
             }
@@ -583,7 +591,7 @@ static int apply_node(struct otc_yaml *y, yaml_node_t *node, const char *prefix,
                 rc = OTC_EINVAL;
                 continue;
             }
-            if (apply_node(y, val, key, what, map, ctx, extra, extra_ctx, d) != OTC_OK) {
+            if (apply_node(y, val, key, skip, what, map, ctx, extra, extra_ctx, d) != OTC_OK) {
                 rc = OTC_EINVAL;
             }
             continue;
@@ -607,5 +615,19 @@ int otc_config_apply(struct otc_yaml *y, yaml_node_t *node, const char *what,
                      node_kind(node));
         return OTC_EINVAL;
     }
-    return apply_node(y, node, "", what, map, ctx, extra, extra_ctx, d);
+    return apply_node(y, node, "", 0, what, map, ctx, extra, extra_ctx, d);
+}
+
+int otc_config_apply_at(struct otc_yaml *y, yaml_node_t *node, const char *what, const char *key,
+                        const struct otc_config_entry *map, void *ctx, struct otc_diag *d)
+{
+    if (otc_yaml_is_null(node)) {
+        return OTC_OK;
+    }
+    if (node->type != YAML_MAPPING_NODE) {
+        otc_diag_add(d, y->path, &node->start_mark, "%s: key \"%s\": expected a mapping, got %s",
+                     what, key, node_kind(node));
+        return OTC_EINVAL;
+    }
+    return apply_node(y, node, key, strlen(key) + 1, what, map, ctx, NULL, NULL, d);
 }

@@ -51,5 +51,10 @@ int otc_config_apply(struct otc_yaml *y, yaml_node_t *node, const char *what,
                      const struct otc_config_entry *map, void *ctx,
                      const struct otc_config_entry *extra, void *extra_ctx,
                      struct otc_diag *d);
+/* The same for a node that sits at dotted key below what (e.g. what "service",
+ * key "telemetry.metrics"): map's keys are relative to it, messages name the
+ * whole key, as when the node is reached through an OTC_CFG_MAP row. */
+int otc_config_apply_at(struct otc_yaml *y, yaml_node_t *node, const char *what, const char *key,
+                        const struct otc_config_entry *map, void *ctx, struct otc_diag *d);
 
 #endif

@@ -224,7 +224,8 @@ int otc_config_map_set(const struct otc_config_entry *e, void *ctx, const char *
     }
     case OTC_CFG_ENUM:
         for (int i = 0; e->choices && e->choices[i]; i++) {
-            if (!strcmp(text, e->choices[i])) {
+            if ((e->flags & OTC_CFG_F_ICASE) ? !strcasecmp(text, e->choices[i])
+                                             : !strcmp(text, e->choices[i])) {
                 *FIELD(ctx, e, int) = i;
                 return OTC_OK;
             }
@@ -244,6 +245,8 @@ int otc_config_map_set(const struct otc_config_entry *e, void *ctx, const char *
         snprintf(err, errlen, "expected a %s, got a scalar",
                  e->type == OTC_CFG_STRMAP ? "mapping" : "sequence");
         return OTC_EINVAL;
+    case OTC_CFG_NODE:
+        break; /* only the YAML walk (config.c) sets a node */
     }
     snprintf(err, errlen, "unsupported option type");
     return OTC_EINVAL;

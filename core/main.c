@@ -53,7 +53,7 @@ static int load(const char *path, struct otc_yaml *y, struct otc_engine **e)
 static void print_map(const struct otc_config_entry *map)
 {
     static const char *const types[] = {"bool", "int", "float", "size", "duration",
-                                        "string", "enum", "map", "list", "section"};
+                                        "string", "enum", "map", "list", "section", "node"};
     for (const struct otc_config_entry *e = map; e && e->key; e++) {
         printf("  %-40s %-9s default %-10s %s\n", e->key, types[e->type], e->def ? e->def : "-",
                e->desc);
@@ -85,7 +85,7 @@ static int help_component(const char *spec)
 static int print_reference(void)
 {
     static const char *const types[] = {"bool", "int", "float", "size", "duration",
-                                        "string", "enum", "map", "list", "section"};
+                                        "string", "enum", "map", "list", "section", "node"};
     size_t n;
     const struct otc_component_ops *const *all = otc_registry_all(&n);
 

@@ -7,6 +7,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,69 +403,78 @@ static int configure_readers(struct otc_telemetry *t, struct otc_yaml *y, yaml_n
     return OTC_OK;
 }
 
-int otc_telemetry_configure(struct otc_telemetry *t, struct otc_yaml *y, yaml_node_t *m,
-                            struct otc_diag *d)
+/* service.telemetry.metrics as written: the context of metrics_map. */
+struct metrics_config {
+    int         level;    /* enum otc_telemetry_level */
+    char       *address;  /* the legacy `address: host:port`, or NULL */
+    const void *readers;  /* yaml_node_t *: otelcol's newer form, or NULL */
+};
+
+#define MC_OFF(f) offsetof(struct metrics_config, f)
+
+static const struct otc_config_entry metrics_map[] = {
+    {OTC_CFG_ENUM, "level", "normal", MC_OFF(level), 0, 0, 0, level_names,
+     "none turns the metrics endpoint off; basic, normal and detailed all serve every metric"},
+    {OTC_CFG_STR, "address", NULL, MC_OFF(address), 0, 0, 0, NULL,
+     "host:port of the metrics endpoint (default " OTC_TELEMETRY_DEFAULT_ENDPOINT ")"},
+    {OTC_CFG_NODE, "readers", NULL, MC_OFF(readers), 0, 0, 0, NULL,
+     "the endpoint in otelcol's newer form: [{pull: {exporter: {prometheus: {host, port}}}}]"},
+    OTC_CFG_END,
+};
+
+/* Level and endpoint from c; m is the mapping c was read from. */
+static int apply_metrics(struct otc_telemetry *t, const struct metrics_config *c,
+                         struct otc_yaml *y, yaml_node_t *m, struct otc_diag *d)
 {
-    yaml_node_t *address = NULL, *readers = NULL;
-    int rc = OTC_OK;
+    yaml_node_t *address = otc_yaml_get(y, m, "address");
+    yaml_node_t *readers = (yaml_node_t *)c->readers;
+    char err[200], h[256];
+    int port;
 
-    if (!m || otc_yaml_is_null(m)) {
-        return OTC_OK;
-    }
-    if (m->type != YAML_MAPPING_NODE) {
-        otc_diag_add(d, y->path, &m->start_mark, "service: telemetry.metrics must be a mapping");
-        return OTC_EINVAL;
-    }
-    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = otc_yaml_node(y, p->key), *vn = otc_yaml_node(y, p->value);
-        const char *k = otc_yaml_str(kn), *v = otc_yaml_str(vn);
-
-        if (k && !strcmp(k, "level")) {
-            int i;
-            for (i = 0; level_names[i] && (!v || strcmp(v, level_names[i])); i++) {
-            }
-            if (!level_names[i]) {
-                otc_diag_add(d, y->path, &vn->start_mark,
-                             "service: key \"telemetry.metrics.level\": expected none, basic, normal or detailed");
-                rc = OTC_EINVAL;
-            } else {
-                t->level = (enum otc_telemetry_level)i;
-            }
-        } else if (k && !strcmp(k, "address")) {
-            address = vn;
-        } else if (k && !strcmp(k, "readers")) {
-            readers = vn;
-        } else {
-            otc_diag_add(d, y->path, &kn->start_mark,
-                         "service: unknown key \"telemetry.metrics.%s\" (level, address, readers)",
-                         k ? k : "?");
-            rc = OTC_EINVAL;
-        }
-    }
+    t->level = (enum otc_telemetry_level)c->level;
     if (address && readers) {
         otc_diag_add(d, y->path, &address->start_mark,
                      "service: telemetry.metrics: use either address or readers, not both");
         return OTC_EINVAL;
     }
-    if (address) {
-        const char *v = otc_yaml_str(address);
-        char err[200], h[256];
-        int port;
-        if (!v || otc_httpd_parse_endpoint(v, h, sizeof(h), &port, err, sizeof(err)) != OTC_OK) {
+    if (c->address) {
+        if (otc_httpd_parse_endpoint(c->address, h, sizeof(h), &port, err, sizeof(err)) != OTC_OK) {
             otc_diag_add(d, y->path, &address->start_mark,
                          "service: key \"telemetry.metrics.address\": expected host:port");
             return OTC_EINVAL;
         }
         free(t->endpoint);
-        t->endpoint = strdup(v);
+        t->endpoint = strdup(c->address);
         t->endpoint_set = true;
         if (!t->endpoint) {
             return OTC_ENOMEM;
         }
     } else if (readers && !otc_yaml_is_null(readers) &&
                configure_readers(t, y, readers, d) != OTC_OK) {
+        return OTC_EINVAL;
+    }
+    return OTC_OK;
+}
+
+int otc_telemetry_configure(struct otc_telemetry *t, struct otc_yaml *y, yaml_node_t *m,
+                            struct otc_diag *d)
+{
+    struct metrics_config c;
+    int rc;
+
+    if (!m || otc_yaml_is_null(m)) {
+        return OTC_OK;
+    }
+    memset(&c, 0, sizeof(c));
+    if (otc_config_map_defaults(metrics_map, &c) != OTC_OK) {
+        return OTC_EINVAL;
+    }
+    /* messages as for any other service key: service: key "telemetry.metrics.x" */
+    rc = otc_config_apply_at(y, m, "service", "telemetry.metrics", metrics_map, &c, d);
+    if (m->type == YAML_MAPPING_NODE && apply_metrics(t, &c, y, m, d) != OTC_OK) {
         rc = OTC_EINVAL;
     }
+    otc_config_map_free(metrics_map, &c);
     return rc;
 }
 

@@ -59,8 +59,10 @@ struct otc_telemetry {
 
 /* Defaults: level normal, localhost:8888. */
 int  otc_telemetry_init(struct otc_telemetry *t);
-/* Apply the service.telemetry.metrics mapping: level, and either the legacy
- * `address: host:port` or `readers: [{pull: {exporter: {prometheus: {host, port}}}}]`. */
+/* Read the service.telemetry.metrics mapping through its option table: level,
+ * and either the legacy `address: host:port` or
+ * `readers: [{pull: {exporter: {prometheus: {host, port}}}}]`. Every problem
+ * is added to d, named as a key of service. */
 int  otc_telemetry_configure(struct otc_telemetry *t, struct otc_yaml *y, yaml_node_t *metrics,
                              struct otc_diag *d);
 int  otc_telemetry_add(struct otc_telemetry *t, const struct otc_telemetry_source *s);

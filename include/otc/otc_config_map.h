@@ -20,10 +20,14 @@ enum otc_cfg_type {
     OTC_CFG_STRMAP,   /* struct otc_strmap: a mapping of string to string */
     OTC_CFG_STRLIST,  /* struct otc_strlist: a sequence of strings */
     OTC_CFG_SECTION,  /* bool: true when the mapping key is present, even if empty */
+    OTC_CFG_NODE,     /* const void *: the YAML node itself (a yaml_node_t *), whatever its
+                         shape, for the table's owner to read with its own table or code
+                         while the document is loaded (the engine's tables only) */
 };
 
 #define OTC_CFG_F_MIN 1u /* value >= min */
 #define OTC_CFG_F_MAX 2u /* value <= max */
+#define OTC_CFG_F_ICASE 4u /* OTC_CFG_ENUM: choices match whatever the case */
 
 struct otc_strmap {
     char  **keys;

@@ -5,7 +5,9 @@
 # connection, every item answered OK reaches the first sink, and items sent
 # after the reload reach the new one too; (b) an invalid edit is logged and the
 # old pipeline keeps running; (c) a Kubernetes-style `..data` symlink swap
-# reloads without a signal.
+# reloads without a signal; (d) a reload that fails, early (a bad option) or
+# late (a change the running engine refuses), leaves the log level and
+# encoding as they were; one that succeeds applies them.
 # SPDX-License-Identifier: Apache-2.0
 import collections
 import os
@@ -235,9 +237,73 @@ def case_configmap(checks):
     sink2.stop()
 
 
+def with_logs(text, level, encoding, extensions=""):
+    """text (from config()) with service.telemetry.logs, and extensions added."""
+    logs = "  telemetry:\n    logs:\n      level: %s\n      encoding: %s\n" % (level, encoding)
+    if extensions:
+        text = text.replace("service:\n", extensions + "service:\n  extensions: [health_check]\n")
+    return text.replace("service:\n", "service:\n" + logs, 1)
+
+
+def json_lines(text):
+    return [ln for ln in text.splitlines() if ln.startswith("{")]
+
+
+def case_log_options(checks):
+    sink = h.Sink("sink")
+    rport = h.free_port()
+    good = config(rport, "100ms", [sink])
+    proc = h.start_otelc(with_logs(good, "info", "console"), port=rport)
+    failed = "config reload failed: 1 error; keeping the running config"
+
+    # (d1) fails while the config is built: an unknown key in the batch processor
+    write_atomic(proc.config_path, with_logs(config(rport, "100ms", [sink], "    bogus_key: 1\n"),
+                                             "error", "json"))
+    proc.send_signal(signal.SIGHUP)
+    checks.check(wait_log(proc, failed), "(d1) the reload with a bad option failed",
+                 h.otelc_stderr(proc)[-2000:])
+    # (d2) fails late: the config builds, but the running engine refuses a new extension
+    ext = "extensions:\n  health_check:\n    endpoint: 127.0.0.1:%d\n" % h.free_port()
+    write_atomic(proc.config_path, with_logs(good, "error", "json", extensions=ext))
+    proc.send_signal(signal.SIGHUP)
+    checks.check(wait_log(proc, failed, count=2), "(d2) the reload with a new extension failed",
+                 h.otelc_stderr(proc)[-2000:])
+    err = h.otelc_stderr(proc)
+    checks.eq(err.count("[error] [service] " + failed), 2,
+              "(d) both failures are logged in the running encoding (console)")
+    checks.check(not json_lines(err), "(d) no JSON line after the failed reloads", json_lines(err)[:3])
+    checks.check("extensions (or service.extensions) changed" in err,
+                 "(d2) the refusal names the extensions", err[-2000:])
+
+    # the running level is still info: the next reload's info lines are there
+    write_atomic(proc.config_path, with_logs(good, "info", "console"))
+    proc.send_signal(signal.SIGHUP)
+    checks.check(wait_log(proc, "[info] [service] config reloaded (1 pipeline)"),
+                 "(d) info lines are still logged after the failed reloads",
+                 h.otelc_stderr(proc)[-2000:])
+    checks.eq(h.otelc_stderr(proc).count("[info] [service] reloading "), 3,
+              "(d) every reload began with an info line in console form")
+    client = h.Client(rport)
+    code, _ = client.export("traces", h.make_traces(3))
+    checks.eq(code, grpc.StatusCode.OK, "(d) export after the failed reloads")
+    checks.check(sink.wait_count("traces", 3, 10) >= 3, "(d) the sink gets it")
+
+    # (d3) a reload that goes through applies the new encoding
+    write_atomic(proc.config_path, with_logs(good, "info", "json"))
+    proc.send_signal(signal.SIGHUP)
+    ok = h.wait_until(lambda: any('"msg":"config reloaded (1 pipeline)"' in ln
+                                  for ln in json_lines(h.otelc_stderr(proc))), 20)
+    checks.check(ok, "(d3) after a good reload to encoding json the log is JSON",
+                 h.otelc_stderr(proc)[-2000:])
+    client.close()
+    h.stop_otelc(proc, timeout=30)
+    sink.stop()
+
+
 def main(checks):
     case_sighup(checks)
     case_configmap(checks)
+    case_log_options(checks)
 
 
 if __name__ == "__main__":

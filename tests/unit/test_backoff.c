@@ -1,5 +1,5 @@
 /* test_backoff.c - unit tests for the exporter helper's retry back-off
- * (otc_backoff_* in core/engine.c) and its option defaults: growth by
+ * (otc_backoff_* in core/exporter_helper.c) and its option defaults: growth by
  * multiplier up to max_interval, jitter bounds and spread, seeded determinism. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <math.h>

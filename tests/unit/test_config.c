@@ -1,5 +1,6 @@
 /* test_config.c - unit tests for the YAML loader (core/config.c) and the graph
- * builder (core/engine.c, build only): graphs, ${env:...}, errors with file:line:col. */
+ * builder (core/graph.c, core/service.c; build only): graphs, ${env:...},
+ * errors with file:line:col. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1186,6 +1187,115 @@ static void test_many_errors_all_reported(void **state)
     built_free(&b);
 }
 
+/* The service section is read through an option table like a component's:
+ * its errors name the key the same way, and all of them are reported. */
+static void test_service_errors_all_reported(void **state)
+{
+    static const char text[] =
+        RECEIVER_OTLP                                    /*  1-4 */
+        "exporters:\n"                                   /*  5 */
+        "  debug:\n"                                     /*  6 */
+        "service:\n"                                     /*  7 */
+        "  shutdown_timeout: soon\n"                     /*  8 bad duration */
+        "  bogus: 1\n"                                   /*  9 unknown key */
+        "  telemetry:\n"                                 /* 10 */
+        "    logs:\n"                                    /* 11 */
+        "      level: verbose\n"                         /* 12 bad choice */
+        "      encoding: xml\n"                          /* 13 bad choice */
+        "      format: json\n"                           /* 14 unknown key */
+        "    metrics:\n"                                 /* 15 */
+        "      level: loud\n"                            /* 16 bad choice */
+        "      adress: x\n"                              /* 17 unknown key */
+        "    traces: {}\n"                               /* 18 unknown key */
+        "  pipelines:\n"                                 /* 19 */
+        "    traces:\n"                                  /* 20 */
+        "      receivers: [otlp]\n"                      /* 21 */
+        "      exporters: [debug]\n";                    /* 22 */
+    static const char *const want[] = {
+        FILE_NAME ":8:21: service: key \"shutdown_timeout\": expected a duration",
+        FILE_NAME ":9:3: service: unknown key \"bogus\"",
+        FILE_NAME ":12:14: service: key \"telemetry.logs.level\": 'verbose' is not one of",
+        FILE_NAME ":13:17: service: key \"telemetry.logs.encoding\": 'xml' is not one of",
+        FILE_NAME ":14:7: service: unknown key \"telemetry.logs.format\"",
+        FILE_NAME ":16:14: service: key \"telemetry.metrics.level\": 'loud' is not one of",
+        FILE_NAME ":17:7: service: unknown key \"telemetry.metrics.adress\"",
+        FILE_NAME ":18:5: service: unknown key \"telemetry.traces\"",
+    };
+    struct built b;
+    size_t found = 0;
+
+    (void)state;
+    build(&b, text);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (count_prefix(&b.d, want[i]) == 1) {
+            found++;
+        } else {
+            print_message("missing: %s\n", want[i]);
+        }
+    }
+    REQUIRE(&b, b.rc == OTC_EINVAL && found == sizeof(want) / sizeof(want[0]) && b.d.n == found,
+            "expected %zu diagnostics, found %zu of them among %zu",
+            sizeof(want) / sizeof(want[0]), found, b.d.n);
+    built_free(&b);
+}
+
+#define LOGS_CONFIG(extra)                                                     \
+    RECEIVER_OTLP                                                              \
+    "exporters:\n"                                                             \
+    "  debug:\n" extra                                                         \
+    "service:\n"                                                               \
+    "  telemetry:\n"                                                           \
+    "    logs:\n"                                                              \
+    "      level: DEBUG\n"                                                     \
+    "      encoding: json\n"                                                   \
+    "  pipelines:\n"                                                           \
+    "    traces:\n"                                                            \
+    "      receivers: [otlp]\n"                                                \
+    "      exporters: [debug]\n"
+
+/* Building a config changes nothing in the running process: the log options
+ * wait in the engine until it starts (or a reload to it succeeds). */
+static void test_log_options_parsed_not_applied(void **state)
+{
+    enum otc_log_level level = otc_log_threshold;
+    bool json = otc_log_json;
+    struct built b;
+
+    (void)state;
+    otc_log_threshold = OTC_LOG_INFO;
+    otc_log_json = false;
+    build(&b, LOGS_CONFIG(""));
+    REQUIRE(&b, b.rc == OTC_OK, "the config was refused");
+    assert_int_equal(otc_log_threshold, OTC_LOG_INFO);
+    assert_false(otc_log_json);
+    assert_true(b.e->log.level_set && b.e->log.level == OTC_LOG_DEBUG);
+    assert_true(b.e->log.encoding_set && b.e->log.json);
+    otc_log_options_apply(&b.e->log);
+    assert_int_equal(otc_log_threshold, OTC_LOG_DEBUG);
+    assert_true(otc_log_json);
+    built_free(&b);
+
+    /* a config that fails after its service section leaves them alone too */
+    otc_log_threshold = OTC_LOG_INFO;
+    otc_log_json = false;
+    build(&b, LOGS_CONFIG("    bogus_key: 1\n"));
+    REQUIRE(&b, b.rc == OTC_EINVAL, "the bad config was accepted");
+    assert_int_equal(otc_log_threshold, OTC_LOG_INFO);
+    assert_false(otc_log_json);
+    built_free(&b);
+
+    /* "warning" is warn, whatever the case; what a config leaves out stays unset */
+    build(&b, RECEIVER_OTLP "exporters:\n  debug:\nservice:\n  telemetry:\n    logs:\n"
+              "      level: Warning\n  pipelines:\n    traces:\n      receivers: [otlp]\n"
+              "      exporters: [debug]\n");
+    REQUIRE(&b, b.rc == OTC_OK, "level: Warning was refused");
+    assert_true(b.e->log.level_set && b.e->log.level == OTC_LOG_WARN);
+    assert_false(b.e->log.encoding_set);
+    built_free(&b);
+    otc_log_threshold = level;
+    otc_log_json = json;
+}
+
 /* Hostile documents get one clear error, in bounded time and memory. */
 static void test_hostile_yaml(void **state)
 {
@@ -1265,6 +1375,8 @@ int main(void)
         cmocka_unit_test(test_section_not_a_mapping),
         cmocka_unit_test(test_duplicate_ids),
         cmocka_unit_test(test_many_errors_all_reported),
+        cmocka_unit_test(test_service_errors_all_reported),
+        cmocka_unit_test(test_log_options_parsed_not_applied),
         cmocka_unit_test(test_hostile_yaml),
     };
 

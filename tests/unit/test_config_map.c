@@ -399,6 +399,46 @@ static void test_enum_bad_choice(void **state)
 }
 
 /* STR, STRMAP and STRLIST values are freed and cleared by otc_config_map_free. */
+/* OTC_CFG_F_ICASE: an enum whose choices match whatever the case. A NODE row
+ * holds a YAML node and only the YAML walk sets it: from text it is an error. */
+struct icase_sample {
+    int         level;
+    int         exact;
+    const void *raw;
+};
+
+static void test_enum_icase_and_node(void **state)
+{
+    static const char *const levels[] = {"debug", "info", NULL};
+    static const struct otc_config_entry map[] = {
+        {OTC_CFG_ENUM, "level", "debug", offsetof(struct icase_sample, level), OTC_CFG_F_ICASE,
+         0, 0, levels, "any case"},
+        {OTC_CFG_ENUM, "exact", NULL, offsetof(struct icase_sample, exact), 0, 0, 0, levels,
+         "exact case"},
+        {OTC_CFG_NODE, "raw", NULL, offsetof(struct icase_sample, raw), 0, 0, 0, NULL,
+         "any YAML"},
+        OTC_CFG_END,
+    };
+    struct icase_sample c = {5, 5, NULL};
+    char err[128];
+
+    (void)state;
+    assert_int_equal(otc_config_map_defaults(map, &c), OTC_OK);
+    assert_int_equal(c.level, 0);
+    assert_int_equal(c.exact, 5); /* no default: untouched */
+    assert_int_equal(otc_config_map_set(&map[0], &c, "INFO", err, sizeof(err)), OTC_OK);
+    assert_int_equal(c.level, 1);
+    assert_int_equal(otc_config_map_set(&map[0], &c, "Debug", err, sizeof(err)), OTC_OK);
+    assert_int_equal(c.level, 0);
+    assert_int_equal(otc_config_map_set(&map[1], &c, "INFO", err, sizeof(err)), OTC_EINVAL);
+    assert_non_null(strstr(err, "'INFO' is not one of: debug info"));
+    assert_int_equal(otc_config_map_set(&map[1], &c, "info", err, sizeof(err)), OTC_OK);
+    assert_int_equal(c.exact, 1);
+    assert_int_equal(otc_config_map_set(&map[2], &c, "x", err, sizeof(err)), OTC_EINVAL);
+    assert_null(c.raw);
+    otc_config_map_free(map, &c);
+}
+
 static void test_free_collections(void **state)
 {
     struct sample s;
@@ -479,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_set_each_type),
         cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_enum_bad_choice),
+        cmocka_unit_test(test_enum_icase_and_node),
         cmocka_unit_test(test_free_collections),
         cmocka_unit_test(test_find_and_is_section),
     };

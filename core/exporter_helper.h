@@ -1,0 +1,97 @@
+/* exporter_helper.h - what the engine wraps around every exporter (otelcol's
+ * exporterhelper): the shared options (timeout, sending_queue,
+ * retry_on_failure), the sending queue, back-off and retries, the async send
+ * slots and the exporter threads. Built and started on the main thread; the
+ * queue is fed by pipeline workers and receivers, drained by exporter threads. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef OTC_CORE_EXPORTER_HELPER_H
+#define OTC_CORE_EXPORTER_HELPER_H
+
+#include <pthread.h>
+
+#include "otc/otc_component.h"
+#include "otc/otc_queue.h"
+
+struct otc_engine;
+
+/* The exporter helper's options (otelcol exporterhelper), shared by every exporter. */
+struct otc_exporter_settings {
+    int64_t timeout_ns;
+    bool    queue_enabled;
+    int64_t num_consumers;
+    int64_t queue_size;
+    bool    retry_enabled;
+    int64_t initial_interval_ns;
+    int64_t max_interval_ns;
+    int64_t max_elapsed_ns;
+    double  multiplier;
+    double  randomization_factor;
+    char   *storage;  /* sending_queue.storage: a file_storage extension id, or NULL */
+};
+
+/* The exporter helper's own counters, beyond the otelcol ones it keeps in
+ * rt->ins.counters (sent, send_failed, enqueue_failed: items per signal, read by
+ * the /metrics endpoint). Atomics bumped per batch; any thread may read them.
+ * Each *_items array is a part of send_failed (shutdown_lost: of send_failed
+ * or enqueue_failed), split by cause. */
+struct otc_exporter_stats {
+    atomic_uint_fast64_t attempts;                              /* export calls made */
+    atomic_uint_fast64_t retries;                               /* calls followed by a retry */
+    atomic_uint_fast64_t permanent_items[OTC_SIGNAL_COUNT];     /* non-retryable answer */
+    atomic_uint_fast64_t exhausted_items[OTC_SIGNAL_COUNT];     /* max_elapsed_time reached */
+    atomic_uint_fast64_t partial_rejected_items[OTC_SIGNAL_COUNT]; /* partial_success */
+    atomic_uint_fast64_t shutdown_lost_items[OTC_SIGNAL_COUNT]; /* still unsent when
+                                                                   shutdown_timeout passed */
+};
+
+/* Exponential back-off of one batch (otelcol's, from cenkalti/backoff): each
+ * wait is the current interval +/- randomization_factor of it, uniformly; the
+ * interval starts at initial_interval and grows by multiplier up to
+ * max_interval. rng is the state of the jitter's generator (seeded). */
+struct otc_backoff {
+    double   interval_ns;
+    uint64_t rng;
+};
+
+void    otc_backoff_init(struct otc_backoff *bo, const struct otc_exporter_settings *set,
+                         uint64_t seed);
+/* The next wait in ns; advances the interval. */
+int64_t otc_backoff_next(struct otc_backoff *bo, const struct otc_exporter_settings *set);
+
+struct otc_exporter_rt {
+    struct otc_instance          ins;
+    struct otc_exporter_settings set;
+    struct otc_exporter_stats    stats;
+    struct otc_queue             queue;
+    bool                         async;         /* first attempts through ops->send */
+    unsigned                     max_in_flight; /* async: batches under way at most */
+    atomic_uint                  in_flight;     /* async: batches under way (with retries) */
+    struct otc_queue             retry_queue;   /* async: batches waiting for a retry thread */
+    pthread_t                   *threads;
+    unsigned                     n_threads;
+    atomic_bool                  closing;   /* no more input: exit when the queue is empty */
+    atomic_uint_fast64_t         last_log_s;
+    atomic_uint_fast64_t         drop_log_s;     /* second of the current drop-line window */
+    atomic_uint                  drop_log_n;     /* drop lines written in that second */
+    atomic_uint_fast64_t         drop_log_held;  /* drop lines held back since the last one */
+    bool                         used;
+};
+
+/* The exporter helper option table (timeout, sending_queue, retry_on_failure). */
+const struct otc_config_entry *otc_exporter_helper_map(void);
+
+/* Hand b to rt's queue; OTC_EAGAIN when full (b stays the caller's). Pipeline
+ * workers and receivers. */
+int  otc_exporter_enqueue(struct otc_exporter_rt *rt, struct otc_batch *b);
+/* items of signal s will not be delivered because shutdown_timeout passed:
+ * counted in send_failed (queued) or enqueue_failed, and in shutdown_lost. */
+void otc_exporter_lost(struct otc_exporter_rt *rt, enum otc_signal s, size_t items, bool queued);
+/* Queues, init() and start() of the exporter, then its threads. Main thread. */
+int  otc_exporter_start(struct otc_engine *e, struct otc_exporter_rt *rt);
+/* No more input: the threads exit once the queues are empty. Main thread. */
+void otc_exporter_close(struct otc_exporter_rt *rt);
+/* Free what rt holds (queued batches, retries, options, the instance); its
+ * threads were joined. Main thread. */
+void otc_exporter_release(struct otc_exporter_rt *rt);
+
+#endif

@@ -1,0 +1,176 @@
+/* ingest.c - receivers hand requests to the engine here: admission by the
+ * pipelines' gates, the persistent queue's append, per-transport counters,
+ * and the feed tables that route a request to its pipelines (swapped safely
+ * on reload). Delivery runs on receiver threads; tables are built and
+ * swapped on the main thread. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+
+#include "clock.h"
+#include "engine.h"
+#include "exporter_helper.h"
+#include "ingest.h"
+#include "pipeline.h"
+
+/* Self-metrics of a receiver, per request: the total, and the OTLP/HTTP part. */
+static void count_received(struct otc_instance *ins, const struct otc_batch *b, bool accepted)
+{
+    atomic_fetch_add(accepted ? &ins->counters.accepted[b->signal] : &ins->counters.refused[b->signal],
+                     b->items);
+    if (b->transport == OTC_TRANSPORT_HTTP) {
+        atomic_fetch_add(accepted ? &ins->counters.http_accepted[b->signal]
+                                  : &ins->counters.http_refused[b->signal], b->items);
+    }
+}
+
+/* Persistent queue write failures: one line a second at most. */
+static bool wal_log_allowed(void)
+{
+    static atomic_uint_fast64_t last;
+    uint_fast64_t now = otc_now_ns() / 1000000000u;
+    uint_fast64_t prev = atomic_load(&last);
+
+    return now != prev && atomic_compare_exchange_strong(&last, &prev, now);
+}
+
+/* Readers of feed tables (otc_receiver_deliver), counted in two epochs so a
+ * reload can wait for the ones that may still hold a table it replaced, while
+ * new readers (which see the new table) count in the other epoch. */
+static atomic_uint  feeds_epoch;
+static atomic_ulong feeds_readers[2];
+
+/* Wait until no deliver call can hold a feed table published before this
+ * call: after each flip, the readers of the previous epoch only leave. */
+void otc_feeds_synchronize(void)
+{
+    for (int flip = 0; flip < 2; flip++) {
+        unsigned prev = atomic_fetch_add(&feeds_epoch, 1) & 1u;
+        while (atomic_load(&feeds_readers[prev]) != 0) {
+            otc_sleep_ns(100000);
+        }
+    }
+}
+
+/* Where a receiver hands a request for pipeline p: its queue, whose worker
+ * runs the processors; or, for a pipeline with no processor and one queued
+ * exporter, that exporter's queue, which saves a thread hand-off per request
+ * (a full exporter queue is then answered UNAVAILABLE at once).
+ * OTC_EAGAIN when full (b stays the caller's). */
+static int pipeline_enter(struct otc_pipeline *p, struct otc_batch *b)
+{
+    if (p->n_processors == 0 && p->n_exporters == 1 && p->exporters[0]->set.queue_enabled) {
+        return otc_exporter_enqueue(p->exporters[0], b);
+    }
+    return otc_queue_push(&p->queue, b) == OTC_OK ? OTC_OK : OTC_EAGAIN;
+}
+
+static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *t,
+                         struct otc_batch *b)
+{
+    enum otc_signal s = b->signal;
+    unsigned n = t ? t->n[s] : 0;
+    size_t items = b->items;
+    uint8_t transport;
+    int rc = OTC_OK;
+
+    if (n == 0) {
+        otc_batch_unref(b);
+        return OTC_EUNSUPP;
+    }
+    if (atomic_load(&t->engine->stopping)) {
+        count_received(ins, b, false);
+        otc_batch_unref(b);
+        return OTC_ESHUTDOWN;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct otc_pipeline *p = t->p[s][i];
+        for (size_t k = 0; k < p->n_admit; k++) {
+            struct otc_instance *pr = p->admit[k];
+            if (!pr->ops->admit(pr, pr->ctx, b->arena.bytes)) {
+                count_received(ins, b, false);
+                otc_batch_unref(b);
+                return OTC_EAGAIN;
+            }
+        }
+    }
+    /* persistent storage: the request is durable before any pipeline sees it */
+    for (unsigned i = 0; i < n; i++) {
+        struct otc_pipeline *p = t->p[s][i];
+        struct otc_wal_seg *seg;
+        const uint8_t *data;
+        size_t len;
+
+        if (!p->wal) {
+            continue;
+        }
+        rc = otc_batch_bytes(b, &data, &len);
+        if (rc == OTC_OK && (rc = otc_wal_append(p->wal, (uint8_t)s, data, len, &seg)) == OTC_OK) {
+            rc = otc_batch_hold_segment(b, seg);
+        }
+        if (rc != OTC_OK) {
+            if (wal_log_allowed()) {
+                otc_log_warn(ins, "pipeline %s: cannot write the persistent queue (%s); answering "
+                             "UNAVAILABLE", p->id, otc_strerror(rc));
+            }
+            count_received(ins, b, false);
+            otc_batch_unref(b);
+            return OTC_EAGAIN;
+        }
+    }
+    /* counted before the last push hands b over */
+    transport = b->transport;
+    for (unsigned i = 0; i < n; i++) {
+        struct otc_batch *x = (i + 1 < n) ? otc_batch_ref(b) : b;
+        if (pipeline_enter(t->p[s][i], x) != OTC_OK) {
+            otc_batch_unref(x);
+            rc = OTC_EAGAIN;
+        }
+    }
+    /* per request, as otelcol: accepted only when every pipeline took it */
+    atomic_fetch_add(rc == OTC_OK ? &ins->counters.accepted[s] : &ins->counters.refused[s], items);
+    if (transport == OTC_TRANSPORT_HTTP) {
+        atomic_fetch_add(rc == OTC_OK ? &ins->counters.http_accepted[s]
+                                      : &ins->counters.http_refused[s], items);
+    }
+    return rc;
+}
+
+int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
+{
+    /* pairs with the seq_cst epoch flip in otc_feeds_synchronize(): a reader counted
+     * after the flip loads the table stored before it */
+    unsigned idx = atomic_load(&feeds_epoch) & 1u;
+    int rc;
+
+    atomic_fetch_add(&feeds_readers[idx], 1);
+    rc = deliver_table(ins, atomic_load(&ins->feed_table), b);
+    atomic_fetch_sub(&feeds_readers[idx], 1);
+    return rc;
+}
+
+/* An immutable copy of what r feeds (its build-time lists), for engine e. */
+struct otc_feed_table *otc_feed_table_new(struct otc_engine *e, const struct otc_instance *r)
+{
+    size_t total = 0, off = 0;
+    struct otc_feed_table *t;
+    struct otc_pipeline **slots;
+
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        total += r->n_feeds[s];
+    }
+    t = calloc(1, sizeof(*t) + (total ? total : 1) * sizeof(*slots));
+    if (!t) {
+        return NULL;
+    }
+    slots = (struct otc_pipeline **)(t + 1);
+    t->engine = e;
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        t->n[s] = r->n_feeds[s];
+        t->p[s] = slots + off;
+        for (unsigned i = 0; i < r->n_feeds[s]; i++) {
+            slots[off++] = r->feeds[s][i];
+        }
+    }
+    return t;
+}
+

@@ -1,0 +1,128 @@
+/* instance.c - one component instance as the engine drives it: configured
+ * from its YAML mapping (defaults, the user's values, validate()), started,
+ * shut down and released. Main thread. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exporter_helper.h"
+#include "instance.h"
+
+/* Where a validate() message points: one that starts with an option key, with an
+ * optional sequence index ("trace_statements[1]: ..."), is reported at that
+ * value when the key is present in the component's mapping, else at the mapping. */
+static const yaml_mark_t *validate_mark(struct otc_yaml *y, yaml_node_t *node, const char *err)
+{
+    char key[128];
+    size_t n = 0, idx = 0;
+    const char *p = err;
+    yaml_node_t *v;
+
+    while (((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_') &&
+           n + 1 < sizeof(key)) {
+        key[n++] = *p++;
+    }
+    key[n] = '\0';
+    v = n ? otc_yaml_get(y, node, key) : NULL;
+    if (!v) {
+        return node ? &node->start_mark : NULL;
+    }
+    if (*p == '[' && v->type == YAML_SEQUENCE_NODE) {
+        for (p++; *p >= '0' && *p <= '9' && idx < 1000000; p++) {
+            idx = idx * 10 + (size_t)(*p - '0');
+        }
+        if (*p == ']' && idx < (size_t)(v->data.sequence.items.top -
+                                        v->data.sequence.items.start)) {
+            return &otc_yaml_node(y, v->data.sequence.items.start[idx])->start_mark;
+        }
+    }
+    return &v->start_mark;
+}
+
+int otc_instance_configure(struct otc_instance *ins, const struct otc_component_ops *ops,
+                              const char *id, struct otc_yaml *y, yaml_node_t *node,
+                              struct otc_exporter_settings *helper, struct otc_diag *d)
+{
+    char what[300];
+    char err[256];
+    int rc;
+
+    snprintf(what, sizeof(what), "%s \"%s\"", otc_kind_name(ops->kind), id);
+    ins->ops = ops;
+    ins->id = strdup(id);
+    ins->ctx = calloc(1, ops->ctx_size ? ops->ctx_size : 1);
+    if (!ins->id || !ins->ctx) {
+        return OTC_ENOMEM;
+    }
+    if (otc_config_map_defaults(ops->config_map, ins->ctx) != OTC_OK ||
+        (helper && otc_config_map_defaults(otc_exporter_helper_map(), helper) != OTC_OK)) {
+        return OTC_EINVAL;
+    }
+    rc = otc_config_apply(y, node, what, ops->config_map, ins->ctx,
+                          helper ? otc_exporter_helper_map() : NULL, helper, d);
+    if (rc != OTC_OK) {
+        return rc;
+    }
+    if (ops->validate && ops->validate(ins->ctx, err, sizeof(err)) != OTC_OK) {
+        otc_diag_add(d, y->path, validate_mark(y, node, err), "%s: %s", what, err);
+        return OTC_EINVAL;
+    }
+    if (helper) {
+        ins->timeout_ns = helper->timeout_ns;
+    }
+    return OTC_OK;
+}
+
+void otc_instance_release(struct otc_instance *ins)
+{
+    if (!ins->ops) {
+        return;
+    }
+    if (ins->ctx) {
+        if (ins->ops->destroy) {
+            ins->ops->destroy(ins->ctx);
+        }
+        otc_config_map_free(ins->ops->config_map, ins->ctx);
+        free(ins->ctx);
+    }
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        free(ins->feeds[s]);
+    }
+    free(ins->id);
+    memset(ins, 0, sizeof(*ins));
+}
+
+bool otc_receiver_used(const struct otc_instance *r)
+{
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        if (r->n_feeds[s]) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int otc_instance_init_start(struct otc_instance *ins)
+{
+    int rc;
+
+    if (ins->ops->init && (rc = ins->ops->init(ins, ins->ctx)) != OTC_OK) {
+        otc_log_err(ins, "init failed: %s", otc_strerror(rc));
+        return rc;
+    }
+    if (ins->ops->start && (rc = ins->ops->start(ins, ins->ctx)) != OTC_OK) {
+        otc_log_err(ins, "start failed: %s", otc_strerror(rc));
+        return rc;
+    }
+    ins->started = true;
+    return OTC_OK;
+}
+
+void otc_instance_shutdown(struct otc_instance *ins)
+{
+    if (ins->ops && ins->ops->shutdown) {
+        ins->ops->shutdown(ins, ins->ctx);
+    }
+    ins->started = false;
+}

@@ -1,0 +1,47 @@
+/* pipeline.h - one pipeline: its receivers, its own processor chain, its
+ * exporters, and the queue its worker thread drains (running the processors
+ * and fanning out to the exporters). Built and started on the main thread;
+ * the loop runs on the pipeline's worker thread. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef OTC_CORE_PIPELINE_H
+#define OTC_CORE_PIPELINE_H
+
+#include <pthread.h>
+
+#include "otc/otc_component.h"
+#include "otc/otc_queue.h"
+
+#define OTC_PIPELINE_QUEUE_SIZE 64 /* batches handed to a pipeline's worker: absorbs the
+                                      client bursts that arrive while a stage is busy */
+#define OTC_WORKER_IDLE_MS 100     /* pipeline and exporter threads look at their
+                                      closing flag (and timers) at least this often */
+
+struct otc_exporter_rt;
+struct otc_wal;
+
+struct otc_pipeline {
+    char                    *id;          /* "traces" or "traces/name" */
+    enum otc_signal          signal;
+    struct otc_engine       *engine;
+    struct otc_instance    **receivers;
+    size_t                   n_receivers;
+    struct otc_instance     *processors;  /* owned: one instance per pipeline */
+    size_t                   n_processors;
+    struct otc_instance    **admit;       /* processors with an admit() gate */
+    size_t                   n_admit;
+    bool                     has_timers;
+    struct otc_exporter_rt **exporters;
+    size_t                   n_exporters;
+    struct otc_queue         queue;
+    pthread_t                thread;
+    bool                     thread_started;
+    atomic_bool              closing;
+    struct otc_instance     *storage;     /* file_storage of its exporters, or NULL */
+    struct otc_wal          *wal;         /* write-ahead log at the entrance (storage) */
+};
+
+/* Its queue (popped only by its worker), its processors' init() and start(),
+ * then its worker thread. Main thread. */
+int otc_pipeline_start(struct otc_pipeline *p);
+
+#endif
