@@ -50,6 +50,11 @@ struct otc_batch *otc_batch_from_msg(enum otc_signal s, struct otc_arena *arena,
 /* Decode raw into the arena (no-op when already decoded). OTC_EINVAL on bad
  * protobuf, OTC_ELIMIT when messages nest more than OTC_PB_MAX_DEPTH deep. */
 int otc_batch_decode(struct otc_batch *b);
+/* True once the request is decoded (msg is set); acquire pairs with otc_batch_decode's release. */
+static inline bool otc_batch_is_decoded(const struct otc_batch *b)
+{
+    return atomic_load_explicit((atomic_bool *)&b->decoded, memory_order_acquire);
+}
 /* Read-only view of the decoded request; decodes on first use. NULL when undecodable. */
 const ProtobufCMessage *otc_batch_msg(struct otc_batch *b);
 /* Writable view: the caller must hold the only reference (see otc_batch_writable).

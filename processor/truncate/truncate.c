@@ -279,7 +279,7 @@ static int truncate_consume(struct otc_instance *ins, void *vctx, struct otc_bat
     const ProtobufCMessage *msg;
     ProtobufCMessage *mut;
 
-    if (!atomic_load_explicit(&b->decoded, memory_order_acquire) && wire_within(t, b)) {
+    if (!otc_batch_is_decoded(b) && wire_within(t, b)) {
         return otc_next(ins, b);
     }
     msg = otc_batch_msg(b);
