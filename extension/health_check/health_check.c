@@ -159,4 +159,6 @@ const struct otc_component_ops otc_extension_health_check_ops = {
     .admit = NULL,
     .shutdown = health_shutdown,
     .destroy = health_destroy,
+    .auth = NULL,
+    .storage = NULL,
 };

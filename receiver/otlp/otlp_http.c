@@ -24,11 +24,11 @@
 #include <zstd.h>
 
 #include "google/rpc/status.pb-c.h"
+#include "otc/otc_auth.h"
 #include "otc/otc_buf.h"
 #include "otc/otc_json.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
-#include "extension/bearertokenauth/bearertokenauth.h"
 #include "receiver/otlp/otlp_http.h"
 
 /* google.rpc.Code values used in Status bodies */
@@ -646,10 +646,11 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
 /* auth.authenticator: the configured header must carry the token. */
 static bool http_authorized(struct otlp_http *h, struct evhttp_request *req)
 {
+    const struct otc_auth_ops *a = h->o.auth->ops->auth;
     const char *v = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                       otc_bearertokenauth_header(h->o.auth));
+                                       a->server_header(h->o.auth));
 
-    return otc_bearertokenauth_check(h->o.auth, v, v ? strlen(v) : 0) == OTC_OK;
+    return a->server_check(h->o.auth, v, v ? strlen(v) : 0) == OTC_OK;
 }
 
 /* 401, and the request's items counted as refused: protobuf bodies are

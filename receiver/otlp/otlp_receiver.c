@@ -14,7 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "extension/bearertokenauth/bearertokenauth.h"
+#include "otc/otc_auth.h"
 #include "otc/otc_grpc_loop.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
@@ -120,7 +120,7 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_ENUM, "protocols.grpc.tls.min_version", "1.2", OFF(grpc_tls.min_version), 0, 0, 0,
      tls_versions, "lowest TLS version accepted; gRPC core always requires 1.2 or later and cannot require 1.3"},
     {OTC_CFG_STR, "protocols.grpc.auth.authenticator", NULL, OFF(grpc_auth), 0, 0, 0, NULL,
-     "id of a bearertokenauth extension every call must satisfy (else UNAUTHENTICATED)"},
+     "id of an authenticator extension (bearertokenauth) every call must satisfy (else UNAUTHENTICATED)"},
     {OTC_CFG_SECTION, "protocols.http", NULL, OFF(http_enabled), 0, 0, 0, NULL,
      "enable the OTLP/HTTP server (binary protobuf and OTLP/JSON, gzip and zstd bodies)"},
     {OTC_CFG_STR, "protocols.http.endpoint", "localhost:4318", OFF(http_endpoint), 0, 0, 0, NULL,
@@ -156,7 +156,7 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_ENUM, "protocols.http.tls.min_version", "1.2", OFF(http_tls.min_version), 0, 0, 0,
      tls_versions, "lowest TLS version accepted"},
     {OTC_CFG_STR, "protocols.http.auth.authenticator", NULL, OFF(http_auth), 0, 0, 0, NULL,
-     "id of a bearertokenauth extension every request must satisfy (else 401)"},
+     "id of an authenticator extension (bearertokenauth) every request must satisfy (else 401)"},
     {OTC_CFG_INT, "max_items_per_request", "100000", OFF(max_items),
      OTC_CFG_F_MIN, 0, 0, NULL,
      "resources, scopes and spans / metrics and data points / log records per request "
@@ -493,7 +493,8 @@ static grpc_byte_buffer *make_reply(enum otc_signal s, size_t rejected, const ch
  * are lower case; the configured header name may not be. */
 static bool call_authorized(struct otlp_ctx *rx, struct otlp_call *c)
 {
-    const char *want = otc_bearertokenauth_header(rx->grpc_authn);
+    const struct otc_auth_ops *a = rx->grpc_authn->ops->auth;
+    const char *want = a->server_header(rx->grpc_authn);
     size_t wl = strlen(want);
 
     for (size_t i = 0; i < c->md.count; i++) {
@@ -501,12 +502,11 @@ static bool call_authorized(struct otlp_ctx *rx, struct otlp_call *c)
 
         if (GRPC_SLICE_LENGTH(m->key) == wl &&
             !strncasecmp((const char *)GRPC_SLICE_START_PTR(m->key), want, wl)) {
-            return otc_bearertokenauth_check(rx->grpc_authn,
-                                             (const char *)GRPC_SLICE_START_PTR(m->value),
-                                             GRPC_SLICE_LENGTH(m->value)) == OTC_OK;
+            return a->server_check(rx->grpc_authn, (const char *)GRPC_SLICE_START_PTR(m->value),
+                                   GRPC_SLICE_LENGTH(m->value)) == OTC_OK;
         }
     }
-    return otc_bearertokenauth_check(rx->grpc_authn, NULL, 0) == OTC_OK;
+    return a->server_check(rx->grpc_authn, NULL, 0) == OTC_OK;
 }
 
 /* Items in a serialized request, found by walking the wire format along a
@@ -752,8 +752,8 @@ static struct otc_instance *resolve_auth(struct otc_instance *ins, const char *p
 {
     struct otc_instance *ext = otc_engine_extension(ins->engine, id);
 
-    if (!otc_bearertokenauth_is(ext)) {
-        otc_log_err(ins, "protocols.%s.auth.authenticator: \"%s\" is not a bearertokenauth "
+    if (!otc_auth_server(ext)) {
+        otc_log_err(ins, "protocols.%s.auth.authenticator: \"%s\" is not an authenticator "
                     "extension listed in service.extensions", proto, id);
         return NULL;
     }
