@@ -6,9 +6,9 @@
  * limits keeps its received bytes; traces and logs not yet decoded are scanned
  * in their serialized form. Runs on the pipeline worker thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "otc/otc_attr_limits.h"
 #include "otc/otc_pb_walk.h"
-#include "processor/truncate/attr_limits.h"
-#include "processor/truncate/truncate.h"
+#include "truncate.h"
 
 struct truncate_ctx {
     int64_t max_value_length; /* bytes; 0 = no limit */
