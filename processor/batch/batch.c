@@ -16,7 +16,7 @@
 #include <xxhash.h>
 
 #include "otc/otc_otlp.h"
-#include "processor/batch/batch.h"
+#include "batch.h"
 
 /* ------------------------------------------------------------ layouts */
 
@@ -171,9 +171,7 @@ static int batch_init(struct otc_instance *ins, void *vctx)
 
     /* Outputs point into the input batches: when a later stage writes into
      * requests, inputs shared with other pipelines must be private copies. */
-    for (struct otc_instance *n = ins->next.ins; n; n = n->next.ins) {
-        x->downstream_mutates |= n->ops->mutates;
-    }
+    x->downstream_mutates = otc_next_mutates(ins);
     return OTC_OK;
 }
 
