@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/httpd.h"
-#include "extension/health_check/health_check.h"
+#include "otc/otc_httpd.h"
+#include "health_check.h"
 
 struct health_ctx {
     /* options */
