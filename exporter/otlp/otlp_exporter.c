@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exporter/otlp/otlp_exporter.h"
+#include "otlp_exporter.h"
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "otc/otc_auth.h"

@@ -13,8 +13,8 @@
 
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_walk.h"
-#include "processor/dedup/dedup.h"
-#include "processor/dedup/dedup_table.h"
+#include "dedup.h"
+#include "dedup_table.h"
 
 /* AnyValue nesting deeper than this is hashed as an opaque marker. */
 #define DEDUP_MAX_DEPTH 64

@@ -12,7 +12,7 @@
 
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_walk.h"
-#include "processor/probabilistic_sampler/probabilistic_sampler.h"
+#include "probabilistic_sampler.h"
 
 #define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
 

@@ -29,7 +29,7 @@
 #include "otc/otc_json.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
-#include "receiver/otlp/otlp_http.h"
+#include "otlp_http.h"
 
 /* google.rpc.Code values used in Status bodies */
 #define RPC_INVALID_ARGUMENT   3

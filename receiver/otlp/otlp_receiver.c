@@ -18,8 +18,8 @@
 #include "otc/otc_grpc_loop.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
-#include "receiver/otlp/otlp_http.h"
-#include "receiver/otlp/otlp_receiver.h"
+#include "otlp_http.h"
+#include "otlp_receiver.h"
 
 #define CALLS_PER_METHOD 32 /* requests in flight per signal */
 #define GENERIC_CALLS    4  /* slots answering UNIMPLEMENTED */
