@@ -30,6 +30,7 @@
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
 #include "otlp_http.h"
+#include "otlp_ingest.h"
 
 /* google.rpc.Code values used in Status bodies */
 #define RPC_INVALID_ARGUMENT   3
@@ -571,7 +572,7 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
             evbuffer_remove(body, dst, n);
         }
         free(plain);
-        if (otlp_receiver_check_entries(b, h->o.max_items, msg, sizeof(msg)) != OTC_OK) {
+        if (otlp_ingest_check_entries(b, h->o.max_items, msg, sizeof(msg)) != OTC_OK) {
             otc_batch_unref(b);
             http_send_status(h, req, 413, enc, RPC_RESOURCE_EXHAUSTED, msg);
             return;
@@ -624,7 +625,7 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
         return;
     }
     b->transport = OTC_TRANSPORT_HTTP; /* self-metrics: transport="http" */
-    rc = otlp_receiver_accept(h->ins, b, &rejected);
+    rc = otlp_ingest_accept(h->ins, b, &rejected);
     switch (rc) {
     case OTC_OK:
         http_send_export_ok(h, req, s, enc, rejected);
@@ -671,12 +672,12 @@ static void http_refuse_unauth(struct otlp_http *h, struct evhttp_request *req, 
         const char *why = "";
 
         if (!ce || !*ce || strcasecmp(ce, "identity") == 0) {
-            otlp_receiver_refuse_unauth(h->ins, s, OTC_TRANSPORT_HTTP, wire, len);
+            otlp_ingest_refuse_unauth(h->ins, s, OTC_TRANSPORT_HTTP, wire, len);
         } else if (((strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0) &&
                     http_gunzip(wire, len, h->o.max_body, &plain, &plain_len, &why) == 0) ||
                    (strcasecmp(ce, "zstd") == 0 &&
                     http_unzstd(wire, len, h->o.max_body, &plain, &plain_len, &why) == 0)) {
-            otlp_receiver_refuse_unauth(h->ins, s, OTC_TRANSPORT_HTTP, plain, plain_len);
+            otlp_ingest_refuse_unauth(h->ins, s, OTC_TRANSPORT_HTTP, plain, plain_len);
         }
         free(plain);
     }
