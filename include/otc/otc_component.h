@@ -67,6 +67,12 @@ struct otc_component_ops {
     const struct otc_storage_ops *storage; /* a storage provider (otc_storage.h) */
 };
 
+/* Every component compiled in: defined by components.c at the top of the tree,
+ * the one place that names them all (otelcol's components.go). The engine
+ * looks types up in it (core/registry.c); components never read it. */
+extern const struct otc_component_ops *const otc_components[];
+extern const size_t otc_components_len;
+
 /* Self-observability counters of one instance, by signal (otelcol names in comments). */
 struct otc_counters {
     atomic_uint_fast64_t accepted[OTC_SIGNAL_COUNT];       /* receiver_accepted_* */
