@@ -83,7 +83,7 @@ static const struct otc_config_entry otlp_exp_config[] = {
     {OTC_CFG_STR, "tls.server_name_override", NULL, OFF(tls_server_name), 0, 0, 0, NULL,
      "name to verify the server's certificate against (and to send as SNI)"},
     {OTC_CFG_STR, "auth.authenticator", NULL, OFF(auth), 0, 0, 0, NULL,
-     "id of an authenticator extension (bearertokenauth) whose credential is sent with every call"},
+     "id of an authenticator extension whose credential is sent with every call"},
     {OTC_CFG_ENUM, "compression", "gzip", OFF(compression), 0, 0, 0, compression_choices,
      "request compression: gzip or none"},
     {OTC_CFG_STRMAP, "headers", NULL, OFF(headers), 0, 0, 0, NULL,

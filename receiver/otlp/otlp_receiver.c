@@ -121,7 +121,7 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_ENUM, "protocols.grpc.tls.min_version", "1.2", OFF(grpc_tls.min_version), 0, 0, 0,
      tls_versions, "lowest TLS version accepted; gRPC core always requires 1.2 or later and cannot require 1.3"},
     {OTC_CFG_STR, "protocols.grpc.auth.authenticator", NULL, OFF(grpc_auth), 0, 0, 0, NULL,
-     "id of an authenticator extension (bearertokenauth) every call must satisfy (else UNAUTHENTICATED)"},
+     "id of an authenticator extension every call must satisfy (else UNAUTHENTICATED)"},
     {OTC_CFG_SECTION, "protocols.http", NULL, OFF(http_enabled), 0, 0, 0, NULL,
      "enable the OTLP/HTTP server (binary protobuf and OTLP/JSON, gzip and zstd bodies)"},
     {OTC_CFG_STR, "protocols.http.endpoint", "localhost:4318", OFF(http_endpoint), 0, 0, 0, NULL,
@@ -157,7 +157,7 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_ENUM, "protocols.http.tls.min_version", "1.2", OFF(http_tls.min_version), 0, 0, 0,
      tls_versions, "lowest TLS version accepted"},
     {OTC_CFG_STR, "protocols.http.auth.authenticator", NULL, OFF(http_auth), 0, 0, 0, NULL,
-     "id of an authenticator extension (bearertokenauth) every request must satisfy (else 401)"},
+     "id of an authenticator extension every request must satisfy (else 401)"},
     {OTC_CFG_INT, "max_items_per_request", "100000", OFF(max_items),
      OTC_CFG_F_MIN, 0, 0, NULL,
      "resources, scopes and spans / metrics and data points / log records per request "
