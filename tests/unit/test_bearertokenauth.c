@@ -108,6 +108,25 @@ static void test_token_check(void **state)
     ext_free(&x);
 }
 
+/* Receivers and exporters find the authenticator through otc_auth.h only; an
+ * extension without one (health_check) is refused there. */
+static void test_auth_interface(void **state)
+{
+    struct otc_instance other = {0};
+
+    (void)state;
+    assert_null(otc_auth_server(NULL));
+    assert_null(otc_auth_client(NULL));
+    for (size_t i = 0; i < otc_components_len; i++) {
+        if (otc_components[i]->kind == OTC_EXTENSION && !strcmp(otc_components[i]->type, "health_check")) {
+            other.ops = otc_components[i];
+        }
+    }
+    assert_non_null(other.ops);
+    assert_null(otc_auth_server(&other));
+    assert_null(otc_auth_client(&other));
+}
+
 static void test_scheme_and_header(void **state)
 {
     static const char *const custom[] = {"token", "t", "scheme", "Token", "header", "X-Api-Key", NULL};
@@ -258,6 +277,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_check),
+        cmocka_unit_test(test_auth_interface),
         cmocka_unit_test(test_scheme_and_header),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_token_file_reread),
