@@ -12,13 +12,12 @@
 #include "otc/otc_pb_depth.h"
 #include "otc/otc_pb_walk.h"
 #include "otc/otc_rc.h"
-#include "wal.h"
 
 /* protobuf-c's unpack allocates about 4.6x the wire size: the decode reserves
  * that much in one chunk. Most batches are never decoded (the receivers' fast
  * path), so a new batch's first chunk holds only its bytes and a little more. */
 #define DECODE_FACTOR 5
-#define RAW_SLACK 512 /* adoption and log-record links of a batch */
+#define RAW_SLACK 512 /* adoption and release-hook links of a batch */
 
 static uint64_t now_ns(void)
 {
@@ -283,10 +282,11 @@ struct otc_batch_child {
     struct otc_batch       *b;
 };
 
-/* One write-ahead log record held by a batch; the list lives in its arena. */
-struct otc_batch_hold {
-    struct otc_batch_hold *next;
-    struct otc_wal_seg    *seg;
+/* One release hook of a batch; the list lives in its arena. */
+struct otc_batch_release {
+    struct otc_batch_release *next;
+    void                    (*fn)(void *arg);
+    void                     *arg;
 };
 
 void otc_batch_unref(struct otc_batch *b)
@@ -301,8 +301,8 @@ void otc_batch_unref(struct otc_batch *b)
     for (struct otc_batch_child *c = b->children; c; c = c->next) {
         otc_batch_unref(c->b);
     }
-    for (struct otc_batch_hold *h = b->holds; h; h = h->next) {
-        otc_wal_seg_release(h->seg);
+    for (struct otc_batch_release *r = b->releases; r; r = r->next) {
+        r->fn(r->arg);
     }
     otc_arena_release(&b->arena);
     free(b);
@@ -323,23 +323,23 @@ int otc_batch_adopt(struct otc_batch *b, struct otc_batch *child)
     return OTC_OK;
 }
 
-int otc_batch_hold_segment(struct otc_batch *b, struct otc_wal_seg *seg)
+int otc_batch_on_release(struct otc_batch *b, void (*fn)(void *), void *arg)
 {
-    struct otc_batch_hold *h = otc_arena_alloc(&b->arena, sizeof(*h));
+    struct otc_batch_release *r = otc_arena_alloc(&b->arena, sizeof(*r));
 
-    if (!h) {
-        otc_wal_seg_release(seg);
+    if (!r) {
         return OTC_ENOMEM;
     }
-    h->seg = seg;
-    h->next = b->holds;
-    b->holds = h;
+    r->fn = fn;
+    r->arg = arg;
+    r->next = b->releases;
+    b->releases = r;
     b->durable = true;
     return OTC_OK;
 }
 
 /* copy takes the place of the caller's reference to b: a durable b is adopted
- * by it (its log records are released once the copy is delivered and freed),
+ * by it (its release hooks run once the copy is delivered and freed),
  * any other b is released. NULL, with b released, when copy is NULL or the
  * adoption fails. */
 static struct otc_batch *batch_replace(struct otc_batch *b, struct otc_batch *copy)

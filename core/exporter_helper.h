@@ -26,7 +26,7 @@ struct otc_exporter_settings {
     int64_t max_elapsed_ns;
     double  multiplier;
     double  randomization_factor;
-    char   *storage;  /* sending_queue.storage: a file_storage extension id, or NULL */
+    char   *storage;  /* sending_queue.storage: a storage extension id, or NULL */
 };
 
 /* The exporter helper's own counters, beyond the otelcol ones it keeps in

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "httpd.h"
+#include "otc/otc_httpd.h"
 #include "otc/otc_rc.h"
 
 struct otc_httpd {

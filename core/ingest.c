@@ -105,7 +105,7 @@ static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *
         }
         rc = otc_batch_bytes(b, &data, &len);
         if (rc == OTC_OK && (rc = otc_wal_append(p->wal, (uint8_t)s, data, len, &seg)) == OTC_OK) {
-            rc = otc_batch_hold_segment(b, seg);
+            rc = otc_wal_seg_hold(b, seg);
         }
         if (rc != OTC_OK) {
             if (wal_log_allowed()) {

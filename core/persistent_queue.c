@@ -1,5 +1,5 @@
 /* persistent_queue.c - the pipelines' persistent queues
- * (sending_queue.storage): which file_storage extension backs a pipeline (at
+ * (sending_queue.storage): which storage extension backs a pipeline (at
  * build), and opening and replaying its write-ahead log (at start and reload,
  * before the receivers start). Main thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
@@ -9,7 +9,7 @@
 #include "clock.h"
 #include "common.h"
 #include "engine.h"
-#include "extension/file_storage/file_storage.h"
+#include "otc/otc_storage.h"
 #include "persistent_queue.h"
 
 /* The names the blocks below call these by. */
@@ -23,7 +23,7 @@ static const char *item_words(enum otc_signal s)
     return otc_signal_item_words(s);
 }
 
-/* sending_queue.storage: the extension must be a file_storage listed in
+/* sending_queue.storage: the extension must be a storage provider listed in
  * service.extensions. A pipeline whose exporters name one gets a write-ahead
  * log in it (the first one named when they differ). */
 static int resolve_storage(struct otc_engine *e, struct otc_yaml *y, struct otc_diag *d)
@@ -32,9 +32,7 @@ static int resolve_storage(struct otc_engine *e, struct otc_yaml *y, struct otc_
 
     for (size_t i = 0; i < e->n_exporters; i++) {
         struct otc_exporter_rt *rt = &e->exporters[i];
-        const char *dir;
-        bool fs;
-        uint64_t seg;
+        struct otc_storage_settings st;
         struct otc_instance *ext = NULL;
 
         if (!rt->set.storage) {
@@ -45,9 +43,9 @@ static int resolve_storage(struct otc_engine *e, struct otc_yaml *y, struct otc_
                 ext = e->service_ext[k];
             }
         }
-        if (!ext || otc_file_storage_settings(ext, &dir, &fs, &seg) != OTC_OK) {
+        if (!ext || otc_storage_settings(ext, &st) != OTC_OK) {
             otc_diag_add(d, y->path, NULL,
-                         "exporter \"%s\": sending_queue.storage \"%s\" must be a file_storage "
+                         "exporter \"%s\": sending_queue.storage \"%s\" must be a storage "
                          "extension listed in service.extensions", rt->ins.id, rt->set.storage);
             rc = OTC_EINVAL;
         }
@@ -85,7 +83,7 @@ static int pipeline_replay_one(void *arg, uint8_t signal, const void *data, size
         otc_wal_seg_release(seg);
         return OTC_ENOMEM;
     }
-    if (otc_batch_hold_segment(b, seg) != OTC_OK) {
+    if (otc_wal_seg_hold(b, seg) != OTC_OK) {
         otc_batch_unref(b);
         return OTC_ENOMEM;
     }
@@ -111,21 +109,23 @@ static int pipeline_replay_one(void *arg, uint8_t signal, const void *data, size
     return OTC_OK;
 }
 
-/* Open the pipeline's write-ahead log below its file_storage directory and
+/* Open the pipeline's write-ahead log below its storage directory and
  * replay what an earlier run left undelivered (before any receiver starts). */
 static int pipeline_open_wal(struct otc_pipeline *p)
 {
     struct otc_wal_options opt;
     struct replay_state st = {p, 0, 0};
+    struct otc_storage_settings ss;
     const char *base;
     char dir[4096], err[512];
-    uint64_t seg;
     int rc;
 
-    if (otc_file_storage_settings(p->storage, &base, &opt.fsync, &seg) != OTC_OK) {
+    if (otc_storage_settings(p->storage, &ss) != OTC_OK) {
         return OTC_EINVAL;
     }
-    opt.segment_size = (size_t)seg;
+    base = ss.directory;
+    opt.fsync = ss.fsync;
+    opt.segment_size = (size_t)ss.segment_size;
     /* one subdirectory per pipeline: "traces/x" -> "traces_x" (ids cannot hold '_' after
      * the signal name without a '/', so two pipelines never share one) */
     snprintf(dir, sizeof(dir), "%s/%s", base, p->id);

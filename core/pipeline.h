@@ -36,7 +36,7 @@ struct otc_pipeline {
     pthread_t                thread;
     bool                     thread_started;
     atomic_bool              closing;
-    struct otc_instance     *storage;     /* file_storage of its exporters, or NULL */
+    struct otc_instance     *storage;     /* storage extension of its exporters, or NULL */
     struct otc_wal          *wal;         /* write-ahead log at the entrance (storage) */
 };
 

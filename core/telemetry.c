@@ -15,7 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "httpd.h"
+#include "otc/otc_httpd.h"
 #include "telemetry.h"
 
 /* ------------------------------------------------------------- families */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "otc/otc_batch.h"
 #include "otc/otc_log.h"
 #include "otc/otc_rc.h"
 #include "wal.h"
@@ -605,6 +606,20 @@ void otc_wal_seg_release(struct otc_wal_seg *seg)
         seg_delete(w, seg);
     }
     pthread_mutex_unlock(&w->lock);
+}
+
+static void wal_seg_release_hook(void *seg)
+{
+    otc_wal_seg_release(seg);
+}
+
+int otc_wal_seg_hold(struct otc_batch *b, struct otc_wal_seg *seg)
+{
+    if (otc_batch_on_release(b, wal_seg_release_hook, seg) != OTC_OK) {
+        otc_wal_seg_release(seg);
+        return OTC_ENOMEM;
+    }
+    return OTC_OK;
 }
 
 void otc_wal_freeze(struct otc_wal *w)

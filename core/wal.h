@@ -12,6 +12,7 @@
 struct otc_wal;
 struct otc_wal_seg;
 struct otc_instance;
+struct otc_batch;
 
 struct otc_wal_options {
     bool   fsync;        /* fdatasync before an append returns (group commit) */
@@ -48,6 +49,11 @@ int otc_wal_append(struct otc_wal *w, uint8_t signal, const void *data, size_t l
 /* The record holding this reference is delivered (or dropped on purpose).
  * A segment with no reference left that is not the active one is deleted. */
 void otc_wal_seg_release(struct otc_wal_seg *seg);
+
+/* Tie one segment reference to b (otc_batch_on_release): released when b is
+ * freed, i.e. once every exporter is done with it. Takes over the reference;
+ * on OTC_ENOMEM it is released. Call before b is shared. */
+int otc_wal_seg_hold(struct otc_batch *b, struct otc_wal_seg *seg);
 
 /* From now on releases are ignored: batches freed at shutdown without being
  * delivered must not delete their records. */

@@ -4,7 +4,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdio.h>
 
-#include "exporter/debug/debug.h"
+#include "debug.h"
 #include "otc/otc_buf.h"
 #include "otc/otc_json.h"
 #include "otc/otc_otlp.h"

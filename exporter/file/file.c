@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "exporter/file/file.h"
+#include "file.h"
 #include "otc/otc_buf.h"
 #include "otc/otc_json.h"
 

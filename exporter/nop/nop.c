@@ -1,7 +1,7 @@
 /* nop.c - the `nop` exporter: drops every batch (counted as sent), for
  * pipelines that only need a sink and for benchmarks. Runs on its exporter thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "exporter/nop/nop.h"
+#include "nop.h"
 
 static const struct otc_config_entry nop_config[] = {
     OTC_CFG_END,

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exporter/otlp/otlp_exporter.h"
-#include "extension/bearertokenauth/bearertokenauth.h"
+#include "otlp_exporter.h"
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
+#include "otc/otc_auth.h"
 #include "otc/otc_grpc_loop.h"
 #include "otc/otc_otlp.h"
 
@@ -83,7 +83,7 @@ static const struct otc_config_entry otlp_exp_config[] = {
     {OTC_CFG_STR, "tls.server_name_override", NULL, OFF(tls_server_name), 0, 0, 0, NULL,
      "name to verify the server's certificate against (and to send as SNI)"},
     {OTC_CFG_STR, "auth.authenticator", NULL, OFF(auth), 0, 0, 0, NULL,
-     "id of a bearertokenauth extension whose token is sent with every call"},
+     "id of an authenticator extension whose credential is sent with every call"},
     {OTC_CFG_ENUM, "compression", "gzip", OFF(compression), 0, 0, 0, compression_choices,
      "request compression: gzip or none"},
     {OTC_CFG_STRMAP, "headers", NULL, OFF(headers), 0, 0, 0, NULL,
@@ -235,12 +235,12 @@ static int otlp_exp_start(struct otc_instance *ins, void *vctx)
 
     if (x->auth) {
         x->authn = otc_engine_extension(ins->engine, x->auth);
-        if (!otc_bearertokenauth_is(x->authn)) {
-            otc_log_err(ins, "auth.authenticator: \"%s\" is not a bearertokenauth extension "
+        if (!otc_auth_client(x->authn)) {
+            otc_log_err(ins, "auth.authenticator: \"%s\" is not an authenticator extension "
                         "listed in service.extensions", x->auth);
             return OTC_EINVAL;
         }
-        x->auth_key = strdup(otc_bearertokenauth_header(x->authn));
+        x->auth_key = strdup(x->authn->ops->auth->client_header(x->authn));
         if (!x->auth_key) {
             return OTC_ENOMEM;
         }
@@ -507,7 +507,7 @@ static int rpc_start(struct otc_instance *ins, struct otlp_exp *x, struct otlp_r
         r->token = malloc(OTLP_EXP_MAX_AUTH);
         r->md_auth = calloc(x->n_md + 1, sizeof(*r->md_auth));
         if (!r->token || !r->md_auth ||
-            otc_bearertokenauth_value(x->authn, r->token, OTLP_EXP_MAX_AUTH) != OTC_OK) {
+            x->authn->ops->auth->client_value(x->authn, r->token, OTLP_EXP_MAX_AUTH) != OTC_OK) {
             free(r->token);
             free(r->md_auth);
             otc_batch_unref(b);

@@ -20,7 +20,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "exporter/otlphttp/otlphttp_exporter.h"
+#include "otlphttp_exporter.h"
 #include "google/rpc/status.pb-c.h"
 #include "otc/otc_buf.h"
 #include "otc/otc_json.h"

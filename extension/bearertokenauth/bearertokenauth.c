@@ -10,7 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "extension/bearertokenauth/bearertokenauth.h"
+#include "bearertokenauth.h"
+#include "otc/otc_auth.h"
 
 #define BTA_MAX_TOKEN 16384 /* bytes; a longer token file is refused */
 
@@ -191,17 +192,15 @@ static void bta_destroy(void *ctx)
     }
 }
 
-bool otc_bearertokenauth_is(const struct otc_instance *ext)
-{
-    return ext && ext->ops == &otc_extension_bearertokenauth_ops && ext->started;
-}
-
-const char *otc_bearertokenauth_header(const struct otc_instance *ext)
+/* Both sides use the one configured header. */
+static const char *bta_header(const struct otc_instance *ext)
 {
     return ((const struct bta_ctx *)ext->ctx)->header;
 }
 
-int otc_bearertokenauth_check(struct otc_instance *ext, const char *value, size_t len)
+/* Server side: OTC_OK when value is "<scheme> <token>" (just the token with an
+ * empty scheme), compared in constant time. */
+static int bta_check(struct otc_instance *ext, const char *value, size_t len)
 {
     struct bta_ctx *x = ext->ctx;
     unsigned char diff;
@@ -221,7 +220,8 @@ int otc_bearertokenauth_check(struct otc_instance *ext, const char *value, size_
     return diff ? OTC_EPERM : OTC_OK;
 }
 
-int otc_bearertokenauth_value(struct otc_instance *ext, char *out, size_t outlen)
+/* Client side: "<scheme> <token>", re-read from filename when it changed. */
+static int bta_value(struct otc_instance *ext, char *out, size_t outlen)
 {
     struct bta_ctx *x = ext->ctx;
     int rc = OTC_OK;
@@ -236,6 +236,13 @@ int otc_bearertokenauth_value(struct otc_instance *ext, char *out, size_t outlen
     pthread_mutex_unlock(&x->lock);
     return rc;
 }
+
+static const struct otc_auth_ops bta_auth = {
+    .server_header = bta_header,
+    .server_check = bta_check,
+    .client_header = bta_header,
+    .client_value = bta_value,
+};
 
 const struct otc_component_ops otc_extension_bearertokenauth_ops = {
     .type = "bearertokenauth",
@@ -254,4 +261,6 @@ const struct otc_component_ops otc_extension_bearertokenauth_ops = {
     .admit = NULL,
     .shutdown = NULL,
     .destroy = bta_destroy,
+    .auth = &bta_auth,
+    .storage = NULL,
 };

@@ -1,14 +1,15 @@
 /* file_storage.c - the `file_storage` extension: holds the directory and the
- * durability options of the persistent queue. The engine opens one
- * write-ahead log per pipeline below the directory (core/wal.c) on the main
- * thread at start-up; this extension has no thread of its own. */
+ * durability options of the persistent queue, as a storage provider
+ * (otc_storage.h). The engine opens one write-ahead log per pipeline below the
+ * directory on the main thread at start-up; this extension has no thread of its own. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "extension/file_storage/file_storage.h"
+#include "file_storage.h"
+#include "otc/otc_storage.h"
 
 struct file_storage_ctx {
     char    *directory;
@@ -57,20 +58,22 @@ static int file_storage_start(struct otc_instance *ins, void *ctx)
     return OTC_OK;
 }
 
-int otc_file_storage_settings(const struct otc_instance *ins, const char **directory, bool *fsync,
-                              uint64_t *segment_size)
+static int file_storage_settings(const struct otc_instance *ins, struct otc_storage_settings *st)
 {
-    const struct file_storage_ctx *x;
+    const struct file_storage_ctx *x = ins->ctx;
 
-    if (!ins || ins->ops != &otc_extension_file_storage_ops || !ins->ctx) {
+    if (!x) {
         return OTC_EINVAL;
     }
-    x = ins->ctx;
-    *directory = x->directory;
-    *fsync = x->fsync;
-    *segment_size = x->segment_size;
+    st->directory = x->directory;
+    st->fsync = x->fsync;
+    st->segment_size = x->segment_size;
     return OTC_OK;
 }
+
+static const struct otc_storage_ops file_storage_storage = {
+    .settings = file_storage_settings,
+};
 
 const struct otc_component_ops otc_extension_file_storage_ops = {
     .type = "file_storage",
@@ -89,4 +92,6 @@ const struct otc_component_ops otc_extension_file_storage_ops = {
     .admit = NULL,
     .shutdown = NULL,
     .destroy = NULL,
+    .auth = NULL,
+    .storage = &file_storage_storage,
 };

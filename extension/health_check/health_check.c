@@ -10,8 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/httpd.h"
-#include "extension/health_check/health_check.h"
+#include "otc/otc_httpd.h"
+#include "health_check.h"
 
 struct health_ctx {
     /* options */
@@ -159,4 +159,6 @@ const struct otc_component_ops otc_extension_health_check_ops = {
     .admit = NULL,
     .shutdown = health_shutdown,
     .destroy = health_destroy,
+    .auth = NULL,
+    .storage = NULL,
 };

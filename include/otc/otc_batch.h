@@ -14,8 +14,7 @@
 #include "otc_signal.h"
 
 struct otc_batch_child;
-struct otc_batch_hold;
-struct otc_wal_seg;
+struct otc_batch_release;
 
 enum otc_transport { OTC_TRANSPORT_GRPC = 0, OTC_TRANSPORT_HTTP = 1 };
 
@@ -32,9 +31,10 @@ struct otc_batch {
     uint64_t           received_ns;
     uint8_t            transport; /* OTC_TRANSPORT_*: how the receiver got it (self-metrics) */
     struct otc_batch_child *children; /* batches msg points into (otc_batch_adopt) */
-    struct otc_batch_hold  *holds;    /* write-ahead log records this batch carries */
-    bool               durable;   /* holds, or adopted a batch that does: a copy
-                                     must keep it alive (otc_batch_writable) */
+    struct otc_batch_release *releases; /* hooks run when the batch is freed */
+    bool               durable;   /* has release hooks, or adopted a batch that
+                                     does: a copy must keep it alive
+                                     (otc_batch_writable) */
     struct otc_arena   arena;
 };
 
@@ -50,6 +50,11 @@ struct otc_batch *otc_batch_from_msg(enum otc_signal s, struct otc_arena *arena,
 /* Decode raw into the arena (no-op when already decoded). OTC_EINVAL on bad
  * protobuf, OTC_ELIMIT when messages nest more than OTC_PB_MAX_DEPTH deep. */
 int otc_batch_decode(struct otc_batch *b);
+/* True once the request is decoded (msg is set); acquire pairs with otc_batch_decode's release. */
+static inline bool otc_batch_is_decoded(const struct otc_batch *b)
+{
+    return atomic_load_explicit((atomic_bool *)&b->decoded, memory_order_acquire);
+}
 /* Read-only view of the decoded request; decodes on first use. NULL when undecodable. */
 const ProtobufCMessage *otc_batch_msg(struct otc_batch *b);
 /* Writable view: the caller must hold the only reference (see otc_batch_writable).
@@ -71,13 +76,16 @@ void otc_batch_unref(struct otc_batch *b);
  * arena (a batching stage building one request from several batches). Takes
  * over one reference to child; on OTC_ENOMEM that reference is dropped. */
 int otc_batch_adopt(struct otc_batch *b, struct otc_batch *child);
-/* Tie a write-ahead log record (one segment reference) to b: released when b
- * is freed, i.e. once every exporter is done with it. Takes over the reference;
- * on OTC_ENOMEM it is released. Call before b is shared. */
-int otc_batch_hold_segment(struct otc_batch *b, struct otc_wal_seg *seg);
+/* Run fn(arg) when b is freed, i.e. once every holder is done with it (the
+ * engine lets go of a durable request's stored copy this way). Copies made by
+ * otc_batch_writable and otc_batch_keep_items keep b alive, so the hook runs
+ * once the last of them is freed. Hooks run on the freeing thread, newest
+ * first. OTC_ENOMEM: nothing registered, arg still belongs to the caller.
+ * Call before b is shared. */
+int otc_batch_on_release(struct otc_batch *b, void (*fn)(void *), void *arg);
 /* Copy on write: returns b itself when the caller holds the only reference,
  * otherwise a private copy (and drops the caller's reference to b; a durable b
- * is adopted by the copy instead, so its log records stay held). NULL on ENOMEM. */
+ * is adopted by the copy instead, so its release hooks wait for the copy). NULL on ENOMEM. */
 struct otc_batch *otc_batch_writable(struct otc_batch *b);
 /* Drop items of an undecoded batch without decoding it: keep has one entry per
  * item in wire order (0: drop), kept says how many are non-zero. The result

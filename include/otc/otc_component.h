@@ -19,6 +19,8 @@ enum otc_kind { OTC_RECEIVER, OTC_PROCESSOR, OTC_EXPORTER, OTC_EXTENSION };
 
 struct otc_instance;
 struct otc_export_call;
+struct otc_auth_ops;
+struct otc_storage_ops;
 
 struct otc_component_ops {
     const char                    *type;       /* key used in pipeline.yaml */
@@ -60,7 +62,16 @@ struct otc_component_ops {
     bool (*admit)(struct otc_instance *ins, void *ctx, size_t bytes);
     void (*shutdown)(struct otc_instance *ins, void *ctx); /* idempotent, safe without start */
     void (*destroy)(void *ctx);                            /* safe on a half-built ctx */
+    /* Extensions: the interfaces this one implements, NULL where it does not. */
+    const struct otc_auth_ops    *auth;    /* an authenticator (otc_auth.h) */
+    const struct otc_storage_ops *storage; /* a storage provider (otc_storage.h) */
 };
+
+/* Every component compiled in: defined by components.c at the top of the tree,
+ * the one place that names them all (otelcol's components.go). The engine
+ * looks types up in it (core/registry.c); components never read it. */
+extern const struct otc_component_ops *const otc_components[];
+extern const size_t otc_components_len;
 
 /* Self-observability counters of one instance, by signal (otelcol names in comments). */
 struct otc_counters {
@@ -108,6 +119,9 @@ struct otc_instance {
 
 /* Processor: hand b to the next stage (takes ownership). */
 int otc_next(struct otc_instance *ins, struct otc_batch *b);
+/* Processor: true when a later processor of ins's pipeline changes batches in
+ * place (ops->mutates). Valid from init() on, once the pipeline is built. */
+bool otc_next_mutates(const struct otc_instance *ins);
 /* Receiver: hand b to every pipeline fed by this receiver for b->signal (takes
  * ownership). OTC_OK once every pipeline has taken it; OTC_EAGAIN when a queue
  * is full (answer UNAVAILABLE); OTC_ESHUTDOWN when stopping. */
@@ -139,7 +153,9 @@ void otc_export_done(struct otc_export_call *call, int rc);
 enum otc_engine_state { OTC_ENGINE_STARTING, OTC_ENGINE_RUNNING, OTC_ENGINE_STOPPING };
 enum otc_engine_state otc_engine_state(const struct otc_engine *e, uint64_t *since);
 /* A started extension listed in service.extensions, by id ("bearertokenauth/x"),
- * or NULL. Receivers and exporters resolve `auth.authenticator` with it in start(). */
+ * or NULL. Receivers and exporters resolve `auth.authenticator` with it in
+ * start(), then ask otc_auth_server / otc_auth_client (otc_auth.h) for its
+ * interface. */
 struct otc_instance *otc_engine_extension(const struct otc_engine *e, const char *id);
 /* CLOCK_MONOTONIC in nanoseconds (the clock of timer_due_ns). */
 uint64_t otc_now_ns(void);

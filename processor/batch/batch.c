@@ -16,7 +16,7 @@
 #include <xxhash.h>
 
 #include "otc/otc_otlp.h"
-#include "processor/batch/batch.h"
+#include "batch.h"
 
 /* ------------------------------------------------------------ layouts */
 
@@ -171,9 +171,7 @@ static int batch_init(struct otc_instance *ins, void *vctx)
 
     /* Outputs point into the input batches: when a later stage writes into
      * requests, inputs shared with other pipelines must be private copies. */
-    for (struct otc_instance *n = ins->next.ins; n; n = n->next.ins) {
-        x->downstream_mutates |= n->ops->mutates;
-    }
+    x->downstream_mutates = otc_next_mutates(ins);
     return OTC_OK;
 }
 
@@ -707,7 +705,7 @@ static int batch_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
     enum otc_signal s = b->signal;
     struct bt_pending *p = &x->pend[s];
     /* an undecoded input stays so: its items were counted by the receiver's scan */
-    bool raw = !atomic_load_explicit(&b->decoded, memory_order_acquire) &&
+    bool raw = !otc_batch_is_decoded(b) &&
                atomic_load_explicit(&b->raw_fresh, memory_order_acquire);
     size_t n = raw ? b->items : otc_request_count_items(s, otc_batch_msg(b));
     size_t max = x->send_batch_max_size > 0 ? (size_t)x->send_batch_max_size : SIZE_MAX;

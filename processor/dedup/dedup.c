@@ -13,8 +13,8 @@
 
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_walk.h"
-#include "processor/dedup/dedup.h"
-#include "processor/dedup/dedup_table.h"
+#include "dedup.h"
+#include "dedup_table.h"
 
 /* AnyValue nesting deeper than this is hashed as an opaque marker. */
 #define DEDUP_MAX_DEPTH 64
@@ -623,7 +623,7 @@ static int dedup_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
     if (!(x->sig_mask & OTC_SIG_BIT(s))) {
         return otc_next(ins, b);
     }
-    if (s == OTC_TRACES && !atomic_load_explicit(&b->decoded, memory_order_acquire) &&
+    if (s == OTC_TRACES && !otc_batch_is_decoded(b) &&
         (n = b->items) > 0 && ensure_cap(x, n) == OTC_OK && wire_keys_traces(x, b, &got) &&
         got == n) {
         wire = true; /* spans keyed from their bytes: never decoded */

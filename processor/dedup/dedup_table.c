@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "otc/otc_rc.h"
-#include "processor/dedup/dedup_table.h"
+#include "dedup_table.h"
 
 /* Keys checked ahead of the current one whose index slots are prefetched. */
 #define DEDUP_PREFETCH 8

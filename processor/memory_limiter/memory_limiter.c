@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "otc/otc_arena.h"
-#include "processor/memory_limiter/memory_limiter.h"
+#include "memory_limiter.h"
 
 #define MIB (1024u * 1024u)
 

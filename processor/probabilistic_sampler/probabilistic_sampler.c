@@ -12,7 +12,7 @@
 
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_walk.h"
-#include "processor/probabilistic_sampler/probabilistic_sampler.h"
+#include "probabilistic_sampler.h"
 
 #define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
 
@@ -962,7 +962,7 @@ static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batc
     if (s != OTC_TRACES && s != OTC_LOGS) {
         return otc_next(ins, b);
     }
-    if (!atomic_load_explicit(&b->decoded, memory_order_acquire)) {
+    if (!otc_batch_is_decoded(b)) {
         keep = sampler_keep_buf(x, b->items);
         if (decide_wire(x, b, keep, &o) && o.total == b->items) {
             if (keep && o.kept > 0 && (o.kept < o.total || o.empty_groups)) {

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "processor/transform/transform.h"
-#include "processor/truncate/attr_limits.h"
+#include "otc/otc_attr_limits.h"
+#include "transform.h"
 
 #define STMT_QUOTE 60 /* characters of a statement quoted in an error */
 

@@ -6,9 +6,9 @@
  * limits keeps its received bytes; traces and logs not yet decoded are scanned
  * in their serialized form. Runs on the pipeline worker thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "otc/otc_attr_limits.h"
 #include "otc/otc_pb_walk.h"
-#include "processor/truncate/attr_limits.h"
-#include "processor/truncate/truncate.h"
+#include "truncate.h"
 
 struct truncate_ctx {
     int64_t max_value_length; /* bytes; 0 = no limit */
@@ -279,7 +279,7 @@ static int truncate_consume(struct otc_instance *ins, void *vctx, struct otc_bat
     const ProtobufCMessage *msg;
     ProtobufCMessage *mut;
 
-    if (!atomic_load_explicit(&b->decoded, memory_order_acquire) && wire_within(t, b)) {
+    if (!otc_batch_is_decoded(b) && wire_within(t, b)) {
         return otc_next(ins, b);
     }
     msg = otc_batch_msg(b);

@@ -24,12 +24,13 @@
 #include <zstd.h>
 
 #include "google/rpc/status.pb-c.h"
+#include "otc/otc_auth.h"
 #include "otc/otc_buf.h"
 #include "otc/otc_json.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
-#include "extension/bearertokenauth/bearertokenauth.h"
-#include "receiver/otlp/otlp_http.h"
+#include "otlp_http.h"
+#include "otlp_ingest.h"
 
 /* google.rpc.Code values used in Status bodies */
 #define RPC_INVALID_ARGUMENT   3
@@ -571,7 +572,7 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
             evbuffer_remove(body, dst, n);
         }
         free(plain);
-        if (otlp_receiver_check_entries(b, h->o.max_items, msg, sizeof(msg)) != OTC_OK) {
+        if (otlp_ingest_check_entries(b, h->o.max_items, msg, sizeof(msg)) != OTC_OK) {
             otc_batch_unref(b);
             http_send_status(h, req, 413, enc, RPC_RESOURCE_EXHAUSTED, msg);
             return;
@@ -624,7 +625,7 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
         return;
     }
     b->transport = OTC_TRANSPORT_HTTP; /* self-metrics: transport="http" */
-    rc = otlp_receiver_accept(h->ins, b, &rejected);
+    rc = otlp_ingest_accept(h->ins, b, &rejected);
     switch (rc) {
     case OTC_OK:
         http_send_export_ok(h, req, s, enc, rejected);
@@ -646,10 +647,11 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
 /* auth.authenticator: the configured header must carry the token. */
 static bool http_authorized(struct otlp_http *h, struct evhttp_request *req)
 {
+    const struct otc_auth_ops *a = h->o.auth->ops->auth;
     const char *v = evhttp_find_header(evhttp_request_get_input_headers(req),
-                                       otc_bearertokenauth_header(h->o.auth));
+                                       a->server_header(h->o.auth));
 
-    return otc_bearertokenauth_check(h->o.auth, v, v ? strlen(v) : 0) == OTC_OK;
+    return a->server_check(h->o.auth, v, v ? strlen(v) : 0) == OTC_OK;
 }
 
 /* 401, and the request's items counted as refused: protobuf bodies are
@@ -670,12 +672,12 @@ static void http_refuse_unauth(struct otlp_http *h, struct evhttp_request *req, 
         const char *why = "";
 
         if (!ce || !*ce || strcasecmp(ce, "identity") == 0) {
-            otlp_receiver_refuse_unauth(h->ins, s, OTC_TRANSPORT_HTTP, wire, len);
+            otlp_ingest_refuse_unauth(h->ins, s, OTC_TRANSPORT_HTTP, wire, len);
         } else if (((strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0) &&
                     http_gunzip(wire, len, h->o.max_body, &plain, &plain_len, &why) == 0) ||
                    (strcasecmp(ce, "zstd") == 0 &&
                     http_unzstd(wire, len, h->o.max_body, &plain, &plain_len, &why) == 0)) {
-            otlp_receiver_refuse_unauth(h->ins, s, OTC_TRANSPORT_HTTP, plain, plain_len);
+            otlp_ingest_refuse_unauth(h->ins, s, OTC_TRANSPORT_HTTP, plain, plain_len);
         }
         free(plain);
     }

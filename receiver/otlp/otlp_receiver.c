@@ -2,7 +2,7 @@
  * Logs services with the gRPC core C API, decodes each request into a batch
  * and answers OK only once every pipeline has taken it (UNAVAILABLE otherwise).
  * One completion-queue thread per receiver runs everything below; OTLP/HTTP
- * (otlp_http.c, its own thread) shares otlp_receiver_accept. */
+ * (otlp_http.c, its own thread) hands its requests to the same otlp_ingest.c. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -14,12 +14,13 @@
 #include <strings.h>
 #include <time.h>
 
-#include "extension/bearertokenauth/bearertokenauth.h"
+#include "otc/otc_auth.h"
 #include "otc/otc_grpc_loop.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
-#include "receiver/otlp/otlp_http.h"
-#include "receiver/otlp/otlp_receiver.h"
+#include "otlp_http.h"
+#include "otlp_ingest.h"
+#include "otlp_receiver.h"
 
 #define CALLS_PER_METHOD 32 /* requests in flight per signal */
 #define GENERIC_CALLS    4  /* slots answering UNIMPLEMENTED */
@@ -120,7 +121,7 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_ENUM, "protocols.grpc.tls.min_version", "1.2", OFF(grpc_tls.min_version), 0, 0, 0,
      tls_versions, "lowest TLS version accepted; gRPC core always requires 1.2 or later and cannot require 1.3"},
     {OTC_CFG_STR, "protocols.grpc.auth.authenticator", NULL, OFF(grpc_auth), 0, 0, 0, NULL,
-     "id of a bearertokenauth extension every call must satisfy (else UNAUTHENTICATED)"},
+     "id of an authenticator extension every call must satisfy (else UNAUTHENTICATED)"},
     {OTC_CFG_SECTION, "protocols.http", NULL, OFF(http_enabled), 0, 0, 0, NULL,
      "enable the OTLP/HTTP server (binary protobuf and OTLP/JSON, gzip and zstd bodies)"},
     {OTC_CFG_STR, "protocols.http.endpoint", "localhost:4318", OFF(http_endpoint), 0, 0, 0, NULL,
@@ -156,7 +157,7 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_ENUM, "protocols.http.tls.min_version", "1.2", OFF(http_tls.min_version), 0, 0, 0,
      tls_versions, "lowest TLS version accepted"},
     {OTC_CFG_STR, "protocols.http.auth.authenticator", NULL, OFF(http_auth), 0, 0, 0, NULL,
-     "id of a bearertokenauth extension every request must satisfy (else 401)"},
+     "id of an authenticator extension every request must satisfy (else 401)"},
     {OTC_CFG_INT, "max_items_per_request", "100000", OFF(max_items),
      OTC_CFG_F_MIN, 0, 0, NULL,
      "resources, scopes and spans / metrics and data points / log records per request "
@@ -334,127 +335,6 @@ static void call_answer(struct otlp_call *c, grpc_status_code code, const char *
     }
 }
 
-/* Drop spans / log records whose ids have the wrong length (OTLP: trace id 16
- * bytes, span id 8 bytes; empty allowed where optional). Returns the count. */
-static size_t reject_bad_ids(struct otc_batch *b)
-{
-    size_t rejected = 0;
-
-    if (b->signal == OTC_TRACES) {
-        otc_traces_req *r = (otc_traces_req *)b->msg;
-        for (size_t i = 0; i < r->n_resource_spans; i++) {
-            otc_resource_spans *rs = r->resource_spans[i];
-            for (size_t j = 0; j < rs->n_scope_spans; j++) {
-                otc_scope_spans *ss = rs->scope_spans[j];
-                size_t keep = 0;
-                for (size_t k = 0; k < ss->n_spans; k++) {
-                    otc_span *sp = ss->spans[k];
-                    if (sp->trace_id.len != 16 || sp->span_id.len != 8 ||
-                        (sp->parent_span_id.len != 0 && sp->parent_span_id.len != 8)) {
-                        rejected++;
-                        continue;
-                    }
-                    ss->spans[keep++] = sp;
-                }
-                ss->n_spans = keep;
-            }
-        }
-    } else if (b->signal == OTC_LOGS) {
-        otc_logs_req *r = (otc_logs_req *)b->msg;
-        for (size_t i = 0; i < r->n_resource_logs; i++) {
-            otc_resource_logs *rl = r->resource_logs[i];
-            for (size_t j = 0; j < rl->n_scope_logs; j++) {
-                otc_scope_logs *sl = rl->scope_logs[j];
-                size_t keep = 0;
-                for (size_t k = 0; k < sl->n_log_records; k++) {
-                    otc_log_record *lr = sl->log_records[k];
-                    if ((lr->trace_id.len != 0 && lr->trace_id.len != 16) ||
-                        (lr->span_id.len != 0 && lr->span_id.len != 8)) {
-                        rejected++;
-                        continue;
-                    }
-                    sl->log_records[keep++] = lr;
-                }
-                sl->n_log_records = keep;
-            }
-        }
-    }
-    return rejected;
-}
-
-static bool ids_valid(const struct otc_batch *b)
-{
-    if (b->signal == OTC_TRACES) {
-        const otc_traces_req *r = (const otc_traces_req *)b->msg;
-        for (size_t i = 0; i < r->n_resource_spans; i++) {
-            const otc_resource_spans *rs = r->resource_spans[i];
-            for (size_t j = 0; j < rs->n_scope_spans; j++) {
-                const otc_scope_spans *ss = rs->scope_spans[j];
-                for (size_t k = 0; k < ss->n_spans; k++) {
-                    const otc_span *sp = ss->spans[k];
-                    if (sp->trace_id.len != 16 || sp->span_id.len != 8 ||
-                        (sp->parent_span_id.len != 0 && sp->parent_span_id.len != 8)) {
-                        return false;
-                    }
-                }
-            }
-        }
-    } else if (b->signal == OTC_LOGS) {
-        const otc_logs_req *r = (const otc_logs_req *)b->msg;
-        for (size_t i = 0; i < r->n_resource_logs; i++) {
-            const otc_resource_logs *rl = r->resource_logs[i];
-            for (size_t j = 0; j < rl->n_scope_logs; j++) {
-                const otc_scope_logs *sl = rl->scope_logs[j];
-                for (size_t k = 0; k < sl->n_log_records; k++) {
-                    const otc_log_record *lr = sl->log_records[k];
-                    if ((lr->trace_id.len != 0 && lr->trace_id.len != 16) ||
-                        (lr->span_id.len != 0 && lr->span_id.len != 8)) {
-                        return false;
-                    }
-                }
-            }
-        }
-    }
-    return true;
-}
-
-int otlp_receiver_accept(struct otc_instance *ins, struct otc_batch *b, size_t *rejected)
-{
-    enum otc_signal s = b->signal;
-
-    *rejected = 0;
-    /* An undecoded batch passed otc_pb_scan_request: its ids and UTF-8 are valid. */
-    if (b->msg && !ids_valid(b)) {
-        otc_batch_msg_mut(b);
-        *rejected = reject_bad_ids(b);
-        otc_batch_recount(b);
-        atomic_fetch_add(&ins->counters.refused[s], *rejected);
-    }
-    if (b->items == 0) {
-        otc_batch_unref(b);
-        return OTC_OK;
-    }
-    /* protobuf strings must be UTF-8: bad bytes become U+FFFD (README "Limits") */
-    if (b->msg && !otc_pb_utf8_valid(b->msg)) {
-        bool enomem = false;
-        size_t n = otc_pb_utf8_repair(otc_batch_msg_mut(b), &b->arena, &enomem);
-
-        otc_log_debug(ins, "replaced invalid UTF-8 in %zu strings%s", n,
-                      enomem ? " (out of memory: some left as they were)" : "");
-    }
-    return otc_receiver_deliver(ins, b);
-}
-
-int otlp_receiver_check_entries(const struct otc_batch *b, size_t max, char *why, size_t whylen)
-{
-    if (otc_pb_count_entries(b->signal, b->raw, b->raw_len, max, NULL) == OTC_OK) {
-        return OTC_OK;
-    }
-    snprintf(why, whylen, "more than %zu resources, scopes and items in one request "
-             "(max_items_per_request)", max);
-    return OTC_ELIMIT;
-}
-
 /* The response: empty, or carrying partial_success when items were rejected. */
 static grpc_byte_buffer *make_reply(enum otc_signal s, size_t rejected, const char *why)
 {
@@ -493,7 +373,8 @@ static grpc_byte_buffer *make_reply(enum otc_signal s, size_t rejected, const ch
  * are lower case; the configured header name may not be. */
 static bool call_authorized(struct otlp_ctx *rx, struct otlp_call *c)
 {
-    const char *want = otc_bearertokenauth_header(rx->grpc_authn);
+    const struct otc_auth_ops *a = rx->grpc_authn->ops->auth;
+    const char *want = a->server_header(rx->grpc_authn);
     size_t wl = strlen(want);
 
     for (size_t i = 0; i < c->md.count; i++) {
@@ -501,99 +382,11 @@ static bool call_authorized(struct otlp_ctx *rx, struct otlp_call *c)
 
         if (GRPC_SLICE_LENGTH(m->key) == wl &&
             !strncasecmp((const char *)GRPC_SLICE_START_PTR(m->key), want, wl)) {
-            return otc_bearertokenauth_check(rx->grpc_authn,
-                                             (const char *)GRPC_SLICE_START_PTR(m->value),
-                                             GRPC_SLICE_LENGTH(m->value)) == OTC_OK;
+            return a->server_check(rx->grpc_authn, (const char *)GRPC_SLICE_START_PTR(m->value),
+                                   GRPC_SLICE_LENGTH(m->value)) == OTC_OK;
         }
     }
-    return otc_bearertokenauth_check(rx->grpc_authn, NULL, 0) == OTC_OK;
-}
-
-/* Items in a serialized request, found by walking the wire format along a
- * path of field numbers (a mask per level), without decoding or allocating.
- * Malformed input counts what was found before the damage. */
-static uint64_t pb_varint(const uint8_t **p, const uint8_t *end, bool *ok)
-{
-    uint64_t v = 0;
-
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t b = *(*p)++;
-
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            return v;
-        }
-    }
-    *ok = false;
-    return 0;
-}
-
-static size_t pb_count_path(const uint8_t *p, const uint8_t *end, const uint32_t *masks,
-                            int levels)
-{
-    size_t n = 0;
-    bool ok = true;
-
-    while (p < end && ok) {
-        uint64_t key = pb_varint(&p, end, &ok);
-        uint64_t field = key >> 3, l;
-
-        switch (key & 7) {
-        case 0:
-            pb_varint(&p, end, &ok);
-            break;
-        case 1:
-            ok = end - p >= 8;
-            p += ok ? 8 : 0;
-            break;
-        case 5:
-            ok = end - p >= 4;
-            p += ok ? 4 : 0;
-            break;
-        case 2:
-            l = pb_varint(&p, end, &ok);
-            if (!ok || l > (uint64_t)(end - p)) {
-                return n;
-            }
-            if (field < 32 && (masks[0] & (1u << field))) {
-                n += levels == 1 ? 1 : pb_count_path(p, p + l, masks + 1, levels - 1);
-            }
-            p += l;
-            break;
-        default:
-            return n;
-        }
-    }
-    return n;
-}
-
-static size_t count_items_wire(enum otc_signal s, const uint8_t *pb, size_t len)
-{
-    /* Export*ServiceRequest.resource_* (1) . scope_* (2) . spans / metrics / log_records (2) */
-    static const uint32_t spans[] = {1u << 1, 1u << 2, 1u << 2};
-    /* ... Metric.gauge (5) / sum (7) / histogram (9) / exponential_histogram (10) /
-     * summary (11) . data_points (1) */
-    static const uint32_t points[] = {1u << 1, 1u << 2, 1u << 2,
-                                      1u << 5 | 1u << 7 | 1u << 9 | 1u << 10 | 1u << 11, 1u << 1};
-
-    if (!pb || !len) {
-        return 0;
-    }
-    if (s == OTC_METRICS) {
-        return pb_count_path(pb, pb + len, points, 5);
-    }
-    return pb_count_path(pb, pb + len, spans, 3);
-}
-
-void otlp_receiver_refuse_unauth(struct otc_instance *ins, enum otc_signal s, int transport,
-                                 const uint8_t *pb, size_t len)
-{
-    size_t items = count_items_wire(s, pb, len);
-
-    atomic_fetch_add(&ins->counters.refused[s], items);
-    if (transport == OTC_TRANSPORT_HTTP) {
-        atomic_fetch_add(&ins->counters.http_refused[s], items);
-    }
+    return a->server_check(rx->grpc_authn, NULL, 0) == OTC_OK;
 }
 
 static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
@@ -614,7 +407,7 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
             all = grpc_byte_buffer_reader_readall(&reader);
             grpc_byte_buffer_reader_destroy(&reader);
         }
-        otlp_receiver_refuse_unauth(rx->ins, s, OTC_TRANSPORT_GRPC, GRPC_SLICE_START_PTR(all),
+        otlp_ingest_refuse_unauth(rx->ins, s, OTC_TRANSPORT_GRPC, GRPC_SLICE_START_PTR(all),
                                     GRPC_SLICE_LENGTH(all));
         grpc_slice_unref(all);
         call_answer(c, GRPC_STATUS_UNAUTHENTICATED, "otlp: missing or invalid token");
@@ -643,7 +436,7 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
             grpc_slice_unref(slice);
         }
         grpc_byte_buffer_reader_destroy(&reader);
-        if (otlp_receiver_check_entries(b, (size_t)rx->max_items, msg, sizeof(msg)) != OTC_OK) {
+        if (otlp_ingest_check_entries(b, (size_t)rx->max_items, msg, sizeof(msg)) != OTC_OK) {
             otc_batch_unref(b);
             call_answer(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
             return;
@@ -667,7 +460,7 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
         call_answer(c, GRPC_STATUS_OK, NULL);
         return;
     }
-    rc = otlp_receiver_accept(rx->ins, b, &rejected);
+    rc = otlp_ingest_accept(rx->ins, b, &rejected);
     switch (rc) {
     case OTC_OK:
         c->reply = make_reply(s, rejected, OTLP_REJECTED_WHY);
@@ -752,8 +545,8 @@ static struct otc_instance *resolve_auth(struct otc_instance *ins, const char *p
 {
     struct otc_instance *ext = otc_engine_extension(ins->engine, id);
 
-    if (!otc_bearertokenauth_is(ext)) {
-        otc_log_err(ins, "protocols.%s.auth.authenticator: \"%s\" is not a bearertokenauth "
+    if (!otc_auth_server(ext)) {
+        otc_log_err(ins, "protocols.%s.auth.authenticator: \"%s\" is not an authenticator "
                     "extension listed in service.extensions", proto, id);
         return NULL;
     }

@@ -179,7 +179,7 @@ def main(t):
         h.stop_otelc(p2)
         t.check(False, "an authenticator missing from service.extensions stops the start")
     except h.OtelcError as e:
-        t.check("not a bearertokenauth extension listed in service.extensions" in str(e),
+        t.check("not an authenticator extension listed in service.extensions" in str(e),
                 "an authenticator missing from service.extensions stops the start", str(e)[-600:])
 
 

@@ -298,8 +298,8 @@ static void test_writable_shared_copies(void **state)
 
 /* from_msg adopts an arena holding an already decoded request. */
 /* A private copy of a shared batch (otc_batch_writable, otc_batch_keep_items)
- * takes the caller's reference: a durable batch (holding write-ahead log
- * records) is adopted by the copy and released with it, any other is released
+ * takes the caller's reference: a durable batch (one with release hooks) is
+ * adopted by the copy and released with it, any other is released
  * at once. */
 static void test_copies_take_the_reference(void **state)
 {
@@ -330,6 +330,52 @@ static void test_copies_take_the_reference(void **state)
             assert_int_equal(atomic_load(&b->refs), 1);
             otc_batch_unref(b);
         }
+    }
+    free(bytes);
+}
+
+static void count_release(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* otc_batch_on_release: each hook runs once, when the last holder frees the
+ * batch, also when a private copy (otc_batch_writable, otc_batch_keep_items)
+ * took the caller's place; the batch counts as durable from then on. */
+static void test_release_hooks(void **state)
+{
+    uint8_t keep[10];
+    size_t len;
+    uint8_t *bytes = otc_test_traces_bytes(10, 2, 1, &len);
+
+    (void)state;
+    assert_non_null(bytes);
+    for (size_t i = 0; i < 10; i++) {
+        keep[i] = i % 2;
+    }
+    for (int how = 0; how < 3; how++) {
+        struct otc_batch *b = otc_batch_from_bytes(OTC_TRACES, bytes, len), *copy = NULL;
+        int released = 0;
+
+        assert_non_null(b);
+        b->items = 10;
+        assert_false(b->durable);
+        assert_int_equal(otc_batch_on_release(b, count_release, &released), OTC_OK);
+        assert_int_equal(otc_batch_on_release(b, count_release, &released), OTC_OK);
+        assert_true(b->durable);
+        if (how > 0) {
+            otc_batch_ref(b); /* a second holder, which then lets go */
+            copy = how == 1 ? otc_batch_writable(b) : otc_batch_keep_items(b, keep, 5);
+            assert_non_null(copy);
+            assert_ptr_not_equal(copy, b);
+            assert_true(copy->durable);
+        }
+        otc_batch_unref(b);
+        assert_int_equal(released, copy ? 0 : 2); /* a copy keeps b alive */
+        if (copy) {
+            otc_batch_unref(copy);
+        }
+        assert_int_equal(released, 2);
     }
     free(bytes);
 }
@@ -675,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_writable_single_ref),
         cmocka_unit_test(test_writable_shared_copies),
         cmocka_unit_test(test_copies_take_the_reference),
+        cmocka_unit_test(test_release_hooks),
         cmocka_unit_test(test_from_msg),
         cmocka_unit_test(test_metric_point_count_each_type),
         cmocka_unit_test(test_metrics_batch),

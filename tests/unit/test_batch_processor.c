@@ -794,7 +794,7 @@ static void test_raw_durable(void **state)
     assert_int_equal(otc_wal_append(w, OTC_TRACES, b->raw, b->raw_len, &other), OTC_OK);
     otc_wal_seg_release(other); /* the active segment: kept anyway */
     assert_int_equal(wal_segments(w), 2);
-    assert_int_equal(otc_batch_hold_segment(a, held), OTC_OK);
+    assert_int_equal(otc_wal_seg_hold(a, held), OTC_OK);
     assert_true(a->durable);
     bytes_add(&want, a);
     bytes_add(&want, b);

@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/engine.h"
 #include "extension/bearertokenauth/bearertokenauth.h"
+#include "otc/otc_auth.h"
 #include "otc/otc_rc.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -61,7 +62,7 @@ static void ext_free(struct ext *x)
 
 static int check(struct ext *x, const char *v)
 {
-    return otc_bearertokenauth_check(&x->ins, v, v ? strlen(v) : 0);
+    return otc_auth_server(&x->ins)->server_check(&x->ins, v, v ? strlen(v) : 0);
 }
 
 static void write_file(const char *path, const char *text)
@@ -87,8 +88,10 @@ static void test_token_check(void **state)
 
     (void)state;
     assert_int_equal(ext_make(&x, kv), OTC_OK);
-    assert_true(otc_bearertokenauth_is(&x.ins));
-    assert_string_equal(otc_bearertokenauth_header(&x.ins), "Authorization");
+    assert_non_null(otc_auth_server(&x.ins));
+    assert_non_null(otc_auth_client(&x.ins));
+    assert_string_equal(otc_auth_client(&x.ins)->client_header(&x.ins), "Authorization");
+    assert_string_equal(otc_auth_server(&x.ins)->server_header(&x.ins), "Authorization");
     assert_int_equal(check(&x, "Bearer abc123"), OTC_OK);
     assert_int_equal(check(&x, NULL), OTC_EPERM);
     assert_int_equal(check(&x, ""), OTC_EPERM);
@@ -98,11 +101,30 @@ static void test_token_check(void **state)
     assert_int_equal(check(&x, "Bearer abc124"), OTC_EPERM);
     assert_int_equal(check(&x, "bearer abc123"), OTC_EPERM);
     /* a value given with its length: bytes past it do not count */
-    assert_int_equal(otc_bearertokenauth_check(&x.ins, "Bearer abc123xyz", 13), OTC_OK);
-    assert_int_equal(otc_bearertokenauth_value(&x.ins, v, sizeof(v)), OTC_OK);
+    assert_int_equal(otc_auth_server(&x.ins)->server_check(&x.ins, "Bearer abc123xyz", 13), OTC_OK);
+    assert_int_equal(otc_auth_client(&x.ins)->client_value(&x.ins, v, sizeof(v)), OTC_OK);
     assert_string_equal(v, "Bearer abc123");
-    assert_int_equal(otc_bearertokenauth_value(&x.ins, v, 5), OTC_EINVAL);
+    assert_int_equal(otc_auth_client(&x.ins)->client_value(&x.ins, v, 5), OTC_EINVAL);
     ext_free(&x);
+}
+
+/* Receivers and exporters find the authenticator through otc_auth.h only; an
+ * extension without one (health_check) is refused there. */
+static void test_auth_interface(void **state)
+{
+    struct otc_instance other = {0};
+
+    (void)state;
+    assert_null(otc_auth_server(NULL));
+    assert_null(otc_auth_client(NULL));
+    for (size_t i = 0; i < otc_components_len; i++) {
+        if (otc_components[i]->kind == OTC_EXTENSION && !strcmp(otc_components[i]->type, "health_check")) {
+            other.ops = otc_components[i];
+        }
+    }
+    assert_non_null(other.ops);
+    assert_null(otc_auth_server(&other));
+    assert_null(otc_auth_client(&other));
 }
 
 static void test_scheme_and_header(void **state)
@@ -113,7 +135,7 @@ static void test_scheme_and_header(void **state)
 
     (void)state;
     assert_int_equal(ext_make(&x, custom), OTC_OK);
-    assert_string_equal(otc_bearertokenauth_header(&x.ins), "X-Api-Key");
+    assert_string_equal(otc_auth_server(&x.ins)->server_header(&x.ins), "X-Api-Key");
     assert_int_equal(check(&x, "Token t"), OTC_OK);
     assert_int_equal(check(&x, "Bearer t"), OTC_EPERM);
     ext_free(&x);
@@ -255,6 +277,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_token_check),
+        cmocka_unit_test(test_auth_interface),
         cmocka_unit_test(test_scheme_and_header),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_token_file_reread),

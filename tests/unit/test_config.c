@@ -1297,6 +1297,41 @@ static void test_log_options_parsed_not_applied(void **state)
 }
 
 /* Hostile documents get one clear error, in bounded time and memory. */
+/* sending_queue.storage must name a storage provider (otc_storage.h) listed in
+ * service.extensions; the pipelines of its exporters then get it. */
+static void test_storage_extension(void **state)
+{
+    static const char cfg[] = "extensions:\n"
+                              "  file_storage/q:\n"
+                              "    directory: /nonexistent/otelc-test-queue\n"
+                              "  health_check:\n"
+                              RECEIVER_OTLP
+                              "exporters:\n"
+                              "  debug:\n"
+                              "    sending_queue:\n"
+                              "      storage: %s\n"
+                              "service:\n"
+                              "  extensions: [file_storage/q, health_check]\n"
+                              "  pipelines:\n"
+                              "    logs:\n"
+                              "      receivers: [otlp]\n"
+                              "      exporters: [debug]\n";
+    char text[1024];
+    struct built b;
+
+    (void)state;
+    snprintf(text, sizeof(text), cfg, "file_storage/q");
+    build(&b, text);
+    REQUIRE(&b, b.rc == OTC_OK && b.e && b.e->n_pipelines == 1, "a storage extension is accepted");
+    REQUIRE(&b, b.e->pipelines[0].storage && !strcmp(b.e->pipelines[0].storage->id, "file_storage/q"),
+            "the pipeline gets its exporter's storage");
+    built_free(&b);
+    snprintf(text, sizeof(text), cfg, "health_check");
+    expect_one_error_with(text, "sending_queue.storage \"health_check\" must be a storage extension");
+    snprintf(text, sizeof(text), cfg, "file_storage/missing");
+    expect_one_error_with(text, "sending_queue.storage \"file_storage/missing\" must be a storage extension");
+}
+
 static void test_hostile_yaml(void **state)
 {
     struct otc_buf deep, bomb;
@@ -1378,6 +1413,7 @@ int main(void)
         cmocka_unit_test(test_service_errors_all_reported),
         cmocka_unit_test(test_log_options_parsed_not_applied),
         cmocka_unit_test(test_hostile_yaml),
+        cmocka_unit_test(test_storage_extension),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,8 +5,8 @@
  * dropped_attributes_count, log_body, zero-copy when nothing exceeds a limit,
  * copy on write, config errors. Single-threaded cmocka executable. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "otc/otc_attr_limits.h"
 #include "proc_test_util.h"
-#include "processor/truncate/attr_limits.h"
 #include "processor/truncate/truncate.h"
 
 static const struct otc_component_ops *const OPS = &otc_processor_truncate_ops;

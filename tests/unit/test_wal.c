@@ -440,7 +440,7 @@ static void test_batch_holds(void **state)
     for (int i = 0; i < 60; i++) {
         b[i] = otc_batch_from_bytes(OTC_TRACES, "", 0);
         assert_non_null(b[i]);
-        assert_int_equal(otc_batch_hold_segment(b[i], segs[i]), OTC_OK);
+        assert_int_equal(otc_wal_seg_hold(b[i], segs[i]), OTC_OK);
     }
     /* every batch but the last is adopted by one parent */
     parent = otc_batch_from_bytes(OTC_TRACES, "", 0);

@@ -5,7 +5,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <string.h>
 
-#include "processor/truncate/attr_limits.h"
+#include "otc/otc_attr_limits.h"
 
 #define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
 #define METRIC(c) OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_##c

@@ -1,16 +1,16 @@
-/* attr_limits.h - attribute limits shared by the truncate and transform
+/* otc_attr_limits.h - attribute limits shared by the truncate and transform
  * processors: UTF-8 safe string cuts, attribute-count limits, and a walk over
  * every attribute set of a decoded OTLP request. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef OTC_PROCESSOR_TRUNCATE_ATTR_LIMITS_H
-#define OTC_PROCESSOR_TRUNCATE_ATTR_LIMITS_H
+#ifndef OTC_INCLUDE_ATTR_LIMITS_H
+#define OTC_INCLUDE_ATTR_LIMITS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "otc/otc_otlp.h"
-#include "otc/otc_signal.h"
+#include "otc_otlp.h"
+#include "otc_signal.h"
 
 #define OTC_ATTR_NO_LIMIT   SIZE_MAX /* max_len / max_attrs: unlimited */
 #define OTC_ATTR_MAX_DEPTH  64       /* values nested deeper are left as they are */

@@ -1,8 +1,8 @@
-/* httpd.h - a tiny plain-HTTP server on its own thread (libevent evhttp), for
+/* otc_httpd.h - a tiny plain-HTTP server on its own thread (libevent evhttp), for
  * the slow-path endpoints: /metrics and the health check. */
 /* SPDX-License-Identifier: Apache-2.0 */
-#ifndef OTC_CORE_HTTPD_H
-#define OTC_CORE_HTTPD_H
+#ifndef OTC_INCLUDE_HTTPD_H
+#define OTC_INCLUDE_HTTPD_H
 
 #include <stddef.h>
 

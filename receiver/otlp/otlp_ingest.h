@@ -1,0 +1,34 @@
+/* otlp_ingest.h - the delivery path the `otlp` receiver's gRPC side
+ * (otlp_receiver.c) and HTTP side (otlp_http.c) share (otlp_ingest.c). */
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef OTC_RECEIVER_OTLP_INGEST_H
+#define OTC_RECEIVER_OTLP_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otc/otc_component.h"
+#include "otc/otc_pb_depth.h"
+
+/* Both protocols hand every decoded request here. Drops items with invalid ids
+ * (their count in *rejected, for partial_success), then delivers to the
+ * pipelines (takes ownership of b). Returns what otc_receiver_deliver returns,
+ * or OTC_OK when nothing was left to deliver. */
+int otlp_ingest_accept(struct otc_instance *ins, struct otc_batch *b, size_t *rejected);
+/* OTC_OK, or OTC_ELIMIT (the reason in why) when the undecoded b holds more
+ * than max resources, scopes and items (0 = no limit). */
+int otlp_ingest_check_entries(const struct otc_batch *b, size_t max, char *why, size_t whylen);
+
+/* Count a request refused for a missing or wrong credential as refused (its
+ * items found by a scan of the protobuf bytes, nothing decoded); transport is
+ * OTC_TRANSPORT_*. */
+void otlp_ingest_refuse_unauth(struct otc_instance *ins, enum otc_signal s, int transport,
+                               const uint8_t *pb, size_t len);
+
+/* The partial_success message for rejected items (traces and logs). */
+#define OTLP_REJECTED_WHY "invalid trace or span id length"
+/* Decode refusal for requests nested past OTC_PB_MAX_DEPTH (AnyValue in AnyValue). */
+#define OTLP_TOO_DEEP "messages nested more than 128 levels deep (AnyValue arrays and kvlists)"
+_Static_assert(OTC_PB_MAX_DEPTH == 128, "OTLP_TOO_DEEP names the limit");
+
+#endif
