@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "engine.h"
-#include "graph.h"
 #include "instance.h"
 #include "persistent_queue.h"
 
@@ -82,8 +81,11 @@ static int check_section(struct otc_yaml *y, enum otc_kind kind, struct otc_diag
     return rc;
 }
 
-yaml_node_t *otc_graph_component(struct otc_yaml *y, enum otc_kind kind, const char *id,
-                                   bool *defined)
+/* The mapping of component id under its section (receivers, processors,
+ * exporters or extensions); *defined tells whether the id is there at all
+ * (its value may be empty). */
+static yaml_node_t *graph_component(struct otc_yaml *y, enum otc_kind kind, const char *id,
+                                    bool *defined)
 {
     yaml_node_t *sec = otc_yaml_get(y, otc_yaml_root(y), section_names[kind]);
 
@@ -182,15 +184,19 @@ static int build_shared(struct otc_engine *e, struct otc_yaml *y, enum otc_kind 
         } else {
             /* processors are instantiated per pipeline; check the definition once here */
             struct otc_instance probe = {0};
-            if (otc_instance_configure(&probe, ops, id, y, otc_yaml_node(y, p->value), NULL, d) != OTC_OK) {
+            if (otc_instance_configure(&probe, ops, id, y, otc_yaml_node(y, p->value), NULL, NULL,
+                                       d) != OTC_OK) {
                 rc = OTC_EINVAL;
             }
             otc_instance_release(&probe);
             continue;
         }
         ins->engine = e;
-        if (otc_instance_configure(ins, ops, id, y, otc_yaml_node(y, p->value), helper, d) != OTC_OK) {
+        if (otc_instance_configure(ins, ops, id, y, otc_yaml_node(y, p->value),
+                                   helper ? otc_exporter_helper_map() : NULL, helper, d) != OTC_OK) {
             rc = OTC_EINVAL;
+        } else if (helper) {
+            ins->timeout_ns = helper->timeout_ns;
         }
     }
     if (kind == OTC_RECEIVER) {
@@ -277,7 +283,7 @@ static int pipeline_list(struct otc_engine *e, struct otc_yaml *y, struct otc_pi
             rc = OTC_EINVAL;
             continue;
         }
-        def = otc_graph_component(y, kind, id, &defined);
+        def = graph_component(y, kind, id, &defined);
         if (!defined) {
             otc_diag_add(d, y->path, &item->start_mark,
                          "pipeline \"%s\": references %s \"%s\", which is not configured under \"%s\"",
@@ -326,7 +332,7 @@ static int pipeline_list(struct otc_engine *e, struct otc_yaml *y, struct otc_pi
             }
             ins = &p->processors[p->n_processors];
             ins->engine = e;
-            if (otc_instance_configure(ins, ops, id, y, def, NULL, d) != OTC_OK) {
+            if (otc_instance_configure(ins, ops, id, y, def, NULL, NULL, d) != OTC_OK) {
                 otc_instance_release(ins);
                 rc = OTC_EINVAL;
                 continue;

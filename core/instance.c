@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exporter_helper.h"
 #include "instance.h"
 
 /* Where a validate() message points: one that starts with an option key, with an
@@ -42,7 +41,7 @@ static const yaml_mark_t *validate_mark(struct otc_yaml *y, yaml_node_t *node, c
 
 int otc_instance_configure(struct otc_instance *ins, const struct otc_component_ops *ops,
                               const char *id, struct otc_yaml *y, yaml_node_t *node,
-                              struct otc_exporter_settings *helper, struct otc_diag *d)
+                           const struct otc_config_entry *extra_map, void *extra, struct otc_diag *d)
 {
     char what[300];
     char err[256];
@@ -56,20 +55,17 @@ int otc_instance_configure(struct otc_instance *ins, const struct otc_component_
         return OTC_ENOMEM;
     }
     if (otc_config_map_defaults(ops->config_map, ins->ctx) != OTC_OK ||
-        (helper && otc_config_map_defaults(otc_exporter_helper_map(), helper) != OTC_OK)) {
+        (extra_map && otc_config_map_defaults(extra_map, extra) != OTC_OK)) {
         return OTC_EINVAL;
     }
     rc = otc_config_apply(y, node, what, ops->config_map, ins->ctx,
-                          helper ? otc_exporter_helper_map() : NULL, helper, d);
+                          extra_map, extra, d);
     if (rc != OTC_OK) {
         return rc;
     }
     if (ops->validate && ops->validate(ins->ctx, err, sizeof(err)) != OTC_OK) {
         otc_diag_add(d, y->path, validate_mark(y, node, err), "%s: %s", what, err);
         return OTC_EINVAL;
-    }
-    if (helper) {
-        ins->timeout_ns = helper->timeout_ns;
     }
     return OTC_OK;
 }

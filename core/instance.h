@@ -8,13 +8,13 @@
 #include "config.h"
 #include "otc/otc_component.h"
 
-struct otc_exporter_settings;
-
 /* ins gets ops, id and a context with the option table applied to node;
- * helper (exporters) gets the exporter helper's options. Errors go to d. */
+ * extra_map (may be NULL) is a second table read from the same node into extra
+ * (exporters: the exporter helper's options). Errors go to d. */
 int  otc_instance_configure(struct otc_instance *ins, const struct otc_component_ops *ops,
                             const char *id, struct otc_yaml *y, yaml_node_t *node,
-                            struct otc_exporter_settings *helper, struct otc_diag *d);
+                            const struct otc_config_entry *extra_map, void *extra,
+                            struct otc_diag *d);
 /* Free what configure and the build gave ins; leaves it zeroed. */
 void otc_instance_release(struct otc_instance *ins);
 /* init() then start(); logs and returns the first failure. */

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "engine.h"
-#include "graph.h"
 #include "service.h"
 
 /* The service section as written: the context of service_map. */
@@ -75,7 +74,7 @@ static int service_extensions(struct otc_engine *e, struct otc_yaml *y, yaml_nod
         bool defined;
 
         if (id) {
-            otc_graph_component(y, OTC_EXTENSION, id, &defined);
+            defined = otc_yaml_get(y, otc_yaml_get(y, otc_yaml_root(y), "extensions"), id) != NULL;
             for (size_t k = 0; defined && k < e->n_extensions; k++) {
                 if (e->extensions[k].id && !strcmp(e->extensions[k].id, id)) {
                     ext = &e->extensions[k];
