@@ -1016,6 +1016,15 @@ static struct evhttp_connection *client_conn(struct otc_instance *ins, struct ot
     return cl->conn[s];
 }
 
+/* The deadline tick's callback: waking event_base_loop is all it is for
+ * (libevent calls a timer's callback unconditionally, so it cannot be NULL). */
+static void tick_noop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
 /* How a request ended, beyond an HTTP answer. */
 enum call_end {
     CALL_ANSWERED,  /* c->code holds the status */
@@ -1076,7 +1085,7 @@ static enum call_end do_request(struct otc_instance *ins, struct otlphttp_exp *x
     if (evhttp_make_request(conn, req, EVHTTP_REQ_POST, t->path) != 0) {
         return CALL_NO_ANSWER; /* req is freed on failure */
     }
-    timer = event_new(cl->base, -1, EV_PERSIST, NULL, NULL);
+    timer = event_new(cl->base, -1, EV_PERSIST, tick_noop, NULL);
     if (timer) {
         event_add(timer, &tick); /* wakes the loop to check the deadlines */
     }
