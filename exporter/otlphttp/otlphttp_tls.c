@@ -208,7 +208,8 @@ static void file_error(const char *what, const char *path, char *err, size_t err
     }
     fclose(f);
     ssl_errors(why, sizeof(why));
-    snprintf(err, errlen, "%s %s: %s", what, path, why[0] ? why : "no PEM data in it");
+    snprintf(err, errlen, "%s %s: not a usable PEM file (OpenSSL: %s)", what, path,
+             why[0] ? why : "no PEM data in it");
 }
 
 /* Every certificate of a PEM text into store; how many were added. */

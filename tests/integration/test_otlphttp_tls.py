@@ -11,9 +11,12 @@
 #    authenticator's Authorization header, which wins over a configured one.
 # 4. A server answering slower than the exporter's 100 ms deadline tick (plain
 #    http): the request completes (the tick once crashed the exporter).
-# 5. A bad ca_file / cert_file (missing, or not PEM) stops start-up with an
+# 5. The OTLP/HTTP receiver on snappy bodies made here (one literal block):
+#    decoded, corrupt ones 400, ones declaring more than max_request_body_size 413.
+# 6. A bad ca_file / cert_file (missing, or not PEM) stops start-up with an
 #    error naming the option and the path.
 # SPDX-License-Identifier: Apache-2.0
+import http.client
 import os
 import ssl
 import sys
@@ -265,6 +268,52 @@ def slow_server(t):
     be.stop()
 
 
+def snappy_literal(data):
+    """data as a valid snappy block: its length (varint), then one literal."""
+    n, out = len(data), bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            break
+    if data:
+        out += bytes([63 << 2]) + (len(data) - 1).to_bytes(4, "little") + data
+    return bytes(out)
+
+
+def receiver_snappy(t):
+    sink = h.Sink("snappy-sink")
+    hport = h.free_port()
+    cfg = ("receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:%d\n"
+           "        max_request_body_size: 65536\nexporters:\n" % hport
+           + h.otlp_exporter_yaml("otlp/sink", sink.port)
+           + "service:\n  pipelines:\n    traces:\n      receivers: [otlp]\n"
+           "      exporters: [otlp/sink]\n")
+    proc = h.start_otelc(cfg, port=hport)
+
+    def post(body):
+        conn = http.client.HTTPConnection("127.0.0.1", hport, timeout=5)
+        conn.request("POST", "/v1/traces", body=body,
+                     headers={"Content-Type": "application/x-protobuf",
+                              "Content-Encoding": "snappy"})
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        return r.status
+    req = h.make_request("traces", 6)
+    t.eq(post(snappy_literal(req.SerializeToString())), 200, "receiver: a snappy body is taken")
+    t.eq(sink.wait_count("traces", 6, 10), 6, "receiver: its 6 spans arrive")
+    missing, extra = h.compare("traces", [req], sink.requests("traces"))
+    t.check(not missing and not extra, "receiver: the snappy body arrives intact",
+            h.diff_report("traces", missing, extra))
+    t.eq(post(snappy_literal(req.SerializeToString())[:-10]), 400,
+         "receiver: a truncated snappy body gets 400")
+    t.eq(post(b"\x80\x80\x80\x40" + b"\x00" * 16), 413,
+         "receiver: a snappy body declaring 128 MiB gets 413 (nothing allocated)")
+    h.stop_otelc(proc)
+
+
 def bad_files(t, d, ca, srv):
     junk = os.path.join(d, "junk.pem")
     with open(junk, "w") as f:
@@ -303,6 +352,7 @@ def main(t):
     mtls_bearer(t, d, ca, srv, cli)
     on_the_wire(t, d, ca, srv)
     slow_server(t)
+    receiver_snappy(t)
     bad_files(t, d, ca, srv)
 
 
