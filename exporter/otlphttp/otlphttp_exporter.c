@@ -1,6 +1,6 @@
 /* otlphttp_exporter.c - the `otlphttp` exporter: posts each batch as one OTLP/HTTP
- * request (binary protobuf or OTLP/JSON; gzip, zstd, snappy, zlib, deflate or
- * no compression) with libevent's evhttp client, over http:// or https://
+ * request (binary protobuf or OTLP/JSON; gzip, zstd, snappy, framed snappy,
+ * zlib, deflate or no compression) with libevent's evhttp client, over http:// or https://
  * (OpenSSL; the tls block is otlphttp_tls.c), with an authenticator's
  * credential when auth.authenticator names one. consume() runs on the
  * exporter's sending_queue threads (several at once); each call borrows a
@@ -45,7 +45,7 @@
 
 /* Index into compression_choices; "" is otelcol's spelling of none. */
 enum { COMPRESS_GZIP, COMPRESS_ZSTD, COMPRESS_SNAPPY, COMPRESS_ZLIB, COMPRESS_DEFLATE,
-       COMPRESS_NONE, COMPRESS_EMPTY };
+       COMPRESS_SNAPPY_FRAMED, COMPRESS_NONE, COMPRESS_EMPTY };
 enum { ENCODING_PROTO, ENCODING_JSON };
 
 /* Where one signal goes, split from its URL at start(). */
@@ -123,7 +123,7 @@ struct otlphttp_call {
 };
 
 static const char *const compression_choices[] = {"gzip", "zstd", "snappy", "zlib", "deflate",
-                                                  "none", "", NULL};
+                                                  "x-snappy-framed", "none", "", NULL};
 static const char *const encoding_choices[] = {"proto", "json", NULL};
 
 #define OFF(f) offsetof(struct otlphttp_exp, f)
@@ -140,8 +140,9 @@ static const struct otc_config_entry otlphttp_config[] = {
     {OTC_CFG_STR, "profiles_endpoint", NULL, OFF(profiles_endpoint), 0, 0, 0, NULL,
      "accepted for otelcol; no effect (otelc has no profiles signal)"},
     {OTC_CFG_ENUM, "compression", "gzip", OFF(compression), 0, 0, 0, compression_choices,
-     "request body compression, sent as Content-Encoding (snappy: the block format; zlib and "
-     "deflate: a zlib stream; none or \"\": uncompressed)"},
+     "request body compression, sent as Content-Encoding (snappy: the block format; "
+     "x-snappy-framed: the framing format; zlib and deflate: a zlib stream; none or \"\": "
+     "uncompressed)"},
     {OTC_CFG_INT, "compression_params.level", "0", OFF(compression_level), 0, 0, 0, NULL,
      "compression level: gzip, zlib, deflate -2 (Huffman only) to 9, zstd any (mapped to the "
      "nearest), snappy and none only 0 (0 = the codec's fast default)"},
@@ -598,6 +599,82 @@ static int snappy_body(const uint8_t *in, size_t len, struct otlphttp_zbuf *out)
     return OTC_OK;
 }
 
+/* CRC-32C (Castagnoli, reflected), as the snappy framing format checks each
+ * chunk with; the table is built once. */
+static uint32_t crc32c_tab[256];
+static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
+
+static void crc32c_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+
+        for (int k = 0; k < 8; k++) {
+            c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+        }
+        crc32c_tab[i] = c;
+    }
+}
+
+static uint32_t crc32c(const uint8_t *p, size_t n)
+{
+    uint32_t crc = 0xffffffffu;
+
+    pthread_once(&crc32c_once, crc32c_init);
+    while (n--) {
+        crc = crc32c_tab[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    }
+    return ~crc;
+}
+
+static void put_le(uint8_t *p, uint32_t v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+/* Snappy's framing format (x-snappy-framed): the stream identifier, then one
+ * chunk per 64 KiB of input, compressed (or stored, when that is not smaller),
+ * each with the masked CRC-32C of its uncompressed bytes. */
+static int snappy_framed_body(const uint8_t *in, size_t len, struct otlphttp_zbuf *out)
+{
+    static const uint8_t stream_id[10] = {0xff, 0x06, 0x00, 0x00, 's', 'N', 'a', 'P', 'p', 'Y'};
+    const size_t block = 65536;
+    size_t chunks = len / block + 1, cap, at;
+
+    cap = sizeof(stream_id) + chunks * (8 + snappy_max_compressed_length(block));
+    out->data = malloc(cap);
+    if (!out->data) {
+        return OTC_ENOMEM;
+    }
+    memcpy(out->data, stream_id, sizeof(stream_id));
+    at = sizeof(stream_id);
+    for (size_t off = 0; off < len; off += block) {
+        size_t n = len - off < block ? len - off : block;
+        size_t zn = cap - at - 8;
+        uint32_t crc = crc32c(in + off, n);
+
+        crc = ((crc >> 15) | (crc << 17)) + 0xa282ead8u; /* the format's mask */
+        if (snappy_compress((const char *)in + off, n, (char *)out->data + at + 8, &zn) !=
+            SNAPPY_OK) {
+            return OTC_EINVAL;
+        }
+        if (zn >= n) { /* stored: an uncompressed chunk */
+            out->data[at] = 0x01;
+            memcpy(out->data + at + 8, in + off, n);
+            zn = n;
+        } else {
+            out->data[at] = 0x00;
+        }
+        put_le(out->data + at + 1, (uint32_t)(zn + 4), 3);
+        put_le(out->data + at + 4, crc, 4);
+        at += 8 + zn;
+    }
+    out->len = at;
+    return OTC_OK;
+}
+
 int otc_otlphttp_compress(int compression, int level, const uint8_t *in, size_t len,
                           uint8_t **out, size_t *outlen)
 {
@@ -617,6 +694,9 @@ int otc_otlphttp_compress(int compression, int level, const uint8_t *in, size_t 
         break;
     case COMPRESS_SNAPPY:
         rc = snappy_body(in, len, &z);
+        break;
+    case COMPRESS_SNAPPY_FRAMED:
+        rc = snappy_framed_body(in, len, &z);
         break;
     default:
         return OTC_EINVAL;

@@ -106,10 +106,12 @@ static void test_choices(void **state)
     assert_int_equal(*(const int *)field(ctx, "compression"), 2);
     assert_int_equal(set(ctx, "compression", "zlib"), OTC_OK);
     assert_int_equal(set(ctx, "compression", "deflate"), OTC_OK);
-    assert_int_equal(set(ctx, "compression", "none"), OTC_OK);
+    assert_int_equal(set(ctx, "compression", "x-snappy-framed"), OTC_OK);
     assert_int_equal(*(const int *)field(ctx, "compression"), 5);
-    assert_int_equal(set(ctx, "compression", ""), OTC_OK); /* otelcol's other "none" */
+    assert_int_equal(set(ctx, "compression", "none"), OTC_OK);
     assert_int_equal(*(const int *)field(ctx, "compression"), 6);
+    assert_int_equal(set(ctx, "compression", ""), OTC_OK); /* otelcol's other "none" */
+    assert_int_equal(*(const int *)field(ctx, "compression"), 7);
     assert_int_equal(set(ctx, "compression", "brotli"), OTC_EINVAL);
     assert_int_equal(set(ctx, "encoding", "json"), OTC_OK);
     assert_int_equal(*(const int *)field(ctx, "encoding"), 1);
@@ -473,7 +475,8 @@ static void test_compression_levels(void **state)
     assert_int_equal(otc_otlphttp_compression_check(2, 0, err, sizeof(err)), OTC_OK);   /* snappy */
     assert_int_equal(otc_otlphttp_compression_check(2, 1, err, sizeof(err)), OTC_EINVAL);
     assert_non_null(strstr(err, "snappy"));
-    assert_int_equal(otc_otlphttp_compression_check(5, 3, err, sizeof(err)), OTC_EINVAL); /* none */
+    assert_int_equal(otc_otlphttp_compression_check(5, 1, err, sizeof(err)), OTC_EINVAL); /* framed */
+    assert_int_equal(otc_otlphttp_compression_check(6, 3, err, sizeof(err)), OTC_EINVAL); /* none */
 
     assert_int_equal(set(ctx, "endpoint", "http://127.0.0.1:4318"), OTC_OK);
     assert_int_equal(set(ctx, "compression", "snappy"), OTC_OK);
@@ -533,7 +536,78 @@ static void test_codecs(void **state)
     /* an empty body too */
     assert_int_equal(otc_otlphttp_compress(2, 0, in, 0, &out, &outlen), OTC_OK);
     free(out);
-    assert_int_equal(otc_otlphttp_compress(5, 0, in, 1, &out, &outlen), OTC_EINVAL); /* none */
+    assert_int_equal(otc_otlphttp_compress(6, 0, in, 1, &out, &outlen), OTC_EINVAL); /* none */
+    free(back);
+}
+
+static uint32_t crc32c_ref(const uint8_t *p, size_t n)
+{
+    uint32_t crc = 0xffffffffu;
+
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++) {
+            crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
+        }
+    }
+    return ~crc;
+}
+
+/* x-snappy-framed: the stream identifier, then chunks of at most 64 KiB of
+ * input, each with the masked CRC-32C of its bytes; compressed chunks where
+ * that helps, stored ones where not. */
+static void test_snappy_framed(void **state)
+{
+    size_t len = 200000, got = 0, outlen;
+    uint8_t *in = malloc(len), *out, *back = malloc(len);
+    int compressed = 0, stored = 0;
+
+    (void)state;
+    assert_non_null(in);
+    assert_non_null(back);
+    assert_int_equal(crc32c_ref((const uint8_t *)"123456789", 9), 0xe3069283u); /* check value */
+    srand(7);
+    for (size_t i = 0; i < len; i++) {
+        /* compressible first half, random second half */
+        in[i] = i < len / 2 ? (uint8_t)('a' + i % 3) : (uint8_t)rand();
+    }
+    assert_int_equal(otc_otlphttp_compress(5, 0, in, len, &out, &outlen), OTC_OK);
+    assert_true(outlen > 10);
+    assert_memory_equal(out, "\xff\x06\x00\x00sNaPpY", 10);
+    for (size_t at = 10; at < outlen;) {
+        uint8_t type = out[at];
+        size_t clen = out[at + 1] | (size_t)out[at + 2] << 8 | (size_t)out[at + 3] << 16;
+        uint32_t crc = out[at + 4] | (uint32_t)out[at + 5] << 8 | (uint32_t)out[at + 6] << 16 |
+                       (uint32_t)out[at + 7] << 24;
+        const uint8_t *data = out + at + 8;
+        size_t n = len - got, dlen = clen - 4, want;
+
+        assert_true(at + 4 + clen <= outlen);
+        if (type == 0x00) {
+            assert_int_equal(snappy_uncompress((const char *)data, dlen, (char *)back + got, &n),
+                             SNAPPY_OK);
+            compressed++;
+        } else {
+            assert_int_equal(type, 0x01);
+            memcpy(back + got, data, dlen);
+            n = dlen;
+            stored++;
+        }
+        assert_true(n <= 65536);
+        want = crc32c_ref(back + got, n);
+        assert_int_equal(crc, (uint32_t)(((want >> 15) | (want << 17)) + 0xa282ead8u));
+        got += n;
+        at += 4 + clen;
+    }
+    assert_int_equal(got, len);
+    assert_memory_equal(back, in, len);
+    assert_true(compressed > 0 && stored > 0);
+    free(out);
+    /* empty input: the stream identifier alone */
+    assert_int_equal(otc_otlphttp_compress(5, 0, in, 0, &out, &outlen), OTC_OK);
+    assert_int_equal(outlen, 10);
+    free(out);
+    free(in);
     free(back);
 }
 
@@ -585,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_tls_bad_files),
         cmocka_unit_test(test_compression_levels),
         cmocka_unit_test(test_codecs),
+        cmocka_unit_test(test_snappy_framed),
         cmocka_unit_test(test_accepted_options),
     };
 
