@@ -24,8 +24,8 @@ int otc_otlphttp_signal_url(const char *endpoint, const char *signal_endpoint, e
  * configcompression checks it; OTC_EINVAL with the reason otherwise. */
 int otc_otlphttp_compression_check(int compression, int64_t level, char *err, size_t errlen);
 
-/* in compressed with compression (gzip, zstd, snappy, zlib, deflate or
- * x-snappy-framed) at level (0: the fast default) into a malloc'd *out of
+/* in compressed with compression (gzip, zstd, snappy, zlib, deflate,
+ * x-snappy-framed or lz4) at level (0: the fast default) into a malloc'd *out of
  * *outlen bytes. */
 int otc_otlphttp_compress(int compression, int level, const uint8_t *in, size_t len,
                           uint8_t **out, size_t *outlen);

@@ -217,7 +217,7 @@ def on_the_wire(t, d, ca, srv):
     ctx.load_cert_chain(srv[1], srv[0])
     be.server.socket = ctx.wrap_socket(be.server.socket, server_side=True)
     exporters = {}
-    for c in ("gzip", "zstd", "snappy", "zlib", "deflate", "x-snappy-framed", "none"):
+    for c in ("gzip", "zstd", "snappy", "zlib", "deflate", "x-snappy-framed", "lz4", "none"):
         exporters["otlphttp/%s" % c] = (
             "    traces_endpoint: https://127.0.0.1:%d/v1/traces\n    compression: %s\n"
             "    tls:\n      ca_file: %s\n    auth:\n      authenticator: bearertokenauth/out\n"
@@ -234,7 +234,7 @@ def on_the_wire(t, d, ca, srv):
     posts = be.all_posts()
     encodings = sorted(p[2].get("content-encoding", "(none)") for p in posts)
     t.eq(encodings, sorted(["gzip", "zstd", "snappy", "zlib", "deflate", "x-snappy-framed",
-                            "(none)"]),
+                            "lz4", "(none)"]),
          "each exporter's Content-Encoding on the wire")
     t.check(posts and all(p[2].get("authorization") == "Bearer " + TOKEN and
                           p[2].get("x-tenant") == "acme" for p in posts),

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <lz4frame.h>
 #include <snappy-c.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -108,10 +109,12 @@ static void test_choices(void **state)
     assert_int_equal(set(ctx, "compression", "deflate"), OTC_OK);
     assert_int_equal(set(ctx, "compression", "x-snappy-framed"), OTC_OK);
     assert_int_equal(*(const int *)field(ctx, "compression"), 5);
-    assert_int_equal(set(ctx, "compression", "none"), OTC_OK);
+    assert_int_equal(set(ctx, "compression", "lz4"), OTC_OK);
     assert_int_equal(*(const int *)field(ctx, "compression"), 6);
-    assert_int_equal(set(ctx, "compression", ""), OTC_OK); /* otelcol's other "none" */
+    assert_int_equal(set(ctx, "compression", "none"), OTC_OK);
     assert_int_equal(*(const int *)field(ctx, "compression"), 7);
+    assert_int_equal(set(ctx, "compression", ""), OTC_OK); /* otelcol's other "none" */
+    assert_int_equal(*(const int *)field(ctx, "compression"), 8);
     assert_int_equal(set(ctx, "compression", "brotli"), OTC_EINVAL);
     assert_int_equal(set(ctx, "encoding", "json"), OTC_OK);
     assert_int_equal(*(const int *)field(ctx, "encoding"), 1);
@@ -476,7 +479,8 @@ static void test_compression_levels(void **state)
     assert_int_equal(otc_otlphttp_compression_check(2, 1, err, sizeof(err)), OTC_EINVAL);
     assert_non_null(strstr(err, "snappy"));
     assert_int_equal(otc_otlphttp_compression_check(5, 1, err, sizeof(err)), OTC_EINVAL); /* framed */
-    assert_int_equal(otc_otlphttp_compression_check(6, 3, err, sizeof(err)), OTC_EINVAL); /* none */
+    assert_int_equal(otc_otlphttp_compression_check(6, 1, err, sizeof(err)), OTC_EINVAL); /* lz4 */
+    assert_int_equal(otc_otlphttp_compression_check(7, 3, err, sizeof(err)), OTC_EINVAL); /* none */
 
     assert_int_equal(set(ctx, "endpoint", "http://127.0.0.1:4318"), OTC_OK);
     assert_int_equal(set(ctx, "compression", "snappy"), OTC_OK);
@@ -499,11 +503,11 @@ static void test_codecs(void **state)
     for (size_t i = 0; i < sizeof(in); i++) {
         in[i] = (uint8_t)((i * 7) % 251 < 40 ? i : 'a' + i % 5);
     }
-    for (int c = 0; c <= 4; c++) { /* gzip, zstd, snappy, zlib, deflate */
+    for (int c = 0; c <= 6; c++) { /* gzip, zstd, snappy, zlib, deflate, (framed), lz4 */
         int levels[] = {0, 9, -2};
 
         for (size_t k = 0; k < 3; k++) {
-            if ((c == 2 && levels[k] != 0) || (c == 1 && levels[k] == -2)) {
+            if (c == 5 || ((c == 2 || c == 6) && levels[k] != 0) || (c == 1 && levels[k] == -2)) {
                 continue;
             }
             assert_int_equal(otc_otlphttp_compress(c, levels[k], in, sizeof(in), &out, &outlen),
@@ -524,6 +528,14 @@ static void test_codecs(void **state)
             } else if (c == 1) {
                 n = ZSTD_decompress(back, sizeof(in), out, outlen);
                 assert_false(ZSTD_isError(n));
+            } else if (c == 6) {
+                LZ4F_dctx *dc = NULL;
+                size_t src = outlen;
+
+                assert_false(LZ4F_isError(LZ4F_createDecompressionContext(&dc, LZ4F_VERSION)));
+                assert_int_equal(LZ4F_decompress(dc, back, &n, out, &src, NULL), 0);
+                assert_int_equal(src, outlen);
+                LZ4F_freeDecompressionContext(dc);
             } else {
                 assert_int_equal(snappy_uncompress((const char *)out, outlen, (char *)back, &n),
                                  SNAPPY_OK);
@@ -536,7 +548,7 @@ static void test_codecs(void **state)
     /* an empty body too */
     assert_int_equal(otc_otlphttp_compress(2, 0, in, 0, &out, &outlen), OTC_OK);
     free(out);
-    assert_int_equal(otc_otlphttp_compress(6, 0, in, 1, &out, &outlen), OTC_EINVAL); /* none */
+    assert_int_equal(otc_otlphttp_compress(7, 0, in, 1, &out, &outlen), OTC_EINVAL); /* none */
     free(back);
 }
 
