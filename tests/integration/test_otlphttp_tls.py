@@ -5,7 +5,8 @@
 #    zlib... as far as the receiver takes them: gzip, zstd, snappy, none); one
 #    trusting another CA delivers nothing and logs why.
 # 2. A receiver with mTLS (client_ca_file) and bearertokenauth: the exporter with
-#    a client certificate and auth.authenticator delivers intact; without the
+#    a client certificate and auth.authenticator delivers intact (also with a new
+#    connection per request re-reading the files: reload_interval); without the
 #    certificate nothing arrives; with a wrong token the batch is refused (401).
 # 3. On the wire (a python https server): Content-Encoding as configured and the
 #    authenticator's Authorization header, which wins over a configured one.
@@ -169,6 +170,10 @@ def mtls_bearer(t, d, ca, srv, cli):
         sink.clear()
         gport = h.free_port()
         lines = "    endpoint: %s\n    compression: %s\n%s%s" % (url, compression, tls, auth)
+        if compression == "snappy":
+            # a new connection per request, each re-reading the certificate files
+            lines += "    disable_keep_alives: true\n"
+            lines = lines.replace("    tls:\n", "    tls:\n      reload_interval: 1ms\n")
         up = h.start_otelc(upstream_cfg(gport, {"otlphttp/mtls": lines}, token=TOKEN), port=gport)
         sent = send_all(gport)
         check_arrived(t, sink, sent, "mTLS + bearer token, compression %s" % compression)
