@@ -1,5 +1,5 @@
 /* otlp_http.c - OTLP/HTTP for the `otlp` receiver: POST /v1/{traces,metrics,logs}
- * with binary protobuf or OTLP/JSON bodies, gzip or zstd encoded, answered in
+ * with binary protobuf or OTLP/JSON bodies, gzip, zstd or snappy encoded, answered in
  * the request's content type (google.rpc.Status on errors), plus CORS.
  * One libevent thread per receiver runs every callback below. */
 /* SPDX-License-Identifier: Apache-2.0 */
@@ -21,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <zlib.h>
+#include <snappy-c.h>
 #include <zstd.h>
 
 #include "google/rpc/status.pb-c.h"
@@ -482,6 +483,54 @@ static int http_unzstd(const uint8_t *in, size_t inlen, size_t max, uint8_t **ou
     return 0;
 }
 
+/* Snappy's block format: the uncompressed length comes first, so a body that
+ * would grow past max is refused before anything is allocated. */
+static int http_unsnappy(const uint8_t *in, size_t inlen, size_t max, uint8_t **out,
+                         size_t *outlen, const char **why)
+{
+    size_t n;
+    uint8_t *buf;
+
+    if (snappy_uncompressed_length((const char *)in, inlen, &n) != SNAPPY_OK) {
+        *why = "invalid snappy body";
+        return 400;
+    }
+    if (n > max) {
+        *why = "decompressed body larger than max_request_body_size";
+        return 413;
+    }
+    buf = malloc(n ? n : 1);
+    if (!buf) {
+        *why = "out of memory";
+        return 500;
+    }
+    if (snappy_uncompress((const char *)in, inlen, (char *)buf, &n) != SNAPPY_OK) {
+        free(buf);
+        *why = "invalid or truncated snappy body";
+        return 400;
+    }
+    *out = buf;
+    *outlen = n;
+    return 0;
+}
+
+/* The body of Content-Encoding ce decompressed: 0, 400, 413 or 500 as the
+ * codecs answer; -1 when ce is not one the receiver knows. */
+static int http_decompress(const char *ce, const uint8_t *in, size_t inlen, size_t max,
+                           uint8_t **out, size_t *outlen, const char **why)
+{
+    if (strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0) {
+        return http_gunzip(in, inlen, max, out, outlen, why);
+    }
+    if (strcasecmp(ce, "zstd") == 0) {
+        return http_unzstd(in, inlen, max, out, outlen, why);
+    }
+    if (strcasecmp(ce, "snappy") == 0) {
+        return http_unsnappy(in, inlen, max, out, outlen, why);
+    }
+    return -1;
+}
+
 /* ------------------------------------------------------------- requests */
 
 /* The media type of Content-Type, without parameters, compared case-insensitively. */
@@ -538,13 +587,10 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
         const char *why = "";
         int code;
 
-        if (strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0) {
-            code = http_gunzip(wire, len, h->o.max_body, &plain, &plain_len, &why);
-        } else if (strcasecmp(ce, "zstd") == 0) {
-            code = http_unzstd(wire, len, h->o.max_body, &plain, &plain_len, &why);
-        } else {
+        code = http_decompress(ce, wire, len, h->o.max_body, &plain, &plain_len, &why);
+        if (code < 0) {
             snprintf(msg, sizeof(msg), "unsupported Content-Encoding \"%.60s\" "
-                     "(supported: gzip, zstd)", ce);
+                     "(supported: gzip, zstd, snappy)", ce);
             http_send_status(h, req, 400, enc, RPC_INVALID_ARGUMENT, msg);
             return;
         }
@@ -673,10 +719,7 @@ static void http_refuse_unauth(struct otlp_http *h, struct evhttp_request *req, 
 
         if (!ce || !*ce || strcasecmp(ce, "identity") == 0) {
             otlp_ingest_refuse_unauth(h->ins, s, OTC_TRANSPORT_HTTP, wire, len);
-        } else if (((strcasecmp(ce, "gzip") == 0 || strcasecmp(ce, "x-gzip") == 0) &&
-                    http_gunzip(wire, len, h->o.max_body, &plain, &plain_len, &why) == 0) ||
-                   (strcasecmp(ce, "zstd") == 0 &&
-                    http_unzstd(wire, len, h->o.max_body, &plain, &plain_len, &why) == 0)) {
+        } else if (http_decompress(ce, wire, len, h->o.max_body, &plain, &plain_len, &why) == 0) {
             otlp_ingest_refuse_unauth(h->ins, s, OTC_TRANSPORT_HTTP, plain, plain_len);
         }
         free(plain);
