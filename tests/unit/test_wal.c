@@ -1,6 +1,7 @@
 /* test_wal.c - unit tests for the write-ahead log of the persistent queue
- * (core/wal.c): round trip, group commit, torn and corrupt tails, segment
- * deletion once every record is released, and batches holding records. */
+ * (core/wal.c): round trip, group commit, torn and corrupt records, segment
+ * deletion once every record is released, batches holding records, the
+ * delivery progress across a crash, a resumed replay, and the capacity. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -464,6 +466,232 @@ static void test_batch_holds(void **state)
     rm_dir(dir);
 }
 
+/* A crash (no close) after some records were delivered and the progress was
+ * written: the next run replays only the others, in order. */
+static void test_progress_skips_delivered(void **state)
+{
+    char *dir = make_dir();
+    struct seen *s = calloc(1, sizeof(*s));
+    struct otc_wal_stats st;
+    char want[256];
+    pid_t pid;
+    int status;
+
+    (void)state;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct otc_wal_rec *recs[100];
+        struct otc_wal *w = open_wal(dir, true, 4096);
+        append_n(w, 0, 100, recs);
+        for (int i = 0; i < 100; i++) {
+            if (i % 3 != 0) {
+                otc_wal_rec_release(recs[i]);
+            }
+        }
+        otc_wal_flush_acks(w);
+        _exit(0); /* as kill -9: no close */
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(status, 0);
+    {
+        struct otc_wal *w = open_wal(dir, true, 4096);
+        assert_int_equal(otc_wal_replay(w, collect, s), OTC_OK);
+        assert_int_equal(s->n, 34); /* 0, 3, ..., 99 */
+        for (size_t k = 0; k < s->n; k++) {
+            payload((int)k * 3, want, sizeof(want));
+            assert_string_equal(s->data[k], want);
+        }
+        otc_wal_stats(w, &st);
+        assert_int_equal(st.replayed, 34);
+        assert_int_equal(st.skipped, 66);
+        assert_int_equal(st.queued, 34);
+        seen_release(s);
+        otc_wal_stats(w, &st);
+        assert_int_equal(st.queued, 0);
+        assert_int_equal(st.segments, 1); /* every old segment delivered and deleted */
+        otc_wal_close(w);
+    }
+    seen_free(s);
+    rm_dir(dir);
+}
+
+/* The progress writer runs on its own: within a few intervals the
+ * acknowledgements are on disk without any call. */
+static void test_progress_background(void **state)
+{
+    char *dir = make_dir();
+    struct otc_wal_options o = {.fsync = true, .segment_size = 64 << 20, .ack_interval_ns = 5000000};
+    struct otc_wal_rec *recs[20];
+    struct otc_wal_stats st;
+    char err[256];
+    struct otc_wal *w = otc_wal_open(dir, &o, NULL, err, sizeof(err));
+
+    (void)state;
+    assert_non_null(w);
+    append_n(w, 0, 20, recs);
+    for (int i = 0; i < 20; i++) {
+        otc_wal_rec_release(recs[i]);
+    }
+    for (int k = 0; k < 200; k++) {
+        otc_wal_stats(w, &st);
+        if (st.ack_writes > 0) {
+            break;
+        }
+        usleep(5000);
+    }
+    assert_true(st.ack_writes >= 1 && st.ack_writes <= 2); /* one group for 20 records */
+    assert_int_equal(st.acked, 20);
+    otc_wal_close(w);
+    rm_dir(dir);
+}
+
+/* A damaged progress file costs duplicates, never loss. */
+static void test_progress_damaged(void **state)
+{
+    char *dir = make_dir();
+    struct seen *s = calloc(1, sizeof(*s));
+    char names[8][64], p[512];
+    pid_t pid;
+    int status;
+
+    (void)state;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct otc_wal_rec *recs[10];
+        struct otc_wal *w = open_wal(dir, false, 64 << 20);
+        append_n(w, 0, 10, recs);
+        otc_wal_rec_release(recs[0]);
+        otc_wal_rec_release(recs[1]);
+        otc_wal_flush_acks(w);
+        otc_wal_rec_release(recs[2]);
+        otc_wal_flush_acks(w);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    /* tear the second block: records 0 and 1 stay known as delivered */
+    assert_int_equal(list_segments(dir, names, 8), 1);
+    snprintf(p, sizeof(p), "%s/%.20s.ack", dir, names[0]);
+    assert_int_equal(truncate(p, 8 + 16 + 8 + 3), 0);
+    {
+        struct otc_wal *w = open_wal(dir, false, 64 << 20);
+        char want[256];
+        assert_int_equal(otc_wal_replay(w, collect, s), OTC_OK);
+        assert_int_equal(s->n, 8); /* 2 .. 9: record 2 comes again */
+        payload(2, want, sizeof(want));
+        assert_string_equal(s->data[0], want);
+        seen_release(s);
+        otc_wal_close(w);
+    }
+    seen_free(s);
+    rm_dir(dir);
+}
+
+/* A replay stopped by its callback (shutdown) goes on at the record it
+ * stopped at, which is not acknowledged. */
+struct stop_after {
+    struct seen *s;
+    size_t       limit;
+};
+
+static int collect_until(void *arg, uint8_t signal, const void *data, size_t len,
+                         struct otc_wal_rec *rec)
+{
+    struct stop_after *a = arg;
+
+    if (a->s->n == a->limit) {
+        otc_wal_rec_keep(rec);
+        otc_wal_rec_release(rec);
+        return OTC_ESHUTDOWN;
+    }
+    return collect(a->s, signal, data, len, rec);
+}
+
+static void test_replay_resume(void **state)
+{
+    char *dir = make_dir();
+    struct otc_wal_rec *recs[30];
+    struct otc_wal *w = open_wal(dir, false, 4096);
+    struct seen *s = calloc(1, sizeof(*s));
+    struct stop_after a = {s, 12};
+    char want[256];
+
+    (void)state;
+    append_n(w, 0, 30, recs);
+    otc_wal_close(w);
+    w = open_wal(dir, false, 4096);
+    assert_true(otc_wal_replay_pending(w));
+    assert_int_equal(otc_wal_replay(w, collect_until, &a), OTC_ESHUTDOWN);
+    assert_int_equal(s->n, 12);
+    assert_true(otc_wal_replay_pending(w));
+    assert_int_equal(otc_wal_replay_outstanding(w), 12);
+    a.limit = 1000;
+    assert_int_equal(otc_wal_replay(w, collect_until, &a), OTC_OK);
+    assert_false(otc_wal_replay_pending(w));
+    assert_int_equal(s->n, 30);
+    for (int i = 0; i < 30; i++) {
+        payload(i, want, sizeof(want));
+        assert_string_equal(s->data[i], want);
+    }
+    seen_release(s);
+    assert_int_equal(otc_wal_replay_outstanding(w), 0);
+    otc_wal_close(w);
+    seen_free(s);
+    rm_dir(dir);
+}
+
+/* sending_queue.queue_size in each sizer: a full queue refuses (and says so),
+ * a delivered record makes room. */
+static void test_capacity(void **state)
+{
+    enum otc_wal_sizer sizers[3] = {OTC_WAL_SIZER_REQUESTS, OTC_WAL_SIZER_ITEMS, OTC_WAL_SIZER_BYTES};
+    uint64_t caps[3] = {5, 50, 6000};
+
+    (void)state;
+    for (int k = 0; k < 3; k++) {
+        char *dir = make_dir();
+        struct otc_wal_options o = {.fsync = false, .segment_size = 64 << 20,
+                                    .sizer = sizers[k], .capacity = caps[k]};
+        struct otc_wal_rec *recs[64];
+        struct otc_wal_stats st;
+        char err[256], buf[256];
+        struct otc_wal *w = otc_wal_open(dir, &o, NULL, err, sizeof(err));
+        int n = 0, len;
+        bool full = false;
+
+        assert_non_null(w);
+        for (;;) {
+            assert_true(n < 64);
+            len = payload(n, buf, sizeof(buf));
+            if (otc_wal_append(w, 0, buf, (size_t)len, 10, &recs[n], &full) != OTC_OK) {
+                break;
+            }
+            n++;
+        }
+        assert_true(full);
+        otc_wal_stats(w, &st);
+        assert_int_equal(st.full, 1);
+        if (sizers[k] == OTC_WAL_SIZER_REQUESTS) {
+            assert_int_equal(n, 5);
+        } else if (sizers[k] == OTC_WAL_SIZER_ITEMS) {
+            assert_int_equal(n, 5);
+            assert_int_equal(st.queued_items, 50);
+        } else {
+            assert_true(st.disk_bytes <= 6000 && n >= 10);
+        }
+        /* delivering everything frees the room (bytes: the segments go) */
+        for (int i = 0; i < n; i++) {
+            otc_wal_rec_release(recs[i]);
+        }
+        assert_int_equal(otc_wal_append(w, 0, buf, (size_t)len, 10, &recs[0], &full), OTC_OK);
+        assert_false(full);
+        otc_wal_rec_release(recs[0]);
+        otc_wal_close(w);
+        rm_dir(dir);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -476,6 +704,11 @@ int main(void)
         cmocka_unit_test(test_segment_deletion),
         cmocka_unit_test(test_freeze),
         cmocka_unit_test(test_batch_holds),
+        cmocka_unit_test(test_progress_skips_delivered),
+        cmocka_unit_test(test_progress_background),
+        cmocka_unit_test(test_progress_damaged),
+        cmocka_unit_test(test_replay_resume),
+        cmocka_unit_test(test_capacity),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
