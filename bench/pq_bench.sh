@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pq_bench.sh - the persistent queue's cost: the same fixed-rate OTLP/gRPC
 # load (otlp_loadgen --rate) through otelc with the in-memory sending queue
-# and with sending_queue.storage (file_storage, fsync on; and fsync off), to
+# and with sending_queue.storage (file_storage: fsync on; fsync off; fsync on
+# with compression: zstd), to
 # the receive-only baseline sink, in one run. Rounds alternate the setups so
 # that a busy machine weighs on each alike; the figure is otelc's CPU seconds
 # (utime + stime from /proc) per million items delivered, and the ratio to
@@ -65,7 +66,7 @@ SINK_PID=$!
 PIDS+=("$SINK_PID")
 wait_port "$SINK_PORT" "$SINK_PID" || die "the sink did not start"
 
-config() { # name -> yaml (storage none | fsync | nofsync)
+config() { # port mode qdir -> yaml (mode: memory | fsync | nofsync | zstd)
     local port=$1 mode=$2 qdir=$3
     cat <<EOF
 receivers:
@@ -79,7 +80,8 @@ EOF
 extensions:
   file_storage/q:
     directory: $qdir
-    fsync: $([ "$mode" = fsync ] && echo true || echo false)
+    fsync: $([ "$mode" = nofsync ] && echo false || echo true)
+    compression: $([ "$mode" = zstd ] && echo zstd || echo none)
 EOF
     fi
     cat <<EOF
@@ -124,7 +126,7 @@ run_one() { # round mode
 }
 
 for r in $(seq 1 "$ROUNDS"); do
-    for mode in memory fsync nofsync; do
+    for mode in memory fsync nofsync zstd; do
         run_one "$r" "$mode"
     done
 done
@@ -141,10 +143,11 @@ TABLE=$(awk -v rate="$RATE" -v items="$ITEMS" '
     END {
         printf "| queue | CPU-s per M items (median) | ratio to in-memory (median of rounds) | p50 ms | p99 ms | errors |\n"
         printf "|---|---|---|---|---|---|\n"
-        split("memory fsync nofsync", m, " ")
+        split("memory fsync nofsync zstd", m, " ")
         label["memory"] = "in-memory"; label["fsync"] = "persistent, fsync: true"
         label["nofsync"] = "persistent, fsync: false"
-        for (k = 1; k <= 3; k++) {
+        label["zstd"] = "persistent, fsync: true, compression: zstd"
+        for (k = 1; k <= 4; k++) {
             r = ""
             for (i = 1; (i, m[k]) in round; i++) r = r " " round[i, m[k]] / round[i, "memory"]
             printf "| %s | %.3f | %.2fx | %s | %s | %d |\n", label[m[k]], median(cpu[m[k]]),

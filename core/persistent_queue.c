@@ -222,6 +222,7 @@ static int pipeline_open_wal(struct otc_pipeline *p)
     base = ss.directory;
     opt.fsync = ss.fsync;
     opt.segment_size = (size_t)ss.segment_size;
+    opt.compress = ss.compress;
     pipeline_capacity(p, &opt);
     /* one subdirectory per pipeline: "traces/x" -> "traces_x" (ids cannot hold '_' after
      * the signal name without a '/', so two pipelines never share one) */

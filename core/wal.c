@@ -7,7 +7,9 @@
  * guards the segment list and the counters.
  *
  * Record: [u32 length][u32 crc32c][u8 signal][length bytes: zstd frame],
- * little endian; the CRC covers the signal byte and the frame. Segment files
+ * little endian; the CRC covers the signal byte and the frame. The frame is
+ * compressed (file_storage compression: zstd) or made of raw blocks, written
+ * here around the request's bytes without copying them (compression: none). Segment files
  * are named after a sequence number (%020llu.wal) that grows with every
  * segment. Progress file (%020llu.ack): blocks of [u32 n][u32 crc32c][n x u64
  * byte offset of a delivered record], the CRC covering the offsets. */
@@ -24,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -40,6 +43,9 @@
 #define WAL_FAIL_RING    8
 #define WAL_ACK_HDR      8u
 #define WAL_ACK_INTERVAL 50000000 /* ns: progress written at most this long after delivery */
+#define WAL_FRAME_HDR    13u       /* magic, descriptor (single segment), u64 content size */
+#define WAL_RAW_BLOCK    (128u * 1024u) /* a zstd block holds this much at most */
+#define WAL_IOV_BLOCKS   8u        /* raw blocks written from the request in place */
 
 static const uint8_t zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 
@@ -105,9 +111,10 @@ struct otc_wal {
 
 /* CRC32C (Castagnoli, reflected polynomial 0x82F63B78), as ext4, iSCSI and
  * LevelDB's log use: zlib only has the IEEE CRC-32, and no CRC32C library is
- * linked. Byte-at-a-time from a table runs at several hundred MB/s, well above
- * what a log bound by fdatasync writes, and the records are already compressed. */
+ * linked. On x86-64 with SSE4.2 the crc32 instruction does 8 bytes a step (a
+ * 60 kB request in a few microseconds); elsewhere a table, a byte a step. */
 static uint32_t crc_table[256];
+static bool crc_hw;
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
@@ -119,7 +126,30 @@ static void crc_init(void)
         }
         crc_table[i] = c;
     }
+#if defined(__x86_64__)
+    crc_hw = __builtin_cpu_supports("sse4.2");
+#endif
 }
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc_sse42(uint32_t crc, const uint8_t *p, size_t len)
+{
+    uint64_t c = crc;
+
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8;
+        len -= 8;
+    }
+    crc = (uint32_t)c;
+    while (len--) {
+        crc = __builtin_ia32_crc32qi(crc, *p++);
+    }
+    return crc;
+}
+#endif
 
 uint32_t otc_crc32c(uint32_t crc, const void *data, size_t len)
 {
@@ -127,6 +157,11 @@ uint32_t otc_crc32c(uint32_t crc, const void *data, size_t len)
 
     pthread_once(&crc_once, crc_init);
     crc = ~crc;
+#if defined(__x86_64__)
+    if (crc_hw) {
+        return ~crc_sse42(crc, p, len);
+    }
+#endif
     while (len--) {
         crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
     }
@@ -875,11 +910,140 @@ static bool wal_over(const struct otc_wal *w, uint64_t bytes, uint64_t items)
     }
 }
 
+/* One record ready to write: pieces for writev (the request's bytes in
+ * place for raw blocks), or one buffer of its own. */
+struct wal_rec_buf {
+    struct iovec iov[2 + 2 * WAL_IOV_BLOCKS];
+    int          n;
+    size_t       total;
+    uint8_t      head[WAL_HDR + WAL_FRAME_HDR + 3];
+    uint8_t      bh[WAL_IOV_BLOCKS][3];
+    uint8_t     *heap;
+};
+
+/* The zstd frame header of a frame of raw blocks holding len bytes. */
+static void raw_frame_header(uint8_t *p, size_t len)
+{
+    memcpy(p, zstd_magic, 4);
+    p[4] = 0xe0; /* content size in 8 bytes, single segment, no checksum, no dictionary */
+    put64(p + 5, len);
+}
+
+static void raw_block_header(uint8_t *p, size_t n, bool last)
+{
+    uint32_t v = (uint32_t)(n << 3) | (last ? 1u : 0u); /* block type 0: raw */
+
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+}
+
+/* Build the record of one request into rb. OTC_ENOMEM on failure. */
+static int rec_build(const struct otc_wal *w, struct wal_rec_buf *rb, uint8_t signal,
+                     const uint8_t *data, size_t len)
+{
+    size_t nblocks = len ? (len + WAL_RAW_BLOCK - 1) / WAL_RAW_BLOCK : 1;
+    size_t flen;
+    uint32_t crc;
+
+    rb->heap = NULL;
+    if (w->opt.compress) {
+        size_t cap = ZSTD_compressBound(len);
+        if (!(rb->heap = malloc(WAL_HDR + cap))) {
+            return OTC_ENOMEM;
+        }
+        flen = ZSTD_compress(rb->heap + WAL_HDR, cap, data, len, WAL_ZSTD_LEVEL);
+        if (ZSTD_isError(flen) || flen > UINT32_MAX) {
+            free(rb->heap);
+            return OTC_ENOMEM;
+        }
+        rb->heap[8] = signal;
+        put32(rb->heap, (uint32_t)flen);
+        put32(rb->heap + 4, otc_crc32c(otc_crc32c(0, rb->heap + 8, 1), rb->heap + WAL_HDR, flen));
+        rb->iov[0] = (struct iovec){rb->heap, WAL_HDR + flen};
+        rb->n = 1;
+        rb->total = WAL_HDR + flen;
+        return OTC_OK;
+    }
+    flen = WAL_FRAME_HDR + 3 * nblocks + len;
+    if (flen > UINT32_MAX) {
+        return OTC_ENOMEM;
+    }
+    if (nblocks > WAL_IOV_BLOCKS) { /* a big request: one buffer */
+        uint8_t *q;
+        if (!(rb->heap = q = malloc(WAL_HDR + flen))) {
+            return OTC_ENOMEM;
+        }
+        q[8] = signal;
+        raw_frame_header(q + WAL_HDR, len);
+        q += WAL_HDR + WAL_FRAME_HDR;
+        for (size_t i = 0, off = 0; i < nblocks; i++) {
+            size_t k = len - off < WAL_RAW_BLOCK ? len - off : WAL_RAW_BLOCK;
+            raw_block_header(q, k, i + 1 == nblocks);
+            memcpy(q + 3, data + off, k);
+            q += 3 + k;
+            off += k;
+        }
+        put32(rb->heap, (uint32_t)flen);
+        put32(rb->heap + 4, otc_crc32c(otc_crc32c(0, rb->heap + 8, 1), rb->heap + WAL_HDR, flen));
+        rb->iov[0] = (struct iovec){rb->heap, WAL_HDR + flen};
+        rb->n = 1;
+        rb->total = WAL_HDR + flen;
+        return OTC_OK;
+    }
+    rb->head[8] = signal;
+    put32(rb->head, (uint32_t)flen);
+    raw_frame_header(rb->head + WAL_HDR, len);
+    crc = otc_crc32c(0, rb->head + 8, 1 + WAL_FRAME_HDR);
+    rb->n = 0;
+    for (size_t i = 0, off = 0; i < nblocks; i++) {
+        size_t k = len - off < WAL_RAW_BLOCK ? len - off : WAL_RAW_BLOCK;
+        uint8_t *bh = i == 0 ? rb->head + WAL_HDR + WAL_FRAME_HDR : rb->bh[i];
+        raw_block_header(bh, k, i + 1 == nblocks);
+        crc = otc_crc32c(crc, bh, 3);
+        crc = otc_crc32c(crc, data + off, k);
+        if (i == 0) {
+            rb->iov[rb->n++] = (struct iovec){rb->head, sizeof(rb->head)};
+        } else {
+            rb->iov[rb->n++] = (struct iovec){bh, 3};
+        }
+        if (k) {
+            rb->iov[rb->n++] = (struct iovec){(void *)(data + off), k};
+        }
+        off += k;
+    }
+    put32(rb->head + 4, crc);
+    rb->total = WAL_HDR + flen;
+    return OTC_OK;
+}
+
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t k = writev(fd, iov, n);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0) {
+            return -1;
+        }
+        while (n > 0 && (size_t)k >= iov->iov_len) {
+            k -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + k;
+            iov->iov_len -= (size_t)k;
+        }
+    }
+    return 0;
+}
+
 int otc_wal_append(struct otc_wal *w, uint8_t signal, const void *data, size_t len,
                    uint64_t items, struct otc_wal_rec **recp, bool *full)
 {
-    size_t cap = ZSTD_compressBound(len);
-    uint8_t *buf = malloc(WAL_HDR + cap);
+    struct wal_rec_buf rb;
     struct otc_wal_rec *rec = calloc(1, sizeof(*rec));
     struct otc_wal_seg *seg;
     size_t clen;
@@ -890,20 +1054,11 @@ int otc_wal_append(struct otc_wal *w, uint8_t signal, const void *data, size_t l
     if (full) {
         *full = false;
     }
-    if (!buf || !rec) {
-        free(buf);
+    if (!rec || rec_build(w, &rb, signal, data, len) != OTC_OK) {
         free(rec);
         return OTC_ENOMEM;
     }
-    clen = ZSTD_compress(buf + WAL_HDR, cap, data, len, WAL_ZSTD_LEVEL);
-    if (ZSTD_isError(clen) || clen > UINT32_MAX) {
-        free(buf);
-        free(rec);
-        return OTC_ENOMEM;
-    }
-    buf[8] = signal;
-    put32(buf, (uint32_t)clen);
-    put32(buf + 4, otc_crc32c(otc_crc32c(0, buf + 8, 1), buf + WAL_HDR, clen));
+    clen = rb.total - WAL_HDR;
 
     pthread_mutex_lock(&w->lock);
     if (wal_over(w, WAL_HDR + clen, items) && w->opt.sizer == OTC_WAL_SIZER_BYTES && w->active &&
@@ -918,7 +1073,7 @@ int otc_wal_append(struct otc_wal *w, uint8_t signal, const void *data, size_t l
     if (!w->active || w->rotate || w->active_size >= wal_segment_limit(w)) {
         if (wal_new_segment(w) != OTC_OK) {
             pthread_mutex_unlock(&w->lock);
-            free(buf);
+            free(rb.heap);
             free(rec);
             return OTC_EAGAIN;
         }
@@ -926,26 +1081,26 @@ int otc_wal_append(struct otc_wal *w, uint8_t signal, const void *data, size_t l
     if (wal_over(w, WAL_HDR + clen, items)) {
         w->full++;
         pthread_mutex_unlock(&w->lock);
-        free(buf);
+        free(rb.heap);
         free(rec);
         if (full) {
             *full = true;
         }
         return OTC_EAGAIN;
     }
-    if (write_all(w->fd, buf, WAL_HDR + clen) != 0) {
+    if (writev_all(w->fd, rb.iov, rb.n) != 0) {
         int e = errno;
         /* a full disk: take the partial record back so the next one starts clean */
         if (ftruncate(w->fd, (off_t)w->active_size) != 0) {
             w->rotate = true;
         }
         pthread_mutex_unlock(&w->lock);
-        free(buf);
+        free(rb.heap);
         free(rec);
         errno = e;
         return OTC_EAGAIN;
     }
-    free(buf);
+    free(rb.heap);
     seg = w->active;
     seg->pending++;
     rec->seg = seg;

@@ -30,6 +30,7 @@ struct otc_wal_options {
     enum otc_wal_sizer sizer;
     uint64_t           capacity;     /* in sizer units; 0 = unbounded */
     int64_t            ack_interval_ns; /* progress written this often (0: 50 ms) */
+    bool               compress;     /* zstd-compress records (else a frame of raw blocks) */
 };
 
 /* Statistics, for /metrics, tests and logs. */

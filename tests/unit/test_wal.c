@@ -703,6 +703,45 @@ static void test_capacity(void **state)
     }
 }
 
+/* Both record forms come back byte-exact: zstd-compressed, and raw blocks
+ * for requests of one, several and more than the in-place limit of blocks. */
+static void test_record_forms(void **state)
+{
+    size_t sizes[4] = {0, 1000, 300 * 1024, 1536 * 1024};
+
+    (void)state;
+    for (int z = 0; z < 2; z++) {
+        char *dir = make_dir();
+        struct otc_wal_options o = {.fsync = false, .segment_size = 64 << 20, .compress = z == 1};
+        struct otc_wal_rec *recs[4];
+        struct seen *s = calloc(1, sizeof(*s));
+        char err[256];
+        struct otc_wal *w = otc_wal_open(dir, &o, NULL, err, sizeof(err));
+        char *big = malloc(sizes[3]);
+
+        assert_non_null(w);
+        for (size_t i = 0; i < sizes[3]; i++) {
+            big[i] = (char)('a' + (i * 7919 + i / 13) % 26);
+        }
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(otc_wal_append(w, 1, big, sizes[i], 1, &recs[i], NULL), OTC_OK);
+        }
+        undelivered_close(w, recs, 4);
+        w = otc_wal_open(dir, &o, NULL, err, sizeof(err));
+        assert_int_equal(otc_wal_replay(w, collect, s), OTC_OK);
+        assert_int_equal(s->n, 4);
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(s->len[i], sizes[i]);
+            assert_memory_equal(s->data[i], big, sizes[i]);
+        }
+        seen_release(s);
+        otc_wal_close(w);
+        seen_free(s);
+        free(big);
+        rm_dir(dir);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -720,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_progress_damaged),
         cmocka_unit_test(test_replay_resume),
         cmocka_unit_test(test_capacity),
+        cmocka_unit_test(test_record_forms),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
