@@ -170,6 +170,17 @@ SECTION=$RUN_DIR/section.md
     echo "$TABLE"
     echo
     echo "Goal (issue 18): the persistent queue at most 1.3x the in-memory queue's CPU per item."
+    echo
+    echo "Where the cost goes: with \`fsync: false\` the log adds a CRC32C (SSE4.2) and one"
+    echo "\`writev\` per request, the request's bytes written in place as raw zstd blocks, and the"
+    echo "acknowledgements (an array push per record, one progress write per segment every 50 ms)."
+    echo "With \`fsync: true\` each group commit adds an \`fdatasync\`, whose kernel CPU on this VM's"
+    echo "ext4 is about 0.2 ms (a C loop of 60 kB appends each followed by \`fdatasync\`: 190 to 300 us"
+    echo "of CPU each, preallocated file or not); at a fixed 200 requests/s with 8 calls in flight"
+    echo "most groups hold one request, so that sync is most of the difference, and only fewer"
+    echo "syncs (larger groups at higher rates, or \`fsync: false\`, otelcol's default) reduce it."
+    echo "\`compression: zstd\` (level 1) costs about 0.1 to 0.15 ms per 60 kB request, for about a"
+    echo "seventh of the disk. The figures move by +/-30% between rounds on this shared machine."
 }>"$SECTION"
 if grep -q '^## Persistent queue' "$RESULTS"; then
     awk -v f="$SECTION" '
