@@ -76,6 +76,16 @@ int otc_engine_telemetry_register(struct otc_engine *e)
             rc = otc_telemetry_add(&e->telemetry, &src);
         }
     }
+    for (size_t i = 0; i < e->n_pipelines && rc == OTC_OK; i++) {
+        struct otc_pipeline *p = &e->pipelines[i];
+        for (size_t k = 0; p->wal && k < p->n_exporters && rc == OTC_OK; k++) {
+            struct otc_exporter_rt *rt = p->exporters[k];
+            if (rt->set.storage) {
+                struct otc_telemetry_pq q = {rt->ins.id, p->id, p->signal, p->wal};
+                rc = otc_telemetry_add_pq(&e->telemetry, &q);
+            }
+        }
+    }
     for (size_t i = 0; i < e->n_exporters && rc == OTC_OK; i++) {
         struct otc_exporter_rt *rt = &e->exporters[i];
         if (rt->used) {
@@ -191,6 +201,10 @@ void otc_engine_stop(struct otc_engine *e)
             otc_instance_shutdown(e->receivers[i]);
         }
     }
+    /* replay stops feeding: what it did not read stays queued for the next start */
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        otc_persistent_queue_stop(&e->pipelines[i]);
+    }
     /* 2. pipelines drain their queues and flush their processors */
     for (size_t i = 0; i < e->n_pipelines; i++) {
         atomic_store(&e->pipelines[i].closing, true);
@@ -255,6 +269,7 @@ void otc_engine_destroy(struct otc_engine *e)
     }
     /* batches freed from here on were not delivered: their records stay queued */
     for (size_t i = 0; i < e->n_pipelines; i++) {
+        otc_persistent_queue_stop(&e->pipelines[i]);
         otc_wal_freeze(e->pipelines[i].wal);
     }
     for (size_t i = 0; i < e->n_pipelines; i++) {

@@ -18,6 +18,8 @@
 
 #define SET_OFF(f) offsetof(struct otc_exporter_settings, f)
 
+static const char *const sizer_choices[] = {"requests", "items", "bytes", NULL};
+
 static const struct otc_config_entry exporter_helper_map[] = {
     {OTC_CFG_DURATION, "timeout", "5s", SET_OFF(timeout_ns), OTC_CFG_F_MIN, 0, 0, NULL,
      "time limit of one export attempt"},
@@ -30,6 +32,8 @@ static const struct otc_config_entry exporter_helper_map[] = {
     {OTC_CFG_INT, "sending_queue.queue_size", "1000", SET_OFF(queue_size),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, 1 << 20, NULL,
      "batches the queue holds; when full the pipeline waits and receivers answer UNAVAILABLE"},
+    {OTC_CFG_ENUM, "sending_queue.sizer", "requests", SET_OFF(sizer), 0, 0, 0, sizer_choices,
+     "what queue_size counts in the persistent queue (storage): requests, items or bytes on disk"},
     {OTC_CFG_STR, "sending_queue.storage", NULL, SET_OFF(storage), 0, 0, 0, NULL,
      "a file_storage extension id: the pipelines of this exporter log each request durably "
      "before answering OK, and replay what was not delivered at start-up"},
@@ -51,6 +55,12 @@ static const struct otc_config_entry exporter_helper_map[] = {
 const struct otc_config_entry *otc_exporter_helper_map(void)
 {
     return exporter_helper_map;
+}
+
+enum otc_wal_sizer otc_exporter_sizer(const struct otc_exporter_settings *set)
+{
+    return set->sizer == 2 ? OTC_WAL_SIZER_BYTES
+         : set->sizer == 1 ? OTC_WAL_SIZER_ITEMS : OTC_WAL_SIZER_REQUESTS;
 }
 
 /* Per-thread outcome of the exporter's consume() (see otc_export_result). */

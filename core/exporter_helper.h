@@ -11,6 +11,7 @@
 
 #include "otc/otc_component.h"
 #include "otc/otc_queue.h"
+#include "wal.h"
 
 struct otc_engine;
 
@@ -27,6 +28,7 @@ struct otc_exporter_settings {
     double  multiplier;
     double  randomization_factor;
     char   *storage;  /* sending_queue.storage: a storage extension id, or NULL */
+    int     sizer;    /* sending_queue.sizer: index of requests, items, bytes */
 };
 
 /* The exporter helper's own counters, beyond the otelcol ones it keeps in
@@ -79,6 +81,9 @@ struct otc_exporter_rt {
 
 /* The exporter helper option table (timeout, sending_queue, retry_on_failure). */
 const struct otc_config_entry *otc_exporter_helper_map(void);
+
+/* What sending_queue.queue_size counts in the persistent queue. */
+enum otc_wal_sizer otc_exporter_sizer(const struct otc_exporter_settings *set);
 
 /* Hand b to rt's queue; OTC_EAGAIN when full (b stays the caller's). Pipeline
  * workers and receivers. */

@@ -96,21 +96,24 @@ static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *
     /* persistent storage: the request is durable before any pipeline sees it */
     for (unsigned i = 0; i < n; i++) {
         struct otc_pipeline *p = t->p[s][i];
-        struct otc_wal_seg *seg;
+        struct otc_wal_rec *rec;
         const uint8_t *data;
         size_t len;
+        bool full = false;
 
         if (!p->wal) {
             continue;
         }
         rc = otc_batch_bytes(b, &data, &len);
-        if (rc == OTC_OK && (rc = otc_wal_append(p->wal, (uint8_t)s, data, len, &seg)) == OTC_OK) {
-            rc = otc_wal_seg_hold(b, seg);
+        if (rc == OTC_OK &&
+            (rc = otc_wal_append(p->wal, (uint8_t)s, data, len, b->items, &rec, &full)) == OTC_OK) {
+            rc = otc_wal_rec_hold(b, rec);
         }
         if (rc != OTC_OK) {
             if (wal_log_allowed()) {
-                otc_log_warn(ins, "pipeline %s: cannot write the persistent queue (%s); answering "
-                             "UNAVAILABLE", p->id, otc_strerror(rc));
+                otc_log_warn(ins, "pipeline %s: %s; answering UNAVAILABLE", p->id,
+                             full ? "the persistent queue is full (sending_queue.queue_size)"
+                                  : "cannot write the persistent queue");
             }
             count_received(ins, b, false);
             otc_batch_unref(b);

@@ -38,6 +38,9 @@ struct otc_pipeline {
     atomic_bool              closing;
     struct otc_instance     *storage;     /* storage extension of its exporters, or NULL */
     struct otc_wal          *wal;         /* write-ahead log at the entrance (storage) */
+    pthread_t                replay_thread; /* feeds what earlier runs left into queue */
+    bool                     replay_started;
+    atomic_bool              replay_stop;
 };
 
 /* Its queue (popped only by its worker), its processors' init() and start(),

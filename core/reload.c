@@ -68,6 +68,7 @@ static struct otc_wal *reload_take_wal(struct otc_engine *old, struct otc_pipeli
         struct otc_pipeline *o = &old->pipelines[i];
         if (o->wal && o->storage && !strcmp(o->id, p->id) && !strcmp(o->storage->id, p->storage->id)) {
             struct otc_wal *w = o->wal;
+            otc_persistent_queue_stop(o); /* p's replay thread goes on where it stopped */
             o->wal = NULL;
             return w;
         }
@@ -85,7 +86,11 @@ static int reload_start_pipelines(struct otc_engine *old, struct otc_engine *nex
     }
     for (size_t i = 0; i < next->n_pipelines; i++) {
         struct otc_pipeline *p = &next->pipelines[i];
-        if (p->storage && !(p->wal = reload_take_wal(old, p)) && (rc = otc_persistent_queue_open(p)) != OTC_OK) {
+        if (!p->storage) {
+            continue;
+        }
+        p->wal = reload_take_wal(old, p);
+        if ((rc = otc_persistent_queue_open(p)) != OTC_OK) {
             return rc;
         }
     }
@@ -101,8 +106,10 @@ static void reload_return_wals(struct otc_engine *old, struct otc_engine *next)
             struct otc_pipeline *o = &old->pipelines[k];
             if (!o->wal && o->storage && p->storage && !strcmp(o->id, p->id) &&
                 !strcmp(o->storage->id, p->storage->id)) {
+                otc_persistent_queue_stop(p);
                 o->wal = p->wal;
                 p->wal = NULL;
+                (void)otc_persistent_queue_open(o); /* its replay goes on, if any is left */
             }
         }
     }

@@ -17,6 +17,7 @@
 
 #include "otc/otc_httpd.h"
 #include "telemetry.h"
+#include "wal.h"
 
 /* ------------------------------------------------------------- families */
 
@@ -197,6 +198,82 @@ static void render_family(const struct otc_telemetry *t, struct otc_buf *out,
     }
 }
 
+/* The persistent queues: name{exporter="x",data_type="logs",...} in the
+ * sizer's unit (m: 0 size, 1 capacity; 0 capacity = unbounded). */
+static void render_pq_queue(const struct otc_telemetry *t, struct otc_buf *b, const char *name, int m)
+{
+    for (size_t i = 0; i < t->n_pq; i++) {
+        const struct otc_telemetry_pq *q = &t->pq[i];
+        struct otc_wal_stats st;
+        uint64_t v;
+
+        otc_wal_stats(q->wal, &st);
+        v = st.sizer == OTC_WAL_SIZER_ITEMS ? st.queued_items
+          : st.sizer == OTC_WAL_SIZER_BYTES ? st.disk_bytes : st.queued;
+        otc_buf_addf(b, "%s{exporter=\"", name);
+        add_label_value(b, q->exporter);
+        otc_buf_addf(b, "\",data_type=\"%s\",service_instance_id=\"%s\",service_name=\""
+                     OTC_SERVICE_NAME "\",service_version=\"" OTC_SERVICE_VERSION "\"} %llu\n",
+                     otc_signal_name(q->signal), t->instance_id,
+                     (unsigned long long)(m == 0 ? v : st.capacity));
+    }
+}
+
+/* otelc_persistent_queue_*{pipeline="logs",...}: one series per log. */
+static void render_pq(const struct otc_telemetry *t, struct otc_buf *out)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"otelc_persistent_queue_requests", "gauge", "Requests in the persistent queue not yet delivered."},
+        {"otelc_persistent_queue_items", "gauge", "Items in the persistent queue not yet delivered."},
+        {"otelc_persistent_queue_disk_bytes", "gauge", "Bytes of the persistent queue's files on disk."},
+        {"otelc_persistent_queue_replayed_requests", "counter", "Requests replayed from earlier runs."},
+        {"otelc_persistent_queue_replayed_items", "counter", "Items replayed from earlier runs."},
+        {"otelc_persistent_queue_skipped_requests", "counter",
+         "Requests of earlier runs not replayed: already delivered."},
+        {"otelc_persistent_queue_corrupt_records", "counter",
+         "Torn or corrupt stretches skipped at replay (each at least one request lost)."},
+        {"otelc_persistent_queue_corrupt_bytes", "counter", "Bytes in those stretches."},
+        {"otelc_persistent_queue_full_refusals", "counter",
+         "Requests refused because the persistent queue was at its capacity."},
+    };
+
+    for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+        for (size_t i = 0; i < t->n_pq; i++) {
+            const struct otc_telemetry_pq *q = &t->pq[i];
+            struct otc_wal_stats st;
+            uint64_t v[9];
+            bool dup = false;
+
+            for (size_t k = 0; k < i; k++) {
+                dup |= t->pq[k].wal == q->wal;
+            }
+            if (dup) {
+                continue;
+            }
+            if (i == 0) {
+                add_header(out, fam[f].name, fam[f].type, fam[f].help);
+            }
+            otc_wal_stats(q->wal, &st);
+            v[0] = st.queued;
+            v[1] = st.queued_items;
+            v[2] = st.disk_bytes;
+            v[3] = st.replayed;
+            v[4] = st.replayed_items;
+            v[5] = st.skipped;
+            v[6] = st.corrupt;
+            v[7] = st.corrupt_bytes;
+            v[8] = st.full;
+            otc_buf_addf(out, "%s{pipeline=\"", fam[f].name);
+            add_label_value(out, q->pipeline);
+            otc_buf_addf(out, "\",service_instance_id=\"%s\",service_name=\"" OTC_SERVICE_NAME
+                         "\",service_version=\"" OTC_SERVICE_VERSION "\"} %llu\n", t->instance_id,
+                         (unsigned long long)v[f]);
+        }
+    }
+}
+
 static void render_queues(const struct otc_telemetry *t, struct otc_buf *out, struct otc_buf *tmp)
 {
     static const char *const names[2] = {"otelcol_exporter_queue_size",
@@ -214,6 +291,7 @@ static void render_queues(const struct otc_telemetry *t, struct otc_buf *out, st
             add_sample(t, tmp, names[m], s->kind, s->id, NULL,
                        m == 0 ? otc_queue_len(s->queue) : s->queue_capacity);
         }
+        render_pq_queue(t, tmp, names[m], m);
         if (tmp->len) {
             add_header(out, names[m], "gauge", helps[m]);
             otc_buf_add(out, tmp->data, tmp->len);
@@ -272,6 +350,7 @@ void otc_telemetry_render(const struct otc_telemetry *t, struct otc_buf *out)
         }
     }
     render_queues(t, out, &tmp);
+    render_pq(t, out);
     render_process(t, out);
     otc_buf_free(&tmp);
 }
@@ -315,9 +394,27 @@ int otc_telemetry_add(struct otc_telemetry *t, const struct otc_telemetry_source
     return OTC_OK;
 }
 
+int otc_telemetry_add_pq(struct otc_telemetry *t, const struct otc_telemetry_pq *q)
+{
+    if (t->n_pq == t->cap_pq) {
+        size_t cap = t->cap_pq ? 2 * t->cap_pq : 4;
+        struct otc_telemetry_pq *grown = realloc(t->pq, cap * sizeof(*grown));
+        if (!grown) {
+            return OTC_ENOMEM;
+        }
+        t->pq = grown;
+        t->cap_pq = cap;
+    }
+    t->pq[t->n_pq++] = *q;
+    return OTC_OK;
+}
+
 void otc_telemetry_free(struct otc_telemetry *t)
 {
     otc_telemetry_stop(t);
+    free(t->pq);
+    t->pq = NULL;
+    t->n_pq = t->cap_pq = 0;
     free(t->src);
     free(t->endpoint);
     t->src = NULL;

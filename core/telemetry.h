@@ -41,6 +41,16 @@ struct otc_telemetry_source {
     uint64_t                   queue_capacity;
 };
 
+/* A persistent queue (a pipeline's write-ahead log), shown for each exporter
+ * of the pipeline that names the storage. */
+struct otc_wal;
+struct otc_telemetry_pq {
+    const char     *exporter;  /* exporter id (label) */
+    const char     *pipeline;  /* pipeline id (label of the otelc_persistent_queue_* metrics) */
+    enum otc_signal signal;    /* data_type label */
+    struct otc_wal *wal;
+};
+
 struct otc_httpd;
 
 struct otc_telemetry {
@@ -51,6 +61,8 @@ struct otc_telemetry {
     /* registry */
     struct otc_telemetry_source *src;
     size_t                       n_src, cap_src;
+    struct otc_telemetry_pq     *pq;
+    size_t                       n_pq, cap_pq;
     /* runtime */
     uint64_t                     start_ns;     /* CLOCK_MONOTONIC at start: uptime */
     char                         instance_id[40];
@@ -66,6 +78,7 @@ int  otc_telemetry_init(struct otc_telemetry *t);
 int  otc_telemetry_configure(struct otc_telemetry *t, struct otc_yaml *y, yaml_node_t *metrics,
                              struct otc_diag *d);
 int  otc_telemetry_add(struct otc_telemetry *t, const struct otc_telemetry_source *s);
+int  otc_telemetry_add_pq(struct otc_telemetry *t, const struct otc_telemetry_pq *q);
 /* The whole exposition (text format 0.0.4) into out. */
 void otc_telemetry_render(const struct otc_telemetry *t, struct otc_buf *out);
 /* Serve GET /metrics on its own thread (nothing when the level is none). */

@@ -1,6 +1,9 @@
 /* wal.h - a pipeline's write-ahead log: append-only segment files of
- * zstd-compressed, CRC32C-checked records, with group commit. Receiver threads
- * append; any thread releases a segment reference when a batch is freed. */
+ * zstd-compressed, CRC32C-checked records, with group commit, and per segment
+ * a progress file of the records delivered (acknowledged). Receiver threads
+ * append; any thread releases a record when its batch is freed; one
+ * background thread writes the acknowledgements; the replay runs on the
+ * caller's thread (the persistent queue's replay thread). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef OTC_CORE_WAL_H
 #define OTC_CORE_WAL_H
@@ -10,59 +13,103 @@
 #include <stdint.h>
 
 struct otc_wal;
-struct otc_wal_seg;
+struct otc_wal_rec;
 struct otc_instance;
 struct otc_batch;
 
+/* What the capacity counts (sending_queue.sizer, as otelcol). */
+enum otc_wal_sizer {
+    OTC_WAL_SIZER_REQUESTS, /* records not yet delivered */
+    OTC_WAL_SIZER_ITEMS,    /* spans, points or log records not yet delivered */
+    OTC_WAL_SIZER_BYTES,    /* bytes of the segment and progress files on disk */
+};
+
 struct otc_wal_options {
-    bool   fsync;        /* fdatasync before an append returns (group commit) */
-    size_t segment_size; /* start a new segment once the active one is this big */
+    bool               fsync;        /* fdatasync before an append returns (group commit) */
+    size_t             segment_size; /* start a new segment once the active one is this big */
+    enum otc_wal_sizer sizer;
+    uint64_t           capacity;     /* in sizer units; 0 = unbounded */
+    int64_t            ack_interval_ns; /* progress written this often (0: 50 ms) */
+    bool               compress;     /* zstd-compress records (else a frame of raw blocks) */
 };
 
-/* Statistics, for tests and logs. */
+/* Statistics, for /metrics, tests and logs. */
 struct otc_wal_stats {
-    uint64_t appended; /* records appended since open */
-    uint64_t syncs;    /* fdatasync calls made for appends */
-    uint64_t segments; /* segment files currently held */
+    uint64_t appended;      /* records appended since open */
+    uint64_t syncs;         /* fdatasync calls made for appends */
+    uint64_t segments;      /* segment files currently held */
+    uint64_t queued;        /* records neither delivered nor dropped yet */
+    uint64_t queued_items;  /* their items (earlier-run records: once replay read them) */
+    uint64_t disk_bytes;    /* segment and progress files */
+    uint64_t capacity;      /* options.capacity */
+    enum otc_wal_sizer sizer; /* options.sizer */
+    uint64_t full;          /* appends refused because the capacity was reached */
+    uint64_t acked;         /* records delivered since open */
+    uint64_t ack_writes;    /* progress writes (one per segment per group) */
+    uint64_t replayed;      /* records of earlier runs handed to the replay callback */
+    uint64_t replayed_items;/* their items (otc_wal_rec_items) */
+    uint64_t skipped;       /* records of earlier runs not replayed: already delivered */
+    uint64_t corrupt;       /* torn or corrupt stretches skipped (each at least one record) */
+    uint64_t corrupt_bytes; /* bytes in them */
 };
 
-/* Open (creating) the log in dir. Segments left by an earlier run are checked:
- * a torn or corrupt record cuts its segment there (the file is truncated, one
- * warning line through log_ins names the file and offset). Returns NULL with a
- * reason in err on failure. */
+/* Open (creating) the log in dir. Segments left by an earlier run are listed
+ * with their progress files; they are read (and checked) by otc_wal_replay.
+ * Starts the progress writer thread. Returns NULL with a reason in err. */
 struct otc_wal *otc_wal_open(const char *dir, const struct otc_wal_options *opt,
                              struct otc_instance *log_ins, char *err, size_t errlen);
 
-/* Hand every record of the earlier run's segments to fn, oldest first. Each
- * call gets one segment reference (pass it on with the batch, or release it).
- * fn returns 0 to go on; a non-zero return stops the replay and is returned. */
+/* Hand every record of the earlier run's segments that was not delivered to
+ * fn, oldest first, in order within a segment. Each call gets one record
+ * handle (hold it with the batch, or release it). A torn or corrupt stretch
+ * is skipped, counted and logged; the records after it are still replayed.
+ * fn returns OTC_OK to go on; anything else stops the replay (fn must then
+ * have given its handle up with otc_wal_rec_keep, so the record is replayed
+ * again by the next call) and is returned. OTC_OK once everything was read. */
 typedef int (*otc_wal_replay_fn)(void *arg, uint8_t signal, const void *data, size_t len,
-                                 struct otc_wal_seg *seg);
+                                 struct otc_wal_rec *rec);
 int otc_wal_replay(struct otc_wal *w, otc_wal_replay_fn fn, void *arg);
+/* Earlier-run records are still to be read by otc_wal_replay. */
+bool otc_wal_replay_pending(struct otc_wal *w);
+/* Replayed records not yet released (the replay's window into the queues). */
+uint64_t otc_wal_replay_outstanding(struct otc_wal *w);
 
-/* Append one record and return once it is durable (after the group commit's
- * fdatasync when fsync is on). On OTC_OK *seg holds one reference to the
- * record's segment. OTC_EAGAIN on a write or sync error (full disk). */
+/* Append one record of 'items' items and return once it is durable (after
+ * the group commit's fdatasync when fsync is on). On OTC_OK *rec is the
+ * record's handle. OTC_EAGAIN when the capacity is reached (*full set) or on
+ * a write or sync error (full disk): nothing was accepted. */
 int otc_wal_append(struct otc_wal *w, uint8_t signal, const void *data, size_t len,
-                   struct otc_wal_seg **seg);
+                   uint64_t items, struct otc_wal_rec **rec, bool *full);
 
-/* The record holding this reference is delivered (or dropped on purpose).
- * A segment with no reference left that is not the active one is deleted. */
-void otc_wal_seg_release(struct otc_wal_seg *seg);
+/* The replayed record holds this many items (counted in the queue size). */
+void otc_wal_rec_items(struct otc_wal_rec *rec, uint64_t items);
 
-/* Tie one segment reference to b (otc_batch_on_release): released when b is
- * freed, i.e. once every exporter is done with it. Takes over the reference;
- * on OTC_ENOMEM it is released. Call before b is shared. */
-int otc_wal_seg_hold(struct otc_batch *b, struct otc_wal_seg *seg);
+/* The record is delivered (or dropped on purpose): acknowledged, written to
+ * the progress file by the next group; a segment with every record
+ * acknowledged that is not the active one is deleted. Frees rec. */
+void otc_wal_rec_release(struct otc_wal_rec *rec);
+
+/* The record was not delivered: its release will not acknowledge it. */
+void otc_wal_rec_keep(struct otc_wal_rec *rec);
+
+/* Tie rec to b (otc_batch_on_release): released when b is freed, i.e. once
+ * every exporter is done with it. Takes rec over; on OTC_ENOMEM it is
+ * released. Call before b is shared. */
+int otc_wal_rec_hold(struct otc_batch *b, struct otc_wal_rec *rec);
+
+/* Write the acknowledgements gathered so far now (the writer thread does it
+ * every ack_interval). */
+void otc_wal_flush_acks(struct otc_wal *w);
 
 /* From now on releases are ignored: batches freed at shutdown without being
- * delivered must not delete their records. */
+ * delivered must not acknowledge their records. */
 void otc_wal_freeze(struct otc_wal *w);
 
 void otc_wal_stats(struct otc_wal *w, struct otc_wal_stats *st);
 
-/* Close: segments whose every record was released are deleted, the others
- * kept for the next start. Frees w; no reference may be used afterwards. */
+/* Close: the writer thread stops after a last write; segments whose every
+ * record was delivered are deleted, the others kept for the next start.
+ * Frees w; no handle may be used afterwards. */
 void otc_wal_close(struct otc_wal *w);
 
 /* CRC32C (Castagnoli) of len bytes, continuing from crc (start with 0). */

@@ -56,6 +56,8 @@ struct otlp_exp {
     struct otc_grpc_tick tick;     /* cancels calls under way at the drain deadline */
     pthread_mutex_t    calls_lock;
     struct otlp_rpc   *calls;      /* under way */
+    pthread_t          probe;      /* probe_endpoint, beside the start */
+    bool               probe_started;
 };
 
 #define OTLP_EXP_MAX_AUTH 16400 /* bytes of "<scheme> <token>" */
@@ -198,9 +200,13 @@ static grpc_channel_credentials *make_creds(struct otc_instance *ins, struct otl
     return creds;
 }
 
-/* Connect in the background; one clear line when the endpoint is not reachable yet. */
-static void probe_endpoint(struct otc_instance *ins, struct otlp_exp *x)
+/* Connect in the background; one clear line when the endpoint is not reachable
+ * yet. Runs on a thread of its own, so that a backend that is down does not
+ * hold the start (and the receivers) for the probe's second. */
+static void *probe_endpoint(void *arg)
 {
+    struct otlp_exp *x = arg;
+    struct otc_instance *ins = x->ins;
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
     grpc_connectivity_state st = grpc_channel_check_connectivity_state(x->channel, 1);
     gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
@@ -223,6 +229,7 @@ static void probe_endpoint(struct otc_instance *ins, struct otlp_exp *x)
            GRPC_QUEUE_SHUTDOWN) {
     }
     grpc_completion_queue_destroy(cq);
+    return NULL;
 }
 
 static int otlp_exp_start(struct otc_instance *ins, void *vctx)
@@ -306,11 +313,11 @@ static int otlp_exp_start(struct otc_instance *ins, void *vctx)
         }
         x->n_md = x->headers.n;
     }
-    probe_endpoint(ins, x);
+    x->ins = ins;
+    x->probe_started = pthread_create(&x->probe, NULL, probe_endpoint, x) == 0;
     if (!(x->cq = otc_grpc_loop_get())) {
         return OTC_ENOMEM;
     }
-    x->ins = ins;
     pthread_mutex_init(&x->calls_lock, NULL);
     x->tick.fn = send_tick;
     x->tick.arg = x;
@@ -699,6 +706,10 @@ static void otlp_exp_shutdown(struct otc_instance *ins, void *vctx)
     struct otlp_exp *x = vctx;
 
     (void)ins;
+    if (x->probe_started) {
+        pthread_join(x->probe, NULL);
+        x->probe_started = false;
+    }
     /* the engine has seen every send() end before it shuts the exporter down */
     if (x->cq) {
         otc_grpc_loop_remove_tick(&x->tick);

@@ -18,6 +18,7 @@ struct otc_storage_settings {
     const char *directory;    /* base directory; each pipeline gets a subdirectory */
     bool        fsync;        /* fdatasync appended records before answering OK */
     uint64_t    segment_size; /* start a new segment file past this many bytes */
+    bool        compress;     /* zstd-compress each record (else stored as received) */
 };
 
 struct otc_storage_ops {

@@ -5,8 +5,10 @@
 #   none:     restart with the sink released: everything answered OK arrives;
 #   truncate: the newest segment loses its last bytes (a torn record);
 #   flip:     one byte of the newest segment's last record is changed (CRC);
-# and after a restart every request but the cut one arrives, and the log names
-# the segment file and the offset of the cut.
+#   middle:   one byte of a record in the middle of the segment is changed:
+#             that record is skipped, the records after it still replay;
+# and after a restart every request but the damaged one arrives, and the log
+# names the segment file and the offset of the damage.
 # SPDX-License-Identifier: Apache-2.0
 import os
 import re
@@ -21,6 +23,9 @@ import otlp_harness as h  # noqa: E402
 REQUESTS = 12
 PER_REQUEST = 10
 CUT_RE = re.compile(r"queue segment (\S+\.wal): (.+) at offset (\d+); cut there")
+SKIP_RE = re.compile(r"queue segment (\S+\.wal): (.+) at offset (\d+); skipped (\d+) bytes .* "
+                     r"next good record at offset (\d+)")
+MIDDLE = 5
 
 
 def config(rport, sink_port, qdir):
@@ -65,14 +70,19 @@ def newest_segment(d):
     return os.path.join(d, segs[-1]) if segs else None
 
 
-def last_record_offset(path):
+def record_offsets(path):
     with open(path, "rb") as f:
         data = f.read()
-    off = last = 0
+    off, offs = 0, []
     while off + 9 <= len(data):
-        last = off
+        offs.append(off)
         off += 9 + int.from_bytes(data[off:off + 4], "little")
-    return last, len(data)
+    return offs, len(data)
+
+
+def last_record_offset(path):
+    offs, size = record_offsets(path)
+    return offs[-1], size
 
 
 def scenario(c, mode):
@@ -121,6 +131,16 @@ def scenario(c, mode):
             f.seek(last_off + 12)
             f.write(bytes([b[0] ^ 0xA5]))
         expect_lost = set(sent[-1])
+    elif mode == "middle":
+        offs, _ = record_offsets(seg)
+        c.eq(len(offs), REQUESTS, "[%s] one record per request in the segment" % mode)
+        last_off = offs[MIDDLE]
+        with open(seg, "r+b") as f:
+            f.seek(last_off + 20)
+            b = f.read(1)
+            f.seek(last_off + 20)
+            f.write(bytes([b[0] ^ 0xA5]))
+        expect_lost = set(sent[MIDDLE])
     proc = h.start_otelc(cfg, port=port)
     want = set(i for ids in sent for i in ids) - expect_lost
     h.wait_until(lambda: want <= set(b for r in sink.requests("logs") for b in bodies(r)), 20.0)
@@ -134,7 +154,17 @@ def scenario(c, mode):
     h.stop_otelc(proc, timeout=20.0)
     err = h.otelc_stderr(proc)
     cuts = CUT_RE.findall(err)
-    if mode == "none":
+    skips = SKIP_RE.findall(err)
+    if mode == "middle":
+        c.eq(cuts, [], "[%s] nothing was cut" % mode)
+        c.eq(len(skips), 1, "[%s] one warning line reports the skipped record" % mode)
+        if skips:
+            path, why, off, n, to = skips[0]
+            c.eq(os.path.basename(path), os.path.basename(seg), "[%s] the warning names the file" % mode)
+            c.eq(int(off), last_off, "[%s] the warning names the offset of the bad record" % mode)
+            c.eq(int(to), offs[MIDDLE + 1], "[%s] the replay went on at the next record" % mode)
+            c.check("CRC32C" in why, "[%s] the reason fits (%s)" % (mode, why))
+    elif mode == "none":
         c.eq(cuts, [], "[%s] no cut was reported" % mode)
     else:
         c.eq(len(cuts), 1, "[%s] one warning line reports the cut" % mode)
@@ -149,7 +179,7 @@ def scenario(c, mode):
 
 
 def main(c):
-    for mode in ("none", "truncate", "flip"):
+    for mode in ("none", "truncate", "flip", "middle"):
         scenario(c, mode)
 
 

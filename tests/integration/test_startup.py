@@ -38,6 +38,7 @@ def main(t):
     cfg = h.config_yaml(port, h.otlp_exporter_yaml("otlp/late", sink_port),
                         {"traces": ["otlp/late"]})
     proc = h.start_otelc(cfg)
+    h.wait_until(lambda: "cannot reach" in h.otelc_stderr(proc), 5.0)  # probed beside the start
     time.sleep(0.2)
     warn = [ln for ln in h.otelc_stderr(proc).splitlines()
             if "cannot reach 127.0.0.1:%d" % sink_port in ln]

@@ -781,7 +781,7 @@ static void test_raw_durable(void **state)
     struct otc_wal_options wo = {.fsync = false, .segment_size = 1}; /* one record a segment */
     char *dir = wal_dir(), err[256];
     struct otc_wal *w = otc_wal_open(dir, &wo, NULL, err, sizeof(err));
-    struct otc_wal_seg *held, *other;
+    struct otc_wal_rec *held, *other;
     struct otc_batch *a = undecoded(fx_simple(OTC_TRACES, 10, 0));
     struct otc_batch *b = undecoded(fx_simple(OTC_TRACES, 10, 10));
     struct otc_batch *out;
@@ -790,11 +790,11 @@ static void test_raw_durable(void **state)
 
     (void)state;
     assert_non_null(w);
-    assert_int_equal(otc_wal_append(w, OTC_TRACES, a->raw, a->raw_len, &held), OTC_OK);
-    assert_int_equal(otc_wal_append(w, OTC_TRACES, b->raw, b->raw_len, &other), OTC_OK);
-    otc_wal_seg_release(other); /* the active segment: kept anyway */
+    assert_int_equal(otc_wal_append(w, OTC_TRACES, a->raw, a->raw_len, 1, &held, NULL), OTC_OK);
+    assert_int_equal(otc_wal_append(w, OTC_TRACES, b->raw, b->raw_len, 1, &other, NULL), OTC_OK);
+    otc_wal_rec_release(other); /* the active segment: kept anyway */
     assert_int_equal(wal_segments(w), 2);
-    assert_int_equal(otc_wal_seg_hold(a, held), OTC_OK);
+    assert_int_equal(otc_wal_rec_hold(a, held), OTC_OK);
     assert_true(a->durable);
     bytes_add(&want, a);
     bytes_add(&want, b);
