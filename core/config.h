@@ -48,8 +48,8 @@ void otc_yaml_free(struct otc_yaml *y);
 /* config_sources.c: otelcol's --config and --set. Each uri is file:PATH,
  * env:VAR (YAML in a variable), yaml:INLINE or a plain path; the sources are
  * merged in order (mappings deep-merged, the later value wins, lists
- * replaced), then each set ("a.b.c=value" or "a::b::c=value") is laid over
- * them. Keys written "a::b" stand for nested keys, as in otelcol's confmap.
+ * replaced), then each set ("a.b.c=value", the key split at every "." and
+ * "::" as otelcol does) is laid over them. Keys written "a::b" stand for nested keys, as in otelcol's confmap.
  * Every problem of every source is added to d. */
 int  otc_yaml_load_sources(struct otc_yaml *y, const char *const *uris, size_t n_uris,
                            const char *const *sets, size_t n_sets, struct otc_diag *d);

@@ -72,39 +72,44 @@ static int load_source(struct otc_yaml *y, const char *uri, struct otc_diag *d)
     return OTC_EINVAL;
 }
 
-/* --set key.path=value as the YAML source {key: {path: value}}: the key is
- * split at "::" when it has one, else at "." (otelcol accepts both). */
+/* --set key.path=value as the YAML source {key: {path: value}}, as otelcol
+ * turns it into a yaml: source: the key is split at every "." and "::", and
+ * the value (spaces trimmed) is YAML. */
 static int set_source(struct otc_yaml *y, const char *set, struct otc_diag *d)
 {
     const char *eq = strchr(set, '=');
-    const char *sep, *k, *end;
+    const char *k, *end;
     struct otc_buf b;
-    size_t depth = 0, seplen;
+    size_t depth = 0;
     char name[SOURCE_NAME_MAX];
     int rc;
 
     memset(y, 0, sizeof(*y));
     snprintf(name, sizeof(name), "--set %s", set);
-    if (!eq || eq == set) {
-        otc_diag_add(d, name, NULL, "expected --set key=value");
+    if (!eq) {
+        otc_diag_add(d, name, NULL, "missing equal sign (expected --set key=value)");
         return OTC_EINVAL;
     }
-    sep = strstr(set, "::") && strstr(set, "::") < eq ? "::" : ".";
-    seplen = strlen(sep);
+    while (*set == ' ' || *set == '\t') {
+        set++;
+    }
+    end = eq;
+    while (end > set && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
     otc_buf_init(&b);
-    for (k = set; k < eq; k = end + seplen) {
-        end = strstr(k, sep);
-        if (!end || end > eq) {
-            end = eq;
+    for (k = set; k <= end; k++) {
+        const char *stop = k;
+        while (stop < end && *stop != '.' && !(stop[0] == ':' && stop + 1 < end && stop[1] == ':')) {
+            stop++;
         }
-        if (end == k) {
+        if (stop == k) {
             otc_buf_free(&b);
-            otc_diag_add(d, name, NULL, "empty key in \"%.*s\"", (int)(eq - set), set);
+            otc_diag_add(d, name, NULL, "empty key in \"%.*s\"", (int)(end - set), set);
             return OTC_EINVAL;
         }
-        otc_buf_addc(&b, '{');
-        otc_buf_addc(&b, '\'');
-        for (const char *c = k; c < end; c++) {
+        otc_buf_adds(&b, "{'");
+        for (const char *c = k; c < stop; c++) {
             if (*c == '\'') {
                 otc_buf_addc(&b, '\'');
             }
@@ -112,9 +117,10 @@ static int set_source(struct otc_yaml *y, const char *set, struct otc_diag *d)
         }
         otc_buf_adds(&b, "': ");
         depth++;
-        if (end == eq) {
+        if (stop == end) {
             break;
         }
+        k = *stop == '.' ? stop : stop + 1;
     }
     otc_buf_adds(&b, eq + 1);
     for (size_t i = 0; i < depth; i++) {
@@ -471,9 +477,8 @@ static int emit_node(struct otc_yaml *y, yaml_emitter_t *em, yaml_node_t *n, boo
         const char *v = hide ? "[REDACTED]" : (const char *)n->data.scalar.value;
         size_t len = hide ? strlen(v) : n->data.scalar.length;
         yaml_scalar_style_t st = hide ? YAML_ANY_SCALAR_STYLE : n->data.scalar.style;
-        if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (const yaml_char_t *)v, (int)len,
-                                          st == YAML_PLAIN_SCALAR_STYLE || st == YAML_ANY_SCALAR_STYLE,
-                                          st != YAML_PLAIN_SCALAR_STYLE, st)) {
+        /* both implicit: no tags are printed, the style is kept where the text allows */
+        if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (const yaml_char_t *)v, (int)len, 1, 1, st)) {
             return OTC_ENOMEM;
         }
         return yaml_emitter_emit(em, &ev) ? OTC_OK : OTC_EIO;

@@ -35,7 +35,7 @@ static void usage(FILE *out)
             "       otelc --version\n"
             "URI: a path, file:PATH, env:VAR (YAML in a variable) or yaml:INLINE; sources merge in\n"
             "order (mappings deep-merged, the later value wins, lists replaced). --set takes\n"
-            "a.b.c=value or a::b::c=value. --feature-gates is accepted (otelc has none).\n");
+            "a.b.c=value (split at . and ::). --feature-gates is accepted (otelc has none).\n");
 }
 
 /* The config sources of the command line. */

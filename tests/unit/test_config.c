@@ -1403,7 +1403,7 @@ static void test_sources_merge(void **state)
     f = otc_yaml_get(&y, otc_yaml_get(&y, a, "e"), "f");
     assert_string_equal(otc_yaml_str(f), "2");
     assert_string_equal(otc_yaml_str(otc_yaml_get(&y, root, "d")), "keep");
-    assert_string_equal(otc_yaml_str(otc_yaml_get(&y, otc_yaml_get(&y, root, "g"), "h.i")), "4");
+    assert_string_equal(otc_yaml_str(otc_yaml_get(&y, otc_yaml_get(&y, otc_yaml_get(&y, root, "g"), "h"), "i")), "4");
     /* f came from the second source, line 3; b from the first --set */
     otc_diag_add(&d, y.path, &f->start_mark, "here");
     otc_diag_add(&d, y.path, &b->start_mark, "there");
