@@ -933,6 +933,12 @@ static int periodic_headers(struct otc_telemetry_periodic *r, struct otc_yaml *y
                      "service: key \"%s.headers\": expected a list of {name, value}", key);
         return OTC_EINVAL;
     }
+    /* gRPC refuses upper-case metadata keys; HTTP ignores the case */
+    for (size_t i = 0; i < r->headers.n; i++) {
+        for (char *c = r->headers.keys[i]; *c; c++) {
+            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+        }
+    }
     while (list && *list) {
         const char *comma = strchr(list, ',');
         size_t len = comma ? (size_t)(comma - list) : strlen(list);

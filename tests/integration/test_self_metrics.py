@@ -143,6 +143,12 @@ def main(t):
             t.check(False, "overload answers are OK or UNAVAILABLE", "%s %s" % (code, details))
             break
     t.check(refused_codes >= 3, "the receiver refused under overload (%d UNAVAILABLE)" % refused_codes)
+    s_blocked, _ = scrape(mport)
+    t.check((value(s_blocked, "otelcol_exporter_in_flight_requests", exporter="otlp/sink",
+                   data_type="traces") or 0) >= 1,
+            "otelcol_exporter_in_flight_requests counts the request held by the blocked sink")
+    t.check((value(s_blocked, "otelcol_exporter_queue_size", exporter="otlp/sink",
+                   data_type="traces") or 0) >= 1, "otelcol_exporter_queue_size shows the backlog")
     sink.release()
     exp_sent = {"traces": want["acc"]["traces"] - ndup, "metrics": want["acc"]["metrics"],
                 "logs": want["acc"]["logs"] - nfailed}
