@@ -77,10 +77,10 @@ static int load_source(struct otc_yaml *y, const char *uri, struct otc_diag *d)
  * the value (spaces trimmed) is YAML. */
 static int set_source(struct otc_yaml *y, const char *set, struct otc_diag *d)
 {
-    const char *eq = strchr(set, '=');
+    const char *arg = set, *eq = strchr(set, '=');
     const char *k, *end;
     struct otc_buf b;
-    size_t depth = 0;
+    size_t depth = 0, prefix;
     char name[SOURCE_NAME_MAX];
     int rc;
 
@@ -122,6 +122,7 @@ static int set_source(struct otc_yaml *y, const char *set, struct otc_diag *d)
         }
         k = *stop == '.' ? stop : stop + 1;
     }
+    prefix = b.len;
     otc_buf_adds(&b, eq + 1);
     for (size_t i = 0; i < depth; i++) {
         otc_buf_addc(&b, '}');
@@ -132,6 +133,12 @@ static int set_source(struct otc_yaml *y, const char *set, struct otc_diag *d)
     }
     rc = otc_yaml_load_string(y, name, b.data, b.len, d);
     otc_buf_free(&b);
+    /* positions in the value count from the start of the --set argument */
+    for (yaml_node_t *n = y->loaded ? y->doc.nodes.start : NULL; n && n < y->doc.nodes.top; n++) {
+        if (n->start_mark.line == 0 && n->start_mark.column >= prefix) {
+            n->start_mark.column = n->start_mark.column - prefix + (size_t)(eq + 1 - arg);
+        }
+    }
     return rc;
 }
 
