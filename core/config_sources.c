@@ -63,13 +63,16 @@ static int load_source(struct otc_yaml *y, const char *uri, struct otc_diag *d)
             otc_diag_add(d, uri, NULL, "environment variable %s is not set", uri + 4);
             return OTC_EINVAL;
         }
-        return otc_yaml_load_string(y, uri, text, strlen(text), d);
+    } else if (!strcmp(scheme, "yaml")) {
+        text = uri + 5;
+    } else {
+        otc_diag_add(d, uri, NULL, "unsupported config URI scheme \"%s\" (file, env and yaml are)", scheme);
+        return OTC_EINVAL;
     }
-    if (!strcmp(scheme, "yaml")) {
-        return otc_yaml_load_string(y, uri, uri + 5, strlen(uri + 5), d);
+    if (!text[strspn(text, " \t\r\n")]) {
+        text = "{}"; /* an empty variable or inline source adds nothing */
     }
-    otc_diag_add(d, uri, NULL, "unsupported config URI scheme \"%s\" (file, env and yaml are)", scheme);
-    return OTC_EINVAL;
+    return otc_yaml_load_string(y, uri, text, strlen(text), d);
 }
 
 /* --set key.path=value as the YAML source {key: {path: value}}, as otelcol
