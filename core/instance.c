@@ -132,6 +132,11 @@ int otc_metric_register(struct otc_instance *ins, struct otc_metric *m)
     if (!m->name || (m->kind == OTC_METRIC_HISTOGRAM && m->n_bounds > OTC_METRIC_MAX_BOUNDS)) {
         return OTC_EINVAL;
     }
+    for (const struct otc_metric *o = atomic_load(&ins->counters.metrics); o; o = o->next) {
+        if (o == m) {
+            return OTC_OK; /* init() ran again: already registered */
+        }
+    }
     m->next = atomic_load(&ins->counters.metrics);
     /* release: the telemetry thread sees m's fields once it sees m */
     atomic_store_explicit(&ins->counters.metrics, m, memory_order_release);

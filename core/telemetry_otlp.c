@@ -216,13 +216,10 @@ static void otlp_point(struct otc_telemetry_sink *base, const struct otc_telemet
     }
     {
         NumberPoint *p = sink_alloc(s, sizeof(*p));
-        size_t *np = m->sum ? &m->sum->n_data_points : &m->gauge->n_data_points;
-        NumberPoint **pts = m->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM
-                                ? m->sum->data_points : m->gauge->data_points;
+        bool sum = m->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM;
+        size_t *np = sum ? &m->sum->n_data_points : &m->gauge->n_data_points;
+        NumberPoint **pts = sum ? m->sum->data_points : m->gauge->data_points;
 
-        if (m->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE) {
-            np = &m->gauge->n_data_points;
-        }
         if (!p || *np == s->point_cap) {
             return;
         }
