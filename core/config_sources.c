@@ -314,6 +314,23 @@ static int merge_into(struct merge *m, int dst_map, int src_map)
 
 /* ------------------------------------------------------------- entry */
 
+/* True when a mapping key of y is written "a::b". */
+static bool has_nested_keys(struct otc_yaml *y)
+{
+    for (yaml_node_t *n = y->doc.nodes.start; n < y->doc.nodes.top; n++) {
+        if (n->type != YAML_MAPPING_NODE) {
+            continue;
+        }
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+            const char *k = otc_yaml_str(otc_yaml_node(y, p->key));
+            if (k && strstr(k, "::")) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 int otc_yaml_load_sources(struct otc_yaml *y, const char *const *uris, size_t n_uris,
                           const char *const *sets, size_t n_sets, struct otc_diag *d)
 {
@@ -323,9 +340,6 @@ int otc_yaml_load_sources(struct otc_yaml *y, const char *const *uris, size_t n_
     int rc = OTC_OK, root = 0;
 
     memset(y, 0, sizeof(*y));
-    if (n_uris == 1 && n_sets == 0) {
-        return load_source(y, uris[0], d);
-    }
     src = calloc(n ? n : 1, sizeof(*src));
     if (!src) {
         return OTC_ENOMEM;
@@ -336,6 +350,11 @@ int otc_yaml_load_sources(struct otc_yaml *y, const char *const *uris, size_t n_
         if (r != OTC_OK) {
             rc = r;
         }
+    }
+    if (n == 1 && rc == OTC_OK && !has_nested_keys(&src[0])) {
+        *y = src[0]; /* one source as written: nothing to merge */
+        free(src);
+        return OTC_OK;
     }
     otc_buf_init(&path);
     for (size_t i = 0; i < n; i++) {
