@@ -95,6 +95,8 @@ def merging(t):
          "${file:PATH} is the file's content without its newline")
     t.eq(c.get("extensions", {}).get("health_check"), {"endpoint": "127.0.0.1:13133"},
          "${env:VAR} inside a value")
+    c = print_config(t, ["--config", extra], env=env, what="of one file with a::b keys")
+    t.eq(c.get("exporters"), {"debug": {"verbosity": "normal"}}, "a::b keys nest in a single file too")
     red = h.run_otelc(["print-config", "--config", base, "--config", extra], env=env)
     t.check("s3cret-token" not in red.stdout and "[REDACTED]" in red.stdout,
             "print-config redacts secrets by default", red.stdout)
