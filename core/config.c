@@ -31,9 +31,32 @@ void otc_diag_add(struct otc_diag *d, const char *file, const yaml_mark_t *m, co
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     otc_buf_init(&b);
-    if (m) {
+    if (m && (m->index & OTC_YAML_SOURCE_TAG) && strchr(file, OTC_YAML_SOURCE_SEP)) {
+        /* a node of a merged document: its mark names the source it came from */
+        size_t want = m->index & ~OTC_YAML_SOURCE_TAG;
+        const char *name = file;
+        for (size_t i = 0; i < want && name; i++) {
+            name = strchr(name, OTC_YAML_SOURCE_SEP);
+            name = name ? name + 1 : NULL;
+        }
+        if (name) {
+            otc_buf_addf(&b, "%.*s:%zu:%zu: %s", (int)strcspn(name, OTC_YAML_SOURCE_SEP_STR), name,
+                         m->line + 1, m->column + 1, msg);
+        }
+    } else if (m) {
         otc_buf_addf(&b, "%s:%zu:%zu: %s", file, m->line + 1, m->column + 1, msg);
-    } else {
+    }
+    if (!b.len && strchr(file, OTC_YAML_SOURCE_SEP)) {
+        /* no position: every source of the merged document is named */
+        for (const char *p = file; *p; p++) {
+            if (*p == OTC_YAML_SOURCE_SEP) {
+                otc_buf_adds(&b, ", ");
+            } else {
+                otc_buf_addc(&b, *p);
+            }
+        }
+        otc_buf_addf(&b, ": %s", msg);
+    } else if (!b.len) {
         otc_buf_addf(&b, "%s: %s", file, msg);
     }
     /* The same option can be checked more than once (a processor is built once
@@ -70,7 +93,42 @@ void otc_diag_free(struct otc_diag *d)
     d->n = 0;
 }
 
-/* ${env:NAME}, ${env:NAME:-default}, ${NAME} and $$ (a literal $), as otelcol expands. */
+/* ${file:PATH}: the file's content, without its final newline (as otelcol's
+ * file provider gives a scalar). */
+static int expand_file(const char *name, size_t len, struct otc_buf *out, char *err, size_t errlen)
+{
+    char path[4096];
+    char buf[65536];
+    size_t n;
+    FILE *f;
+
+    if (len == 0 || len >= sizeof(path)) {
+        snprintf(err, errlen, "bad file reference '${file:%.*s}'", (int)(len < 200 ? len : 200), name);
+        return OTC_EINVAL;
+    }
+    memcpy(path, name, len);
+    path[len] = '\0';
+    if (!(f = fopen(path, "rb"))) {
+        snprintf(err, errlen, "cannot read \"%.200s\" for ${file:...}: %s", path, strerror(errno));
+        return OTC_EINVAL;
+    }
+    n = fread(buf, 1, sizeof(buf), f);
+    if (ferror(f) || !feof(f)) {
+        snprintf(err, errlen, "cannot read \"%.200s\" for ${file:...}: %s", path,
+                 ferror(f) ? strerror(errno) : "larger than 64 KiB");
+        fclose(f);
+        return OTC_EINVAL;
+    }
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
+        n--;
+    }
+    otc_buf_add(out, buf, n);
+    return OTC_OK;
+}
+
+/* ${env:NAME}, ${env:NAME:-default}, ${NAME}, ${file:PATH} and $$ (a literal $),
+ * as otelcol expands. */
 static int expand_env(const char *in, size_t len, struct otc_buf *out, char *err, size_t errlen)
 {
     size_t i = 0;
@@ -103,6 +161,13 @@ static int expand_env(const char *in, size_t len, struct otc_buf *out, char *err
         }
         name = in + i + 2;
         name_len = (size_t)(close - name);
+        if (name_len >= 5 && !memcmp(name, "file:", 5)) {
+            if (expand_file(name + 5, name_len - 5, out, err, errlen) != OTC_OK) {
+                return OTC_EINVAL;
+            }
+            i = (size_t)(close - in) + 1;
+            continue;
+        }
         if (name_len >= 4 && !memcmp(name, "env:", 4)) {
             name += 4;
             name_len -= 4;

@@ -18,6 +18,14 @@ struct otc_diag {
     size_t   n;
 };
 
+/* A document merged from several sources (otc_yaml_load_sources) has as path
+ * the sources' names separated by OTC_YAML_SOURCE_SEP, and every node's
+ * start_mark.index is OTC_YAML_SOURCE_TAG | the number of its source, so a
+ * message names the file (or env:, yaml:, --set) the node came from. */
+#define OTC_YAML_SOURCE_SEP     '\x1f'
+#define OTC_YAML_SOURCE_SEP_STR "\x1f"
+#define OTC_YAML_SOURCE_TAG     ((size_t)1 << (sizeof(size_t) * 8 - 2))
+
 struct otc_yaml {
     char            *path;
     yaml_document_t  doc;
@@ -29,12 +37,27 @@ void otc_diag_add(struct otc_diag *d, const char *file, const yaml_mark_t *m, co
 void otc_diag_print(const struct otc_diag *d, FILE *out);
 void otc_diag_free(struct otc_diag *d);
 
-/* Parse path; substitutes ${env:VAR}, ${env:VAR:-default}, ${VAR} and $$ in scalars. */
+/* Parse path; substitutes ${env:VAR}, ${env:VAR:-default}, ${VAR}, ${file:PATH}
+ * and $$ in scalars. */
 int  otc_yaml_load(struct otc_yaml *y, const char *path, struct otc_diag *d);
 /* The same from a string (path is only used in messages). */
 int  otc_yaml_load_string(struct otc_yaml *y, const char *path, const char *text, size_t len,
                           struct otc_diag *d);
 void otc_yaml_free(struct otc_yaml *y);
+
+/* config_sources.c: otelcol's --config and --set. Each uri is file:PATH,
+ * env:VAR (YAML in a variable), yaml:INLINE or a plain path; the sources are
+ * merged in order (mappings deep-merged, the later value wins, lists
+ * replaced), then each set ("a.b.c=value", the key split at every "." and
+ * "::" as otelcol does) is laid over them. Keys written "a::b" stand for nested keys, as in otelcol's confmap.
+ * Every problem of every source is added to d. */
+int  otc_yaml_load_sources(struct otc_yaml *y, const char *const *uris, size_t n_uris,
+                           const char *const *sets, size_t n_sets, struct otc_diag *d);
+/* The file a --config value reads (its path), or NULL for env: and yaml:. */
+const char *otc_config_source_file(const char *uri);
+/* The document as YAML (json: as JSON); redact: values of secret-looking keys
+ * (password, token, key, secret, authorization, headers) become [REDACTED]. */
+int  otc_yaml_print(struct otc_yaml *y, FILE *out, bool json, bool redact);
 
 yaml_node_t *otc_yaml_root(struct otc_yaml *y);
 yaml_node_t *otc_yaml_node(struct otc_yaml *y, int id);

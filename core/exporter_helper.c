@@ -185,6 +185,7 @@ static void export_try_init(struct export_try *t, struct otc_exporter_rt *rt, st
     memset(t, 0, sizeof(*t));
     t->b = b;
     t->start = otc_now_ns();
+    atomic_fetch_add(&rt->ins.counters.in_flight, 1); /* until the batch is released */
     otc_backoff_init(&t->bo, &rt->set, exporter_seed());
 }
 
@@ -292,6 +293,7 @@ static void export_with_retry(struct otc_exporter_rt *rt, struct otc_engine *e, 
     }
     otc_batch_unref(t->b);
     t->b = NULL;
+    atomic_fetch_sub(&rt->ins.counters.in_flight, 1);
 }
 
 /* ------------------------------------------------- exporters with send() */
@@ -307,6 +309,7 @@ static void export_slot_free(struct otc_exporter_rt *rt, struct export_try *t)
 {
     if (t->b) {
         otc_batch_unref(t->b);
+        atomic_fetch_sub(&rt->ins.counters.in_flight, 1);
     }
     free(t);
     atomic_fetch_sub(&rt->in_flight, 1);

@@ -122,3 +122,31 @@ void otc_instance_shutdown(struct otc_instance *ins)
     }
     ins->started = false;
 }
+
+int otc_metric_register(struct otc_instance *ins, struct otc_metric *m)
+{
+    if (!m->name || (m->kind == OTC_METRIC_HISTOGRAM && m->n_bounds > OTC_METRIC_MAX_BOUNDS)) {
+        return OTC_EINVAL;
+    }
+    for (const struct otc_metric *o = atomic_load(&ins->counters.metrics); o; o = o->next) {
+        if (o == m) {
+            return OTC_OK; /* init() ran again: already registered */
+        }
+    }
+    m->next = atomic_load(&ins->counters.metrics);
+    /* release: the telemetry thread sees m's fields once it sees m */
+    atomic_store_explicit(&ins->counters.metrics, m, memory_order_release);
+    return OTC_OK;
+}
+
+void otc_metric_record(struct otc_metric *m, uint64_t v)
+{
+    size_t i = 0;
+
+    while (i < m->n_bounds && (double)v > m->bounds[i]) {
+        i++;
+    }
+    atomic_fetch_add_explicit(&m->buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->value, (int64_t)v, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
+}

@@ -1,7 +1,8 @@
-/* main.c - the otelc command line: run the collector from a config file, or
- * validate one. The main thread loads the config, starts the engine, then
- * waits for SIGINT/SIGTERM (drains everything and exits) and for SIGHUP or a
- * change of the config file (reloads it). */
+/* main.c - the otelc command line, as otelcol's: run the collector from one or
+ * more config sources (--config, repeated, and --set), validate them, print
+ * the merged config or the components. The main thread loads the config,
+ * starts the engine, then waits for SIGINT/SIGTERM (drains everything and
+ * exits) and for SIGHUP or a change of a config file (reloads them all). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <grpc/grpc.h>
@@ -17,34 +18,83 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "otc/otc_buf.h"
 
 #define OTELC_VERSION "0.1.0"
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: otelc --config FILE            run the collector\n"
-            "       otelc validate --config FILE   check a config, print its pipelines\n"
-            "       otelc components               list the component types\n"
-            "       otelc reference                every option of every component (Markdown)\n"
-            "       otelc --help-component KIND/TYPE   print a component's options\n"
-            "       otelc --version\n");
+            "usage: otelc --config URI [--config URI]... [--set KEY=VALUE]...   run the collector\n"
+            "       otelc validate --config URI...       check the config, print its pipelines\n"
+            "       otelc print-config --config URI...   print the merged, resolved config\n"
+            "                 [--format yaml|json] [--mode redacted|unredacted]\n"
+            "       otelc components                     the components built in (YAML)\n"
+            "       otelc reference                      every option of every component (Markdown)\n"
+            "       otelc --help-component KIND/TYPE     print a component's options\n"
+            "       otelc --version\n"
+            "URI: a path, file:PATH, env:VAR (YAML in a variable) or yaml:INLINE; sources merge in\n"
+            "order (mappings deep-merged, the later value wins, lists replaced). --set takes\n"
+            "a.b.c=value (split at . and ::). --feature-gates is accepted (otelc has none).\n");
 }
 
-static int load(const char *path, struct otc_yaml *y, struct otc_engine **e)
+/* The config sources of the command line. */
+struct sources {
+    const char **uris;
+    size_t       n_uris;
+    const char **sets;
+    size_t       n_sets;
+    char         name[512]; /* for messages: the sources, comma-separated */
+};
+
+static int push_arg(const char ***v, size_t *n, const char *arg)
+{
+    const char **grown = realloc(*v, (*n + 1) * sizeof(**v));
+
+    if (!grown) {
+        return OTC_ENOMEM;
+    }
+    *v = grown;
+    (*v)[(*n)++] = arg;
+    return OTC_OK;
+}
+
+static void sources_name(struct sources *src)
+{
+    size_t len = 0;
+
+    src->name[0] = '\0';
+    for (size_t i = 0; i < src->n_uris + src->n_sets && len < sizeof(src->name); i++) {
+        const char *n = i < src->n_uris ? src->uris[i] : src->sets[i - src->n_uris];
+        len += (size_t)snprintf(src->name + len, sizeof(src->name) - len, "%s%s%s", i ? ", " : "",
+                                i < src->n_uris ? "" : "--set ", n);
+    }
+}
+
+static int load_yaml(const struct sources *src, struct otc_yaml *y, struct otc_diag *d)
+{
+    return otc_yaml_load_sources(y, src->uris, src->n_uris, src->sets, src->n_sets, d);
+}
+
+static void report(const struct sources *src, struct otc_diag *d, int rc)
+{
+    if (d->n == 0) {
+        otc_diag_add(d, src->name, NULL, "%s", otc_strerror(rc));
+    }
+    otc_diag_print(d, stderr);
+    fprintf(stderr, "otelc: %zu error%s in %s\n", d->n, d->n == 1 ? "" : "s", src->name);
+}
+
+static int load(const struct sources *src, struct otc_yaml *y, struct otc_engine **e)
 {
     struct otc_diag d = {0};
-    int rc = otc_yaml_load(y, path, &d);
+    int rc = load_yaml(src, y, &d);
 
     if (rc == OTC_OK) {
         rc = otc_engine_build(y, &d, e);
     }
     if (rc != OTC_OK) {
-        if (d.n == 0) {
-            otc_diag_add(&d, path, NULL, "%s", otc_strerror(rc));
-        }
-        otc_diag_print(&d, stderr);
-        fprintf(stderr, "otelc: %zu error%s in %s\n", d.n, d.n == 1 ? "" : "s", path);
+        report(src, &d, rc);
     }
     otc_diag_free(&d);
     return rc;
@@ -113,16 +163,51 @@ static int print_reference(void)
     return 0;
 }
 
+/* The components built in, as otelcol's `components` prints them. otelc
+ * keeps no per-component stability level: every one is given as Beta. */
 static int list_components(void)
 {
+    static const char *const sections[] = {"receivers", "processors", "exporters", NULL, "extensions"};
+    static const enum otc_kind order[] = {OTC_RECEIVER, OTC_PROCESSOR, OTC_EXPORTER, OTC_EXTENSION};
+    static const char *const signals[] = {"logs", "metrics", "traces"};
+    static const unsigned bits[] = {OTC_SIG_LOGS, OTC_SIG_METRICS, OTC_SIG_TRACES};
     size_t n;
     const struct otc_component_ops *const *all = otc_registry_all(&n);
 
-    for (size_t i = 0; i < n; i++) {
-        printf("%-10s %-12s %s%s%s\n", otc_kind_name(all[i]->kind), all[i]->type,
-               all[i]->signals & OTC_SIG_TRACES ? "traces " : "",
-               all[i]->signals & OTC_SIG_METRICS ? "metrics " : "",
-               all[i]->signals & OTC_SIG_LOGS ? "logs" : "");
+    printf("buildinfo:\n  command: otelc\n  description: otelc, an OpenTelemetry Collector in C\n"
+           "  version: %s\n", OTELC_VERSION);
+    for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
+        bool any = false;
+        if (order[o] == OTC_EXTENSION) {
+            printf("connectors: []\n");
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (all[i]->kind != order[o]) {
+                continue;
+            }
+            if (!any) {
+                printf("%s:\n", sections[order[o] == OTC_EXTENSION ? 4 : order[o]]);
+                any = true;
+            }
+            printf("  - name: %s\n    module: otelc/%s/%s %s\n    stability:\n", all[i]->type,
+                   otc_kind_name(all[i]->kind), all[i]->type, OTELC_VERSION);
+            if (all[i]->kind == OTC_EXTENSION) {
+                printf("      extension: Beta\n");
+                continue;
+            }
+            for (int s = 0; s < 3; s++) {
+                printf("      %s: %s\n", signals[s], (all[i]->signals & bits[s]) ? "Beta" : "Undefined");
+            }
+        }
+        if (!any) {
+            printf("%s: []\n", sections[order[o] == OTC_EXTENSION ? 4 : order[o]]);
+        }
+    }
+    printf("providers:\n");
+    for (int p = 0; p < 3; p++) {
+        static const char *const schemes[] = {"env", "file", "yaml"};
+        printf("  - scheme: %s\n    module: otelc/confmap/provider/%sprovider %s\n", schemes[p],
+               schemes[p], OTELC_VERSION);
     }
     return 0;
 }
@@ -159,9 +244,37 @@ static char *read_config(const char *path, size_t *len)
     return buf;
 }
 
+/* The bytes of every file source one after the other (each preceded by its
+ * length, -1 when unreadable), to tell a real change from other activity in
+ * their directories. */
+static char *snapshot(const struct sources *src, size_t *len)
+{
+    struct otc_buf b;
+
+    otc_buf_init(&b);
+    for (size_t i = 0; i < src->n_uris; i++) {
+        const char *path = otc_config_source_file(src->uris[i]);
+        size_t n = 0;
+        char *text = path ? read_config(path, &n) : NULL;
+        long long mark = text ? (long long)n : -1;
+
+        otc_buf_add(&b, &mark, sizeof(mark));
+        if (text) {
+            otc_buf_add(&b, text, n);
+        }
+        free(text);
+    }
+    *len = b.len;
+    if (b.oom) {
+        otc_buf_free(&b);
+        return NULL;
+    }
+    return b.data ? b.data : calloc(1, 1);
+}
+
 /* Load, validate and apply the config again. An invalid one is reported with
  * the diagnostics of `otelc validate` and the running engine stays. */
-static void reload(const char *path, struct otc_engine **e)
+static void reload(const struct sources *src, struct otc_engine **e)
 {
     struct otc_yaml y;
     struct otc_diag d = {0};
@@ -169,15 +282,15 @@ static void reload(const char *path, struct otc_engine **e)
     size_t n_pipelines;
     int rc;
 
-    otc_log_info(NULL, "reloading %s", path);
-    rc = otc_yaml_load(&y, path, &d);
+    otc_log_info(NULL, "reloading %s", src->name);
+    rc = load_yaml(src, &y, &d);
     if (rc == OTC_OK) {
         rc = otc_engine_build(&y, &d, &next);
     }
     otc_yaml_free(&y);
     if (rc != OTC_OK) {
         if (d.n == 0) {
-            otc_diag_add(&d, path, NULL, "%s", otc_strerror(rc));
+            otc_diag_add(&d, src->name, NULL, "%s", otc_strerror(rc));
         }
         otc_diag_print(&d, stderr);
         otc_log_err(NULL, "config reload failed: %zu error%s; keeping the running config", d.n,
@@ -195,28 +308,45 @@ static void reload(const char *path, struct otc_engine **e)
     otc_log_info(NULL, "config reloaded (%zu pipeline%s)", n_pipelines, n_pipelines == 1 ? "" : "s");
 }
 
-/* Wait for SIGINT/SIGTERM; reload on SIGHUP, and when the config file's
- * content changes: its directory is watched (Kubernetes swaps a ConfigMap's
- * `..data` symlink there), and events are debounced. */
-static int serve(const char *path, const sigset_t *set, struct otc_engine **e)
+/* Watch the directory of every file source (Kubernetes swaps a ConfigMap's
+ * `..data` symlink there). */
+static int watch_sources(const struct sources *src)
 {
-    int sfd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
     int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    char *dircopy = strdup(path);
-    size_t last_len = 0;
-    char *last = read_config(path, &last_len);
-    uint64_t due = 0;
-    int sig = 0;
+    int watched = 0;
 
-    if (ifd >= 0 && dircopy &&
-        inotify_add_watch(ifd, dirname(dircopy), IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
-                                                 IN_CREATE | IN_DELETE | IN_ATTRIB) < 0) {
-        otc_log_warn(NULL, "cannot watch the config's directory (%s); reload with SIGHUP",
-                     strerror(errno));
+    for (size_t i = 0; ifd >= 0 && i < src->n_uris; i++) {
+        const char *path = otc_config_source_file(src->uris[i]);
+        char *dircopy = path ? strdup(path) : NULL;
+
+        if (dircopy && inotify_add_watch(ifd, dirname(dircopy), IN_CLOSE_WRITE | IN_MOVED_TO |
+                                                                IN_MOVED_FROM | IN_CREATE | IN_DELETE |
+                                                                IN_ATTRIB) >= 0) {
+            watched++;
+        } else if (path) {
+            otc_log_warn(NULL, "cannot watch the directory of %s (%s); reload with SIGHUP", path,
+                         strerror(errno));
+        }
+        free(dircopy);
+    }
+    if (ifd >= 0 && !watched) {
         close(ifd);
         ifd = -1;
     }
-    free(dircopy);
+    return ifd;
+}
+
+/* Wait for SIGINT/SIGTERM; reload on SIGHUP, and when the content of a config
+ * file changes (events are debounced). */
+static int serve(const struct sources *src, const sigset_t *set, struct otc_engine **e)
+{
+    int sfd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+    int ifd = watch_sources(src);
+    size_t last_len = 0;
+    char *last = snapshot(src, &last_len);
+    uint64_t due = 0;
+    int sig = 0;
+
     while (sig != SIGINT && sig != SIGTERM) {
         struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {ifd, POLLIN, 0}};
         int timeout = -1;
@@ -243,18 +373,18 @@ static int serve(const char *path, const sigset_t *set, struct otc_engine **e)
             sig = 0;
             due = 0;
             free(last);
-            last = read_config(path, &last_len);
-            reload(path, e);
+            last = snapshot(src, &last_len);
+            reload(src, e);
         } else if (due && otc_now_ns() >= due) {
             size_t len;
-            char *cur = read_config(path, &len);
+            char *cur = snapshot(src, &len);
             due = 0;
             if (cur && (!last || len != last_len || memcmp(cur, last, len))) {
                 free(last);
                 last = cur;
                 last_len = len;
-                otc_log_info(NULL, "%s changed", path);
-                reload(path, e);
+                otc_log_info(NULL, "%s changed", src->name);
+                reload(src, e);
             } else {
                 free(cur);
             }
@@ -270,7 +400,7 @@ static int serve(const char *path, const sigset_t *set, struct otc_engine **e)
     return sig;
 }
 
-static int run(const char *path)
+static int run(const struct sources *src)
 {
     struct otc_yaml y;
     struct otc_engine *e = NULL;
@@ -286,7 +416,7 @@ static int run(const char *path)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (load(path, &y, &e) != OTC_OK) {
+    if (load(src, &y, &e) != OTC_OK) {
         otc_yaml_free(&y);
         return 1;
     }
@@ -302,7 +432,7 @@ static int run(const char *path)
         return 1;
     }
     otc_log_info(NULL, "Everything is ready. Begin running and processing data.");
-    sig = serve(path, &set, &e);
+    sig = serve(src, &set, &e);
     otc_log_info(NULL, "received signal %d, shutting down", sig);
     otc_engine_stop(e);
     otc_engine_destroy(e);
@@ -311,42 +441,97 @@ static int run(const char *path)
     return 0;
 }
 
-static int validate(const char *path)
+static int validate(const struct sources *src)
 {
     struct otc_yaml y;
     struct otc_engine *e = NULL;
-    int rc = load(path, &y, &e);
+    int rc = load(src, &y, &e);
 
     otc_yaml_free(&y);
     if (rc != OTC_OK) {
         return 1;
     }
-    printf("%s: valid\n", path);
+    printf("%s: valid\n", src->name);
     otc_engine_describe(e, stdout);
     otc_engine_destroy(e);
     return 0;
 }
 
+/* print-config: the merged, resolved config (not validated, as otelcol). */
+static int print_config(const struct sources *src, bool json, bool redact)
+{
+    struct otc_yaml y;
+    struct otc_diag d = {0};
+    int rc = load_yaml(src, &y, &d);
+
+    if (rc == OTC_OK) {
+        rc = otc_yaml_print(&y, stdout, json, redact);
+    } else {
+        report(src, &d, rc);
+    }
+    otc_diag_free(&d);
+    otc_yaml_free(&y);
+    return rc == OTC_OK ? 0 : 1;
+}
+
+/* --name VALUE or --name=VALUE at argv[*i]: the value (and *i moved past it). */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (!strncmp(argv[*i], name, n) && argv[*i][n] == '=') {
+        return argv[*i] + n + 1;
+    }
+    if (!strcmp(argv[*i], name) && *i + 1 < argc) {
+        return argv[++*i];
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
-    const char *config = NULL;
-    bool do_validate = false;
+    struct sources src;
+    enum { CMD_RUN, CMD_VALIDATE, CMD_PRINT } cmd = CMD_RUN;
+    bool json = false, redact = true;
+    const char *v;
+    int rc;
 
+    memset(&src, 0, sizeof(src));
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "validate")) {
-            do_validate = true;
-        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
-            config = argv[++i];
-        } else if (!strncmp(argv[i], "--config=", 9)) {
-            config = argv[i] + 9;
+            cmd = CMD_VALIDATE;
+        } else if (!strcmp(argv[i], "print-config")) {
+            cmd = CMD_PRINT;
+        } else if ((v = opt_value(argc, argv, &i, "--config"))) {
+            if (push_arg(&src.uris, &src.n_uris, v) != OTC_OK) {
+                return 1;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--set"))) {
+            if (push_arg(&src.sets, &src.n_sets, v) != OTC_OK) {
+                return 1;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--feature-gates"))) {
+            fprintf(stderr, "otelc: --feature-gates %s: accepted; otelc has no feature gates\n", v);
+        } else if ((v = opt_value(argc, argv, &i, "--format"))) {
+            if (strcmp(v, "yaml") && strcmp(v, "json")) {
+                fprintf(stderr, "otelc: --format: expected yaml or json, got '%s'\n", v);
+                return 2;
+            }
+            json = !strcmp(v, "json");
+        } else if ((v = opt_value(argc, argv, &i, "--mode"))) {
+            if (strcmp(v, "redacted") && strcmp(v, "unredacted")) {
+                fprintf(stderr, "otelc: --mode: expected redacted or unredacted, got '%s'\n", v);
+                return 2;
+            }
+            redact = !strcmp(v, "redacted");
         } else if (!strcmp(argv[i], "reference")) {
             return print_reference();
         } else if (!strcmp(argv[i], "components")) {
             return list_components();
         } else if (!strcmp(argv[i], "--help-component") && i + 1 < argc) {
             return help_component(argv[++i]);
-        } else if (!strcmp(argv[i], "--version")) {
-            printf("otelc %s\n", OTELC_VERSION);
+        } else if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-v")) {
+            printf("otelc version %s\n", OTELC_VERSION);
             return 0;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -357,9 +542,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!config) {
+    if (!src.n_uris) {
+        fprintf(stderr, "otelc: at least one --config is required\n");
         usage(stderr);
+        free(src.sets);
         return 2;
     }
-    return do_validate ? validate(config) : run(config);
+    sources_name(&src);
+    rc = cmd == CMD_VALIDATE ? validate(&src) : cmd == CMD_PRINT ? print_config(&src, json, redact)
+                                                                  : run(&src);
+    free(src.uris);
+    free(src.sets);
+    return rc;
 }

@@ -42,12 +42,21 @@ static int pipeline_fanout(struct otc_pipeline *p, struct otc_batch *b)
     return OTC_OK;
 }
 
+/* Hand b to processor pr, counting what enters it (otelcol's
+ * processor_incoming_items). */
+static int stage_consume(struct otc_instance *pr, struct otc_batch *b)
+{
+    atomic_fetch_add_explicit(&pr->counters.incoming[b->signal], b->items, memory_order_relaxed);
+    return pr->ops->consume(pr, pr->ctx, b);
+}
+
 int otc_next(struct otc_instance *ins, struct otc_batch *b)
 {
     struct otc_instance *next = ins->next.ins;
 
+    atomic_fetch_add_explicit(&ins->counters.outgoing[b->signal], b->items, memory_order_relaxed);
     if (next) {
-        return next->ops->consume(next, next->ctx, b);
+        return stage_consume(next, b);
     }
     return pipeline_fanout(ins->next.pipeline, b);
 }
@@ -55,8 +64,7 @@ int otc_next(struct otc_instance *ins, struct otc_batch *b)
 static void pipeline_run(struct otc_pipeline *p, struct otc_batch *b)
 {
     if (p->n_processors) {
-        struct otc_instance *first = &p->processors[0];
-        first->ops->consume(first, first->ctx, b);
+        stage_consume(&p->processors[0], b);
     } else {
         pipeline_fanout(p, b);
     }

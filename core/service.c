@@ -20,6 +20,7 @@ struct service_config {
     int         log_level;           /* index into log_levels; -1: not given */
     int         log_encoding;        /* index into log_encodings; -1: not given */
     const void *metrics;             /* yaml_node_t *, read with telemetry.c's own table */
+    const void *resource;            /* yaml_node_t *: telemetry.resource, for telemetry.c */
 };
 
 /* As otc_log_level_parse reads them ("warning" is warn). */
@@ -43,6 +44,9 @@ static const struct otc_config_entry service_map[] = {
      "per line"},
     {OTC_CFG_NODE, "telemetry.metrics", NULL, SVC_OFF(metrics), 0, 0, 0, NULL,
      "the metrics endpoint: level, address or readers (core/telemetry.c)"},
+    {OTC_CFG_NODE, "telemetry.resource", NULL, SVC_OFF(resource), 0, 0, 0, NULL,
+     "attributes of the collector's own telemetry (target_info, periodic pushes); null removes "
+     "one of the service.* defaults"},
     OTC_CFG_END,
 };
 
@@ -148,6 +152,9 @@ int otc_service_build(struct otc_engine *e, struct otc_yaml *y, yaml_node_t **sv
         rc = OTC_EINVAL;
     }
     if (otc_telemetry_configure(&e->telemetry, y, (yaml_node_t *)c.metrics, d) != OTC_OK) {
+        rc = OTC_EINVAL;
+    }
+    if (otc_telemetry_resource(&e->telemetry, y, (yaml_node_t *)c.resource, d) != OTC_OK) {
         rc = OTC_EINVAL;
     }
     service_log_options(&e->log, &c);

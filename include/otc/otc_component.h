@@ -12,6 +12,7 @@
 #include "otc_batch.h"
 #include "otc_config_map.h"
 #include "otc_log.h"
+#include "otc_metric.h"
 #include "otc_rc.h"
 #include "otc_signal.h"
 
@@ -87,6 +88,15 @@ struct otc_counters {
      * came over gRPC); otc_receiver_deliver counts it from otc_batch.transport. */
     atomic_uint_fast64_t http_accepted[OTC_SIGNAL_COUNT];
     atomic_uint_fast64_t http_refused[OTC_SIGNAL_COUNT];
+    /* Processors: items handed to the stage and items it passed on, counted by
+     * the engine at each hand-off (processor_incoming_items / outgoing_items). */
+    atomic_uint_fast64_t incoming[OTC_SIGNAL_COUNT];
+    atomic_uint_fast64_t outgoing[OTC_SIGNAL_COUNT];
+    /* Exporters: batches taken off the queue and not yet done with, retries
+     * included (exporter_in_flight_requests). */
+    atomic_int_fast64_t  in_flight;
+    /* The instance's own metrics (otc_metric_register), newest first. */
+    struct otc_metric *_Atomic metrics;
 };
 
 struct otc_pipeline;

@@ -138,6 +138,8 @@ struct batch_ctx {
     size_t            taken;    /* items taken into the request */
     bool              failed;   /* out of memory while building */
     uint64_t          last_err_s;
+    /* self-telemetry, as otelcol's batch processor names it */
+    struct otc_metric m_send_size, m_size_trigger, m_timeout_trigger, m_cardinality;
 };
 
 #define OFF(f) offsetof(struct batch_ctx, f)
@@ -165,6 +167,49 @@ static int batch_validate(const void *vctx, char *err, size_t errlen)
     return OTC_OK;
 }
 
+/* ------------------------------------------------------- self-telemetry */
+
+static const double send_size_bounds[] = {10, 25, 50, 75, 100, 250, 500, 750, 1000, 2000, 3000,
+                                          4000, 5000, 6000, 7000, 8000, 9000, 10000, 20000,
+                                          30000, 50000, 100000};
+
+static int batch_metrics_register(struct otc_instance *ins, struct batch_ctx *x)
+{
+    static const char scope[] = "go.opentelemetry.io/collector/processor/batchprocessor";
+
+    x->m_send_size = (struct otc_metric){
+        .name = "otelcol_processor_batch_batch_send_size", .unit = "{units}", .scope = scope,
+        .help = "Number of units in the batch", .kind = OTC_METRIC_HISTOGRAM,
+        .bounds = send_size_bounds, .n_bounds = sizeof(send_size_bounds) / sizeof(send_size_bounds[0])};
+    x->m_size_trigger = (struct otc_metric){
+        .name = "otelcol_processor_batch_batch_size_trigger_send", .unit = "{times}", .scope = scope,
+        .help = "Number of times the batch was sent due to a size trigger", .kind = OTC_METRIC_COUNTER};
+    x->m_timeout_trigger = (struct otc_metric){
+        .name = "otelcol_processor_batch_timeout_trigger_send", .unit = "{times}", .scope = scope,
+        .help = "Number of times the batch was sent due to a timeout trigger", .kind = OTC_METRIC_COUNTER};
+    x->m_cardinality = (struct otc_metric){
+        .name = "otelcol_processor_batch_metadata_cardinality", .unit = "{combinations}", .scope = scope,
+        .help = "Number of distinct metadata value combinations being processed", .kind = OTC_METRIC_GAUGE};
+    otc_metric_set(&x->m_cardinality, 1); /* one batcher: no metadata_keys */
+    if (otc_metric_register(ins, &x->m_send_size) != OTC_OK ||
+        otc_metric_register(ins, &x->m_size_trigger) != OTC_OK ||
+        otc_metric_register(ins, &x->m_timeout_trigger) != OTC_OK ||
+        otc_metric_register(ins, &x->m_cardinality) != OTC_OK) {
+        return OTC_EINVAL;
+    }
+    return OTC_OK;
+}
+
+/* A send caused by trigger took pending items from before to after. */
+static void batch_metrics_sent(struct otc_metric *trigger, struct batch_ctx *x, size_t before,
+                               size_t after)
+{
+    if (before > after) {
+        otc_metric_add(trigger, 1);
+        otc_metric_record(&x->m_send_size, before - after);
+    }
+}
+
 static int batch_init(struct otc_instance *ins, void *vctx)
 {
     struct batch_ctx *x = vctx;
@@ -172,7 +217,7 @@ static int batch_init(struct otc_instance *ins, void *vctx)
     /* Outputs point into the input batches: when a later stage writes into
      * requests, inputs shared with other pipelines must be private copies. */
     x->downstream_mutates = otc_next_mutates(ins);
-    return OTC_OK;
+    return batch_metrics_register(ins, x);
 }
 
 /* --------------------------------------------------------------- helpers */
@@ -731,10 +776,14 @@ static int batch_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
     p->bins[p->n++] = (struct bt_bin){.b = b, .arrival_ns = b->received_ns, .n = n, .raw = raw};
     p->items += n;
     while (p->items > 0 && p->items >= (size_t)x->send_batch_size) {
+        size_t before = p->items;
         send_one(ins, x, s, p->items < max ? p->items : max);
+        batch_metrics_sent(&x->m_size_trigger, x, before, p->items);
     }
     if (x->timeout_ns == 0) {
+        size_t before = p->items;
         send_all(ins, x, s);
+        batch_metrics_sent(&x->m_timeout_trigger, x, before, p->items);
     }
     rearm(ins, x);
     return OTC_OK;
@@ -747,7 +796,9 @@ static int batch_timer(struct otc_instance *ins, void *vctx, uint64_t now_ns)
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
         const struct bt_pending *p = &x->pend[s];
         if (p->head < p->n && p->bins[p->head].arrival_ns + (uint64_t)x->timeout_ns <= now_ns) {
+            size_t before = p->items;
             send_all(ins, x, (enum otc_signal)s);
+            batch_metrics_sent(&x->m_timeout_trigger, x, before, p->items);
         }
     }
     rearm(ins, x);

@@ -139,17 +139,17 @@ def main(t):
 
     # ---- self-metrics
     s, _types = scrape(mport)
-    t.eq(value(s, "otelcol_receiver_refused_spans_total", receiver="otlp", transport="grpc"),
+    t.eq(value(s, "otelcol_receiver_refused_spans", receiver="otlp", transport="grpc"),
          want_ref["traces"] - want_http_ref, "refused spans over gRPC counted")
-    t.eq(value(s, "otelcol_receiver_refused_spans_total", receiver="otlp", transport="http"),
+    t.eq(value(s, "otelcol_receiver_refused_spans", receiver="otlp", transport="http"),
          want_http_ref, "refused spans over HTTP counted (plain and gzip bodies)")
-    t.eq(value(s, "otelcol_receiver_refused_log_records_total", receiver="otlp", transport="grpc"),
+    t.eq(value(s, "otelcol_receiver_refused_log_records", receiver="otlp", transport="grpc"),
          want_ref["logs"], "refused log records counted")
-    t.eq(value(s, "otelcol_receiver_accepted_spans_total", receiver="otlp", transport="grpc"), 5,
+    t.eq(value(s, "otelcol_receiver_accepted_spans", receiver="otlp", transport="grpc"), 5,
          "accepted spans over gRPC counted")
-    t.eq(value(s, "otelcol_receiver_refused_spans_total", receiver="otlp/file", transport="grpc"),
+    t.eq(value(s, "otelcol_receiver_refused_spans", receiver="otlp/file", transport="grpc"),
          file_refused[0], "otlp/file counted each refusal")
-    t.eq(value(s, "otelcol_receiver_accepted_spans_total", receiver="otlp/file", transport="grpc"), 2,
+    t.eq(value(s, "otelcol_receiver_accepted_spans", receiver="otlp/file", transport="grpc"), 2,
          "otlp/file accepted the two requests with the current token")
     h.stop_otelc(proc)
     c.close()

@@ -1382,6 +1382,50 @@ static void test_hostile_yaml(void **state)
     }
 }
 
+/* Several sources merge in order; every node keeps the source it came from,
+ * so a message names that source's line and column. */
+static void test_sources_merge(void **state)
+{
+    const char *uris[] = {"yaml:a:\n  b: 1\n  c: [x, y]\nd: keep\n",
+                          "yaml:a:\n  c: [z]\n  e::f: 2\n"};
+    const char *sets[] = {"a.b=3", "g::h.i=4"};
+    struct otc_yaml y;
+    struct otc_diag d = {0};
+    yaml_node_t *root, *a, *c, *f, *b;
+
+    assert_int_equal(otc_yaml_load_sources(&y, uris, 2, sets, 2, &d), OTC_OK);
+    root = otc_yaml_root(&y);
+    a = otc_yaml_get(&y, root, "a");
+    b = otc_yaml_get(&y, a, "b");
+    assert_string_equal(otc_yaml_str(b), "3");
+    c = otc_yaml_get(&y, a, "c");
+    assert_int_equal(c->data.sequence.items.top - c->data.sequence.items.start, 1); /* replaced */
+    f = otc_yaml_get(&y, otc_yaml_get(&y, a, "e"), "f");
+    assert_string_equal(otc_yaml_str(f), "2");
+    assert_string_equal(otc_yaml_str(otc_yaml_get(&y, root, "d")), "keep");
+    assert_string_equal(otc_yaml_str(otc_yaml_get(&y, otc_yaml_get(&y, otc_yaml_get(&y, root, "g"), "h"), "i")), "4");
+    /* f came from the second source, line 3; b from the first --set */
+    otc_diag_add(&d, y.path, &f->start_mark, "here");
+    otc_diag_add(&d, y.path, &b->start_mark, "there");
+    otc_diag_add(&d, y.path, NULL, "all");
+    assert_int_equal(d.n, 3);
+    assert_string_equal(d.msgs[0], "yaml:a:\n  c: [z]\n  e::f: 2\n:3:9: here");
+    assert_non_null(strstr(d.msgs[1], "--set a.b=3:1:"));
+    assert_non_null(strstr(d.msgs[2], ", --set a.b=3, --set g::h.i=4: all"));
+    otc_diag_free(&d);
+    otc_yaml_free(&y);
+
+    /* every source is read: both problems are reported */
+    {
+        const char *bad[] = {"/nonexistent/x.yaml", "yaml:[", "ftp:x"};
+        assert_int_not_equal(otc_yaml_load_sources(&y, bad, 3, NULL, 0, &d), OTC_OK);
+        assert_int_equal(d.n, 3);
+        assert_non_null(strstr(d.msgs[0], "/nonexistent/x.yaml: cannot read config"));
+        otc_diag_free(&d);
+        otc_yaml_free(&y);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1414,6 +1458,7 @@ int main(void)
         cmocka_unit_test(test_log_options_parsed_not_applied),
         cmocka_unit_test(test_hostile_yaml),
         cmocka_unit_test(test_storage_extension),
+        cmocka_unit_test(test_sources_merge),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
