@@ -391,7 +391,7 @@ struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep,
     } else if ((out = otc_batch_alloc_raw(b->signal, b->raw_len, &dst))) {
         out->received_ns = b->received_ns;
     }
-    if (!out || !dst || (n = otc_pb_keep_items(b->raw, b->raw_len, keep, dst)) == SIZE_MAX) {
+    if (!out || !dst || (n = otc_pb_keep_items(b->signal, b->raw, b->raw_len, keep, dst)) == SIZE_MAX) {
         if (out != b) {
             otc_batch_unref(out);
         }

@@ -60,6 +60,12 @@ int otc_batch_bytes(struct otc_batch *b, const uint8_t **data, size_t *len);
 /* Recount items after a stage changed the request. */
 size_t otc_batch_recount(struct otc_batch *b);
 
+/* True once the request is decoded (msg is set); acquire pairs with otc_batch_decode's release. */
+static inline bool otc_batch_is_decoded(const struct otc_batch *b)
+{
+    return atomic_load_explicit((atomic_bool *)&b->decoded, memory_order_acquire);
+}
+
 /* Reference counting for fan-out. unref frees the batch and its arena at zero. */
 static inline struct otc_batch *otc_batch_ref(struct otc_batch *b)
 {
@@ -80,7 +86,8 @@ int otc_batch_hold_segment(struct otc_batch *b, struct otc_wal_seg *seg);
  * is adopted by the copy instead, so its log records stay held). NULL on ENOMEM. */
 struct otc_batch *otc_batch_writable(struct otc_batch *b);
 /* Drop items of an undecoded batch without decoding it: keep has one entry per
- * item in wire order (0: drop), kept says how many are non-zero. The result
+ * item (data point, for metrics) in wire order (0: drop), kept says how many
+ * are non-zero (otc_pb_keep_items). The result
  * holds the received bytes of the kept items, without the scope and resource
  * containers left empty. Like otc_batch_writable, it works in place when the
  * caller holds the only reference and otherwise returns a private copy

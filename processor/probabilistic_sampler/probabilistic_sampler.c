@@ -696,46 +696,44 @@ struct decide_out {
 
 /* Pass 1, read-only: decide every item, in request order, into keep (or only count
  * when keep is NULL). */
-static void decide_traces(const struct sampler_ctx *x, const otc_traces_req *r, uint8_t *keep,
-                          struct decide_out *o)
+struct msg_decide {
+    const struct sampler_ctx *x;
+    uint8_t                  *keep;
+    struct decide_out        *o;
+};
+
+static void decide_record(struct msg_decide *d, bool k)
 {
-    for (size_t i = 0; i < r->n_resource_spans; i++) {
-        const otc_resource_spans *rs = r->resource_spans[i];
-        o->empty_groups |= rs->n_scope_spans == 0;
-        for (size_t j = 0; j < rs->n_scope_spans; j++) {
-            const otc_scope_spans *ss = rs->scope_spans[j];
-            o->empty_groups |= ss->n_spans == 0;
-            for (size_t k = 0; k < ss->n_spans; k++) {
-                bool k_ = span_keep(x, ss->spans[k]);
-                if (keep) {
-                    keep[o->total] = k_;
-                }
-                o->total++;
-                o->kept += k_;
-            }
-        }
+    if (d->keep) {
+        d->keep[d->o->total] = k;
     }
+    d->o->total++;
+    d->o->kept += k;
 }
 
-static void decide_logs(const struct sampler_ctx *x, const otc_logs_req *r, uint8_t *keep,
-                        struct decide_out *o)
+static int decide_span(void *arg, ProtobufCMessage *item)
 {
-    for (size_t i = 0; i < r->n_resource_logs; i++) {
-        const otc_resource_logs *rl = r->resource_logs[i];
-        o->empty_groups |= rl->n_scope_logs == 0;
-        for (size_t j = 0; j < rl->n_scope_logs; j++) {
-            const otc_scope_logs *sl = rl->scope_logs[j];
-            o->empty_groups |= sl->n_log_records == 0;
-            for (size_t k = 0; k < sl->n_log_records; k++) {
-                bool k_ = log_keep(x, sl->log_records[k]);
-                if (keep) {
-                    keep[o->total] = k_;
-                }
-                o->total++;
-                o->kept += k_;
-            }
-        }
-    }
+    struct msg_decide *d = arg;
+
+    decide_record(d, span_keep(d->x, (const otc_span *)item));
+    return 0;
+}
+
+static int decide_log(void *arg, ProtobufCMessage *item)
+{
+    struct msg_decide *d = arg;
+
+    decide_record(d, log_keep(d->x, (const otc_log_record *)item));
+    return 0;
+}
+
+static void decide_msg(const struct sampler_ctx *x, enum otc_signal s, const ProtobufCMessage *msg,
+                       uint8_t *keep, struct decide_out *o)
+{
+    struct msg_decide d = {x, keep, o};
+    struct otc_msg_visitor v = {.item = s == OTC_TRACES ? decide_span : decide_log, .arg = &d};
+
+    otc_msg_walk(s, msg, &v, &o->empty_groups);
 }
 
 /* Pass 1 on an undecoded request, walking its bytes: the same decisions for
@@ -877,66 +875,7 @@ static bool decide_wire(const struct sampler_ctx *x, const struct otc_batch *b, 
     return true;
 }
 
-/* Pass 2: remove dropped items in place (pointer arrays are compacted; the
- * memory stays in the arena) and then empty scopes and resources. keep is the
- * pass-1 decision list, or NULL to decide again (same data, same result). */
-static void compact_traces(const struct sampler_ctx *x, otc_traces_req *r, const uint8_t *keep)
-{
-    size_t idx = 0, nr = 0;
-
-    for (size_t i = 0; i < r->n_resource_spans; i++) {
-        otc_resource_spans *rs = r->resource_spans[i];
-        size_t ns = 0;
-        for (size_t j = 0; j < rs->n_scope_spans; j++) {
-            otc_scope_spans *ss = rs->scope_spans[j];
-            size_t n = 0;
-            for (size_t k = 0; k < ss->n_spans; k++, idx++) {
-                if (keep ? keep[idx] : span_keep(x, ss->spans[k])) {
-                    ss->spans[n++] = ss->spans[k];
-                }
-            }
-            ss->n_spans = n;
-            if (n) {
-                rs->scope_spans[ns++] = ss;
-            }
-        }
-        rs->n_scope_spans = ns;
-        if (ns) {
-            r->resource_spans[nr++] = rs;
-        }
-    }
-    r->n_resource_spans = nr;
-}
-
-static void compact_logs(const struct sampler_ctx *x, otc_logs_req *r, const uint8_t *keep)
-{
-    size_t idx = 0, nr = 0;
-
-    for (size_t i = 0; i < r->n_resource_logs; i++) {
-        otc_resource_logs *rl = r->resource_logs[i];
-        size_t ns = 0;
-        for (size_t j = 0; j < rl->n_scope_logs; j++) {
-            otc_scope_logs *sl = rl->scope_logs[j];
-            size_t n = 0;
-            for (size_t k = 0; k < sl->n_log_records; k++, idx++) {
-                if (keep ? keep[idx] : log_keep(x, sl->log_records[k])) {
-                    sl->log_records[n++] = sl->log_records[k];
-                }
-            }
-            sl->n_log_records = n;
-            if (n) {
-                rl->scope_logs[ns++] = sl;
-            }
-        }
-        rl->n_scope_logs = ns;
-        if (ns) {
-            r->resource_logs[nr++] = rl;
-        }
-    }
-    r->n_resource_logs = nr;
-}
-
-/* Room for one decision per item; NULL (decide twice) when memory is short. */
+/* Room for one decision per item; NULL when memory is short. */
 static uint8_t *sampler_keep_buf(struct sampler_ctx *x, size_t n)
 {
     if (n > x->keep_cap) {
@@ -962,7 +901,7 @@ static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batc
     if (s != OTC_TRACES && s != OTC_LOGS) {
         return otc_next(ins, b);
     }
-    if (!atomic_load_explicit(&b->decoded, memory_order_acquire)) {
+    if (!otc_batch_is_decoded(b)) {
         keep = sampler_keep_buf(x, b->items);
         if (decide_wire(x, b, keep, &o) && o.total == b->items) {
             if (keep && o.kept > 0 && (o.kept < o.total || o.empty_groups)) {
@@ -982,11 +921,7 @@ static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batc
         return otc_next(ins, b);
     }
     keep = sampler_keep_buf(x, otc_request_count_items(s, msg));
-    if (s == OTC_TRACES) {
-        decide_traces(x, (const otc_traces_req *)msg, keep, &o);
-    } else {
-        decide_logs(x, (const otc_logs_req *)msg, keep, &o);
-    }
+    decide_msg(x, s, msg, keep, &o);
 decided:
     if (o.kept == o.total && !o.empty_groups) {
         return otc_next(ins, b); /* untouched: the received bytes go on as they are */
@@ -997,17 +932,13 @@ decided:
         return OTC_OK;
     }
     /* A private copy (when shared) decodes the same bytes: same order, same decisions. */
-    b = otc_batch_writable(b);
+    b = keep ? otc_batch_writable(b) : (otc_batch_unref(b), NULL);
     if (!b || !(mut = otc_batch_msg_mut(b))) {
         otc_batch_unref(b);
         atomic_fetch_add(&ins->counters.dropped[s], o.total);
         return OTC_ENOMEM;
     }
-    if (s == OTC_TRACES) {
-        compact_traces(x, (otc_traces_req *)mut, keep);
-    } else {
-        compact_logs(x, (otc_logs_req *)mut, keep);
-    }
+    otc_msg_keep_items(s, mut, keep);
     otc_batch_recount(b);
     atomic_fetch_add(&ins->counters.dropped[s], o.total - o.kept);
     return otc_next(ins, b);
