@@ -165,6 +165,14 @@ static inline int otc_pb_iter_next(struct otc_pb_iter *it, const uint8_t **v, si
     struct otc_pb_field f;
     int r;
 
+    /* encoders write attributes with a one-byte tag and, mostly, length */
+    if (it->end - it->p >= 2 && it->p[0] == (uint8_t)(it->field << 3 | 2) && it->field < 16 &&
+        it->p[1] < 0x80 && (size_t)it->p[1] <= (size_t)(it->end - it->p - 2)) {
+        *v = it->p + 2;
+        *n = it->p[1];
+        it->p += 2 + *n;
+        return 1;
+    }
     while ((r = otc_pb_next_field(&it->p, it->end, &f)) > 0) {
         if (f.num == it->field && f.wt == 2) {
             *v = f.p;

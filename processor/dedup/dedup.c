@@ -440,6 +440,52 @@ static void enc_patch(struct dd_enc *e, size_t at, uint64_t n)
 
 static bool wenc_any(struct dd_enc *e, const uint8_t *p, size_t len, bool present, int depth);
 
+/* A KeyValue (v, n) as enc_str(key) and enc_any(string value) encode it,
+ * when it has the layout encoders write for a string attribute: key (0x0a,
+ * one-byte length), value (0x12, one-byte length) holding only its string
+ * (0x0a, one-byte length). false (nothing written) for any other. */
+static inline bool wenc_plain_kv(struct dd_enc *e, const uint8_t *v, size_t n)
+{
+    size_t kl, vl, sl;
+    uint64_t kn, sn;
+    uint8_t *o;
+
+    if (n < 6 || v[0] != 0x0a || (kl = v[1]) >= 0x80 || kl + 6 > n || v[kl + 2] != 0x12 ||
+        (vl = v[kl + 3]) >= 0x80 || kl + 4 + vl != n || v[kl + 4] != 0x0a ||
+        (sl = v[kl + 5]) >= 0x80 || sl + 2 != vl) {
+        return false;
+    }
+    kn = strnlen((const char *)v + 2, kl);
+    sn = strnlen((const char *)v + kl + 6, sl);
+    if (!enc_reserve(e, 17 + kn + sn)) {
+        return true; /* e->failed tells */
+    }
+    o = e->p + e->len;
+    memcpy(o, &kn, 8);
+    memcpy(o + 8, v + 2, kn);
+    o += 8 + kn;
+    *o++ = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+    memcpy(o, &sn, 8);
+    memcpy(o + 8, v + kl + 6, sn);
+    e->len += 17 + kn + sn;
+    return true;
+}
+
+/* One KeyValue (v, n), as enc_attrs encodes each. */
+static inline bool wenc_kv(struct dd_enc *e, const uint8_t *v, size_t n, int depth)
+{
+    struct otc_pb_kv kv;
+
+    if (depth <= DEDUP_MAX_DEPTH && wenc_plain_kv(e, v, n)) {
+        return true;
+    }
+    if (!otc_pb_kv_read(v, n, &kv)) {
+        return false;
+    }
+    wenc_str(e, kv.key, kv.key_len);
+    return wenc_any(e, kv.value, kv.value_len, kv.value != NULL, depth);
+}
+
 /* The KeyValues numbered field of the message at p (NULL: none), as enc_attrs. */
 static bool wenc_attrs(struct dd_enc *e, const uint8_t *p, size_t len, uint32_t field, int depth)
 {
@@ -451,13 +497,7 @@ static bool wenc_attrs(struct dd_enc *e, const uint8_t *p, size_t len, uint32_t 
     enc_u64(e, 0);
     otc_pb_iter_init(&it, p ? p : (const uint8_t *)"", p ? len : 0, field);
     while ((r = otc_pb_iter_next(&it, &v, &vn)) > 0) {
-        struct otc_pb_kv kv;
-
-        if (!otc_pb_kv_read(v, vn, &kv)) {
-            return false;
-        }
-        wenc_str(e, kv.key, kv.key_len);
-        if (!wenc_any(e, kv.value, kv.value_len, kv.value != NULL, depth)) {
+        if (!wenc_kv(e, v, vn, depth)) {
             return false;
         }
         n++;
@@ -696,27 +736,57 @@ _Static_assert((int)OTC_PB_GAUGE == (int)OPENTELEMETRY__PROTO__METRICS__V1__METR
                    (int)OTC_PB_SUMMARY == (int)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY,
                "metric types are the data_case values");
 
+/* A data point: attributes, then start and time, in one pass over the point. */
 static int dd_wire_point(void *arg, const struct otc_pb_metric *m, const uint8_t *p, size_t len)
 {
     struct dd_walk *w = arg;
     struct dd_enc *e = &w->x->enc;
-    struct otc_pb_point pt;
+    const uint32_t attrs = otc_pb_point_attributes(m->type);
+    const uint8_t *end = p + len;
+    uint64_t start = 0, time = 0;
+    struct otc_pb_field f;
+    size_t at, n = 0;
+    int r;
 
     if (w->metric != m->p) {
         w->metric = m->p;
         w->mk = metric_key(w, m->name, m->name ? strnlen((const char *)m->name, m->name_len) : 0,
                            m->type);
     }
-    if (!otc_pb_point_read(p, len, &pt)) {
-        return WIRE_STOP;
-    }
     e->len = 0;
     enc_key(e, &w->mk);
-    if (!wenc_attrs(e, p, len, otc_pb_point_attributes(m->type), 0)) {
-        return WIRE_STOP;
+    at = e->len;
+    enc_u64(e, 0);
+    while (p < end) {
+        /* an attribute with a one-byte tag and length (most of a point) */
+        if (p[0] == (uint8_t)(attrs << 3 | 2) && end - p >= 2 && p[1] < 0x80 &&
+            (size_t)p[1] <= (size_t)(end - p - 2)) {
+            const uint8_t *v = p + 2;
+
+            p = v + v[-1];
+            if (!wenc_kv(e, v, (size_t)v[-1], 0)) {
+                return WIRE_STOP;
+            }
+            n++;
+            continue;
+        }
+        if ((r = otc_pb_next_field(&p, end, &f)) < 0) {
+            return WIRE_STOP;
+        }
+        if (f.num == attrs && f.wt == 2) {
+            if (!wenc_kv(e, f.p, f.len, 0)) {
+                return WIRE_STOP;
+            }
+            n++;
+        } else if (f.wt == 1 && f.num == 2) {
+            start = f.v;
+        } else if (f.wt == 1 && f.num == 3) {
+            time = f.v;
+        }
     }
-    enc_u64(e, pt.start_time_unix_nano);
-    enc_u64(e, pt.time_unix_nano);
+    enc_patch(e, at, n);
+    enc_u64(e, start);
+    enc_u64(e, time);
     return dd_put(w, enc_hash(e));
 }
 
