@@ -297,6 +297,13 @@ static inline bool kv_is_plain(const uint8_t *p, size_t len)
     return n == (uint64_t)(end - v);
 }
 
+/* Whether the key bytes kp (kl of them) name key (klen bytes) as the decoded
+ * string does: it ends at the first NUL, so "key\0more" is named key. */
+static inline bool key_is(const uint8_t *kp, size_t kl, const char *key, size_t klen)
+{
+    return kl >= klen && memcmp(kp, key, klen) == 0 && (kl == klen || kp[klen] == 0);
+}
+
 /* kv_named for a KeyValue of any layout, field by field. */
 static int kv_named_fields(const uint8_t *p, size_t len, const char *key, size_t klen)
 {
@@ -314,7 +321,7 @@ static int kv_named_fields(const uint8_t *p, size_t len, const char *key, size_t
     if (r < 0) {
         return -1;
     }
-    return kp && kl == klen && memcmp(kp, key, klen) == 0;
+    return kp && key_is(kp, kl, key, klen);
 }
 
 /* Whether the KeyValue at p is named key (klen bytes): 1, 0, or -1 when
@@ -322,7 +329,7 @@ static int kv_named_fields(const uint8_t *p, size_t len, const char *key, size_t
 static inline int kv_named(const uint8_t *p, size_t len, const char *key, size_t klen)
 {
     if (kv_is_plain(p, len)) {
-        return p[1] == klen && memcmp(p + 2, key, klen) == 0;
+        return key_is(p + 2, p[1], key, klen);
     }
     return kv_named_fields(p, len, key, klen);
 }
@@ -364,10 +371,10 @@ static inline int kv_named_any(const uint8_t *v, size_t n, const struct otc_pb_k
         size_t nk = keys->n;
 
         if (nk == 1) { /* the usual case, without the loop */
-            return kl == keys->len[0] && memcmp(v + 2, keys->s[0], kl) == 0;
+            return key_is(v + 2, kl, keys->s[0], keys->len[0]);
         }
         for (size_t i = 0; i < nk; i++) {
-            if (kl == keys->len[i] && memcmp(v + 2, keys->s[i], kl) == 0) {
+            if (key_is(v + 2, kl, keys->s[i], keys->len[i])) {
                 return 1;
             }
         }

@@ -9,6 +9,7 @@
 #include "otc/otc_pb_walk.h"
 #include "proc_test_util.h"
 #include "processor/dedup/dedup.h"
+#include "processor/probabilistic_sampler/probabilistic_sampler.h"
 #include "processor/truncate/truncate.h"
 
 typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint               NumberPoint;
@@ -55,7 +56,8 @@ static void set_attrs(struct otc_arena *a, otc_key_value ***kvs, size_t *n, unsi
     *kvs = rich_attrs(a, salt, n);
 }
 
-/* Pack msg, turn each "NUL?" into "NUL\0" (same length), release the arena. */
+/* Pack msg, turn each "NUL?" into "NUL\0" and each "?NUL" into "\0NUL" (same
+ * length), release the arena. */
 static uint8_t *pack(struct otc_arena *a, const ProtobufCMessage *msg, size_t *len)
 {
     uint8_t *buf;
@@ -67,6 +69,8 @@ static uint8_t *pack(struct otc_arena *a, const ProtobufCMessage *msg, size_t *l
     for (size_t i = 0; i + 4 <= *len; i++) {
         if (!memcmp(buf + i, "NUL?", 4)) {
             buf[i + 3] = '\0';
+        } else if (!memcmp(buf + i, "?NUL", 4)) {
+            buf[i] = '\0';
         }
     }
     otc_arena_release(a);
@@ -649,6 +653,139 @@ static void test_truncate_forms_agree(void **state)
     }
 }
 
+/* Log records for the sampler: with and without trace ids; a from_attribute
+ * of every kind; sampling.threshold / .randomness, valid and not; a priority
+ * as a double, an int and a string; keys that end at a NUL. */
+static uint8_t *sampler_logs(size_t *len)
+{
+    enum { N = 48 };
+    struct otc_arena a;
+    otc_logs_req *req;
+
+    otc_arena_init(&a, 1 << 18);
+    req = pt_logs(&a, N);
+    for (size_t i = 0; i < N; i++) {
+        uint8_t tid[16];
+        otc_key_value *kv[4];
+        size_t n = 0;
+        otc_log_record *lr;
+
+        for (int k = 0; k < 16; k++) {
+            tid[k] = (uint8_t)(i * 37 + k * 11 + 1);
+        }
+        lr = pt_log(&a, tid, i % 3 == 0 ? 0 : 16, i);
+        switch (i % 8) {
+        case 0:
+            kv[n++] = pt_kv(&a, "user.id", pt_any_str(&a, i & 8 ? "alice" : "bob"));
+            break;
+        case 1:
+            kv[n++] = pt_kv(&a, "user.id", pt_any_int(&a, (int64_t)i * 1000 - 7));
+            break;
+        case 2:
+            kv[n++] = pt_kv(&a, "user.id", pt_any_double(&a, 0.1 * (double)i));
+            break;
+        case 3:
+            kv[n++] = pt_kv(&a, "user.id", pt_any_bool(&a, i & 1));
+            kv[n++] = pt_kv(&a, "sampling.threshold", pt_any_str(&a, i & 8 ? "8" : "xyz"));
+            break;
+        case 4:
+            kv[n++] = pt_kv(&a, "user.id?NUL", pt_any_bytes(&a, "\x01\x02", 2));
+            kv[n++] = pt_kv(&a, "sampling.randomness", pt_any_str(&a, "00112233445566"));
+            break;
+        case 5:
+            kv[n++] = pt_kv(&a, "prio", pt_any_double(&a, 12.5 * (double)(i % 5)));
+            kv[n++] = pt_kv(&a, "sampling.threshold?NUL", pt_any_str(&a, "c"));
+            break;
+        case 6:
+            kv[n++] = pt_kv(&a, "prio", pt_any_int(&a, (int64_t)(i % 3) * 40));
+            kv[n++] = pt_kv(&a, "user.id", NULL);
+            break;
+        default:
+            kv[n++] = pt_kv(&a, "prio", pt_any_str(&a, "50"));
+            break;
+        }
+        lr->attributes = pt_attrs(&a, n, kv);
+        lr->n_attributes = n;
+        req->resource_logs[0]->scope_logs[0]->log_records[i] = lr;
+    }
+    return pack(&a, &req->base, len);
+}
+
+/* The sampler decides every log record alike from either form, in every mode,
+ * and never decodes a logs request to decide. */
+static void test_sampler_logs_forms_agree(void **state)
+{
+    static const char *const c1[] = {"sampling_percentage", "50", "hash_seed", "3", NULL};
+    static const char *const c2[] = {"sampling_percentage", "0", NULL};
+    static const char *const c3[] = {"sampling_percentage", "50", "attribute_source", "record",
+                                     "from_attribute", "user.id", NULL};
+    static const char *const c4[] = {"sampling_percentage", "30", "from_attribute", "user.id",
+                                     "sampling_priority", "prio", "fail_closed", "false", NULL};
+    static const char *const c5[] = {"sampling_percentage", "0", "fail_closed", "false",
+                                     "sampling_priority", "prio", NULL};
+    static const char *const c6[] = {"sampling_percentage", "100", NULL};
+    static const char *const *const configs[] = {c1, c2, c3, c4, c5, c6};
+    size_t len;
+    uint8_t *p = sampler_logs(&len);
+
+    (void)state;
+    for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
+        uint64_t dd, dw;
+        bool und_d = false, und_w = false;
+        struct otc_batch *od = run_form(&otc_processor_probabilistic_sampler_ops, configs[c],
+                                        OTC_LOGS, p, len, true, &dd, &und_d);
+        struct otc_batch *ow = run_form(&otc_processor_probabilistic_sampler_ops, configs[c],
+                                        OTC_LOGS, p, len, false, &dw, &und_w);
+
+        assert_int_equal(dd, dw);
+        assert_true((od == NULL) == (ow == NULL));
+        if (od) {
+            assert_true(und_w);
+            assert_same_request(OTC_LOGS, od, ow);
+        }
+        if (c == 0 || c == 2 || c == 3) {
+            assert_true(dd > 0 && dd < 48); /* some kept, some dropped */
+        }
+        otc_batch_unref(od);
+        otc_batch_unref(ow);
+    }
+    free(p);
+}
+
+/* A span attribute named sampling.priority up to a NUL is the priority, as
+ * its decoded key says. */
+static void test_sampler_nul_key(void **state)
+{
+    static const char *const cfg[] = {"sampling_percentage", "100", NULL};
+    struct otc_arena a;
+    otc_traces_req *req;
+    uint8_t tid[16] = {5};
+    otc_key_value *kv;
+    size_t len;
+    uint8_t *p;
+
+    (void)state;
+    otc_arena_init(&a, 1 << 12);
+    req = pt_traces(&a, 2);
+    for (size_t i = 0; i < 2; i++) {
+        otc_span *sp = pt_span(&a, tid, 16, i);
+        kv = pt_kv(&a, "sampling.priority?NUL", pt_any_int(&a, 0)); /* 0: drop */
+        sp->attributes = pt_attrs(&a, 1, &kv);
+        sp->n_attributes = 1;
+        req->resource_spans[0]->scope_spans[0]->spans[i] = sp;
+    }
+    p = pack(&a, &req->base, &len);
+    for (int decoded = 0; decoded < 2; decoded++) {
+        uint64_t d;
+        bool und = false;
+        struct otc_batch *o = run_form(&otc_processor_probabilistic_sampler_ops, cfg, OTC_TRACES,
+                                       p, len, decoded, &d, &und);
+        assert_null(o);
+        assert_int_equal(d, 2);
+    }
+    free(p);
+}
+
 /* ------------------------------------------------------------ malformed */
 
 struct w {
@@ -798,6 +935,8 @@ int main(void)
         cmocka_unit_test(test_keep_agree),
         cmocka_unit_test(test_dedup_forms_agree),
         cmocka_unit_test(test_truncate_forms_agree),
+        cmocka_unit_test(test_sampler_logs_forms_agree),
+        cmocka_unit_test(test_sampler_nul_key),
         cmocka_unit_test(test_malformed),
     };
 
