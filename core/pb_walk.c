@@ -4,6 +4,7 @@
  * order; field readers; the keep / drop helpers of both forms. Reentrant;
  * runs on whichever thread holds the batch (the pipeline worker). */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "otc/otc_batch.h"
 #include "otc/otc_pb_walk.h"
 #include "otc/otc_rc.h"
 
@@ -743,23 +744,15 @@ size_t otc_pb_keep_items(enum otc_signal s, const uint8_t *buf, size_t len, cons
 
 /* ------------------------------------------------------ decoded requests */
 
-/* The three requests share one shape: request -> resources[] -> scopes[] ->
- * items[]; these offsets let one walker serve all of them. */
-struct msg_layout {
-    size_t req_n, req_v;                 /* Resource* containers */
-    size_t res_n, res_v, res_msg, res_schema;     /* Scope* containers, Resource */
-    size_t scope_n, scope_v, scope_msg, scope_schema; /* items, InstrumentationScope */
-};
-
 #define MSG_LAYOUT(REQ, RES, SCOPE, rfield, sfield, ifield)                                \
     {                                                                                      \
-        offsetof(REQ, n_##rfield), offsetof(REQ, rfield), offsetof(RES, n_##sfield),       \
-        offsetof(RES, sfield), offsetof(RES, resource), offsetof(RES, schema_url),         \
-        offsetof(SCOPE, n_##ifield), offsetof(SCOPE, ifield), offsetof(SCOPE, scope),      \
-        offsetof(SCOPE, schema_url)                                                        \
+        offsetof(REQ, n_##rfield), offsetof(REQ, rfield), sizeof(RES),                     \
+        offsetof(RES, n_##sfield), offsetof(RES, sfield), offsetof(RES, resource),         \
+        offsetof(RES, schema_url), sizeof(SCOPE), offsetof(SCOPE, n_##ifield),             \
+        offsetof(SCOPE, ifield), offsetof(SCOPE, scope), offsetof(SCOPE, schema_url)       \
     }
 
-static const struct msg_layout msg_layouts[OTC_SIGNAL_COUNT] = {
+static const struct otc_msg_layout msg_layouts[OTC_SIGNAL_COUNT] = {
     [OTC_TRACES] = MSG_LAYOUT(otc_traces_req, otc_resource_spans, otc_scope_spans,
                               resource_spans, scope_spans, spans),
     [OTC_METRICS] = MSG_LAYOUT(otc_metrics_req, otc_resource_metrics, otc_scope_metrics,
@@ -767,6 +760,11 @@ static const struct msg_layout msg_layouts[OTC_SIGNAL_COUNT] = {
     [OTC_LOGS] = MSG_LAYOUT(otc_logs_req, otc_resource_logs, otc_scope_logs, resource_logs,
                             scope_logs, log_records),
 };
+
+const struct otc_msg_layout *otc_msg_layout(enum otc_signal s)
+{
+    return (unsigned)s < OTC_SIGNAL_COUNT ? &msg_layouts[s] : NULL;
+}
 
 #define M_N(p, off)   (*(size_t *)((char *)(p) + (off)))
 #define M_V(p, off)   (*(void ***)((char *)(p) + (off)))
@@ -811,10 +809,45 @@ ProtobufCMessage **otc_msg_points(const otc_metric *m, size_t *n)
     return (ProtobufCMessage **)d->data_points;
 }
 
+size_t otc_metric_point_count(const otc_metric *m)
+{
+    const msg_points *d = metric_data(m);
+
+    return d ? d->n_data_points : 0;
+}
+
+size_t otc_request_count_items(enum otc_signal s, const ProtobufCMessage *req)
+{
+    const struct otc_msg_layout *L;
+    size_t n = 0;
+
+    if (!req || (unsigned)s >= OTC_SIGNAL_COUNT) {
+        return 0;
+    }
+    L = &msg_layouts[s];
+    for (size_t i = 0; i < M_N(req, L->req_n); i++) {
+        void *rs = M_V(req, L->req_v)[i];
+
+        for (size_t j = 0; j < M_N(rs, L->res_n); j++) {
+            void *ss = M_V(rs, L->res_v)[j];
+            size_t n_it = M_N(ss, L->scope_n);
+
+            if (s != OTC_METRICS) {
+                n += n_it;
+                continue;
+            }
+            for (size_t k = 0; k < n_it; k++) {
+                n += otc_metric_point_count(M_V(ss, L->scope_v)[k]);
+            }
+        }
+    }
+    return n;
+}
+
 int otc_msg_walk(enum otc_signal s, const ProtobufCMessage *req, const struct otc_msg_visitor *v,
                  bool *empty_groups)
 {
-    const struct msg_layout *L;
+    const struct otc_msg_layout *L;
     bool empty = false;
     int r;
 
@@ -885,7 +918,7 @@ static size_t keep_compact(void **v, size_t n, const uint8_t *keep, size_t *at)
 
 size_t otc_msg_keep_items(enum otc_signal s, ProtobufCMessage *req, const uint8_t *keep)
 {
-    const struct msg_layout *L;
+    const struct otc_msg_layout *L;
     size_t at = 0, nr = 0, left = 0;
 
     if (!req || (unsigned)s >= OTC_SIGNAL_COUNT) {

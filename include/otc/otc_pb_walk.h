@@ -321,6 +321,18 @@ struct otc_msg_visitor {
     void *arg;
 };
 
+/* Where a decoded request of each signal keeps its containers (byte offsets
+ * and sizes of the generated structs), for code that goes through them itself:
+ * a walk that stops and resumes, or a builder of new requests. */
+struct otc_msg_layout {
+    size_t req_n, req_v;                              /* Resource* containers */
+    size_t res_size, res_n, res_v, res_msg, res_schema; /* Scope* containers, Resource */
+    size_t scope_size, scope_n, scope_v, scope_msg, scope_schema; /* items, scope */
+};
+
+/* The layout of signal s's request (NULL for no signal). */
+const struct otc_msg_layout *otc_msg_layout(enum otc_signal s);
+
 /* Walk a decoded request of signal s in order. OTC_OK, or what a callback
  * returned; *empty_groups as otc_pb_walk's. */
 int otc_msg_walk(enum otc_signal s, const ProtobufCMessage *req, const struct otc_msg_visitor *v,
