@@ -104,7 +104,10 @@ static int walk_item(const uint8_t *p, size_t len, const struct otc_pb_visitor *
     if ((r = read_metric(p, len, &m, &d, &dlen)) != OTC_OK) {
         return r;
     }
-    for (dend = d + dlen; d && (r = otc_pb_next_field(&d, dend, &f)) > 0;) {
+    if (!d) {
+        return 0; /* a Metric without data: no points */
+    }
+    for (dend = d + dlen; (r = otc_pb_next_field(&d, dend, &f)) > 0;) {
         if (f.num == DATA_POINTS && f.wt == 2 && (r = v->point(v->arg, &m, f.p, f.len)) != 0) {
             return r;
         }

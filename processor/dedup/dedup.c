@@ -584,12 +584,13 @@ static int dd_wire_scope(void *arg, const struct otc_pb_head *h)
 {
     struct dd_walk *w = arg;
     struct dd_enc *e = &w->x->enc;
-    const uint8_t *p = h->msg, *end = h->msg + h->msg_len, *name = NULL, *version = NULL;
+    const uint8_t *p = h->msg ? h->msg : (const uint8_t *)"", *end = p + h->msg_len;
+    const uint8_t *name = NULL, *version = NULL;
     size_t name_len = 0, version_len = 0;
     struct otc_pb_field f;
-    int r = 0;
+    int r;
 
-    while (p && (r = otc_pb_next_field(&p, end, &f)) > 0) {
+    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
         if (f.num == SCOPE_NAME || f.num == SCOPE_VERSION) {
             if (f.wt != 2) {
                 return WIRE_STOP;
