@@ -87,7 +87,7 @@ static int read_metric(const uint8_t *p, size_t len, struct otc_pb_metric *m,
 
 /* An item of a scope container: the item callback, then, for a Metric when
  * the visitor takes points, each data point. */
-static int walk_item(const uint8_t *p, size_t len, const struct otc_pb_visitor *v)
+static inline int walk_item(const uint8_t *p, size_t len, const struct otc_pb_visitor *v)
 {
     struct otc_pb_metric m;
     struct otc_pb_field f;
@@ -122,18 +122,30 @@ static int walk_level(const uint8_t *p, const uint8_t *end, int level,
 {
     int (*head)(void *, const struct otc_pb_head *) = level == 1 ? v->resource : v->scope;
     struct otc_pb_field f;
-    bool any = false;
+    bool any = false, met = false;
     int r;
 
-    if (head) {
+    if (head && v->heads) {
         struct otc_pb_head h;
 
         if ((r = read_head(p, end, &h)) != OTC_OK || (r = head(v->arg, &h)) != 0) {
             return r;
         }
+        head = NULL;
     }
     while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
         if (f.num != CHILD || f.wt != 2) {
+            if (head && f.num == HEAD_MSG) {
+                struct otc_pb_head h = {f.p, f.len, NULL, 0};
+
+                if (f.wt != 2 || met) {
+                    return OTC_EINVAL; /* as read_head */
+                }
+                met = true;
+                if ((r = head(v->arg, &h)) != 0) {
+                    return r;
+                }
+            }
             continue;
         }
         any = true;

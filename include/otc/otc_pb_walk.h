@@ -122,15 +122,19 @@ struct otc_pb_metric {
 
 /* What a walk visits. Each callback returns 0 to go on, anything else to stop
  * the walk (otc_pb_walk then returns that value). A NULL callback is skipped.
- * resource / scope: once per container, before its items; item: a Span,
- * Metric or LogRecord; point: each data point of each Metric (with point set,
- * the items are read as Metrics: set it for metrics requests only). */
+ * resource / scope: the container's head. With heads set, once per container
+ * before its items, with the schema_url (the container is read once more for
+ * it); otherwise where the head message is met, without the schema_url, and
+ * not at all when the container has none (encoders write the head first).
+ * item: a Span, Metric or LogRecord; point: each data point of each Metric
+ * (with point set, the items are read as Metrics: for metrics requests only). */
 struct otc_pb_visitor {
     int (*resource)(void *arg, const struct otc_pb_head *h);
     int (*scope)(void *arg, const struct otc_pb_head *h);
     int (*item)(void *arg, const uint8_t *p, size_t len);
     int (*point)(void *arg, const struct otc_pb_metric *m, const uint8_t *p, size_t len);
     void *arg;
+    bool heads; /* whole heads, before the items (see above) */
 };
 
 /* Walk a serialized Export*ServiceRequest in wire order. OTC_OK when walked to

@@ -801,7 +801,7 @@ static bool dd_keys(struct dedup_ctx *x, struct otc_batch *b, bool wire, size_t 
 
     x->enc.failed = false;
     if (wire) {
-        struct otc_pb_visitor v = {.arg = &w};
+        struct otc_pb_visitor v = {.arg = &w, .heads = true};
 
         if (s == OTC_TRACES) {
             v.item = dd_wire_span; /* spans need neither resource nor scope */

@@ -453,7 +453,7 @@ static void test_walks_agree(void **state)
         struct otc_batch *b = form((enum otc_signal)s, p, len, true);
         struct trail tw = {0}, tm = {0};
         struct otc_pb_visitor pv = {pb_res, pb_scope, pb_item, s == OTC_METRICS ? pb_point : NULL,
-                                    &tw};
+                                    &tw, true};
         struct otc_msg_visitor mv = {msg_res, msg_scope, msg_item,
                                      s == OTC_METRICS ? msg_point : NULL, &tm};
         bool ew = false, em = false;
@@ -842,7 +842,7 @@ static void test_malformed(void **state)
         uint8_t *p = rich((enum otc_signal)s, &len, 0);
         uint8_t keep[64], *out = malloc(len);
         struct otc_pb_visitor v = {any_head, any_head, NULL,
-                                   s == OTC_METRICS ? count_point : NULL, &np};
+                                   s == OTC_METRICS ? count_point : NULL, &np, s != OTC_LOGS};
 
         memset(keep, 1, sizeof(keep));
         for (size_t cut = 0; cut < len; cut++) {
@@ -860,7 +860,7 @@ static void test_malformed(void **state)
     }
     {
         struct w res = {0}, rs = {0}, req = {0}, ss = {0}, m = {0}, g = {0}, pt = {0};
-        struct otc_pb_visitor v = {any_head, any_head, NULL, count_point, NULL};
+        struct otc_pb_visitor v = {any_head, any_head, NULL, count_point, NULL, true};
         size_t n = 0;
 
         v.arg = &n;
@@ -869,6 +869,9 @@ static void test_malformed(void **state)
         w_msg(&rs, 1, &res); /* Resource twice */
         w_msg(&req, 1, &rs);
         assert_int_equal(otc_pb_walk(req.b, req.n, &v, NULL), OTC_EINVAL);
+        v.heads = false; /* heads where they are met: the second is refused too */
+        assert_int_equal(otc_pb_walk(req.b, req.n, &v, NULL), OTC_EINVAL);
+        v.heads = true;
         v.resource = NULL; /* not read without a resource callback */
         assert_int_equal(otc_pb_walk(req.b, req.n, &v, NULL), OTC_OK);
 

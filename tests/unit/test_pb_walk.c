@@ -110,7 +110,7 @@ static void test_walk_order(void **state)
 {
     struct w req = {0}, rs1 = {0}, rs2 = {0}, ss = {0}, sp = {0}, res = {0}, scope = {0};
     struct seen s = {0};
-    struct otc_pb_visitor v = {on_resource, on_scope, on_item, NULL, &s};
+    struct otc_pb_visitor v = {on_resource, on_scope, on_item, NULL, &s, true};
     bool empty = false;
 
     (void)state;
@@ -139,6 +139,12 @@ static void test_walk_order(void **state)
     assert_int_equal(otc_pb_walk(req.b, req.n, &v, &empty), OTC_OK);
     s.log[s.n] = '\0';
     assert_string_equal(s.log, "RS12rs3s"); /* rs2 has neither Resource nor scope message */
+    v.heads = false; /* heads where met: absent ones are not handed over */
+    s.n = 0;
+    assert_int_equal(otc_pb_walk(req.b, req.n, &v, &empty), OTC_OK);
+    s.log[s.n] = '\0';
+    assert_string_equal(s.log, "RS123");
+    v.heads = true;
     assert_true(empty);
 
     /* without the empty scope container: no empty group */
