@@ -7,7 +7,8 @@
  * dedup check per key, single-threaded and
  * with 2 producer threads feeding the one worker thread that owns the table (as
  * receivers feed a pipeline).
- * Usage: bench_processors [requests per case [only cases whose name contains this]]
+ * Usage: bench_processors [requests per case [only cases whose name contains this,
+ * or "=name" for one case]]
  * BENCH_NO_WARM=1 skips filling the dedup table first (for callgrind counts). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <malloc.h>
@@ -519,6 +520,9 @@ static const char *only; /* run only the cases whose name contains this */
 
 static bool wanted(const char *name)
 {
+    if (only && only[0] == '=') {
+        return !strcmp(name, only + 1); /* "=name": that case alone */
+    }
     return !only || strstr(name, only);
 }
 
