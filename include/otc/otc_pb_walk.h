@@ -102,8 +102,8 @@ enum otc_pb_metric_type {
     OTC_PB_SUMMARY = 11,
 };
 
-/* A Resource* or Scope* container's own fields (the last occurrence counts),
- * handed over before its children. */
+/* A Resource* or Scope* container's own fields (the last schema_url counts),
+ * as a visitor's resource and scope callbacks get them. */
 struct otc_pb_head {
     const uint8_t *msg; /* the Resource or InstrumentationScope; NULL when absent */
     size_t         msg_len;
