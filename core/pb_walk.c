@@ -894,7 +894,10 @@ int otc_msg_walk(enum otc_signal s, const ProtobufCMessage *req, const struct ot
                 }
             }
             empty |= n_it == 0;
-            for (size_t k = 0; k < n_it; k++) {
+            if (v->items && n_it && (r = v->items(v->arg, items, n_it)) != 0) {
+                return r;
+            }
+            for (size_t k = 0; k < n_it && (v->item || v->point); k++) {
                 ProtobufCMessage **pts;
                 size_t np;
 

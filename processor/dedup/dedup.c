@@ -336,12 +336,22 @@ static int dd_msg_scope(void *arg, const struct otc_msg_head *h)
     return 0;
 }
 
-static int dd_msg_span(void *arg, ProtobufCMessage *item)
+/* The spans of a scope container, in one loop (a call per span was 10% of
+ * the decoded path). */
+static int dd_msg_spans(void *arg, ProtobufCMessage *const *items, size_t n)
 {
-    const otc_span *sp = (const otc_span *)item;
+    struct dd_walk *w = arg;
 
-    return dd_put(arg, span_key(sp->trace_id.data, sp->trace_id.len, sp->span_id.data,
-                                sp->span_id.len, sp->start_time_unix_nano));
+    if (n > w->cap - w->n) {
+        return 1; /* more items than counted */
+    }
+    for (size_t k = 0; k < n; k++) {
+        const otc_span *sp = (const otc_span *)items[k];
+
+        w->x->keys[w->n++] = span_key(sp->trace_id.data, sp->trace_id.len, sp->span_id.data,
+                                      sp->span_id.len, sp->start_time_unix_nano);
+    }
+    return 0;
 }
 
 static int dd_msg_log(void *arg, ProtobufCMessage *item)
@@ -816,7 +826,7 @@ static bool dd_keys(struct dedup_ctx *x, struct otc_batch *b, bool wire, size_t 
         struct otc_msg_visitor v = {.arg = &w};
 
         if (s == OTC_TRACES) {
-            v.item = dd_msg_span;
+            v.items = dd_msg_spans;
         } else {
             v.resource = dd_msg_resource;
             v.scope = dd_msg_scope;

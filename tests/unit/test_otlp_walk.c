@@ -455,7 +455,7 @@ static void test_walks_agree(void **state)
         struct otc_pb_visitor pv = {pb_res, pb_scope, pb_item, s == OTC_METRICS ? pb_point : NULL,
                                     &tw, true};
         struct otc_msg_visitor mv = {msg_res, msg_scope, msg_item,
-                                     s == OTC_METRICS ? msg_point : NULL, &tm};
+                                     s == OTC_METRICS ? msg_point : NULL, &tm, NULL};
         bool ew = false, em = false;
 
         assert_int_equal(otc_pb_walk(p, len, &pv, &ew), OTC_OK);
