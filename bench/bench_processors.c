@@ -1,12 +1,15 @@
 /* bench_processors.c - cost of each processor (probabilistic_sampler, truncate,
  * transform, dedup, batch, memory_limiter) per span of a 100-span request with 10
- * string attributes per span, next to a pass-through stage and the arena decode
+ * string attributes per span (and per log record and metric data point of
+ * requests of the same shape), next to a pass-through stage and the arena decode
  * that any decoding stage needs (batch also on undecoded requests, as the receivers'
  * fast path delivers them, and with the exporter's encoding of its output); and the
  * dedup check per key, single-threaded and
  * with 2 producer threads feeding the one worker thread that owns the table (as
  * receivers feed a pipeline).
- * Usage: bench_processors [requests per case [only cases whose name contains this]] */
+ * Usage: bench_processors [requests per case [only cases whose name contains this,
+ * or "=name" for one case]]
+ * BENCH_NO_WARM=1 skips filling the dedup table first (for callgrind counts). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <malloc.h>
 #include <pthread.h>
@@ -163,7 +166,8 @@ struct req {
 };
 
 static struct req pool[POOL];
-static struct req logs_pool[POOL]; /* the same shape as log records */
+static struct req logs_pool[POOL];    /* the same shape as log records */
+static struct req metrics_pool[POOL]; /* the same shape as gauge data points */
 
 /* How the requests reach the stage. */
 enum input {
@@ -172,7 +176,74 @@ enum input {
     IN_RAW,     /* undecoded, items counted by the receivers' scan (their fast path) */
     IN_FRESH_RAW, /* undecoded, with new trace ids */
     IN_LOGS_RAW,  /* undecoded logs requests (logs_pool) */
+    IN_LOGS,      /* decoded logs requests */
+    IN_LOGS_FRESH, IN_LOGS_FRESH_RAW, /* with new timestamps (new dedup keys) */
+    IN_METRICS, IN_METRICS_RAW, IN_METRICS_FRESH, IN_METRICS_FRESH_RAW,
 };
+
+/* A metrics request of the spans' shape: one resource, one scope, 10 gauges of
+ * 10 points, each point with ATTRS string attributes; malloc'd. */
+static uint8_t *metrics_bytes(unsigned seed, size_t *len)
+{
+    enum { N_METRICS = 10, PER = SPANS / N_METRICS };
+    static char keys[ATTRS][32], vals[SPANS][ATTRS][32], names[N_METRICS][32];
+    static Opentelemetry__Proto__Common__V1__AnyValue av[SPANS][ATTRS];
+    static Opentelemetry__Proto__Common__V1__KeyValue kv[SPANS][ATTRS], *kvp[SPANS][ATTRS];
+    static Opentelemetry__Proto__Metrics__V1__NumberDataPoint dp[SPANS], *dpp[SPANS];
+    static Opentelemetry__Proto__Metrics__V1__Gauge g[N_METRICS];
+    static Opentelemetry__Proto__Metrics__V1__Metric m[N_METRICS], *mp[N_METRICS];
+    Opentelemetry__Proto__Metrics__V1__ScopeMetrics sm, *smp = &sm;
+    Opentelemetry__Proto__Metrics__V1__ResourceMetrics rm, *rmp = &rm;
+    otc_metrics_req req;
+    uint8_t *out;
+
+    opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__init(&req);
+    opentelemetry__proto__metrics__v1__resource_metrics__init(&rm);
+    opentelemetry__proto__metrics__v1__scope_metrics__init(&sm);
+    for (size_t i = 0; i < SPANS; i++) {
+        opentelemetry__proto__metrics__v1__number_data_point__init(&dp[i]);
+        for (size_t j = 0; j < ATTRS; j++) {
+            snprintf(keys[j], sizeof(keys[j]), "attribute.key.%05zu", j);
+            snprintf(vals[i][j], sizeof(vals[i][j]), "value-%05u-%04zu-%03zu", seed % 100000, i, j);
+            opentelemetry__proto__common__v1__any_value__init(&av[i][j]);
+            opentelemetry__proto__common__v1__key_value__init(&kv[i][j]);
+            av[i][j].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+            av[i][j].string_value = vals[i][j];
+            kv[i][j].key = keys[j];
+            kv[i][j].value = &av[i][j];
+            kvp[i][j] = &kv[i][j];
+        }
+        dp[i].n_attributes = ATTRS;
+        dp[i].attributes = kvp[i];
+        dp[i].start_time_unix_nano = 1700000000000000000ull;
+        dp[i].time_unix_nano = 1700000000000000000ull + seed * 1000ull + i;
+        dp[i].value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT;
+        dp[i].as_int = (int64_t)(seed + i);
+        dpp[i] = &dp[i];
+    }
+    for (size_t k = 0; k < N_METRICS; k++) {
+        opentelemetry__proto__metrics__v1__metric__init(&m[k]);
+        opentelemetry__proto__metrics__v1__gauge__init(&g[k]);
+        snprintf(names[k], sizeof(names[k]), "bench.metric.%02zu", k);
+        m[k].name = names[k];
+        m[k].data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE;
+        m[k].gauge = &g[k];
+        g[k].n_data_points = PER;
+        g[k].data_points = &dpp[k * PER];
+        mp[k] = &m[k];
+    }
+    sm.n_metrics = N_METRICS;
+    sm.metrics = mp;
+    rm.n_scope_metrics = 1;
+    rm.scope_metrics = &smp;
+    req.n_resource_metrics = 1;
+    req.resource_metrics = &rmp;
+    *len = protobuf_c_message_get_packed_size(&req.base);
+    if ((out = malloc(*len))) {
+        protobuf_c_message_pack(&req.base, out);
+    }
+    return out;
+}
 
 static struct otc_batch *undecoded_signal(enum otc_signal s, const struct req *r)
 {
@@ -233,6 +304,104 @@ static struct otc_batch *unique_raw(unsigned i, uint32_t tag)
     return b;
 }
 
+/* A decoded copy of a logs or metrics pool request whose record / point
+ * times carry tag (new dedup keys); undecoded (re-encoded) when raw. */
+static struct otc_batch *unique_signal(enum otc_signal s, unsigned i, uint32_t tag, bool raw)
+{
+    struct req *r = s == OTC_LOGS ? &logs_pool[i % POOL] : &metrics_pool[i % POOL];
+    struct otc_batch *b = otc_batch_from_bytes(s, r->bytes, r->len), *u;
+    ProtobufCMessage *msg;
+    struct req e;
+
+    if (!b || otc_batch_decode(b) != OTC_OK || !(msg = otc_batch_msg_mut(b))) {
+        fprintf(stderr, "cannot decode the request\n");
+        exit(1);
+    }
+    if (s == OTC_LOGS) {
+        otc_scope_logs *sl = ((otc_logs_req *)msg)->resource_logs[0]->scope_logs[0];
+        for (size_t k = 0; k < sl->n_log_records; k++) {
+            sl->log_records[k]->time_unix_nano += (uint64_t)tag << 20;
+        }
+    } else {
+        otc_scope_metrics *sm = ((otc_metrics_req *)msg)->resource_metrics[0]->scope_metrics[0];
+        for (size_t k = 0; k < sm->n_metrics; k++) {
+            Opentelemetry__Proto__Metrics__V1__Gauge *g = sm->metrics[k]->gauge;
+            for (size_t p = 0; p < g->n_data_points; p++) {
+                g->data_points[p]->time_unix_nano += (uint64_t)tag << 20;
+            }
+        }
+    }
+    if (!raw) {
+        return b;
+    }
+    if (otc_batch_bytes(b, (const uint8_t **)&e.bytes, &e.len) != OTC_OK) {
+        fprintf(stderr, "cannot encode the request\n");
+        exit(1);
+    }
+    u = undecoded_signal(s, &e);
+    otc_batch_unref(b);
+    return u;
+}
+
+static struct otc_batch *decoded_signal(enum otc_signal s, const struct req *r)
+{
+    struct otc_batch *b = otc_batch_from_bytes(s, r->bytes, r->len);
+
+    if (!b || otc_batch_decode(b) != OTC_OK) {
+        fprintf(stderr, "cannot decode the request\n");
+        exit(1);
+    }
+    return b;
+}
+
+/* The request number idx of input in, for a case whose keys start at tag. */
+static struct otc_batch *make_input(enum input in, unsigned idx, uint32_t tag)
+{
+    switch (in) {
+    case IN_FRESH:
+        return unique_batch(idx, tag);
+    case IN_FRESH_RAW:
+        return unique_raw(idx, tag);
+    case IN_RAW:
+        return undecoded(&pool[idx % POOL]);
+    case IN_LOGS_RAW:
+        return undecoded_signal(OTC_LOGS, &logs_pool[idx % POOL]);
+    case IN_LOGS:
+        return decoded_signal(OTC_LOGS, &logs_pool[idx % POOL]);
+    case IN_LOGS_FRESH:
+    case IN_LOGS_FRESH_RAW:
+        return unique_signal(OTC_LOGS, idx, tag, in == IN_LOGS_FRESH_RAW);
+    case IN_METRICS:
+        return decoded_signal(OTC_METRICS, &metrics_pool[idx % POOL]);
+    case IN_METRICS_RAW:
+        return undecoded_signal(OTC_METRICS, &metrics_pool[idx % POOL]);
+    case IN_METRICS_FRESH:
+    case IN_METRICS_FRESH_RAW:
+        return unique_signal(OTC_METRICS, idx, tag, in == IN_METRICS_FRESH_RAW);
+    default:
+        return decoded(&pool[idx % POOL]);
+    }
+}
+
+/* The input that fills a dedup table with new keys of the same signal. */
+static enum input warm_input(enum input in)
+{
+    switch (in) {
+    case IN_LOGS:
+    case IN_LOGS_RAW:
+    case IN_LOGS_FRESH:
+    case IN_LOGS_FRESH_RAW:
+        return IN_LOGS_FRESH;
+    case IN_METRICS:
+    case IN_METRICS_RAW:
+    case IN_METRICS_FRESH:
+    case IN_METRICS_FRESH_RAW:
+        return IN_METRICS_FRESH;
+    default:
+        return IN_FRESH;
+    }
+}
+
 /* ------------------------------------------------------------ timing */
 
 /* CPU time of the calling thread: time the machine gave to other processes
@@ -287,7 +456,8 @@ static double run_case(struct otc_instance *ins, int iters, enum input in, bool 
 
     /* untimed: fill state (a dedup table) to its steady size first */
     for (int i = 0; i < warm; i++) {
-        ins->ops->consume(ins, ins->ctx, unique_batch((unsigned)i, seed_base + (uint32_t)i));
+        ins->ops->consume(ins, ins->ctx,
+                          make_input(warm_input(in), (unsigned)i, seed_base + (uint32_t)i));
         capture_release();
     }
     seed_base += (unsigned)warm;
@@ -298,11 +468,7 @@ static double run_case(struct otc_instance *ins, int iters, enum input in, bool 
 
         for (int k = 0; k < GROUP; k++) {
             unsigned idx = (unsigned)(i + k);
-            g[k] = in == IN_FRESH       ? unique_batch(idx, seed_base + idx)
-                   : in == IN_FRESH_RAW ? unique_raw(idx, seed_base + idx)
-                   : in == IN_RAW       ? undecoded(&pool[idx % POOL])
-                   : in == IN_LOGS_RAW  ? undecoded_signal(OTC_LOGS, &logs_pool[idx % POOL])
-                                        : decoded(&pool[idx % POOL]);
+            g[k] = make_input(in, idx, seed_base + idx);
         }
         t0 = thread_ns();
         for (int k = 0; k < GROUP; k++) {
@@ -354,6 +520,9 @@ static const char *only; /* run only the cases whose name contains this */
 
 static bool wanted(const char *name)
 {
+    if (only && only[0] == '=') {
+        return !strcmp(name, only + 1); /* "=name": that case alone */
+    }
     return !only || strstr(name, only);
 }
 
@@ -374,6 +543,9 @@ static void bench_proc(const char *name, const struct otc_component_ops *ops,
 
     if (!wanted(name)) {
         return;
+    }
+    if (getenv("BENCH_NO_WARM")) {
+        warm = 0; /* instruction counts (callgrind) of the timed calls alone */
     }
     if (proc_make(&ins, ops, opts) != OTC_OK) {
         printf("%-52s setup failed\n", name);
@@ -579,7 +751,8 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < POOL; i++) {
         pool[i].bytes = otc_test_traces_bytes(SPANS, ATTRS, 7 + i, &pool[i].len);
         logs_pool[i].bytes = otc_test_logs_bytes(SPANS, ATTRS, 7 + i, &logs_pool[i].len);
-        if (!pool[i].bytes || !logs_pool[i].bytes) {
+        metrics_pool[i].bytes = metrics_bytes(7 + i, &metrics_pool[i].len);
+        if (!pool[i].bytes || !logs_pool[i].bytes || !metrics_pool[i].bytes) {
             return 1;
         }
     }
@@ -648,6 +821,31 @@ int main(int argc, char **argv)
     bench_proc("batch + exporter's encode, undecoded inputs", &otc_processor_batch_ops, batch_def,
                iters, IN_RAW, false, 0);
     encode_out = false;
+    /* logs and metrics (100 records / data points per request, 10 attributes each) */
+    bench_proc("probabilistic_sampler 25%, logs, decoded", &otc_processor_probabilistic_sampler_ops,
+               samp25, iters, IN_LOGS, false, 0);
+    bench_proc("truncate, nothing over the limit, logs", &otc_processor_truncate_ops, trunc_scan,
+               iters, IN_LOGS, false, 0);
+    bench_proc("truncate, nothing over the limit, logs, undecoded", &otc_processor_truncate_ops,
+               trunc_scan, iters, IN_LOGS_RAW, false, 0);
+    bench_proc("truncate, nothing over the limit, metrics", &otc_processor_truncate_ops,
+               trunc_scan, iters, IN_METRICS, false, 0);
+    bench_proc("truncate, nothing over the limit, metrics, undecoded", &otc_processor_truncate_ops,
+               trunc_scan, iters, IN_METRICS_RAW, false, 0);
+    bench_proc("truncate max_value_length 12, metrics, undecoded", &otc_processor_truncate_ops,
+               trunc_cut, iters, IN_METRICS_RAW, false, 0);
+    bench_proc("dedup, new keys (1M table), logs", &otc_processor_dedup_ops, dedup_big, iters,
+               IN_LOGS_FRESH, false, (1 << 20) / SPANS + 1);
+    bench_proc("dedup, new keys (1M table), logs, undecoded", &otc_processor_dedup_ops, dedup_big,
+               iters, IN_LOGS_FRESH_RAW, false, (1 << 20) / SPANS + 1);
+    bench_proc("dedup, duplicates (1M table), logs, undecoded", &otc_processor_dedup_ops,
+               dedup_big, iters, IN_LOGS_RAW, false, (1 << 20) / SPANS + 1);
+    bench_proc("dedup, new keys (1M table), metrics", &otc_processor_dedup_ops, dedup_big, iters,
+               IN_METRICS_FRESH, false, (1 << 20) / SPANS + 1);
+    bench_proc("dedup, new keys (1M table), metrics, undecoded", &otc_processor_dedup_ops,
+               dedup_big, iters, IN_METRICS_FRESH_RAW, false, (1 << 20) / SPANS + 1);
+    bench_proc("dedup, duplicates (1M table), metrics, undecoded", &otc_processor_dedup_ops,
+               dedup_big, iters, IN_METRICS_RAW, false, (1 << 20) / SPANS + 1);
     bench_proc("memory_limiter (admit + consume)", &otc_processor_memory_limiter_ops, memlim,
                iters, IN_DECODED, true, 0);
 
@@ -676,6 +874,8 @@ int main(int argc, char **argv)
 out:
     for (unsigned i = 0; i < POOL; i++) {
         free(pool[i].bytes);
+        free(logs_pool[i].bytes);
+        free(metrics_pool[i].bytes);
     }
     free(captured);
     return 0;

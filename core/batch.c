@@ -55,62 +55,6 @@ const ProtobufCMessageDescriptor *otc_response_descriptor(enum otc_signal s)
     }
 }
 
-size_t otc_metric_point_count(const otc_metric *m)
-{
-    switch (m->data_case) {
-    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
-        return m->gauge ? m->gauge->n_data_points : 0;
-    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
-        return m->sum ? m->sum->n_data_points : 0;
-    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
-        return m->histogram ? m->histogram->n_data_points : 0;
-    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
-        return m->exponential_histogram ? m->exponential_histogram->n_data_points : 0;
-    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
-        return m->summary ? m->summary->n_data_points : 0;
-    default:
-        return 0;
-    }
-}
-
-size_t otc_request_count_items(enum otc_signal s, const ProtobufCMessage *req)
-{
-    size_t n = 0;
-
-    if (!req) {
-        return 0;
-    }
-    if (s == OTC_TRACES) {
-        const otc_traces_req *r = (const otc_traces_req *)req;
-        for (size_t i = 0; i < r->n_resource_spans; i++) {
-            const otc_resource_spans *rs = r->resource_spans[i];
-            for (size_t j = 0; j < rs->n_scope_spans; j++) {
-                n += rs->scope_spans[j]->n_spans;
-            }
-        }
-    } else if (s == OTC_METRICS) {
-        const otc_metrics_req *r = (const otc_metrics_req *)req;
-        for (size_t i = 0; i < r->n_resource_metrics; i++) {
-            const otc_resource_metrics *rm = r->resource_metrics[i];
-            for (size_t j = 0; j < rm->n_scope_metrics; j++) {
-                const otc_scope_metrics *sm = rm->scope_metrics[j];
-                for (size_t k = 0; k < sm->n_metrics; k++) {
-                    n += otc_metric_point_count(sm->metrics[k]);
-                }
-            }
-        }
-    } else if (s == OTC_LOGS) {
-        const otc_logs_req *r = (const otc_logs_req *)req;
-        for (size_t i = 0; i < r->n_resource_logs; i++) {
-            const otc_resource_logs *rl = r->resource_logs[i];
-            for (size_t j = 0; j < rl->n_scope_logs; j++) {
-                n += rl->scope_logs[j]->n_log_records;
-            }
-        }
-    }
-    return n;
-}
-
 static struct otc_batch *batch_alloc(enum otc_signal s, size_t hint)
 {
     struct otc_batch *b = calloc(1, sizeof(*b));
@@ -391,7 +335,7 @@ struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep,
     } else if ((out = otc_batch_alloc_raw(b->signal, b->raw_len, &dst))) {
         out->received_ns = b->received_ns;
     }
-    if (!out || !dst || (n = otc_pb_keep_items(b->raw, b->raw_len, keep, dst)) == SIZE_MAX) {
+    if (!out || !dst || (n = otc_pb_keep_items(b->signal, b->raw, b->raw_len, keep, dst)) == SIZE_MAX) {
         if (out != b) {
             otc_batch_unref(out);
         }

@@ -88,7 +88,8 @@ int otc_batch_on_release(struct otc_batch *b, void (*fn)(void *), void *arg);
  * is adopted by the copy instead, so its release hooks wait for the copy). NULL on ENOMEM. */
 struct otc_batch *otc_batch_writable(struct otc_batch *b);
 /* Drop items of an undecoded batch without decoding it: keep has one entry per
- * item in wire order (0: drop), kept says how many are non-zero. The result
+ * item (data point, for metrics) in wire order (0: drop), kept says how many
+ * are non-zero (otc_pb_keep_items). The result
  * holds the received bytes of the kept items, without the scope and resource
  * containers left empty. Like otc_batch_writable, it works in place when the
  * caller holds the only reference and otherwise returns a private copy

@@ -1,7 +1,9 @@
-/* otc_pb_walk.h - read-only walks over serialized OTLP requests, for stages
- * that only need to look: a field reader, a visitor over the resources, scopes
- * and items of a request, and the span fields the trace stages read.
- * Reentrant; runs on whichever thread holds the batch. */
+/* otc_pb_walk.h - the OTLP traversal layer: one field reader and one visitor
+ * over the resources, scopes, items and metric data points of a request of any
+ * signal, in both forms of a batch (received bytes, decoded protobuf-c tree);
+ * readers of the fields stages look at (span and log fields, the attribute
+ * view, AnyValue); and the keep / drop helper that removes items from either
+ * form. Reentrant; runs on whichever thread holds the batch. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef OTC_INCLUDE_PB_WALK_H
 #define OTC_INCLUDE_PB_WALK_H
@@ -11,7 +13,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "otc_otlp.h"
 #include "otc_pb_depth.h"
+#include "otc_signal.h"
 
 /* One field of a serialized message. */
 struct otc_pb_field {
@@ -79,24 +83,175 @@ static inline int otc_pb_next_field(const uint8_t **pp, const uint8_t *end, stru
     return 1;
 }
 
-/* What a walk visits. Each callback returns 0 to go on, anything else to stop
- * the walk (otc_pb_walk then returns that value). A NULL callback is skipped.
- * resource: the Resource message of a Resource{Spans,Metrics,Logs} (not
- * called when absent); scope: the InstrumentationScope of a Scope* container;
- * item: a Span, Metric or LogRecord. */
-struct otc_pb_visitor {
-    int (*resource)(void *arg, const uint8_t *p, size_t len);
-    int (*scope)(void *arg, const uint8_t *p, size_t len);
-    int (*item)(void *arg, const uint8_t *p, size_t len);
-    void *arg;
+/* The two forms of a batch, one shape: request -> Resource* containers ->
+ * Scope* containers -> items (Span, Metric, LogRecord); a Metric holds its
+ * data points in one of gauge, sum, histogram, exponential_histogram or
+ * summary. The walks below visit both forms in the same order (wire order is
+ * the order protobuf-c's unpack gives), so a stage is a set of callbacks and
+ * one decision per item or data point, whichever form it meets.
+ *
+ * ------------------------------------------------------- serialized form */
+
+/* The types of metric data, by the field number of their Metric member. */
+enum otc_pb_metric_type {
+    OTC_PB_METRIC_NONE = 0,
+    OTC_PB_GAUGE = 5,
+    OTC_PB_SUM = 7,
+    OTC_PB_HISTOGRAM = 9,
+    OTC_PB_EXP_HISTOGRAM = 10,
+    OTC_PB_SUMMARY = 11,
 };
 
-/* Walk a serialized Export*ServiceRequest (of any signal: they share one
- * shape) in wire order, which is the order protobuf-c's unpack gives. OTC_OK when walked to the end (with
- * *empty_groups, when not NULL, set if a resource has no scope container or a
- * scope container has no item), OTC_EINVAL when malformed, otherwise what a
- * callback returned. */
+/* A Resource* or Scope* container's own fields (the last schema_url counts),
+ * as a visitor's resource and scope callbacks get them. */
+struct otc_pb_head {
+    const uint8_t *msg; /* the Resource or InstrumentationScope; NULL when absent */
+    size_t         msg_len;
+    const uint8_t *schema_url; /* NULL when absent */
+    size_t         schema_url_len;
+};
+
+/* A Metric, as its data points are visited. */
+struct otc_pb_metric {
+    const uint8_t *p; /* the Metric */
+    size_t         len;
+    const uint8_t *name; /* NULL when absent */
+    size_t         name_len;
+    uint32_t       type; /* enum otc_pb_metric_type */
+};
+
+/* What a walk visits. Each callback returns 0 to go on, anything else to stop
+ * the walk (otc_pb_walk then returns that value). A NULL callback is skipped.
+ * resource / scope: the container's head. With heads set, once per container
+ * before its items, with the schema_url (the container is read once more for
+ * it); otherwise where the head message is met, without the schema_url, and
+ * not at all when the container has none (encoders write the head first).
+ * item: a Span, Metric or LogRecord; point: each data point of each Metric
+ * (with point set, the items are read as Metrics: for metrics requests only). */
+struct otc_pb_visitor {
+    int (*resource)(void *arg, const struct otc_pb_head *h);
+    int (*scope)(void *arg, const struct otc_pb_head *h);
+    int (*item)(void *arg, const uint8_t *p, size_t len);
+    int (*point)(void *arg, const struct otc_pb_metric *m, const uint8_t *p, size_t len);
+    void *arg;
+    bool heads; /* whole heads, before the items (see above) */
+};
+
+/* Walk a serialized Export*ServiceRequest in wire order. OTC_OK when walked to
+ * the end (with *empty_groups, when not NULL, set if a resource has no scope
+ * container or a scope container has no item), OTC_EINVAL when malformed or
+ * when a message the walk reads for a callback (Resource, InstrumentationScope,
+ * a Metric's data) is given twice, which unpack merges (the receivers' scan
+ * sends such requests to the decoding path); otherwise what a callback
+ * returned. */
 int otc_pb_walk(const uint8_t *buf, size_t len, const struct otc_pb_visitor *v, bool *empty_groups);
+
+/* The repeated field numbered field of the message at p, one occurrence at a
+ * time: the attribute view (KeyValue fields), and the values of an ArrayValue
+ * or KeyValueList. */
+struct otc_pb_iter {
+    const uint8_t *p, *end;
+    uint32_t       field;
+};
+
+static inline void otc_pb_iter_init(struct otc_pb_iter *it, const uint8_t *p, size_t len,
+                                    uint32_t field)
+{
+    it->p = p;
+    it->end = p + len;
+    it->field = field;
+}
+
+/* 1 with the next occurrence's bytes in *v, *n (length-delimited ones; others
+ * of that number are skipped), 0 at the end, -1 when malformed. */
+static inline int otc_pb_iter_next(struct otc_pb_iter *it, const uint8_t **v, size_t *n)
+{
+    struct otc_pb_field f;
+    int r;
+
+    /* encoders write attributes with a one-byte tag and, mostly, length */
+    if (it->end - it->p >= 2 && it->p[0] == (uint8_t)(it->field << 3 | 2) && it->field < 16 &&
+        it->p[1] < 0x80 && (size_t)it->p[1] <= (size_t)(it->end - it->p - 2)) {
+        *v = it->p + 2;
+        *n = it->p[1];
+        it->p += 2 + *n;
+        return 1;
+    }
+    while ((r = otc_pb_next_field(&it->p, it->end, &f)) > 0) {
+        if (f.num == it->field && f.wt == 2) {
+            *v = f.p;
+            *n = f.len;
+            return 1;
+        }
+    }
+    return r;
+}
+
+/* Field numbers of the attribute view of each item and data point. */
+#define OTC_PB_SPAN_ATTRIBUTES     9
+#define OTC_PB_LOG_ATTRIBUTES      6
+#define OTC_PB_RESOURCE_ATTRIBUTES 1
+#define OTC_PB_SCOPE_ATTRIBUTES    3
+#define OTC_PB_EXEMPLAR_ATTRIBUTES 7 /* Exemplar.filtered_attributes */
+
+/* The attributes field of a data point of metric type t (0 when none). */
+static inline uint32_t otc_pb_point_attributes(uint32_t t)
+{
+    return t == OTC_PB_HISTOGRAM ? 9 : t == OTC_PB_EXP_HISTOGRAM ? 1 : t ? 7 : 0;
+}
+
+/* The exemplars field of a data point of metric type t (0: summaries have none). */
+static inline uint32_t otc_pb_point_exemplars(uint32_t t)
+{
+    return t == OTC_PB_GAUGE || t == OTC_PB_SUM ? 5 : t == OTC_PB_HISTOGRAM ? 8
+           : t == OTC_PB_EXP_HISTOGRAM          ? 11
+                                                : 0;
+}
+
+/* A KeyValue: its key and its value (an AnyValue). The last of each counts. */
+struct otc_pb_kv {
+    const uint8_t *key; /* NULL when absent */
+    size_t         key_len;
+    const uint8_t *value; /* NULL when absent */
+    size_t         value_len;
+};
+
+/* Read a serialized KeyValue; false when malformed or its value is given
+ * twice (unpack merges it). */
+bool otc_pb_kv_read(const uint8_t *p, size_t len, struct otc_pb_kv *kv);
+
+/* AnyValue members, by field number. */
+enum otc_pb_any_kind {
+    OTC_PB_ANY_NONE = 0,
+    OTC_PB_ANY_STRING = 1,
+    OTC_PB_ANY_BOOL = 2,
+    OTC_PB_ANY_INT = 3,
+    OTC_PB_ANY_DOUBLE = 4,
+    OTC_PB_ANY_ARRAY = 5,
+    OTC_PB_ANY_KVLIST = 6,
+    OTC_PB_ANY_BYTES = 7,
+};
+
+/* An AnyValue: the member unpack keeps (the last one given). */
+struct otc_pb_any {
+    uint32_t       kind; /* enum otc_pb_any_kind */
+    const uint8_t *p;    /* string, bytes, ArrayValue, KeyValueList */
+    size_t         len;
+    uint64_t       v;    /* bool (0 or 1), int, double (its bits) */
+};
+
+/* Read a serialized AnyValue; false when malformed or when two message
+ * members are given (unpack merges or replaces them). */
+bool otc_pb_any_read(const uint8_t *p, size_t len, struct otc_pb_any *a);
+
+/* The timestamps of a data point of any type (fields 2 and 3 of each). */
+struct otc_pb_point {
+    uint64_t start_time_unix_nano;
+    uint64_t time_unix_nano;
+};
+
+/* Read a serialized data point's timestamps (the last counts); false when malformed. */
+bool otc_pb_point_read(const uint8_t *p, size_t len, struct otc_pb_point *pt);
 
 /* Attribute keys a reader looks for, each with its length: set up once
  * (otc_pb_keys_init), used for every item. */
@@ -138,12 +293,67 @@ struct otc_pb_log {
 bool otc_pb_log_read(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
                      struct otc_pb_log *lr);
 
-/* Write the request at buf (len bytes) to out without the items whose entry
- * in keep (one per item, in walk order) is 0, and without the scope and
- * resource containers then left without items, or without any from the start
- * (as the processors' decoded paths remove them). Everything else goes on as
- * it arrived. out needs room for len bytes (the result is never longer).
- * Returns the length written, or SIZE_MAX when buf is malformed. */
-size_t otc_pb_keep_items(const uint8_t *buf, size_t len, const uint8_t *keep, uint8_t *out);
+/* Write the request of signal s at buf (len bytes) to out without the items
+ * whose entry in keep (one per item in walk order: per data point for
+ * metrics) is 0, without the Metrics then left without data points (a Metric
+ * that had none stays), and without the scope and resource containers then
+ * left without items, or without any from the start (as the processors'
+ * decoded paths remove them, otc_msg_keep_items). Everything else goes on as
+ * it arrived; an item (a Metric) keeping all its points is copied as it is.
+ * out needs room for len bytes (the result is never longer). Returns the
+ * length written, or SIZE_MAX when buf is malformed. */
+size_t otc_pb_keep_items(enum otc_signal s, const uint8_t *buf, size_t len, const uint8_t *keep,
+                         uint8_t *out);
+
+/* ---------------------------------------------------------- decoded form */
+
+/* A decoded Resource* or Scope* container's own fields. */
+struct otc_msg_head {
+    const ProtobufCMessage *msg; /* the Resource or InstrumentationScope, or NULL */
+    const char             *schema_url;
+};
+
+/* The decoded walk's callbacks, as struct otc_pb_visitor's: item gets a Span,
+ * Metric or LogRecord; point (metrics) each data point of each Metric, with
+ * its Metric. items gets each scope container's items at once (before item
+ * gets them one by one), for a stage whose per-item work is a few
+ * instructions: a loop of its own over the array saves a call per item. The
+ * pointers are the request's: a walk of a writable request may change what
+ * they point at (not the containers' arrays). */
+struct otc_msg_visitor {
+    int (*resource)(void *arg, const struct otc_msg_head *h);
+    int (*scope)(void *arg, const struct otc_msg_head *h);
+    int (*item)(void *arg, ProtobufCMessage *item);
+    int (*point)(void *arg, const otc_metric *m, ProtobufCMessage *point);
+    void *arg;
+    int (*items)(void *arg, ProtobufCMessage *const *items, size_t n);
+};
+
+/* Where a decoded request of each signal keeps its containers (byte offsets
+ * and sizes of the generated structs), for code that goes through them itself:
+ * a walk that stops and resumes, or a builder of new requests. */
+struct otc_msg_layout {
+    size_t req_n, req_v;                              /* Resource* containers */
+    size_t res_size, res_n, res_v, res_msg, res_schema; /* Scope* containers, Resource */
+    size_t scope_size, scope_n, scope_v, scope_msg, scope_schema; /* items, scope */
+};
+
+/* The layout of signal s's request (NULL for no signal). */
+const struct otc_msg_layout *otc_msg_layout(enum otc_signal s);
+
+/* Walk a decoded request of signal s in order. OTC_OK, or what a callback
+ * returned; *empty_groups as otc_pb_walk's. */
+int otc_msg_walk(enum otc_signal s, const ProtobufCMessage *req, const struct otc_msg_visitor *v,
+                 bool *empty_groups);
+
+/* The data points of m, whatever its type: *n of them at the returned array
+ * (NULL, *n = 0 when it has none). */
+ProtobufCMessage **otc_msg_points(const otc_metric *m, size_t *n);
+
+/* otc_pb_keep_items on a decoded request (writable): removes in place the
+ * items (data points) whose keep entry is 0, then the Metrics left without
+ * points, then the scope and resource containers without items. Returns the
+ * items (data points) left. */
+size_t otc_msg_keep_items(enum otc_signal s, ProtobufCMessage *req, const uint8_t *keep);
 
 #endif

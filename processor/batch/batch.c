@@ -16,50 +16,23 @@
 #include <xxhash.h>
 
 #include "otc/otc_otlp.h"
+#include "otc/otc_pb_walk.h"
 #include "batch.h"
 
 /* ------------------------------------------------------------ layouts */
 
 /* The three requests share one shape: request -> resources[] -> scopes[] ->
- * items[]; these offsets let one walker and one builder serve all of them. */
-struct bt_layout {
-    size_t req_n, req_v;                                     /* resources */
-    size_t res_size, res_n, res_v, res_msg, res_schema;      /* scopes, Resource */
-    size_t scope_size, scope_n, scope_v, scope_msg, scope_schema; /* items, scope */
-};
-
-#define BT_LAYOUT(REQ, RES, SCOPE, rfield, sfield, ifield)                                 \
-    {                                                                                      \
-        offsetof(REQ, n_##rfield), offsetof(REQ, rfield), sizeof(RES),                     \
-        offsetof(RES, n_##sfield), offsetof(RES, sfield), offsetof(RES, resource),         \
-        offsetof(RES, schema_url), sizeof(SCOPE), offsetof(SCOPE, n_##ifield),             \
-        offsetof(SCOPE, ifield), offsetof(SCOPE, scope), offsetof(SCOPE, schema_url)       \
-    }
-
-static const struct bt_layout bt_layouts[OTC_SIGNAL_COUNT] = {
-    [OTC_TRACES] = BT_LAYOUT(otc_traces_req, otc_resource_spans, otc_scope_spans,
-                             resource_spans, scope_spans, spans),
-    [OTC_METRICS] = BT_LAYOUT(otc_metrics_req, otc_resource_metrics, otc_scope_metrics,
-                              resource_metrics, scope_metrics, metrics),
-    [OTC_LOGS] = BT_LAYOUT(otc_logs_req, otc_resource_logs, otc_scope_logs,
-                           resource_logs, scope_logs, log_records),
-};
+ * items[]; the traversal layer's layout (otc_msg_layout) lets one walker and
+ * one builder serve all of them. */
 
 #define BT_N(p, off)   (*(size_t *)((char *)(p) + (off)))
 #define BT_V(p, off)   (*(void ***)((char *)(p) + (off)))
 #define BT_MSG(p, off) (*(ProtobufCMessage **)((char *)(p) + (off)))
 #define BT_STR(p, off) (*(char **)((char *)(p) + (off)))
 
-/* Every metric data type starts with base, n_data_points, data_points. */
+/* Every metric data type starts with base, n_data_points, data_points (the
+ * traversal layer checks it): any member of a Metric's data is read as this. */
 typedef Opentelemetry__Proto__Metrics__V1__Gauge bt_points;
-#define BT_SAME_POINTS(T)                                                                   \
-    _Static_assert(offsetof(T, n_data_points) == offsetof(bt_points, n_data_points) &&      \
-                   offsetof(T, data_points) == offsetof(bt_points, data_points),            \
-                   #T " layout")
-BT_SAME_POINTS(Opentelemetry__Proto__Metrics__V1__Sum);
-BT_SAME_POINTS(Opentelemetry__Proto__Metrics__V1__Histogram);
-BT_SAME_POINTS(Opentelemetry__Proto__Metrics__V1__ExponentialHistogram);
-BT_SAME_POINTS(Opentelemetry__Proto__Metrics__V1__Summary);
 
 /* ---------------------------------------------------------------- state */
 
@@ -325,7 +298,7 @@ static bool group_key(struct batch_ctx *x, XXH128_hash_t salt, const ProtobufCMe
 }
 
 /* The output group of the items of scope container ss inside rs; -1 on ENOMEM. */
-static long group_for(struct batch_ctx *x, const struct bt_layout *L, const void *rs,
+static long group_for(struct batch_ctx *x, const struct otc_msg_layout *L, const void *rs,
                       const void *ss)
 {
     XXH128_hash_t zero = {0, 0}, skey;
@@ -393,7 +366,7 @@ static otc_metric *metric_slice(struct batch_ctx *x, const otc_metric *m, size_t
  * has nothing left; false when the budget (or memory) ran out inside it. */
 static bool walk_bin(struct batch_ctx *x, enum otc_signal s, struct bt_bin *bin, size_t *budget)
 {
-    const struct bt_layout *L = &bt_layouts[s];
+    const struct otc_msg_layout *L = otc_msg_layout(s);
     const ProtobufCMessage *msg = bin->b->msg;
     size_t n_res = BT_N(msg, L->req_n);
     void **res_v = BT_V(msg, L->req_v);
@@ -464,7 +437,7 @@ static ProtobufCMessage *copy_msg(struct batch_ctx *x, const ProtobufCMessage *m
 /* Build the request from the groups and items collected by walk_bin. */
 static struct otc_batch *build(struct batch_ctx *x, enum otc_signal s)
 {
-    const struct bt_layout *L = &bt_layouts[s];
+    const struct otc_msg_layout *L = otc_msg_layout(s);
     const ProtobufCMessageDescriptor *rd = otc_request_descriptor(s);
     struct otc_arena *a = &x->out;
     struct otc_batch *b;

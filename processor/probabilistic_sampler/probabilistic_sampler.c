@@ -630,60 +630,90 @@ static const uint8_t *value_bytes(const otc_any_value *v, char *buf, size_t cap,
     }
 }
 
+/* What a log record's decision reads, gathered from either form of a batch. */
+struct log_facts {
+    const uint8_t *trace_id;
+    size_t         trace_id_len;
+    const char    *ts, *rs; /* sampling.threshold / sampling.randomness strings ("": none) */
+    size_t         tn, rn;
+    const uint8_t *from; /* the from_attribute value's bytes, when the decision needs them */
+    size_t         from_len;
+    double         prio; /* the sampling_priority attribute's percentage / 100 (0: none) */
+};
+
+static bool id_bytes_valid(const uint8_t *id, size_t len)
+{
+    ProtobufCBinaryData b = {len, (uint8_t *)id};
+
+    return trace_id_valid(&b);
+}
+
+/* Whether the decision hashes the from_attribute value (no trace id to hash). */
+static bool log_needs_from(const struct sampler_ctx *x, const uint8_t *tid, size_t tid_len)
+{
+    return !x->never && x->from_attribute && *x->from_attribute &&
+           !(x->logs_trace_id && id_bytes_valid(tid, tid_len));
+}
+
 /* sampling.threshold / sampling.randomness string attributes of a log record:
  * any (hash_seed mode) or only unparsable ones (0% sampler) are an error. */
-static bool log_sampling_attrs_error(const otc_log_record *lr, bool parse_errors_only)
+static bool log_sampling_attrs_error(const struct log_facts *f, bool parse_errors_only)
 {
-    const otc_any_value *t = attr_get(lr->attributes, lr->n_attributes, LOG_THRESHOLD_KEY);
-    const otc_any_value *r = attr_get(lr->attributes, lr->n_attributes, LOG_RANDOM_KEY);
-    const char *ts = t && t->value_case == ANY(STRING_VALUE) ? t->string_value : "";
-    const char *rs = r && r->value_case == ANY(STRING_VALUE) ? r->string_value : "";
-    size_t tn = strlen(ts), rn = strlen(rs);
-
     if (!parse_errors_only) {
-        return tn > 0 || rn > 0;
+        return f->tn > 0 || f->rn > 0;
     }
-    return (tn > 0 && (tn > 14 || !is_hex(ts, tn))) || (rn > 0 && (rn != 14 || !is_hex(rs, rn)));
+    return (f->tn > 0 && (f->tn > 14 || !is_hex(f->ts, f->tn))) ||
+           (f->rn > 0 && (f->rn != 14 || !is_hex(f->rs, f->rn)));
+}
+
+static bool log_decide(const struct sampler_ctx *x, const struct log_facts *f)
+{
+    uint64_t rnd = RND_ALL, th, pth;
+
+    if (x->never) {
+        th = log_sampling_attrs_error(f, true) ? fail_threshold(x) : TH_NEVER;
+    } else {
+        bool missing = true;
+        if (x->logs_trace_id && id_bytes_valid(f->trace_id, f->trace_id_len)) {
+            rnd = sampler_randomness(sampler_hash(x->seed_h, f->trace_id, 16));
+            missing = false;
+        }
+        if (missing && f->from && f->from_len > 0) {
+            rnd = sampler_randomness(sampler_hash(x->seed_h, f->from, f->from_len));
+            missing = false;
+        }
+        th = missing || log_sampling_attrs_error(f, false) ? fail_threshold(x) : x->threshold;
+    }
+    if (f->prio != 0 && prob_threshold(f->prio, (int)x->sampling_precision, &pth)) {
+        th = pth;
+    }
+    return rnd >= th;
 }
 
 static bool log_keep(const struct sampler_ctx *x, const otc_log_record *lr)
 {
-    uint64_t rnd = RND_ALL, th;
+    const otc_any_value *t = attr_get(lr->attributes, lr->n_attributes, LOG_THRESHOLD_KEY);
+    const otc_any_value *r = attr_get(lr->attributes, lr->n_attributes, LOG_RANDOM_KEY);
+    struct log_facts f = {.trace_id = lr->trace_id.data, .trace_id_len = lr->trace_id.len};
+    char buf[64];
 
-    if (x->never) {
-        th = log_sampling_attrs_error(lr, true) ? fail_threshold(x) : TH_NEVER;
-    } else {
-        bool missing = true;
-        if (x->logs_trace_id && trace_id_valid(&lr->trace_id)) {
-            rnd = sampler_randomness(sampler_hash(x->seed_h, lr->trace_id.data, 16));
-            missing = false;
-        }
-        if (missing && x->from_attribute && *x->from_attribute) {
-            const otc_any_value *v = attr_get(lr->attributes, lr->n_attributes, x->from_attribute);
-            char buf[64];
-            size_t n;
-            const uint8_t *b = value_bytes(v, buf, sizeof(buf), &n);
-            if (b && n > 0) {
-                rnd = sampler_randomness(sampler_hash(x->seed_h, b, n));
-                missing = false;
-            }
-        }
-        th = missing || log_sampling_attrs_error(lr, false) ? fail_threshold(x) : x->threshold;
+    f.ts = t && t->value_case == ANY(STRING_VALUE) ? t->string_value : "";
+    f.rs = r && r->value_case == ANY(STRING_VALUE) ? r->string_value : "";
+    f.tn = strlen(f.ts);
+    f.rn = strlen(f.rs);
+    if (log_needs_from(x, f.trace_id, f.trace_id_len)) {
+        f.from = value_bytes(attr_get(lr->attributes, lr->n_attributes, x->from_attribute), buf,
+                             sizeof(buf), &f.from_len);
     }
     if (x->sampling_priority && *x->sampling_priority) {
         const otc_any_value *v = attr_get(lr->attributes, lr->n_attributes, x->sampling_priority);
-        double p = 0;
-        uint64_t pth;
         if (v && v->value_case == ANY(DOUBLE_VALUE)) {
-            p = v->double_value / 100.0;
+            f.prio = v->double_value / 100.0;
         } else if (v && v->value_case == ANY(INT_VALUE)) {
-            p = (double)v->int_value / 100.0;
-        }
-        if (p != 0 && prob_threshold(p, (int)x->sampling_precision, &pth)) {
-            th = pth;
+            f.prio = (double)v->int_value / 100.0;
         }
     }
-    return rnd >= th;
+    return log_decide(x, &f);
 }
 
 /* ------------------------------------------------------------ batches */
@@ -696,46 +726,44 @@ struct decide_out {
 
 /* Pass 1, read-only: decide every item, in request order, into keep (or only count
  * when keep is NULL). */
-static void decide_traces(const struct sampler_ctx *x, const otc_traces_req *r, uint8_t *keep,
-                          struct decide_out *o)
+struct msg_decide {
+    const struct sampler_ctx *x;
+    uint8_t                  *keep;
+    struct decide_out        *o;
+};
+
+static void decide_record(struct msg_decide *d, bool k)
 {
-    for (size_t i = 0; i < r->n_resource_spans; i++) {
-        const otc_resource_spans *rs = r->resource_spans[i];
-        o->empty_groups |= rs->n_scope_spans == 0;
-        for (size_t j = 0; j < rs->n_scope_spans; j++) {
-            const otc_scope_spans *ss = rs->scope_spans[j];
-            o->empty_groups |= ss->n_spans == 0;
-            for (size_t k = 0; k < ss->n_spans; k++) {
-                bool k_ = span_keep(x, ss->spans[k]);
-                if (keep) {
-                    keep[o->total] = k_;
-                }
-                o->total++;
-                o->kept += k_;
-            }
-        }
+    if (d->keep) {
+        d->keep[d->o->total] = k;
     }
+    d->o->total++;
+    d->o->kept += k;
 }
 
-static void decide_logs(const struct sampler_ctx *x, const otc_logs_req *r, uint8_t *keep,
-                        struct decide_out *o)
+static int decide_span(void *arg, ProtobufCMessage *item)
 {
-    for (size_t i = 0; i < r->n_resource_logs; i++) {
-        const otc_resource_logs *rl = r->resource_logs[i];
-        o->empty_groups |= rl->n_scope_logs == 0;
-        for (size_t j = 0; j < rl->n_scope_logs; j++) {
-            const otc_scope_logs *sl = rl->scope_logs[j];
-            o->empty_groups |= sl->n_log_records == 0;
-            for (size_t k = 0; k < sl->n_log_records; k++) {
-                bool k_ = log_keep(x, sl->log_records[k]);
-                if (keep) {
-                    keep[o->total] = k_;
-                }
-                o->total++;
-                o->kept += k_;
-            }
-        }
-    }
+    struct msg_decide *d = arg;
+
+    decide_record(d, span_keep(d->x, (const otc_span *)item));
+    return 0;
+}
+
+static int decide_log(void *arg, ProtobufCMessage *item)
+{
+    struct msg_decide *d = arg;
+
+    decide_record(d, log_keep(d->x, (const otc_log_record *)item));
+    return 0;
+}
+
+static void decide_msg(const struct sampler_ctx *x, enum otc_signal s, const ProtobufCMessage *msg,
+                       uint8_t *keep, struct decide_out *o)
+{
+    struct msg_decide d = {x, keep, o};
+    struct otc_msg_visitor v = {.item = s == OTC_TRACES ? decide_span : decide_log, .arg = &d};
+
+    otc_msg_walk(s, msg, &v, &o->empty_groups);
 }
 
 /* Pass 1 on an undecoded request, walking its bytes: the same decisions for
@@ -828,30 +856,141 @@ static int wire_span(void *arg, const uint8_t *p, size_t len)
     return 0;
 }
 
-/* A log record is decided here when it has a valid trace id and none of the
- * attributes that could change the decision (sampling.threshold,
- * sampling.randomness, the sampling_priority attribute: w->keys); any other
- * record sends the request to the decoded pass. */
+/* The attributes a log record's decision looks up, by attr_get's rule: the
+ * first KeyValue whose key (up to a NUL, as the decoded string ends there)
+ * is the name. */
+enum { LK_THRESHOLD, LK_RANDOM, LK_FROM, LK_PRIO, LK_N };
+
+/* A log record decided from its bytes with everything log_keep reads; false
+ * when a KeyValue or AnyValue is not as unpack would take it. */
+static bool wire_log_facts(const struct sampler_ctx *x, const uint8_t *p, size_t len,
+                           const struct otc_pb_log *lr, struct log_facts *f, char *buf,
+                           size_t cap)
+{
+    const char *names[LK_N] = {LOG_THRESHOLD_KEY, LOG_RANDOM_KEY,
+                               log_needs_from(x, lr->trace_id, lr->trace_id_len)
+                                   ? x->from_attribute
+                                   : NULL,
+                               x->sampling_priority && *x->sampling_priority ? x->sampling_priority
+                                                                             : NULL};
+    struct otc_pb_any val[LK_N];
+    bool found[LK_N] = {false}, present[LK_N] = {false};
+    struct otc_pb_iter it;
+    const uint8_t *v;
+    size_t n;
+    int r;
+
+    memset(f, 0, sizeof(*f));
+    f->trace_id = lr->trace_id;
+    f->trace_id_len = lr->trace_id_len;
+    otc_pb_iter_init(&it, p, len, OTC_PB_LOG_ATTRIBUTES);
+    while ((r = otc_pb_iter_next(&it, &v, &n)) > 0) {
+        struct otc_pb_kv kv;
+        size_t kl;
+
+        if (!otc_pb_kv_read(v, n, &kv)) {
+            return false;
+        }
+        kl = kv.key ? strnlen((const char *)kv.key, kv.key_len) : 0;
+        for (int k = 0; k < LK_N; k++) {
+            if (found[k] || !names[k] || strlen(names[k]) != kl ||
+                (kl && memcmp(names[k], kv.key, kl))) {
+                continue;
+            }
+            found[k] = true;
+            if (kv.value) {
+                if (!otc_pb_any_read(kv.value, kv.value_len, &val[k])) {
+                    return false;
+                }
+                present[k] = true;
+            }
+        }
+    }
+    if (r < 0) {
+        return false;
+    }
+    f->ts = f->rs = "";
+    if (present[LK_THRESHOLD] && val[LK_THRESHOLD].kind == OTC_PB_ANY_STRING) {
+        f->ts = (const char *)val[LK_THRESHOLD].p;
+        f->tn = strnlen(f->ts, val[LK_THRESHOLD].len);
+    }
+    if (present[LK_RANDOM] && val[LK_RANDOM].kind == OTC_PB_ANY_STRING) {
+        f->rs = (const char *)val[LK_RANDOM].p;
+        f->rn = strnlen(f->rs, val[LK_RANDOM].len);
+    }
+    if (present[LK_FROM]) {
+        const struct otc_pb_any *a = &val[LK_FROM];
+        double d;
+
+        switch (a->kind) {
+        case OTC_PB_ANY_STRING:
+            f->from = a->p;
+            f->from_len = strnlen((const char *)a->p, a->len);
+            break;
+        case OTC_PB_ANY_BYTES:
+            f->from = a->p;
+            f->from_len = a->len;
+            break;
+        case OTC_PB_ANY_BOOL:
+            f->from_len = (size_t)snprintf(buf, cap, "%s", a->v ? "true" : "false");
+            f->from = (const uint8_t *)buf;
+            break;
+        case OTC_PB_ANY_INT:
+            f->from_len = (size_t)snprintf(buf, cap, "%lld", (long long)(int64_t)a->v);
+            f->from = (const uint8_t *)buf;
+            break;
+        case OTC_PB_ANY_DOUBLE:
+            memcpy(&d, &a->v, sizeof(d));
+            f->from_len = go_double_string(d, buf, cap);
+            f->from = (const uint8_t *)buf;
+            break;
+        default:
+            break;
+        }
+    }
+    if (present[LK_PRIO]) {
+        double d;
+
+        if (val[LK_PRIO].kind == OTC_PB_ANY_DOUBLE) {
+            memcpy(&d, &val[LK_PRIO].v, sizeof(d));
+            f->prio = d / 100.0;
+        } else if (val[LK_PRIO].kind == OTC_PB_ANY_INT) {
+            f->prio = (double)(int64_t)val[LK_PRIO].v / 100.0;
+        }
+    }
+    return true;
+}
+
+/* A log record with a valid trace id and none of the attributes that could
+ * change the decision (sampling.threshold, sampling.randomness, the
+ * sampling_priority attribute: w->keys) is decided by its trace id's hash;
+ * any other from everything log_keep reads, from the bytes too. */
 static int wire_log(void *arg, const uint8_t *p, size_t len)
 {
     struct wire_decide *w = arg;
+    const struct sampler_ctx *x = w->x;
     struct otc_pb_log lr;
-    ProtobufCBinaryData id;
+    struct log_facts f;
+    size_t at = w->o->total;
+    char buf[64];
 
-    if (w->o->total == w->cap || !otc_pb_log_read(p, len, &w->keys, &lr) || lr.has_key) {
+    if (at == w->cap || !otc_pb_log_read(p, len, &w->keys, &lr)) {
         return WIRE_SLOW;
     }
-    id.data = (uint8_t *)lr.trace_id;
-    id.len = lr.trace_id_len;
-    if (!trace_id_valid(&id)) {
+    if (!lr.has_key && !x->never && x->logs_trace_id &&
+        id_bytes_valid(lr.trace_id, lr.trace_id_len)) {
+        wire_decide_id(w, lr.trace_id);
+        return 0;
+    }
+    if (!wire_log_facts(x, p, len, &lr, &f, buf, sizeof(buf))) {
         return WIRE_SLOW;
     }
-    wire_decide_id(w, lr.trace_id);
+    w->o->total++;
+    wire_record(w, at, log_decide(x, &f));
     return 0;
 }
 
-/* false when the request is for the decoded pass: a walk that stopped, or a
- * logs sampler that does not hash trace ids. */
+/* false when the request is for the decoded pass: a walk that stopped. */
 static bool decide_wire(const struct sampler_ctx *x, const struct otc_batch *b, uint8_t *keep,
                         struct decide_out *o)
 {
@@ -863,9 +1002,6 @@ static bool decide_wire(const struct sampler_ctx *x, const struct otc_batch *b, 
     struct wire_decide w = {.x = x, .keep = keep, .cap = keep ? b->items : SIZE_MAX, .o = o};
     struct otc_pb_visitor v = {.item = b->signal == OTC_TRACES ? wire_span : wire_log, .arg = &w};
 
-    if (b->signal == OTC_LOGS && (x->never || !x->logs_trace_id)) {
-        return false;
-    }
     otc_pb_keys_init(&w.keys, b->signal == OTC_TRACES ? span_keys : log_keys);
 
     if (otc_pb_walk(b->raw, b->raw_len, &v, &o->empty_groups) != OTC_OK) {
@@ -877,66 +1013,7 @@ static bool decide_wire(const struct sampler_ctx *x, const struct otc_batch *b, 
     return true;
 }
 
-/* Pass 2: remove dropped items in place (pointer arrays are compacted; the
- * memory stays in the arena) and then empty scopes and resources. keep is the
- * pass-1 decision list, or NULL to decide again (same data, same result). */
-static void compact_traces(const struct sampler_ctx *x, otc_traces_req *r, const uint8_t *keep)
-{
-    size_t idx = 0, nr = 0;
-
-    for (size_t i = 0; i < r->n_resource_spans; i++) {
-        otc_resource_spans *rs = r->resource_spans[i];
-        size_t ns = 0;
-        for (size_t j = 0; j < rs->n_scope_spans; j++) {
-            otc_scope_spans *ss = rs->scope_spans[j];
-            size_t n = 0;
-            for (size_t k = 0; k < ss->n_spans; k++, idx++) {
-                if (keep ? keep[idx] : span_keep(x, ss->spans[k])) {
-                    ss->spans[n++] = ss->spans[k];
-                }
-            }
-            ss->n_spans = n;
-            if (n) {
-                rs->scope_spans[ns++] = ss;
-            }
-        }
-        rs->n_scope_spans = ns;
-        if (ns) {
-            r->resource_spans[nr++] = rs;
-        }
-    }
-    r->n_resource_spans = nr;
-}
-
-static void compact_logs(const struct sampler_ctx *x, otc_logs_req *r, const uint8_t *keep)
-{
-    size_t idx = 0, nr = 0;
-
-    for (size_t i = 0; i < r->n_resource_logs; i++) {
-        otc_resource_logs *rl = r->resource_logs[i];
-        size_t ns = 0;
-        for (size_t j = 0; j < rl->n_scope_logs; j++) {
-            otc_scope_logs *sl = rl->scope_logs[j];
-            size_t n = 0;
-            for (size_t k = 0; k < sl->n_log_records; k++, idx++) {
-                if (keep ? keep[idx] : log_keep(x, sl->log_records[k])) {
-                    sl->log_records[n++] = sl->log_records[k];
-                }
-            }
-            sl->n_log_records = n;
-            if (n) {
-                rl->scope_logs[ns++] = sl;
-            }
-        }
-        rl->n_scope_logs = ns;
-        if (ns) {
-            r->resource_logs[nr++] = rl;
-        }
-    }
-    r->n_resource_logs = nr;
-}
-
-/* Room for one decision per item; NULL (decide twice) when memory is short. */
+/* Room for one decision per item; NULL when memory is short. */
 static uint8_t *sampler_keep_buf(struct sampler_ctx *x, size_t n)
 {
     if (n > x->keep_cap) {
@@ -982,11 +1059,7 @@ static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batc
         return otc_next(ins, b);
     }
     keep = sampler_keep_buf(x, otc_request_count_items(s, msg));
-    if (s == OTC_TRACES) {
-        decide_traces(x, (const otc_traces_req *)msg, keep, &o);
-    } else {
-        decide_logs(x, (const otc_logs_req *)msg, keep, &o);
-    }
+    decide_msg(x, s, msg, keep, &o);
 decided:
     if (o.kept == o.total && !o.empty_groups) {
         return otc_next(ins, b); /* untouched: the received bytes go on as they are */
@@ -997,17 +1070,13 @@ decided:
         return OTC_OK;
     }
     /* A private copy (when shared) decodes the same bytes: same order, same decisions. */
-    b = otc_batch_writable(b);
+    b = keep ? otc_batch_writable(b) : (otc_batch_unref(b), NULL);
     if (!b || !(mut = otc_batch_msg_mut(b))) {
         otc_batch_unref(b);
         atomic_fetch_add(&ins->counters.dropped[s], o.total);
         return OTC_ENOMEM;
     }
-    if (s == OTC_TRACES) {
-        compact_traces(x, (otc_traces_req *)mut, keep);
-    } else {
-        compact_logs(x, (otc_logs_req *)mut, keep);
-    }
+    otc_msg_keep_items(s, mut, keep);
     otc_batch_recount(b);
     atomic_fetch_add(&ins->counters.dropped[s], o.total - o.kept);
     return otc_next(ins, b);

@@ -3,8 +3,8 @@
  * max_value_length bytes without splitting a UTF-8 sequence, and keeps the
  * first max_attributes attributes of each set, counting the others in
  * dropped_attributes_count. A read-only scan comes first, so a batch within the
- * limits keeps its received bytes; traces and logs not yet decoded are scanned
- * in their serialized form. Runs on the pipeline worker thread. */
+ * limits keeps its received bytes; requests not yet decoded are scanned in
+ * their serialized form (the traversal layer, otc_pb_walk.h). Runs on the pipeline worker thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "otc/otc_attr_limits.h"
 #include "otc/otc_pb_walk.h"
@@ -66,8 +66,8 @@ static bool truncate_apply(void *arg, const struct otc_attr_set *set)
 
 /* ------------------------------------------------ undecoded requests */
 
-/* The same question asked of the serialized bytes of traces and logs, so that
- * a request within the limits is never decoded. Conservative: anything that
+/* The same question asked of the serialized bytes of a request of any signal,
+ * so that a request within the limits is never decoded. Conservative: anything that
  * might be over (a long string field, a malformed or very deep value) answers
  * true, and the decoded check above has the last word. */
 struct wire_limits {
@@ -177,14 +177,43 @@ static bool wire_attrs_over(const struct wire_limits *l, const uint8_t *p, size_
     return r < 0;
 }
 
-static int wire_resource(void *arg, const uint8_t *p, size_t len)
+static int wire_resource(void *arg, const struct otc_pb_head *h)
 {
-    return wire_attrs_over(arg, p, len, 1) ? WIRE_OVER : 0; /* Resource.attributes */
+    return h->msg && wire_attrs_over(arg, h->msg, h->msg_len, OTC_PB_RESOURCE_ATTRIBUTES)
+               ? WIRE_OVER
+               : 0;
 }
 
-static int wire_scope(void *arg, const uint8_t *p, size_t len)
+static int wire_scope(void *arg, const struct otc_pb_head *h)
 {
-    return wire_attrs_over(arg, p, len, 3) ? WIRE_OVER : 0; /* InstrumentationScope.attributes */
+    return h->msg && wire_attrs_over(arg, h->msg, h->msg_len, OTC_PB_SCOPE_ATTRIBUTES) ? WIRE_OVER
+                                                                                       : 0;
+}
+
+/* A data point's attributes and its exemplars' filtered_attributes, in one
+ * pass over the point. */
+static int wire_point(void *arg, const struct otc_pb_metric *m, const uint8_t *p, size_t len)
+{
+    const struct wire_limits *l = arg;
+    const uint32_t attrs = otc_pb_point_attributes(m->type), ex = otc_pb_point_exemplars(m->type);
+    const uint8_t *end = p + len;
+    struct otc_pb_field f;
+    size_t n = 0;
+    int r;
+
+    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
+        if (f.wt != 2) {
+            continue;
+        }
+        if (f.num == attrs) {
+            if (++n > l->max_attrs || wire_attr_over(l, f.p, f.len)) {
+                return WIRE_OVER;
+            }
+        } else if (f.num == ex && wire_attrs_over(l, f.p, f.len, OTC_PB_EXEMPLAR_ATTRIBUTES)) {
+            return WIRE_OVER;
+        }
+    }
+    return r < 0 ? WIRE_OVER : 0;
 }
 
 /* Span.attributes 9, events 11 (Event.attributes 3), links 13 (Link.attributes
@@ -257,14 +286,14 @@ static int wire_log(void *arg, const uint8_t *p, size_t len)
 static bool wire_within(const struct truncate_ctx *t, const struct otc_batch *b)
 {
     struct wire_limits l = {t->max_len, t->max_attrs, t->log_body};
-    struct otc_pb_visitor v = {wire_resource, wire_scope, NULL, &l};
+    struct otc_pb_visitor v = {.resource = wire_resource, .scope = wire_scope, .arg = &l};
 
     if (b->signal == OTC_TRACES) {
         v.item = wire_span;
     } else if (b->signal == OTC_LOGS) {
         v.item = wire_log;
     } else {
-        return false;
+        v.point = wire_point;
     }
     return otc_pb_walk(b->raw, b->raw_len, &v, NULL) == OTC_OK;
 }

@@ -213,7 +213,9 @@ static bool same_request(const uint8_t *a, size_t alen, const uint8_t *b, size_t
 }
 
 /* The same request, undecoded (twin 0) and decoded (twin 1), through the twin
- * chains: what comes out must be the same request (same_request). */
+ * chains: what comes out must be the same request (same_request), with the
+ * same drop counts at every stage. The stages read undecoded requests of
+ * every signal (the traversal layer): traces, metrics and logs alike. */
 static void twins_agree(const uint8_t *data, size_t size, size_t items)
 {
     for (size_t t = 0; t < 2; t++) {
@@ -230,6 +232,15 @@ static void twins_agree(const uint8_t *data, size_t size, size_t items)
     }
     if (captured[0].n != captured[1].n) {
         abort();
+    }
+    /* the same counts: each stage dropped (and deduplicated) as many items */
+    for (size_t i = 0; i < N_WIRE; i++) {
+        if (atomic_load(&twins[0][i].counters.dropped[FUZZ_SIGNAL]) !=
+                atomic_load(&twins[1][i].counters.dropped[FUZZ_SIGNAL]) ||
+            atomic_load(&twins[0][i].counters.deduplicated[FUZZ_SIGNAL]) !=
+                atomic_load(&twins[1][i].counters.deduplicated[FUZZ_SIGNAL])) {
+            abort();
+        }
     }
     for (size_t i = 0; i < captured[0].n; i++) {
         if (!same_request(captured[0].data[i], captured[0].len[i], captured[1].data[i],

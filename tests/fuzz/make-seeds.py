@@ -63,7 +63,32 @@ def sampling_attrs():
     return tr, lg
 
 
+def duplicates():
+    """Requests whose items repeat, in another scope and within one, so that
+    the twin chains' dedup drops items (data points for metrics) and empties
+    metrics and containers on both forms."""
+    out = {}
+    for sig, make in (("traces", lambda: h.make_traces(4, n_scopes=2)),
+                      ("logs", lambda: h.make_logs(4, n_scopes=2, rich=True)),
+                      ("metrics", lambda: h.make_metrics(10, n_scopes=2, rich=True))):
+        req = make()
+        group = {"traces": "spans", "logs": "logs", "metrics": "metrics"}[sig]
+        rx = getattr(req, "resource_" + group)[0]
+        scopes = getattr(rx, "scope_" + group)
+        scopes[1].CopyFrom(scopes[0])  # the second scope repeats the first
+        items = getattr(scopes[0], {"traces": "spans", "logs": "log_records", "metrics": "metrics"}[sig])
+        items.add().CopyFrom(items[0])  # and one item repeats within it
+        out[sig] = req
+    return out
+
+
+def write_duplicates():
+    for sig, req in duplicates().items():
+        write(sig, "duplicates", req)
+
+
 def main():
+    write_duplicates()
     tr, lg = sampling_attrs()
     write("traces", "sampling-attrs", tr)
     write("logs", "sampling-attrs", lg)

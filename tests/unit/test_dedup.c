@@ -384,6 +384,10 @@ static void test_log_identity(void **state)
     fx_consume(ins, fx_logs(&base, 1)); /* duplicate */
     assert_int_equal(fx_captured_items(), 1);
     fx_consume(ins, fx_logs(mix, 7)); /* 4 new, 3 copies of base */
+    if (getenv("OTC_FX_UNDECODED")) {
+        /* keyed and dropped on the wire: still undecoded */
+        assert_false(otc_batch_is_decoded(fx_captured.b[1]));
+    }
     assert_int_equal(fx_captured_items(), 5);
     assert_int_equal(dropped(ins, OTC_LOGS), 4);
     {
@@ -419,6 +423,11 @@ static void test_metric_identity(void **state)
     fx_consume(ins, fx_metrics(first, 3));
     fx_consume(ins, fx_metrics(second, 4));
     assert_int_equal(fx_captured.n, 2);
+    if (getenv("OTC_FX_UNDECODED")) {
+        /* keyed and dropped on the wire: still undecoded */
+        assert_false(otc_batch_is_decoded(fx_captured.b[0]));
+        assert_false(otc_batch_is_decoded(fx_captured.b[1]));
+    }
     assert_int_equal(fx_captured.b[0]->items, 3);
     assert_int_equal(fx_captured.b[1]->items, 2);
     assert_int_equal(dropped(ins, OTC_METRICS), 2);

@@ -80,21 +80,17 @@ struct seen {
     size_t n;
 };
 
-static int on_resource(void *arg, const uint8_t *p, size_t len)
+static int on_resource(void *arg, const struct otc_pb_head *h)
 {
     struct seen *s = arg;
-    (void)p;
-    (void)len;
-    s->log[s->n++] = 'R';
+    s->log[s->n++] = h->msg ? 'R' : 'r';
     return 0;
 }
 
-static int on_scope(void *arg, const uint8_t *p, size_t len)
+static int on_scope(void *arg, const struct otc_pb_head *h)
 {
     struct seen *s = arg;
-    (void)p;
-    (void)len;
-    s->log[s->n++] = 'S';
+    s->log[s->n++] = h->msg ? 'S' : 's';
     return 0;
 }
 
@@ -114,7 +110,7 @@ static void test_walk_order(void **state)
 {
     struct w req = {0}, rs1 = {0}, rs2 = {0}, ss = {0}, sp = {0}, res = {0}, scope = {0};
     struct seen s = {0};
-    struct otc_pb_visitor v = {on_resource, on_scope, on_item, &s};
+    struct otc_pb_visitor v = {on_resource, on_scope, on_item, NULL, &s, true};
     bool empty = false;
 
     (void)state;
@@ -142,7 +138,13 @@ static void test_walk_order(void **state)
 
     assert_int_equal(otc_pb_walk(req.b, req.n, &v, &empty), OTC_OK);
     s.log[s.n] = '\0';
-    assert_string_equal(s.log, "RS123"); /* rs2 has neither Resource nor scope message */
+    assert_string_equal(s.log, "RS12rs3s"); /* rs2 has neither Resource nor scope message */
+    v.heads = false; /* heads where met: absent ones are not handed over */
+    s.n = 0;
+    assert_int_equal(otc_pb_walk(req.b, req.n, &v, &empty), OTC_OK);
+    s.log[s.n] = '\0';
+    assert_string_equal(s.log, "RS123");
+    v.heads = true;
     assert_true(empty);
 
     /* without the empty scope container: no empty group */
@@ -452,7 +454,7 @@ static void test_keep_items(void **state)
         keep_request(&in, cases[c], false);
         keep_request(&want, cases[c], true);
         memset(out, 0xee, sizeof(out));
-        assert_int_equal(otc_pb_keep_items(in.b, in.n, cases[c], out), want.n);
+        assert_int_equal(otc_pb_keep_items(OTC_TRACES, in.b, in.n, cases[c], out), want.n);
         assert_memory_equal(out, want.b, want.n);
         assert_int_equal(out[want.n], 0xee); /* nothing written past the result */
     }
@@ -469,14 +471,14 @@ static void test_keep_items(void **state)
         ss.n += sp.n;
         w_msg(&rs, 2, &ss);
         w_msg(&req, 1, &rs);
-        assert_int_equal(otc_pb_keep_items(req.b, req.n, keep1, out), req.n - 1);
+        assert_int_equal(otc_pb_keep_items(OTC_TRACES, req.b, req.n, keep1, out), req.n - 1);
         assert_int_equal(out[5], sp.n); /* 0a len 12 len 12 len: the span's own length */
     }
 
     /* malformed: the last container cut short */
     keep_request(&in, cases[1], false);
-    assert_int_equal(otc_pb_keep_items(in.b, in.n - 1, cases[1], out), SIZE_MAX);
-    assert_int_equal(otc_pb_keep_items(NULL, 0, NULL, out), 0);
+    assert_int_equal(otc_pb_keep_items(OTC_TRACES, in.b, in.n - 1, cases[1], out), SIZE_MAX);
+    assert_int_equal(otc_pb_keep_items(OTC_TRACES, NULL, 0, NULL, out), 0);
 }
 
 int main(void)

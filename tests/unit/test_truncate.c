@@ -378,6 +378,9 @@ static void test_unchanged_is_zero_copy(void **state)
     out = run(opts, b);
     assert_ptr_equal(out, b);
     assert_true(out->raw_fresh);
+    if (getenv("OTC_FX_UNDECODED")) {
+        assert_false(otc_batch_is_decoded(out)); /* checked on the wire */
+    }
     check_traces((const otc_traces_req *)otc_batch_msg(out), false);
     otc_batch_unref(out);
 
@@ -386,6 +389,18 @@ static void test_unchanged_is_zero_copy(void **state)
     out = run(opts_off, b); /* 0 = no limit; log_body off */
     assert_ptr_equal(out, b);
     assert_true(out->raw_fresh);
+    otc_batch_unref(out);
+
+    /* metrics: every point and exemplar within the limits */
+    otc_arena_init(&a, 1 << 14);
+    b = pt_batch(OTC_METRICS, &a, &metrics_everywhere(&a)->base);
+    out = run(opts, b);
+    assert_ptr_equal(out, b);
+    assert_true(out->raw_fresh);
+    if (getenv("OTC_FX_UNDECODED")) {
+        assert_false(otc_batch_is_decoded(out)); /* checked on the wire */
+    }
+    check_metrics((const otc_metrics_req *)otc_batch_msg(out), false);
     otc_batch_unref(out);
 
     /* the log body alone exceeds: log_body on changes the batch */
