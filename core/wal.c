@@ -4,7 +4,9 @@
  * writes the acknowledgements gathered since its last round to each segment's
  * progress file (one write and one fdatasync per segment and round); the
  * persistent queue's replay thread reads earlier runs' segments. One mutex
- * guards the segment list and the counters.
+ * guards the segment list and the counters. This file opens the log, keeps
+ * its segments, appends, releases and closes; the progress writer is in
+ * wal_progress.c, the replay in wal_replay.c, what they share in wal_internal.h.
  *
  * Record: [u32 length][u32 crc32c][u8 signal][length bytes: zstd frame],
  * little endian; the CRC covers the signal byte and the frame. The frame is
@@ -24,88 +26,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #include "otc/otc_batch.h"
 #include "otc/otc_log.h"
 #include "otc/otc_rc.h"
-#include "otc/otc_signal.h"
 #include "wal.h"
+#include "wal_internal.h"
 
-#define WAL_HDR          9u
 #define WAL_ZSTD_LEVEL   1
-#define WAL_MAX_RAW      ((uint64_t)1 << 32) /* requests are at most 2 GiB */
-#define WAL_FAIL_RING    8
-#define WAL_ACK_HDR      8u
-#define WAL_ACK_INTERVAL 50000000 /* ns: progress written at most this long after delivery */
-#define WAL_FRAME_HDR    13u       /* magic, descriptor (single segment), u64 content size */
-#define WAL_RAW_BLOCK    (128u * 1024u) /* a zstd block holds this much at most */
 #define WAL_IOV_BLOCKS   8u        /* raw blocks written from the request in place */
-
-static const uint8_t zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
-
-struct otc_wal_seg {
-    struct otc_wal_seg *next;      /* oldest first */
-    struct otc_wal     *w;
-    uint64_t            first;     /* sequence number in the file name */
-    uint64_t            size;      /* bytes of the segment file */
-    uint64_t            pending;   /* records handed out and not yet released */
-    bool                active;    /* being appended to */
-    bool                old;       /* left by an earlier run and not yet read through */
-    bool                flushing;  /* the progress writer works on it (outside the lock) */
-    bool                doomed;    /* delete once the progress writer is done */
-    uint64_t            replay_off;/* old: where the replay goes on (replay thread only) */
-    uint64_t           *done;      /* old: offsets delivered by earlier runs, sorted */
-    size_t              n_done;
-    uint64_t           *acks;      /* delivered, not yet written */
-    size_t              n_acks, cap_acks;
-    int                 ack_fd;    /* progress file: writer only while flushing */
-    uint64_t            ack_size;
-    char                path[];    /* ".../<first>.wal" */
-};
-
-struct otc_wal_rec {
-    struct otc_wal_seg *seg;
-    uint64_t            off;       /* byte offset of the record in its segment */
-    uint64_t            items;
-    bool                replayed;
-    bool                keep;      /* not delivered: its release does not acknowledge it */
-};
-
-struct otc_wal {
-    pthread_mutex_t        lock;
-    pthread_cond_t         cond;
-    pthread_mutex_t        ack_lock;    /* one progress round at a time */
-    pthread_cond_t         ack_cond;
-    pthread_t              ack_thread;
-    bool                   ack_started;
-    bool                   ack_stop;
-    char                  *dir;
-    int                    dirfd;
-    struct otc_wal_options opt;
-    struct otc_instance   *log_ins;
-    struct otc_wal_seg    *segs;
-    struct otc_wal_seg    *active;
-    int                    fd;          /* the active segment */
-    uint64_t               active_size;
-    uint64_t               next_seq;
-    uint64_t               appended;    /* records written by this run (group commit count) */
-    uint64_t               synced;      /* of those, how many are durable */
-    bool                   syncing;     /* a waiter is in fdatasync */
-    bool                   rotate;      /* start a new segment before the next append */
-    uint64_t               fail_lo[WAL_FAIL_RING], fail_hi[WAL_FAIL_RING]; /* failed syncs */
-    unsigned               fail_n;
-    uint64_t               syncs;
-    uint64_t               queued, queued_items, disk_bytes, full, acked, ack_writes;
-    uint64_t               replayed, replayed_items, skipped, corrupt, corrupt_bytes;
-    uint64_t               replay_outstanding;
-    atomic_bool            frozen;
-};
 
 /* ------------------------------------------------------------------ CRC32C */
 
@@ -170,55 +103,6 @@ uint32_t otc_crc32c(uint32_t crc, const void *data, size_t len)
 
 /* ------------------------------------------------------------------ helpers */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* 1 = n bytes read, 0 = end of file before n bytes, -1 = error */
-static int read_all(int fd, uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t k = read(fd, p, n);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k < 0) {
-            return -1;
-        }
-        if (k == 0) {
-            return 0;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 1;
-}
-
 static int mkdir_p(const char *path)
 {
     char buf[4096];
@@ -244,17 +128,6 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 /* ---------------------------------------------------------------- segments */
 
 static struct otc_wal_seg *seg_new(struct otc_wal *w, uint64_t first)
@@ -270,14 +143,6 @@ static struct otc_wal_seg *seg_new(struct otc_wal *w, uint64_t first)
     s->ack_fd = -1;
     snprintf(s->path, n, "%s/%020" PRIu64 ".wal", w->dir, first);
     return s;
-}
-
-/* The progress file's name: the segment's with ".ack". */
-static void seg_ack_path(const struct otc_wal_seg *s, char *buf, size_t len)
-{
-    size_t n = strlen(s->path);
-
-    snprintf(buf, len, "%.*s.ack", (int)(n - 4), s->path);
 }
 
 /* Insert in order of first sequence number. */
@@ -328,7 +193,7 @@ static void seg_delete(struct otc_wal *w, struct otc_wal_seg *s)
 /* Under the lock: delete s if every record handed out is released, it is
  * neither appended to nor still to be replayed (deferred while the progress
  * writer works on it). */
-static void seg_maybe_delete(struct otc_wal *w, struct otc_wal_seg *s)
+void otc_wal_seg_maybe_delete(struct otc_wal *w, struct otc_wal_seg *s)
 {
     if (atomic_load(&w->frozen) || s->pending || s->active || s->old) {
         return;
@@ -338,183 +203,6 @@ static void seg_maybe_delete(struct otc_wal *w, struct otc_wal_seg *s)
     } else {
         seg_delete(w, s);
     }
-}
-
-/* ------------------------------------------------------------- progress */
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* Read an earlier run's progress file into s->done (sorted, unique). A torn
- * or corrupt block ends it (the file is cut there): losing progress only
- * means duplicates, never loss. */
-static void seg_load_acks(struct otc_wal *w, struct otc_wal_seg *s)
-{
-    char path[4200];
-    struct stat st;
-    uint8_t *buf = NULL;
-    uint64_t off = 0, n = 0;
-    int fd;
-
-    seg_ack_path(s, path, sizeof(path));
-    if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
-        return;
-    }
-    if (fstat(fd, &st) != 0 || st.st_size == 0 || !(buf = malloc((size_t)st.st_size)) ||
-        read_all(fd, buf, (size_t)st.st_size) != 1 ||
-        !(s->done = malloc((size_t)st.st_size / 8 * sizeof(uint64_t) + 8))) {
-        free(buf);
-        close(fd);
-        return;
-    }
-    while (off + WAL_ACK_HDR <= (uint64_t)st.st_size) {
-        uint32_t k = get32(buf + off);
-        if (k == 0 || (uint64_t)k * 8 > (uint64_t)st.st_size - off - WAL_ACK_HDR ||
-            otc_crc32c(0, buf + off + WAL_ACK_HDR, (size_t)k * 8) != get32(buf + off + 4)) {
-            break;
-        }
-        for (uint32_t i = 0; i < k; i++) {
-            s->done[n++] = get64(buf + off + WAL_ACK_HDR + 8 * (uint64_t)i);
-        }
-        off += WAL_ACK_HDR + (uint64_t)k * 8;
-    }
-    if (off != (uint64_t)st.st_size) {
-        otc_log_warn(w->log_ins, "queue progress file %s: bad block at offset %" PRIu64 "; cut "
-                     "there (its records may be delivered again)", path, off);
-        if (ftruncate(fd, (off_t)off) != 0) {
-            off = (uint64_t)st.st_size;
-        }
-    }
-    qsort(s->done, n, sizeof(uint64_t), cmp_u64);
-    s->n_done = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        if (s->n_done == 0 || s->done[s->n_done - 1] != s->done[i]) {
-            s->done[s->n_done++] = s->done[i];
-        }
-    }
-    s->ack_size = off;
-    free(buf);
-    close(fd);
-}
-
-struct ack_job {
-    struct otc_wal_seg *s;
-    uint64_t           *offs;
-    size_t              n;
-    uint64_t            added;
-};
-
-/* One progress round: the acknowledgements gathered since the last one, one
- * block appended (and synced, with fsync on) per segment. */
-void otc_wal_flush_acks(struct otc_wal *w)
-{
-    struct ack_job *jobs = NULL;
-    size_t n = 0, cap = 0;
-
-    pthread_mutex_lock(&w->ack_lock);
-    pthread_mutex_lock(&w->lock);
-    for (struct otc_wal_seg *s = w->segs; s; s = s->next) {
-        if (s->n_acks == 0 || s->flushing) {
-            continue;
-        }
-        if (n == cap) {
-            size_t nc = cap ? 2 * cap : 8;
-            struct ack_job *g = realloc(jobs, nc * sizeof(*g));
-            if (!g) {
-                break;
-            }
-            jobs = g;
-            cap = nc;
-        }
-        jobs[n++] = (struct ack_job){s, s->acks, s->n_acks, 0};
-        s->flushing = true;
-        s->acks = NULL;
-        s->n_acks = s->cap_acks = 0;
-    }
-    pthread_mutex_unlock(&w->lock);
-    for (size_t i = 0; i < n; i++) {
-        struct ack_job *j = &jobs[i];
-        struct otc_wal_seg *s = j->s;
-        size_t len = WAL_ACK_HDR + j->n * 8;
-        uint8_t *blk = malloc(len);
-
-        if (!blk || j->n > UINT32_MAX) {
-            free(blk);
-            continue;
-        }
-        if (s->ack_fd < 0) {
-            char path[4200];
-            seg_ack_path(s, path, sizeof(path));
-            s->ack_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-            if (s->ack_fd >= 0 && w->opt.fsync && s->ack_size == 0) {
-                fsync(w->dirfd); /* the new name must survive a crash too */
-            }
-        }
-        put32(blk, (uint32_t)j->n);
-        for (size_t k = 0; k < j->n; k++) {
-            put64(blk + WAL_ACK_HDR + 8 * k, j->offs[k]);
-        }
-        put32(blk + 4, otc_crc32c(0, blk + WAL_ACK_HDR, j->n * 8));
-        if (s->ack_fd >= 0 && write_all(s->ack_fd, blk, len) == 0) {
-            j->added = len;
-            if (w->opt.fsync) {
-                (void)fdatasync(s->ack_fd);
-            }
-        } else if (s->ack_fd >= 0 && ftruncate(s->ack_fd, (off_t)s->ack_size) != 0) {
-            /* a torn block ends the file for the next reader: append no more */
-            close(s->ack_fd);
-            s->ack_fd = -1;
-            s->ack_size = UINT64_MAX / 2;
-        }
-        if (s->ack_size != UINT64_MAX / 2) {
-            s->ack_size += j->added;
-        }
-        free(blk);
-    }
-    pthread_mutex_lock(&w->lock);
-    for (size_t i = 0; i < n; i++) {
-        struct otc_wal_seg *s = jobs[i].s;
-        w->disk_bytes += jobs[i].added;
-        w->ack_writes += jobs[i].added ? 1 : 0;
-        s->flushing = false;
-        if (s->doomed) {
-            s->doomed = false;
-            seg_maybe_delete(w, s);
-        }
-        free(jobs[i].offs);
-    }
-    pthread_mutex_unlock(&w->lock);
-    pthread_mutex_unlock(&w->ack_lock);
-    free(jobs);
-}
-
-static void *wal_ack_loop(void *arg)
-{
-    struct otc_wal *w = arg;
-    int64_t iv = w->opt.ack_interval_ns > 0 ? w->opt.ack_interval_ns : WAL_ACK_INTERVAL;
-    bool stop;
-
-    pthread_setname_np(pthread_self(), "wal-acks");
-    do {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)(iv % 1000000000);
-        ts.tv_sec += (time_t)(iv / 1000000000) + ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_mutex_lock(&w->lock);
-        if (!w->ack_stop) {
-            pthread_cond_timedwait(&w->ack_cond, &w->lock, &ts);
-        }
-        stop = w->ack_stop;
-        pthread_mutex_unlock(&w->lock);
-        otc_wal_flush_acks(w);
-    } while (!stop);
-    return NULL;
 }
 
 /* ------------------------------------------------------------------- open */
@@ -574,7 +262,7 @@ static int wal_scan(struct otc_wal *w)
             seg_delete(w, s);
             continue;
         }
-        seg_load_acks(w, s);
+        otc_wal_seg_load_acks(w, s);
         w->disk_bytes += s->size + s->ack_size;
     }
     return OTC_OK;
@@ -604,7 +292,7 @@ static int wal_new_segment(struct otc_wal *w)
         w->fd = -1;
         w->active = NULL;
         old->active = false;
-        seg_maybe_delete(w, old);
+        otc_wal_seg_maybe_delete(w, old);
     }
     if (!(s = seg_new(w, w->next_seq))) {
         return OTC_ENOMEM;
@@ -666,203 +354,13 @@ struct otc_wal *otc_wal_open(const char *dir, const struct otc_wal_options *opt,
         return NULL;
     }
     pthread_mutex_unlock(&w->lock);
-    if (pthread_create(&w->ack_thread, NULL, wal_ack_loop, w) != 0) {
+    if (pthread_create(&w->ack_thread, NULL, otc_wal_ack_loop, w) != 0) {
         snprintf(err, errlen, "cannot start the progress thread");
         otc_wal_close(w);
         return NULL;
     }
     w->ack_started = true;
     return w;
-}
-
-/* ----------------------------------------------------------------- replay */
-
-/* Why the record at off of a mapped segment is bad, or NULL (*len set). */
-static const char *rec_check(const uint8_t *map, uint64_t size, uint64_t off, uint32_t *len)
-{
-    uint32_t n;
-
-    if (size - off < WAL_HDR) {
-        return "torn record header";
-    }
-    n = get32(map + off);
-    if (n == 0 || (uint64_t)n > size - off - WAL_HDR) {
-        return "record length past the end of the file";
-    }
-    if (otc_crc32c(otc_crc32c(0, map + off + 8, 1), map + off + WAL_HDR, n) != get32(map + off + 4)) {
-        return "CRC32C mismatch";
-    }
-    *len = n;
-    return NULL;
-}
-
-/* The next good record at or after 'from': a frame's magic where a record's
- * would be, a known signal and a matching CRC. 0 when there is none. */
-static uint64_t rec_resync(const uint8_t *map, uint64_t size, uint64_t from)
-{
-    uint64_t at = from + WAL_HDR;
-
-    while (at + sizeof(zstd_magic) <= size) {
-        const uint8_t *m = memmem(map + at, size - at, zstd_magic, sizeof(zstd_magic));
-        uint64_t cand;
-        uint32_t len;
-
-        if (!m) {
-            break;
-        }
-        cand = (uint64_t)(m - map) - WAL_HDR;
-        if (map[cand + 8] < OTC_SIGNAL_COUNT && !rec_check(map, size, cand, &len)) {
-            return cand;
-        }
-        at = (uint64_t)(m - map) + 1;
-    }
-    return 0;
-}
-
-/* Read one earlier-run segment from where its replay stopped. */
-static int replay_segment(struct otc_wal *w, struct otc_wal_seg *s, otc_wal_replay_fn fn, void *arg)
-{
-    int fd = open(s->path, O_RDONLY | O_CLOEXEC);
-    uint8_t *map = NULL, *raw = NULL;
-    uint64_t size = s->size, off = s->replay_off, good = 0, skipped = 0;
-    size_t di = 0;
-    int rc = OTC_OK;
-
-    if (fd < 0) {
-        otc_log_err(w->log_ins, "cannot open the queue segment %s: %s", s->path, strerror(errno));
-        return OTC_EIO;
-    }
-    if (size && (map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) {
-        otc_log_err(w->log_ins, "cannot map the queue segment %s: %s", s->path, strerror(errno));
-        close(fd);
-        return OTC_EIO;
-    }
-    while (off < size) {
-        const char *why;
-        uint32_t len = 0;
-        uint64_t next;
-        unsigned long long n;
-        struct otc_wal_rec *rec;
-
-        if ((why = rec_check(map, size, off, &len)) != NULL) {
-            uint64_t to = rec_resync(map, size, off + 1);
-            pthread_mutex_lock(&w->lock);
-            w->corrupt++;
-            w->corrupt_bytes += (to ? to : size) - off;
-            pthread_mutex_unlock(&w->lock);
-            if (!to) {
-                otc_log_warn(w->log_ins, "queue segment %s: %s at offset %" PRIu64 "; cut there, "
-                             "keeping %" PRIu64 " good records (%" PRIu64 " bytes dropped)", s->path,
-                             why, off, good, size - off);
-                break;
-            }
-            otc_log_warn(w->log_ins, "queue segment %s: %s at offset %" PRIu64 "; skipped %" PRIu64
-                         " bytes (at least one record lost) to the next good record at offset %"
-                         PRIu64, s->path, why, off, to - off, to);
-            off = to;
-            continue;
-        }
-        next = off + WAL_HDR + len;
-        good++;
-        while (di < s->n_done && s->done[di] < off) {
-            di++;
-        }
-        if (di < s->n_done && s->done[di] == off) {
-            skipped++; /* delivered before the restart */
-            off = next;
-            continue;
-        }
-        n = ZSTD_getFrameContentSize(map + off + WAL_HDR, len);
-        if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > WAL_MAX_RAW ||
-            !(raw = realloc(raw, n ? n : 1)) ||
-            ZSTD_isError(ZSTD_decompress(raw, n, map + off + WAL_HDR, len))) {
-            otc_log_warn(w->log_ins, "queue segment %s: the record at offset %" PRIu64 " does not "
-                         "decompress; skipped", s->path, off);
-            pthread_mutex_lock(&w->lock);
-            w->corrupt++;
-            w->corrupt_bytes += next - off;
-            pthread_mutex_unlock(&w->lock);
-            off = next;
-            continue;
-        }
-        if (!(rec = calloc(1, sizeof(*rec)))) {
-            rc = OTC_ENOMEM;
-            break;
-        }
-        rec->seg = s;
-        rec->off = off;
-        rec->replayed = true;
-        pthread_mutex_lock(&w->lock);
-        s->pending++;
-        w->queued++;
-        w->replayed++;
-        w->replay_outstanding++;
-        pthread_mutex_unlock(&w->lock);
-        s->replay_off = next;
-        if ((rc = fn(arg, map[off + 8], raw, (size_t)n, rec)) != OTC_OK) {
-            s->replay_off = off; /* fn kept the record: read again next time */
-            break;
-        }
-        off = next;
-    }
-    if (map) {
-        munmap(map, size);
-    }
-    close(fd);
-    free(raw);
-    pthread_mutex_lock(&w->lock);
-    w->skipped += skipped;
-    if (rc == OTC_OK) {
-        s->old = false;
-        free(s->done);
-        s->done = NULL;
-        s->n_done = 0;
-        seg_maybe_delete(w, s);
-    }
-    pthread_mutex_unlock(&w->lock);
-    return rc;
-}
-
-int otc_wal_replay(struct otc_wal *w, otc_wal_replay_fn fn, void *arg)
-{
-    for (;;) {
-        struct otc_wal_seg *s;
-        int rc;
-
-        pthread_mutex_lock(&w->lock);
-        for (s = w->segs; s && !s->old; s = s->next) {
-        }
-        pthread_mutex_unlock(&w->lock);
-        if (!s) {
-            return OTC_OK;
-        }
-        /* an old segment is not deleted until read through: s stays valid */
-        if ((rc = replay_segment(w, s, fn, arg)) != OTC_OK) {
-            return rc;
-        }
-    }
-}
-
-bool otc_wal_replay_pending(struct otc_wal *w)
-{
-    bool any = false;
-
-    pthread_mutex_lock(&w->lock);
-    for (struct otc_wal_seg *s = w->segs; s && !any; s = s->next) {
-        any = s->old;
-    }
-    pthread_mutex_unlock(&w->lock);
-    return any;
-}
-
-uint64_t otc_wal_replay_outstanding(struct otc_wal *w)
-{
-    uint64_t n;
-
-    pthread_mutex_lock(&w->lock);
-    n = w->replay_outstanding;
-    pthread_mutex_unlock(&w->lock);
-    return n;
 }
 
 /* ----------------------------------------------------------------- append */
@@ -1151,7 +649,7 @@ int otc_wal_append(struct otc_wal *w, uint8_t signal, const void *data, size_t l
         w->queued--;
         w->queued_items -= items;
         seg->pending--;
-        seg_maybe_delete(w, seg);
+        otc_wal_seg_maybe_delete(w, seg);
         free(rec);
     } else {
         *recp = rec;
@@ -1218,7 +716,7 @@ void otc_wal_rec_release(struct otc_wal_rec *rec)
             w->replay_outstanding--;
         }
         s->pending--;
-        seg_maybe_delete(w, s);
+        otc_wal_seg_maybe_delete(w, s);
     }
     pthread_mutex_unlock(&w->lock);
     free(rec);
