@@ -27,7 +27,10 @@
 #define OTLP_EXP_MAX_RECONNECT_BACKOFF_MS 5000
 #define OTLP_EXP_POLL_MS 100 /* how often a waiting call checks for the drain deadline */
 
-enum { COMPRESS_GZIP, COMPRESS_NONE };
+/* in the order of compression_choices; zstd and snappy, which gRPC core 1.51
+ * cannot send, go as gzip (every OTLP/gRPC server must take gzip) */
+enum { COMPRESS_GZIP, COMPRESS_NONE, COMPRESS_ZSTD, COMPRESS_SNAPPY, COMPRESS_EMPTY };
+enum { BALANCER_ROUND_ROBIN, BALANCER_PICK_FIRST };
 
 struct otlp_exp {
     /* options */
@@ -41,6 +44,14 @@ struct otlp_exp {
     char              *auth;
     int                compression;
     struct otc_strmap  headers;
+    int64_t            ka_time;      /* ns, 0 = no keepalive pings */
+    int64_t            ka_timeout;   /* ns, 0 = gRPC's default (20s) */
+    bool               ka_permit_without_stream;
+    int                balancer;     /* BALANCER_* */
+    char              *authority;
+    uint64_t           read_buffer_size;
+    uint64_t           write_buffer_size;
+    bool               wait_for_ready; /* accepted; see the table */
     /* runtime */
     char              *target;     /* endpoint without a scheme */
     bool               use_tls;
@@ -60,7 +71,8 @@ struct otlp_exp {
 
 #define OTLP_EXP_MAX_AUTH 16400 /* bytes of "<scheme> <token>" */
 
-static const char *const compression_choices[] = {"gzip", "none", NULL};
+static const char *const compression_choices[] = {"gzip", "none", "zstd", "snappy", "", NULL};
+static const char *const balancer_choices[] = {"round_robin", "pick_first", NULL};
 
 static void send_tick(void *arg);
 static void rpc_done(struct otc_grpc_tag *tag, bool ok);
@@ -85,9 +97,27 @@ static const struct otc_config_entry otlp_exp_config[] = {
     {OTC_CFG_STR, "auth.authenticator", NULL, OFF(auth), 0, 0, 0, NULL,
      "id of an authenticator extension whose credential is sent with every call"},
     {OTC_CFG_ENUM, "compression", "gzip", OFF(compression), 0, 0, 0, compression_choices,
-     "request compression: gzip or none"},
+     "request compression: gzip, or none (or empty); zstd and snappy are sent as gzip, "
+     "which gRPC core 1.51 has and every OTLP server must accept"},
     {OTC_CFG_STRMAP, "headers", NULL, OFF(headers), 0, 0, 0, NULL,
      "metadata sent with every call"},
+    {OTC_CFG_DURATION, "keepalive.time", "0", OFF(ka_time), OTC_CFG_F_MIN, 0, 0, NULL,
+     "ping the server after this long without activity (0 = no pings)"},
+    {OTC_CFG_DURATION, "keepalive.timeout", "0", OFF(ka_timeout), OTC_CFG_F_MIN, 0, 0, NULL,
+     "close the connection when a ping is not answered within this long (0 = 20s)"},
+    {OTC_CFG_BOOL, "keepalive.permit_without_stream", "false", OFF(ka_permit_without_stream),
+     0, 0, 0, NULL, "send keepalive pings also while no call is under way"},
+    {OTC_CFG_ENUM, "balancer_name", "round_robin", OFF(balancer), 0, 0, 0, balancer_choices,
+     "gRPC load balancing over the addresses the endpoint resolves to"},
+    {OTC_CFG_STR, "authority", NULL, OFF(authority), 0, 0, 0, NULL,
+     "the :authority header of every call (default: the endpoint)"},
+    {OTC_CFG_SIZE, "read_buffer_size", "0", OFF(read_buffer_size), OTC_CFG_F_MAX, 0,
+     1073741824.0, NULL, "bytes read from the connection at once (0 = gRPC's default)"},
+    {OTC_CFG_SIZE, "write_buffer_size", "0", OFF(write_buffer_size), OTC_CFG_F_MAX, 0,
+     1073741824.0, NULL, "bytes of HTTP/2 frames buffered before a write (0 = gRPC's default)"},
+    {OTC_CFG_BOOL, "wait_for_ready", "false", OFF(wait_for_ready), 0, 0, 0, NULL,
+     "accepted, no effect: a call on a channel that is not ready fails and the helper's "
+     "retry_on_failure sends it again once it is"},
     OTC_CFG_END,
 };
 
@@ -228,8 +258,12 @@ static void probe_endpoint(struct otc_instance *ins, struct otlp_exp *x)
 static int otlp_exp_start(struct otc_instance *ins, void *vctx)
 {
     struct otlp_exp *x = vctx;
-    grpc_arg args[4];
+    grpc_arg args[12];
     grpc_channel_args chargs = {.num_args = 0, .args = args};
+    static const char *const lb_config[] = {
+        "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}",
+        "{\"loadBalancingConfig\":[{\"pick_first\":{}}]}",
+    };
     grpc_channel_credentials *creds;
     const char *ep = x->endpoint;
 
@@ -266,7 +300,8 @@ static int otlp_exp_start(struct otc_instance *ins, void *vctx)
     }
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM;
-    args[0].value.integer = x->compression == COMPRESS_GZIP ? GRPC_COMPRESS_GZIP : GRPC_COMPRESS_NONE;
+    args[0].value.integer = x->compression == COMPRESS_NONE || x->compression == COMPRESS_EMPTY
+                                ? GRPC_COMPRESS_NONE : GRPC_COMPRESS_GZIP;
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     args[1].value.integer = -1;
@@ -279,6 +314,37 @@ static int otlp_exp_start(struct otc_instance *ins, void *vctx)
         args[3].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
         args[3].value.string = x->tls_server_name;
         chargs.num_args = 4;
+    }
+    args[chargs.num_args].type = GRPC_ARG_STRING;
+    args[chargs.num_args].key = GRPC_ARG_SERVICE_CONFIG;
+    args[chargs.num_args].value.string = (char *)lb_config[x->balancer];
+    chargs.num_args++;
+    if (x->authority && *x->authority) {
+        args[chargs.num_args].type = GRPC_ARG_STRING;
+        args[chargs.num_args].key = GRPC_ARG_DEFAULT_AUTHORITY;
+        args[chargs.num_args].value.string = x->authority;
+        chargs.num_args++;
+    }
+    {
+        const char *const keys[4] = {GRPC_ARG_KEEPALIVE_TIME_MS, GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                                     GRPC_ARG_TCP_READ_CHUNK_SIZE, GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE};
+        const int64_t v[4] = {(x->ka_time + 999999) / 1000000, (x->ka_timeout + 999999) / 1000000,
+                              (int64_t)x->read_buffer_size, (int64_t)x->write_buffer_size};
+
+        for (int i = 0; i < 4; i++) {
+            if (v[i] > 0) {
+                args[chargs.num_args].type = GRPC_ARG_INTEGER;
+                args[chargs.num_args].key = (char *)keys[i];
+                args[chargs.num_args].value.integer = v[i] > INT32_MAX ? INT32_MAX : (int)v[i];
+                chargs.num_args++;
+            }
+        }
+    }
+    if (x->ka_permit_without_stream) {
+        args[chargs.num_args].type = GRPC_ARG_INTEGER;
+        args[chargs.num_args].key = GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
+        args[chargs.num_args].value.integer = 1;
+        chargs.num_args++;
     }
     creds = make_creds(ins, x);
     if (!creds) {

@@ -34,6 +34,8 @@ struct otlp_http_options {
     size_t                    max_items;                /* entries per request, 0 = no limit */
     const struct otlp_tls    *tls;                      /* NULL: plaintext */
     struct otc_instance      *auth;                     /* an authenticator (otc_auth.h), or NULL */
+    const struct otc_strlist *compression;              /* Content-Encodings accepted; NULL or
+                                                           empty: every one otelc decodes */
 };
 
 /* Bind o->endpoint and serve on a new thread. Paths of signals without a

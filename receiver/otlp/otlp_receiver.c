@@ -37,6 +37,15 @@ struct otlp_ctx {
     int64_t  max_conn_idle;     /* ns, 0 = never */
     int64_t  max_conn_age;      /* ns, 0 = never */
     int64_t  max_conn_age_grace;/* ns, 0 = never */
+    uint64_t read_buffer_size;  /* bytes, 0 = gRPC's default */
+    uint64_t write_buffer_size; /* bytes, 0 = gRPC's default */
+    int64_t  ka_time;           /* ns, 0 = gRPC's default (2h) */
+    int64_t  ka_timeout;        /* ns, 0 = gRPC's default (20s) */
+    int64_t  ka_min_time;       /* ns, 0 = gRPC's default (5m) */
+    bool     ka_permit_without_stream;
+    bool     grpc_include_metadata; /* accepted; see the table */
+    bool     http_include_metadata;
+    struct otc_strlist http_compression;
     int64_t  max_items;         /* entries per request, 0 = no limit */
     struct otlp_tls grpc_tls;
     char    *grpc_auth;
@@ -112,6 +121,29 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_DURATION, "protocols.grpc.keepalive.server_parameters.max_connection_age_grace",
      "0", OFF(max_conn_age_grace), OTC_CFG_F_MIN, 0, 0, NULL,
      "calls still running at max_connection_age get this long before the close (0 = no limit)"},
+    {OTC_CFG_DURATION, "protocols.grpc.keepalive.server_parameters.time", "0", OFF(ka_time),
+     OTC_CFG_F_MIN, 0, 0, NULL,
+     "ping a client after this long without activity (0 = gRPC's default, 2h)"},
+    {OTC_CFG_DURATION, "protocols.grpc.keepalive.server_parameters.timeout", "0",
+     OFF(ka_timeout), OTC_CFG_F_MIN, 0, 0, NULL,
+     "close the connection when a ping is not answered within this long (0 = 20s)"},
+    {OTC_CFG_DURATION, "protocols.grpc.keepalive.enforcement_policy.min_time", "0",
+     OFF(ka_min_time), OTC_CFG_F_MIN, 0, 0, NULL,
+     "least time between a client's keepalive pings; more often closes the connection "
+     "(GOAWAY too_many_pings; 0 = gRPC's default, 5m)"},
+    {OTC_CFG_BOOL, "protocols.grpc.keepalive.enforcement_policy.permit_without_stream", "false",
+     OFF(ka_permit_without_stream), 0, 0, 0, NULL,
+     "allow keepalive pings while the connection has no call"},
+    {OTC_CFG_SIZE, "protocols.grpc.read_buffer_size", "512KiB", OFF(read_buffer_size),
+     OTC_CFG_F_MAX, 0, 1073741824.0, NULL,
+     "bytes read from a connection at once (gRPC core's tcp_read_chunk_size; 0 = gRPC's default)"},
+    {OTC_CFG_SIZE, "protocols.grpc.write_buffer_size", "0", OFF(write_buffer_size),
+     OTC_CFG_F_MAX, 0, 1073741824.0, NULL,
+     "bytes of HTTP/2 frames buffered per connection before a write (0 = gRPC's default)"},
+    {OTC_CFG_BOOL, "protocols.grpc.include_metadata", "false", OFF(grpc_include_metadata), 0,
+     0, 0, NULL,
+     "accepted, no effect: otelcol keeps client metadata for processors that group by it "
+     "(batch metadata_keys); no otelc stage reads it"},
     {OTC_CFG_STR, "protocols.grpc.tls.cert_file", NULL, OFF(grpc_tls.cert_file), 0, 0, 0, NULL,
      "PEM server certificate (chain); set with key_file to serve TLS"},
     {OTC_CFG_STR, "protocols.grpc.tls.key_file", NULL, OFF(grpc_tls.key_file), 0, 0, 0, NULL,
@@ -127,11 +159,11 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_STR, "protocols.http.endpoint", "localhost:4318", OFF(http_endpoint), 0, 0, 0, NULL,
      "host:port to listen on"},
     {OTC_CFG_STR, "protocols.http.traces_url_path", "/v1/traces", OFF(http_paths[OTC_TRACES]),
-     0, 0, 0, NULL, "URL path of trace export requests"},
+     0, 0, 0, NULL, "URL path of trace export requests (a missing leading / is added, as otelcol does)"},
     {OTC_CFG_STR, "protocols.http.metrics_url_path", "/v1/metrics", OFF(http_paths[OTC_METRICS]),
-     0, 0, 0, NULL, "URL path of metric export requests"},
+     0, 0, 0, NULL, "URL path of metric export requests (a missing leading / is added, as otelcol does)"},
     {OTC_CFG_STR, "protocols.http.logs_url_path", "/v1/logs", OFF(http_paths[OTC_LOGS]),
-     0, 0, 0, NULL, "URL path of log export requests"},
+     0, 0, 0, NULL, "URL path of log export requests (a missing leading / is added, as otelcol does)"},
     {OTC_CFG_SIZE, "protocols.http.max_request_body_size", "20MiB", OFF(http_max_body),
      OTC_CFG_F_MAX, 0, 2147483647.0, NULL,
      "largest request body, on the wire and after decompression (0 = 20MiB); larger get 413"},
@@ -148,6 +180,14 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_INT, "protocols.http.cors.max_age", "0", OFF(cors_max_age),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 1 << 30, NULL,
      "seconds a browser may cache a preflight answer (0 = no Access-Control-Max-Age)"},
+    {OTC_CFG_STRLIST, "protocols.http.compression_algorithms", NULL, OFF(http_compression), 0,
+     0, 0, NULL,
+     "Content-Encodings accepted (default: all); others get 400. otelc decodes gzip and zstd "
+     "only: zlib, deflate, snappy, lz4 are accepted here and still refused with 400"},
+    {OTC_CFG_BOOL, "protocols.http.include_metadata", "false", OFF(http_include_metadata), 0,
+     0, 0, NULL,
+     "accepted, no effect: otelcol keeps request headers for processors that group by them "
+     "(batch metadata_keys); no otelc stage reads them"},
     {OTC_CFG_STR, "protocols.http.tls.cert_file", NULL, OFF(http_tls.cert_file), 0, 0, 0, NULL,
      "PEM server certificate (chain); set with key_file to serve HTTPS"},
     {OTC_CFG_STR, "protocols.http.tls.key_file", NULL, OFF(http_tls.key_file), 0, 0, 0, NULL,
@@ -217,17 +257,32 @@ static int otlp_validate(const void *vctx, char *err, size_t errlen)
         for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
             const char *p = ctx->http_paths[s];
 
-            if (!p || p[0] != '/' || strpbrk(p, "?# ")) {
-                snprintf(err, errlen, "protocols.http.%s must be a URL path starting with /, "
+            if (!p || !*p || strpbrk(p, "?# ")) {
+                snprintf(err, errlen, "protocols.http.%s must be a URL path, "
                          "got \"%s\"", keys[s], p ? p : "");
                 return OTC_EINVAL;
             }
             for (int o = 0; o < s; o++) {
-                if (strcmp(p, ctx->http_paths[o]) == 0) {
+                if (strcmp(p + (p[0] == '/'), ctx->http_paths[o] + (ctx->http_paths[o][0] == '/')) == 0) {
                     snprintf(err, errlen, "protocols.http.%s and %s are both \"%s\"", keys[o],
                              keys[s], p);
                     return OTC_EINVAL;
                 }
+            }
+        }
+        for (size_t i = 0; i < ctx->http_compression.n; i++) {
+            static const char *const known[] = {"", "gzip", "zstd", "zlib", "deflate", "snappy",
+                                                "x-snappy-framed", "lz4", NULL};
+            bool ok = false;
+
+            for (int k = 0; known[k]; k++) {
+                ok = ok || !strcmp(ctx->http_compression.v[i], known[k]);
+            }
+            if (!ok) {
+                snprintf(err, errlen, "protocols.http.compression_algorithms: unsupported "
+                         "compression type \"%s\" (gzip, zstd, zlib, deflate, snappy, "
+                         "x-snappy-framed, lz4)", ctx->http_compression.v[i]);
+                return OTC_EINVAL;
             }
         }
         for (size_t i = 0; i < ctx->cors_origins.n; i++) {
@@ -608,7 +663,7 @@ static grpc_server_credentials *grpc_tls_creds(struct otc_instance *ins, const s
 static int otlp_start(struct otc_instance *ins, void *vctx)
 {
     struct otlp_ctx *rx = vctx;
-    grpc_arg args[6];
+    grpc_arg args[16];
     grpc_channel_args chargs = {.num_args = 0, .args = args};
     grpc_server_credentials *creds;
     int64_t mib = rx->max_recv_msg_size_mib ? rx->max_recv_msg_size_mib : 4;
@@ -639,8 +694,22 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
         o.auth = authn;
 
         for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+            /* otelcol serves "traces" at /traces */
+            if (rx->http_paths[s][0] != '/') {
+                size_t n = strlen(rx->http_paths[s]);
+                char *p = malloc(n + 2);
+
+                if (!p) {
+                    return OTC_ENOMEM;
+                }
+                p[0] = '/';
+                memcpy(p + 1, rx->http_paths[s], n + 1);
+                free(rx->http_paths[s]);
+                rx->http_paths[s] = p;
+            }
             o.paths[s] = rx->http_paths[s];
         }
+        o.compression = &rx->http_compression;
         rc = otlp_http_start(&rx->http, ins, &o);
         if (rc != OTC_OK) {
             return rc;
@@ -679,6 +748,43 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
                 args[chargs.num_args].value.integer = ms > INT32_MAX ? INT32_MAX : (int)ms;
                 chargs.num_args++;
             }
+        }
+    }
+    {
+        /* keepalive and buffer sizes: set only when given, gRPC's defaults otherwise */
+        static const char *const keys[4] = {GRPC_ARG_KEEPALIVE_TIME_MS,
+                                            GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                                            GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                                            NULL};
+        const int64_t ns[3] = {rx->ka_time, rx->ka_timeout, rx->ka_min_time};
+
+        for (int i = 0; keys[i]; i++) {
+            if (ns[i] > 0) {
+                int64_t ms = (ns[i] + 999999) / 1000000;
+
+                args[chargs.num_args].type = GRPC_ARG_INTEGER;
+                args[chargs.num_args].key = (char *)keys[i];
+                args[chargs.num_args].value.integer = ms > INT32_MAX ? INT32_MAX : (int)ms;
+                chargs.num_args++;
+            }
+        }
+        if (rx->ka_permit_without_stream) {
+            args[chargs.num_args].type = GRPC_ARG_INTEGER;
+            args[chargs.num_args].key = GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
+            args[chargs.num_args].value.integer = 1;
+            chargs.num_args++;
+        }
+        if (rx->read_buffer_size > 0) {
+            args[chargs.num_args].type = GRPC_ARG_INTEGER;
+            args[chargs.num_args].key = GRPC_ARG_TCP_READ_CHUNK_SIZE;
+            args[chargs.num_args].value.integer = (int)rx->read_buffer_size;
+            chargs.num_args++;
+        }
+        if (rx->write_buffer_size > 0) {
+            args[chargs.num_args].type = GRPC_ARG_INTEGER;
+            args[chargs.num_args].key = GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE;
+            args[chargs.num_args].value.integer = (int)rx->write_buffer_size;
+            chargs.num_args++;
         }
     }
     rx->server = grpc_server_create(&chargs, NULL);

@@ -959,10 +959,27 @@ static void test_receiver_http_options(void **state)
                           "  otlp:\n"
                           "    protocols:\n"
                           "      http:\n"
-                          "        logs_url_path: v1/logs\n"
+                          "        logs_url_path: \"/v1/logs?x\"\n"
                           HTTP_PIPELINE,
                           "receiver \"otlp\": protocols.http.logs_url_path must be a "
-                          "URL path starting with /");
+                          "URL path");
+    /* otelcol adds a missing leading / (and then the two paths are one) */
+    expect_one_error_with("receivers:\n"
+                          "  otlp:\n"
+                          "    protocols:\n"
+                          "      http:\n"
+                          "        traces_url_path: v1/otlp\n"
+                          "        logs_url_path: /v1/otlp\n"
+                          HTTP_PIPELINE,
+                          "receiver \"otlp\": protocols.http.traces_url_path and logs_url_path "
+                          "are both");
+    expect_one_error_with("receivers:\n"
+                          "  otlp:\n"
+                          "    protocols:\n"
+                          "      http:\n"
+                          "        compression_algorithms: [gzip, brotli]\n"
+                          HTTP_PIPELINE,
+                          "unsupported compression type \"brotli\"");
     expect_one_error_with("receivers:\n"
                           "  otlp:\n"
                           "    protocols:\n"

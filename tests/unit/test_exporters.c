@@ -393,7 +393,7 @@ static void test_file_bad_options(void **state)
     (void)state;
     fake_create(&f, &otc_exporter_file_ops, "file");
     assert_int_equal(fake_set(&f, "format", "yaml", err, sizeof(err)), OTC_EINVAL);
-    assert_string_equal(err, "'yaml' is not one of: json");
+    assert_string_equal(err, "'yaml' is not one of: json proto");
     assert_int_equal(fake_set(&f, "append", "maybe", err, sizeof(err)), OTC_EINVAL);
     assert_null(otc_config_map_find(f.ops->config_map, "bogus"));
     fake_destroy(&f);
