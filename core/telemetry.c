@@ -315,6 +315,22 @@ int otc_telemetry_add(struct otc_telemetry *t, const struct otc_telemetry_source
     return OTC_OK;
 }
 
+/* The stored otelcol options (resource, reader settings). */
+static void telemetry_free_options(struct otc_telemetry *t)
+{
+    for (size_t i = 0; i < t->resource.n; i++) {
+        free(t->resource.keys[i]);
+        free(t->resource.vals[i]);
+    }
+    free(t->resource.keys);
+    free(t->resource.vals);
+    memset(&t->resource, 0, sizeof(t->resource));
+    free(t->periodic_endpoint);
+    free(t->periodic_protocol);
+    t->periodic_endpoint = NULL;
+    t->periodic_protocol = NULL;
+}
+
 void otc_telemetry_free(struct otc_telemetry *t)
 {
     otc_telemetry_stop(t);
@@ -322,6 +338,7 @@ void otc_telemetry_free(struct otc_telemetry *t)
     free(t->endpoint);
     t->src = NULL;
     t->endpoint = NULL;
+    telemetry_free_options(t);
     t->n_src = t->cap_src = 0;
 }
 
@@ -338,6 +355,167 @@ static int set_endpoint(struct otc_telemetry *t, const char *host, const char *p
     t->endpoint = strdup(buf);
     t->endpoint_set = true;
     return t->endpoint ? OTC_OK : OTC_ENOMEM;
+}
+
+/* ---- otelcol reader options: accepted and stored in t (what they do is the
+ * metrics output's business) ---- */
+
+/* prometheus.without_type_suffix / without_units / without_scope_info */
+static int prom_flag(struct otc_telemetry *t, struct otc_yaml *y, const char *k, yaml_node_t *vn,
+                     const char *pfx, struct otc_diag *d)
+{
+    const char *v = otc_yaml_str(vn);
+    bool b;
+
+    if (!v || otc_parse_bool(v, &b) != OTC_OK) {
+        otc_diag_add(d, y->path, &vn->start_mark, "%s: prometheus.%s: expected true or false",
+                     pfx, k);
+        return OTC_EINVAL;
+    }
+    if (!strcmp(k, "without_type_suffix")) {
+        t->without_type_suffix = b;
+        t->without_type_suffix_set = true;
+    } else if (!strcmp(k, "without_units")) {
+        t->without_units = b;
+        t->without_units_set = true;
+    } else {
+        t->without_scope_info = b;
+        t->without_scope_info_set = true;
+    }
+    return OTC_OK;
+}
+
+/* One periodic reader, as written: the reader's own keys and its exporter's. */
+struct periodic_config {
+    int64_t     interval_ms;
+    int64_t     timeout_ms;
+    const void *exporter;     /* yaml_node_t *: {otlp: {...}} or {console: {}} */
+    const void *producers;
+    const void *cardinality_limits;
+};
+
+struct periodic_otlp_config {
+    char       *protocol;
+    char       *endpoint;
+    const void *headers;      /* [{name, value}] */
+    char       *headers_list;
+    char       *compression;
+    int64_t     timeout_ms;
+    bool        insecure;
+    char       *certificate_file;
+    char       *client_key_file;
+    char       *client_certificate_file;
+    char       *temporality_preference;
+    char       *default_histogram_aggregation;
+};
+
+#define PR_OFF(f) offsetof(struct periodic_config, f)
+#define PO_OFF(f) offsetof(struct periodic_otlp_config, f)
+
+static const struct otc_config_entry periodic_map[] = {
+    {OTC_CFG_INT, "interval", "60000", PR_OFF(interval_ms), OTC_CFG_F_MIN, 0, 0, NULL,
+     "milliseconds between two pushes"},
+    {OTC_CFG_INT, "timeout", "30000", PR_OFF(timeout_ms), OTC_CFG_F_MIN, 0, 0, NULL,
+     "milliseconds one push may take"},
+    {OTC_CFG_NODE, "exporter", NULL, PR_OFF(exporter), 0, 0, 0, NULL,
+     "where to push: otlp (or otlp_http, otlp_grpc) or console"},
+    {OTC_CFG_NODE, "producers", NULL, PR_OFF(producers), 0, 0, 0, NULL, "accepted"},
+    {OTC_CFG_NODE, "cardinality_limits", NULL, PR_OFF(cardinality_limits), 0, 0, 0, NULL,
+     "accepted"},
+    OTC_CFG_END,
+};
+
+static const struct otc_config_entry periodic_otlp_map[] = {
+    {OTC_CFG_STR, "protocol", NULL, PO_OFF(protocol), 0, 0, 0, NULL,
+     "grpc, http/protobuf or http/json"},
+    {OTC_CFG_STR, "endpoint", NULL, PO_OFF(endpoint), 0, 0, 0, NULL, "the OTLP endpoint"},
+    {OTC_CFG_NODE, "headers", NULL, PO_OFF(headers), 0, 0, 0, NULL, "[{name, value}]"},
+    {OTC_CFG_STR, "headers_list", NULL, PO_OFF(headers_list), 0, 0, 0, NULL, "k=v,k2=v2"},
+    {OTC_CFG_STR, "compression", NULL, PO_OFF(compression), 0, 0, 0, NULL, "gzip or none"},
+    {OTC_CFG_INT, "timeout", "10000", PO_OFF(timeout_ms), OTC_CFG_F_MIN, 0, 0, NULL,
+     "milliseconds"},
+    {OTC_CFG_BOOL, "insecure", "false", PO_OFF(insecure), 0, 0, 0, NULL, "plaintext gRPC"},
+    {OTC_CFG_STR, "certificate_file", NULL, PO_OFF(certificate_file), 0, 0, 0, NULL, "CA"},
+    {OTC_CFG_STR, "client_key_file", NULL, PO_OFF(client_key_file), 0, 0, 0, NULL, "mTLS key"},
+    {OTC_CFG_STR, "client_certificate_file", NULL, PO_OFF(client_certificate_file), 0, 0, 0,
+     NULL, "mTLS certificate"},
+    {OTC_CFG_STR, "temporality_preference", NULL, PO_OFF(temporality_preference), 0, 0, 0, NULL,
+     "cumulative, delta or low_memory"},
+    {OTC_CFG_STR, "default_histogram_aggregation", NULL, PO_OFF(default_histogram_aggregation),
+     0, 0, 0, NULL, "explicit_bucket_histogram or base2_exponential_bucket_histogram"},
+    OTC_CFG_END,
+};
+
+/* readers[i]: {periodic: {exporter: {otlp: {...}}, interval, timeout}} */
+static int configure_periodic(struct otc_telemetry *t, struct otc_yaml *y, yaml_node_t *r,
+                              struct otc_diag *d)
+{
+    const char *key = "telemetry.metrics.readers.periodic";
+    yaml_node_t *pn = otc_yaml_get(y, r, "periodic");
+    struct periodic_config pc;
+    struct periodic_otlp_config oc;
+    yaml_node_t *exp, *otlp = NULL;
+    int rc = OTC_OK;
+
+    memset(&pc, 0, sizeof(pc));
+    memset(&oc, 0, sizeof(oc));
+    if (r->type != YAML_MAPPING_NODE || r->data.mapping.pairs.top - r->data.mapping.pairs.start != 1) {
+        otc_diag_add(d, y->path, &r->start_mark, "service: key \"telemetry.metrics.readers\": "
+                     "a reader has one key, pull or periodic");
+        return OTC_EINVAL;
+    }
+    if (otc_config_map_defaults(periodic_map, &pc) != OTC_OK ||
+        otc_config_map_defaults(periodic_otlp_map, &oc) != OTC_OK) {
+        return OTC_EINVAL;
+    }
+    if (otc_config_apply_at(y, pn, "service", key, periodic_map, &pc, d) != OTC_OK) {
+        rc = OTC_EINVAL;
+        goto out;
+    }
+    exp = (yaml_node_t *)pc.exporter;
+    if (!exp || exp->type != YAML_MAPPING_NODE ||
+        exp->data.mapping.pairs.top - exp->data.mapping.pairs.start != 1) {
+        otc_diag_add(d, y->path, exp ? &exp->start_mark : &pn->start_mark,
+                     "service: key \"%s.exporter\": one exporter is required (otlp, otlp_http, "
+                     "otlp_grpc or console)", key);
+        rc = OTC_EINVAL;
+        goto out;
+    }
+    {
+        const char *name = otc_yaml_str(otc_yaml_node(y, exp->data.mapping.pairs.start->key));
+        yaml_node_t *body = otc_yaml_node(y, exp->data.mapping.pairs.start->value);
+
+        if (name && (!strcmp(name, "otlp") || !strcmp(name, "otlp_http") ||
+                     !strcmp(name, "otlp_grpc"))) {
+            otlp = body;
+            if (otc_config_apply_at(y, body, "service", "telemetry.metrics.readers.periodic."
+                                    "exporter.otlp", periodic_otlp_map, &oc, d) != OTC_OK) {
+                rc = OTC_EINVAL;
+                goto out;
+            }
+            if (!oc.protocol) {
+                oc.protocol = strdup(!strcmp(name, "otlp_grpc") ? "grpc" : "http/protobuf");
+            }
+        } else if (!name || strcmp(name, "console") != 0) {
+            otc_diag_add(d, y->path, &exp->start_mark, "service: key \"%s.exporter\": unknown "
+                         "exporter \"%s\" (otlp, otlp_http, otlp_grpc or console)", key,
+                         name ? name : "?");
+            rc = OTC_EINVAL;
+            goto out;
+        }
+    }
+    if (otlp) {
+        free(t->periodic_endpoint);
+        free(t->periodic_protocol);
+        t->periodic_endpoint = oc.endpoint ? strdup(oc.endpoint) : NULL;
+        t->periodic_protocol = oc.protocol ? strdup(oc.protocol) : NULL;
+        t->periodic_interval_ms = pc.interval_ms;
+        t->periodic_timeout_ms = pc.timeout_ms;
+    }
+out:
+    otc_config_map_free(periodic_map, &pc);
+    otc_config_map_free(periodic_otlp_map, &oc);
+    return rc;
 }
 
 /* readers: [{pull: {exporter: {prometheus: {host: h, port: p}}}}] */
@@ -361,10 +539,17 @@ static int configure_readers(struct otc_telemetry *t, struct otc_yaml *y, yaml_n
         char h[256];
         int p;
 
+        if (otc_yaml_get(y, r, "periodic")) {
+            if (configure_periodic(t, y, r, d) != OTC_OK) {
+                return OTC_EINVAL;
+            }
+            continue;
+        }
         if (!prom || (r->type == YAML_MAPPING_NODE && r->data.mapping.pairs.top - r->data.mapping.pairs.start != 1) ||
             (exp->type == YAML_MAPPING_NODE && exp->data.mapping.pairs.top - exp->data.mapping.pairs.start != 1)) {
             otc_diag_add(d, y->path, &r->start_mark,
-                         "%s: only a pull reader with a prometheus exporter is supported", pfx);
+                         "%s: a reader is a pull reader with a prometheus exporter or a periodic "
+                         "reader", pfx);
             return OTC_EINVAL;
         }
         if (prom->type == YAML_MAPPING_NODE) {
@@ -377,13 +562,16 @@ static int configure_readers(struct otc_telemetry *t, struct otc_yaml *y, yaml_n
                     port = v;
                 } else if (k && (!strcmp(k, "without_type_suffix") || !strcmp(k, "without_units") ||
                                  !strcmp(k, "without_scope_info"))) {
-                    otc_diag_add(d, y->path, &kn->start_mark,
-                                 "%s: prometheus.%s is not supported (otelc always prints "
-                                 "otelcol's default names)", pfx, k);
-                    return OTC_EINVAL;
+                    if (prom_flag(t, y, k, vn, pfx, d) != OTC_OK) {
+                        return OTC_EINVAL;
+                    }
+                } else if (k && !strcmp(k, "with_resource_constant_labels")) {
+                    continue; /* accepted: otelc's metrics carry no resource labels but service_* */
                 } else {
                     otc_diag_add(d, y->path, &kn->start_mark,
-                                 "%s: unknown key \"prometheus.%s\" (host, port)", pfx, k ? k : "?");
+                                 "%s: unknown key \"prometheus.%s\" (host, port, without_type_suffix, "
+                         "without_units, without_scope_info, with_resource_constant_labels)",
+                         pfx, k ? k : "?");
                     return OTC_EINVAL;
                 }
             }
@@ -408,6 +596,7 @@ struct metrics_config {
     int         level;    /* enum otc_telemetry_level */
     char       *address;  /* the legacy `address: host:port`, or NULL */
     const void *readers;  /* yaml_node_t *: otelcol's newer form, or NULL */
+    const void *views;    /* accepted */
 };
 
 #define MC_OFF(f) offsetof(struct metrics_config, f)
@@ -418,7 +607,9 @@ static const struct otc_config_entry metrics_map[] = {
     {OTC_CFG_STR, "address", NULL, MC_OFF(address), 0, 0, 0, NULL,
      "host:port of the metrics endpoint (default " OTC_TELEMETRY_DEFAULT_ENDPOINT ")"},
     {OTC_CFG_NODE, "readers", NULL, MC_OFF(readers), 0, 0, 0, NULL,
-     "the endpoint in otelcol's newer form: [{pull: {exporter: {prometheus: {host, port}}}}]"},
+     "the endpoint in otelcol's newer form: [{pull: {exporter: {prometheus: {host, port}}}}], "
+     "and periodic readers"},
+    {OTC_CFG_NODE, "views", NULL, MC_OFF(views), 0, 0, 0, NULL, "accepted (otelcol's metric views)"},
     OTC_CFG_END,
 };
 

@@ -48,6 +48,19 @@ struct otc_telemetry {
     enum otc_telemetry_level     level;
     char                        *endpoint;     /* host:port */
     bool                         endpoint_set; /* given by the user: failing to bind is fatal */
+    /* otelcol options stored as written (set by core/telemetry.c's config and by
+     * service.c for `resource`); what each does is the metrics output's business */
+    struct otc_strmap            resource;             /* service.telemetry.resource */
+    bool                         without_type_suffix;  /* pull prometheus reader */
+    bool                         without_units;
+    bool                         without_scope_info;
+    bool                         without_type_suffix_set;
+    bool                         without_units_set;
+    bool                         without_scope_info_set;
+    char                        *periodic_endpoint;    /* periodic reader's otlp exporter, or NULL */
+    char                        *periodic_protocol;    /* grpc, http/protobuf or http/json */
+    int64_t                      periodic_interval_ms; /* 60000 when not given */
+    int64_t                      periodic_timeout_ms;  /* 30000 when not given */
     /* registry */
     struct otc_telemetry_source *src;
     size_t                       n_src, cap_src;
@@ -61,8 +74,9 @@ struct otc_telemetry {
 int  otc_telemetry_init(struct otc_telemetry *t);
 /* Read the service.telemetry.metrics mapping through its option table: level,
  * and either the legacy `address: host:port` or
- * `readers: [{pull: {exporter: {prometheus: {host, port}}}}]`. Every problem
- * is added to d, named as a key of service. */
+ * `readers: [{pull: {exporter: {prometheus: {host, port, without_*}}}},
+ *            {periodic: {exporter: {otlp: {protocol, endpoint, ...}}, interval, timeout}}]`.
+ * Every problem is added to d, named as a key of service. */
 int  otc_telemetry_configure(struct otc_telemetry *t, struct otc_yaml *y, yaml_node_t *metrics,
                              struct otc_diag *d);
 int  otc_telemetry_add(struct otc_telemetry *t, const struct otc_telemetry_source *s);

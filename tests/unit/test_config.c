@@ -501,7 +501,7 @@ static void test_unknown_component_type(void **state)
                         "      receivers: [zipkin]\n"
                         "      exporters: [nop]\n",
                         FILE_NAME ":2:3: receivers: unknown receiver type \"zipkin\" "
-                        "(known: otlp)");
+                        "(known: otlp, nop)");
     expect_single_error(RECEIVER_OTLP
                         "processors:\n"           /* 5 */
                         "  spanmetrics/x:\n"      /* 6 */
