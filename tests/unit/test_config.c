@@ -1223,7 +1223,7 @@ static void test_service_errors_all_reported(void **state)
         "    metrics:\n"                                 /* 15 */
         "      level: loud\n"                            /* 16 bad choice */
         "      adress: x\n"                              /* 17 unknown key */
-        "    traces: {}\n"                               /* 18 unknown key */
+        "    tracez: {}\n"                               /* 18 unknown key */
         "  pipelines:\n"                                 /* 19 */
         "    traces:\n"                                  /* 20 */
         "      receivers: [otlp]\n"                      /* 21 */
@@ -1236,7 +1236,7 @@ static void test_service_errors_all_reported(void **state)
         FILE_NAME ":14:7: service: unknown key \"telemetry.logs.format\"",
         FILE_NAME ":16:14: service: key \"telemetry.metrics.level\": 'loud' is not one of",
         FILE_NAME ":17:7: service: unknown key \"telemetry.metrics.adress\"",
-        FILE_NAME ":18:5: service: unknown key \"telemetry.traces\"",
+        FILE_NAME ":18:5: service: unknown key \"telemetry.tracez\"",
     };
     struct built b;
     size_t found = 0;

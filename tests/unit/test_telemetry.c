@@ -244,6 +244,23 @@ static void test_config_forms(void **state)
     assert_string_equal(t.endpoint, "[::1]:8889");
     otc_telemetry_free(&t);
 
+    /* otelcol's other reader options are accepted and stored */
+    assert_int_equal(configure(&t, "metrics:\n  readers:\n    - pull:\n        exporter:\n"
+                                   "          prometheus:\n            port: 8889\n"
+                                   "            without_type_suffix: false\n"
+                                   "            without_units: true\n"
+                                   "    - periodic:\n        interval: 5000\n"
+                                   "        exporter:\n          otlp:\n"
+                                   "            protocol: http/protobuf\n"
+                                   "            endpoint: http://collector:4318\n"), OTC_OK);
+    assert_true(t.without_type_suffix_set && !t.without_type_suffix);
+    assert_true(t.without_units_set && t.without_units);
+    assert_false(t.without_scope_info_set);
+    assert_string_equal(t.periodic_endpoint, "http://collector:4318");
+    assert_string_equal(t.periodic_protocol, "http/protobuf");
+    assert_int_equal(t.periodic_interval_ms, 5000);
+    otc_telemetry_free(&t);
+
     assert_int_equal(configure(&t, "metrics:\n  level: none\n"), OTC_OK);
     assert_int_equal(t.level, OTC_TELEMETRY_NONE);
     assert_int_equal(otc_telemetry_start(&t), OTC_OK); /* serves nothing */
@@ -260,7 +277,11 @@ static void test_config_errors(void **state)
         "metrics:\n  address: localhost:99999\n",
         "metrics:\n  address: localhost:1\n  readers:\n    - pull:\n        exporter:\n"
         "          prometheus:\n            port: 2\n",
-        "metrics:\n  readers:\n    - periodic:\n        exporter:\n          otlp: {}\n",
+        "metrics:\n  readers:\n    - periodic:\n        exporter:\n          zipkin: {}\n",
+        "metrics:\n  readers:\n    - periodic:\n        interval: soon\n        exporter:\n"
+        "          otlp: {}\n",
+        "metrics:\n  readers:\n    - pull:\n        exporter:\n          prometheus:\n"
+        "            without_units: maybe\n",
         "metrics:\n  readers:\n    - pull:\n        exporter:\n          prometheus:\n"
         "            host: x\n            colour: red\n",
         "metrics:\n  readers:\n    - pull:\n        exporter:\n          prometheus:\n"
