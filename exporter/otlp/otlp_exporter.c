@@ -41,6 +41,13 @@ struct otlp_exp {
     char              *tls_key_file;
     bool               tls_skip_verify;
     char              *tls_server_name;
+    char              *tls_ca_pem;
+    char              *tls_cert_pem;
+    char              *tls_key_pem;
+    bool               tls_system_pool;
+    int                tls_min_version;
+    int                tls_max_version;
+    int64_t            tls_reload_interval;
     char              *auth;
     int                compression;
     struct otc_strmap  headers;
@@ -73,6 +80,9 @@ struct otlp_exp {
 
 static const char *const compression_choices[] = {"gzip", "none", "zstd", "snappy", "", NULL};
 static const char *const balancer_choices[] = {"round_robin", "pick_first", NULL};
+static const char *const tls_min_choices[] = {"1.0", "1.1", "1.2", "1.3", NULL};
+static const char *const tls_max_choices[] = {"", "1.0", "1.1", "1.2", "1.3", NULL};
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
 static void send_tick(void *arg);
 static void rpc_done(struct otc_grpc_tag *tag, bool ok);
@@ -94,6 +104,20 @@ static const struct otc_config_entry otlp_exp_config[] = {
      "TLS without checking the server's certificate or name (testing only)"},
     {OTC_CFG_STR, "tls.server_name_override", NULL, OFF(tls_server_name), 0, 0, 0, NULL,
      "name to verify the server's certificate against (and to send as SNI)"},
+    {OTC_CFG_STR, "tls.ca_pem", NULL, OFF(tls_ca_pem), 0, 0, 0, NULL,
+     "the CA bundle itself, instead of ca_file"},
+    {OTC_CFG_STR, "tls.cert_pem", NULL, OFF(tls_cert_pem), 0, 0, 0, NULL,
+     "the client certificate itself, instead of cert_file"},
+    {OTC_CFG_STR, "tls.key_pem", NULL, OFF(tls_key_pem), 0, 0, 0, NULL,
+     "the client key itself, instead of key_file"},
+    {OTC_CFG_BOOL, "tls.include_system_ca_certs_pool", "false", OFF(tls_system_pool), 0, 0, 0,
+     NULL, "trust the system's CAs (" SYSTEM_CA_BUNDLE ") as well as ca_file / ca_pem"},
+    {OTC_CFG_ENUM, "tls.min_version", "1.2", OFF(tls_min_version), 0, 0, 0, tls_min_choices,
+     "lowest TLS version; gRPC core 1.51 always uses 1.2 or later and cannot require 1.3"},
+    {OTC_CFG_ENUM, "tls.max_version", "", OFF(tls_max_version), 0, 0, 0, tls_max_choices,
+     "highest TLS version (empty: 1.3); gRPC core 1.51 cannot lower it, so only empty or 1.3"},
+    {OTC_CFG_DURATION, "tls.reload_interval", "0", OFF(tls_reload_interval), OTC_CFG_F_MIN, 0, 0,
+     NULL, "accepted; the files are read at start and again when the config is reloaded"},
     {OTC_CFG_STR, "auth.authenticator", NULL, OFF(auth), 0, 0, 0, NULL,
      "id of an authenticator extension whose credential is sent with every call"},
     {OTC_CFG_ENUM, "compression", "gzip", OFF(compression), 0, 0, 0, compression_choices,
@@ -137,6 +161,15 @@ static int otlp_exp_validate(const void *vctx, char *err, size_t errlen)
     }
     if ((x->tls_cert_file != NULL) != (x->tls_key_file != NULL)) {
         snprintf(err, errlen, "tls.cert_file and tls.key_file go together");
+        return OTC_EINVAL;
+    }
+    if ((x->tls_cert_pem != NULL) != (x->tls_key_pem != NULL)) {
+        snprintf(err, errlen, "tls.cert_pem and tls.key_pem go together");
+        return OTC_EINVAL;
+    }
+    if (x->tls_min_version == 3 || (x->tls_max_version && x->tls_max_version != 4)) {
+        snprintf(err, errlen, "tls.min_version \"1.3\" and a max_version below 1.3 cannot be "
+                 "enforced by gRPC core 1.51 (it negotiates 1.2 or 1.3)");
         return OTC_EINVAL;
     }
     return OTC_OK;
@@ -209,8 +242,34 @@ static grpc_channel_credentials *make_creds(struct otc_instance *ins, struct otl
         otc_log_err(ins, "cannot read tls.ca_file %s", x->tls_ca_file);
         return NULL;
     }
+    if (!ca && x->tls_ca_pem && !(ca = strdup(x->tls_ca_pem))) {
+        return NULL;
+    }
+    if (ca && x->tls_system_pool) {
+        /* the given CAs and the system's: one bundle */
+        char *sys = read_file(SYSTEM_CA_BUNDLE);
+        char *both = sys ? malloc(strlen(ca) + strlen(sys) + 2) : NULL;
+
+        if (!sys) {
+            otc_log_err(ins, "tls.include_system_ca_certs_pool: cannot read %s", SYSTEM_CA_BUNDLE);
+        }
+        if (both) {
+            sprintf(both, "%s\n%s", ca, sys);
+        }
+        free(sys);
+        free(ca);
+        if (!(ca = both)) {
+            return NULL;
+        }
+    }
     if (x->tls_cert_file && (!(cert = read_file(x->tls_cert_file)) || !(key = read_file(x->tls_key_file)))) {
         otc_log_err(ins, "cannot read tls.cert_file / tls.key_file");
+        free(ca);
+        free(cert);
+        return NULL;
+    }
+    if (!cert && x->tls_cert_pem && x->tls_key_pem &&
+        (!(cert = strdup(x->tls_cert_pem)) || !(key = strdup(x->tls_key_pem)))) {
         free(ca);
         free(cert);
         return NULL;

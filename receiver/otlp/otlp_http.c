@@ -813,6 +813,10 @@ static int http_tls_init(struct otlp_http *h, const struct otlp_tls *t)
     if (!SSL_CTX_set_min_proto_version(h->ssl, versions[t->min_version])) {
         goto err;
     }
+    what = "protocols.http.tls.max_version";
+    if (t->max_version && !SSL_CTX_set_max_proto_version(h->ssl, versions[t->max_version - 1])) {
+        goto err;
+    }
     what = "protocols.http.tls.cert_file";
     if (SSL_CTX_use_certificate_chain_file(h->ssl, t->cert_file) != 1) {
         goto err;

@@ -37,6 +37,8 @@ struct otlp_ctx {
     int64_t  max_conn_idle;     /* ns, 0 = never */
     int64_t  max_conn_age;      /* ns, 0 = never */
     int64_t  max_conn_age_grace;/* ns, 0 = never */
+    int      grpc_transport;    /* TRANSPORT_* */
+    int      http_transport;
     uint64_t read_buffer_size;  /* bytes, 0 = gRPC's default */
     uint64_t write_buffer_size; /* bytes, 0 = gRPC's default */
     int64_t  ka_time;           /* ns, 0 = gRPC's default (2h) */
@@ -92,6 +94,10 @@ struct otlp_call {
 };
 
 static const char *const tls_versions[] = {OTLP_TLS_VERSIONS, NULL};
+static const char *const tls_max_versions[] = {"", OTLP_TLS_VERSIONS, NULL};
+/* otelcol's confignet transports */
+enum { TRANSPORT_TCP, TRANSPORT_TCP4, TRANSPORT_TCP6, TRANSPORT_UNIX };
+static const char *const transports[] = {"tcp", "tcp4", "tcp6", "unix", NULL};
 
 static const char *const method_paths[OTC_SIGNAL_COUNT] = {
     "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -106,6 +112,9 @@ static const struct otc_config_entry otlp_config[] = {
      "enable the OTLP/gRPC server"},
     {OTC_CFG_STR, "protocols.grpc.endpoint", "localhost:4317", OFF(endpoint), 0, 0, 0, NULL,
      "host:port to listen on"},
+    {OTC_CFG_ENUM, "protocols.grpc.transport", "tcp", OFF(grpc_transport), 0, 0, 0, transports,
+     "tcp (tcp4 and tcp6 as tcp: the endpoint's host decides), or unix: endpoint is the path "
+     "of a Unix domain socket"},
     {OTC_CFG_INT, "protocols.grpc.max_recv_msg_size_mib", "4", OFF(max_recv_msg_size_mib),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 2047, NULL,
      "largest request accepted, in MiB (0 = 4); larger ones get RESOURCE_EXHAUSTED"},
@@ -152,12 +161,25 @@ static const struct otc_config_entry otlp_config[] = {
      0, NULL, "PEM CA bundle; set: clients must present a certificate it signed (mTLS)"},
     {OTC_CFG_ENUM, "protocols.grpc.tls.min_version", "1.2", OFF(grpc_tls.min_version), 0, 0, 0,
      tls_versions, "lowest TLS version accepted; gRPC core always requires 1.2 or later and cannot require 1.3"},
+    {OTC_CFG_ENUM, "protocols.grpc.tls.max_version", "", OFF(grpc_tls.max_version), 0, 0, 0,
+     tls_max_versions, "highest TLS version accepted (empty: 1.3); gRPC core 1.51 cannot be told, so only an empty value or 1.3 is valid here"},
+    {OTC_CFG_STR, "protocols.grpc.tls.ca_file", NULL, OFF(grpc_tls.ca_file), 0, 0, 0, NULL,
+     "accepted, no effect on a server (as in otelcol): clients are checked against client_ca_file"},
+    {OTC_CFG_DURATION, "protocols.grpc.tls.reload_interval", "0", OFF(grpc_tls.reload_interval),
+     OTC_CFG_F_MIN, 0, 0, NULL,
+     "accepted; the certificate files are read at start and again when the config is reloaded"},
+    {OTC_CFG_BOOL, "protocols.grpc.tls.include_system_ca_certs_pool", "false",
+     OFF(grpc_tls.include_system_ca_certs_pool), 0, 0, 0, NULL,
+     "accepted, no effect on a server: clients are checked against client_ca_file only"},
     {OTC_CFG_STR, "protocols.grpc.auth.authenticator", NULL, OFF(grpc_auth), 0, 0, 0, NULL,
      "id of an authenticator extension every call must satisfy (else UNAUTHENTICATED)"},
     {OTC_CFG_SECTION, "protocols.http", NULL, OFF(http_enabled), 0, 0, 0, NULL,
      "enable the OTLP/HTTP server (binary protobuf and OTLP/JSON, gzip and zstd bodies)"},
     {OTC_CFG_STR, "protocols.http.endpoint", "localhost:4318", OFF(http_endpoint), 0, 0, 0, NULL,
      "host:port to listen on"},
+    {OTC_CFG_ENUM, "protocols.http.transport", "tcp", OFF(http_transport), 0, 0, 0, transports,
+     "tcp (tcp4 and tcp6 as tcp: the endpoint's host decides); unix is not supported over HTTP "
+     "yet (use it with protocols.grpc)"},
     {OTC_CFG_STR, "protocols.http.traces_url_path", "/v1/traces", OFF(http_paths[OTC_TRACES]),
      0, 0, 0, NULL, "URL path of trace export requests (a missing leading / is added, as otelcol does)"},
     {OTC_CFG_STR, "protocols.http.metrics_url_path", "/v1/metrics", OFF(http_paths[OTC_METRICS]),
@@ -196,6 +218,16 @@ static const struct otc_config_entry otlp_config[] = {
      0, NULL, "PEM CA bundle; set: clients must present a certificate it signed (mTLS)"},
     {OTC_CFG_ENUM, "protocols.http.tls.min_version", "1.2", OFF(http_tls.min_version), 0, 0, 0,
      tls_versions, "lowest TLS version accepted"},
+    {OTC_CFG_ENUM, "protocols.http.tls.max_version", "", OFF(http_tls.max_version), 0, 0, 0,
+     tls_max_versions, "highest TLS version accepted (empty: 1.3)"},
+    {OTC_CFG_STR, "protocols.http.tls.ca_file", NULL, OFF(http_tls.ca_file), 0, 0, 0, NULL,
+     "accepted, no effect on a server (as in otelcol): clients are checked against client_ca_file"},
+    {OTC_CFG_DURATION, "protocols.http.tls.reload_interval", "0", OFF(http_tls.reload_interval),
+     OTC_CFG_F_MIN, 0, 0, NULL,
+     "accepted; the certificate files are read at start and again when the config is reloaded"},
+    {OTC_CFG_BOOL, "protocols.http.tls.include_system_ca_certs_pool", "false",
+     OFF(http_tls.include_system_ca_certs_pool), 0, 0, 0, NULL,
+     "accepted, no effect on a server: clients are checked against client_ca_file only"},
     {OTC_CFG_STR, "protocols.http.auth.authenticator", NULL, OFF(http_auth), 0, 0, 0, NULL,
      "id of an authenticator extension every request must satisfy (else 401)"},
     {OTC_CFG_INT, "max_items_per_request", "100000", OFF(max_items),
@@ -227,6 +259,15 @@ static int otlp_validate(const void *vctx, char *err, size_t errlen)
         tls_validate("http", &ctx->http_tls, err, errlen) != OTC_OK) {
         return OTC_EINVAL;
     }
+    if (ctx->grpc_tls.max_version && ctx->grpc_tls.max_version != OTLP_TLS_1_3 + 1) {
+        snprintf(err, errlen, "protocols.grpc.tls.max_version: gRPC core 1.51 cannot limit the "
+                 "TLS version below 1.3; leave it empty or \"1.3\"");
+        return OTC_EINVAL;
+    }
+    if (ctx->http_tls.max_version && ctx->http_tls.max_version - 1 < ctx->http_tls.min_version) {
+        snprintf(err, errlen, "protocols.http.tls.max_version is lower than min_version");
+        return OTC_EINVAL;
+    }
     if (ctx->grpc_tls.cert_file && ctx->grpc_tls.min_version == OTLP_TLS_1_3) {
         snprintf(err, errlen, "protocols.grpc.tls.min_version: \"1.3\" cannot be enforced "
                  "by gRPC core 1.51 (it accepts TLS 1.2 and 1.3); use \"1.2\"");
@@ -238,7 +279,17 @@ static int otlp_validate(const void *vctx, char *err, size_t errlen)
                  "must specify at least one protocol under \"protocols\" (grpc, http)");
         return OTC_EINVAL;
     }
-    if (ctx->grpc_enabled && (!ctx->endpoint || !*ctx->endpoint || !strchr(ctx->endpoint, ':'))) {
+    if (ctx->http_enabled && ctx->http_transport == TRANSPORT_UNIX) {
+        snprintf(err, errlen, "protocols.http.transport: unix is not supported for OTLP/HTTP");
+        return OTC_EINVAL;
+    }
+    if (ctx->grpc_enabled && ctx->grpc_transport == TRANSPORT_UNIX) {
+        if (!ctx->endpoint || ctx->endpoint[0] != '/') {
+            snprintf(err, errlen, "protocols.grpc.endpoint must be the absolute path of a Unix "
+                     "socket with transport unix");
+            return OTC_EINVAL;
+        }
+    } else if (ctx->grpc_enabled && (!ctx->endpoint || !*ctx->endpoint || !strchr(ctx->endpoint, ':'))) {
         snprintf(err, errlen, "protocols.grpc.endpoint must be host:port");
         return OTC_EINVAL;
     }
@@ -803,7 +854,14 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
     if (!creds) {
         return OTC_EINVAL;
     }
-    port = grpc_server_add_http2_port(rx->server, rx->endpoint, creds);
+    if (rx->grpc_transport == TRANSPORT_UNIX) {
+        char addr[4096];
+
+        snprintf(addr, sizeof(addr), "unix:%s", rx->endpoint);
+        port = grpc_server_add_http2_port(rx->server, addr, creds);
+    } else {
+        port = grpc_server_add_http2_port(rx->server, rx->endpoint, creds);
+    }
     grpc_server_credentials_release(creds);
     if (port == 0) {
         otc_log_err(ins, "cannot listen on %s: the address is in use or invalid", rx->endpoint);

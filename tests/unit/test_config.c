@@ -329,6 +329,41 @@ static void test_describe(void **state)
 }
 
 /* Two receivers (otlp and otlp/2) in one pipeline, each feeding it. */
+/* otelcol's newer exporter names are aliases of the same components; an alias
+ * is looked up like a type, and the id keeps the name the config used. */
+static void test_type_aliases(void **state)
+{
+    static const char text[] =
+        RECEIVER_OTLP
+        "exporters:\n"
+        "  otlp_grpc:\n"
+        "    endpoint: localhost:4317\n"
+        "  otlp_http/backend:\n"
+        "    endpoint: http://localhost:4318\n"
+        "service:\n"
+        "  pipelines:\n"
+        "    traces:\n"
+        "      receivers: [otlp]\n"
+        "      exporters: [otlp_grpc, otlp_http/backend]\n";
+    struct built b;
+
+    (void)state;
+    assert_ptr_equal(otc_registry_find(OTC_EXPORTER, "otlp_grpc"),
+                     otc_registry_find(OTC_EXPORTER, "otlp"));
+    assert_ptr_equal(otc_registry_find(OTC_EXPORTER, "otlp_http"),
+                     otc_registry_find(OTC_EXPORTER, "otlphttp"));
+    assert_null(otc_registry_find(OTC_RECEIVER, "otlp_grpc")); /* aliases have a kind */
+    assert_int_equal(otc_registry_check(), OTC_OK);
+    build(&b, text);
+    assert_int_equal(b.rc, OTC_OK);
+    assert_int_equal(b.e->n_exporters, 2);
+    assert_string_equal(b.e->exporters[0].ins.id, "otlp_grpc");
+    assert_ptr_equal(b.e->exporters[0].ins.ops, otc_registry_find(OTC_EXPORTER, "otlp"));
+    assert_string_equal(b.e->exporters[1].ins.id, "otlp_http/backend");
+    assert_ptr_equal(b.e->exporters[1].ins.ops, otc_registry_find(OTC_EXPORTER, "otlphttp"));
+    built_free(&b);
+}
+
 static void test_two_receivers(void **state)
 {
     static const char text[] =
@@ -1405,6 +1440,7 @@ int main(void)
         cmocka_unit_test(test_good_graph),
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_two_receivers),
+        cmocka_unit_test(test_type_aliases),
         cmocka_unit_test(test_env_substitution),
         cmocka_unit_test(test_env_substitution_errors),
         cmocka_unit_test(test_load_file),
