@@ -143,9 +143,11 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_BOOL, "protocols.grpc.keepalive.enforcement_policy.permit_without_stream", "false",
      OFF(ka_permit_without_stream), 0, 0, 0, NULL,
      "allow keepalive pings while the connection has no call"},
-    {OTC_CFG_SIZE, "protocols.grpc.read_buffer_size", "512KiB", OFF(read_buffer_size),
+    {OTC_CFG_SIZE, "protocols.grpc.read_buffer_size", "0", OFF(read_buffer_size),
      OTC_CFG_F_MAX, 0, 1073741824.0, NULL,
-     "bytes read from a connection at once (gRPC core's tcp_read_chunk_size; 0 = gRPC's default)"},
+     "bytes read from a connection at once (gRPC core's tcp_read_chunk_size). Default 0: gRPC's "
+     "own, which starts small and grows with the traffic; otelcol's 512KiB would cost about "
+     "34 MiB of RSS per 1000 idle connections here"},
     {OTC_CFG_SIZE, "protocols.grpc.write_buffer_size", "0", OFF(write_buffer_size),
      OTC_CFG_F_MAX, 0, 1073741824.0, NULL,
      "bytes of HTTP/2 frames buffered per connection before a write (0 = gRPC's default)"},
