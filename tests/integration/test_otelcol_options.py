@@ -118,5 +118,41 @@ service:
         sink.stop()
 
 
+def unix_socket(t):
+    """protocols.grpc.transport: unix serves OTLP/gRPC on a Unix domain socket."""
+    sock = os.path.join(h.tmpdir(), "otlp.sock")
+    config = """receivers:
+  otlp:
+    protocols:
+      grpc:
+        transport: unix
+        endpoint: %s
+exporters:
+  nop:
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [nop]
+""" % sock
+    proc = h.start_otelc(config, port=None)
+    try:
+        h.wait_until(lambda: os.path.exists(sock), 10)
+        client = h.Client("unix:" + sock)
+        code, _ = client.export("traces", h.make_request("traces", 2), timeout=10)
+        t.check(code == OK, "an export over the Unix socket is answered OK", code)
+        client.close()
+    finally:
+        h.stop_otelc(proc)
+
+
+def all_tests(t):
+    main(t)
+    unix_socket(t)
+
+
 if __name__ == "__main__":
-    h.run_test(main)
+    h.run_test(all_tests)
