@@ -18,10 +18,12 @@
 #include "processor/probabilistic_sampler/probabilistic_sampler.h"
 #include "processor/transform/transform.h"
 #include "processor/truncate/truncate.h"
+#include "receiver/nop/nop_receiver.h"
 #include "receiver/otlp/otlp_receiver.h"
 
 const struct otc_component_ops *const otc_components[] = {
     &otc_receiver_otlp_ops,
+    &otc_receiver_nop_ops,
     &otc_exporter_otlp_ops,
     &otc_exporter_otlphttp_ops,
     &otc_exporter_debug_ops,
@@ -39,3 +41,13 @@ const struct otc_component_ops *const otc_components[] = {
 };
 
 const size_t otc_components_len = sizeof(otc_components) / sizeof(otc_components[0]);
+
+/* otelcol renamed its OTLP exporters to otlp_grpc and otlp_http (January 2026)
+ * and keeps otlp and otlphttp as aliases; otelc accepts both spellings. */
+const struct otc_component_alias otc_component_aliases[] = {
+    {OTC_EXPORTER, "otlp_grpc", "otlp"},
+    {OTC_EXPORTER, "otlp_http", "otlphttp"},
+};
+
+const size_t otc_component_aliases_len =
+    sizeof(otc_component_aliases) / sizeof(otc_component_aliases[0]);

@@ -513,6 +513,74 @@ static char **strv_push(char **v, size_t n, const char *s, bool *ok)
     return grown;
 }
 
+/* One item of otelcol's grouped OTTL form ({context, statements, conditions,
+ * error_mode}) appended to l as OTC_CFG_F_OTTL describes. */
+static int apply_ottl_group(struct otc_yaml *y, yaml_node_t *m, const char *what, const char *key,
+                            struct otc_strlist *l, struct otc_diag *d)
+{
+    const char *ctx = NULL;
+    yaml_node_t *lists[2] = {NULL, NULL}; /* statements, conditions */
+    bool ok = true;
+
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = otc_yaml_node(y, p->key), *v = otc_yaml_node(y, p->value);
+        const char *ks = otc_yaml_str(k);
+
+        if (ks && !strcmp(ks, "context") && otc_yaml_str(v)) {
+            ctx = otc_yaml_str(v);
+        } else if (ks && (!strcmp(ks, "statements") || !strcmp(ks, "conditions"))) {
+            if (!otc_yaml_is_null(v) && v->type != YAML_SEQUENCE_NODE) {
+                otc_diag_add(d, y->path, &v->start_mark, "%s: key \"%s\": %s must be a sequence "
+                             "of strings", what, key, ks);
+                return OTC_EINVAL;
+            }
+            lists[ks[0] == 'c'] = v;
+        } else if (ks && !strcmp(ks, "error_mode") && otc_yaml_str(v)) {
+            continue; /* per group; the owner's statements cannot fail at run time anyway */
+        } else {
+            otc_diag_add(d, y->path, &k->start_mark, "%s: key \"%s\": unknown key \"%s\" in a "
+                         "statement group (context, statements, conditions, error_mode)", what, key,
+                         ks ? ks : "?");
+            return OTC_EINVAL;
+        }
+    }
+    if (!ctx || !*ctx || strchr(ctx, OTC_OTTL_SEP) || strchr(ctx, OTC_OTTL_COND)) {
+        otc_diag_add(d, y->path, &m->start_mark, "%s: key \"%s\": a statement group needs a "
+                     "\"context\"", what, key);
+        return OTC_EINVAL;
+    }
+    for (int c = 1; c >= 0; c--) { /* conditions first: they qualify every statement */
+        if (!lists[c] || otc_yaml_is_null(lists[c])) {
+            continue;
+        }
+        for (yaml_node_item_t *it = lists[c]->data.sequence.items.start;
+             it < lists[c]->data.sequence.items.top; it++) {
+            yaml_node_t *v = otc_yaml_node(y, *it);
+            struct otc_buf b;
+
+            if (!otc_yaml_str(v)) {
+                otc_diag_add(d, y->path, &v->start_mark, "%s: key \"%s\": every statement must be "
+                             "a string", what, key);
+                return OTC_EINVAL;
+            }
+            otc_buf_init(&b);
+            otc_buf_addf(&b, "%c%s%c%s", OTC_OTTL_SEP, ctx, c ? OTC_OTTL_COND : OTC_OTTL_SEP,
+                         otc_yaml_str(v));
+            if (b.oom) {
+                otc_buf_free(&b);
+                return OTC_ENOMEM;
+            }
+            l->v = strv_push(l->v, l->n, b.data, &ok);
+            otc_buf_free(&b);
+            if (!ok) {
+                return OTC_ENOMEM;
+            }
+            l->n++;
+        }
+    }
+    return OTC_OK;
+}
+
 static int apply_collection(struct otc_yaml *y, yaml_node_t *val, const char *what, const char *key,
                             const struct otc_config_entry *e, void *ctx, struct otc_diag *d)
 {
@@ -555,6 +623,13 @@ static int apply_collection(struct otc_yaml *y, yaml_node_t *val, const char *wh
         }
         for (yaml_node_item_t *it = val->data.sequence.items.start; it < val->data.sequence.items.top; it++) {
             yaml_node_t *v = otc_yaml_node(y, *it);
+            if ((e->flags & OTC_CFG_F_OTTL) && v->type == YAML_MAPPING_NODE) {
+                int rc = apply_ottl_group(y, v, what, key, l, d);
+                if (rc != OTC_OK) {
+                    return rc;
+                }
+                continue;
+            }
             if (!otc_yaml_str(v)) {
                 otc_diag_add(d, y->path, &v->start_mark, "%s: key \"%s\": every item must be a string",
                              what, key);

@@ -46,7 +46,7 @@ struct otc_engine {
 /* Registry of every component type compiled in (core/registry.c). */
 const struct otc_component_ops *otc_registry_find(enum otc_kind kind, const char *type);
 const struct otc_component_ops *const *otc_registry_all(size_t *n);
-int otc_registry_check(void); /* rejects duplicate (kind, type) pairs */
+int otc_registry_check(void); /* rejects duplicate (kind, type) pairs and bad aliases */
 
 /* Build the graph from a loaded config; every problem is added to d. Changes
  * nothing outside the new engine. */

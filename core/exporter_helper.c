@@ -19,6 +19,7 @@
 #define SET_OFF(f) offsetof(struct otc_exporter_settings, f)
 
 static const char *const sizer_choices[] = {"requests", "items", "bytes", NULL};
+static const char *const batch_sizers[] = {"items", "bytes", "requests", NULL};
 
 static const struct otc_config_entry exporter_helper_map[] = {
     {OTC_CFG_DURATION, "timeout", "5s", SET_OFF(timeout_ns), OTC_CFG_F_MIN, 0, 0, NULL,
@@ -37,6 +38,26 @@ static const struct otc_config_entry exporter_helper_map[] = {
     {OTC_CFG_STR, "sending_queue.storage", NULL, SET_OFF(storage), 0, 0, 0, NULL,
      "a file_storage extension id: the pipelines of this exporter log each request durably "
      "before answering OK, and replay what was not delivered at start-up"},
+    {OTC_CFG_BOOL, "sending_queue.block_on_overflow", "false", SET_OFF(block_on_overflow), 0, 0,
+     0, NULL,
+     "accepted; otelc always behaves as true: a full queue makes the pipeline wait, and its "
+     "receivers answer UNAVAILABLE once the pipeline's own queue is full (nothing is dropped)"},
+    {OTC_CFG_BOOL, "sending_queue.wait_for_result", "false", SET_OFF(wait_for_result), 0, 0, 0,
+     NULL,
+     "accepted; otelc behaves as false: a receiver answers once every pipeline has queued "
+     "the data, not once it was exported"},
+    {OTC_CFG_SECTION, "sending_queue.batch", NULL, SET_OFF(batch_enabled), 0, 0, 0, NULL,
+     "accepted, no effect: otelc sends requests as they leave the pipeline; put the batch "
+     "processor last in the pipeline to merge them"},
+    {OTC_CFG_DURATION, "sending_queue.batch.flush_timeout", "200ms",
+     SET_OFF(batch_flush_timeout_ns), OTC_CFG_F_MIN, 0, 0, NULL,
+     "accepted, no effect (the batch processor's timeout)"},
+    {OTC_CFG_INT, "sending_queue.batch.min_size", "8192", SET_OFF(batch_min_size),
+     OTC_CFG_F_MIN, 0, 0, NULL, "accepted, no effect (the batch processor's send_batch_size)"},
+    {OTC_CFG_INT, "sending_queue.batch.max_size", "0", SET_OFF(batch_max_size), OTC_CFG_F_MIN,
+     0, 0, NULL, "accepted, no effect (the batch processor's send_batch_max_size)"},
+    {OTC_CFG_ENUM, "sending_queue.batch.sizer", "items", SET_OFF(batch_sizer), 0, 0, 0,
+     batch_sizers, "accepted, no effect: unit of min_size and max_size"},
     {OTC_CFG_BOOL, "retry_on_failure.enabled", "true", SET_OFF(retry_enabled), 0, 0, 0, NULL,
      "retry failed exports that are retryable"},
     {OTC_CFG_DURATION, "retry_on_failure.initial_interval", "5s", SET_OFF(initial_interval_ns),

@@ -29,6 +29,14 @@ struct otc_exporter_settings {
     double  randomization_factor;
     char   *storage;  /* sending_queue.storage: a storage extension id, or NULL */
     int     sizer;    /* sending_queue.sizer: index of requests, items, bytes */
+    /* otelcol options accepted for compatibility (see the table's descriptions) */
+    bool    block_on_overflow;
+    bool    wait_for_result;
+    bool    batch_enabled;       /* sending_queue.batch present */
+    int64_t batch_flush_timeout_ns;
+    int64_t batch_min_size;
+    int64_t batch_max_size;
+    int     batch_sizer;
 };
 
 /* The exporter helper's own counters, beyond the otelcol ones it keeps in

@@ -21,6 +21,20 @@ struct service_config {
     int         log_encoding;        /* index into log_encodings; -1: not given */
     const void *metrics;             /* yaml_node_t *, read with telemetry.c's own table */
     const void *resource;            /* yaml_node_t *: telemetry.resource, for telemetry.c */
+    /* otelcol's telemetry options otelc accepts (see service_map) */
+    bool               log_development;
+    bool               log_disable_caller;
+    bool               log_disable_stacktrace;
+    bool               log_sampling;           /* the section is present */
+    bool               log_sampling_enabled;
+    int64_t            log_sampling_tick_ns;
+    int64_t            log_sampling_initial;
+    int64_t            log_sampling_thereafter;
+    struct otc_strlist log_output_paths;
+    struct otc_strlist log_error_output_paths;
+    const void        *log_initial_fields;
+    const void        *log_processors;
+    const void        *traces;
 };
 
 /* As otc_log_level_parse reads them ("warning" is warn). */
@@ -47,6 +61,35 @@ static const struct otc_config_entry service_map[] = {
     {OTC_CFG_NODE, "telemetry.resource", NULL, SVC_OFF(resource), 0, 0, 0, NULL,
      "attributes of the collector's own telemetry (target_info, periodic pushes); null removes "
      "one of the service.* defaults"},
+    {OTC_CFG_BOOL, "telemetry.logs.development", "false", SVC_OFF(log_development), 0, 0, 0,
+     NULL, "accepted, no effect: zap's development mode (stack traces on warnings); otelc's "
+     "log has no stack traces"},
+    {OTC_CFG_BOOL, "telemetry.logs.disable_caller", "false", SVC_OFF(log_disable_caller), 0, 0,
+     0, NULL, "accepted, no effect: otelc's log lines carry no caller"},
+    {OTC_CFG_BOOL, "telemetry.logs.disable_stacktrace", "false", SVC_OFF(log_disable_stacktrace),
+     0, 0, 0, NULL, "accepted, no effect: otelc's log lines carry no stack trace"},
+    {OTC_CFG_SECTION, "telemetry.logs.sampling", NULL, SVC_OFF(log_sampling), 0, 0, 0, NULL,
+     "accepted, no effect: otelc logs a summary at most once a second instead of one line per "
+     "item, so its log needs no sampling"},
+    {OTC_CFG_BOOL, "telemetry.logs.sampling.enabled", "true", SVC_OFF(log_sampling_enabled), 0,
+     0, 0, NULL, "accepted, no effect (see sampling)"},
+    {OTC_CFG_DURATION, "telemetry.logs.sampling.tick", "10s", SVC_OFF(log_sampling_tick_ns),
+     OTC_CFG_F_MIN, 0, 0, NULL, "accepted, no effect (see sampling)"},
+    {OTC_CFG_INT, "telemetry.logs.sampling.initial", "10", SVC_OFF(log_sampling_initial),
+     OTC_CFG_F_MIN, 0, 0, NULL, "accepted, no effect (see sampling)"},
+    {OTC_CFG_INT, "telemetry.logs.sampling.thereafter", "100", SVC_OFF(log_sampling_thereafter),
+     OTC_CFG_F_MIN, 0, 0, NULL, "accepted, no effect (see sampling)"},
+    {OTC_CFG_STRLIST, "telemetry.logs.output_paths", NULL, SVC_OFF(log_output_paths), 0, 0, 0,
+     NULL, "accepted, no effect: otelc logs to stderr (otelcol's default)"},
+    {OTC_CFG_STRLIST, "telemetry.logs.error_output_paths", NULL, SVC_OFF(log_error_output_paths),
+     0, 0, 0, NULL, "accepted, no effect: otelc logs to stderr (otelcol's default)"},
+    {OTC_CFG_NODE, "telemetry.logs.initial_fields", NULL, SVC_OFF(log_initial_fields), 0, 0, 0,
+     NULL, "accepted, no effect"},
+    {OTC_CFG_NODE, "telemetry.logs.processors", NULL, SVC_OFF(log_processors), 0, 0, 0, NULL,
+     "accepted, no effect: otelcol's export of its own log records over OTLP; otelc's log "
+     "goes to stderr only"},
+    {OTC_CFG_NODE, "telemetry.traces", NULL, SVC_OFF(traces), 0, 0, 0, NULL,
+     "accepted, no effect: otelc does not trace itself"},
     OTC_CFG_END,
 };
 

@@ -27,7 +27,10 @@
 #define OTLP_EXP_MAX_RECONNECT_BACKOFF_MS 5000
 #define OTLP_EXP_POLL_MS 100 /* how often a waiting call checks for the drain deadline */
 
-enum { COMPRESS_GZIP, COMPRESS_NONE };
+/* in the order of compression_choices; zstd and snappy, which gRPC core 1.51
+ * cannot send, go as gzip (every OTLP/gRPC server must take gzip) */
+enum { COMPRESS_GZIP, COMPRESS_NONE, COMPRESS_ZSTD, COMPRESS_SNAPPY, COMPRESS_EMPTY };
+enum { BALANCER_ROUND_ROBIN, BALANCER_PICK_FIRST };
 
 struct otlp_exp {
     /* options */
@@ -38,9 +41,24 @@ struct otlp_exp {
     char              *tls_key_file;
     bool               tls_skip_verify;
     char              *tls_server_name;
+    char              *tls_ca_pem;
+    char              *tls_cert_pem;
+    char              *tls_key_pem;
+    bool               tls_system_pool;
+    int                tls_min_version;
+    int                tls_max_version;
+    int64_t            tls_reload_interval;
     char              *auth;
     int                compression;
     struct otc_strmap  headers;
+    int64_t            ka_time;      /* ns, 0 = no keepalive pings */
+    int64_t            ka_timeout;   /* ns, 0 = gRPC's default (20s) */
+    bool               ka_permit_without_stream;
+    int                balancer;     /* BALANCER_* */
+    char              *authority;
+    uint64_t           read_buffer_size;
+    uint64_t           write_buffer_size;
+    bool               wait_for_ready; /* accepted; see the table */
     /* runtime */
     char              *target;     /* endpoint without a scheme */
     bool               use_tls;
@@ -62,7 +80,11 @@ struct otlp_exp {
 
 #define OTLP_EXP_MAX_AUTH 16400 /* bytes of "<scheme> <token>" */
 
-static const char *const compression_choices[] = {"gzip", "none", NULL};
+static const char *const compression_choices[] = {"gzip", "none", "zstd", "snappy", "", NULL};
+static const char *const balancer_choices[] = {"round_robin", "pick_first", NULL};
+static const char *const tls_min_choices[] = {"1.0", "1.1", "1.2", "1.3", NULL};
+static const char *const tls_max_choices[] = {"", "1.0", "1.1", "1.2", "1.3", NULL};
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 
 static void send_tick(void *arg);
 static void rpc_done(struct otc_grpc_tag *tag, bool ok);
@@ -84,12 +106,44 @@ static const struct otc_config_entry otlp_exp_config[] = {
      "TLS without checking the server's certificate or name (testing only)"},
     {OTC_CFG_STR, "tls.server_name_override", NULL, OFF(tls_server_name), 0, 0, 0, NULL,
      "name to verify the server's certificate against (and to send as SNI)"},
+    {OTC_CFG_STR, "tls.ca_pem", NULL, OFF(tls_ca_pem), 0, 0, 0, NULL,
+     "the CA bundle itself, instead of ca_file"},
+    {OTC_CFG_STR, "tls.cert_pem", NULL, OFF(tls_cert_pem), 0, 0, 0, NULL,
+     "the client certificate itself, instead of cert_file"},
+    {OTC_CFG_STR, "tls.key_pem", NULL, OFF(tls_key_pem), 0, 0, 0, NULL,
+     "the client key itself, instead of key_file"},
+    {OTC_CFG_BOOL, "tls.include_system_ca_certs_pool", "false", OFF(tls_system_pool), 0, 0, 0,
+     NULL, "trust the system's CAs (" SYSTEM_CA_BUNDLE ") as well as ca_file / ca_pem"},
+    {OTC_CFG_ENUM, "tls.min_version", "1.2", OFF(tls_min_version), 0, 0, 0, tls_min_choices,
+     "lowest TLS version; gRPC core 1.51 always uses 1.2 or later and cannot require 1.3"},
+    {OTC_CFG_ENUM, "tls.max_version", "", OFF(tls_max_version), 0, 0, 0, tls_max_choices,
+     "highest TLS version (empty: 1.3); gRPC core 1.51 cannot lower it, so only empty or 1.3"},
+    {OTC_CFG_DURATION, "tls.reload_interval", "0", OFF(tls_reload_interval), OTC_CFG_F_MIN, 0, 0,
+     NULL, "accepted; the files are read at start and again when the config is reloaded"},
     {OTC_CFG_STR, "auth.authenticator", NULL, OFF(auth), 0, 0, 0, NULL,
      "id of an authenticator extension whose credential is sent with every call"},
     {OTC_CFG_ENUM, "compression", "gzip", OFF(compression), 0, 0, 0, compression_choices,
-     "request compression: gzip or none"},
+     "request compression: gzip, or none (or empty); zstd and snappy are sent as gzip, "
+     "which gRPC core 1.51 has and every OTLP server must accept"},
     {OTC_CFG_STRMAP, "headers", NULL, OFF(headers), 0, 0, 0, NULL,
      "metadata sent with every call"},
+    {OTC_CFG_DURATION, "keepalive.time", "0", OFF(ka_time), OTC_CFG_F_MIN, 0, 0, NULL,
+     "ping the server after this long without activity (0 = no pings)"},
+    {OTC_CFG_DURATION, "keepalive.timeout", "0", OFF(ka_timeout), OTC_CFG_F_MIN, 0, 0, NULL,
+     "close the connection when a ping is not answered within this long (0 = 20s)"},
+    {OTC_CFG_BOOL, "keepalive.permit_without_stream", "false", OFF(ka_permit_without_stream),
+     0, 0, 0, NULL, "send keepalive pings also while no call is under way"},
+    {OTC_CFG_ENUM, "balancer_name", "round_robin", OFF(balancer), 0, 0, 0, balancer_choices,
+     "gRPC load balancing over the addresses the endpoint resolves to"},
+    {OTC_CFG_STR, "authority", NULL, OFF(authority), 0, 0, 0, NULL,
+     "the :authority header of every call (default: the endpoint)"},
+    {OTC_CFG_SIZE, "read_buffer_size", "0", OFF(read_buffer_size), OTC_CFG_F_MAX, 0,
+     1073741824.0, NULL, "bytes read from the connection at once (0 = gRPC's default)"},
+    {OTC_CFG_SIZE, "write_buffer_size", "0", OFF(write_buffer_size), OTC_CFG_F_MAX, 0,
+     1073741824.0, NULL, "bytes of HTTP/2 frames buffered before a write (0 = gRPC's default)"},
+    {OTC_CFG_BOOL, "wait_for_ready", "false", OFF(wait_for_ready), 0, 0, 0, NULL,
+     "accepted, no effect: a call on a channel that is not ready fails and the helper's "
+     "retry_on_failure sends it again once it is"},
     OTC_CFG_END,
 };
 
@@ -109,6 +163,15 @@ static int otlp_exp_validate(const void *vctx, char *err, size_t errlen)
     }
     if ((x->tls_cert_file != NULL) != (x->tls_key_file != NULL)) {
         snprintf(err, errlen, "tls.cert_file and tls.key_file go together");
+        return OTC_EINVAL;
+    }
+    if ((x->tls_cert_pem != NULL) != (x->tls_key_pem != NULL)) {
+        snprintf(err, errlen, "tls.cert_pem and tls.key_pem go together");
+        return OTC_EINVAL;
+    }
+    if (x->tls_min_version == 3 || (x->tls_max_version && x->tls_max_version != 4)) {
+        snprintf(err, errlen, "tls.min_version \"1.3\" and a max_version below 1.3 cannot be "
+                 "enforced by gRPC core 1.51 (it negotiates 1.2 or 1.3)");
         return OTC_EINVAL;
     }
     return OTC_OK;
@@ -181,8 +244,34 @@ static grpc_channel_credentials *make_creds(struct otc_instance *ins, struct otl
         otc_log_err(ins, "cannot read tls.ca_file %s", x->tls_ca_file);
         return NULL;
     }
+    if (!ca && x->tls_ca_pem && !(ca = strdup(x->tls_ca_pem))) {
+        return NULL;
+    }
+    if (ca && x->tls_system_pool) {
+        /* the given CAs and the system's: one bundle */
+        char *sys = read_file(SYSTEM_CA_BUNDLE);
+        char *both = sys ? malloc(strlen(ca) + strlen(sys) + 2) : NULL;
+
+        if (!sys) {
+            otc_log_err(ins, "tls.include_system_ca_certs_pool: cannot read %s", SYSTEM_CA_BUNDLE);
+        }
+        if (both) {
+            sprintf(both, "%s\n%s", ca, sys);
+        }
+        free(sys);
+        free(ca);
+        if (!(ca = both)) {
+            return NULL;
+        }
+    }
     if (x->tls_cert_file && (!(cert = read_file(x->tls_cert_file)) || !(key = read_file(x->tls_key_file)))) {
         otc_log_err(ins, "cannot read tls.cert_file / tls.key_file");
+        free(ca);
+        free(cert);
+        return NULL;
+    }
+    if (!cert && x->tls_cert_pem && x->tls_key_pem &&
+        (!(cert = strdup(x->tls_cert_pem)) || !(key = strdup(x->tls_key_pem)))) {
         free(ca);
         free(cert);
         return NULL;
@@ -235,8 +324,12 @@ static void *probe_endpoint(void *arg)
 static int otlp_exp_start(struct otc_instance *ins, void *vctx)
 {
     struct otlp_exp *x = vctx;
-    grpc_arg args[4];
+    grpc_arg args[12];
     grpc_channel_args chargs = {.num_args = 0, .args = args};
+    static const char *const lb_config[] = {
+        "{\"loadBalancingConfig\":[{\"round_robin\":{}}]}",
+        "{\"loadBalancingConfig\":[{\"pick_first\":{}}]}",
+    };
     grpc_channel_credentials *creds;
     const char *ep = x->endpoint;
 
@@ -273,7 +366,8 @@ static int otlp_exp_start(struct otc_instance *ins, void *vctx)
     }
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM;
-    args[0].value.integer = x->compression == COMPRESS_GZIP ? GRPC_COMPRESS_GZIP : GRPC_COMPRESS_NONE;
+    args[0].value.integer = x->compression == COMPRESS_NONE || x->compression == COMPRESS_EMPTY
+                                ? GRPC_COMPRESS_NONE : GRPC_COMPRESS_GZIP;
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     args[1].value.integer = -1;
@@ -286,6 +380,37 @@ static int otlp_exp_start(struct otc_instance *ins, void *vctx)
         args[3].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
         args[3].value.string = x->tls_server_name;
         chargs.num_args = 4;
+    }
+    args[chargs.num_args].type = GRPC_ARG_STRING;
+    args[chargs.num_args].key = GRPC_ARG_SERVICE_CONFIG;
+    args[chargs.num_args].value.string = (char *)lb_config[x->balancer];
+    chargs.num_args++;
+    if (x->authority && *x->authority) {
+        args[chargs.num_args].type = GRPC_ARG_STRING;
+        args[chargs.num_args].key = GRPC_ARG_DEFAULT_AUTHORITY;
+        args[chargs.num_args].value.string = x->authority;
+        chargs.num_args++;
+    }
+    {
+        const char *const keys[4] = {GRPC_ARG_KEEPALIVE_TIME_MS, GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                                     GRPC_ARG_TCP_READ_CHUNK_SIZE, GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE};
+        const int64_t v[4] = {(x->ka_time + 999999) / 1000000, (x->ka_timeout + 999999) / 1000000,
+                              (int64_t)x->read_buffer_size, (int64_t)x->write_buffer_size};
+
+        for (int i = 0; i < 4; i++) {
+            if (v[i] > 0) {
+                args[chargs.num_args].type = GRPC_ARG_INTEGER;
+                args[chargs.num_args].key = (char *)keys[i];
+                args[chargs.num_args].value.integer = v[i] > INT32_MAX ? INT32_MAX : (int)v[i];
+                chargs.num_args++;
+            }
+        }
+    }
+    if (x->ka_permit_without_stream) {
+        args[chargs.num_args].type = GRPC_ARG_INTEGER;
+        args[chargs.num_args].key = GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
+        args[chargs.num_args].value.integer = 1;
+        chargs.num_args++;
     }
     creds = make_creds(ins, x);
     if (!creds) {

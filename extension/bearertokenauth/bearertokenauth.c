@@ -1,6 +1,7 @@
-/* bearertokenauth.c - the `bearertokenauth` extension: holds a token (inline
- * or read from `filename`, re-read when the file changes) that the otlp
- * receiver requires on every request and the otlp exporter sends on every call.
+/* bearertokenauth.c - the `bearertokenauth` extension: holds a token (inline,
+ * one of a list of `tokens`, or read from `filename`, re-read when the file
+ * changes) that the otlp receiver requires on every request and the otlp
+ * exporter sends on every call.
  * No thread of its own: receiver and exporter threads call in, under a mutex. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
@@ -18,6 +19,7 @@
 struct bta_ctx {
     /* options */
     char *token;
+    struct otc_strlist tokens;
     char *filename;
     char *scheme;
     char *header;
@@ -27,6 +29,9 @@ struct bta_ctx {
     bool                 lock_ready;
     char                *expected;   /* "<scheme> <token>" */
     size_t               expected_len;
+    char               **also;       /* tokens[1..]: "<scheme> <token>" each, also accepted */
+    size_t              *also_len;
+    size_t               n_also;
     struct timespec      mtime;      /* of filename when last read */
     off_t                size;
     ino_t                ino;
@@ -37,7 +42,10 @@ struct bta_ctx {
 
 static const struct otc_config_entry bta_config[] = {
     {OTC_CFG_STR, "token", NULL, OFF(token), 0, 0, 0, NULL,
-     "the token (one of token or filename is required)"},
+     "the token (one of token, tokens or filename is required)"},
+    {OTC_CFG_STRLIST, "tokens", NULL, OFF(tokens), 0, 0, 0, NULL,
+     "several tokens, instead of token: a request carrying any of them is accepted; "
+     "exporters send the first"},
     {OTC_CFG_STR, "filename", NULL, OFF(filename), 0, 0, 0, NULL,
      "file holding the token, re-read when it changes (wins over token)"},
     {OTC_CFG_STR, "scheme", "Bearer", OFF(scheme), 0, 0, 0, NULL,
@@ -51,9 +59,19 @@ static int bta_validate(const void *vctx, char *err, size_t errlen)
 {
     const struct bta_ctx *x = vctx;
 
-    if ((!x->token || !*x->token) && (!x->filename || !*x->filename)) {
-        snprintf(err, errlen, "one of \"token\" or \"filename\" is required");
+    if ((!x->token || !*x->token) && !x->tokens.n && (!x->filename || !*x->filename)) {
+        snprintf(err, errlen, "one of \"token\", \"tokens\" or \"filename\" is required");
         return OTC_EINVAL;
+    }
+    if (x->token && *x->token && x->tokens.n) {
+        snprintf(err, errlen, "either \"token\" or \"tokens\" can be given, not both");
+        return OTC_EINVAL;
+    }
+    for (size_t i = 0; i < x->tokens.n; i++) {
+        if (!*x->tokens.v[i] || strpbrk(x->tokens.v[i], "\r\n")) {
+            snprintf(err, errlen, "tokens[%zu] must be a token without line breaks", i);
+            return OTC_EINVAL;
+        }
     }
     if (!x->header || !*x->header || strpbrk(x->header, " :\r\n\t")) {
         snprintf(err, errlen, "header must be a header name, got \"%s\"",
@@ -155,6 +173,32 @@ static void bta_refresh(struct bta_ctx *x)
     }
 }
 
+/* The expected header values of tokens[1..] (start, before other threads). */
+static int bta_set_also(struct bta_ctx *x)
+{
+    char *first = x->expected;
+    size_t first_len = x->expected_len;
+    int rc = OTC_OK;
+
+    x->also = calloc(x->tokens.n - 1, sizeof(*x->also));
+    x->also_len = calloc(x->tokens.n - 1, sizeof(*x->also_len));
+    if (!x->also || !x->also_len) {
+        return OTC_ENOMEM;
+    }
+    x->expected = NULL;
+    for (size_t i = 1; i < x->tokens.n && rc == OTC_OK; i++) {
+        rc = bta_set_token(x, x->tokens.v[i], strlen(x->tokens.v[i]));
+        if (rc == OTC_OK) {
+            x->also[x->n_also] = x->expected;
+            x->also_len[x->n_also++] = x->expected_len;
+            x->expected = NULL;
+        }
+    }
+    x->expected = first;
+    x->expected_len = first_len;
+    return rc;
+}
+
 static int bta_start(struct otc_instance *ins, void *ctx)
 {
     struct bta_ctx *x = ctx;
@@ -176,6 +220,14 @@ static int bta_start(struct otc_instance *ins, void *ctx)
     }
     free(x->filename);
     x->filename = NULL;
+    if (x->tokens.n) {
+        /* the first is sent by exporters; every one is accepted by receivers */
+        rc = bta_set_token(x, x->tokens.v[0], strlen(x->tokens.v[0]));
+        if (rc == OTC_OK && x->tokens.n > 1) {
+            rc = bta_set_also(x);
+        }
+        return rc;
+    }
     rc = bta_set_token(x, x->token, strlen(x->token));
     return rc;
 }
@@ -186,6 +238,14 @@ static void bta_destroy(void *ctx)
 
     free(x->expected);
     x->expected = NULL;
+    for (size_t i = 0; i < x->n_also; i++) {
+        free(x->also[i]);
+    }
+    free(x->also);
+    free(x->also_len);
+    x->also = NULL;
+    x->also_len = NULL;
+    x->n_also = 0;
     if (x->lock_ready) {
         pthread_mutex_destroy(&x->lock);
         x->lock_ready = false;
@@ -200,24 +260,33 @@ static const char *bta_header(const struct otc_instance *ext)
 
 /* Server side: OTC_OK when value is "<scheme> <token>" (just the token with an
  * empty scheme), compared in constant time. */
+/* 0 when value equals want. Constant time in the token: every expected byte
+ * is compared, whatever the given value holds (its length only decides the
+ * outcome). */
+static unsigned char bta_differs(const char *want, size_t n, const char *value, size_t len)
+{
+    unsigned char diff = (unsigned char)(len != n || !value || !want);
+
+    for (size_t i = 0; want && i < n; i++) {
+        unsigned char c = (value && i < len) ? (unsigned char)value[i] : 0;
+        diff |= (unsigned char)(c ^ (unsigned char)want[i]);
+    }
+    return diff;
+}
+
 static int bta_check(struct otc_instance *ext, const char *value, size_t len)
 {
     struct bta_ctx *x = ext->ctx;
-    unsigned char diff;
-    size_t n;
+    bool ok;
 
     pthread_mutex_lock(&x->lock);
     bta_refresh(x);
-    n = x->expected_len;
-    /* constant time in the token: every expected byte is compared, whatever
-     * the given value holds (its length only decides the outcome) */
-    diff = (unsigned char)(len != n || !value || !x->expected);
-    for (size_t i = 0; x->expected && i < n; i++) {
-        unsigned char c = (value && i < len) ? (unsigned char)value[i] : 0;
-        diff |= (unsigned char)(c ^ (unsigned char)x->expected[i]);
+    ok = !bta_differs(x->expected, x->expected_len, value, len);
+    for (size_t i = 0; i < x->n_also; i++) { /* all compared: no early exit */
+        ok |= !bta_differs(x->also[i], x->also_len[i], value, len);
     }
     pthread_mutex_unlock(&x->lock);
-    return diff ? OTC_EPERM : OTC_OK;
+    return ok ? OTC_OK : OTC_EPERM;
 }
 
 /* Client side: "<scheme> <token>", re-read from filename when it changed. */

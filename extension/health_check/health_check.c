@@ -19,6 +19,9 @@ struct health_ctx {
     char *path;
     char *body_healthy;
     char *body_unhealthy;
+    bool    ccp_enabled;        /* check_collector_pipeline: accepted, see the table */
+    int64_t ccp_interval_ns;
+    int64_t ccp_threshold;
     /* runtime */
     struct otc_instance *ins;
     struct otc_httpd    *httpd;
@@ -35,6 +38,13 @@ static const struct otc_config_entry health_config[] = {
      "body of the 200 answer (default: a JSON status with upSince and uptime)"},
     {OTC_CFG_STR, "response_body.unhealthy", NULL, OFF(body_unhealthy), 0, 0, 0, NULL,
      "body of the 503 answer (default: a JSON status)"},
+    {OTC_CFG_BOOL, "check_collector_pipeline.enabled", "false", OFF(ccp_enabled), 0, 0, 0, NULL,
+     "accepted, no effect: otelcol documents this check as not working; otelc's answer "
+     "already follows the pipelines (503 unless every one runs)"},
+    {OTC_CFG_DURATION, "check_collector_pipeline.interval", "5m", OFF(ccp_interval_ns),
+     OTC_CFG_F_MIN, 0, 0, NULL, "accepted, no effect (see check_collector_pipeline.enabled)"},
+    {OTC_CFG_INT, "check_collector_pipeline.exporter_failure_threshold", "5", OFF(ccp_threshold),
+     OTC_CFG_F_MIN, 1, 0, NULL, "accepted, no effect (see check_collector_pipeline.enabled)"},
     OTC_CFG_END,
 };
 

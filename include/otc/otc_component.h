@@ -74,6 +74,17 @@ struct otc_component_ops {
 extern const struct otc_component_ops *const otc_components[];
 extern const size_t otc_components_len;
 
+/* A second type name for a component (otelcol's WithDeprecatedTypeAlias, used
+ * when a type is renamed): `alias` in a config means the component `type`.
+ * Defined next to otc_components in components.c. */
+struct otc_component_alias {
+    enum otc_kind kind;
+    const char   *alias;
+    const char   *type;
+};
+extern const struct otc_component_alias otc_component_aliases[];
+extern const size_t otc_component_aliases_len;
+
 /* Self-observability counters of one instance, by signal (otelcol names in comments). */
 struct otc_counters {
     atomic_uint_fast64_t accepted[OTC_SIGNAL_COUNT];       /* receiver_accepted_* */

@@ -28,6 +28,13 @@ enum otc_cfg_type {
 #define OTC_CFG_F_MIN 1u /* value >= min */
 #define OTC_CFG_F_MAX 2u /* value <= max */
 #define OTC_CFG_F_ICASE 4u /* OTC_CFG_ENUM: choices match whatever the case */
+/* OTC_CFG_STRLIST of OTTL statements: an item may also be otelcol's grouped form,
+ * a mapping {context: C, statements: [S...], conditions: [W...], error_mode: M}.
+ * Each S is stored as OTC_OTTL_SEP C OTC_OTTL_SEP S, each W as OTC_OTTL_SEP C
+ * OTC_OTTL_COND W (the owner decides what it supports); error_mode is accepted. */
+#define OTC_CFG_F_OTTL 8u
+#define OTC_OTTL_SEP  '\x1e'
+#define OTC_OTTL_COND '\x1c'
 
 struct otc_strmap {
     char  **keys;

@@ -88,6 +88,8 @@ struct batch_ctx {
     int64_t           send_batch_size;
     int64_t           send_batch_max_size;
     int64_t           timeout_ns;
+    struct otc_strlist metadata_keys;        /* accepted; see the table */
+    int64_t           metadata_cardinality_limit;
     bool              downstream_mutates; /* a later stage writes into requests */
     struct bt_pending pend[OTC_SIGNAL_COUNT];
     /* scratch of the request being built, reused from send to send */
@@ -124,6 +126,13 @@ static const struct otc_config_entry batch_config[] = {
      "upper bound of items in one sent request, larger ones are split (0 = no bound)"},
     {OTC_CFG_DURATION, "timeout", "200ms", OFF(timeout_ns), OTC_CFG_F_MIN, 0, 0, NULL,
      "pending items are sent at most this long after the oldest arrived (0 = at once)"},
+    {OTC_CFG_STRLIST, "metadata_keys", NULL, OFF(metadata_keys), 0, 0, 0, NULL,
+     "accepted, no effect: otelcol batches separately per value of these client metadata "
+     "keys; otelc's receivers keep no client metadata (include_metadata), so all data is "
+     "one group, as otelcol's is when the keys are absent"},
+    {OTC_CFG_INT, "metadata_cardinality_limit", "1000", OFF(metadata_cardinality_limit),
+     OTC_CFG_F_MIN, 0, 0, NULL,
+     "accepted, no effect: the most metadata_keys value combinations otelcol batches apart"},
     OTC_CFG_END,
 };
 

@@ -1,6 +1,7 @@
 /* transform.c - the `transform` processor: accepts otelcol's transform processor
  * configuration (trace_statements, metric_statements, log_statements in the flat
- * form) for the two OTTL statements used to bound attributes,
+ * form, or grouped under a `context`) for the two OTTL statements used to bound
+ * attributes,
  * truncate_all(<context>.attributes, N) and limit(<context>.attributes, N, [keys]),
  * and rejects every other statement at load time. Statements are parsed on the
  * main thread; batches are processed on the pipeline worker thread. */
@@ -47,12 +48,13 @@ static const char *const list_names[OTC_SIGNAL_COUNT] = {
 static const struct otc_config_entry transform_config[] = {
     {OTC_CFG_ENUM, "error_mode", "propagate", OFF(error_mode), 0, 0, 0, error_modes,
      "otelcol's error_mode; the accepted statements cannot fail at run time"},
-    {OTC_CFG_STRLIST, "trace_statements", NULL, OFF(statements[OTC_TRACES]), 0, 0, 0, NULL,
+    {OTC_CFG_STRLIST, "trace_statements", NULL, OFF(statements[OTC_TRACES]),  OTC_CFG_F_OTTL, 0, 0, NULL,
      "OTTL statements on traces: truncate_all(<ctx>.attributes, N) or limit(<ctx>.attributes, N, "
-     "[keys]) with ctx resource, scope, span or spanevent"},
-    {OTC_CFG_STRLIST, "metric_statements", NULL, OFF(statements[OTC_METRICS]), 0, 0, 0, NULL,
+     "[keys]) with ctx resource, scope, span or spanevent; or groups {context: <ctx>, "
+     "statements: [...]} where a bare `attributes` is the group context's"},
+    {OTC_CFG_STRLIST, "metric_statements", NULL, OFF(statements[OTC_METRICS]),  OTC_CFG_F_OTTL, 0, 0, NULL,
      "OTTL statements on metrics, as trace_statements, with ctx resource, scope or datapoint"},
-    {OTC_CFG_STRLIST, "log_statements", NULL, OFF(statements[OTC_LOGS]), 0, 0, 0, NULL,
+    {OTC_CFG_STRLIST, "log_statements", NULL, OFF(statements[OTC_LOGS]),  OTC_CFG_F_OTTL, 0, 0, NULL,
      "OTTL statements on logs, as trace_statements, with ctx resource, scope or log"},
     OTC_CFG_END,
 };
@@ -60,6 +62,7 @@ static const struct otc_config_entry transform_config[] = {
 /* ------------------------------------------------------------ parsing */
 
 struct tf_parser {
+    const char *group;  /* the statement group's context ("span"), or NULL (flat form) */
     const char *text;
     const char *p;
     const char *list;  /* list name, for messages */
@@ -78,14 +81,19 @@ static int tf_fail(struct tf_parser *ps, const char *what)
     return OTC_EINVAL;
 }
 
-static int tf_unsupported(struct tf_parser *ps)
+/* fname: the function called, when one was read */
+static int tf_unsupported(struct tf_parser *ps, const char *fname)
 {
     size_t len = strlen(ps->text);
+    char fn[80] = "";
 
+    if (fname && *fname) {
+        snprintf(fn, sizeof(fn), "function %s() is not supported: ", fname);
+    }
     snprintf(ps->err, ps->errlen,
-             "%s[%zu]: unsupported OTTL statement \"%.*s%s\" (otelc supports only "
+             "%s[%zu]: unsupported OTTL statement \"%.*s%s\" (%sotelc supports only "
              "truncate_all(<ctx>.attributes, N) and limit(<ctx>.attributes, N, [keys]))",
-             ps->list, ps->index, STMT_QUOTE, ps->text, len > STMT_QUOTE ? "..." : "");
+             ps->list, ps->index, STMT_QUOTE, ps->text, len > STMT_QUOTE ? "..." : "", fn);
     return OTC_EINVAL;
 }
 
@@ -161,6 +169,16 @@ static int tf_path(struct tf_parser *ps, enum otc_signal s, enum otc_attr_ctx *c
     start = ps->p;
     if (!tf_ident(ps, first, sizeof(first))) {
         return tf_fail(ps, "expected <context>.attributes");
+    }
+    if (*ps->p != '.' && ps->group && !strcmp(first, "attributes") && *ps->p != '[') {
+        /* grouped form: a bare path is the group context's */
+        if (tf_context(ps->group, s, ctx) != OTC_OK) {
+            ps->p = start;
+            snprintf(what, sizeof(what), "context \"%s\" has no attributes in %s (%s)",
+                     ps->group, list_names[s], ctx_hint[s]);
+            return tf_fail(ps, what);
+        }
+        return OTC_OK;
     }
     if (*ps->p != '.') {
         ps->p = start;
@@ -301,18 +319,19 @@ static int tf_parse(struct tf_parser *ps, enum otc_signal s, struct tf_stmt *st)
     tf_ws(ps);
     fname_at = ps->p;
     if (!tf_ident(ps, fname, sizeof(fname))) {
-        return tf_unsupported(ps);
+        return tf_unsupported(ps, NULL);
     }
     if (!strcmp(fname, "truncate_all")) {
         st->fn = TF_TRUNCATE_ALL;
     } else if (!strcmp(fname, "limit")) {
         st->fn = TF_LIMIT;
     } else {
-        return tf_unsupported(ps);
+        tf_ws(ps);
+        return tf_unsupported(ps, *ps->p == '(' ? fname : NULL);
     }
     tf_ws(ps);
     if (*ps->p != '(') {
-        return tf_unsupported(ps);
+        return tf_unsupported(ps, NULL);
     }
     ps->p++;
     if ((rc = tf_path(ps, s, &st->ctx)) != OTC_OK) {
@@ -380,9 +399,28 @@ static int tf_compile(const struct transform_ctx *t, enum otc_signal s, struct t
         return OTC_ENOMEM;
     }
     for (size_t i = 0; i < src->n; i++) {
+        char group[64];
         int rc;
+
         ps.text = ps.p = src->v[i];
+        ps.group = NULL;
         ps.index = i;
+        if (src->v[i][0] == OTC_OTTL_SEP) { /* grouped form: SEP context SEP|COND text */
+            const char *end = strpbrk(src->v[i] + 1, "\x1e\x1c");
+            size_t n = end ? (size_t)(end - src->v[i] - 1) : 0;
+
+            snprintf(group, sizeof(group), "%.*s", (int)n, src->v[i] + 1);
+            ps.group = group;
+            ps.text = ps.p = end ? end + 1 : "";
+            if (end && *end == OTC_OTTL_COND) {
+                size_t len = strlen(ps.text);
+                snprintf(err, errlen, "%s[%zu]: conditions are not supported (\"%.*s%s\"); "
+                         "otelc's statements apply to every item", ps.list, i, STMT_QUOTE,
+                         ps.text, len > STMT_QUOTE ? "..." : "");
+                tf_list_free(out);
+                return OTC_EINVAL;
+            }
+        }
         rc = tf_parse(&ps, s, &out->v[i]);
         if (rc != OTC_OK) {
             tf_stmt_free(&out->v[i]);

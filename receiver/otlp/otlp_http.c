@@ -551,6 +551,22 @@ static bool media_type_is(const char *ct, const char *want)
     return *ct == '\0' || *ct == ';';
 }
 
+/* protocols.http.compression_algorithms: an empty list allows every encoding
+ * otelc decodes; otherwise ce must be listed (x-gzip counts as gzip). */
+static bool http_compression_allowed(const struct otc_strlist *l, const char *ce)
+{
+    if (!l || !l->n) {
+        return true;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        if (!strcasecmp(l->v[i], ce) ||
+            (!strcasecmp(ce, "x-gzip") && !strcasecmp(l->v[i], "gzip"))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void http_export(struct otlp_http *h, struct evhttp_request *req, enum otc_signal s)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
@@ -587,6 +603,12 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
         const char *why = "";
         int code;
 
+        if (!http_compression_allowed(h->o.compression, ce)) {
+            snprintf(msg, sizeof(msg), "unsupported Content-Encoding \"%.60s\" "
+                     "(not in compression_algorithms)", ce);
+            http_send_status(h, req, 400, enc, RPC_INVALID_ARGUMENT, msg);
+            return;
+        }
         code = http_decompress(ce, wire, len, h->o.max_body, &plain, &plain_len, &why);
         if (code < 0) {
             snprintf(msg, sizeof(msg), "unsupported Content-Encoding \"%.60s\" "
@@ -832,6 +854,10 @@ static int http_tls_init(struct otlp_http *h, const struct otlp_tls *t)
     SSL_CTX_set_options(h->ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     what = "protocols.http.tls.min_version";
     if (!SSL_CTX_set_min_proto_version(h->ssl, versions[t->min_version])) {
+        goto err;
+    }
+    what = "protocols.http.tls.max_version";
+    if (t->max_version && !SSL_CTX_set_max_proto_version(h->ssl, versions[t->max_version - 1])) {
         goto err;
     }
     what = "protocols.http.tls.cert_file";

@@ -18,6 +18,11 @@ struct otlp_tls {
     char *key_file;
     char *client_ca_file;  /* set: clients must present a certificate it signed */
     int   min_version;
+    int   max_version;     /* 0: none, else OTLP_TLS_x + 1 */
+    /* otelcol's other configtls options, accepted (see the option table) */
+    char   *ca_file;
+    int64_t reload_interval;
+    bool    include_system_ca_certs_pool;
 };
 #define OTLP_TLS_VERSIONS "1.0", "1.1", "1.2", "1.3"
 enum { OTLP_TLS_1_0, OTLP_TLS_1_1, OTLP_TLS_1_2, OTLP_TLS_1_3 };
@@ -34,6 +39,8 @@ struct otlp_http_options {
     size_t                    max_items;                /* entries per request, 0 = no limit */
     const struct otlp_tls    *tls;                      /* NULL: plaintext */
     struct otc_instance      *auth;                     /* an authenticator (otc_auth.h), or NULL */
+    const struct otc_strlist *compression;              /* Content-Encodings accepted; NULL or
+                                                           empty: every one otelc decodes */
 };
 
 /* Bind o->endpoint and serve on a new thread. Paths of signals without a

@@ -37,6 +37,17 @@ struct otlp_ctx {
     int64_t  max_conn_idle;     /* ns, 0 = never */
     int64_t  max_conn_age;      /* ns, 0 = never */
     int64_t  max_conn_age_grace;/* ns, 0 = never */
+    int      grpc_transport;    /* TRANSPORT_* */
+    int      http_transport;
+    uint64_t read_buffer_size;  /* bytes, 0 = gRPC's default */
+    uint64_t write_buffer_size; /* bytes, 0 = gRPC's default */
+    int64_t  ka_time;           /* ns, 0 = gRPC's default (2h) */
+    int64_t  ka_timeout;        /* ns, 0 = gRPC's default (20s) */
+    int64_t  ka_min_time;       /* ns, 0 = gRPC's default (5m) */
+    bool     ka_permit_without_stream;
+    bool     grpc_include_metadata; /* accepted; see the table */
+    bool     http_include_metadata;
+    struct otc_strlist http_compression;
     int64_t  max_items;         /* entries per request, 0 = no limit */
     struct otlp_tls grpc_tls;
     char    *grpc_auth;
@@ -83,6 +94,10 @@ struct otlp_call {
 };
 
 static const char *const tls_versions[] = {OTLP_TLS_VERSIONS, NULL};
+static const char *const tls_max_versions[] = {"", OTLP_TLS_VERSIONS, NULL};
+/* otelcol's confignet transports */
+enum { TRANSPORT_TCP, TRANSPORT_TCP4, TRANSPORT_TCP6, TRANSPORT_UNIX };
+static const char *const transports[] = {"tcp", "tcp4", "tcp6", "unix", NULL};
 
 static const char *const method_paths[OTC_SIGNAL_COUNT] = {
     "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -97,6 +112,9 @@ static const struct otc_config_entry otlp_config[] = {
      "enable the OTLP/gRPC server"},
     {OTC_CFG_STR, "protocols.grpc.endpoint", "localhost:4317", OFF(endpoint), 0, 0, 0, NULL,
      "host:port to listen on"},
+    {OTC_CFG_ENUM, "protocols.grpc.transport", "tcp", OFF(grpc_transport), 0, 0, 0, transports,
+     "tcp (tcp4 and tcp6 as tcp: the endpoint's host decides), or unix: endpoint is the path "
+     "of a Unix domain socket"},
     {OTC_CFG_INT, "protocols.grpc.max_recv_msg_size_mib", "4", OFF(max_recv_msg_size_mib),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 2047, NULL,
      "largest request accepted, in MiB (0 = 4); larger ones get RESOURCE_EXHAUSTED"},
@@ -112,6 +130,31 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_DURATION, "protocols.grpc.keepalive.server_parameters.max_connection_age_grace",
      "0", OFF(max_conn_age_grace), OTC_CFG_F_MIN, 0, 0, NULL,
      "calls still running at max_connection_age get this long before the close (0 = no limit)"},
+    {OTC_CFG_DURATION, "protocols.grpc.keepalive.server_parameters.time", "0", OFF(ka_time),
+     OTC_CFG_F_MIN, 0, 0, NULL,
+     "ping a client after this long without activity (0 = gRPC's default, 2h)"},
+    {OTC_CFG_DURATION, "protocols.grpc.keepalive.server_parameters.timeout", "0",
+     OFF(ka_timeout), OTC_CFG_F_MIN, 0, 0, NULL,
+     "close the connection when a ping is not answered within this long (0 = 20s)"},
+    {OTC_CFG_DURATION, "protocols.grpc.keepalive.enforcement_policy.min_time", "0",
+     OFF(ka_min_time), OTC_CFG_F_MIN, 0, 0, NULL,
+     "least time between a client's keepalive pings; more often closes the connection "
+     "(GOAWAY too_many_pings; 0 = gRPC's default, 5m)"},
+    {OTC_CFG_BOOL, "protocols.grpc.keepalive.enforcement_policy.permit_without_stream", "false",
+     OFF(ka_permit_without_stream), 0, 0, 0, NULL,
+     "allow keepalive pings while the connection has no call"},
+    {OTC_CFG_SIZE, "protocols.grpc.read_buffer_size", "0", OFF(read_buffer_size),
+     OTC_CFG_F_MAX, 0, 1073741824.0, NULL,
+     "bytes read from a connection at once (gRPC core's tcp_read_chunk_size). Default 0: gRPC's "
+     "own, which starts small and grows with the traffic; otelcol's 512KiB would cost about "
+     "34 MiB of RSS per 1000 idle connections here"},
+    {OTC_CFG_SIZE, "protocols.grpc.write_buffer_size", "0", OFF(write_buffer_size),
+     OTC_CFG_F_MAX, 0, 1073741824.0, NULL,
+     "bytes of HTTP/2 frames buffered per connection before a write (0 = gRPC's default)"},
+    {OTC_CFG_BOOL, "protocols.grpc.include_metadata", "false", OFF(grpc_include_metadata), 0,
+     0, 0, NULL,
+     "accepted, no effect: otelcol keeps client metadata for processors that group by it "
+     "(batch metadata_keys); no otelc stage reads it"},
     {OTC_CFG_STR, "protocols.grpc.tls.cert_file", NULL, OFF(grpc_tls.cert_file), 0, 0, 0, NULL,
      "PEM server certificate (chain); set with key_file to serve TLS"},
     {OTC_CFG_STR, "protocols.grpc.tls.key_file", NULL, OFF(grpc_tls.key_file), 0, 0, 0, NULL,
@@ -120,18 +163,31 @@ static const struct otc_config_entry otlp_config[] = {
      0, NULL, "PEM CA bundle; set: clients must present a certificate it signed (mTLS)"},
     {OTC_CFG_ENUM, "protocols.grpc.tls.min_version", "1.2", OFF(grpc_tls.min_version), 0, 0, 0,
      tls_versions, "lowest TLS version accepted; gRPC core always requires 1.2 or later and cannot require 1.3"},
+    {OTC_CFG_ENUM, "protocols.grpc.tls.max_version", "", OFF(grpc_tls.max_version), 0, 0, 0,
+     tls_max_versions, "highest TLS version accepted (empty: 1.3); gRPC core 1.51 cannot be told, so only an empty value or 1.3 is valid here"},
+    {OTC_CFG_STR, "protocols.grpc.tls.ca_file", NULL, OFF(grpc_tls.ca_file), 0, 0, 0, NULL,
+     "accepted, no effect on a server (as in otelcol): clients are checked against client_ca_file"},
+    {OTC_CFG_DURATION, "protocols.grpc.tls.reload_interval", "0", OFF(grpc_tls.reload_interval),
+     OTC_CFG_F_MIN, 0, 0, NULL,
+     "accepted; the certificate files are read at start and again when the config is reloaded"},
+    {OTC_CFG_BOOL, "protocols.grpc.tls.include_system_ca_certs_pool", "false",
+     OFF(grpc_tls.include_system_ca_certs_pool), 0, 0, 0, NULL,
+     "accepted, no effect on a server: clients are checked against client_ca_file only"},
     {OTC_CFG_STR, "protocols.grpc.auth.authenticator", NULL, OFF(grpc_auth), 0, 0, 0, NULL,
      "id of an authenticator extension every call must satisfy (else UNAUTHENTICATED)"},
     {OTC_CFG_SECTION, "protocols.http", NULL, OFF(http_enabled), 0, 0, 0, NULL,
      "enable the OTLP/HTTP server (binary protobuf and OTLP/JSON; gzip, zstd and snappy bodies)"},
     {OTC_CFG_STR, "protocols.http.endpoint", "localhost:4318", OFF(http_endpoint), 0, 0, 0, NULL,
      "host:port to listen on"},
+    {OTC_CFG_ENUM, "protocols.http.transport", "tcp", OFF(http_transport), 0, 0, 0, transports,
+     "tcp (tcp4 and tcp6 as tcp: the endpoint's host decides); unix is not supported over HTTP "
+     "yet (use it with protocols.grpc)"},
     {OTC_CFG_STR, "protocols.http.traces_url_path", "/v1/traces", OFF(http_paths[OTC_TRACES]),
-     0, 0, 0, NULL, "URL path of trace export requests"},
+     0, 0, 0, NULL, "URL path of trace export requests (a missing leading / is added, as otelcol does)"},
     {OTC_CFG_STR, "protocols.http.metrics_url_path", "/v1/metrics", OFF(http_paths[OTC_METRICS]),
-     0, 0, 0, NULL, "URL path of metric export requests"},
+     0, 0, 0, NULL, "URL path of metric export requests (a missing leading / is added, as otelcol does)"},
     {OTC_CFG_STR, "protocols.http.logs_url_path", "/v1/logs", OFF(http_paths[OTC_LOGS]),
-     0, 0, 0, NULL, "URL path of log export requests"},
+     0, 0, 0, NULL, "URL path of log export requests (a missing leading / is added, as otelcol does)"},
     {OTC_CFG_SIZE, "protocols.http.max_request_body_size", "20MiB", OFF(http_max_body),
      OTC_CFG_F_MAX, 0, 2147483647.0, NULL,
      "largest request body, on the wire and after decompression (0 = 20MiB); larger get 413"},
@@ -148,6 +204,14 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_INT, "protocols.http.cors.max_age", "0", OFF(cors_max_age),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 1 << 30, NULL,
      "seconds a browser may cache a preflight answer (0 = no Access-Control-Max-Age)"},
+    {OTC_CFG_STRLIST, "protocols.http.compression_algorithms", NULL, OFF(http_compression), 0,
+     0, 0, NULL,
+     "Content-Encodings accepted (default: all); others get 400. otelc decodes gzip and zstd "
+     "only: zlib, deflate, snappy, lz4 are accepted here and still refused with 400"},
+    {OTC_CFG_BOOL, "protocols.http.include_metadata", "false", OFF(http_include_metadata), 0,
+     0, 0, NULL,
+     "accepted, no effect: otelcol keeps request headers for processors that group by them "
+     "(batch metadata_keys); no otelc stage reads them"},
     {OTC_CFG_STR, "protocols.http.tls.cert_file", NULL, OFF(http_tls.cert_file), 0, 0, 0, NULL,
      "PEM server certificate (chain); set with key_file to serve HTTPS"},
     {OTC_CFG_STR, "protocols.http.tls.key_file", NULL, OFF(http_tls.key_file), 0, 0, 0, NULL,
@@ -156,6 +220,16 @@ static const struct otc_config_entry otlp_config[] = {
      0, NULL, "PEM CA bundle; set: clients must present a certificate it signed (mTLS)"},
     {OTC_CFG_ENUM, "protocols.http.tls.min_version", "1.2", OFF(http_tls.min_version), 0, 0, 0,
      tls_versions, "lowest TLS version accepted"},
+    {OTC_CFG_ENUM, "protocols.http.tls.max_version", "", OFF(http_tls.max_version), 0, 0, 0,
+     tls_max_versions, "highest TLS version accepted (empty: 1.3)"},
+    {OTC_CFG_STR, "protocols.http.tls.ca_file", NULL, OFF(http_tls.ca_file), 0, 0, 0, NULL,
+     "accepted, no effect on a server (as in otelcol): clients are checked against client_ca_file"},
+    {OTC_CFG_DURATION, "protocols.http.tls.reload_interval", "0", OFF(http_tls.reload_interval),
+     OTC_CFG_F_MIN, 0, 0, NULL,
+     "accepted; the certificate files are read at start and again when the config is reloaded"},
+    {OTC_CFG_BOOL, "protocols.http.tls.include_system_ca_certs_pool", "false",
+     OFF(http_tls.include_system_ca_certs_pool), 0, 0, 0, NULL,
+     "accepted, no effect on a server: clients are checked against client_ca_file only"},
     {OTC_CFG_STR, "protocols.http.auth.authenticator", NULL, OFF(http_auth), 0, 0, 0, NULL,
      "id of an authenticator extension every request must satisfy (else 401)"},
     {OTC_CFG_INT, "max_items_per_request", "100000", OFF(max_items),
@@ -187,6 +261,15 @@ static int otlp_validate(const void *vctx, char *err, size_t errlen)
         tls_validate("http", &ctx->http_tls, err, errlen) != OTC_OK) {
         return OTC_EINVAL;
     }
+    if (ctx->grpc_tls.max_version && ctx->grpc_tls.max_version != OTLP_TLS_1_3 + 1) {
+        snprintf(err, errlen, "protocols.grpc.tls.max_version: gRPC core 1.51 cannot limit the "
+                 "TLS version below 1.3; leave it empty or \"1.3\"");
+        return OTC_EINVAL;
+    }
+    if (ctx->http_tls.max_version && ctx->http_tls.max_version - 1 < ctx->http_tls.min_version) {
+        snprintf(err, errlen, "protocols.http.tls.max_version is lower than min_version");
+        return OTC_EINVAL;
+    }
     if (ctx->grpc_tls.cert_file && ctx->grpc_tls.min_version == OTLP_TLS_1_3) {
         snprintf(err, errlen, "protocols.grpc.tls.min_version: \"1.3\" cannot be enforced "
                  "by gRPC core 1.51 (it accepts TLS 1.2 and 1.3); use \"1.2\"");
@@ -198,7 +281,17 @@ static int otlp_validate(const void *vctx, char *err, size_t errlen)
                  "must specify at least one protocol under \"protocols\" (grpc, http)");
         return OTC_EINVAL;
     }
-    if (ctx->grpc_enabled && (!ctx->endpoint || !*ctx->endpoint || !strchr(ctx->endpoint, ':'))) {
+    if (ctx->http_enabled && ctx->http_transport == TRANSPORT_UNIX) {
+        snprintf(err, errlen, "protocols.http.transport: unix is not supported for OTLP/HTTP");
+        return OTC_EINVAL;
+    }
+    if (ctx->grpc_enabled && ctx->grpc_transport == TRANSPORT_UNIX) {
+        if (!ctx->endpoint || ctx->endpoint[0] != '/') {
+            snprintf(err, errlen, "protocols.grpc.endpoint must be the absolute path of a Unix "
+                     "socket with transport unix");
+            return OTC_EINVAL;
+        }
+    } else if (ctx->grpc_enabled && (!ctx->endpoint || !*ctx->endpoint || !strchr(ctx->endpoint, ':'))) {
         snprintf(err, errlen, "protocols.grpc.endpoint must be host:port");
         return OTC_EINVAL;
     }
@@ -217,17 +310,32 @@ static int otlp_validate(const void *vctx, char *err, size_t errlen)
         for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
             const char *p = ctx->http_paths[s];
 
-            if (!p || p[0] != '/' || strpbrk(p, "?# ")) {
-                snprintf(err, errlen, "protocols.http.%s must be a URL path starting with /, "
+            if (!p || !*p || strpbrk(p, "?# ")) {
+                snprintf(err, errlen, "protocols.http.%s must be a URL path, "
                          "got \"%s\"", keys[s], p ? p : "");
                 return OTC_EINVAL;
             }
             for (int o = 0; o < s; o++) {
-                if (strcmp(p, ctx->http_paths[o]) == 0) {
+                if (strcmp(p + (p[0] == '/'), ctx->http_paths[o] + (ctx->http_paths[o][0] == '/')) == 0) {
                     snprintf(err, errlen, "protocols.http.%s and %s are both \"%s\"", keys[o],
                              keys[s], p);
                     return OTC_EINVAL;
                 }
+            }
+        }
+        for (size_t i = 0; i < ctx->http_compression.n; i++) {
+            static const char *const known[] = {"", "gzip", "zstd", "zlib", "deflate", "snappy",
+                                                "x-snappy-framed", "lz4", NULL};
+            bool ok = false;
+
+            for (int k = 0; known[k]; k++) {
+                ok = ok || !strcmp(ctx->http_compression.v[i], known[k]);
+            }
+            if (!ok) {
+                snprintf(err, errlen, "protocols.http.compression_algorithms: unsupported "
+                         "compression type \"%s\" (gzip, zstd, zlib, deflate, snappy, "
+                         "x-snappy-framed, lz4)", ctx->http_compression.v[i]);
+                return OTC_EINVAL;
             }
         }
         for (size_t i = 0; i < ctx->cors_origins.n; i++) {
@@ -608,7 +716,7 @@ static grpc_server_credentials *grpc_tls_creds(struct otc_instance *ins, const s
 static int otlp_start(struct otc_instance *ins, void *vctx)
 {
     struct otlp_ctx *rx = vctx;
-    grpc_arg args[6];
+    grpc_arg args[16];
     grpc_channel_args chargs = {.num_args = 0, .args = args};
     grpc_server_credentials *creds;
     int64_t mib = rx->max_recv_msg_size_mib ? rx->max_recv_msg_size_mib : 4;
@@ -639,8 +747,22 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
         o.auth = authn;
 
         for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+            /* otelcol serves "traces" at /traces */
+            if (rx->http_paths[s][0] != '/') {
+                size_t n = strlen(rx->http_paths[s]);
+                char *p = malloc(n + 2);
+
+                if (!p) {
+                    return OTC_ENOMEM;
+                }
+                p[0] = '/';
+                memcpy(p + 1, rx->http_paths[s], n + 1);
+                free(rx->http_paths[s]);
+                rx->http_paths[s] = p;
+            }
             o.paths[s] = rx->http_paths[s];
         }
+        o.compression = &rx->http_compression;
         rc = otlp_http_start(&rx->http, ins, &o);
         if (rc != OTC_OK) {
             return rc;
@@ -681,6 +803,43 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
             }
         }
     }
+    {
+        /* keepalive and buffer sizes: set only when given, gRPC's defaults otherwise */
+        static const char *const keys[4] = {GRPC_ARG_KEEPALIVE_TIME_MS,
+                                            GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                                            GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                                            NULL};
+        const int64_t ns[3] = {rx->ka_time, rx->ka_timeout, rx->ka_min_time};
+
+        for (int i = 0; keys[i]; i++) {
+            if (ns[i] > 0) {
+                int64_t ms = (ns[i] + 999999) / 1000000;
+
+                args[chargs.num_args].type = GRPC_ARG_INTEGER;
+                args[chargs.num_args].key = (char *)keys[i];
+                args[chargs.num_args].value.integer = ms > INT32_MAX ? INT32_MAX : (int)ms;
+                chargs.num_args++;
+            }
+        }
+        if (rx->ka_permit_without_stream) {
+            args[chargs.num_args].type = GRPC_ARG_INTEGER;
+            args[chargs.num_args].key = GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
+            args[chargs.num_args].value.integer = 1;
+            chargs.num_args++;
+        }
+        if (rx->read_buffer_size > 0) {
+            args[chargs.num_args].type = GRPC_ARG_INTEGER;
+            args[chargs.num_args].key = GRPC_ARG_TCP_READ_CHUNK_SIZE;
+            args[chargs.num_args].value.integer = (int)rx->read_buffer_size;
+            chargs.num_args++;
+        }
+        if (rx->write_buffer_size > 0) {
+            args[chargs.num_args].type = GRPC_ARG_INTEGER;
+            args[chargs.num_args].key = GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE;
+            args[chargs.num_args].value.integer = (int)rx->write_buffer_size;
+            chargs.num_args++;
+        }
+    }
     rx->server = grpc_server_create(&chargs, NULL);
     if (!(rx->cq = otc_grpc_loop_get())) {
         return OTC_ENOMEM;
@@ -697,7 +856,14 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
     if (!creds) {
         return OTC_EINVAL;
     }
-    port = grpc_server_add_http2_port(rx->server, rx->endpoint, creds);
+    if (rx->grpc_transport == TRANSPORT_UNIX) {
+        char addr[4096];
+
+        snprintf(addr, sizeof(addr), "unix:%s", rx->endpoint);
+        port = grpc_server_add_http2_port(rx->server, addr, creds);
+    } else {
+        port = grpc_server_add_http2_port(rx->server, rx->endpoint, creds);
+    }
     grpc_server_credentials_release(creds);
     if (port == 0) {
         otc_log_err(ins, "cannot listen on %s: the address is in use or invalid", rx->endpoint);

@@ -159,7 +159,7 @@ def main(t):
 
     # ---- config errors
     for text, want in (("extensions:\n  bearertokenauth:\n    scheme: Bearer\n",
-                        "one of \"token\" or \"filename\" is required"),):
+                        "one of \"token\", \"tokens\" or \"filename\" is required"),):
         path = h.write_config(text + "receivers:\n  otlp:\n    protocols:\n      grpc:\n"
                               "exporters:\n  nop:\nservice:\n  extensions: [bearertokenauth]\n"
                               "  pipelines:\n    traces:\n      receivers: [otlp]\n"

@@ -156,7 +156,7 @@ static void test_validation(void **state)
 
     (void)state;
     assert_int_equal(ext_make(&x, none), OTC_EINVAL);
-    assert_non_null(strstr(x.err, "one of \"token\" or \"filename\" is required"));
+    assert_non_null(strstr(x.err, "one of \"token\", \"tokens\" or \"filename\" is required"));
     ext_free(&x);
     assert_int_equal(ext_make(&x, bad_header), OTC_EINVAL);
     assert_non_null(strstr(x.err, "header"));
@@ -270,7 +270,52 @@ static void test_exporter_and_extension_config(void **state)
                  "tls.cert_file and tls.key_file go together");
     expect_error(RX "      grpc:\n"
                  "extensions:\n  bearertokenauth:\n    scheme: Bearer\n" TAIL,
-                 "one of \"token\" or \"filename\" is required");
+                 "one of \"token\", \"tokens\" or \"filename\" is required");
+    expect_error(RX "      grpc:\n"
+                 "extensions:\n  bearertokenauth:\n    token: a\n    tokens: [b]\n" TAIL,
+                 "either \"token\" or \"tokens\" can be given, not both");
+    expect_ok(RX "      grpc:\n"
+              "extensions:\n  bearertokenauth:\n    tokens: [a, b]\n" TAIL);
+}
+
+/* tokens: every one is accepted, the first is sent */
+static void test_tokens_list(void **state)
+{
+    static char *toks[] = {"first", "second", "third"};
+    struct ext x;
+    char v[64];
+
+    (void)state;
+    assert_int_equal(ext_make(&x, NULL), OTC_EINVAL); /* nothing given */
+    otc_config_map_free(x.ins.ops->config_map, x.ins.ctx);
+    free(x.ins.ctx);
+    memset(&x, 0, sizeof(x));
+    x.ins.ops = &otc_extension_bearertokenauth_ops;
+    x.ins.id = (char *)"bearertokenauth";
+    x.ins.ctx = calloc(1, x.ins.ops->ctx_size);
+    assert_non_null(x.ins.ctx);
+    assert_int_equal(otc_config_map_defaults(x.ins.ops->config_map, x.ins.ctx), OTC_OK);
+    {
+        struct otc_strlist *l = (struct otc_strlist *)((char *)x.ins.ctx +
+            otc_config_map_find(x.ins.ops->config_map, "tokens")->offset);
+        l->v = calloc(3, sizeof(char *));
+        assert_non_null(l->v);
+        for (int i = 0; i < 3; i++) {
+            l->v[i] = strdup(toks[i]);
+        }
+        l->n = 3;
+    }
+    assert_int_equal(x.ins.ops->validate(x.ins.ctx, x.err, sizeof(x.err)), OTC_OK);
+    assert_int_equal(x.ins.ops->start(&x.ins, x.ins.ctx), OTC_OK);
+    assert_int_equal(check(&x, "Bearer first"), OTC_OK);
+    assert_int_equal(check(&x, "Bearer second"), OTC_OK);
+    assert_int_equal(check(&x, "Bearer third"), OTC_OK);
+    assert_int_equal(check(&x, "Bearer fourth"), OTC_EPERM);
+    assert_int_equal(check(&x, "Bearer thir"), OTC_EPERM);
+    assert_int_equal(check(&x, NULL), OTC_EPERM);
+    assert_int_equal(otc_auth_client(&x.ins)->client_value(&x.ins, v, sizeof(v)), OTC_OK);
+    assert_string_equal(v, "Bearer first");
+    ext_free(&x);
 }
 
 int main(void)
@@ -281,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_scheme_and_header),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_token_file_reread),
+        cmocka_unit_test(test_tokens_list),
         cmocka_unit_test(test_exporter_and_extension_config),
     };
 

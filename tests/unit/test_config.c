@@ -329,6 +329,41 @@ static void test_describe(void **state)
 }
 
 /* Two receivers (otlp and otlp/2) in one pipeline, each feeding it. */
+/* otelcol's newer exporter names are aliases of the same components; an alias
+ * is looked up like a type, and the id keeps the name the config used. */
+static void test_type_aliases(void **state)
+{
+    static const char text[] =
+        RECEIVER_OTLP
+        "exporters:\n"
+        "  otlp_grpc:\n"
+        "    endpoint: localhost:4317\n"
+        "  otlp_http/backend:\n"
+        "    endpoint: http://localhost:4318\n"
+        "service:\n"
+        "  pipelines:\n"
+        "    traces:\n"
+        "      receivers: [otlp]\n"
+        "      exporters: [otlp_grpc, otlp_http/backend]\n";
+    struct built b;
+
+    (void)state;
+    assert_ptr_equal(otc_registry_find(OTC_EXPORTER, "otlp_grpc"),
+                     otc_registry_find(OTC_EXPORTER, "otlp"));
+    assert_ptr_equal(otc_registry_find(OTC_EXPORTER, "otlp_http"),
+                     otc_registry_find(OTC_EXPORTER, "otlphttp"));
+    assert_null(otc_registry_find(OTC_RECEIVER, "otlp_grpc")); /* aliases have a kind */
+    assert_int_equal(otc_registry_check(), OTC_OK);
+    build(&b, text);
+    assert_int_equal(b.rc, OTC_OK);
+    assert_int_equal(b.e->n_exporters, 2);
+    assert_string_equal(b.e->exporters[0].ins.id, "otlp_grpc");
+    assert_ptr_equal(b.e->exporters[0].ins.ops, otc_registry_find(OTC_EXPORTER, "otlp"));
+    assert_string_equal(b.e->exporters[1].ins.id, "otlp_http/backend");
+    assert_ptr_equal(b.e->exporters[1].ins.ops, otc_registry_find(OTC_EXPORTER, "otlphttp"));
+    built_free(&b);
+}
+
 static void test_two_receivers(void **state)
 {
     static const char text[] =
@@ -501,7 +536,7 @@ static void test_unknown_component_type(void **state)
                         "      receivers: [zipkin]\n"
                         "      exporters: [nop]\n",
                         FILE_NAME ":2:3: receivers: unknown receiver type \"zipkin\" "
-                        "(known: otlp)");
+                        "(known: otlp, nop)");
     expect_single_error(RECEIVER_OTLP
                         "processors:\n"           /* 5 */
                         "  spanmetrics/x:\n"      /* 6 */
@@ -959,10 +994,27 @@ static void test_receiver_http_options(void **state)
                           "  otlp:\n"
                           "    protocols:\n"
                           "      http:\n"
-                          "        logs_url_path: v1/logs\n"
+                          "        logs_url_path: \"/v1/logs?x\"\n"
                           HTTP_PIPELINE,
                           "receiver \"otlp\": protocols.http.logs_url_path must be a "
-                          "URL path starting with /");
+                          "URL path");
+    /* otelcol adds a missing leading / (and then the two paths are one) */
+    expect_one_error_with("receivers:\n"
+                          "  otlp:\n"
+                          "    protocols:\n"
+                          "      http:\n"
+                          "        traces_url_path: v1/otlp\n"
+                          "        logs_url_path: /v1/otlp\n"
+                          HTTP_PIPELINE,
+                          "receiver \"otlp\": protocols.http.traces_url_path and logs_url_path "
+                          "are both");
+    expect_one_error_with("receivers:\n"
+                          "  otlp:\n"
+                          "    protocols:\n"
+                          "      http:\n"
+                          "        compression_algorithms: [gzip, brotli]\n"
+                          HTTP_PIPELINE,
+                          "unsupported compression type \"brotli\"");
     expect_one_error_with("receivers:\n"
                           "  otlp:\n"
                           "    protocols:\n"
@@ -1206,7 +1258,7 @@ static void test_service_errors_all_reported(void **state)
         "    metrics:\n"                                 /* 15 */
         "      level: loud\n"                            /* 16 bad choice */
         "      adress: x\n"                              /* 17 unknown key */
-        "    traces: {}\n"                               /* 18 unknown key */
+        "    tracez: {}\n"                               /* 18 unknown key */
         "  pipelines:\n"                                 /* 19 */
         "    traces:\n"                                  /* 20 */
         "      receivers: [otlp]\n"                      /* 21 */
@@ -1219,7 +1271,7 @@ static void test_service_errors_all_reported(void **state)
         FILE_NAME ":14:7: service: unknown key \"telemetry.logs.format\"",
         FILE_NAME ":16:14: service: key \"telemetry.metrics.level\": 'loud' is not one of",
         FILE_NAME ":17:7: service: unknown key \"telemetry.metrics.adress\"",
-        FILE_NAME ":18:5: service: unknown key \"telemetry.traces\"",
+        FILE_NAME ":18:5: service: unknown key \"telemetry.tracez\"",
     };
     struct built b;
     size_t found = 0;
@@ -1432,6 +1484,7 @@ int main(void)
         cmocka_unit_test(test_good_graph),
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_two_receivers),
+        cmocka_unit_test(test_type_aliases),
         cmocka_unit_test(test_env_substitution),
         cmocka_unit_test(test_env_substitution_errors),
         cmocka_unit_test(test_load_file),

@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zstd.h>
 
 #include "batch_builder.h"
 #include "exporter/debug/debug.h"
@@ -393,7 +395,7 @@ static void test_file_bad_options(void **state)
     (void)state;
     fake_create(&f, &otc_exporter_file_ops, "file");
     assert_int_equal(fake_set(&f, "format", "yaml", err, sizeof(err)), OTC_EINVAL);
-    assert_string_equal(err, "'yaml' is not one of: json");
+    assert_string_equal(err, "'yaml' is not one of: json proto");
     assert_int_equal(fake_set(&f, "append", "maybe", err, sizeof(err)), OTC_EINVAL);
     assert_null(otc_config_map_find(f.ops->config_map, "bogus"));
     fake_destroy(&f);
@@ -597,6 +599,105 @@ static void test_debug_bad_verbosity(void **state)
     fake_destroy(&f);
 }
 
+/* otelcol's sampler: per signal and second, sampling_initial batches, then
+ * every sampling_thereafter-th (the test's batches all fall in one or two
+ * seconds; it retries once when a second boundary splits them). */
+static void test_debug_sampling(void **state)
+{
+    struct fake f;
+    char err[256];
+
+    (void)state;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int printed = 0;
+        time_t t0;
+
+        fake_create(&f, &otc_exporter_debug_ops, "debug");
+        assert_int_equal(fake_set(&f, "sampling_initial", "1", err, sizeof(err)), OTC_OK);
+        assert_int_equal(fake_set(&f, "sampling_thereafter", "2", err, sizeof(err)), OTC_OK);
+        assert_int_equal(fake_validate(&f, err, sizeof(err)), OTC_OK);
+        assert_int_equal(fake_start(&f), OTC_OK);
+        t0 = time(NULL);
+        for (int i = 0; i < 5; i++) {
+            int rc;
+            char *text = debug_capture(&f, otc_test_traces_batch(1, 1, i), &rc);
+            assert_int_equal(rc, OTC_OK);
+            printed += *text != '\0';
+            free(text);
+        }
+        fake_destroy(&f);
+        if (time(NULL) == t0) {
+            assert_int_equal(printed, 3); /* the 1st, 3rd and 5th */
+            return;
+        }
+    }
+    fail_msg("the clock's second changed twice during the test");
+}
+
+/* format proto: each request as binary protobuf after its length (u32 big
+ * endian); compression zstd compresses each message on its own. */
+static void test_file_proto_and_zstd(void **state)
+{
+    static const char *const formats[] = {"proto", "json"};
+    struct fake f;
+    char path[256], err[256];
+
+    (void)state;
+    for (int z = 0; z < 2; z++) {
+        for (int fm = 0; fm < 2; fm++) {
+            char *data;
+            size_t len, off = 0;
+            int n = 0;
+
+            if (!z && fm) {
+                continue; /* plain json lines: the tests above */
+            }
+            tmp_path(path, sizeof(path), "out.bin");
+            fake_create(&f, &otc_exporter_file_ops, "file");
+            assert_int_equal(fake_set(&f, "path", path, err, sizeof(err)), OTC_OK);
+            assert_int_equal(fake_set(&f, "format", formats[fm], err, sizeof(err)), OTC_OK);
+            if (z) {
+                assert_int_equal(fake_set(&f, "compression", "zstd", err, sizeof(err)), OTC_OK);
+            }
+            assert_int_equal(fake_validate(&f, err, sizeof(err)), OTC_OK);
+            assert_int_equal(fake_start(&f), OTC_OK);
+            assert_int_equal(f.ops->consume(&f.ins, f.ctx, otc_test_traces_batch(2, 1, 3)), OTC_OK);
+            assert_int_equal(f.ops->consume(&f.ins, f.ctx, otc_test_traces_batch(1, 1, 4)), OTC_OK);
+            fake_destroy(&f);
+            data = slurp(path, &len);
+            while (off + 4 <= len) {
+                const uint8_t *p = (const uint8_t *)data + off;
+                size_t m = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+                uint8_t plain[65536];
+                const uint8_t *msg = p + 4;
+                size_t mlen = m;
+                ProtobufCMessage *req;
+
+                assert_true(off + 4 + m <= len);
+                if (z) {
+                    mlen = ZSTD_decompress(plain, sizeof(plain), p + 4, m);
+                    assert_false(ZSTD_isError(mlen));
+                    msg = plain;
+                }
+                if (fm == 0) {
+                    req = protobuf_c_message_unpack(otc_request_descriptor(OTC_TRACES), NULL, mlen,
+                                                    msg);
+                    assert_non_null(req);
+                    assert_int_equal(otc_request_count_items(OTC_TRACES, req), n == 0 ? 2 : 1);
+                    protobuf_c_message_free_unpacked(req, NULL);
+                } else {
+                    assert_true(mlen > 16 && !memcmp(msg, "{\"resourceSpans\":[", 17));
+                }
+                off += 4 + m;
+                n++;
+            }
+            assert_int_equal(off, len);
+            assert_int_equal(n, 2);
+            free(data);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +714,8 @@ int main(void)
         cmocka_unit_test(test_debug_verbosities),
         cmocka_unit_test(test_debug_other_signals),
         cmocka_unit_test(test_debug_bad_verbosity),
+        cmocka_unit_test(test_debug_sampling),
+        cmocka_unit_test(test_file_proto_and_zstd),
     };
 
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);

@@ -403,6 +403,25 @@ static void test_config_forms(void **state)
     assert_string_equal(t.endpoint, "[::1]:8889");
     otc_telemetry_free(&t);
 
+    /* otelcol's other reader options are accepted and stored */
+    assert_int_equal(configure(&t, "metrics:\n  readers:\n    - pull:\n        exporter:\n"
+                                   "          prometheus:\n            port: 8889\n"
+                                   "            without_type_suffix: false\n"
+                                   "            without_units: true\n"
+                                   "    - periodic:\n        interval: 5000\n"
+                                   "        exporter:\n          otlp:\n"
+                                   "            protocol: http/protobuf\n"
+                                   "            endpoint: http://collector:4318\n"), OTC_OK);
+    assert_false(t.without_type_suffix);
+    assert_true(t.without_units);
+    assert_true(t.without_scope_info); /* otelcol's default */
+    assert_int_equal(t.n_periodic, 1);
+    assert_int_equal(t.periodic[0].protocol, OTC_TELEMETRY_HTTP);
+    assert_string_equal(t.periodic[0].host, "collector");
+    assert_int_equal(t.periodic[0].port, 4318);
+    assert_int_equal(t.periodic[0].interval_ns, 5000 * 1000000LL);
+    otc_telemetry_free(&t);
+
     assert_int_equal(configure(&t, "metrics:\n  level: none\n"), OTC_OK);
     assert_int_equal(t.level, OTC_TELEMETRY_NONE);
     assert_int_equal(otc_telemetry_start(&t), OTC_OK); /* serves nothing */

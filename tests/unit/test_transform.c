@@ -388,19 +388,80 @@ static void test_rejected(void **state)
     expect_rejected("trace_statements", "traces", "truncate_all(span.attributes, 5, 6)",
                     "truncate_all(span.attributes, 5, 6)", "character 32 of");
 
-    /* otelcol's structured form needs the whole YAML node; otelc's config map
-     * hands components sequences of strings only, so it is refused at its line */
+    /* otelcol's grouped form: unsupported functions and conditions are named */
     {
         struct pt_built bt;
         pt_build(&bt, FILE_NAME,
                  CFG_HEAD "    trace_statements:\n      - context: span\n        statements:\n"
-                 "          - truncate_all(attributes, 10)\n"
+                 "          - replace_pattern(name, \"a\", \"b\")\n"
                  CFG_TAIL("traces"));
         pt_print_diags(&bt.d);
         assert_int_not_equal(bt.rc, OTC_OK);
-        assert_true(pt_diag_has(&bt.d, FILE_NAME ":8:9: ", "trace_statements", NULL));
+        assert_true(pt_diag_has(&bt.d, "trace_statements[0]", "replace_pattern(name",
+                                "function replace_pattern() is not supported", NULL));
+        pt_built_free(&bt);
+        pt_build(&bt, FILE_NAME,
+                 CFG_HEAD "    trace_statements:\n      - context: span\n"
+                 "        conditions: ['name == \"x\"']\n"
+                 "        statements: [\"truncate_all(attributes, 10)\"]\n"
+                 CFG_TAIL("traces"));
+        pt_print_diags(&bt.d);
+        assert_int_not_equal(bt.rc, OTC_OK);
+        assert_true(pt_diag_has(&bt.d, "conditions are not supported", "name == \"x\"", NULL));
+        pt_built_free(&bt);
+        pt_build(&bt, FILE_NAME,
+                 CFG_HEAD "    trace_statements:\n      - statements: [\"truncate_all(attributes, 10)\"]\n"
+                 CFG_TAIL("traces"));
+        assert_int_not_equal(bt.rc, OTC_OK);
+        assert_true(pt_diag_has(&bt.d, "a statement group needs a \"context\"", NULL));
+        pt_built_free(&bt);
+        pt_build(&bt, FILE_NAME,
+                 CFG_HEAD "    metric_statements:\n      - context: metric\n"
+                 "        statements: [\"truncate_all(attributes, 10)\"]\n"
+                 CFG_TAIL("metrics"));
+        assert_int_not_equal(bt.rc, OTC_OK);
+        assert_true(pt_diag_has(&bt.d, "context \"metric\" has no attributes", NULL));
         pt_built_free(&bt);
     }
+}
+
+/* The grouped form maps onto the flat statements: a bare `attributes` is the
+ * group context's, other contexts stay reachable by their name. */
+static void test_grouped(void **state)
+{
+    const char *yaml = CFG_HEAD
+                       "    trace_statements:\n"
+                       "      - context: span\n"
+                       "        error_mode: ignore\n"
+                       "        statements:\n"
+                       "          - limit(attributes, 2, [])\n"
+                       "          - truncate_all(attributes, 5)\n"
+                       "          - truncate_all(resource.attributes, 100)\n"
+                       CFG_TAIL("traces");
+    struct otc_arena a;
+    otc_traces_req *req;
+    otc_span *sp;
+    otc_key_value *kvs[3];
+    uint8_t tid[16] = {3};
+    struct otc_batch *out;
+    const otc_span *o;
+
+    (void)state;
+    otc_arena_init(&a, 1 << 12);
+    req = pt_traces(&a, 1);
+    sp = pt_span(&a, tid, 16, 0);
+    kvs[0] = pt_kv(&a, "a", pt_any_str(&a, "abcdefgh"));
+    kvs[1] = pt_kv(&a, "b", pt_any_str(&a, "ok"));
+    kvs[2] = pt_kv(&a, "c", pt_any_str(&a, "dropped"));
+    sp->attributes = pt_attrs(&a, 3, kvs);
+    sp->n_attributes = 3;
+    req->resource_spans[0]->scope_spans[0]->spans[0] = sp;
+    out = run_yaml(yaml, pt_batch(OTC_TRACES, &a, &req->base));
+    o = ((const otc_traces_req *)out->msg)->resource_spans[0]->scope_spans[0]->spans[0];
+    assert_int_equal(o->n_attributes, 2);
+    assert_string_equal(o->attributes[0]->value->string_value, "abcde");
+    assert_string_equal(o->attributes[1]->value->string_value, "ok");
+    otc_batch_unref(out);
 }
 
 int main(void)
@@ -411,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_log_contexts),
         cmocka_unit_test(test_semantics),
         cmocka_unit_test(test_rejected),
+        cmocka_unit_test(test_grouped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
