@@ -713,6 +713,24 @@ static grpc_server_credentials *grpc_tls_creds(struct otc_instance *ins, const s
     return creds;
 }
 
+/* Append one integer server argument (otlp_start's array has room for all). */
+static void grpc_int_arg(grpc_channel_args *ca, const char *key, int64_t v)
+{
+    grpc_arg *a = &ca->args[ca->num_args++];
+
+    a->type = GRPC_ARG_INTEGER;
+    a->key = (char *)key;
+    a->value.integer = v > INT32_MAX ? INT32_MAX : (int)v;
+}
+
+/* A duration option given in ns, as an argument in ms (rounded up); none when 0. */
+static void grpc_ms_arg(grpc_channel_args *ca, const char *key, int64_t ns)
+{
+    if (ns > 0) {
+        grpc_int_arg(ca, key, (ns + 999999) / 1000000);
+    }
+}
+
 static int otlp_start(struct otc_instance *ins, void *vctx)
 {
     struct otlp_ctx *rx = vctx;
@@ -771,74 +789,27 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
     if (!rx->grpc_enabled) {
         return OTC_OK;
     }
-    args[chargs.num_args].type = GRPC_ARG_INTEGER;
-    args[chargs.num_args].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[chargs.num_args].value.integer = (int)(mib * 1024 * 1024);
-    chargs.num_args++;
+    grpc_int_arg(&chargs, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, mib * 1024 * 1024);
     /* Without this a second collector could bind the same port and split the traffic. */
-    args[chargs.num_args].type = GRPC_ARG_INTEGER;
-    args[chargs.num_args].key = GRPC_ARG_ALLOW_REUSEPORT;
-    args[chargs.num_args].value.integer = 0;
-    chargs.num_args++;
+    grpc_int_arg(&chargs, GRPC_ARG_ALLOW_REUSEPORT, 0);
     if (rx->max_concurrent_streams > 0) {
-        args[chargs.num_args].type = GRPC_ARG_INTEGER;
-        args[chargs.num_args].key = GRPC_ARG_MAX_CONCURRENT_STREAMS;
-        args[chargs.num_args].value.integer = (int)rx->max_concurrent_streams;
-        chargs.num_args++;
+        grpc_int_arg(&chargs, GRPC_ARG_MAX_CONCURRENT_STREAMS, rx->max_concurrent_streams);
     }
-    {
-        static const char *const keys[3] = {GRPC_ARG_MAX_CONNECTION_IDLE_MS,
-                                            GRPC_ARG_MAX_CONNECTION_AGE_MS,
-                                            GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS};
-        const int64_t ns[3] = {rx->max_conn_idle, rx->max_conn_age, rx->max_conn_age_grace};
-
-        for (int i = 0; i < 3; i++) {
-            if (ns[i] > 0) {
-                int64_t ms = (ns[i] + 999999) / 1000000;
-
-                args[chargs.num_args].type = GRPC_ARG_INTEGER;
-                args[chargs.num_args].key = (char *)keys[i];
-                args[chargs.num_args].value.integer = ms > INT32_MAX ? INT32_MAX : (int)ms;
-                chargs.num_args++;
-            }
-        }
+    grpc_ms_arg(&chargs, GRPC_ARG_MAX_CONNECTION_IDLE_MS, rx->max_conn_idle);
+    grpc_ms_arg(&chargs, GRPC_ARG_MAX_CONNECTION_AGE_MS, rx->max_conn_age);
+    grpc_ms_arg(&chargs, GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, rx->max_conn_age_grace);
+    /* keepalive and buffer sizes: set only when given, gRPC's defaults otherwise */
+    grpc_ms_arg(&chargs, GRPC_ARG_KEEPALIVE_TIME_MS, rx->ka_time);
+    grpc_ms_arg(&chargs, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, rx->ka_timeout);
+    grpc_ms_arg(&chargs, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, rx->ka_min_time);
+    if (rx->ka_permit_without_stream) {
+        grpc_int_arg(&chargs, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     }
-    {
-        /* keepalive and buffer sizes: set only when given, gRPC's defaults otherwise */
-        static const char *const keys[4] = {GRPC_ARG_KEEPALIVE_TIME_MS,
-                                            GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                                            GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                                            NULL};
-        const int64_t ns[3] = {rx->ka_time, rx->ka_timeout, rx->ka_min_time};
-
-        for (int i = 0; keys[i]; i++) {
-            if (ns[i] > 0) {
-                int64_t ms = (ns[i] + 999999) / 1000000;
-
-                args[chargs.num_args].type = GRPC_ARG_INTEGER;
-                args[chargs.num_args].key = (char *)keys[i];
-                args[chargs.num_args].value.integer = ms > INT32_MAX ? INT32_MAX : (int)ms;
-                chargs.num_args++;
-            }
-        }
-        if (rx->ka_permit_without_stream) {
-            args[chargs.num_args].type = GRPC_ARG_INTEGER;
-            args[chargs.num_args].key = GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
-            args[chargs.num_args].value.integer = 1;
-            chargs.num_args++;
-        }
-        if (rx->read_buffer_size > 0) {
-            args[chargs.num_args].type = GRPC_ARG_INTEGER;
-            args[chargs.num_args].key = GRPC_ARG_TCP_READ_CHUNK_SIZE;
-            args[chargs.num_args].value.integer = (int)rx->read_buffer_size;
-            chargs.num_args++;
-        }
-        if (rx->write_buffer_size > 0) {
-            args[chargs.num_args].type = GRPC_ARG_INTEGER;
-            args[chargs.num_args].key = GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE;
-            args[chargs.num_args].value.integer = (int)rx->write_buffer_size;
-            chargs.num_args++;
-        }
+    if (rx->read_buffer_size > 0) {
+        grpc_int_arg(&chargs, GRPC_ARG_TCP_READ_CHUNK_SIZE, rx->read_buffer_size);
+    }
+    if (rx->write_buffer_size > 0) {
+        grpc_int_arg(&chargs, GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, rx->write_buffer_size);
     }
     rx->server = grpc_server_create(&chargs, NULL);
     if (!(rx->cq = otc_grpc_loop_get())) {
