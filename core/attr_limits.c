@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "otc/otc_attr_limits.h"
+#include "otc/otc_pb_walk.h"
+#include "otc/otc_rc.h"
 
 #define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
 #define METRIC(c) OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_##c
@@ -22,203 +24,136 @@ typedef Opentelemetry__Proto__Metrics__V1__Exemplar                     otc_exem
 
 /* ------------------------------------------------------------------ walk */
 
-static bool walk_visit(otc_attr_visit_fn fn, void *arg, enum otc_attr_ctx c,
-                       otc_key_value ***kvs, size_t *n, uint32_t *dropped)
+/* The walk is the traversal layer's (otc_msg_walk); these callbacks hand each
+ * attribute set of what it visits to the caller's function. */
+struct attr_walk {
+    otc_attr_visit_fn fn;
+    void             *arg;
+    bool              with_body;
+};
+
+static int walk_visit(const struct attr_walk *w, enum otc_attr_ctx c, otc_key_value ***kvs,
+                      size_t *n, uint32_t *dropped)
 {
     struct otc_attr_set set = {.ctx = c, .kvs = kvs, .n = n, .dropped = dropped, .body = NULL};
 
-    return fn(arg, &set);
+    return w->fn(w->arg, &set);
 }
 
-static bool walk_resource_scope(otc_resource *res, otc_scope *scope, otc_attr_visit_fn fn,
-                                void *arg)
+static int walk_resource(void *arg, const struct otc_msg_head *h)
 {
-    if (res && walk_visit(fn, arg, OTC_ACTX_RESOURCE, &res->attributes, &res->n_attributes,
-                          &res->dropped_attributes_count)) {
-        return true;
-    }
-    if (scope && walk_visit(fn, arg, OTC_ACTX_SCOPE, &scope->attributes, &scope->n_attributes,
-                            &scope->dropped_attributes_count)) {
-        return true;
-    }
-    return false;
+    otc_resource *res = (otc_resource *)h->msg; /* the request is the caller's to write */
+
+    return res && walk_visit(arg, OTC_ACTX_RESOURCE, &res->attributes, &res->n_attributes,
+                             &res->dropped_attributes_count);
 }
 
-static bool walk_exemplars(otc_exemplar **ex, size_t n, otc_attr_visit_fn fn, void *arg)
+static int walk_scope(void *arg, const struct otc_msg_head *h)
+{
+    otc_scope *scope = (otc_scope *)h->msg;
+
+    return scope && walk_visit(arg, OTC_ACTX_SCOPE, &scope->attributes, &scope->n_attributes,
+                               &scope->dropped_attributes_count);
+}
+
+static int walk_span(void *arg, ProtobufCMessage *item)
+{
+    otc_span *sp = (otc_span *)item;
+
+    if (walk_visit(arg, OTC_ACTX_SPAN, &sp->attributes, &sp->n_attributes,
+                   &sp->dropped_attributes_count)) {
+        return 1;
+    }
+    for (size_t e = 0; e < sp->n_events; e++) {
+        otc_span_event *ev = sp->events[e];
+        if (walk_visit(arg, OTC_ACTX_SPANEVENT, &ev->attributes, &ev->n_attributes,
+                       &ev->dropped_attributes_count)) {
+            return 1;
+        }
+    }
+    for (size_t l = 0; l < sp->n_links; l++) {
+        otc_span_link *ln = sp->links[l];
+        if (walk_visit(arg, OTC_ACTX_SPANLINK, &ln->attributes, &ln->n_attributes,
+                       &ln->dropped_attributes_count)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int walk_log(void *arg, ProtobufCMessage *item)
+{
+    const struct attr_walk *w = arg;
+    otc_log_record *lr = (otc_log_record *)item;
+
+    if (walk_visit(w, OTC_ACTX_LOG, &lr->attributes, &lr->n_attributes,
+                   &lr->dropped_attributes_count)) {
+        return 1;
+    }
+    if (w->with_body && lr->body) {
+        struct otc_attr_set set = {.ctx = OTC_ACTX_LOG_BODY, .body = lr->body};
+        return w->fn(w->arg, &set);
+    }
+    return 0;
+}
+
+static int walk_exemplars(const struct attr_walk *w, otc_exemplar **ex, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (walk_visit(fn, arg, OTC_ACTX_EXEMPLAR, &ex[i]->filtered_attributes,
+        if (walk_visit(w, OTC_ACTX_EXEMPLAR, &ex[i]->filtered_attributes,
                        &ex[i]->n_filtered_attributes, NULL)) {
-            return true;
+            return 1;
         }
     }
-    return false;
+    return 0;
 }
 
-static bool walk_metric(otc_metric *m, otc_attr_visit_fn fn, void *arg)
+/* One data point of m, whatever its type: its attributes, then its exemplars'. */
+static int walk_point(void *arg, const otc_metric *m, ProtobufCMessage *point)
 {
-    otc_number_point **np = NULL;
-    size_t n_np = 0;
-
     switch (m->data_case) {
     case METRIC(GAUGE):
-        if (m->gauge) {
-            np = m->gauge->data_points;
-            n_np = m->gauge->n_data_points;
-        }
-        break;
-    case METRIC(SUM):
-        if (m->sum) {
-            np = m->sum->data_points;
-            n_np = m->sum->n_data_points;
-        }
-        break;
-    case METRIC(HISTOGRAM):
-        for (size_t i = 0; m->histogram && i < m->histogram->n_data_points; i++) {
-            otc_histogram_point *p = m->histogram->data_points[i];
-            if (walk_visit(fn, arg, OTC_ACTX_DATAPOINT, &p->attributes, &p->n_attributes, NULL) ||
-                walk_exemplars(p->exemplars, p->n_exemplars, fn, arg)) {
-                return true;
-            }
-        }
-        return false;
-    case METRIC(EXPONENTIAL_HISTOGRAM):
-        for (size_t i = 0; m->exponential_histogram && i < m->exponential_histogram->n_data_points;
-             i++) {
-            otc_exp_histogram_point *p = m->exponential_histogram->data_points[i];
-            if (walk_visit(fn, arg, OTC_ACTX_DATAPOINT, &p->attributes, &p->n_attributes, NULL) ||
-                walk_exemplars(p->exemplars, p->n_exemplars, fn, arg)) {
-                return true;
-            }
-        }
-        return false;
-    case METRIC(SUMMARY):
-        for (size_t i = 0; m->summary && i < m->summary->n_data_points; i++) {
-            otc_summary_point *p = m->summary->data_points[i];
-            if (walk_visit(fn, arg, OTC_ACTX_DATAPOINT, &p->attributes, &p->n_attributes, NULL)) {
-                return true;
-            }
-        }
-        return false;
+    case METRIC(SUM): {
+        otc_number_point *p = (otc_number_point *)point;
+        return walk_visit(arg, OTC_ACTX_DATAPOINT, &p->attributes, &p->n_attributes, NULL) ||
+               walk_exemplars(arg, p->exemplars, p->n_exemplars);
+    }
+    case METRIC(HISTOGRAM): {
+        otc_histogram_point *p = (otc_histogram_point *)point;
+        return walk_visit(arg, OTC_ACTX_DATAPOINT, &p->attributes, &p->n_attributes, NULL) ||
+               walk_exemplars(arg, p->exemplars, p->n_exemplars);
+    }
+    case METRIC(EXPONENTIAL_HISTOGRAM): {
+        otc_exp_histogram_point *p = (otc_exp_histogram_point *)point;
+        return walk_visit(arg, OTC_ACTX_DATAPOINT, &p->attributes, &p->n_attributes, NULL) ||
+               walk_exemplars(arg, p->exemplars, p->n_exemplars);
+    }
+    case METRIC(SUMMARY): {
+        otc_summary_point *p = (otc_summary_point *)point;
+        return walk_visit(arg, OTC_ACTX_DATAPOINT, &p->attributes, &p->n_attributes, NULL);
+    }
     default:
-        return false;
+        return 0;
     }
-    for (size_t i = 0; i < n_np; i++) {
-        if (walk_visit(fn, arg, OTC_ACTX_DATAPOINT, &np[i]->attributes, &np[i]->n_attributes,
-                       NULL) ||
-            walk_exemplars(np[i]->exemplars, np[i]->n_exemplars, fn, arg)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool walk_traces(otc_traces_req *r, otc_attr_visit_fn fn, void *arg)
-{
-    for (size_t i = 0; i < r->n_resource_spans; i++) {
-        otc_resource_spans *rs = r->resource_spans[i];
-        if (walk_resource_scope(rs->resource, NULL, fn, arg)) {
-            return true;
-        }
-        for (size_t j = 0; j < rs->n_scope_spans; j++) {
-            otc_scope_spans *ss = rs->scope_spans[j];
-            if (walk_resource_scope(NULL, ss->scope, fn, arg)) {
-                return true;
-            }
-            for (size_t k = 0; k < ss->n_spans; k++) {
-                otc_span *sp = ss->spans[k];
-                if (walk_visit(fn, arg, OTC_ACTX_SPAN, &sp->attributes, &sp->n_attributes,
-                               &sp->dropped_attributes_count)) {
-                    return true;
-                }
-                for (size_t e = 0; e < sp->n_events; e++) {
-                    otc_span_event *ev = sp->events[e];
-                    if (walk_visit(fn, arg, OTC_ACTX_SPANEVENT, &ev->attributes,
-                                   &ev->n_attributes, &ev->dropped_attributes_count)) {
-                        return true;
-                    }
-                }
-                for (size_t l = 0; l < sp->n_links; l++) {
-                    otc_span_link *ln = sp->links[l];
-                    if (walk_visit(fn, arg, OTC_ACTX_SPANLINK, &ln->attributes,
-                                   &ln->n_attributes, &ln->dropped_attributes_count)) {
-                        return true;
-                    }
-                }
-            }
-        }
-    }
-    return false;
-}
-
-static bool walk_metrics(otc_metrics_req *r, otc_attr_visit_fn fn, void *arg)
-{
-    for (size_t i = 0; i < r->n_resource_metrics; i++) {
-        otc_resource_metrics *rm = r->resource_metrics[i];
-        if (walk_resource_scope(rm->resource, NULL, fn, arg)) {
-            return true;
-        }
-        for (size_t j = 0; j < rm->n_scope_metrics; j++) {
-            otc_scope_metrics *sm = rm->scope_metrics[j];
-            if (walk_resource_scope(NULL, sm->scope, fn, arg)) {
-                return true;
-            }
-            for (size_t k = 0; k < sm->n_metrics; k++) {
-                if (walk_metric(sm->metrics[k], fn, arg)) {
-                    return true;
-                }
-            }
-        }
-    }
-    return false;
-}
-
-static bool walk_logs(otc_logs_req *r, bool with_body, otc_attr_visit_fn fn, void *arg)
-{
-    for (size_t i = 0; i < r->n_resource_logs; i++) {
-        otc_resource_logs *rl = r->resource_logs[i];
-        if (walk_resource_scope(rl->resource, NULL, fn, arg)) {
-            return true;
-        }
-        for (size_t j = 0; j < rl->n_scope_logs; j++) {
-            otc_scope_logs *sl = rl->scope_logs[j];
-            if (walk_resource_scope(NULL, sl->scope, fn, arg)) {
-                return true;
-            }
-            for (size_t k = 0; k < sl->n_log_records; k++) {
-                otc_log_record *lr = sl->log_records[k];
-                if (walk_visit(fn, arg, OTC_ACTX_LOG, &lr->attributes, &lr->n_attributes,
-                               &lr->dropped_attributes_count)) {
-                    return true;
-                }
-                if (with_body && lr->body) {
-                    struct otc_attr_set set = {.ctx = OTC_ACTX_LOG_BODY, .body = lr->body};
-                    if (fn(arg, &set)) {
-                        return true;
-                    }
-                }
-            }
-        }
-    }
-    return false;
 }
 
 bool otc_attr_walk(enum otc_signal s, ProtobufCMessage *req, bool with_body,
                    otc_attr_visit_fn fn, void *arg)
 {
-    if (!req) {
+    struct attr_walk w = {fn, arg, with_body};
+    struct otc_msg_visitor v = {.resource = walk_resource, .scope = walk_scope, .arg = &w};
+
+    if (!req || (unsigned)s >= OTC_SIGNAL_COUNT) {
         return false;
     }
-    switch (s) {
-    case OTC_TRACES:
-        return walk_traces((otc_traces_req *)req, fn, arg);
-    case OTC_METRICS:
-        return walk_metrics((otc_metrics_req *)req, fn, arg);
-    case OTC_LOGS:
-        return walk_logs((otc_logs_req *)req, with_body, fn, arg);
-    default:
-        return false;
+    if (s == OTC_TRACES) {
+        v.item = walk_span;
+    } else if (s == OTC_LOGS) {
+        v.item = walk_log;
+    } else {
+        v.point = walk_point;
     }
+    return otc_msg_walk(s, req, &v, NULL) != OTC_OK;
 }
 
 /* ---------------------------------------------------------------- values */
