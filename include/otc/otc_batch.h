@@ -55,6 +55,12 @@ static inline bool otc_batch_is_decoded(const struct otc_batch *b)
 {
     return atomic_load_explicit((atomic_bool *)&b->decoded, memory_order_acquire);
 }
+/* True while raw holds exactly what the request is (received bytes no stage has
+ * changed, or bytes re-encoded since); acquire pairs with otc_batch_bytes' release. */
+static inline bool otc_batch_bytes_fresh(const struct otc_batch *b)
+{
+    return atomic_load_explicit((atomic_bool *)&b->raw_fresh, memory_order_acquire);
+}
 /* Read-only view of the decoded request; decodes on first use. NULL when undecodable. */
 const ProtobufCMessage *otc_batch_msg(struct otc_batch *b);
 /* Writable view: the caller must hold the only reference (see otc_batch_writable).

@@ -732,8 +732,7 @@ static int batch_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
     enum otc_signal s = b->signal;
     struct bt_pending *p = &x->pend[s];
     /* an undecoded input stays so: its items were counted by the receiver's scan */
-    bool raw = !otc_batch_is_decoded(b) &&
-               atomic_load_explicit(&b->raw_fresh, memory_order_acquire);
+    bool raw = !otc_batch_is_decoded(b) && otc_batch_bytes_fresh(b);
     size_t n = raw ? b->items : otc_request_count_items(s, otc_batch_msg(b));
     size_t max = x->send_batch_max_size > 0 ? (size_t)x->send_batch_max_size : SIZE_MAX;
 
