@@ -282,10 +282,7 @@ void otc_config_map_free(const struct otc_config_entry *map, void *ctx)
             free(*slot);
             *slot = NULL;
         } else if (e->type == OTC_CFG_STRMAP) {
-            struct otc_strmap *m = FIELD(ctx, e, struct otc_strmap);
-            free_strv(m->keys, m->n);
-            free_strv(m->vals, m->n);
-            memset(m, 0, sizeof(*m));
+            otc_strmap_free(FIELD(ctx, e, struct otc_strmap));
         } else if (e->type == OTC_CFG_STRLIST) {
             struct otc_strlist *l = FIELD(ctx, e, struct otc_strlist);
             free_strv(l->v, l->n);
@@ -316,3 +313,66 @@ bool otc_config_map_is_section(const struct otc_config_entry *map, const char *k
     }
     return false;
 }
+
+/* ------------------------------------------------------------ string maps */
+
+int otc_strmap_put(struct otc_strmap *m, const char *k, const char *v)
+{
+    char **keys, **vals;
+    char *kd, *vd;
+
+    for (size_t i = 0; i < m->n; i++) {
+        if (!strcmp(m->keys[i], k)) {
+            if (!(vd = strdup(v))) {
+                return OTC_ENOMEM;
+            }
+            free(m->vals[i]);
+            m->vals[i] = vd;
+            return OTC_OK;
+        }
+    }
+    keys = realloc(m->keys, (m->n + 1) * sizeof(*keys));
+    if (keys) {
+        m->keys = keys;
+    }
+    vals = realloc(m->vals, (m->n + 1) * sizeof(*vals));
+    if (vals) {
+        m->vals = vals;
+    }
+    kd = strdup(k);
+    vd = strdup(v);
+    if (!keys || !vals || !kd || !vd) {
+        free(kd);
+        free(vd);
+        return OTC_ENOMEM;
+    }
+    m->keys[m->n] = kd;
+    m->vals[m->n++] = vd;
+    return OTC_OK;
+}
+
+void otc_strmap_del(struct otc_strmap *m, const char *k)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (!strcmp(m->keys[i], k)) {
+            free(m->keys[i]);
+            free(m->vals[i]);
+            memmove(&m->keys[i], &m->keys[i + 1], (m->n - i - 1) * sizeof(*m->keys));
+            memmove(&m->vals[i], &m->vals[i + 1], (m->n - i - 1) * sizeof(*m->vals));
+            m->n--;
+            return;
+        }
+    }
+}
+
+void otc_strmap_free(struct otc_strmap *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->keys[i]);
+        free(m->vals[i]);
+    }
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof(*m));
+}
+

@@ -41,6 +41,12 @@ struct otc_strmap {
     char  **vals;
     size_t  n;
 };
+/* Set k to v (copies; replaces an earlier value of k): OTC_OK or OTC_ENOMEM. */
+int  otc_strmap_put(struct otc_strmap *m, const char *k, const char *v);
+/* Remove k, if there. */
+void otc_strmap_del(struct otc_strmap *m, const char *k);
+/* Free every entry; leaves m empty. */
+void otc_strmap_free(struct otc_strmap *m);
 
 struct otc_strlist {
     char  **v;
