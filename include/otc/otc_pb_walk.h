@@ -102,6 +102,13 @@ enum otc_pb_metric_type {
     OTC_PB_SUMMARY = 11,
 };
 
+/* Whether field num of a Metric is one of its data members. */
+static inline bool otc_pb_is_metric_type(uint32_t num)
+{
+    return num == OTC_PB_GAUGE || num == OTC_PB_SUM || num == OTC_PB_HISTOGRAM ||
+           num == OTC_PB_EXP_HISTOGRAM || num == OTC_PB_SUMMARY;
+}
+
 /* A Resource* or Scope* container's own fields (the last schema_url counts),
  * as a visitor's resource and scope callbacks get them. */
 struct otc_pb_head {
