@@ -1,0 +1,20 @@
+# core_file_size.cmake - fails when a file of core/ grows past MAX lines: core
+# keeps one job per file (split a file by job rather than let it grow).
+# Usage: cmake -DSRC=<repository> -DMAX=900 -P core_file_size.cmake
+cmake_minimum_required(VERSION 3.20)
+file(GLOB sources ${SRC}/core/*.c)
+set(over "")
+foreach(f ${sources})
+  file(READ ${f} text)
+  string(REGEX MATCHALL "\n" newlines "${text}")
+  list(LENGTH newlines n)
+  if(n GREATER MAX)
+    get_filename_component(name ${f} NAME)
+    list(APPEND over "core/${name}: ${n} lines")
+  endif()
+endforeach()
+if(over)
+  message(FATAL_ERROR "over ${MAX} lines: ${over}")
+endif()
+list(LENGTH sources count)
+message(STATUS "${count} files in core/, none over ${MAX} lines")
