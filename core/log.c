@@ -7,6 +7,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/err.h>
+
 #include "otc/otc_component.h"
 
 enum otc_log_level otc_log_threshold = OTC_LOG_INFO;
@@ -83,5 +85,21 @@ void otc_log_write(enum otc_log_level lvl, const struct otc_instance *ins, const
     } else {
         fprintf(stderr, "%s.%03ldZ [%s] [service] %s\n", stamp, ts.tv_nsec / 1000000L,
                 level_names[lvl], msg);
+    }
+}
+
+void otc_ssl_errors(char *out, size_t n)
+{
+    unsigned long e;
+    size_t used = 0;
+
+    out[0] = '\0';
+    while ((e = ERR_get_error()) != 0) {
+        char one[256];
+
+        ERR_error_string_n(e, one, sizeof(one));
+        if (used + 3 < n) {
+            used += (size_t)snprintf(out + used, n - used, "%s%s", used ? "; " : "", one);
+        }
     }
 }

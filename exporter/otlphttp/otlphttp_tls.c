@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "otlphttp_tls.h"
+#include "otc/otc_log.h"
 #include "otc/otc_rc.h"
 
 int otc_otlphttp_tls_version(const char *text, int *out)
@@ -177,23 +178,6 @@ bool otc_otlphttp_tls_defaults_only(const struct otlphttp_tls *t)
     return t->insecure && !set(t->ca_file) && !set(t->ca_pem);
 }
 
-/* OpenSSL's queued errors as one line (and the queue emptied). */
-static void ssl_errors(char *out, size_t n)
-{
-    unsigned long e;
-    size_t used = 0;
-
-    out[0] = '\0';
-    while ((e = ERR_get_error()) != 0) {
-        char one[256];
-
-        ERR_error_string_n(e, one, sizeof(one));
-        if (used + 3 < n) {
-            used += (size_t)snprintf(out + used, n - used, "%s%s", used ? "; " : "", one);
-        }
-    }
-}
-
 /* The reason a file cannot be used: the OS's when it cannot be opened,
  * OpenSSL's otherwise. */
 static void file_error(const char *what, const char *path, char *err, size_t errlen)
@@ -207,7 +191,7 @@ static void file_error(const char *what, const char *path, char *err, size_t err
         return;
     }
     fclose(f);
-    ssl_errors(why, sizeof(why));
+    otc_ssl_errors(why, sizeof(why));
     snprintf(err, errlen, "%s %s: not a usable PEM file (OpenSSL: %s)", what, path,
              why[0] ? why : "no PEM data in it");
 }
@@ -370,7 +354,7 @@ SSL_CTX *otc_otlphttp_tls_ctx(const struct otlphttp_tls *t, char *err, size_t er
         }
     }
     if ((set(t->cert_file) || set(t->cert_pem)) && SSL_CTX_check_private_key(ctx) != 1) {
-        ssl_errors(why, sizeof(why));
+        otc_ssl_errors(why, sizeof(why));
         snprintf(err, errlen, "tls: the key (%s) does not match the certificate (%s): %s",
                  set(t->key_file) ? t->key_file : "key_pem",
                  set(t->cert_file) ? t->cert_file : "cert_pem", why);
@@ -378,7 +362,7 @@ SSL_CTX *otc_otlphttp_tls_ctx(const struct otlphttp_tls *t, char *err, size_t er
     }
     return ctx;
 openssl_err:
-    ssl_errors(why, sizeof(why));
+    otc_ssl_errors(why, sizeof(why));
     snprintf(err, errlen, "tls: %s", why[0] ? why : "rejected by OpenSSL");
 fail:
     SSL_CTX_free(ctx);

@@ -29,4 +29,8 @@ int  otc_log_level_parse(const char *s, enum otc_log_level *out);
 #define otc_log_info(ins, ...)  OTC_LOG_(OTC_LOG_INFO, ins, __VA_ARGS__)
 #define otc_log_debug(ins, ...) OTC_LOG_(OTC_LOG_DEBUG, ins, __VA_ARGS__)
 
+/* OpenSSL's queued errors of this thread as one line in out (n bytes), the
+ * queue emptied: the reason to log after a failed OpenSSL call. */
+void otc_ssl_errors(char *out, size_t n);
+
 #endif

@@ -824,23 +824,6 @@ static struct bufferevent *http_tls_bev(struct event_base *base, void *arg)
     return bev;
 }
 
-/* OpenSSL's queued errors as one line (and the queue emptied). */
-static void ssl_errors(char *out, size_t n)
-{
-    unsigned long e;
-    size_t used = 0;
-
-    out[0] = '\0';
-    while ((e = ERR_get_error()) != 0) {
-        char one[256];
-
-        ERR_error_string_n(e, one, sizeof(one));
-        if (used + 3 < n) {
-            used += (size_t)snprintf(out + used, n - used, "%s%s", used ? "; " : "", one);
-        }
-    }
-}
-
 static int http_tls_init(struct otlp_http *h, const struct otlp_tls *t)
 {
     static const int versions[] = {TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION};
@@ -883,7 +866,7 @@ static int http_tls_init(struct otlp_http *h, const struct otlp_tls *t)
     evhttp_set_bevcb(h->http, http_tls_bev, h);
     return OTC_OK;
 err:
-    ssl_errors(why, sizeof(why));
+    otc_ssl_errors(why, sizeof(why));
     otc_log_err(h->ins, "%s: %s", what, why[0] ? why : "rejected by OpenSSL");
     return OTC_EINVAL;
 }
