@@ -581,6 +581,39 @@ static int apply_ottl_group(struct otc_yaml *y, yaml_node_t *m, const char *what
     return OTC_OK;
 }
 
+/* A string map written as otelcol's list form, `- {name: k, value: v}` per
+ * entry (configopaque.MapList); a name given twice is an error. */
+static int apply_map_list(struct otc_yaml *y, yaml_node_t *seq, const char *what, const char *key,
+                          struct otc_strmap *m, struct otc_diag *d)
+{
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+        yaml_node_t *item = otc_yaml_node(y, *it);
+        const char *name = otc_yaml_str(otc_yaml_get(y, item, "name"));
+        const char *value = otc_yaml_str(otc_yaml_get(y, item, "value"));
+        size_t fields = item->type == YAML_MAPPING_NODE
+                            ? (size_t)(item->data.mapping.pairs.top - item->data.mapping.pairs.start)
+                            : 0;
+
+        if (!name || !value || fields != 2) {
+            otc_diag_add(d, y->path, &item->start_mark,
+                         "%s: key \"%s\": every list entry must be {name: ..., value: ...}", what,
+                         key);
+            return OTC_EINVAL;
+        }
+        for (size_t i = 0; i < m->n; i++) {
+            if (!strcmp(m->keys[i], name)) {
+                otc_diag_add(d, y->path, &item->start_mark, "%s: key \"%s\": \"%s\" is given twice",
+                             what, key, name);
+                return OTC_EINVAL;
+            }
+        }
+        if (otc_strmap_put(m, name, value) != OTC_OK) {
+            return OTC_ENOMEM;
+        }
+    }
+    return OTC_OK;
+}
+
 static int apply_collection(struct otc_yaml *y, yaml_node_t *val, const char *what, const char *key,
                             const struct otc_config_entry *e, void *ctx, struct otc_diag *d)
 {
@@ -588,6 +621,9 @@ static int apply_collection(struct otc_yaml *y, yaml_node_t *val, const char *wh
 
     if (e->type == OTC_CFG_STRMAP) {
         struct otc_strmap *m = (struct otc_strmap *)((char *)ctx + e->offset);
+        if (val->type == YAML_SEQUENCE_NODE) {
+            return apply_map_list(y, val, what, key, m, d);
+        }
         if (val->type != YAML_MAPPING_NODE) {
             otc_diag_add(d, y->path, &val->start_mark, "%s: key \"%s\": expected a mapping, got %s",
                          what, key, node_kind(val));

@@ -1436,6 +1436,72 @@ static void test_hostile_yaml(void **state)
 
 /* Several sources merge in order; every node keeps the source it came from,
  * so a message names that source's line and column. */
+/* A string map in otelcol's list form (`- name: ... value: ...`) reads as the
+ * mapping form does; a malformed entry or a name given twice is an error. */
+struct map_list_ctx {
+    struct otc_strmap headers;
+};
+
+static const struct otc_config_entry map_list_table[] = {
+    {OTC_CFG_STRMAP, "headers", NULL, offsetof(struct map_list_ctx, headers), 0, 0, 0, NULL,
+     "headers"},
+    OTC_CFG_END,
+};
+
+static int apply_map_list_text(const char *text, struct map_list_ctx *c, struct otc_diag *d)
+{
+    struct otc_yaml y;
+    int rc;
+
+    memset(&y, 0, sizeof(y));
+    memset(c, 0, sizeof(*c));
+    rc = otc_yaml_load_string(&y, FILE_NAME, text, strlen(text), d);
+    if (rc == OTC_OK) {
+        rc = otc_config_apply(&y, otc_yaml_root(&y), "exporter \"x\"", map_list_table, c, NULL,
+                              NULL, d);
+    }
+    otc_yaml_free(&y);
+    return rc;
+}
+
+static void test_strmap_list_form(void **state)
+{
+    struct map_list_ctx c;
+    struct otc_diag d = {0};
+
+    (void)state;
+    assert_int_equal(apply_map_list_text("headers:\n"
+                                         "  - name: X-Tenant\n"
+                                         "    value: acme\n"
+                                         "  - name: Authorization\n"
+                                         "    value: Bearer t\n", &c, &d), OTC_OK);
+    assert_int_equal(c.headers.n, 2);
+    assert_string_equal(c.headers.keys[0], "X-Tenant");
+    assert_string_equal(c.headers.vals[0], "acme");
+    assert_string_equal(c.headers.keys[1], "Authorization");
+    assert_string_equal(c.headers.vals[1], "Bearer t");
+    otc_config_map_free(map_list_table, &c);
+
+    assert_int_equal(apply_map_list_text("headers:\n"
+                                         "  - name: X-A\n"
+                                         "    value: 1\n"
+                                         "  - name: X-A\n"
+                                         "    value: 2\n", &c, &d), OTC_EINVAL);
+    otc_config_map_free(map_list_table, &c);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.msgs[0], FILE_NAME ":4:5: exporter \"x\": key \"headers\": \"X-A\" is "
+                        "given twice");
+    otc_diag_free(&d);
+
+    assert_int_equal(apply_map_list_text("headers:\n"
+                                         "  - name: X-A\n", &c, &d), OTC_EINVAL);
+    otc_config_map_free(map_list_table, &c);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.msgs[0], FILE_NAME ":2:5: exporter \"x\": key \"headers\": every list "
+                        "entry must be {name: ..., value: ...}");
+    otc_diag_free(&d);
+}
+
 static void test_sources_merge(void **state)
 {
     const char *uris[] = {"yaml:a:\n  b: 1\n  c: [x, y]\nd: keep\n",
@@ -1511,6 +1577,7 @@ int main(void)
         cmocka_unit_test(test_log_options_parsed_not_applied),
         cmocka_unit_test(test_hostile_yaml),
         cmocka_unit_test(test_storage_extension),
+        cmocka_unit_test(test_strmap_list_form),
         cmocka_unit_test(test_sources_merge),
     };
 
