@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "otc/otc_crc32c.h"
+
 struct otc_wal;
 struct otc_wal_rec;
 struct otc_instance;
@@ -112,7 +114,5 @@ void otc_wal_stats(struct otc_wal *w, struct otc_wal_stats *st);
  * Frees w; no handle may be used afterwards. */
 void otc_wal_close(struct otc_wal *w);
 
-/* CRC32C (Castagnoli) of len bytes, continuing from crc (start with 0). */
-uint32_t otc_crc32c(uint32_t crc, const void *data, size_t len);
 
 #endif

@@ -36,6 +36,7 @@
 #include "google/rpc/status.pb-c.h"
 #include "otc/otc_auth.h"
 #include "otc/otc_buf.h"
+#include "otc/otc_crc32c.h"
 #include "otc/otc_json.h"
 #include "otc/otc_otlp.h"
 
@@ -600,34 +601,6 @@ static int snappy_body(const uint8_t *in, size_t len, struct otlphttp_zbuf *out)
     return OTC_OK;
 }
 
-/* CRC-32C (Castagnoli, reflected), as the snappy framing format checks each
- * chunk with; the table is built once. */
-static uint32_t crc32c_tab[256];
-static pthread_once_t crc32c_once = PTHREAD_ONCE_INIT;
-
-static void crc32c_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-
-        for (int k = 0; k < 8; k++) {
-            c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-        }
-        crc32c_tab[i] = c;
-    }
-}
-
-static uint32_t crc32c(const uint8_t *p, size_t n)
-{
-    uint32_t crc = 0xffffffffu;
-
-    pthread_once(&crc32c_once, crc32c_init);
-    while (n--) {
-        crc = crc32c_tab[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    }
-    return ~crc;
-}
-
 static void put_le(uint8_t *p, uint32_t v, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -654,7 +627,7 @@ static int snappy_framed_body(const uint8_t *in, size_t len, struct otlphttp_zbu
     for (size_t off = 0; off < len; off += block) {
         size_t n = len - off < block ? len - off : block;
         size_t zn = cap - at - 8;
-        uint32_t crc = crc32c(in + off, n);
+        uint32_t crc = otc_crc32c(0, in + off, n);
 
         crc = ((crc >> 15) | (crc << 17)) + 0xa282ead8u; /* the format's mask */
         if (snappy_compress((const char *)in + off, n, (char *)out->data + at + 8, &zn) !=
