@@ -119,3 +119,30 @@ void otc_grpc_loop_remove_tick(struct otc_grpc_tick *tick)
     }
     pthread_mutex_unlock(&loop_lock);
 }
+
+/* ---------------------------------------------------------------- arguments */
+
+void otc_grpc_arg_int(grpc_channel_args *ca, const char *key, int64_t v)
+{
+    grpc_arg *a = &ca->args[ca->num_args++];
+
+    a->type = GRPC_ARG_INTEGER;
+    a->key = (char *)key;
+    a->value.integer = v > INT32_MAX ? INT32_MAX : (int)v;
+}
+
+void otc_grpc_arg_ms(grpc_channel_args *ca, const char *key, int64_t ns)
+{
+    if (ns > 0) {
+        otc_grpc_arg_int(ca, key, (ns + 999999) / 1000000);
+    }
+}
+
+void otc_grpc_arg_str(grpc_channel_args *ca, const char *key, const char *v)
+{
+    grpc_arg *a = &ca->args[ca->num_args++];
+
+    a->type = GRPC_ARG_STRING;
+    a->key = (char *)key;
+    a->value.string = (char *)v;
+}

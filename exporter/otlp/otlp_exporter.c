@@ -364,53 +364,28 @@ static int otlp_exp_start(struct otc_instance *ins, void *vctx)
     if (x->target[0] && x->target[strlen(x->target) - 1] == '/') {
         x->target[strlen(x->target) - 1] = '\0';
     }
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM;
-    args[0].value.integer = x->compression == COMPRESS_NONE || x->compression == COMPRESS_EMPTY
-                                ? GRPC_COMPRESS_NONE : GRPC_COMPRESS_GZIP;
-    args[1].type = GRPC_ARG_INTEGER;
-    args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-    args[1].value.integer = -1;
-    args[2].type = GRPC_ARG_INTEGER;
-    args[2].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
-    args[2].value.integer = OTLP_EXP_MAX_RECONNECT_BACKOFF_MS;
-    chargs.num_args = 3;
+    otc_grpc_arg_int(&chargs, GRPC_COMPRESSION_CHANNEL_DEFAULT_ALGORITHM,
+                     x->compression == COMPRESS_NONE || x->compression == COMPRESS_EMPTY
+                         ? GRPC_COMPRESS_NONE : GRPC_COMPRESS_GZIP);
+    otc_grpc_arg_int(&chargs, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1);
+    otc_grpc_arg_int(&chargs, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, OTLP_EXP_MAX_RECONNECT_BACKOFF_MS);
     if (x->tls_server_name && *x->tls_server_name) {
-        args[3].type = GRPC_ARG_STRING;
-        args[3].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
-        args[3].value.string = x->tls_server_name;
-        chargs.num_args = 4;
+        otc_grpc_arg_str(&chargs, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, x->tls_server_name);
     }
-    args[chargs.num_args].type = GRPC_ARG_STRING;
-    args[chargs.num_args].key = GRPC_ARG_SERVICE_CONFIG;
-    args[chargs.num_args].value.string = (char *)lb_config[x->balancer];
-    chargs.num_args++;
+    otc_grpc_arg_str(&chargs, GRPC_ARG_SERVICE_CONFIG, lb_config[x->balancer]);
     if (x->authority && *x->authority) {
-        args[chargs.num_args].type = GRPC_ARG_STRING;
-        args[chargs.num_args].key = GRPC_ARG_DEFAULT_AUTHORITY;
-        args[chargs.num_args].value.string = x->authority;
-        chargs.num_args++;
+        otc_grpc_arg_str(&chargs, GRPC_ARG_DEFAULT_AUTHORITY, x->authority);
     }
-    {
-        const char *const keys[4] = {GRPC_ARG_KEEPALIVE_TIME_MS, GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                                     GRPC_ARG_TCP_READ_CHUNK_SIZE, GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE};
-        const int64_t v[4] = {(x->ka_time + 999999) / 1000000, (x->ka_timeout + 999999) / 1000000,
-                              (int64_t)x->read_buffer_size, (int64_t)x->write_buffer_size};
-
-        for (int i = 0; i < 4; i++) {
-            if (v[i] > 0) {
-                args[chargs.num_args].type = GRPC_ARG_INTEGER;
-                args[chargs.num_args].key = (char *)keys[i];
-                args[chargs.num_args].value.integer = v[i] > INT32_MAX ? INT32_MAX : (int)v[i];
-                chargs.num_args++;
-            }
-        }
+    otc_grpc_arg_ms(&chargs, GRPC_ARG_KEEPALIVE_TIME_MS, x->ka_time);
+    otc_grpc_arg_ms(&chargs, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, x->ka_timeout);
+    if (x->read_buffer_size > 0) {
+        otc_grpc_arg_int(&chargs, GRPC_ARG_TCP_READ_CHUNK_SIZE, (int64_t)x->read_buffer_size);
+    }
+    if (x->write_buffer_size > 0) {
+        otc_grpc_arg_int(&chargs, GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, (int64_t)x->write_buffer_size);
     }
     if (x->ka_permit_without_stream) {
-        args[chargs.num_args].type = GRPC_ARG_INTEGER;
-        args[chargs.num_args].key = GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS;
-        args[chargs.num_args].value.integer = 1;
-        chargs.num_args++;
+        otc_grpc_arg_int(&chargs, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     }
     creds = make_creds(ins, x);
     if (!creds) {

@@ -35,4 +35,12 @@ void otc_grpc_loop_add_tick(struct otc_grpc_tick *tick);
 /* Remove tick; once this returns, tick->fn is not running and will not run. */
 void otc_grpc_loop_remove_tick(struct otc_grpc_tick *tick);
 
+/* Channel and server arguments, appended to ca->args (the caller's array has
+ * room for every one it may add): an integer (capped at INT32_MAX), a duration
+ * given in ns as milliseconds rounded up (nothing when ns <= 0), a string (not
+ * copied). */
+void otc_grpc_arg_int(grpc_channel_args *ca, const char *key, int64_t v);
+void otc_grpc_arg_ms(grpc_channel_args *ca, const char *key, int64_t ns);
+void otc_grpc_arg_str(grpc_channel_args *ca, const char *key, const char *v);
+
 #endif

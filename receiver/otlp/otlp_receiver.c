@@ -713,24 +713,6 @@ static grpc_server_credentials *grpc_tls_creds(struct otc_instance *ins, const s
     return creds;
 }
 
-/* Append one integer server argument (otlp_start's array has room for all). */
-static void grpc_int_arg(grpc_channel_args *ca, const char *key, int64_t v)
-{
-    grpc_arg *a = &ca->args[ca->num_args++];
-
-    a->type = GRPC_ARG_INTEGER;
-    a->key = (char *)key;
-    a->value.integer = v > INT32_MAX ? INT32_MAX : (int)v;
-}
-
-/* A duration option given in ns, as an argument in ms (rounded up); none when 0. */
-static void grpc_ms_arg(grpc_channel_args *ca, const char *key, int64_t ns)
-{
-    if (ns > 0) {
-        grpc_int_arg(ca, key, (ns + 999999) / 1000000);
-    }
-}
-
 static int otlp_start(struct otc_instance *ins, void *vctx)
 {
     struct otlp_ctx *rx = vctx;
@@ -789,27 +771,27 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
     if (!rx->grpc_enabled) {
         return OTC_OK;
     }
-    grpc_int_arg(&chargs, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, mib * 1024 * 1024);
+    otc_grpc_arg_int(&chargs, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, mib * 1024 * 1024);
     /* Without this a second collector could bind the same port and split the traffic. */
-    grpc_int_arg(&chargs, GRPC_ARG_ALLOW_REUSEPORT, 0);
+    otc_grpc_arg_int(&chargs, GRPC_ARG_ALLOW_REUSEPORT, 0);
     if (rx->max_concurrent_streams > 0) {
-        grpc_int_arg(&chargs, GRPC_ARG_MAX_CONCURRENT_STREAMS, rx->max_concurrent_streams);
+        otc_grpc_arg_int(&chargs, GRPC_ARG_MAX_CONCURRENT_STREAMS, rx->max_concurrent_streams);
     }
-    grpc_ms_arg(&chargs, GRPC_ARG_MAX_CONNECTION_IDLE_MS, rx->max_conn_idle);
-    grpc_ms_arg(&chargs, GRPC_ARG_MAX_CONNECTION_AGE_MS, rx->max_conn_age);
-    grpc_ms_arg(&chargs, GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, rx->max_conn_age_grace);
+    otc_grpc_arg_ms(&chargs, GRPC_ARG_MAX_CONNECTION_IDLE_MS, rx->max_conn_idle);
+    otc_grpc_arg_ms(&chargs, GRPC_ARG_MAX_CONNECTION_AGE_MS, rx->max_conn_age);
+    otc_grpc_arg_ms(&chargs, GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, rx->max_conn_age_grace);
     /* keepalive and buffer sizes: set only when given, gRPC's defaults otherwise */
-    grpc_ms_arg(&chargs, GRPC_ARG_KEEPALIVE_TIME_MS, rx->ka_time);
-    grpc_ms_arg(&chargs, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, rx->ka_timeout);
-    grpc_ms_arg(&chargs, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, rx->ka_min_time);
+    otc_grpc_arg_ms(&chargs, GRPC_ARG_KEEPALIVE_TIME_MS, rx->ka_time);
+    otc_grpc_arg_ms(&chargs, GRPC_ARG_KEEPALIVE_TIMEOUT_MS, rx->ka_timeout);
+    otc_grpc_arg_ms(&chargs, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, rx->ka_min_time);
     if (rx->ka_permit_without_stream) {
-        grpc_int_arg(&chargs, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+        otc_grpc_arg_int(&chargs, GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     }
     if (rx->read_buffer_size > 0) {
-        grpc_int_arg(&chargs, GRPC_ARG_TCP_READ_CHUNK_SIZE, rx->read_buffer_size);
+        otc_grpc_arg_int(&chargs, GRPC_ARG_TCP_READ_CHUNK_SIZE, rx->read_buffer_size);
     }
     if (rx->write_buffer_size > 0) {
-        grpc_int_arg(&chargs, GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, rx->write_buffer_size);
+        otc_grpc_arg_int(&chargs, GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, rx->write_buffer_size);
     }
     rx->server = grpc_server_create(&chargs, NULL);
     if (!(rx->cq = otc_grpc_loop_get())) {
