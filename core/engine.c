@@ -78,6 +78,11 @@ int otc_engine_telemetry_register(struct otc_engine *e)
     }
     for (size_t i = 0; i < e->n_pipelines && rc == OTC_OK; i++) {
         struct otc_pipeline *p = &e->pipelines[i];
+        struct otc_telemetry_pipeline q = {p->id, &p->queued_bytes, p->queue_max_bytes, &p->queue_refused};
+        rc = otc_telemetry_add_pipeline(&e->telemetry, &q);
+    }
+    for (size_t i = 0; i < e->n_pipelines && rc == OTC_OK; i++) {
+        struct otc_pipeline *p = &e->pipelines[i];
         for (size_t k = 0; p->wal && k < p->n_exporters && rc == OTC_OK; k++) {
             struct otc_exporter_rt *rt = p->exporters[k];
             if (rt->set.storage) {

@@ -10,6 +10,7 @@
 
 #include "engine.h"
 #include "instance.h"
+#include "otc/otc_sysinfo.h"
 #include "persistent_queue.h"
 
 static const char *const section_names[] = {"receivers", "processors", "exporters", "extensions"};
@@ -363,6 +364,41 @@ static int add_feed(struct otc_instance *r, struct otc_pipeline *p)
     return OTC_OK;
 }
 
+/* service.pipelines.<id>.queue (otelc's own): the byte budget of the queue
+ * in front of the pipeline's worker, in memory the waiting requests hold. By default 1/16 of the memory the
+ * process may use, within 4 and 64 MiB. */
+struct pipeline_queue_cfg {
+    uint64_t max_bytes;
+};
+
+static const struct otc_config_entry pipeline_queue_map[] = {
+    {OTC_CFG_SIZE, "max_bytes", "0", offsetof(struct pipeline_queue_cfg, max_bytes), 0, 0, 0, NULL,
+     "memory the requests waiting in the pipeline's queue may hold before receivers answer "
+     "UNAVAILABLE; 0: 1/16 of the memory limit (cgroup or MemTotal), within 4 and 64 MiB"},
+    {0},
+};
+
+static int pipeline_queue_options(struct otc_yaml *y, struct otc_pipeline *p, const char *id,
+                                  yaml_node_t *node, struct otc_diag *d)
+{
+    struct pipeline_queue_cfg cfg = {0};
+    char key[300];
+    int rc = OTC_OK;
+
+    if (node && !otc_yaml_is_null(node)) {
+        snprintf(key, sizeof(key), "pipelines.%s.queue", id);
+        rc = otc_config_apply_at(y, node, "service", key, pipeline_queue_map, &cfg, d);
+    }
+    if (cfg.max_bytes == 0) {
+        uint64_t mem = otc_memory_total() / 16;
+        cfg.max_bytes = mem < OTC_PIPELINE_QUEUE_MIN_BYTES   ? OTC_PIPELINE_QUEUE_MIN_BYTES
+                        : mem > OTC_PIPELINE_QUEUE_MAX_BYTES ? OTC_PIPELINE_QUEUE_MAX_BYTES
+                                                             : mem;
+    }
+    p->queue_max_bytes = cfg.max_bytes;
+    return rc;
+}
+
 /* service.pipelines: each pipeline's id, then its receivers, processors and
  * exporters resolved against the sections built before. */
 static int build_pipelines(struct otc_engine *e, struct otc_yaml *y, yaml_node_t *svc,
@@ -408,12 +444,16 @@ static int build_pipelines(struct otc_engine *e, struct otc_yaml *y, yaml_node_t
         for (yaml_node_pair_t *lp = pn->data.mapping.pairs.start; lp < pn->data.mapping.pairs.top; lp++) {
             yaml_node_t *lk = otc_yaml_node(y, lp->key);
             const char *ks = otc_yaml_str(lk);
-            if (!ks || (strcmp(ks, "receivers") && strcmp(ks, "processors") && strcmp(ks, "exporters"))) {
+            if (!ks || (strcmp(ks, "receivers") && strcmp(ks, "processors") && strcmp(ks, "exporters") &&
+                        strcmp(ks, "queue"))) {
                 otc_diag_add(d, y->path, &lk->start_mark,
-                             "service: pipeline \"%s\": unknown key \"%s\" (receivers, processors, exporters)",
-                             id, ks ? ks : "?");
+                             "service: pipeline \"%s\": unknown key \"%s\" (receivers, processors, "
+                             "exporters, queue)", id, ks ? ks : "?");
                 rc = OTC_EINVAL;
             }
+        }
+        if (pipeline_queue_options(y, p, id, otc_yaml_get(y, pn, "queue"), d) != OTC_OK) {
+            rc = OTC_EINVAL;
         }
         p->id = strdup(id);
         p->engine = e;

@@ -102,6 +102,10 @@ static void *pipeline_loop(void *arg)
 
     for (;;) {
         if (otc_queue_pop_wait(&p->queue, &b, wait_ms)) {
+            uint64_t qb = ((struct otc_batch *)b)->queued_bytes;
+            if (qb) { /* taken: the budget is free for the next request */
+                atomic_fetch_sub_explicit(&p->queued_bytes, qb, memory_order_relaxed);
+            }
             pipeline_run(p, b);
             if (p->has_timers) {
                 wait_ms = pipeline_timers(p);
@@ -129,7 +133,7 @@ int otc_pipeline_start(struct otc_pipeline *p)
 {
     int rc;
 
-    if ((rc = otc_queue_init_sc(&p->queue, OTC_PIPELINE_QUEUE_SIZE)) != OTC_OK) {
+    if ((rc = otc_queue_init_sc(&p->queue, OTC_PIPELINE_QUEUE_SLOTS)) != OTC_OK) {
         return rc;
     }
     for (size_t k = 0; k < p->n_processors; k++) {

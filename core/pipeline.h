@@ -11,8 +11,10 @@
 #include "otc/otc_component.h"
 #include "otc/otc_queue.h"
 
-#define OTC_PIPELINE_QUEUE_SIZE 64 /* batches handed to a pipeline's worker: absorbs the
-                                      client bursts that arrive while a stage is busy */
+#define OTC_PIPELINE_QUEUE_SLOTS 4096 /* batches a pipeline's queue can hold: its byte
+                                         budget (queue.max_bytes) is what binds */
+#define OTC_PIPELINE_QUEUE_MIN_BYTES (4u << 20)  /* default budget: 1/16 of the memory, */
+#define OTC_PIPELINE_QUEUE_MAX_BYTES (64u << 20) /* within these bounds */
 #define OTC_WORKER_IDLE_MS 100     /* pipeline and exporter threads look at their
                                       closing flag (and timers) at least this often */
 
@@ -33,6 +35,12 @@ struct otc_pipeline {
     struct otc_exporter_rt **exporters;
     size_t                   n_exporters;
     struct otc_queue         queue;
+    /* admission by bytes (service.pipelines.<id>.queue): receivers reserve a
+     * request's bytes before handing it over, the worker gives them back when
+     * it takes the request */
+    uint64_t                 queue_max_bytes;
+    atomic_uint_fast64_t     queued_bytes;
+    atomic_uint_fast64_t     queue_refused;  /* requests refused by the budget */
     pthread_t                thread;
     bool                     thread_started;
     atomic_bool              closing;
