@@ -4,6 +4,7 @@
  * also `otelc validate`'s description. Main thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,6 +400,33 @@ static int pipeline_queue_options(struct otc_yaml *y, struct otc_pipeline *p, co
     return rc;
 }
 
+/* service.pipelines.<id>.workers (otelc's own): the pipeline's worker threads;
+ * 0 or absent: one per CPU the process may use, when every processor can
+ * share them. More than one with a processor that cannot is an error. */
+static int pipeline_workers_option(struct otc_yaml *y, struct otc_pipeline *p, const char *id,
+                                   yaml_node_t *node, struct otc_diag *d)
+{
+    const char *v = node ? otc_yaml_str(node) : NULL;
+    char why[200] = "";
+    int64_t n = 0;
+
+    if (node && !otc_yaml_is_null(node) &&
+        (!v || otc_parse_int(v, &n) != OTC_OK || n < 0 || n > OTC_PIPELINE_MAX_WORKERS)) {
+        otc_diag_add(d, y->path, &node->start_mark,
+                     "service: pipelines.%s.workers: expected 0 (one per CPU) to %d, got \"%s\"", id,
+                     OTC_PIPELINE_MAX_WORKERS, v ? v : "?");
+        return OTC_EINVAL;
+    }
+    p->workers_cfg = n;
+    (void)otc_pipeline_workers(p, why, sizeof(why));
+    if (why[0]) {
+        otc_diag_add(d, y->path, &node->start_mark, "service: pipelines.%s.workers: %" PRId64
+                     " workers, but %s", id, n, why);
+        return OTC_EINVAL;
+    }
+    return OTC_OK;
+}
+
 /* service.pipelines: each pipeline's id, then its receivers, processors and
  * exporters resolved against the sections built before. */
 static int build_pipelines(struct otc_engine *e, struct otc_yaml *y, yaml_node_t *svc,
@@ -445,10 +473,10 @@ static int build_pipelines(struct otc_engine *e, struct otc_yaml *y, yaml_node_t
             yaml_node_t *lk = otc_yaml_node(y, lp->key);
             const char *ks = otc_yaml_str(lk);
             if (!ks || (strcmp(ks, "receivers") && strcmp(ks, "processors") && strcmp(ks, "exporters") &&
-                        strcmp(ks, "queue"))) {
+                        strcmp(ks, "queue") && strcmp(ks, "workers"))) {
                 otc_diag_add(d, y->path, &lk->start_mark,
                              "service: pipeline \"%s\": unknown key \"%s\" (receivers, processors, "
-                             "exporters, queue)", id, ks ? ks : "?");
+                             "exporters, queue, workers)", id, ks ? ks : "?");
                 rc = OTC_EINVAL;
             }
         }
@@ -464,6 +492,8 @@ static int build_pipelines(struct otc_engine *e, struct otc_yaml *y, yaml_node_t
         if (pipeline_list(e, y, p, pn, OTC_RECEIVER, d) != OTC_OK ||
             pipeline_list(e, y, p, pn, OTC_PROCESSOR, d) != OTC_OK ||
             pipeline_list(e, y, p, pn, OTC_EXPORTER, d) != OTC_OK) {
+            rc = OTC_EINVAL;
+        } else if (pipeline_workers_option(y, p, id, otc_yaml_get(y, pn, "workers"), d) != OTC_OK) {
             rc = OTC_EINVAL;
         }
     }
