@@ -3,6 +3,8 @@
 # dedup with a sharded table, batch) runs on 3 workers while 8 clients send
 # at once, every span twice (by two different clients): the sink gets each
 # span exactly once, with nothing lost, and otelc shows 3 "pipeline" threads.
+# The gRPC side runs one "grpc-loop" thread per usable CPU, and the calls
+# spread over them: each has CPU time after the load.
 # A processor that cannot share threads, or a bad count, is a config error.
 # SPDX-License-Identifier: Apache-2.0
 import collections
@@ -31,15 +33,24 @@ def config(port, sink_port, workers, processors):
             % (port, h.otlp_exporter_yaml("otlp/sink", sink_port), ", ".join(processors), workers))
 
 
-def thread_names(pid):
-    names = collections.Counter()
+def threads(pid):
+    """[(name, ns on a CPU)] of pid's threads (schedstat: exact, unlike the
+    clock ticks of stat, which miss short bursts)."""
+    out = []
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
             with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-                names[f.read().strip()] += 1
-        except OSError:
-            pass
-    return names
+                name = f.read().strip()
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                ns = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        out.append((name, ns))
+    return out
+
+
+def thread_names(pid):
+    return collections.Counter(name for name, _ in threads(pid))
 
 
 def main(t):
@@ -58,6 +69,8 @@ def main(t):
     names = thread_names(proc.pid)
     h.log("otelc threads: %s" % dict(names))
     t.eq(names.get("pipeline"), 3, "the traces pipeline runs 3 worker threads")
+    cpus = min(len(os.sched_getaffinity(0)), 16)
+    t.eq(names.get("grpc-loop"), cpus, "one grpc-loop thread per usable CPU")
 
     # every span twice: client c sends the requests of id block (c % 4), so
     # clients c and c + 4 send the same spans, each in its own order
@@ -74,6 +87,12 @@ def main(t):
     with concurrent.futures.ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         codes = sum(pool.map(client, range(CLIENTS)), collections.Counter())
     t.eq(dict(codes), {"OK": CLIENTS * REQUESTS}, "every request answered OK")
+    loops = [ticks for name, ticks in threads(proc.pid) if name == "grpc-loop"]
+    h.log("CPU ms of the grpc-loop threads after the load: %s" % [v // 1000000 for v in loops])
+    if cpus > 1:
+        t.check(len(loops) > 1 and min(loops) > max(loops) / 10,
+                "the calls spread over every grpc-loop thread (each has at least a tenth of the "
+                "busiest one's CPU time: %s ms)" % [v // 1000000 for v in loops])
     want = collections.Counter(h.flatten("traces", [r for b in blocks for r in b]))
     h.wait_until(lambda: sum(collections.Counter(sink.items("traces")).values()) >= len(want), 20)
     h.wait_until(lambda: False, 0.5)  # anything late would show now
