@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+# signals_report.py - the "Per signal" section of bench/RESULTS.md from what
+# bench/run.sh measured: its rows file (one run per line, key=value fields) and
+# per-thread CPU snapshots of otelc's full chain around the max-rate run.
+#
+# Usage: signals_report.py ROWS THREAD_DIR HEADER OUT CHART_DATA
+#   ROWS        lines "signal=S setup=forward|passthrough|full kind=fixed|max|search
+#               rate=R items_s=X cpu_m=C ticks=T ok=N refused=N errors=N p99=MS"
+#   THREAD_DIR  threads-S.before / threads-S.after: "tid<TAB>ticks<TAB>comm" per thread
+#   HEADER      markdown put first (title and bullets, written by run.sh)
+#   OUT         the section written
+#   CHART_DATA  "signal fwd pt full" CPU-s per M items, for gnuplot
+# SPDX-License-Identifier: Apache-2.0
+import os
+import sys
+
+SETUPS = (("forward", "forward-only"), ("passthrough", "otelc pass-through"),
+          ("full", "otelc full chain"))
+BUSY = 0.01  # a thread with less than 1% of the process CPU does not count as a copy
+
+
+def num(x, default=None):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return default
+
+
+def read_rows(path):
+    rows = []
+    for line in open(path):
+        line = line.strip()
+        if line:
+            rows.append(dict(kv.split("=", 1) for kv in line.split()))
+    return rows
+
+
+def read_threads(path):
+    """tid -> (ticks, comm)"""
+    out = {}
+    if not os.path.exists(path):
+        return out
+    for line in open(path):
+        parts = line.rstrip("\n").split("\t", 2)
+        if len(parts) == 3:
+            out[parts[0]] = (int(parts[1]), parts[2])
+    return out
+
+
+def amdahl(s, n):
+    return 1.0 / (s + (1.0 - s) / n)
+
+
+def thread_shares(before, after, proc_ticks):
+    """Per thread of the after-snapshot: (tid, comm, ticks in the run), and the
+    ticks of the process not found on a live thread (threads that ended)."""
+    threads = []
+    for tid, (t1, comm) in after.items():
+        t0 = before.get(tid, (0, comm))[0]
+        threads.append((tid, comm, max(t1 - t0, 0)))
+    total = max(proc_ticks, sum(t for _, _, t in threads), 1)
+    gone = max(total - sum(t for _, _, t in threads), 0)
+    return threads, total, gone
+
+
+def serial_fraction(threads, total):
+    """s for Amdahl: the busiest thread whose name has a single busy thread in
+    the process (it cannot spread over cores as things are); if every name has
+    several busy threads, the busiest thread of all."""
+    busy = {}
+    for _, comm, t in threads:
+        if t >= BUSY * total:
+            busy[comm] = busy.get(comm, 0) + 1
+    single = [(t, comm, tid) for tid, comm, t in threads if busy.get(comm) == 1]
+    if single:
+        t, comm, tid = max(single)
+        return t / total, comm, "the busiest thread whose name has no other busy thread"
+    if not threads:
+        return 0.0, "-", "no thread"
+    t, comm, tid = max((t, comm, tid) for tid, comm, t in threads)
+    return t / total, comm, "the busiest thread (every busy name has several threads)"
+
+
+def main(argv):
+    rows_path, thread_dir, header, out_path, chart_path = argv[1:6]
+    rows = read_rows(rows_path)
+    signals = []
+    for r in rows:
+        if r["signal"] not in signals:
+            signals.append(r["signal"])
+
+    def find(sig, setup, kind):
+        for r in rows:
+            if (r["signal"], r["setup"], r["kind"]) == (sig, setup, kind):
+                return r
+        return {}
+
+    out = [open(header).read().rstrip("\n"), ""]
+    w = out.append
+    chart = []
+    targets = []
+
+    # 1. fixed rate
+    w("### CPU per item at a fixed rate")
+    w("")
+    sizes = ["%s %s" % (sig, find(sig, "forward", "fixed").get("bytes_per_req", "-")) for sig in signals]
+    w("Bytes per request: %s." % ", ".join(sizes))
+    w("")
+    w("| signal | setup | items/s reached | CPU-s per M items | ratio to forward-only | p99 ms "
+      "| requests refused (UNAVAILABLE) | other errors |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|")
+    for sig in signals:
+        fwd = num(find(sig, "forward", "fixed").get("cpu_m"))
+        line = [sig]
+        for setup, label in SETUPS:
+            r = find(sig, setup, "fixed")
+            if not r:
+                line.append("-")
+                continue
+            c = num(r.get("cpu_m"))
+            ratio = "%.2f" % (c / fwd) if c and fwd else "-"
+            refused = int(num(r.get("refused"), 0))
+            other = int(num(r.get("errors"), 0)) - refused
+            sent = int(num(r.get("ok"), 0)) + int(num(r.get("errors"), 0))
+            pct = " (%.1f%%)" % (100.0 * refused / sent) if refused and sent else ""
+            w("| %s | %s | %s | %s | %s | %s | %d%s | %d |" % (
+                sig, label, "{:,.0f}".format(num(r.get("items_s"), 0)), r.get("cpu_m", "-"),
+                ratio, r.get("p99", "-"), refused, pct, other))
+            line.append(r.get("cpu_m", "-") if c is not None else "-")
+            if setup == "full":
+                targets.append(("%s: full chain CPU per item <= 1.2x forward-only, 0 refused"
+                                % sig, "%sx, %d refused" % (ratio, refused),
+                                c is not None and fwd and c / fwd <= 1.2 and refused == 0))
+        chart.append(line)
+    w("")
+
+    # 2. max rate and highest rate with 0 refusals
+    w("### Full chain: maximum rate and the highest rate with 0 refusals")
+    w("")
+    w("| signal | items/s at max rate (unthrottled) | refused at max rate | CPU-s per M items at max "
+      "| highest rate with 0 refusals, req/s asked | items/s reached there | ratio to max rate "
+      "| rates tried (req/s: refused) |")
+    w("|---|---:|---:|---:|---:|---:|---:|---|")
+    for sig in signals:
+        m = find(sig, "full", "max")
+        if not m:
+            continue
+        mx = num(m.get("items_s"), 0)
+        tried = [r for r in rows if (r["signal"], r["setup"], r["kind"]) == (sig, "full", "search")]
+        best = None
+        if int(num(m.get("errors"), 0)) == 0:
+            best = ("max (unthrottled)", mx)
+        for r in tried:
+            if best is None and int(num(r.get("errors"), 0)) == 0:
+                best = (r.get("rate", "-"), num(r.get("items_s"), 0))
+        trail = ", ".join("%s: %s" % (r.get("rate"), r.get("refused")) for r in tried) or "-"
+        ratio = best[1] / mx if best and mx else None
+        w("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            sig, "{:,.0f}".format(mx), m.get("refused", "-"), m.get("cpu_m", "-"),
+            best[0] if best else "none tried was refusal-free",
+            "{:,.0f}".format(best[1]) if best else "-",
+            "%.2f" % ratio if ratio is not None else "-", trail))
+        targets.append(("%s: highest rate with 0 refusals >= 80%% of the max rate" % sig,
+                        "%.2f" % ratio if ratio is not None else "-",
+                        ratio is not None and ratio >= 0.8))
+    w("")
+
+    # 3. threads
+    w("### Full chain: each thread's share of the process CPU at the maximum rate")
+    w("")
+    w("Share = the thread's utime+stime over the max-rate run (`/proc/PID/task/*/stat`) / the")
+    w("process's (`/proc/PID/stat`); threads grouped by name (`comm`). \"ended threads\" = process")
+    w("CPU not found on a thread alive at the end of the run.")
+    w("Serial fraction *s* = the share of the busiest thread whose name has no other busy thread")
+    w("(>= 1% of the process CPU) in the process: as otelc is built, that work cannot spread over")
+    w("more cores (if every busy name has several threads: the busiest thread). Amdahl's law gives")
+    w("the projected speedup on N cores: **speedup(N) = 1 / (s + (1 - s) / N)**.")
+    w("")
+    w("| signal | threads by name: count, share of process CPU | busiest thread | s (thread) "
+      "| speedup 4 cores | speedup 8 cores |")
+    w("|---|---|---:|---|---:|---:|")
+    for sig in signals:
+        m = find(sig, "full", "max")
+        before = read_threads(os.path.join(thread_dir, "threads-%s.before" % sig))
+        after = read_threads(os.path.join(thread_dir, "threads-%s.after" % sig))
+        if not m or not after:
+            continue
+        threads, total, gone = thread_shares(before, after, int(num(m.get("ticks"), 0)))
+        groups = {}
+        for _, comm, t in threads:
+            g = groups.setdefault(comm, [0, 0])
+            g[0] += 1
+            g[1] += t
+        parts = ["%s x%d %.1f%%" % (comm, n, 100.0 * t / total)
+                 for comm, (n, t) in sorted(groups.items(), key=lambda kv: (-kv[1][1], kv[0]))
+                 if t > 0]
+        if gone:
+            parts.append("ended threads %.1f%%" % (100.0 * gone / total))
+        idle = sorted(comm for comm, (n, t) in groups.items() if t == 0)
+        if idle:
+            parts.append("idle: " + ", ".join(idle))
+        top = max(threads, key=lambda x: x[2])
+        s, s_comm, _ = serial_fraction(threads, total)
+        w("| %s | %s | %s %.1f%% | %.3f (%s) | %.2fx | %.2fx |" % (
+            sig, "; ".join(parts), top[1], 100.0 * top[2] / total, s, s_comm,
+            amdahl(s, 4), amdahl(s, 8)))
+        targets.append(("%s: no thread > 60%% of the process CPU at the max rate" % sig,
+                        "%s %.1f%%" % (top[1], 100.0 * top[2] / total), top[2] <= 0.6 * total))
+        targets.append(("%s: projected 8-core speedup >= 5x" % sig, "%.2fx" % amdahl(s, 8),
+                        amdahl(s, 8) >= 5))
+    w("")
+    w("![CPU per item by signal and setup](results-signals.svg)")
+    w("")
+
+    w("### Targets (issue 14), from this run")
+    w("")
+    w("| target | measured | verdict |")
+    w("|---|---|---|")
+    for name, measured, ok in targets:
+        w("| %s | %s | %s |" % (name, measured, "**met**" if ok else "**not met**"))
+    w("")
+
+    open(out_path, "w").write("\n".join(out) + "\n")
+    with open(chart_path, "w") as f:
+        for line in chart:
+            f.write(" ".join(line) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
