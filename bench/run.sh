@@ -442,7 +442,8 @@ measure_signal() {
         'BEGIN {printf "%.3f", (n > 0 ? (b - a) / t / (n / 1e6) : 0)}')
     echo "signal=$sig setup=$setup kind=$kind rate=$rate items_s=$(result_field "$out" items_per_s)" \
          "cpu_m=$cpu ticks=$((c1 - c0)) ok=$ok refused=${refused:-0} errors=${errors:-0}" \
-         "p99=$(result_field "$out" p99_ms) bytes_per_req=$(result_field "$out" bytes_per_request)" >>"$SIG_ROWS"
+         "p99=$(result_field "$out" p99_ms) bytes_per_req=$(result_field "$out" bytes_per_request)" \
+         "items_per_req=$(result_field "$out" items_per_request)" >>"$SIG_ROWS"
     log "$sig $setup $kind ($([ "$rate" = 0 ] && echo unthrottled || echo "$rate req/s")):" \
         "$(result_field "$out" items_per_s) items/s," \
         "$cpu CPU-s per M items, ${refused:-0} refused, ${errors:-0} errors"
@@ -720,6 +721,7 @@ fi
 # The "Per signal" report (the body is not indented: it holds here-documents).
 if has_phase signals; then
 SECTION=$RUN_DIR/per-signal.md
+FIXED_ITEMS_S=$(awk -v r="$FIXED_RATE" -v n="$ITEMS" 'BEGIN {printf "%.0f", r * n}')
 cat >"$RUN_DIR/per-signal-header.md" <<EOF
 ## Per signal
 
@@ -732,7 +734,7 @@ Written by \`bench/run.sh\` (its phase "signals"); re-run it to refresh this sec
 - **Load:** \`otlp_loadgen --signal S\`, $ITEMS items per request (spans, log records or sum data
   points), $ATTRS string attributes per item ($ATTR_SIZE-byte values), $TRACES trace ids per request
   (traces, logs), fresh ids (metrics: timestamps) on every request, $SIGNAL_CONCURRENCY calls in flight on one
-  connection. **Fixed rate:** $FIXED_RATE requests/s ($((FIXED_RATE * ITEMS)) items/s) for ${DURATION} s. **Max rate:**
+  connection. **Fixed rate:** $FIXED_RATE requests/s ($FIXED_ITEMS_S items/s) for ${DURATION} s. **Max rate:**
   unthrottled for ${DURATION} s. **Highest rate with 0 refusals:** ${SEARCH_DURATION} s runs at 90%, 81%, ... of
   the requests/s reached at the max rate (at most $SEARCH_STEPS steps), down to the first with no
   error; not searched when the max-rate run had none.
@@ -754,7 +756,7 @@ if command -v gnuplot >/dev/null 2>&1; then
     gnuplot <<EOF || log "gnuplot failed: no per-signal chart"
 set terminal svg size 900,480 dynamic font "sans,11" background "#ffffff"
 set output "$CHART_SIGNALS"
-set title "CPU per item at $((FIXED_RATE * ITEMS / 1000))k items/s, by signal ($DATE, $NPROC shared cores)"
+set title "CPU per item at $FIXED_ITEMS_S items/s, by signal ($DATE, $NPROC shared cores)"
 set datafile missing "-"
 set style data histograms
 set style histogram clustered gap 1
