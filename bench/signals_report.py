@@ -18,6 +18,9 @@ import sys
 SETUPS = (("forward", "forward-only"), ("passthrough", "otelc pass-through"),
           ("full", "otelc full chain"))
 BUSY = 0.01  # a thread with less than 1% of the process CPU does not count as a copy
+# Threads otelc names itself (pthread_setname_np; "otelc" = the main thread and
+# threads left unnamed); the others are the gRPC library's own.
+OTELC_THREADS = ("grpc-loop", "pipeline", "exporter", "telemetry", "wal-replay", "wal-acks", "otelc")
 
 
 def num(x, default=None):
@@ -179,16 +182,17 @@ def main(argv):
     w("### Full chain: each thread's share of the process CPU at the maximum rate")
     w("")
     w("Share = the thread's utime+stime over the max-rate run (`/proc/PID/task/*/stat`) / the")
-    w("process's (`/proc/PID/stat`); threads grouped by name (`comm`). \"ended threads\" = process")
-    w("CPU not found on a thread alive at the end of the run.")
+    w("process's (`/proc/PID/stat`); threads grouped by name (`comm`, cut to 15 characters by")
+    w("Linux), with the number of threads of that name (and of those with >= 1% of the process")
+    w("CPU, where not all are). \"(gRPC)\": the gRPC library's own threads;")
+    w("\"otelc\": the main thread and threads left unnamed. \"ended threads\" = process CPU not found")
+    w("on a thread alive at the end of the run.")
     w("Serial fraction *s* = the share of the busiest thread whose name has no other busy thread")
     w("(>= 1% of the process CPU) in the process: as otelc is built, that work cannot spread over")
     w("more cores (if every busy name has several threads: the busiest thread). Amdahl's law gives")
     w("the projected speedup on N cores: **speedup(N) = 1 / (s + (1 - s) / N)**.")
     w("")
-    w("| signal | threads by name: count, share of process CPU | busiest thread | s (thread) "
-      "| speedup 4 cores | speedup 8 cores |")
-    w("|---|---|---:|---|---:|---:|")
+    cols = {}  # signal -> {name: (threads, ticks)}, total, gone, top, s
     for sig in signals:
         m = find(sig, "full", "max")
         before = read_threads(os.path.join(thread_dir, "threads-%s.before" % sig))
@@ -196,28 +200,48 @@ def main(argv):
         if not m or not after:
             continue
         threads, total, gone = thread_shares(before, after, int(num(m.get("ticks"), 0)))
-        groups = {}
+        groups = {}  # name -> [threads, ticks, busy threads]
         for _, comm, t in threads:
-            g = groups.setdefault(comm, [0, 0])
+            g = groups.setdefault(comm, [0, 0, 0])
             g[0] += 1
             g[1] += t
-        parts = ["%s x%d %.1f%%" % (comm, n, 100.0 * t / total)
-                 for comm, (n, t) in sorted(groups.items(), key=lambda kv: (-kv[1][1], kv[0]))
-                 if t > 0]
-        if gone:
-            parts.append("ended threads %.1f%%" % (100.0 * gone / total))
-        idle = sorted(comm for comm, (n, t) in groups.items() if t == 0)
-        if idle:
-            parts.append("idle: " + ", ".join(idle))
+            g[2] += t >= BUSY * total
         top = max(threads, key=lambda x: x[2])
         s, s_comm, _ = serial_fraction(threads, total)
-        w("| %s | %s | %s %.1f%% | %.3f (%s) | %.2fx | %.2fx |" % (
-            sig, "; ".join(parts), top[1], 100.0 * top[2] / total, s, s_comm,
-            amdahl(s, 4), amdahl(s, 8)))
+        cols[sig] = (groups, total, gone, top, s, s_comm)
         targets.append(("%s: no thread > 60%% of the process CPU at the max rate" % sig,
                         "%s %.1f%%" % (top[1], 100.0 * top[2] / total), top[2] <= 0.6 * total))
         targets.append(("%s: projected 8-core speedup >= 5x" % sig, "%.2fx" % amdahl(s, 8),
                         amdahl(s, 8) >= 5))
+    sigs = [sig for sig in signals if sig in cols]
+    if sigs:
+        w("| thread name | %s |" % " | ".join("%s: share (threads)" % sig for sig in sigs))
+        w("|---|" + "---:|" * len(sigs))
+        load = {}
+        for sig in sigs:
+            groups, total = cols[sig][0], cols[sig][1]
+            for comm, (n, t, b) in groups.items():
+                load[comm] = load.get(comm, 0) + t / total
+        for comm in sorted(load, key=lambda c: (-load[c], c)):
+            cells = []
+            for sig in sigs:
+                groups, total = cols[sig][0], cols[sig][1]
+                n, t, b = groups.get(comm, (0, 0, 0))
+                busy = ", %d busy" % b if 0 < b < n else ""
+                cells.append("%.1f%% (%d%s)" % (100.0 * t / total, n, busy) if n else "-")
+            w("| %s%s | %s |" % (comm, "" if comm in OTELC_THREADS else " (gRPC)", " | ".join(cells)))
+
+        def row(name, f):
+            w("| %s | %s |" % (name, " | ".join(f(*cols[sig]) for sig in sigs)))
+        row("ended threads", lambda g, total, gone, top, s, sc: "%.1f%%" % (100.0 * gone / total))
+        row("gRPC library threads together",
+            lambda g, total, gone, top, s, sc: "%.1f%%" % (100.0 * sum(
+                t for comm, (n, t, b) in g.items() if comm not in OTELC_THREADS) / total))
+        row("**busiest thread**",
+            lambda g, total, gone, top, s, sc: "%s %.1f%%" % (top[1], 100.0 * top[2] / total))
+        row("**serial fraction s**", lambda g, total, gone, top, s, sc: "%.3f (%s)" % (s, sc))
+        row("**speedup(4)**", lambda g, total, gone, top, s, sc: "%.2fx" % amdahl(s, 4))
+        row("**speedup(8)**", lambda g, total, gone, top, s, sc: "%.2fx" % amdahl(s, 8))
     w("")
     w("![CPU per item by signal and setup](results-signals.svg)")
     w("")

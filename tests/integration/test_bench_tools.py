@@ -250,10 +250,14 @@ def test_signals_report(t):
             "full chain: ratio 1.50, 200 refused (5.0%)", md)
     t.check("| logs | 400,000 | 900 | 2.500 | 3240 | 320,000 | 0.80 | 3600: 3, 3240: 0 |" in md,
             "the first refusal-free rate of the search, 0.80 of the max", md)
-    t.check("grpc-loop x1 50.0%; pipeline x3 30.0%; exporter x2 10.0%; default-executo x1 5.0%; "
-            "ended threads 5.0%; idle: otelc |" in md, "thread shares grouped by name", md)
+    t.check("| thread name | logs: share (threads) |\n|---|---:|\n"
+            "| grpc-loop | 50.0% (1) |\n| pipeline | 30.0% (3, 1 busy) |\n| exporter | 10.0% (2) |\n"
+            "| default-executo (gRPC) | 5.0% (1) |\n| otelc | 0.0% (1) |\n| ended threads | 5.0% |\n"
+            "| gRPC library threads together | 5.0% |\n| **busiest thread** | grpc-loop 50.0% |\n"
+            in md, "thread shares grouped by name", md)
     # s = grpc-loop's 0.5: speedup(4) = 1 / (0.5 + 0.5 / 4) = 1.6, speedup(8) = 1.78
-    t.check("| grpc-loop 50.0% | 0.500 (grpc-loop) | 1.60x | 1.78x |" in md,
+    t.check("| **serial fraction s** | 0.500 (grpc-loop) |\n| **speedup(4)** | 1.60x |\n"
+            "| **speedup(8)** | 1.78x |\n" in md,
             "serial fraction from the busiest single thread, Amdahl for 4 and 8 cores", md)
     t.check("speedup(N) = 1 / (s + (1 - s) / N)" in md, "the formula is stated")
     t.check("| logs: highest rate with 0 refusals >= 80% of the max rate | 0.80 | **met** |" in md
@@ -291,8 +295,9 @@ def test_run_sh_signals(t):
                 "a fixed-rate row for logs, %s" % setup, md)
     t.check(re.search(r"^\| logs \| [0-9,]+ \| [0-9]+ \| [0-9.]+ \| ", md, re.M),
             "a max-rate row for logs", md)
-    t.check(re.search(r"^\| logs \| .*pipeline x[0-9]+ .*\| [0-9.]+x \| [0-9.]+x \|$", md, re.M),
-            "a thread row for logs naming the pipeline threads, with projections", md)
+    t.check(re.search(r"^\| pipeline \| [0-9.]+% \([0-9]+(, 1 busy)?\) \|$", md, re.M) and
+            re.search(r"^\| \*\*speedup\(8\)\*\* \| [0-9.]+x \|$", md, re.M),
+            "thread shares for logs name the pipeline threads, with projections", md)
     t.check(os.path.exists(os.path.join(d, "run", "threads-logs.after")),
             "the thread snapshots are kept in the run directory")
 
