@@ -756,7 +756,7 @@ if command -v gnuplot >/dev/null 2>&1; then
     gnuplot <<EOF || log "gnuplot failed: no per-signal chart"
 set terminal svg size 900,480 dynamic font "sans,11" background "#ffffff"
 set output "$CHART_SIGNALS"
-set title "CPU per item at $FIXED_ITEMS_S items/s, by signal ($DATE, $NPROC shared cores)"
+set title "CPU per item, $FIXED_ITEMS_S items/s asked, by signal ($DATE, $NPROC shared cores)"
 set datafile missing "-"
 set style data histograms
 set style histogram clustered gap 1
