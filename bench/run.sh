@@ -443,7 +443,7 @@ measure_signal() {
     echo "signal=$sig setup=$setup kind=$kind rate=$rate items_s=$(result_field "$out" items_per_s)" \
          "cpu_m=$cpu ticks=$((c1 - c0)) ok=$ok refused=${refused:-0} errors=${errors:-0}" \
          "p99=$(result_field "$out" p99_ms) bytes_per_req=$(result_field "$out" bytes_per_request)" \
-         "items_per_req=$(result_field "$out" items_per_request)" >>"$SIG_ROWS"
+         "items_per_req=$(result_field "$out" items_per_request) req_s=$(result_field "$out" req_per_s)" >>"$SIG_ROWS"
     log "$sig $setup $kind ($([ "$rate" = 0 ] && echo unthrottled || echo "$rate req/s")):" \
         "$(result_field "$out" items_per_s) items/s," \
         "$cpu CPU-s per M items, ${refused:-0} refused, ${errors:-0} errors"

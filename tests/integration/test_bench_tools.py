@@ -221,11 +221,11 @@ def test_signals_report(t):
         "signal=logs setup=full kind=fixed rate=2000 items_s=180000 cpu_m=3.000 ticks=60 ok=3800 "
         "refused=200 errors=200 p99=9.0 bytes_per_req=59184 items_per_req=100",
         "signal=logs setup=full kind=max rate=0 items_s=400000 cpu_m=2.500 ticks=200 ok=8000 "
-        "refused=900 errors=900 p99=20 bytes_per_req=59184",
+        "refused=900 errors=900 p99=20 bytes_per_req=59184 req_s=4000",
         "signal=logs setup=full kind=search rate=3600 items_s=330000 cpu_m=2.5 ticks=80 ok=3000 "
-        "refused=3 errors=3 p99=9 bytes_per_req=59184",
+        "refused=3 errors=3 p99=9 bytes_per_req=59184 req_s=3500",
         "signal=logs setup=full kind=search rate=3240 items_s=320000 cpu_m=2.5 ticks=80 ok=3000 "
-        "refused=0 errors=0 p99=4 bytes_per_req=59184",
+        "refused=0 errors=0 p99=4 bytes_per_req=59184 req_s=3000",
     ]
     write(os.path.join(d, "rows.txt"), "\n".join(rows) + "\n")
     # 200 ticks in the process: grpc-loop 100, the logs pipeline 60 (two idle
@@ -248,7 +248,8 @@ def test_signals_report(t):
             "pass-through: ratio 1.10 to forward-only", md)
     t.check("| logs | otelc full chain | 180,000 (90% of 200,000) | 3.000 | 1.50 | 9.0 | 200 (5.0%) | 0 |" in md,
             "full chain: ratio 1.50, 200 refused (5.0%)", md)
-    t.check("| logs | 400,000 | 900 | 2.500 | 3240 | 320,000 | 0.80 | 3600: 3, 3240: 0 |" in md,
+    t.check("| logs | 400,000 | 900 | 2.500 | 3240 (81%), 3000 reached | 320,000 | 0.80 "
+            "| 3600 (90%): 3, 3240 (81%), 3000 reached: 0 |" in md,
             "the first refusal-free rate of the search, 0.80 of the max", md)
     t.check("| thread name | logs: share (threads) |\n|---|---:|\n"
             "| grpc-loop | 50.0% (1) |\n| pipeline | 30.0% (3, 1 busy) |\n| exporter | 10.0% (2) |\n"
