@@ -736,7 +736,7 @@ Written by \`bench/run.sh\` (its phase "signals"); re-run it to refresh this sec
   (traces, logs), fresh ids (metrics: timestamps) on every request, $SIGNAL_CONCURRENCY calls in flight on one
   connection. **Fixed rate:** $FIXED_RATE requests/s ($FIXED_ITEMS_S items/s) for ${DURATION} s. **Max rate:**
   unthrottled for ${DURATION} s. **Highest rate with 0 refusals:** ${SEARCH_DURATION} s runs at 90%, 81%, ... of
-  the requests/s reached at the max rate (at most $SEARCH_STEPS steps), down to the first with no
+  the requests/s answered OK at the max rate (at most $SEARCH_STEPS steps), down to the first with no
   error; not searched when the max-rate run had none.
 - **Setups:** forward-only = \`bench/baseline/baseline_forward\` (no decoding). otelc pass-through =
   one pipeline of the signal, otlp receiver -> otlp exporter, no processors. otelc full chain =

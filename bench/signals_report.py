@@ -151,7 +151,7 @@ def main(argv):
     # 2. max rate and highest rate with 0 refusals
     w("### Full chain: maximum rate and the highest rate with 0 refusals")
     w("")
-    w("The search asks for 90%, 81%, ... of the requests/s the max-rate run reached; a step that")
+    w("The search asks for 90%, 81%, ... of the requests/s answered OK in the max-rate run; a step that")
     w("fell short of the rate asked by more than 5% shows the requests/s it reached. The ratio to")
     w("the max rate compares items/s answered OK.")
     w("")
