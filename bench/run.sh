@@ -431,6 +431,7 @@ measure_signal() {
     "$LOADGEN" --endpoint "127.0.0.1:$port" --signal "$sig" "${SIG_LOAD_ARGS[@]}" \
         --rate "$rate" --duration "$secs" >"$out" 2>"${out%.txt}.progress" || true
     sleep 1 # let batches still in the pipeline leave
+    kill -0 "$pid" 2>/dev/null || die "$sig $setup: the server under test exited during the run (logs in $RUN_DIR)"
     c1=$(cpu_ticks "$pid")
     [ -z "$threads" ] || thread_ticks "$pid" >"$RUN_DIR/threads-$threads.after"
     grep -q '^RESULT .*ok=' "$out" || die "$sig $setup: the load generator failed, see $out"
