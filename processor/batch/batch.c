@@ -551,6 +551,7 @@ static void send_raw(struct otc_instance *ins, struct batch_ctx *x, enum otc_sig
 
             memcpy(dst, in->raw, in->raw_len);
             dst += in->raw_len;
+            otc_batch_merge_skip(out, in, i == first);
             p->bins[i].b = NULL;
             if (in->durable && ok) {
                 ok = otc_batch_adopt(out, in) == OTC_OK;
@@ -664,6 +665,7 @@ static void send_decoded(struct otc_instance *ins, struct batch_ctx *x, enum otc
         } else if ((out = build(x, s)) != NULL) {
             out->received_ns = f->b->received_ns;
             for (size_t i = first; i < touched_end && out; i++) {
+                otc_batch_merge_skip(out, p->bins[i].b, i == first);
                 if (otc_batch_adopt(out, otc_batch_ref(p->bins[i].b)) != OTC_OK) {
                     otc_batch_unref(out);
                     out = NULL;
