@@ -1110,6 +1110,66 @@ static void test_batch_done_by(void **state)
     rm_dir(dir2);
 }
 
+/* Two exporter threads finish the same batches at once (each notes the
+ * records, then lets go) while the progress writer runs every millisecond:
+ * every record ends delivered to all, and the log is empty at close. Run
+ * under ThreadSanitizer this checks the locking of the notes. */
+#define DONE_THREADS_N 400
+
+struct done_thread {
+    struct otc_wal    *w;
+    struct otc_batch **b;
+    uint64_t           key;
+};
+
+static void *done_thread_run(void *arg)
+{
+    struct done_thread *d = arg;
+
+    for (int i = 0; i < DONE_THREADS_N; i++) {
+        otc_wal_batch_done_by(d->w, d->b[i], d->key);
+        otc_batch_unref(d->b[i]);
+    }
+    return NULL;
+}
+
+static void test_done_by_threads(void **state)
+{
+    char *dir = make_dir();
+    struct otc_wal_options o = {.fsync = false, .segment_size = 16 << 10, .ack_interval_ns = 1000000};
+    struct otc_wal_rec *recs[DONE_THREADS_N];
+    struct otc_batch *b[DONE_THREADS_N];
+    struct done_thread d[2];
+    pthread_t t[2];
+    struct otc_wal_stats st;
+    char err[256], names[64][64];
+    struct otc_wal *w = otc_wal_open(dir, &o, NULL, err, sizeof(err));
+
+    (void)state;
+    assert_non_null(w);
+    otc_wal_set_exporters(w, ids_ab, 2);
+    append_n(w, 0, DONE_THREADS_N, recs);
+    for (int i = 0; i < DONE_THREADS_N; i++) {
+        b[i] = otc_batch_from_bytes(OTC_LOGS, "", 0);
+        assert_int_equal(otc_wal_rec_hold(b[i], recs[i]), OTC_OK);
+        otc_batch_ref(b[i]); /* one reference per exporter */
+    }
+    for (int k = 0; k < 2; k++) {
+        d[k] = (struct done_thread){w, b, otc_wal_exporter_key(ids_ab[k])};
+        assert_int_equal(pthread_create(&t[k], NULL, done_thread_run, &d[k]), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        pthread_join(t[k], NULL);
+    }
+    otc_wal_stats(w, &st);
+    assert_int_equal(st.acked, DONE_THREADS_N);
+    assert_int_equal(st.queued, 0);
+    assert_int_equal(st.xacked, 2 * DONE_THREADS_N); /* each noted its own */
+    otc_wal_close(w);
+    assert_int_equal(list_segments(dir, names, 64), 0);
+    rm_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1131,6 +1191,7 @@ int main(void)
         cmocka_unit_test(test_progress_old_format),
         cmocka_unit_test(test_progress_per_exporter_torn),
         cmocka_unit_test(test_batch_done_by),
+        cmocka_unit_test(test_done_by_threads),
         cmocka_unit_test(test_replay_resume),
         cmocka_unit_test(test_capacity),
         cmocka_unit_test(test_record_forms),
