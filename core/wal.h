@@ -114,9 +114,6 @@ uint64_t otc_wal_exporter_key(const char *id);
  * pipeline takes the log over). */
 void otc_wal_set_exporters(struct otc_wal *w, const char *const *ids, size_t n);
 
-/* True when progress is kept per exporter (two or more exporters). */
-bool otc_wal_per_exporter(struct otc_wal *w);
-
 /* The exporter with key 'key' is done with b for good (sent, or dropped for
  * good): every record of this log that b alone carries (its own release
  * hooks, and those of the batches only b holds, see otc_batch_sole_releases)

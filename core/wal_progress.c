@@ -241,16 +241,6 @@ void otc_wal_set_exporters(struct otc_wal *w, const char *const *ids, size_t n)
     pthread_mutex_unlock(&w->lock);
 }
 
-bool otc_wal_per_exporter(struct otc_wal *w)
-{
-    bool on;
-
-    pthread_mutex_lock(&w->lock);
-    on = w->n_xkeys >= 2;
-    pthread_mutex_unlock(&w->lock);
-    return on;
-}
-
 uint64_t otc_wal_rec_skip(const struct otc_wal_rec *rec)
 {
     return rec->skip;
