@@ -525,6 +525,15 @@ static void drop_all(struct otc_instance *ins, struct batch_ctx *x, enum otc_sig
     p->head = p->n = p->items = 0;
 }
 
+/* Do bins i and k go to the same exporters? Replayed requests that some
+ * exporters have already are not merged with others: a merged request goes
+ * to every exporter one of its inputs needs (otc_batch_merge_skip), so
+ * merging them would send those exporters duplicates. */
+static bool same_exporters(const struct bt_pending *p, size_t i, size_t k)
+{
+    return p->bins[i].b->skip_exporters == p->bins[k].b->skip_exporters;
+}
+
 /* Send the undecoded bins at the head whose items fit in budget (the head's
  * do) as one request: the first alone unchanged, several as one new batch of
  * their bytes one after the other. Durable inputs are adopted by it, so their
@@ -538,7 +547,8 @@ static void send_raw(struct otc_instance *ins, struct batch_ctx *x, enum otc_sig
     uint8_t *dst;
     bool ok = true;
 
-    while (end < p->n && p->bins[end].raw && p->bins[end].n <= budget - items) {
+    while (end < p->n && p->bins[end].raw && p->bins[end].n <= budget - items &&
+           same_exporters(p, first, end)) {
         items += p->bins[end].n;
         len += p->bins[end].b->raw_len;
         end++;
@@ -551,6 +561,7 @@ static void send_raw(struct otc_instance *ins, struct batch_ctx *x, enum otc_sig
 
             memcpy(dst, in->raw, in->raw_len);
             dst += in->raw_len;
+            otc_batch_merge_skip(out, in, i == first);
             p->bins[i].b = NULL;
             if (in->durable && ok) {
                 ok = otc_batch_adopt(out, in) == OTC_OK;
@@ -644,7 +655,9 @@ static void send_decoded(struct otc_instance *ins, struct batch_ctx *x, enum otc
     }
     for (;;) {
         size_t before = x->n_it;
-        if (bi == p->n || p->bins[bi].raw) { /* undecoded bins go in a request of their own */
+        if (bi == p->n || p->bins[bi].raw || !same_exporters(p, first, bi)) {
+            /* undecoded bins go in a request of their own, as do inputs bound
+             * for other exporters */
             touched_end = bi;
             break;
         }
@@ -664,6 +677,7 @@ static void send_decoded(struct otc_instance *ins, struct batch_ctx *x, enum otc
         } else if ((out = build(x, s)) != NULL) {
             out->received_ns = f->b->received_ns;
             for (size_t i = first; i < touched_end && out; i++) {
+                otc_batch_merge_skip(out, p->bins[i].b, i == first);
                 if (otc_batch_adopt(out, otc_batch_ref(p->bins[i].b)) != OTC_OK) {
                     otc_batch_unref(out);
                     out = NULL;
