@@ -290,7 +290,7 @@ static int at_attrs_make(const struct at_props_cfg *p, const char *w, const char
     if (!v) {
         return OTC_ENOMEM;
     }
-    for (size_t i = 0; i < l->n; i++, (*n_out)++) {
+    for (size_t i = 0; i < l->n; i++) {
         char at[96];
         bool regexp;
 
@@ -298,6 +298,7 @@ static int at_attrs_make(const struct at_props_cfg *p, const char *w, const char
         if (!c[i].key || !*c[i].key) {
             FAIL("%s.key: can't have empty key in the list of attributes", at);
         }
+        *n_out = i + 1; /* freed with the others from here on */
         if (!(v[i].key = strdup(c[i].key))) {
             return OTC_ENOMEM;
         }
