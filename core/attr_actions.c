@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "any_value.h"
@@ -71,6 +72,8 @@ struct otc_attr_actions {
     size_t             n;
     size_t             grow; /* most attributes one pass can add */
     pcre2_match_data  *md;
+    EVP_MD            *sha256; /* fetched once: hash actions */
+    EVP_MD_CTX        *sha_ctx;
 };
 
 /* ------------------------------------------------------------ compile */
@@ -93,6 +96,8 @@ void otc_attr_actions_free(struct otc_attr_actions *a)
         free(x->names);
     }
     pcre2_match_data_free(a->md);
+    EVP_MD_CTX_free(a->sha_ctx);
+    EVP_MD_free(a->sha256);
     free(a->v);
     free(a);
 }
@@ -298,6 +303,13 @@ int otc_attr_actions_compile(const struct otc_cfg_list *l, const char *list,
         }
         a->grow += a->v[i].kind == AA_EXTRACT ? a->v[i].n_groups
                    : a->v[i].kind <= AA_UPSERT ? 1 : 0;
+        if (a->v[i].kind == AA_HASH && !a->sha256 &&
+            (!(a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) ||
+             !(a->sha_ctx = EVP_MD_CTX_new()))) {
+            otc_attr_actions_free(a);
+            snprintf(err, errlen, "cannot set up SHA-256 (OpenSSL)");
+            return OTC_ENOMEM;
+        }
         if (a->v[i].re && !a->md && !(a->md = pcre2_match_data_create(64, NULL))) {
             otc_attr_actions_free(a);
             snprintf(err, errlen, "out of memory");
@@ -405,10 +417,11 @@ static int aa_set_value(struct aa_set *s, long i, const char *key, const otc_any
     return aa_append(s, key, c) == OTC_OK ? 1 : OTC_ENOMEM;
 }
 
-static int aa_hash(struct aa_set *s, size_t i)
+static int aa_hash(struct otc_attr_actions *a, struct aa_set *s, size_t i)
 {
     otc_any_value *v = s->v[i]->value, *h;
     unsigned char md[SHA256_DIGEST_LENGTH], buf[8];
+    static const char digits[] = "0123456789abcdef";
     const unsigned char *in = NULL;
     size_t len = 0;
     char hex[2 * SHA256_DIGEST_LENGTH + 1] = "";
@@ -441,11 +454,21 @@ static int aa_hash(struct aa_set *s, size_t i)
     default:
         break;
     }
+    if (len && !s->arena) {
+        return 1; /* a dry run: no value is its own SHA-256 */
+    }
     if (len) { /* otelcol leaves an empty string (and other types) as "" */
-        SHA256(in, len, md);
-        for (int b = 0; b < SHA256_DIGEST_LENGTH; b++) {
-            snprintf(hex + 2 * b, 3, "%02x", md[b]);
+        unsigned int mdlen = 0;
+        if (!EVP_DigestInit_ex2(a->sha_ctx, a->sha256, NULL) ||
+            !EVP_DigestUpdate(a->sha_ctx, in, len) ||
+            !EVP_DigestFinal_ex(a->sha_ctx, md, &mdlen) || mdlen != SHA256_DIGEST_LENGTH) {
+            return OTC_ENOMEM;
         }
+        for (int b = 0; b < SHA256_DIGEST_LENGTH; b++) {
+            hex[2 * b] = digits[md[b] >> 4];
+            hex[2 * b + 1] = digits[md[b] & 15];
+        }
+        hex[2 * SHA256_DIGEST_LENGTH] = '\0';
     }
     if (v && v->value_case == ANY(STRING_VALUE) && !strcmp(v->string_value, hex)) {
         return 0;
@@ -485,7 +508,7 @@ static int aa_by_pattern(struct otc_attr_actions *a, const struct aa_action *x, 
             changed = 1;
             continue;
         }
-        if ((r = aa_hash(s, i)) < 0) {
+        if ((r = aa_hash(a, s, i)) < 0) {
             return r;
         }
         if (r && !s->arena) {
@@ -685,7 +708,7 @@ static int aa_run(struct otc_attr_actions *a, struct aa_set *s)
             break;
         case AA_HASH:
             if (x->key && (i = aa_find(s, x->key)) >= 0) {
-                r = aa_hash(s, (size_t)i);
+                r = aa_hash(a, s, (size_t)i);
             }
             if (r >= 0 && !(r && !s->arena) && x->re) {
                 int p = aa_by_pattern(a, x, s);
