@@ -8,8 +8,9 @@
 # - attributes/log_body_regexp is testdata/config.yaml's of the same
 #   processor;
 # - resource is the example of processor/resourceprocessor/README.md.
-# Each signal goes through an attributes processor, then the resource
-# processor; the sink must receive exactly what a model of otelcol's rules
+# Traces go through an attributes processor, then the resource processor;
+# logs and metrics through the resource processor first (it rewrites the
+# received bytes without decoding them), then an attributes processor; the sink must receive exactly what a model of otelcol's rules
 # (written here from the READMEs) makes of the sent requests. `otelc
 # validate` names a bad action with its file:line:column.
 # SPDX-License-Identifier: Apache-2.0
@@ -96,11 +97,11 @@ exporters:
       exporters: [otlp/sink]
     logs:
       receivers: [otlp]
-      processors: [attributes/log_body_regexp, resource]
+      processors: [resource, attributes/log_body_regexp]
       exporters: [otlp/sink]
     metrics:
       receivers: [otlp]
-      processors: [attributes/metrics, resource]
+      processors: [resource, attributes/metrics]
       exporters: [otlp/sink]
 """
 

@@ -123,7 +123,7 @@ static void set_attrs(otc_span *sp, struct otc_arena *a, size_t n, otc_key_value
 }
 
 #define SPAN(req, i) ((req)->resource_spans[0]->scope_spans[0]->spans[i])
-#define OUT_TRACES(b) ((const otc_traces_req *)(b)->msg)
+#define OUT_TRACES(b) ((const otc_traces_req *)otc_batch_msg(b))
 
 /* ------------------------------------------------------------ actions */
 
@@ -572,7 +572,7 @@ static void test_logs(void **state)
         req->resource_logs[0]->scope_logs[0]->log_records[i] = lr;
     }
     out = run(ins, pt_batch(OTC_LOGS, &a, &req->base));
-    sl = ((const otc_logs_req *)out->msg)->resource_logs[0]->scope_logs[0];
+    sl = ((const otc_logs_req *)otc_batch_msg(out))->resource_logs[0]->scope_logs[0];
     for (size_t i = 0; i < n; i++) {
         const otc_log_record *lr = sl->log_records[i];
         print_message("    record %zu: %s\n", i, cases[i].changed ? "changed" : "untouched");
@@ -696,7 +696,7 @@ static void test_metrics(void **state)
     req->resource_metrics = pt_alloc(&a, sizeof(*req->resource_metrics));
     req->resource_metrics[0] = rm;
     out = run(ins, pt_batch(OTC_METRICS, &a, &req->base));
-    sm = ((const otc_metrics_req *)out->msg)->resource_metrics[0]->scope_metrics[0];
+    sm = ((const otc_metrics_req *)otc_batch_msg(out))->resource_metrics[0]->scope_metrics[0];
     for (size_t i = 0; i < n; i++) {
         size_t np;
         ProtobufCMessage **pts = otc_msg_points(sm->metrics[i], &np);

@@ -90,6 +90,15 @@ static void fill(struct otc_arena *a, PtResource *r, int which)
     r->n_attributes = 3;
 }
 
+/* On undecoded requests (the *_undecoded run) the processor rewrites the
+ * bytes without decoding the request. */
+static void expect_form(struct otc_batch *out)
+{
+    if (getenv("OTC_FX_UNDECODED")) {
+        assert_false(otc_batch_is_decoded(out));
+    }
+}
+
 static void check(const PtResource *r0, const PtResource *r1)
 {
     expect_str(get(r0, "cloud.availability_zone"), "zone-1");
@@ -129,8 +138,9 @@ static void test_readme_all_signals(void **state)
             fill(&a, v[0]->resource, 0);
             fill(&a, v[1]->resource, 1);
             out = run(ins, pt_batch(OTC_TRACES, &a, &req->base));
-            check(((const otc_traces_req *)out->msg)->resource_spans[0]->resource,
-                  ((const otc_traces_req *)out->msg)->resource_spans[1]->resource);
+            expect_form(out);
+            check(((const otc_traces_req *)otc_batch_msg(out))->resource_spans[0]->resource,
+                  ((const otc_traces_req *)otc_batch_msg(out))->resource_spans[1]->resource);
         } else if (s == OTC_LOGS) {
             otc_logs_req *req = pt_logs(&a, 0);
             otc_resource_logs **v = pt_alloc(&a, 2 * sizeof(*v));
@@ -141,8 +151,9 @@ static void test_readme_all_signals(void **state)
             fill(&a, v[0]->resource, 0);
             fill(&a, v[1]->resource, 1);
             out = run(ins, pt_batch(OTC_LOGS, &a, &req->base));
-            check(((const otc_logs_req *)out->msg)->resource_logs[0]->resource,
-                  ((const otc_logs_req *)out->msg)->resource_logs[1]->resource);
+            expect_form(out);
+            check(((const otc_logs_req *)otc_batch_msg(out))->resource_logs[0]->resource,
+                  ((const otc_logs_req *)otc_batch_msg(out))->resource_logs[1]->resource);
         } else {
             otc_metrics_req *req = pt_alloc(&a, sizeof(*req));
             otc_resource_metrics **v = pt_alloc(&a, 2 * sizeof(*v));
@@ -156,8 +167,9 @@ static void test_readme_all_signals(void **state)
             req->resource_metrics = v;
             req->n_resource_metrics = 2;
             out = run(ins, pt_batch(OTC_METRICS, &a, &req->base));
-            check(((const otc_metrics_req *)out->msg)->resource_metrics[0]->resource,
-                  ((const otc_metrics_req *)out->msg)->resource_metrics[1]->resource);
+            expect_form(out);
+            check(((const otc_metrics_req *)otc_batch_msg(out))->resource_metrics[0]->resource,
+                  ((const otc_metrics_req *)otc_batch_msg(out))->resource_metrics[1]->resource);
         }
         otc_batch_unref(out);
         pt_built_free(&bt);
@@ -178,7 +190,8 @@ static void test_missing_resource(void **state)
     req = pt_traces(&a, 0);
     req->resource_spans[0]->resource = NULL;
     out = run(ins, pt_batch(OTC_TRACES, &a, &req->base));
-    r = ((const otc_traces_req *)out->msg)->resource_spans[0]->resource;
+    expect_form(out);
+    r = ((const otc_traces_req *)otc_batch_msg(out))->resource_spans[0]->resource;
     assert_non_null(r);
     expect_str(get(r, "cloud.availability_zone"), "zone-1");
     expect_str(get(r, "service.namespace"), "default");
@@ -209,6 +222,36 @@ static void test_untouched(void **state)
     assert_ptr_equal(out, b);
     assert_true(otc_batch_bytes_fresh(out));
     otc_batch_unref(out);
+    pt_built_free(&bt);
+}
+
+/* A batch another holder shares (fan-out) is not changed: the stage gets a
+ * copy (a new request of its own on undecoded requests). */
+static void test_shared(void **state)
+{
+    struct pt_built bt;
+    struct otc_instance *ins = build(&bt, CFG_HEAD README_ACTIONS CFG_TAIL("traces"));
+    struct otc_arena a;
+    otc_traces_req *req;
+    struct otc_batch *b, *out;
+
+    otc_arena_init(&a, 1 << 12);
+    req = pt_traces(&a, 1);
+    req->resource_spans[0]->scope_spans[0]->spans[0] = pt_span(&a, (const uint8_t *)"0123456789abcdef", 16, 5);
+    fill(&a, req->resource_spans[0]->resource, 0);
+    b = pt_batch(OTC_TRACES, &a, &req->base);
+    otc_batch_ref(b);
+    out = run(ins, b);
+    assert_ptr_not_equal(out, b);
+    expect_str(get(((const otc_traces_req *)otc_batch_msg(b))->resource_spans[0]->resource,
+                   "cloud.availability_zone"), "old");
+    expect_str(get(((const otc_traces_req *)otc_batch_msg(out))->resource_spans[0]->resource,
+                   "cloud.availability_zone"), "zone-1");
+    assert_int_equal(out->items, 1);
+    assert_int_equal(((const otc_traces_req *)otc_batch_msg(out))->resource_spans[0]
+                         ->scope_spans[0]->spans[0]->span_id.data[0], 5);
+    otc_batch_unref(out);
+    otc_batch_unref(b);
     pt_built_free(&bt);
 }
 
@@ -243,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_readme_all_signals),
         cmocka_unit_test(test_missing_resource),
         cmocka_unit_test(test_untouched),
+        cmocka_unit_test(test_shared),
         cmocka_unit_test(test_config_errors),
     };
 
