@@ -1,12 +1,12 @@
 /* bench_processors.c - cost of each processor (probabilistic_sampler, truncate,
- * transform, attributes, resource, dedup, batch, memory_limiter) per span of a 100-span request with 10
- * string attributes per span (and per log record and metric data point of
- * requests of the same shape), next to a pass-through stage and the arena decode
- * that any decoding stage needs (batch also on undecoded requests, as the receivers'
- * fast path delivers them, and with the exporter's encoding of its output); and the
- * dedup check per key, single-threaded and
- * with 2 producer threads feeding the one worker thread that owns the table (as
- * receivers feed a pipeline).
+ * transform, attributes, resource, dedup, batch, memory_limiter) per span of a
+ * 100-span request with 10 string attributes per span (and per log record and
+ * metric data point of requests of the same shape), next to a pass-through
+ * stage and the arena decode that any decoding stage needs (batch also on
+ * undecoded requests, as the receivers' fast path delivers them, and with the
+ * exporter's encoding of its output); and the dedup check per key,
+ * single-threaded and with 2 producer threads feeding the one worker thread
+ * that owns the table (as receivers feed a pipeline).
  * Usage: bench_processors [requests per case [only cases whose name contains this,
  * or "=name" for one case]]
  * BENCH_NO_WARM=1 skips filling the dedup table first (for callgrind counts). */
@@ -920,8 +920,9 @@ int main(int argc, char **argv)
                dedup_big, iters, IN_METRICS_RAW, false, (1 << 20) / SPANS + 1);
     bench_proc("memory_limiter (admit + consume)", &otc_processor_memory_limiter_ops, memlim,
                iters, IN_DECODED, true, 0);
-    /* attributes and resource: they decode (the undecoded cases include it), run
-     * their actions dry first and rewrite only a request something changes in */
+    /* attributes decodes (its undecoded case includes the decode), runs its actions
+     * dry first and rewrites only a request something changes in; resource reads
+     * an undecoded request's Resources alone and rewrites its bytes */
     {
         static const char at_upsert[] = "actions: [{key: env, value: prod, action: upsert}]";
         static const char at_hash[] =
@@ -963,12 +964,12 @@ int main(int argc, char **argv)
                         &otc_processor_attributes_ops, at_upsert, iters, IN_METRICS);
         bench_proc_yaml("resource upsert (one resource per request)", &otc_processor_resource_ops,
                         rs_upsert, iters, IN_DECODED);
-        bench_proc_yaml("resource upsert, undecoded (decode included)",
+        bench_proc_yaml("resource upsert, undecoded (Resources rewritten, no decode)",
                         &otc_processor_resource_ops, rs_upsert, iters, IN_RAW);
-        bench_proc_yaml("resource upsert, logs, undecoded", &otc_processor_resource_ops,
-                        rs_upsert, iters, IN_LOGS_RAW);
-        bench_proc_yaml("resource upsert, metrics, undecoded", &otc_processor_resource_ops,
-                        rs_upsert, iters, IN_METRICS_RAW);
+        bench_proc_yaml("resource upsert, logs, undecoded (no decode)",
+                        &otc_processor_resource_ops, rs_upsert, iters, IN_LOGS_RAW);
+        bench_proc_yaml("resource upsert, metrics, undecoded (no decode)",
+                        &otc_processor_resource_ops, rs_upsert, iters, IN_METRICS_RAW);
     }
 
     if (wanted("dedup table")) {

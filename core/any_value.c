@@ -357,7 +357,11 @@ static void aa_float_text(double f, bool es6, char *out, size_t n)
     }
     if (exp_form) {
         w += snprintf(out + w, n - (size_t)w, "%c%s%s", d[0], nd > 1 ? "." : "", d + 1);
-        snprintf(out + w, n - (size_t)w, e < 0 && e > -10 ? "e-%d" : "e%+03d", e < 0 && e > -10 ? -e : e);
+        if (e < 0 && e > -10) { /* e-7, not e-07 */
+            snprintf(out + w, n - (size_t)w, "e-%d", -e);
+        } else {
+            snprintf(out + w, n - (size_t)w, "e%+03d", e);
+        }
         return;
     }
     if (e >= nd - 1) {

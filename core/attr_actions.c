@@ -210,7 +210,8 @@ static int aa_compile_one(const struct otc_attr_action_cfg *c, const char *where
             !(x->value = otc_any_from_cfg(&c->value))) {
             return OTC_ENOMEM;
         }
-        if (c->default_value.kind != OTC_VAL_NONE && !(x->def = otc_any_from_cfg(&c->default_value))) {
+        if (c->default_value.kind != OTC_VAL_NONE &&
+            !(x->def = otc_any_from_cfg(&c->default_value))) {
             return OTC_ENOMEM;
         }
         if (has_from && !(x->from_attribute = strdup(c->from_attribute))) {

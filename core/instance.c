@@ -56,7 +56,8 @@ int otc_instance_validate_signal(struct otc_instance *ins, enum otc_signal s, st
 {
     char err[256];
 
-    if (!ins->ops->validate_signal || ins->ops->validate_signal(ins->ctx, s, err, sizeof(err)) == OTC_OK) {
+    if (!ins->ops->validate_signal ||
+        ins->ops->validate_signal(ins->ctx, s, err, sizeof(err)) == OTC_OK) {
         return OTC_OK;
     }
     otc_diag_add(d, y->path, validate_mark(y, node, err), "%s \"%s\": %s (in a %s pipeline)",

@@ -211,7 +211,8 @@ static int at_match_type(const struct at_props_cfg *p, const char *where, bool *
         *regexp = t[0] == 'r';
         return OTC_OK;
     }
-    FAIL("%s.match_type: unrecognized match_type: '%s', valid types are: [regexp strict]", where, t);
+    FAIL("%s.match_type: unrecognized match_type: '%s', valid types are: [regexp strict]", where,
+         t);
 }
 
 static int at_regex(const char *pat, const char *where, pcre2_code **out, char *err, size_t errlen)

@@ -237,7 +237,8 @@ static void test_shared(void **state)
 
     otc_arena_init(&a, 1 << 12);
     req = pt_traces(&a, 1);
-    req->resource_spans[0]->scope_spans[0]->spans[0] = pt_span(&a, (const uint8_t *)"0123456789abcdef", 16, 5);
+    req->resource_spans[0]->scope_spans[0]->spans[0] =
+        pt_span(&a, (const uint8_t *)"0123456789abcdef", 16, 5);
     fill(&a, req->resource_spans[0]->resource, 0);
     b = pt_batch(OTC_TRACES, &a, &req->base);
     otc_batch_ref(b);
