@@ -956,6 +956,8 @@ int main(int argc, char **argv)
                         &otc_processor_attributes_ops, at_regexp, iters, IN_DECODED);
         bench_proc_yaml("attributes, include services excludes every span",
                         &otc_processor_attributes_ops, at_excluded, iters, IN_DECODED);
+        bench_proc_yaml("attributes, include services excludes all, undecoded",
+                        &otc_processor_attributes_ops, at_excluded, iters, IN_RAW);
         bench_proc_yaml("attributes insert of a present key (nothing changes)",
                         &otc_processor_attributes_ops, at_unchanged, iters, IN_DECODED);
         bench_proc_yaml("attributes upsert, logs", &otc_processor_attributes_ops, at_upsert,

@@ -5,7 +5,9 @@
  * filtermetric do for each signal). Config is checked and compiled on the
  * main thread; batches are processed on the pipeline worker thread: a
  * read-only pass over the decoded request first, so a request none of whose
- * items would change goes on with its received bytes. */
+ * items would change goes on with its received bytes. An undecoded request
+ * that include / exclude leave nothing of (by metric names, or by the
+ * resource and scope properties of spans and log records) is not decoded. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -855,6 +857,122 @@ static int at_walk(struct at_pass *p, enum otc_signal s, const ProtobufCMessage 
     return otc_msg_walk(s, req, &v, NULL);
 }
 
+/* ------------------------------------------------ undecoded requests */
+
+/* Whether a section's matcher has properties of the resource or scope alone
+ * (services, resources, libraries): then an item whose resource or scope
+ * fails them fails the section, whatever the item is. */
+static bool at_has_head_props(const struct at_matcher *m)
+{
+    return m && (m->services.n || m->n_res || m->n_libs);
+}
+
+/* The head properties of m for a resource and scope (the item's own are
+ * left to the decoded pass). */
+static bool at_head_match(const struct at_matcher *m, const at_resource *r, const at_scope *sc)
+{
+    static otc_span none = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT;
+    struct at_matcher head = *m;
+
+    /* the item's own properties are taken as matching */
+    memset(&head.names, 0, sizeof(head.names));
+    memset(&head.kinds, 0, sizeof(head.kinds));
+    memset(&head.bodies, 0, sizeof(head.bodies));
+    memset(&head.sev_texts, 0, sizeof(head.sev_texts));
+    head.sev = false;
+    head.n_attrs = 0;
+    return at_span_match(&head, &none, r, sc);
+}
+
+struct at_wire {
+    const struct at_matcher *inc, *exc;
+    struct otc_arena        *tmp;
+    at_resource             *res;
+    at_scope                *scope;
+    bool                     selected; /* the current scope's items may be selected */
+};
+
+#define AT_WIRE_SELECTED 1
+#define AT_WIRE_UNKNOWN  2
+
+static int at_wire_resource(void *arg, const struct otc_pb_head *h)
+{
+    struct at_wire *w = arg;
+
+    w->res = NULL;
+    if (h->msg && !(w->res = opentelemetry__proto__resource__v1__resource__unpack(
+                        &w->tmp->pb, h->msg_len, h->msg))) {
+        return AT_WIRE_UNKNOWN;
+    }
+    return 0;
+}
+
+static int at_wire_scope(void *arg, const struct otc_pb_head *h)
+{
+    struct at_wire *w = arg;
+
+    w->scope = NULL;
+    if (h->msg && !(w->scope = opentelemetry__proto__common__v1__instrumentation_scope__unpack(
+                        &w->tmp->pb, h->msg_len, h->msg))) {
+        return AT_WIRE_UNKNOWN;
+    }
+    w->selected = at_head_match(w->inc, w->res, w->scope);
+    return 0;
+}
+
+static int at_wire_item(void *arg, const uint8_t *p, size_t len)
+{
+    (void)p;
+    (void)len;
+    return ((struct at_wire *)arg)->selected ? AT_WIRE_SELECTED : 0;
+}
+
+static int at_wire_point(void *arg, const struct otc_pb_metric *m, const uint8_t *p, size_t len)
+{
+    const struct at_wire *w = arg;
+    const char *name = m->name ? (const char *)m->name : "";
+    size_t n = m->name ? m->name_len : 0;
+
+    (void)p;
+    (void)len;
+    if ((w->inc && !at_set_match(&w->inc->names, w->inc->md, name, n)) ||
+        (w->exc && at_set_match(&w->exc->names, w->exc->md, name, n))) {
+        return 0;
+    }
+    return AT_WIRE_SELECTED;
+}
+
+/* True when include / exclude surely select no item of the undecoded b. */
+static bool at_wire_none(const struct attributes_ctx *c, const struct otc_batch *b)
+{
+    enum otc_signal s = b->signal;
+    struct at_wire w = {.inc = c->match[s][AT_INCLUDE], .exc = c->match[s][AT_EXCLUDE]};
+    struct otc_pb_visitor v = {.arg = &w, .heads = true};
+    struct otc_arena tmp;
+    int r;
+
+    if (s == OTC_METRICS) {
+        if (!w.inc && !w.exc) {
+            return false;
+        }
+        v.point = at_wire_point;
+    } else {
+        if (!at_has_head_props(w.inc)) {
+            return false;
+        }
+        v.resource = at_wire_resource;
+        v.scope = at_wire_scope;
+        v.item = at_wire_item;
+    }
+    otc_arena_init(&tmp, 4096);
+    w.tmp = &tmp;
+    r = otc_pb_walk(b->raw, b->raw_len, &v, NULL);
+    otc_arena_release(&tmp);
+    return r == OTC_OK;
+}
+
+/* ------------------------------------------------------------- consume */
+
 static int attributes_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
 {
     struct attributes_ctx *c = vctx;
@@ -864,6 +982,9 @@ static int attributes_consume(struct otc_instance *ins, void *vctx, struct otc_b
     const ProtobufCMessage *msg;
     ProtobufCMessage *mut;
 
+    if (c->compiled && !otc_batch_is_decoded(b) && at_wire_none(c, b)) {
+        return otc_next(ins, b); /* nothing selected: not even decoded */
+    }
     if (!c->compiled || !(msg = otc_batch_msg(b)) || at_walk(&p, s, msg) != 1) {
         return otc_next(ins, b); /* nothing would change (or undecodable: as it came) */
     }

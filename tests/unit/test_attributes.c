@@ -527,6 +527,58 @@ static void test_untouched(void **state)
         out = run(ins, b);
         assert_ptr_equal(out, b);
         assert_true(otc_batch_bytes_fresh(out));
+        if (y == 0 && getenv("OTC_FX_UNDECODED")) {
+            assert_false(otc_batch_is_decoded(out)); /* excluded by its resource: not decoded */
+        }
+        otc_batch_unref(out);
+        pt_built_free(&bt);
+    }
+    /* metrics no metric_names selects: not decoded either */
+    {
+        struct pt_built bt;
+        struct otc_instance *ins = build(&bt, CFG_HEAD
+            "    include: {match_type: regexp, metric_names: [\"^http\\\\.\"]}\n"
+            "    actions: [{key: x, value: 1, action: upsert}]\n" CFG_TAIL("metrics"));
+        struct otc_arena a;
+        otc_metrics_req *req;
+        otc_metric *m;
+        Opentelemetry__Proto__Metrics__V1__NumberDataPoint *dp, **dps;
+        struct otc_batch *b, *out;
+
+        otc_arena_init(&a, 1 << 12);
+        req = pt_alloc(&a, sizeof(*req));
+        opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__init(req);
+        req->n_resource_metrics = 1;
+        req->resource_metrics = pt_alloc(&a, sizeof(*req->resource_metrics));
+        req->resource_metrics[0] = pt_alloc(&a, sizeof(otc_resource_metrics));
+        opentelemetry__proto__metrics__v1__resource_metrics__init(req->resource_metrics[0]);
+        req->resource_metrics[0]->n_scope_metrics = 1;
+        req->resource_metrics[0]->scope_metrics = pt_alloc(&a, sizeof(otc_scope_metrics *));
+        req->resource_metrics[0]->scope_metrics[0] = pt_alloc(&a, sizeof(otc_scope_metrics));
+        opentelemetry__proto__metrics__v1__scope_metrics__init(
+            req->resource_metrics[0]->scope_metrics[0]);
+        m = pt_alloc(&a, sizeof(*m));
+        opentelemetry__proto__metrics__v1__metric__init(m);
+        m->name = pt_str(&a, "db.calls");
+        m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE;
+        m->gauge = pt_alloc(&a, sizeof(*m->gauge));
+        opentelemetry__proto__metrics__v1__gauge__init(m->gauge);
+        dp = pt_alloc(&a, sizeof(*dp));
+        opentelemetry__proto__metrics__v1__number_data_point__init(dp);
+        dps = pt_alloc(&a, sizeof(*dps));
+        dps[0] = dp;
+        m->gauge->data_points = dps;
+        m->gauge->n_data_points = 1;
+        req->resource_metrics[0]->scope_metrics[0]->metrics = pt_alloc(&a, sizeof(m));
+        req->resource_metrics[0]->scope_metrics[0]->metrics[0] = m;
+        req->resource_metrics[0]->scope_metrics[0]->n_metrics = 1;
+        b = pt_batch(OTC_METRICS, &a, &req->base);
+        out = run(ins, b);
+        assert_ptr_equal(out, b);
+        assert_true(otc_batch_bytes_fresh(out));
+        if (getenv("OTC_FX_UNDECODED")) {
+            assert_false(otc_batch_is_decoded(out));
+        }
         otc_batch_unref(out);
         pt_built_free(&bt);
     }
