@@ -376,9 +376,21 @@ static int aa_append(struct aa_set *s, const char *key, otc_any_value *val)
     return OTC_OK;
 }
 
+/* A JIT-compiled pattern runs through the JIT's own entry (which skips the
+ * interpreter's option and UTF checks: OTLP strings are valid UTF-8 once
+ * received); one the JIT could not compile runs in the interpreter. */
+static int aa_exec(const pcre2_code *re, const char *s, size_t len, pcre2_match_data *md)
+{
+    size_t jit = 0;
+
+    pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &jit);
+    return jit ? pcre2_jit_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL)
+               : pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
+}
+
 static bool aa_re_match(struct otc_attr_actions *a, const pcre2_code *re, const char *s)
 {
-    return pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, a->md, NULL) >= 0;
+    return aa_exec(re, s, strlen(s), a->md) >= 0;
 }
 
 /* The new value of x for the set, or NULL when it has none. */
@@ -532,7 +544,7 @@ static int aa_extract(struct otc_attr_actions *a, const struct aa_action *x, str
         return 0;
     }
     subject = s->v[i]->value->string_value;
-    rc = pcre2_match(x->re, (PCRE2_SPTR)subject, strlen(subject), 0, 0, a->md, NULL);
+    rc = aa_exec(x->re, subject, strlen(subject), a->md);
     if (rc < 0) {
         return 0;
     }

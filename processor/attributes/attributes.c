@@ -269,10 +269,22 @@ static int at_set_make(const struct at_props_cfg *p, const char *w, const char *
     return OTC_OK;
 }
 
+/* A JIT-compiled pattern runs through the JIT's own entry (which skips the
+ * interpreter's option and UTF checks: OTLP strings are valid UTF-8 once
+ * received); one the JIT could not compile runs in the interpreter. */
+static int at_exec(const pcre2_code *re, const char *s, size_t len, pcre2_match_data *md)
+{
+    size_t jit = 0;
+
+    pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &jit);
+    return jit ? pcre2_jit_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL)
+               : pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
+}
+
 static bool at_set_match(const struct at_set *s, pcre2_match_data *md, const char *str, size_t len)
 {
     for (size_t i = 0; i < s->n; i++) {
-        if (s->res ? pcre2_match(s->res[i], (PCRE2_SPTR)str, len, 0, 0, md, NULL) >= 0
+        if (s->res ? at_exec(s->res[i], str, len, md) >= 0
                    : strlen(s->strs[i]) == len && !memcmp(s->strs[i], str, len)) {
             return true;
         }
@@ -520,7 +532,7 @@ static bool at_attrs_match(const struct at_matcher *m, const struct at_attr *v, 
         }
         if (v[i].re) {
             if (!otc_any_match_text(kv->value, buf, sizeof(buf), &s, &len) ||
-                pcre2_match(v[i].re, (PCRE2_SPTR)s, len, 0, 0, m->md, NULL) < 0) {
+                at_exec(v[i].re, s, len, m->md) < 0) {
                 return false;
             }
         } else if (v[i].value && !otc_any_equal(v[i].value, kv->value)) {
