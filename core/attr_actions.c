@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,6 @@
 #include "otc/otc_rc.h"
 
 #define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
-
 
 #define AOFF(f) offsetof(struct otc_attr_action_cfg, f)
 
@@ -71,10 +71,85 @@ struct otc_attr_actions {
     struct aa_action  *v;
     size_t             n;
     size_t             grow; /* most attributes one pass can add */
-    pcre2_match_data  *md;
+    uint32_t           groups; /* most capture groups of a pattern */
     EVP_MD            *sha256; /* fetched once: hash actions */
-    EVP_MD_CTX        *sha_ctx;
 };
+
+/* ------------------------------------------------------------ per thread */
+
+/* What applying needs that cannot be shared between the threads applying the
+ * same actions: regex match data and a digest context. Made on first use,
+ * freed when the thread ends. */
+struct aa_tls {
+    pcre2_match_data *md;
+    EVP_MD_CTX       *sha;
+};
+
+static pthread_key_t  aa_key;
+static pthread_once_t aa_once = PTHREAD_ONCE_INIT;
+static bool           aa_key_ok;
+
+static void aa_tls_free(void *p)
+{
+    struct aa_tls *t = p;
+
+    pcre2_match_data_free(t->md);
+    EVP_MD_CTX_free(t->sha);
+    free(t);
+}
+
+static void aa_key_make(void)
+{
+    aa_key_ok = pthread_key_create(&aa_key, aa_tls_free) == 0;
+}
+
+static struct aa_tls *aa_tls(void)
+{
+    struct aa_tls *t;
+
+    pthread_once(&aa_once, aa_key_make);
+    if (!aa_key_ok) {
+        return NULL;
+    }
+    if (!(t = pthread_getspecific(aa_key)) && (t = calloc(1, sizeof(*t)))) {
+        if (pthread_setspecific(aa_key, t) != 0) {
+            free(t);
+            t = NULL;
+        }
+    }
+    return t;
+}
+
+/* This thread's match data, with room for pairs ovector pairs; NULL on ENOMEM. */
+static pcre2_match_data *aa_md(uint32_t pairs)
+{
+    struct aa_tls *t = aa_tls();
+
+    if (!t) {
+        return NULL;
+    }
+    if (pairs < 16) {
+        pairs = 16;
+    }
+    if (t->md && pcre2_get_ovector_count(t->md) < pairs) {
+        pcre2_match_data_free(t->md);
+        t->md = NULL;
+    }
+    if (!t->md) {
+        t->md = pcre2_match_data_create(pairs, NULL);
+    }
+    return t->md;
+}
+
+static EVP_MD_CTX *aa_sha_ctx(void)
+{
+    struct aa_tls *t = aa_tls();
+
+    if (t && !t->sha) {
+        t->sha = EVP_MD_CTX_new();
+    }
+    return t ? t->sha : NULL;
+}
 
 /* ------------------------------------------------------------ compile */
 
@@ -95,8 +170,6 @@ void otc_attr_actions_free(struct otc_attr_actions *a)
         }
         free(x->names);
     }
-    pcre2_match_data_free(a->md);
-    EVP_MD_CTX_free(a->sha_ctx);
     EVP_MD_free(a->sha256);
     free(a->v);
     free(a);
@@ -305,16 +378,13 @@ int otc_attr_actions_compile(const struct otc_cfg_list *l, const char *list,
         a->grow += a->v[i].kind == AA_EXTRACT ? a->v[i].n_groups
                    : a->v[i].kind <= AA_UPSERT ? 1 : 0;
         if (a->v[i].kind == AA_HASH && !a->sha256 &&
-            (!(a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) ||
-             !(a->sha_ctx = EVP_MD_CTX_new()))) {
+            !(a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL))) {
             otc_attr_actions_free(a);
             snprintf(err, errlen, "cannot set up SHA-256 (OpenSSL)");
             return OTC_ENOMEM;
         }
-        if (a->v[i].re && !a->md && !(a->md = pcre2_match_data_create(64, NULL))) {
-            otc_attr_actions_free(a);
-            snprintf(err, errlen, "out of memory");
-            return OTC_ENOMEM;
+        if (a->v[i].n_groups + 1 > a->groups) {
+            a->groups = a->v[i].n_groups + 1;
         }
     }
     *out = a;
@@ -381,6 +451,10 @@ static int aa_append(struct aa_set *s, const char *key, otc_any_value *val)
  * received); one the JIT could not compile runs in the interpreter. */
 static int aa_exec(const pcre2_code *re, const char *s, size_t len, pcre2_match_data *md)
 {
+    if (!md) {
+        return PCRE2_ERROR_NOMEMORY;
+    }
+
     size_t jit = 0;
 
     pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &jit);
@@ -390,7 +464,7 @@ static int aa_exec(const pcre2_code *re, const char *s, size_t len, pcre2_match_
 
 static bool aa_re_match(struct otc_attr_actions *a, const pcre2_code *re, const char *s)
 {
-    return aa_exec(re, s, strlen(s), a->md) >= 0;
+    return aa_exec(re, s, strlen(s), aa_md(a->groups)) >= 0;
 }
 
 /* The new value of x for the set, or NULL when it has none. */
@@ -472,9 +546,9 @@ static int aa_hash(struct otc_attr_actions *a, struct aa_set *s, size_t i)
     }
     if (len) { /* otelcol leaves an empty string (and other types) as "" */
         unsigned int mdlen = 0;
-        if (!EVP_DigestInit_ex2(a->sha_ctx, a->sha256, NULL) ||
-            !EVP_DigestUpdate(a->sha_ctx, in, len) ||
-            !EVP_DigestFinal_ex(a->sha_ctx, md, &mdlen) || mdlen != SHA256_DIGEST_LENGTH) {
+        EVP_MD_CTX *ctx = aa_sha_ctx();
+        if (!ctx || !EVP_DigestInit_ex2(ctx, a->sha256, NULL) || !EVP_DigestUpdate(ctx, in, len) ||
+            !EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != SHA256_DIGEST_LENGTH) {
             return OTC_ENOMEM;
         }
         for (int b = 0; b < SHA256_DIGEST_LENGTH; b++) {
@@ -537,6 +611,7 @@ static int aa_extract(struct otc_attr_actions *a, const struct aa_action *x, str
 {
     long i = aa_find(s, x->key);
     const char *subject;
+    pcre2_match_data *md;
     PCRE2_SIZE *ov;
     int rc, changed = 0;
 
@@ -544,11 +619,12 @@ static int aa_extract(struct otc_attr_actions *a, const struct aa_action *x, str
         return 0;
     }
     subject = s->v[i]->value->string_value;
-    rc = aa_exec(x->re, subject, strlen(subject), a->md);
+    md = aa_md(a->groups);
+    rc = aa_exec(x->re, subject, strlen(subject), md);
     if (rc < 0) {
         return 0;
     }
-    ov = pcre2_get_ovector_pointer(a->md);
+    ov = pcre2_get_ovector_pointer(md);
     for (uint32_t g = 1; g <= x->n_groups; g++) {
         const char *from = "";
         size_t len = 0;
@@ -774,4 +850,9 @@ int otc_attr_actions_apply(struct otc_attr_actions *a, struct otc_arena *arena,
     *kvs = s.v;
     *n = s.n;
     return rc < 0 ? rc : OTC_OK;
+}
+
+bool otc_regex_match(const struct pcre2_real_code_8 *re, const char *s, size_t len)
+{
+    return aa_exec((const pcre2_code *)re, s, len, aa_md(1)) >= 0;
 }

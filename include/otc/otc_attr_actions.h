@@ -3,7 +3,8 @@
  * from an `actions` list (the attributes processor) or an `attributes` list
  * (the resource processor), compiled once (values typed, regexes compiled
  * with PCRE2) and applied to one decoded attribute set at a time. A compiled
- * list belongs to one thread at a time (it holds the regex match data). */
+ * list is read-only once built: the workers of one pipeline may apply it at
+ * once (regex match data and digest contexts are per thread). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef OTC_INCLUDE_ATTR_ACTIONS_H
 #define OTC_INCLUDE_ATTR_ACTIONS_H
@@ -53,6 +54,11 @@ int  otc_attr_actions_apply(struct otc_attr_actions *a, struct otc_arena *arena,
 
 /* Helpers for matching on attribute values (the attributes processor's
  * include / exclude). */
+struct pcre2_real_code_8;
+/* True when the PCRE2 pattern re (8-bit, compiled by the caller) matches
+ * somewhere in s[0..len) (s valid UTF-8): through the JIT when the pattern was
+ * JIT-compiled, with this thread's match data. */
+bool           otc_regex_match(const struct pcre2_real_code_8 *re, const char *s, size_t len);
 /* A configured value as an AnyValue (malloc'd; free with otc_any_free). NULL
  * for OTC_VAL_NONE or on ENOMEM. */
 otc_any_value *otc_any_from_cfg(const struct otc_cfg_value *v);

@@ -153,7 +153,6 @@ struct at_matcher {
     size_t            n_attrs, n_res;
     struct at_lib    *libs;
     size_t            n_libs;
-    pcre2_match_data *md;
 };
 
 static void at_set_free(struct at_set *s)
@@ -198,7 +197,6 @@ static void at_matcher_free(struct at_matcher *m)
         at_set_free(&m->libs[i].version);
     }
     free(m->libs);
-    pcre2_match_data_free(m->md);
     free(m);
 }
 
@@ -269,22 +267,10 @@ static int at_set_make(const struct at_props_cfg *p, const char *w, const char *
     return OTC_OK;
 }
 
-/* A JIT-compiled pattern runs through the JIT's own entry (which skips the
- * interpreter's option and UTF checks: OTLP strings are valid UTF-8 once
- * received); one the JIT could not compile runs in the interpreter. */
-static int at_exec(const pcre2_code *re, const char *s, size_t len, pcre2_match_data *md)
-{
-    size_t jit = 0;
-
-    pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &jit);
-    return jit ? pcre2_jit_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL)
-               : pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
-}
-
-static bool at_set_match(const struct at_set *s, pcre2_match_data *md, const char *str, size_t len)
+static bool at_set_match(const struct at_set *s, const char *str, size_t len)
 {
     for (size_t i = 0; i < s->n; i++) {
-        if (s->res ? at_exec(s->res[i], str, len, md) >= 0
+        if (s->res ? otc_regex_match(s->res[i], str, len)
                    : strlen(s->strs[i]) == len && !memcmp(s->strs[i], str, len)) {
             return true;
         }
@@ -432,8 +418,7 @@ static int at_matcher_make(const struct at_props_cfg *p, const char *w, enum otc
                  "specified for log records", w);
         }
     }
-    if (!(m = calloc(1, sizeof(*m))) || !(m->md = pcre2_match_data_create(1, NULL))) {
-        free(m);
+    if (!(m = calloc(1, sizeof(*m)))) {
         return OTC_ENOMEM;
     }
     *out = m;
@@ -532,7 +517,7 @@ static bool at_attrs_match(const struct at_matcher *m, const struct at_attr *v, 
         }
         if (v[i].re) {
             if (!otc_any_match_text(kv->value, buf, sizeof(buf), &s, &len) ||
-                at_exec(v[i].re, s, len, m->md) < 0) {
+                !otc_regex_match(v[i].re, s, len)) {
                 return false;
             }
         } else if (v[i].value && !otc_any_equal(v[i].value, kv->value)) {
@@ -553,9 +538,9 @@ static bool at_props_match(const struct at_matcher *m, otc_key_value *const *kvs
     const char *version = sc && sc->version ? sc->version : "";
 
     for (size_t i = 0; i < m->n_libs; i++) {
-        if (!at_set_match(&m->libs[i].name, m->md, name, strlen(name)) ||
+        if (!at_set_match(&m->libs[i].name, name, strlen(name)) ||
             (!m->libs[i].any_version &&
-             !at_set_match(&m->libs[i].version, m->md, version, strlen(version)))) {
+             !at_set_match(&m->libs[i].version, version, strlen(version)))) {
             return false;
         }
     }
@@ -584,16 +569,16 @@ static bool at_span_match(const struct at_matcher *m, const otc_span *sp, const 
             s = "";
             len = 0;
         }
-        if (!at_set_match(&m->services, m->md, s, len)) {
+        if (!at_set_match(&m->services, s, len)) {
             return false;
         }
     }
-    if (m->names.n && !at_set_match(&m->names, m->md, sp->name, strlen(sp->name))) {
+    if (m->names.n && !at_set_match(&m->names, sp->name, strlen(sp->name))) {
         return false;
     }
     if (m->kinds.n) {
         const char *k = (unsigned)sp->kind < 6 ? span_kind_names[sp->kind] : "";
-        if (!at_set_match(&m->kinds, m->md, k, strlen(k))) {
+        if (!at_set_match(&m->kinds, k, strlen(k))) {
             return false;
         }
     }
@@ -611,12 +596,12 @@ static bool at_log_match(const struct at_matcher *m, const otc_log_record *lr,
         if (lr->body) {
             otc_any_match_text(lr->body, buf, sizeof(buf), &s, &len);
         }
-        if (!at_set_match(&m->bodies, m->md, s, len)) {
+        if (!at_set_match(&m->bodies, s, len)) {
             return false;
         }
     }
     if (m->sev_texts.n &&
-        !at_set_match(&m->sev_texts, m->md, lr->severity_text, strlen(lr->severity_text))) {
+        !at_set_match(&m->sev_texts, lr->severity_text, strlen(lr->severity_text))) {
         return false;
     }
     if (m->sev && (lr->severity_number == 0 ? !m->sev_undefined
@@ -817,8 +802,8 @@ static int at_metric_cb(void *arg, ProtobufCMessage *item)
     struct at_pass *p = arg;
     const otc_metric *m = (const otc_metric *)item;
     size_t len = strlen(m->name);
-    bool skip = (p->inc && !at_set_match(&p->inc->names, p->inc->md, m->name, len)) ||
-                (p->exc && at_set_match(&p->exc->names, p->exc->md, m->name, len));
+    bool skip = (p->inc && !at_set_match(&p->inc->names, m->name, len)) ||
+                (p->exc && at_set_match(&p->exc->names, m->name, len));
 
     p->metric = skip ? NULL : m;
     return 0;
@@ -947,8 +932,8 @@ static int at_wire_point(void *arg, const struct otc_pb_metric *m, const uint8_t
 
     (void)p;
     (void)len;
-    if ((w->inc && !at_set_match(&w->inc->names, w->inc->md, name, n)) ||
-        (w->exc && at_set_match(&w->exc->names, w->exc->md, name, n))) {
+    if ((w->inc && !at_set_match(&w->inc->names, name, n)) ||
+        (w->exc && at_set_match(&w->exc->names, name, n))) {
         return 0;
     }
     return AT_WIRE_SELECTED;
@@ -1021,7 +1006,7 @@ const struct otc_component_ops otc_processor_attributes_ops = {
     .kind = OTC_PROCESSOR,
     .signals = OTC_SIG_ALL,
     .mutates = true,
-    .concurrent = false,
+    .concurrent = true, /* compiled once, read-only; match data is per thread */
     .ctx_size = sizeof(struct attributes_ctx),
     .config_map = attributes_config,
     .validate = attributes_validate,

@@ -7,6 +7,8 @@
  * executable. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "otc/otc_pb_walk.h"
 #include "proc_test_util.h"
@@ -885,6 +887,89 @@ static void test_config_accepted(void **state)
     }
 }
 
+/* ------------------------------------------------------------ concurrency */
+
+/* The workers of one pipeline run the same instance at once (the processor is
+ * concurrent): regex match data and digest contexts are per thread. Two
+ * threads run requests through one instance with regexp matching, extract and
+ * hash; a checking stage verifies every result. */
+#define MT_REQUESTS 300
+
+static atomic_int mt_ok, mt_bad;
+
+static int mt_check(struct otc_instance *ins, void *ctx, struct otc_batch *b)
+{
+    const otc_traces_req *r = (const otc_traces_req *)otc_batch_msg(b);
+    const otc_span *sp = r ? SPAN(r, 0) : NULL;
+    const otc_any_value *v = sp ? ATTR(sp, "user") : NULL, *id = sp ? ATTR(sp, "id") : NULL;
+    char want[32];
+
+    (void)ins;
+    (void)ctx;
+    snprintf(want, sizeof(want), "%lld", sp ? (long long)pt_span_index(sp) : -1LL);
+    if (v && v->value_case == PT_ANY(STRING_VALUE) && !strcmp(v->string_value, SHA_EMAIL) && id &&
+        id->value_case == PT_ANY(STRING_VALUE) && !strcmp(id->string_value, want)) {
+        atomic_fetch_add(&mt_ok, 1);
+    } else {
+        atomic_fetch_add(&mt_bad, 1);
+    }
+    otc_batch_unref(b);
+    return OTC_OK;
+}
+
+static const struct otc_component_ops mt_check_ops = {
+    .type = "mt_check", .kind = OTC_PROCESSOR, .signals = OTC_SIG_ALL, .consume = mt_check,
+};
+static struct otc_instance mt_check_ins = {.ops = &mt_check_ops, .id = "mt_check"};
+
+static void *mt_run(void *arg)
+{
+    struct otc_instance *ins = arg;
+
+    for (int i = 0; i < MT_REQUESTS; i++) {
+        struct otc_arena a;
+        otc_traces_req *req;
+        otc_key_value *kvs[2];
+        char url[64];
+
+        otc_arena_init(&a, 1 << 12);
+        req = traces(&a, "auth-svc", 1);
+        SPAN(req, 0) = pt_span(&a, (const uint8_t *)"0123456789abcdef", 16, (uint64_t)i);
+        snprintf(url, sizeof(url), "/users/%d/profile", i);
+        kvs[0] = kv_s(&a, "user", "a@b.c");
+        kvs[1] = kv_s(&a, "url", url);
+        set_attrs(SPAN(req, 0), &a, 2, kvs);
+        ins->ops->consume(ins, ins->ctx, pt_batch(OTC_TRACES, &a, &req->base));
+    }
+    return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+    struct pt_built bt;
+    struct otc_instance *ins = build(&bt, CFG_HEAD
+        "    include: {match_type: regexp, services: [\"^auth\"]}\n"
+        "    actions:\n"
+        "      - {key: user, action: hash}\n"
+        "      - {key: url, pattern: \"^/users/(?P<id>[0-9]+)/\", action: extract}\n"
+        CFG_TAIL("traces"));
+    pthread_t th[2];
+
+    assert_true(ins->ops->concurrent);
+    ins->next.ins = &mt_check_ins;
+    atomic_store(&mt_ok, 0);
+    atomic_store(&mt_bad, 0);
+    for (int t = 0; t < 2; t++) {
+        assert_int_equal(pthread_create(&th[t], NULL, mt_run, ins), 0);
+    }
+    for (int t = 0; t < 2; t++) {
+        pthread_join(th[t], NULL);
+    }
+    assert_int_equal(atomic_load(&mt_bad), 0);
+    assert_int_equal(atomic_load(&mt_ok), 2 * MT_REQUESTS);
+    pt_built_free(&bt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -899,6 +984,7 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_config_accepted),
+        cmocka_unit_test(test_concurrent),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
