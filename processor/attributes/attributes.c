@@ -145,7 +145,6 @@ struct at_lib {
 };
 
 struct at_matcher {
-    bool              regexp;
     struct at_set     services, names, kinds, bodies, sev_texts;
     bool              sev, sev_undefined;
     int64_t           sev_min;
