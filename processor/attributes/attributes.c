@@ -28,8 +28,8 @@ struct at_attr_cfg { /* include.attributes[] and include.resources[] */
 };
 
 struct at_lib_cfg { /* include.libraries[] */
-    char *name;
-    char *version; /* NULL: any version */
+    char                *name;
+    struct otc_cfg_value version; /* absent or null: any version */
 };
 
 struct at_props_cfg { /* include or exclude */
@@ -70,8 +70,8 @@ static const struct otc_cfg_sub at_attr_sub = {at_attr_map, sizeof(struct at_att
 #define L_OFF(f) offsetof(struct at_lib_cfg, f)
 static const struct otc_config_entry at_lib_map[] = {
     {OTC_CFG_STR, "name", NULL, L_OFF(name), 0, 0, 0, NULL, "instrumentation scope name"},
-    {OTC_CFG_STR, "version", NULL, L_OFF(version), 0, 0, 0, NULL,
-     "instrumentation scope version; absent: any version (\"\": only an empty one)"},
+    {OTC_CFG_ANY, "version", NULL, L_OFF(version), 0, 0, 0, NULL,
+     "instrumentation scope version; absent or null: any version (\"\": only an empty one)"},
     OTC_CFG_END,
 };
 static const struct otc_cfg_sub at_lib_sub = {at_lib_map, sizeof(struct at_lib_cfg)};
@@ -461,12 +461,32 @@ static int at_matcher_make(const struct at_props_cfg *p, const char *w, enum otc
                 m->n_libs++;
                 return rc;
             }
-            m->libs[i].any_version = !c[i].version;
-            snprintf(at, sizeof(at), "%s.libraries[%zu].version", w, i);
-            if (c[i].version &&
-                (rc = at_set_make(p, w, at, &c[i].version, 1, &m->libs[i].version, err, errlen))) {
-                m->n_libs++;
-                return rc;
+            m->libs[i].any_version = c[i].version.kind == OTC_VAL_NONE;
+            if (!m->libs[i].any_version) {
+                /* a version written as a number is its text, as mapstructure reads it */
+                otc_any_value *v = otc_any_from_cfg(&c[i].version);
+                char buf[64], *text;
+                const char *vs = "";
+                size_t vlen = 0;
+
+                if (!v) {
+                    m->n_libs++;
+                    return OTC_ENOMEM;
+                }
+                otc_any_match_text(v, buf, sizeof(buf), &vs, &vlen);
+                text = strndup(vs, vlen);
+                otc_any_free(v);
+                if (!text) {
+                    m->n_libs++;
+                    return OTC_ENOMEM;
+                }
+                snprintf(at, sizeof(at), "%s.libraries[%zu].version", w, i);
+                rc = at_set_make(p, w, at, &text, 1, &m->libs[i].version, err, errlen);
+                free(text);
+                if (rc) {
+                    m->n_libs++;
+                    return rc;
+                }
             }
         }
     }

@@ -498,6 +498,55 @@ static void test_span_properties(void **state)
     pt_built_free(&bt);
 }
 
+/* testdata's attributes/excludelibrary, and the version rules of its comment:
+ * no version matches any version, "" only an empty one. */
+static void test_libraries(void **state)
+{
+    static const struct {
+        const char *libs;
+        const char *version;
+        bool        changed;
+    } cases[] = {
+        {"{name: \"mongo-java-driver\", version: \"3.8.0\"}", "3.8.0", false},
+        {"{name: \"mongo-java-driver\", version: \"3.8.0\"}", "3.9.0", true},
+        {"{name: \"mongo-java-driver\"}", "3.9.0", false},
+        {"{name: \"mongo-java-driver\", version: null}", "", false},
+        {"{name: \"mongo-java-driver\", version: \"\"}", "", false},
+        {"{name: \"mongo-java-driver\", version: \"\"}", "1", true},
+        {"{name: \"mongo-java-driver\", version: 3.8}", "3.8", false},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char yaml[1024];
+        struct pt_built bt;
+        struct otc_instance *ins;
+        struct otc_arena a;
+        otc_traces_req *req;
+        struct otc_batch *out;
+        otc_key_value *kv;
+        PtScope *sc;
+
+        snprintf(yaml, sizeof(yaml), CFG_HEAD
+                 "    exclude:\n      match_type: strict\n      libraries:\n        - %s\n"
+                 "    actions:\n      - key: credit_card\n        action: delete\n"
+                 CFG_TAIL("traces"), cases[i].libs);
+        ins = build(&bt, yaml);
+        otc_arena_init(&a, 1 << 12);
+        req = traces(&a, "svc", 1);
+        sc = req->resource_spans[0]->scope_spans[0]->scope;
+        sc->name = pt_str(&a, "mongo-java-driver");
+        sc->version = pt_str(&a, cases[i].version);
+        kv = kv_s(&a, "credit_card", "1234");
+        set_attrs(SPAN(req, 0), &a, 1, &kv);
+        out = run(ins, pt_batch(OTC_TRACES, &a, &req->base));
+        print_message("    %s, scope version \"%s\": %s\n", cases[i].libs, cases[i].version,
+                      cases[i].changed ? "processed" : "excluded");
+        assert_int_equal(ATTR(SPAN(OUT_TRACES(out), 0), "credit_card") == NULL, cases[i].changed);
+        otc_batch_unref(out);
+        pt_built_free(&bt);
+    }
+}
+
 /* A request none of whose selected items would change goes on as the same
  * batch with its received bytes: excluded items, and actions that change
  * nothing (insert of a present key, upsert of the same value, delete of an
@@ -979,6 +1028,7 @@ int main(void)
         cmocka_unit_test(test_extract_convert),
         cmocka_unit_test(test_testdata_include_exclude),
         cmocka_unit_test(test_span_properties),
+        cmocka_unit_test(test_libraries),
         cmocka_unit_test(test_untouched),
         cmocka_unit_test(test_logs),
         cmocka_unit_test(test_metrics),
