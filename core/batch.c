@@ -377,3 +377,30 @@ struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep,
     out->items = kept;
     return out == b ? b : batch_replace(b, out);
 }
+
+struct otc_batch *otc_batch_rewrite(struct otc_batch *b, size_t len,
+                                    size_t (*write)(void *arg, const struct otc_batch *b,
+                                                    uint8_t *dst),
+                                    void *arg)
+{
+    struct otc_batch *out = b;
+    uint8_t *dst;
+    size_t n;
+
+    if (atomic_load_explicit(&b->refs, memory_order_acquire) == 1) {
+        dst = otc_arena_alloc(&b->arena, len ? len : 1);
+    } else if ((out = otc_batch_alloc_raw(b->signal, len, &dst))) {
+        out->received_ns = b->received_ns;
+        out->items = b->items;
+    }
+    if (!out || !dst || (n = write(arg, b, dst)) == SIZE_MAX || n > len) {
+        if (out != b) {
+            otc_batch_unref(out);
+        }
+        otc_batch_unref(b);
+        return NULL;
+    }
+    out->raw = dst;
+    out->raw_len = n;
+    return out == b ? b : batch_replace(b, out);
+}

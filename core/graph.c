@@ -347,6 +347,10 @@ static int pipeline_list(struct otc_engine *e, struct otc_yaml *y, struct otc_pi
             rc = OTC_EINVAL;
         } else if (ins) {
             ins->signals |= OTC_SIG_BIT(p->signal);
+            if (kind == OTC_PROCESSOR &&
+                otc_instance_validate_signal(ins, p->signal, y, def, d) != OTC_OK) {
+                rc = OTC_EINVAL;
+            }
         }
     }
     return rc;

@@ -127,6 +127,17 @@ struct otc_batch *otc_batch_writable(struct otc_batch *b);
  * (b's reference is dropped then too). */
 struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep, size_t kept);
 
+/* Give an undecoded batch new serialized bytes with the same items: write(arg,
+ * b, dst) fills at most len bytes at dst (reading b->raw as it likes) and
+ * returns the length written, or SIZE_MAX on failure. Like otc_batch_writable,
+ * it works in place when the caller holds the only reference and otherwise
+ * in a private copy (dropping the caller's reference to b). NULL on ENOMEM or
+ * failure (b's reference is dropped then too). */
+struct otc_batch *otc_batch_rewrite(struct otc_batch *b, size_t len,
+                                    size_t (*write)(void *arg, const struct otc_batch *b,
+                                                    uint8_t *dst),
+                                    void *arg);
+
 /* protobuf-c descriptors of the request and response message of each signal. */
 const ProtobufCMessageDescriptor *otc_request_descriptor(enum otc_signal s);
 const ProtobufCMessageDescriptor *otc_response_descriptor(enum otc_signal s);

@@ -68,6 +68,11 @@ struct otc_component_ops {
     /* Extensions: the interfaces this one implements, NULL where it does not. */
     const struct otc_auth_ops    *auth;    /* an authenticator (otc_auth.h) */
     const struct otc_storage_ops *storage; /* a storage provider (otc_storage.h) */
+    /* Processors, optional: the checks of the options that depend on the signal
+     * of the pipeline the instance is in (otelcol validates some options per
+     * signal); called after validate() for each pipeline, writes a reason that
+     * starts with the option's key path where there is one. */
+    int  (*validate_signal)(const void *ctx, enum otc_signal s, char *err, size_t errlen);
 };
 
 /* Every component compiled in: defined by components.c at the top of the tree,
