@@ -70,20 +70,24 @@ def thread_shares(before, after, proc_ticks):
 
 def serial_fraction(threads, total):
     """s for Amdahl: the busiest thread whose name has a single busy thread in
-    the process (it cannot spread over cores as things are); if every name has
-    several busy threads, the busiest thread of all."""
-    busy = {}
+    the process (its work cannot spread over cores as things are). When every
+    busy name has several threads (loops and workers sized by the CPUs), the
+    work of each name spreads, and s is the busiest thread whose name occurs
+    once in the process (0 when there is none)."""
+    busy, count = {}, {}
     for _, comm, t in threads:
+        count[comm] = count.get(comm, 0) + 1
         if t >= BUSY * total:
             busy[comm] = busy.get(comm, 0) + 1
     single = [(t, comm, tid) for tid, comm, t in threads if busy.get(comm) == 1]
     if single:
         t, comm, tid = max(single)
         return t / total, comm, "the busiest thread whose name has no other busy thread"
-    if not threads:
-        return 0.0, "-", "no thread"
-    t, comm, tid = max((t, comm, tid) for tid, comm, t in threads)
-    return t / total, comm, "the busiest thread (every busy name has several threads)"
+    alone = [(t, comm, tid) for tid, comm, t in threads if count.get(comm) == 1]
+    if not alone:
+        return 0.0, "-", "no thread runs alone"
+    t, comm, tid = max(alone)
+    return t / total, comm, "every busy name has several threads: the busiest thread of a name that occurs once"
 
 
 def main(argv):
@@ -204,8 +208,12 @@ def main(argv):
     w("on a thread alive at the end of the run.")
     w("Serial fraction *s* = the share of the busiest thread whose name has no other busy thread")
     w("(>= 1% of the process CPU) in the process: as otelc is built, that work cannot spread over")
-    w("more cores (if every busy name has several threads: the busiest thread). Amdahl's law gives")
-    w("the projected speedup on N cores: **speedup(N) = 1 / (s + (1 - s) / N)**.")
+    w("more cores. When every busy name has several threads (the gRPC loops and pipeline workers,")
+    w("one per usable CPU), their work spreads, and *s* is the busiest thread of a name that occurs")
+    w("once. Amdahl's law gives the projected speedup on N cores:")
+    w("**speedup(N) = 1 / (s + (1 - s) / N)**. Thread shares do not show work serialized inside")
+    w("a thread pool: the batch processor's lock and dedup's shard locks, contention on shared")
+    w("cache lines. The projection is an upper bound from the threads' CPU alone.")
     w("")
     cols = {}  # signal -> {name: (threads, ticks)}, total, gone, top, s
     for sig in signals:
