@@ -352,6 +352,10 @@ if has_phase e2e; then
     fi
     run_otelc "otelc full chain gzip" "$RUN_DIR/fullchain-gzip.yaml" --gzip
     stop_pid "$P"
+    if [ -n "$BASE_OTELC" ]; then
+        OTELC_BIN=$BASE_OTELC run_otelc "otelc full chain gzip (base)" "$RUN_DIR/fullchain-gzip.yaml" --gzip
+        stop_pid "$P"
+    fi
 
     # profile name: perf on otelc ($P) for PROFILE_SECONDS under max-rate load.
     PROFILED=()
@@ -683,6 +687,27 @@ h = f(full.get("hwm_kib"))
 w("| RSS <= 128 MiB at the max rate (full chain, default queues) | %s MiB | %s |" % ("%.1f" % (h / 1024) if h else "-", verdict(h is not None and h <= 128 * 1024)))
 p = f(full.get("p99_half"))
 w("| p99 Export latency <= 5 ms at half the max rate (full chain) | %s ms | %s |" % (p if p is not None else "-", verdict(p is not None and p <= 5)))
+w("")
+# What gzip adds to the full chain (CPU-s per M spans, gzip minus none), this
+# build against the base binary's, both measured in this run.
+def gz_cost(suffix, key):
+    a, b = f(by.get("otelc full chain gzip" + suffix, {}).get(key)), f(by.get("otelc full chain" + suffix, {}).get(key))
+    return a - b if a is not None and b is not None else None
+w("### What gzip on the exporter adds to the full chain")
+w("")
+w("| build | at max rate (CPU-s per M spans) | at half rate |")
+w("|---|---|---|")
+cost = {}
+for label, suffix in (("this build", ""), ("base", " (base)")):
+    cm, ch = gz_cost(suffix, "cpu_m"), gz_cost(suffix, "cpu_h")
+    cost[label] = (cm, ch)
+    if cm is not None or ch is not None:
+        w("| %s | %s | %s |" % (label, "%.3f" % cm if cm is not None else "-", "%.3f" % ch if ch is not None else "-"))
+tb, bs = cost.get("this build", (None, None)), cost.get("base", (None, None))
+if bs[0] and bs[1] and tb[0] is not None and tb[1] is not None:
+    w("")
+    w("This build's gzip cost is %.2fx the base's at the max rate and %.2fx at half rate "
+      "(issue 14: at most half, 0.50x)." % (tb[0] / bs[0], tb[1] / bs[1]))
 w("")
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
 PYEOF
