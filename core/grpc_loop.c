@@ -48,6 +48,8 @@ static void run_ticks(void)
 static void *loop_main(void *arg)
 {
     struct loop *l = arg;
+    grpc_completion_queue *cq = l->cq; /* the slot is cleared at put, before the join */
+    bool ticks = l->index == 0;
     int64_t next_tick = now_ms() + LOOP_TICK_MS;
 
     loop_self = (int)l->index;
@@ -55,7 +57,7 @@ static void *loop_main(void *arg)
     for (;;) {
         gpr_timespec step = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                          gpr_time_from_millis(LOOP_TICK_MS, GPR_TIMESPAN));
-        grpc_event ev = grpc_completion_queue_next(l->cq, step, NULL);
+        grpc_event ev = grpc_completion_queue_next(cq, step, NULL);
 
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
             break;
@@ -64,7 +66,7 @@ static void *loop_main(void *arg)
             struct otc_grpc_tag *tag = ev.tag;
             tag->done(tag, ev.success != 0);
         }
-        if (l->index == 0 && now_ms() >= next_tick) {
+        if (ticks && now_ms() >= next_tick) {
             run_ticks();
             next_tick = now_ms() + LOOP_TICK_MS;
         }
