@@ -246,7 +246,8 @@ int otc_config_map_set(const struct otc_config_entry *e, void *ctx, const char *
                  e->type == OTC_CFG_STRMAP ? "mapping" : "sequence");
         return OTC_EINVAL;
     case OTC_CFG_NODE:
-        break; /* only the YAML walk (config.c) sets a node */
+    case OTC_CFG_TREE:
+        break; /* only the YAML walk (config.c) sets a node or a tree */
     }
     snprintf(err, errlen, "unsupported option type");
     return OTC_EINVAL;
@@ -257,7 +258,7 @@ int otc_config_map_defaults(const struct otc_config_entry *map, void *ctx)
     char err[256];
 
     for (const struct otc_config_entry *e = map; e && e->key; e++) {
-        if (e->def && e->type != OTC_CFG_SECTION &&
+        if (e->def && e->type != OTC_CFG_SECTION && e->type != OTC_CFG_TREE &&
             otc_config_map_set(e, ctx, e->def, err, sizeof(err)) != OTC_OK) {
             fprintf(stderr, "otelc: bad default for option %s: %s\n", e->key, err);
             return OTC_EINVAL;
@@ -287,6 +288,10 @@ void otc_config_map_free(const struct otc_config_entry *map, void *ctx)
             struct otc_strlist *l = FIELD(ctx, e, struct otc_strlist);
             free_strv(l->v, l->n);
             memset(l, 0, sizeof(*l));
+        } else if (e->type == OTC_CFG_TREE) {
+            struct otc_cfg_tree **slot = FIELD(ctx, e, struct otc_cfg_tree *);
+            otc_cfg_tree_free(*slot);
+            *slot = NULL;
         }
     }
 }
@@ -376,3 +381,34 @@ void otc_strmap_free(struct otc_strmap *m)
     memset(m, 0, sizeof(*m));
 }
 
+
+static void cfg_tree_clear(struct otc_cfg_tree *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        cfg_tree_clear(&t->items[i]);
+    }
+    free(t->items);
+    free(t->key);
+    free(t->scalar);
+}
+
+void otc_cfg_tree_free(struct otc_cfg_tree *t)
+{
+    if (t) {
+        cfg_tree_clear(t);
+        free(t);
+    }
+}
+
+const struct otc_cfg_tree *otc_cfg_tree_get(const struct otc_cfg_tree *t, const char *key)
+{
+    if (!t || t->kind != OTC_TREE_MAP) {
+        return NULL;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->items[i].key && !strcmp(t->items[i].key, key)) {
+            return &t->items[i];
+        }
+    }
+    return NULL;
+}

@@ -103,7 +103,8 @@ static int load(const struct sources *src, struct otc_yaml *y, struct otc_engine
 static void print_map(const struct otc_config_entry *map)
 {
     static const char *const types[] = {"bool", "int", "float", "size", "duration",
-                                        "string", "enum", "map", "list", "section", "node"};
+                                        "string", "enum", "map", "list", "section", "node",
+                                        "tree"};
     for (const struct otc_config_entry *e = map; e && e->key; e++) {
         printf("  %-40s %-9s default %-10s %s\n", e->key, types[e->type], e->def ? e->def : "-",
                e->desc);
@@ -135,7 +136,8 @@ static int help_component(const char *spec)
 static int print_reference(void)
 {
     static const char *const types[] = {"bool", "int", "float", "size", "duration",
-                                        "string", "enum", "map", "list", "section", "node"};
+                                        "string", "enum", "map", "list", "section", "node",
+                                        "tree"};
     size_t n;
     const struct otc_component_ops *const *all = otc_registry_all(&n);
 

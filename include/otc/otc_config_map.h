@@ -23,6 +23,9 @@ enum otc_cfg_type {
     OTC_CFG_NODE,     /* const void *: the YAML node itself (a yaml_node_t *), whatever its
                          shape, for the table's owner to read with its own table or code
                          while the document is loaded (the engine's tables only) */
+    OTC_CFG_TREE,     /* struct otc_cfg_tree *: a copy of the YAML value, whatever its shape,
+                         owned by the context (freed by the engine), for options a table
+                         cannot describe (lists of nested mappings, e.g. sampling policies) */
 };
 
 #define OTC_CFG_F_MIN 1u /* value >= min */
@@ -52,6 +55,22 @@ struct otc_strlist {
     char  **v;
     size_t  n;
 };
+
+/* An OTC_CFG_TREE value: scalars keep their text; a mapping's children carry
+ * their keys, in the order written; line is where the value starts (1-based). */
+enum otc_cfg_tree_kind { OTC_TREE_NULL, OTC_TREE_SCALAR, OTC_TREE_MAP, OTC_TREE_SEQ };
+struct otc_cfg_tree {
+    enum otc_cfg_tree_kind kind;
+    char                  *key;    /* in a mapping: this child's key; otherwise NULL */
+    char                  *scalar; /* OTC_TREE_SCALAR */
+    struct otc_cfg_tree   *items;  /* OTC_TREE_MAP / OTC_TREE_SEQ: n children */
+    size_t                 n;
+    unsigned               line;
+};
+/* The child of mapping t under key, or NULL (also when t is not a mapping). */
+const struct otc_cfg_tree *otc_cfg_tree_get(const struct otc_cfg_tree *t, const char *key);
+/* Free t and everything below it (t itself was malloc'ed; NULL is fine). */
+void otc_cfg_tree_free(struct otc_cfg_tree *t);
 
 struct otc_config_entry {
     enum otc_cfg_type   type;
