@@ -1,0 +1,982 @@
+/* tail_sampling_policy.c - the sampling policies of the `tail_sampling`
+ * processor, read from its `policies` list as otelcol-contrib writes them, and
+ * their evaluation over a held trace. Parsed on the main thread (validate and
+ * init); evaluated on the pipeline worker thread. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <math.h>
+#include <pcre2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "otc/otc_rc.h"
+#include "tail_sampling_policy.h"
+
+#define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
+#define DEFAULT_SALT "default-hash-seed"
+#define MAX_DEPTH 8
+
+enum ts_type {
+    TS_ALWAYS, TS_LATENCY, TS_NUMERIC, TS_STRING, TS_BOOLEAN, TS_PROBABILISTIC, TS_STATUS,
+    TS_RATE, TS_BYTES, TS_SPAN_COUNT, TS_TRACE_STATE, TS_AND, TS_COMPOSITE, TS_NOT, TS_DROP,
+};
+
+static const char *const type_names[] = {
+    "always_sample", "latency", "numeric_attribute", "string_attribute", "boolean_attribute",
+    "probabilistic", "status_code", "rate_limiting", "bytes_limiting", "span_count",
+    "trace_state", "and", "composite", "not", "drop", NULL,
+};
+
+struct ts_policy {
+    char         *name;
+    enum ts_type  type;
+    /* latency (ms), numeric_attribute, span_count */
+    int64_t       lo, hi;
+    bool          invert;
+    char         *key;
+    char        **values;
+    size_t       *value_lens;
+    size_t        n_values;
+    pcre2_code  **re;           /* string_attribute with enabled_regex_matching */
+    pcre2_match_data *md;
+    bool          bval;
+    uint64_t      threshold;    /* probabilistic */
+    char         *salt;
+    unsigned      status_mask;  /* bit per span status code */
+    /* rate_limiting, composite: spans in the current second */
+    int64_t       per_sec;
+    int64_t       cur_sec;
+    int64_t       used;
+    /* bytes_limiting: token bucket */
+    double        rate, burst, tokens;
+    uint64_t      last_ns;
+    /* and, composite, not, drop */
+    struct ts_policy *subs;
+    size_t        n_subs;
+    int64_t      *sub_limit;    /* composite: spans per second of each sub-policy */
+    int64_t      *sub_used;
+};
+
+/* ------------------------------------------------------------ hashing */
+
+uint64_t ts_fnv1a64(const char *salt, size_t salt_len, const uint8_t id[16])
+{
+    uint64_t h = 14695981039346656037ull;
+
+    for (size_t i = 0; i < salt_len; i++) {
+        h ^= (uint8_t)salt[i];
+        h *= 1099511628211ull;
+    }
+    for (size_t i = 0; i < 16; i++) {
+        h ^= id[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int bitlen128(unsigned __int128 v)
+{
+    uint64_t hi = (uint64_t)(v >> 64), lo = (uint64_t)v;
+
+    return hi ? 128 - __builtin_clzll(hi) : lo ? 64 - __builtin_clzll(lo) : 0;
+}
+
+uint64_t ts_prob_threshold(double percentage)
+{
+    double ratio = percentage / 100;
+    unsigned __int128 p;
+    uint64_t m;
+    int e, s = 0, len, sh;
+
+    if (!(ratio > 0)) {
+        return 0; /* zero, negative or NaN: Go's Uint64 of a value below 0 is 0 */
+    }
+    if (isinf(ratio)) {
+        return UINT64_MAX;
+    }
+    /* ratio = m * 2^(e - 53) exactly, m a 53-bit integer */
+    m = (uint64_t)ldexp(frexp(ratio, &e), 53);
+    p = (unsigned __int128)UINT64_MAX * m; /* exact: at most 117 bits */
+    len = bitlen128(p);
+    if (len > 64) { /* round to a 64-bit mantissa, nearest even */
+        unsigned __int128 rem, half, q;
+        s = len - 64;
+        q = p >> s;
+        rem = p & (((unsigned __int128)1 << s) - 1);
+        half = (unsigned __int128)1 << (s - 1);
+        if (rem > half || (rem == half && (q & 1))) {
+            q++;
+        }
+        p = q;
+    }
+    sh = s + e - 53; /* value = p * 2^sh; truncate toward zero */
+    if (sh >= 0) {
+        if (sh >= 64 || bitlen128(p) + sh > 64) {
+            return UINT64_MAX;
+        }
+        p <<= sh;
+    } else {
+        p = -sh >= 128 ? 0 : p >> -sh;
+    }
+    return p > UINT64_MAX ? UINT64_MAX : (uint64_t)p;
+}
+
+/* ------------------------------------------------------------ parsing */
+
+struct ts_parse {
+    char  *err;
+    size_t errlen;
+    char   path[200]; /* "policies[1] \"name\"" */
+};
+
+__attribute__((format(printf, 2, 3)))
+static int fail(struct ts_parse *ps, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(ps->err, ps->errlen, "%s: ", ps->path);
+
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < ps->errlen) {
+        vsnprintf(ps->err + n, ps->errlen - (size_t)n, fmt, ap);
+    }
+    va_end(ap);
+    return OTC_EINVAL;
+}
+
+static const char *scalar(const struct otc_cfg_tree *t)
+{
+    return t && t->kind == OTC_TREE_SCALAR ? t->scalar : NULL;
+}
+
+static int get_int(struct ts_parse *ps, const struct otc_cfg_tree *m, const char *sect, const char *key,
+                   int64_t *out)
+{
+    const struct otc_cfg_tree *v = otc_cfg_tree_get(m, key);
+    double d;
+
+    if (!v || v->kind == OTC_TREE_NULL) {
+        return OTC_OK;
+    }
+    if (!scalar(v) || otc_parse_int(v->scalar, out) != OTC_OK) {
+        if (scalar(v) && otc_parse_double(v->scalar, &d) == OTC_OK && d == floor(d) && fabs(d) < 9e18) {
+            *out = (int64_t)d;
+            return OTC_OK;
+        }
+        return fail(ps, "%s.%s: expected an integer", sect, key);
+    }
+    return OTC_OK;
+}
+
+static int get_double(struct ts_parse *ps, const struct otc_cfg_tree *m, const char *sect,
+                      const char *key, double *out)
+{
+    const struct otc_cfg_tree *v = otc_cfg_tree_get(m, key);
+
+    if (!v || v->kind == OTC_TREE_NULL) {
+        return OTC_OK;
+    }
+    if (!scalar(v) || otc_parse_double(v->scalar, out) != OTC_OK) {
+        return fail(ps, "%s.%s: expected a number", sect, key);
+    }
+    return OTC_OK;
+}
+
+static int get_bool(struct ts_parse *ps, const struct otc_cfg_tree *m, const char *sect, const char *key,
+                    bool *out)
+{
+    const struct otc_cfg_tree *v = otc_cfg_tree_get(m, key);
+
+    if (!v || v->kind == OTC_TREE_NULL) {
+        return OTC_OK;
+    }
+    if (!scalar(v) || otc_parse_bool(v->scalar, out) != OTC_OK) {
+        return fail(ps, "%s.%s: expected true or false", sect, key);
+    }
+    return OTC_OK;
+}
+
+static int get_str(struct ts_parse *ps, const struct otc_cfg_tree *m, const char *sect, const char *key,
+                   char **out)
+{
+    const struct otc_cfg_tree *v = otc_cfg_tree_get(m, key);
+
+    if (!v || v->kind == OTC_TREE_NULL) {
+        return OTC_OK;
+    }
+    if (!scalar(v)) {
+        return fail(ps, "%s.%s: expected a string", sect, key);
+    }
+    free(*out);
+    return (*out = strdup(v->scalar)) ? OTC_OK : OTC_ENOMEM;
+}
+
+static int get_strs(struct ts_parse *ps, const struct otc_cfg_tree *m, const char *sect, const char *key,
+                    struct ts_policy *p)
+{
+    const struct otc_cfg_tree *v = otc_cfg_tree_get(m, key);
+    struct otc_cfg_tree one;
+
+    if (!v || v->kind == OTC_TREE_NULL) {
+        return OTC_OK;
+    }
+    if (v->kind == OTC_TREE_SCALAR) { /* a single value written without brackets */
+        one = (struct otc_cfg_tree){.kind = OTC_TREE_SEQ, .items = (struct otc_cfg_tree *)v, .n = 1};
+        v = &one;
+    }
+    if (v->kind != OTC_TREE_SEQ) {
+        return fail(ps, "%s.%s: expected a list of strings", sect, key);
+    }
+    p->values = calloc(v->n ? v->n : 1, sizeof(*p->values));
+    p->value_lens = calloc(v->n ? v->n : 1, sizeof(*p->value_lens));
+    if (!p->values || !p->value_lens) {
+        return OTC_ENOMEM;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        if (!scalar(&v->items[i])) {
+            return fail(ps, "%s.%s[%zu]: expected a string", sect, key, i);
+        }
+        if (!(p->values[i] = strdup(v->items[i].scalar))) {
+            return OTC_ENOMEM;
+        }
+        p->value_lens[i] = strlen(p->values[i]);
+        p->n_values = i + 1;
+    }
+    return OTC_OK;
+}
+
+/* Every key of mapping m must be one of the NULL-ended allowed names. */
+static int check_keys(struct ts_parse *ps, const struct otc_cfg_tree *m, const char *sect,
+                      const char *const *allowed)
+{
+    if (!m || m->kind == OTC_TREE_NULL) {
+        return OTC_OK;
+    }
+    if (m->kind != OTC_TREE_MAP) {
+        return fail(ps, "%s: expected a mapping", sect);
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        bool ok = false;
+        for (size_t j = 0; allowed[j] && !ok; j++) {
+            ok = !strcmp(m->items[i].key, allowed[j]);
+        }
+        if (!ok) {
+            return fail(ps, "%s: unknown key \"%s\"", sect, m->items[i].key);
+        }
+    }
+    return OTC_OK;
+}
+
+static int parse_policy(struct ts_parse *ps, const struct otc_cfg_tree *t, struct ts_policy *p, int depth,
+                        bool need_name);
+
+static int parse_subs(struct ts_parse *ps, const struct otc_cfg_tree *list, const char *sect, struct ts_policy *p,
+                      int depth)
+{
+    char saved[sizeof(ps->path)];
+
+    if (!list || list->kind != OTC_TREE_SEQ || list->n == 0) {
+        return fail(ps, "%s: expected a non-empty list of policies", sect);
+    }
+    if (!(p->subs = calloc(list->n, sizeof(*p->subs)))) {
+        return OTC_ENOMEM;
+    }
+    memcpy(saved, ps->path, sizeof(saved));
+    for (size_t i = 0; i < list->n; i++) {
+        int rc;
+        snprintf(ps->path + strlen(saved), sizeof(ps->path) - strlen(saved), " %s[%zu]", sect, i);
+        p->n_subs = i + 1;
+        if ((rc = parse_policy(ps, &list->items[i], &p->subs[i], depth + 1, true)) != OTC_OK) {
+            return rc;
+        }
+        memcpy(ps->path, saved, sizeof(saved));
+    }
+    return OTC_OK;
+}
+
+static int parse_composite(struct ts_parse *ps, const struct otc_cfg_tree *c, struct ts_policy *p, int depth)
+{
+    static const char *const keys[] = {"max_total_spans_per_second", "policy_order", "composite_sub_policy",
+                                       "rate_allocation", NULL};
+    const struct otc_cfg_tree *order = otc_cfg_tree_get(c, "policy_order");
+    const struct otc_cfg_tree *alloc = otc_cfg_tree_get(c, "rate_allocation");
+    int rc;
+
+    if ((rc = check_keys(ps, c, "composite", keys)) != OTC_OK ||
+        (rc = get_int(ps, c, "composite", "max_total_spans_per_second", &p->per_sec)) != OTC_OK ||
+        (rc = parse_subs(ps, otc_cfg_tree_get(c, "composite_sub_policy"), "composite_sub_policy", p, depth)) != OTC_OK) {
+        return rc;
+    }
+    if (p->per_sec <= 0) {
+        return fail(ps, "composite.max_total_spans_per_second: must be greater than 0");
+    }
+    /* evaluation order: policy_order names, then any sub-policy it leaves out */
+    if (order && order->kind != OTC_TREE_NULL) {
+        struct ts_policy *sorted;
+        size_t k = 0;
+        bool *taken;
+        if (order->kind != OTC_TREE_SEQ) {
+            return fail(ps, "composite.policy_order: expected a list of policy names");
+        }
+        sorted = calloc(p->n_subs, sizeof(*sorted));
+        taken = calloc(p->n_subs, sizeof(*taken));
+        if (!sorted || !taken) {
+            free(sorted);
+            free(taken);
+            return OTC_ENOMEM;
+        }
+        for (size_t i = 0; i < order->n; i++) {
+            const char *nm = scalar(&order->items[i]);
+            size_t j = 0;
+            while (j < p->n_subs && (!nm || strcmp(p->subs[j].name, nm))) {
+                j++;
+            }
+            if (j == p->n_subs) {
+                free(sorted);
+                free(taken);
+                return fail(ps, "composite.policy_order: \"%s\" is not a composite_sub_policy",
+                            nm ? nm : "?");
+            }
+            if (!taken[j]) {
+                sorted[k++] = p->subs[j];
+                taken[j] = true;
+            }
+        }
+        for (size_t j = 0; j < p->n_subs; j++) {
+            if (!taken[j]) {
+                sorted[k++] = p->subs[j];
+            }
+        }
+        free(p->subs);
+        free(taken);
+        p->subs = sorted;
+    }
+    p->sub_limit = calloc(p->n_subs, sizeof(*p->sub_limit));
+    p->sub_used = calloc(p->n_subs, sizeof(*p->sub_used));
+    if (!p->sub_limit || !p->sub_used) {
+        return OTC_ENOMEM;
+    }
+    for (size_t j = 0; j < p->n_subs; j++) {
+        p->sub_limit[j] = p->per_sec; /* a sub-policy without an allocation may use it all */
+    }
+    if (alloc && alloc->kind != OTC_TREE_NULL) {
+        if (alloc->kind != OTC_TREE_SEQ) {
+            return fail(ps, "composite.rate_allocation: expected a list of {policy, percent}");
+        }
+        for (size_t i = 0; i < alloc->n; i++) {
+            static const char *const akeys[] = {"policy", "percent", NULL};
+            const char *nm = scalar(otc_cfg_tree_get(&alloc->items[i], "policy"));
+            int64_t pct = 0;
+            size_t j = 0;
+            if ((rc = check_keys(ps, &alloc->items[i], "composite.rate_allocation", akeys)) != OTC_OK ||
+                (rc = get_int(ps, &alloc->items[i], "composite.rate_allocation", "percent", &pct)) != OTC_OK) {
+                return rc;
+            }
+            while (j < p->n_subs && (!nm || strcmp(p->subs[j].name, nm))) {
+                j++;
+            }
+            if (j == p->n_subs) {
+                return fail(ps, "composite.rate_allocation[%zu].policy: \"%s\" is not a composite_sub_policy",
+                            i, nm ? nm : "");
+            }
+            if (pct < 0 || pct > 100) {
+                return fail(ps, "composite.rate_allocation[%zu].percent: must be within 0..100", i);
+            }
+            if (pct > 0) {
+                p->sub_limit[j] = p->per_sec * pct / 100;
+            }
+        }
+    }
+    return OTC_OK;
+}
+
+static int compile_regexes(struct ts_parse *ps, struct ts_policy *p)
+{
+    if (!(p->re = calloc(p->n_values ? p->n_values : 1, sizeof(*p->re)))) {
+        return OTC_ENOMEM;
+    }
+    for (size_t i = 0; i < p->n_values; i++) {
+        int code;
+        PCRE2_SIZE off;
+        p->re[i] = pcre2_compile((PCRE2_SPTR)p->values[i], p->value_lens[i], PCRE2_UTF, &code, &off, NULL);
+        if (!p->re[i]) {
+            PCRE2_UCHAR msg[120];
+            pcre2_get_error_message(code, msg, sizeof(msg));
+            return fail(ps, "string_attribute.values[%zu]: invalid regular expression \"%s\" at offset %zu: %s",
+                        i, p->values[i], (size_t)off, (const char *)msg);
+        }
+        (void)pcre2_jit_compile(p->re[i], PCRE2_JIT_COMPLETE); /* interpreted when JIT is unavailable */
+    }
+    if (!(p->md = pcre2_match_data_create(4, NULL))) {
+        return OTC_ENOMEM;
+    }
+    return OTC_OK;
+}
+
+static int parse_status(struct ts_parse *ps, struct ts_policy *p)
+{
+    if (p->n_values == 0) {
+        return fail(ps, "status_code.status_codes: expected at least one status code");
+    }
+    for (size_t i = 0; i < p->n_values; i++) {
+        if (!strcmp(p->values[i], "UNSET")) {
+            p->status_mask |= 1u << 0;
+        } else if (!strcmp(p->values[i], "OK")) {
+            p->status_mask |= 1u << 1;
+        } else if (!strcmp(p->values[i], "ERROR")) {
+            p->status_mask |= 1u << 2;
+        } else {
+            return fail(ps, "status_code.status_codes: unknown status code \"%s\" (OK, ERROR or UNSET)",
+                        p->values[i]);
+        }
+    }
+    return OTC_OK;
+}
+
+/* The body of policy t (a mapping with name, type and the type's own mapping). */
+static int parse_policy(struct ts_parse *ps, const struct otc_cfg_tree *t, struct ts_policy *p, int depth,
+                        bool need_name)
+{
+    const char *type;
+    const struct otc_cfg_tree *c;
+    int rc = OTC_OK;
+    size_t k;
+
+    if (depth > MAX_DEPTH) {
+        return fail(ps, "policies nest more than %d deep", MAX_DEPTH);
+    }
+    if (!t || t->kind != OTC_TREE_MAP) {
+        return fail(ps, "expected a mapping with name and type");
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        const char *key = t->items[i].key;
+        bool ok = !strcmp(key, "name") || !strcmp(key, "type");
+        for (size_t j = 0; type_names[j] && !ok; j++) {
+            ok = !strcmp(key, type_names[j]);
+        }
+        if (!ok) {
+            return fail(ps, "unknown key \"%s\"", key);
+        }
+    }
+    if ((rc = get_str(ps, t, "policy", "name", &p->name)) != OTC_OK) {
+        return rc;
+    }
+    if (!p->name || !*p->name) {
+        if (need_name) {
+            return fail(ps, "name: a policy needs a name");
+        }
+        free(p->name);
+        p->name = strdup("not_sub_policy");
+    }
+    type = scalar(otc_cfg_tree_get(t, "type"));
+    if (!type || !*type) {
+        return fail(ps, "type: a policy needs a type");
+    }
+    for (k = 0; type_names[k] && strcmp(type_names[k], type); k++) {
+    }
+    if (!type_names[k]) {
+        return fail(ps, "type: unknown policy type \"%s\"", type);
+    }
+    p->type = (enum ts_type)k;
+    c = otc_cfg_tree_get(t, type);
+    switch (p->type) {
+    case TS_ALWAYS:
+        return check_keys(ps, c, type, (const char *const[]){NULL});
+    case TS_LATENCY:
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"threshold_ms", "upper_threshold_ms", NULL})) ||
+            (rc = get_int(ps, c, type, "threshold_ms", &p->lo)) || (rc = get_int(ps, c, type, "upper_threshold_ms", &p->hi))) {
+            return rc;
+        }
+        if (p->hi != 0 && p->hi < p->lo) {
+            return fail(ps, "latency.upper_threshold_ms: must be greater than threshold_ms");
+        }
+        return OTC_OK;
+    case TS_NUMERIC:
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"key", "min_value", "max_value", "invert_match", NULL})) ||
+            (rc = get_str(ps, c, type, "key", &p->key)) || (rc = get_int(ps, c, type, "min_value", &p->lo)) ||
+            (rc = get_int(ps, c, type, "max_value", &p->hi)) || (rc = get_bool(ps, c, type, "invert_match", &p->invert))) {
+            return rc;
+        }
+        /* otelcol: an unset (zero) bound is open */
+        p->lo = p->lo == 0 ? INT64_MIN : p->lo;
+        p->hi = p->hi == 0 ? INT64_MAX : p->hi;
+        if (!p->key || !*p->key) {
+            return fail(ps, "numeric_attribute.key: required");
+        }
+        return OTC_OK;
+    case TS_STRING: {
+        bool regex = false;
+        int64_t cache = 0;
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"key", "values", "enabled_regex_matching",
+                                                                 "cache_max_size", "invert_match", NULL})) ||
+            (rc = get_str(ps, c, type, "key", &p->key)) || (rc = get_strs(ps, c, type, "values", p)) ||
+            (rc = get_bool(ps, c, type, "enabled_regex_matching", &regex)) ||
+            (rc = get_int(ps, c, type, "cache_max_size", &cache)) ||
+            (rc = get_bool(ps, c, type, "invert_match", &p->invert))) {
+            return rc;
+        }
+        if (!p->key || !*p->key) {
+            return fail(ps, "string_attribute.key: required");
+        }
+        if (cache < 0) {
+            return fail(ps, "string_attribute.cache_max_size: must not be negative");
+        }
+        return regex ? compile_regexes(ps, p) : OTC_OK;
+    }
+    case TS_BOOLEAN:
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"key", "value", "invert_match", NULL})) ||
+            (rc = get_str(ps, c, type, "key", &p->key)) || (rc = get_bool(ps, c, type, "value", &p->bval)) ||
+            (rc = get_bool(ps, c, type, "invert_match", &p->invert))) {
+            return rc;
+        }
+        return p->key && *p->key ? OTC_OK : fail(ps, "boolean_attribute.key: required");
+    case TS_PROBABILISTIC: {
+        double pct = 0;
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"hash_salt", "sampling_percentage", NULL})) ||
+            (rc = get_str(ps, c, type, "hash_salt", &p->salt)) ||
+            (rc = get_double(ps, c, type, "sampling_percentage", &pct))) {
+            return rc;
+        }
+        if (pct < 0 || isnan(pct)) {
+            return fail(ps, "probabilistic.sampling_percentage: must not be negative");
+        }
+        if (!p->salt || !*p->salt) {
+            free(p->salt);
+            if (!(p->salt = strdup(DEFAULT_SALT))) {
+                return OTC_ENOMEM;
+            }
+        }
+        p->threshold = ts_prob_threshold(pct);
+        return OTC_OK;
+    }
+    case TS_STATUS:
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"status_codes", NULL})) ||
+            (rc = get_strs(ps, c, type, "status_codes", p))) {
+            return rc;
+        }
+        return parse_status(ps, p);
+    case TS_RATE:
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"spans_per_second", NULL})) ||
+            (rc = get_int(ps, c, type, "spans_per_second", &p->per_sec))) {
+            return rc;
+        }
+        return p->per_sec > 0 ? OTC_OK : fail(ps, "rate_limiting.spans_per_second: must be greater than 0");
+    case TS_BYTES: {
+        int64_t bps = 0, burst = 0;
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"bytes_per_second", "burst_capacity", NULL})) ||
+            (rc = get_int(ps, c, type, "bytes_per_second", &bps)) || (rc = get_int(ps, c, type, "burst_capacity", &burst))) {
+            return rc;
+        }
+        if (bps <= 0) {
+            return fail(ps, "bytes_limiting.bytes_per_second: must be greater than 0");
+        }
+        if (burst < 0) {
+            return fail(ps, "bytes_limiting.burst_capacity: must not be negative");
+        }
+        p->rate = (double)bps;
+        p->burst = burst ? (double)burst : 2.0 * (double)bps; /* otelcol's default: twice the rate */
+        p->tokens = p->burst;
+        return OTC_OK;
+    }
+    case TS_SPAN_COUNT:
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"min_spans", "max_spans", NULL})) ||
+            (rc = get_int(ps, c, type, "min_spans", &p->lo)) || (rc = get_int(ps, c, type, "max_spans", &p->hi))) {
+            return rc;
+        }
+        if (p->hi != 0 && p->hi < p->lo) {
+            return fail(ps, "span_count.max_spans: must be greater or equal to min_spans");
+        }
+        return OTC_OK;
+    case TS_TRACE_STATE:
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"key", "values", NULL})) ||
+            (rc = get_str(ps, c, type, "key", &p->key)) || (rc = get_strs(ps, c, type, "values", p))) {
+            return rc;
+        }
+        return p->key && *p->key ? OTC_OK : fail(ps, "trace_state.key: required");
+    case TS_AND:
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"and_sub_policy", NULL}))) {
+            return rc;
+        }
+        return parse_subs(ps, otc_cfg_tree_get(c, "and_sub_policy"), "and_sub_policy", p, depth);
+    case TS_DROP:
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"drop_sub_policy", NULL}))) {
+            return rc;
+        }
+        return parse_subs(ps, otc_cfg_tree_get(c, "drop_sub_policy"), "drop_sub_policy", p, depth);
+    case TS_COMPOSITE:
+        return parse_composite(ps, c, p, depth);
+    case TS_NOT: {
+        const struct otc_cfg_tree *sub = otc_cfg_tree_get(c, "not_sub_policy");
+        if ((rc = check_keys(ps, c, type, (const char *const[]){"not_sub_policy", NULL}))) {
+            return rc;
+        }
+        if (!sub || sub->kind != OTC_TREE_MAP) {
+            return fail(ps, "not.not_sub_policy: expected a policy");
+        }
+        if (!(p->subs = calloc(1, sizeof(*p->subs)))) {
+            return OTC_ENOMEM;
+        }
+        p->n_subs = 1;
+        return parse_policy(ps, sub, p->subs, depth + 1, false);
+    }
+    }
+    return OTC_OK;
+}
+
+static void policy_clear(struct ts_policy *p)
+{
+    for (size_t i = 0; i < p->n_subs; i++) {
+        policy_clear(&p->subs[i]);
+    }
+    free(p->subs);
+    for (size_t i = 0; i < p->n_values; i++) {
+        free(p->values[i]);
+        if (p->re && p->re[i]) {
+            pcre2_code_free(p->re[i]);
+        }
+    }
+    free(p->values);
+    free(p->value_lens);
+    free(p->re);
+    if (p->md) {
+        pcre2_match_data_free(p->md);
+    }
+    free(p->name);
+    free(p->key);
+    free(p->salt);
+    free(p->sub_limit);
+    free(p->sub_used);
+    memset(p, 0, sizeof(*p));
+}
+
+void ts_policies_free(struct ts_policies *ps)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        policy_clear(&ps->v[i]);
+    }
+    free(ps->v);
+    ps->v = NULL;
+    ps->n = 0;
+}
+
+int ts_policies_parse(const struct otc_cfg_tree *t, struct ts_policies *out, char *err, size_t errlen)
+{
+    struct ts_parse ps = {.err = err, .errlen = errlen};
+    struct ts_policy *tmp;
+    size_t nd = 0, k = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!t || t->kind != OTC_TREE_SEQ || t->n == 0) {
+        snprintf(err, errlen, "policies: at least one policy is required");
+        return OTC_EINVAL;
+    }
+    if (!(tmp = calloc(t->n, sizeof(*tmp)))) {
+        return OTC_ENOMEM;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        const char *nm = scalar(otc_cfg_tree_get(&t->items[i], "name"));
+        snprintf(ps.path, sizeof(ps.path), "policies[%zu]%s%s%s (line %u)", i, nm ? " \"" : "", nm ? nm : "",
+                 nm ? "\"" : "", t->items[i].line);
+        if ((rc = parse_policy(&ps, &t->items[i], &tmp[i], 0, true)) != OTC_OK) {
+            out->v = tmp;
+            out->n = i + 1;
+            ts_policies_free(out);
+            return rc;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(tmp[j].name, tmp[i].name)) {
+                out->v = tmp;
+                out->n = i + 1;
+                ts_policies_free(out);
+                return fail(&ps, "name: duplicate policy name \"%s\"", nm ? nm : "");
+            }
+        }
+        nd += tmp[i].type == TS_DROP;
+    }
+    /* drop policies first: a drop decides before any other is asked */
+    if (!(out->v = calloc(t->n, sizeof(*out->v)))) {
+        out->v = tmp;
+        out->n = t->n;
+        ts_policies_free(out);
+        return OTC_ENOMEM;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        if (tmp[i].type == TS_DROP) {
+            out->v[k++] = tmp[i];
+        }
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        if (tmp[i].type != TS_DROP) {
+            out->v[k++] = tmp[i];
+        }
+    }
+    (void)nd;
+    out->n = t->n;
+    free(tmp);
+    return OTC_OK;
+}
+
+const char *ts_policy_name(const struct ts_policies *p, size_t i)
+{
+    return i < p->n ? p->v[i].name : NULL;
+}
+
+/* ------------------------------------------------------------ evaluation */
+
+static const otc_any_value *find_attr(otc_key_value *const *kv, size_t n, const char *key)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (kv[i] && kv[i]->key && !strcmp(kv[i]->key, key)) {
+            return kv[i]->value;
+        }
+    }
+    return NULL;
+}
+
+/* Does one attribute value match the policy (numeric, string, boolean)? */
+static bool value_matches(struct ts_policy *p, const otc_any_value *v)
+{
+    switch (p->type) {
+    case TS_NUMERIC: {
+        /* otelcol reads the value as an int: any other type reads as 0 */
+        int64_t x = v->value_case == ANY(INT_VALUE) ? v->int_value : 0;
+        return x >= p->lo && x <= p->hi;
+    }
+    case TS_BOOLEAN:
+        return (v->value_case == ANY(BOOL_VALUE) ? (bool)v->bool_value : false) == p->bval;
+    case TS_STRING: {
+        const char *s = v->value_case == ANY(STRING_VALUE) && v->string_value ? v->string_value : "";
+        size_t len = strlen(s);
+        for (size_t i = 0; i < p->n_values; i++) {
+            if (p->re) {
+                if (pcre2_match(p->re[i], (PCRE2_SPTR)s, len, 0, 0, p->md, NULL) >= 0) {
+                    return true;
+                }
+            } else if (len == p->value_lens[i] && !memcmp(s, p->values[i], len)) {
+                return true;
+            }
+        }
+        return false;
+    }
+    default:
+        return false;
+    }
+}
+
+/* otelcol's attribute policies look at each resource, then its spans: any
+ * match samples (or, with invert_match, makes the trace InvertNotSampled). */
+static enum ts_decision eval_attr(struct ts_policy *p, const struct ts_trace_view *t)
+{
+    const otc_resource_spans *last = NULL;
+    bool hit = false;
+
+    for (size_t i = 0; i < t->n && !hit; i++) {
+        const struct ts_span_ref *r = &t->spans[i];
+        const otc_any_value *v;
+        if (r->rs != last) {
+            last = r->rs;
+            if (r->rs->resource &&
+                (v = find_attr(r->rs->resource->attributes, r->rs->resource->n_attributes, p->key)) &&
+                value_matches(p, v)) {
+                hit = true;
+                break;
+            }
+        }
+        if ((v = find_attr(r->sp->attributes, r->sp->n_attributes, p->key)) && value_matches(p, v)) {
+            hit = true;
+        }
+    }
+    if (p->invert) {
+        return hit ? TS_INVERT_NOT_SAMPLED : TS_INVERT_SAMPLED;
+    }
+    return hit ? TS_SAMPLED : TS_NOT_SAMPLED;
+}
+
+static enum ts_decision eval_latency(const struct ts_policy *p, const struct ts_trace_view *t)
+{
+    uint64_t lo = 0, hi = 0;
+
+    for (size_t i = 0; i < t->n; i++) {
+        const otc_span *s = t->spans[i].sp;
+        int64_t ms;
+        if (lo == 0 || s->start_time_unix_nano < lo) {
+            lo = s->start_time_unix_nano;
+        }
+        if (hi == 0 || s->end_time_unix_nano > hi) {
+            hi = s->end_time_unix_nano;
+        }
+        ms = (int64_t)(hi - lo) / 1000000; /* Go's Duration.Milliseconds: truncated */
+        if (p->hi == 0 ? ms >= p->lo : (p->lo < ms && ms <= p->hi)) {
+            return TS_SAMPLED;
+        }
+    }
+    return TS_NOT_SAMPLED;
+}
+
+/* Is key=value (value in the list) a member of the W3C tracestate ts? */
+static bool tracestate_has(const struct ts_policy *p, const char *ts)
+{
+    size_t kl = strlen(p->key);
+
+    while (ts && *ts) {
+        const char *end = strchr(ts, ',');
+        size_t len = end ? (size_t)(end - ts) : strlen(ts);
+        while (len && (*ts == ' ' || *ts == '\t')) {
+            ts++;
+            len--;
+        }
+        if (len > kl && !memcmp(ts, p->key, kl) && ts[kl] == '=') {
+            const char *v = ts + kl + 1;
+            size_t vl = len - kl - 1;
+            while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) {
+                vl--;
+            }
+            for (size_t i = 0; i < p->n_values; i++) {
+                if (p->value_lens[i] == vl && !memcmp(p->values[i], v, vl)) {
+                    return true;
+                }
+            }
+        }
+        ts = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+static int64_t now_second(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static enum ts_decision eval(struct ts_policy *p, const struct ts_trace_view *t);
+
+static bool sampled(enum ts_decision d)
+{
+    return d == TS_SAMPLED || d == TS_INVERT_SAMPLED;
+}
+
+static enum ts_decision eval(struct ts_policy *p, const struct ts_trace_view *t)
+{
+    switch (p->type) {
+    case TS_ALWAYS:
+        return TS_SAMPLED;
+    case TS_LATENCY:
+        return eval_latency(p, t);
+    case TS_NUMERIC:
+    case TS_STRING:
+    case TS_BOOLEAN:
+        return eval_attr(p, t);
+    case TS_PROBABILISTIC:
+        return ts_fnv1a64(p->salt, strlen(p->salt), t->id) <= p->threshold ? TS_SAMPLED : TS_NOT_SAMPLED;
+    case TS_STATUS:
+        for (size_t i = 0; i < t->n; i++) {
+            const otc_span *s = t->spans[i].sp;
+            unsigned code = s->status ? (unsigned)s->status->code : 0;
+            if (code < 3 && (p->status_mask & (1u << code))) {
+                return TS_SAMPLED;
+            }
+        }
+        return TS_NOT_SAMPLED;
+    case TS_RATE: {
+        int64_t sec = now_second();
+        if (sec != p->cur_sec) {
+            p->cur_sec = sec;
+            p->used = 0;
+        }
+        if (p->used + (int64_t)t->n <= p->per_sec) {
+            p->used += (int64_t)t->n;
+            return TS_SAMPLED;
+        }
+        return TS_NOT_SAMPLED;
+    }
+    case TS_BYTES: {
+        if (p->last_ns) {
+            p->tokens += (double)(t->now_ns - p->last_ns) * p->rate / 1e9;
+            if (p->tokens > p->burst) {
+                p->tokens = p->burst;
+            }
+        }
+        p->last_ns = t->now_ns;
+        if ((double)t->bytes <= p->tokens) {
+            p->tokens -= (double)t->bytes;
+            return TS_SAMPLED;
+        }
+        return TS_NOT_SAMPLED;
+    }
+    case TS_SPAN_COUNT:
+        return (int64_t)t->n >= p->lo && (p->hi == 0 || (int64_t)t->n <= p->hi) ? TS_SAMPLED : TS_NOT_SAMPLED;
+    case TS_TRACE_STATE:
+        for (size_t i = 0; i < t->n; i++) {
+            if (tracestate_has(p, t->spans[i].sp->trace_state)) {
+                return TS_SAMPLED;
+            }
+        }
+        return TS_NOT_SAMPLED;
+    case TS_AND:
+        for (size_t i = 0; i < p->n_subs; i++) {
+            enum ts_decision d = eval(&p->subs[i], t);
+            if (d == TS_NOT_SAMPLED || d == TS_INVERT_NOT_SAMPLED) {
+                return TS_NOT_SAMPLED;
+            }
+        }
+        return TS_SAMPLED;
+    case TS_DROP:
+        for (size_t i = 0; i < p->n_subs; i++) {
+            if (!sampled(eval(&p->subs[i], t))) {
+                return TS_NOT_SAMPLED;
+            }
+        }
+        return TS_DROPPED;
+    case TS_NOT: {
+        enum ts_decision d = eval(&p->subs[0], t);
+        return d == TS_SAMPLED ? TS_NOT_SAMPLED : d == TS_NOT_SAMPLED ? TS_SAMPLED : d;
+    }
+    case TS_COMPOSITE: {
+        int64_t sec = now_second(), n = (int64_t)t->n;
+        if (sec != p->cur_sec) {
+            p->cur_sec = sec;
+            p->used = 0;
+            memset(p->sub_used, 0, p->n_subs * sizeof(*p->sub_used));
+        }
+        for (size_t i = 0; i < p->n_subs; i++) {
+            if (sampled(eval(&p->subs[i], t)) && p->sub_used[i] + n <= p->sub_limit[i] &&
+                p->used + n <= p->per_sec) {
+                p->sub_used[i] += n;
+                p->used += n;
+                return TS_SAMPLED;
+            }
+        }
+        return TS_NOT_SAMPLED;
+    }
+    }
+    return TS_NOT_SAMPLED;
+}
+
+enum ts_decision ts_policies_decide(struct ts_policies *ps, const struct ts_trace_view *t, bool first_match)
+{
+    bool seen[TS_DROPPED + 1] = {false};
+
+    for (size_t i = 0; i < ps->n; i++) {
+        enum ts_decision d = eval(&ps->v[i], t);
+        seen[d] = true;
+        if (d == TS_DROPPED || (first_match && d == TS_SAMPLED)) {
+            break;
+        }
+    }
+    if (seen[TS_DROPPED]) {
+        return TS_DROPPED;
+    }
+    if (seen[TS_INVERT_NOT_SAMPLED]) {
+        return TS_NOT_SAMPLED;
+    }
+    if (seen[TS_SAMPLED] || (seen[TS_INVERT_SAMPLED] && !seen[TS_NOT_SAMPLED])) {
+        return TS_SAMPLED;
+    }
+    return TS_NOT_SAMPLED;
+}
