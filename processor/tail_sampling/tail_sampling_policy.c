@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "otc/otc_rc.h"
 #include "tail_sampling_policy.h"
@@ -846,12 +845,11 @@ static bool tracestate_has(const struct ts_policy *p, const char *ts)
     return false;
 }
 
-static int64_t now_second(void)
+/* The one-second window a rate applies to (otelcol: the wall clock's second;
+ * here the decision time's, so one timer run sees one window). */
+static int64_t now_second(const struct ts_trace_view *t)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec;
+    return (int64_t)(t->now_ns / 1000000000u);
 }
 
 static enum ts_decision eval(struct ts_policy *p, const struct ts_trace_view *t);
@@ -884,7 +882,7 @@ static enum ts_decision eval(struct ts_policy *p, const struct ts_trace_view *t)
         }
         return TS_NOT_SAMPLED;
     case TS_RATE: {
-        int64_t sec = now_second();
+        int64_t sec = now_second(t);
         if (sec != p->cur_sec) {
             p->cur_sec = sec;
             p->used = 0;
@@ -938,7 +936,7 @@ static enum ts_decision eval(struct ts_policy *p, const struct ts_trace_view *t)
         return d == TS_SAMPLED ? TS_NOT_SAMPLED : d == TS_NOT_SAMPLED ? TS_SAMPLED : d;
     }
     case TS_COMPOSITE: {
-        int64_t sec = now_second(), n = (int64_t)t->n;
+        int64_t sec = now_second(t), n = (int64_t)t->n;
         if (sec != p->cur_sec) {
             p->cur_sec = sec;
             p->used = 0;
