@@ -32,7 +32,21 @@ int otc_parse_int(const char *s, int64_t *out)
 {
     char *end;
     long long v;
+    char plain[64];
 
+    /* YAML 1.1 digit separators, as otelcol's YAML reads them: 100_000 */
+    if (strchr(s, '_') && strlen(s) < sizeof(plain)) {
+        size_t n = 0;
+        for (const char *p = s; *p; p++) {
+            if (*p != '_') {
+                plain[n++] = *p;
+            } else if (p == s || !isxdigit((unsigned char)p[-1]) || !isxdigit((unsigned char)p[1])) {
+                return OTC_EINVAL;
+            }
+        }
+        plain[n] = '\0';
+        s = plain;
+    }
     errno = 0;
     v = strtoll(s, &end, 0);
     if (errno || end == s || *end != '\0') {

@@ -272,7 +272,8 @@ static const struct otc_config_entry ts_config[] = {
     {OTC_CFG_TREE, "policies", NULL, OFF(policies_cfg), 0, 0, 0, NULL,
      "the sampling policies, as otelcol-contrib writes them: always_sample, latency, "
      "numeric_attribute, string_attribute, boolean_attribute, probabilistic, status_code, "
-     "rate_limiting, bytes_limiting, span_count, trace_state, and, composite, not, drop"},
+     "rate_limiting, bytes_limiting, span_count, trace_state, trace_flags, and, composite, not, drop "
+     "(ottl_condition is not supported)"},
     OTC_CFG_END,
 };
 

@@ -22,12 +22,13 @@
 enum ts_type {
     TS_ALWAYS, TS_LATENCY, TS_NUMERIC, TS_STRING, TS_BOOLEAN, TS_PROBABILISTIC, TS_STATUS,
     TS_RATE, TS_BYTES, TS_SPAN_COUNT, TS_TRACE_STATE, TS_AND, TS_COMPOSITE, TS_NOT, TS_DROP,
+    TS_TRACE_FLAGS,
 };
 
 static const char *const type_names[] = {
     "always_sample", "latency", "numeric_attribute", "string_attribute", "boolean_attribute",
     "probabilistic", "status_code", "rate_limiting", "bytes_limiting", "span_count",
-    "trace_state", "and", "composite", "not", "drop", NULL,
+    "trace_state", "and", "composite", "not", "drop", "trace_flags", NULL,
 };
 
 struct ts_policy {
@@ -450,16 +451,6 @@ static int parse_policy(struct ts_parse *ps, const struct otc_cfg_tree *t, struc
     if (!t || t->kind != OTC_TREE_MAP) {
         return fail(ps, "expected a mapping with name and type");
     }
-    for (size_t i = 0; i < t->n; i++) {
-        const char *key = t->items[i].key;
-        bool ok = !strcmp(key, "name") || !strcmp(key, "type");
-        for (size_t j = 0; type_names[j] && !ok; j++) {
-            ok = !strcmp(key, type_names[j]);
-        }
-        if (!ok) {
-            return fail(ps, "unknown key \"%s\"", key);
-        }
-    }
     if ((rc = get_str(ps, t, "policy", "name", &p->name)) != OTC_OK) {
         return rc;
     }
@@ -476,13 +467,28 @@ static int parse_policy(struct ts_parse *ps, const struct otc_cfg_tree *t, struc
     }
     for (k = 0; type_names[k] && strcmp(type_names[k], type); k++) {
     }
+    if (!type_names[k] && !strcmp(type, "ottl_condition")) {
+        return fail(ps, "type: policy type \"ottl_condition\" is not supported by otelc (OTTL conditions "
+                        "are not implemented in this processor)");
+    }
     if (!type_names[k]) {
         return fail(ps, "type: unknown policy type \"%s\"", type);
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        const char *key = t->items[i].key;
+        bool ok = !strcmp(key, "name") || !strcmp(key, "type");
+        for (size_t j = 0; type_names[j] && !ok; j++) {
+            ok = !strcmp(key, type_names[j]);
+        }
+        if (!ok) {
+            return fail(ps, "unknown key \"%s\"", key);
+        }
     }
     p->type = (enum ts_type)k;
     c = otc_cfg_tree_get(t, type);
     switch (p->type) {
     case TS_ALWAYS:
+    case TS_TRACE_FLAGS:
         return check_keys(ps, c, type, (const char *const[]){NULL});
     case TS_LATENCY:
         if ((rc = check_keys(ps, c, type, (const char *const[]){"threshold_ms", "upper_threshold_ms", NULL})) ||
@@ -866,6 +872,13 @@ static enum ts_decision eval(struct ts_policy *p, const struct ts_trace_view *t)
         return TS_SAMPLED;
     case TS_LATENCY:
         return eval_latency(p, t);
+    case TS_TRACE_FLAGS: /* the W3C sampled flag, the low bit of a span's flags */
+        for (size_t i = 0; i < t->n; i++) {
+            if (t->spans[i].sp->flags & 0x01u) {
+                return TS_SAMPLED;
+            }
+        }
+        return TS_NOT_SAMPLED;
     case TS_NUMERIC:
     case TS_STRING:
     case TS_BOOLEAN:

@@ -87,6 +87,7 @@ struct sp {
     uint64_t    dur_ms;
     bool        child;            /* has a parent span id */
     const char *tracestate;
+    uint32_t    flags;            /* span flags (W3C trace flags in the low byte) */
     const char *res_skey, *res_sval; /* a resource attribute */
 };
 
@@ -177,6 +178,7 @@ static struct otc_batch *req_of(const struct sp *s, size_t n)
             sp->attributes = pt_attrs(&a, na, kv);
             sp->n_attributes = na;
         }
+        sp->flags = s[i].flags;
         if (s[i].tracestate) {
             sp->trace_state = pt_str(&a, s[i].tracestate);
         }
@@ -467,6 +469,13 @@ static void boolean_and_trace_state_and_span_count(void **state)
     assert_int_equal(fwd(2), 0);
     assert_int_equal(fwd(3), 3);
     assert_int_equal(fwd(4), 0);
+    ts_free(&t);
+
+    ins = ts_new(&t, "decision_wait: 1s\npolicies: [{name: f, type: trace_flags}]\n");
+    FEED(ins, {.trace = 1, .flags = 0x101}, {.trace = 1}, {.trace = 2, .flags = 0x100});
+    tick(ins, 2 * SEC);
+    assert_int_equal(fwd(1), 2);
+    assert_int_equal(fwd(2), 0);
     ts_free(&t);
 
     ins = ts_new(&t, "decision_wait: 1s\npolicies: [{name: b, type: boolean_attribute, "
@@ -813,6 +822,10 @@ static void config_errors(void **state)
     expect_error("policies: [{name: c, type: composite, composite: {max_total_spans_per_second: 10, "
                  "policy_order: [zz], composite_sub_policy: [{name: a, type: always_sample}]}}]\n",
                  "policy_order", "\"zz\"");
+    expect_error("policies: [{name: o, type: ottl_condition, ottl_condition: {span: ['x']}}]\n",
+                 "\"ottl_condition\"", "not supported");
+    expect_error("decision_cache: {sampled_cache_size: 1__0}\npolicies: [{name: a, type: always_sample}]\n",
+                 "sampled_cache_size", "");
     expect_error("num_traces: 0\npolicies: [{name: a, type: always_sample}]\n", "num_traces", "");
 }
 
@@ -829,6 +842,11 @@ static void config_defaults(void **state)
     assert_true(t.ins.timer_due_ns <= otc_now_ns() + 30 * SEC);
     snprintf(buf, sizeof(buf), "%s", otc_config_map_find(ops->config_map, "num_traces")->def);
     assert_string_equal(buf, "50000");
+    ts_free(&t);
+
+    /* the digit separators of the contrib README's example */
+    ts_new(&t, "decision_cache: {sampled_cache_size: 100_000, non_sampled_cache_size: 100_000}\n"
+               "policies: [{name: a, type: always_sample}]\n");
     ts_free(&t);
 }
 
