@@ -9,11 +9,17 @@
 #include <string.h>
 
 #include "otc/otc_otlp.h"
+#include "otc/otc_pb_walk.h"
 #include "tail_sampling.h"
 #include "tail_sampling_policy.h"
 
 #define NONE UINT32_MAX
 #define EVICT_LOG_NS 10000000000ull /* at most one eviction summary per 10 s */
+/* An outgoing request is sent once it holds this many span bytes (receivers'
+ * default limit is 4 MiB; otelcol sends each sampled trace as its own request). */
+#define OUT_MAX_BYTES (512u * 1024u)
+/* What a held trace costs besides its spans: its slot and its id table entries. */
+#define TRACE_OVERHEAD (sizeof(struct ts_trace) + 2 * (16 + sizeof(uint32_t)))
 
 /* ------------------------------------------------------------ id tables */
 
@@ -157,26 +163,37 @@ static void cache_put(struct ts_cache *c, const uint8_t *id)
 
 /* ------------------------------------------------------------ state */
 
-struct ts_trace {
-    uint8_t             id[16];
-    uint32_t            gen;     /* bumped when the slot is freed (stale queue entries) */
-    bool                live;
-    bool                root_seen;
-    uint64_t            first_ns;
-    uint64_t            bytes;   /* packed size of its spans */
-    struct ts_span_ref *spans;
-    size_t              n, cap;
-    uint32_t            next_free;
+/* A held span is kept as its serialized bytes, in its trace's buffer, after a
+ * record header naming the resource and scope it came with. */
+struct ts_rec {
+    uint32_t head;
+    uint32_t len;
 };
 
-/* A received request some held span points into. */
-struct ts_held {
-    struct otc_batch *b;
-    size_t            bytes;    /* its arena's size when taken */
-    uint32_t          spans;    /* held spans in it */
-    uint32_t          out_gen;  /* output being built that already refers to it */
-    bool              pinned;   /* the request being consumed right now */
-    uint32_t          next_free;
+struct ts_trace {
+    uint8_t   id[16];
+    uint32_t  gen;       /* bumped when the slot is freed (stale queue entries) */
+    bool      live;
+    bool      root_seen;
+    uint32_t  n;         /* spans */
+    uint64_t  bytes;     /* their serialized size */
+    uint64_t  facts;     /* what the policies found in them (tail_sampling_policy.h) */
+    uint64_t  min_start, max_end;
+    uint8_t  *buf;       /* ts_rec + span bytes, one after another */
+    size_t    len, cap;
+    uint32_t  next_free;
+};
+
+/* The resource and scope containers of one request a span came in: the
+ * serialized Resource and InstrumentationScope and their schema URLs, copied
+ * once per request and shared by its spans. */
+struct ts_head {
+    uint8_t  *blob;      /* res | res_schema | scope | scope_schema */
+    uint32_t  res_len, res_schema_len, scope_len, scope_schema_len;
+    bool      has_res, has_scope;
+    uint32_t  refs;      /* held or outgoing spans naming it */
+    uint32_t  out_gen, out_idx, out_n; /* grouping of the request being built */
+    uint32_t  next_free;
 };
 
 /* A trace due for a decision at due_ns (entries of freed slots are stale). */
@@ -190,13 +207,32 @@ struct ts_fifo {
     size_t         head, n, cap;
 };
 
-/* Spans of sampled traces collected for one outgoing request. */
+/* Spans of sampled traces (and late spans of sampled ones) collected for one
+ * outgoing request: records as in a trace's buffer. */
 struct ts_out {
-    struct ts_span_ref *spans;
-    size_t              n, cap;
-    struct otc_batch  **adopt;
-    size_t              n_adopt, cap_adopt;
-    uint32_t            gen;
+    uint8_t  *buf;
+    size_t    len, cap, n;
+    uint32_t *heads;     /* distinct heads, in first-seen order */
+    size_t    n_heads, cap_heads;
+    uint32_t  gen;
+};
+
+/* One span of the request being consumed, read before anything changes. */
+struct ts_in_span {
+    const uint8_t *p;
+    uint32_t       len;
+    uint32_t       head; /* index into the request's heads */
+    const uint8_t *tid;  /* NULL unless 16 bytes */
+    uint64_t       facts, start, end;
+    bool           root;
+};
+
+struct ts_in_head {
+    const uint8_t *res, *res_schema, *scope, *scope_schema;
+    size_t         res_len, res_schema_len, scope_len, scope_schema_len;
+    bool           has_res, has_scope, scope_seen;
+    uint64_t       facts;  /* of the resource */
+    uint32_t       slot;   /* its ts_head once made, NONE before */
 };
 
 struct ts_ctx {
@@ -216,20 +252,23 @@ struct ts_ctx {
     /* runtime */
     struct otc_instance *ins;
     struct ts_policies   pol;
-    bool                 downstream_mutates;
     struct ts_idmap      map;
     struct ts_trace     *tr;
     size_t               n_tr;
     uint32_t             free_tr;
-    atomic_size_t        live;      /* traces held (read by admit) */
-    struct ts_held      *held;
-    size_t               n_held, cap_held;
-    uint32_t             free_held;
-    atomic_size_t        held_bytes; /* arena bytes of the held requests */
+    atomic_size_t        live;       /* traces held (read by admit) */
+    struct ts_head      *hd;
+    size_t               n_hd, cap_hd;
+    uint32_t             free_hd;
+    size_t               mem;        /* bytes held: span buffers, heads, trace slots */
     struct ts_fifo       wait_q;     /* by first arrival + decision_wait */
     struct ts_fifo       root_q;     /* by root arrival + decision_wait_after_root_received */
     struct ts_cache      sampled, not_sampled;
     struct ts_out        out;
+    struct ts_in_span   *in;         /* the request being consumed */
+    size_t               n_in, cap_in;
+    struct ts_in_head   *in_hd;
+    size_t               n_in_hd, cap_in_hd;
     struct ts_due       *oversize;   /* traces over maximum_trace_size_bytes in this request */
     size_t               n_oversize, cap_oversize;
     uint64_t             evicted_since_log, last_evict_log_ns;
@@ -279,6 +318,9 @@ static const struct otc_config_entry ts_config[] = {
 
 /* ------------------------------------------------------------ helpers */
 
+
+/* ------------------------------------------------------------ helpers */
+
 static bool grow(void **v, size_t *cap, size_t need, size_t elem)
 {
     size_t c = *cap ? *cap : 8;
@@ -288,7 +330,7 @@ static bool grow(void **v, size_t *cap, size_t need, size_t elem)
         return true;
     }
     while (c < need) {
-        c *= 2;
+        c = c + c / 2 + 8;
     }
     if (!(n = realloc(*v, c * elem))) {
         return false;
@@ -338,237 +380,280 @@ static void fifo_pop(struct ts_fifo *f)
     f->n--;
 }
 
-static void held_release(struct ts_ctx *x, uint32_t h)
+static size_t head_bytes(const struct ts_head *h)
 {
-    struct ts_held *hd = &x->held[h];
+    return sizeof(*h) + h->res_len + h->res_schema_len + h->scope_len + h->scope_schema_len;
+}
 
-    if (hd->spans || hd->pinned || !hd->b) {
+static void head_unref(struct ts_ctx *x, uint32_t i)
+{
+    struct ts_head *h = &x->hd[i];
+
+    if (--h->refs) {
         return;
     }
-    atomic_fetch_sub(&x->held_bytes, hd->bytes);
-    otc_batch_unref(hd->b);
-    hd->b = NULL;
-    hd->next_free = x->free_held;
-    x->free_held = h;
+    x->mem -= head_bytes(h);
+    free(h->blob);
+    h->blob = NULL;
+    h->next_free = x->free_hd;
+    x->free_hd = i;
 }
 
-static uint32_t held_new(struct ts_ctx *x, struct otc_batch *b)
+/* A shared copy of the request's head ih (made on first use). */
+static uint32_t head_get(struct ts_ctx *x, struct ts_in_head *ih)
 {
-    uint32_t h = x->free_held;
+    size_t n = ih->res_len + ih->res_schema_len + ih->scope_len + ih->scope_schema_len;
+    struct ts_head *h;
+    uint8_t *blob;
+    uint32_t i;
 
-    if (h == NONE) {
-        if (!grow((void **)&x->held, &x->cap_held, x->n_held + 1, sizeof(*x->held))) {
+    if (ih->slot != NONE) {
+        return ih->slot;
+    }
+    if (x->free_hd == NONE) {
+        if (!grow((void **)&x->hd, &x->cap_hd, x->n_hd + 1, sizeof(*x->hd))) {
             return NONE;
         }
-        h = (uint32_t)x->n_held++;
-    } else {
-        x->free_held = x->held[h].next_free;
+        x->hd[x->n_hd] = (struct ts_head){.next_free = NONE};
+        x->free_hd = (uint32_t)x->n_hd++;
     }
-    x->held[h] = (struct ts_held){.b = b, .bytes = b->arena.bytes, .pinned = true, .next_free = NONE,
-                                  .out_gen = x->out.gen - 1};
-    atomic_fetch_add(&x->held_bytes, b->arena.bytes);
-    return h;
+    if (!(blob = malloc(n ? n : 1))) {
+        return NONE;
+    }
+    i = x->free_hd;
+    h = &x->hd[i];
+    x->free_hd = h->next_free;
+    *h = (struct ts_head){.blob = blob, .res_len = (uint32_t)ih->res_len,
+                          .res_schema_len = (uint32_t)ih->res_schema_len, .scope_len = (uint32_t)ih->scope_len,
+                          .scope_schema_len = (uint32_t)ih->scope_schema_len, .has_res = ih->has_res,
+                          .has_scope = ih->has_scope, .refs = 1 /* the request's, until consume ends */, .out_gen = x->out.gen - 1, .next_free = NONE};
+    memcpy(blob, ih->res, ih->res_len);
+    blob += ih->res_len;
+    memcpy(blob, ih->res_schema, ih->res_schema_len);
+    blob += ih->res_schema_len;
+    memcpy(blob, ih->scope, ih->scope_len);
+    blob += ih->scope_len;
+    memcpy(blob, ih->scope_schema, ih->scope_schema_len);
+    x->mem += head_bytes(h);
+    ih->slot = i;
+    return i;
 }
 
-/* Add the spans of a sampled trace (or of a cached decision) to the output. */
-static bool out_add(struct ts_ctx *x, const struct ts_span_ref *s, size_t n)
+/* Append one span record to a buffer. */
+static bool rec_put(uint8_t **buf, size_t *len, size_t *cap, uint32_t head, const uint8_t *p, uint32_t n)
+{
+    struct ts_rec r = {.head = head, .len = n};
+
+    if (!grow((void **)buf, cap, *len + sizeof(r) + n, 1)) {
+        return false;
+    }
+    memcpy(*buf + *len, &r, sizeof(r));
+    memcpy(*buf + *len + sizeof(r), p, n);
+    *len += sizeof(r) + n;
+    return true;
+}
+
+/* Add spans (records of buf) to the outgoing request; they keep their heads. */
+static bool out_add(struct ts_ctx *x, const uint8_t *buf, size_t len, size_t n)
 {
     struct ts_out *o = &x->out;
 
-    if (!grow((void **)&o->spans, &o->cap, o->n + n, sizeof(*o->spans))) {
+    if (!grow((void **)&o->buf, &o->cap, o->len + len, 1)) {
         return false;
     }
-    for (size_t i = 0; i < n; i++) {
-        struct ts_held *hd = &x->held[s[i].slot];
-        if (hd->out_gen != o->gen) {
-            if (!grow((void **)&o->adopt, &o->cap_adopt, o->n_adopt + 1, sizeof(*o->adopt))) {
-                return false;
-            }
-            hd->out_gen = o->gen;
-            o->adopt[o->n_adopt++] = otc_batch_ref(hd->b);
-        }
-        o->spans[o->n++] = s[i];
+    memcpy(o->buf + o->len, buf, len);
+    o->len += len;
+    o->n += n;
+    for (size_t off = 0; off < len;) {
+        struct ts_rec r;
+        memcpy(&r, buf + off, sizeof(r));
+        x->hd[r.head].refs++;
+        off += sizeof(r) + r.len;
     }
     return true;
 }
 
-static ProtobufCMessage *copy_msg(struct otc_arena *a, const ProtobufCMessage *m)
+/* Protobuf encoding helpers for the outgoing request. */
+static size_t varint_len(uint64_t v)
 {
-    size_t n;
-    uint8_t *buf;
-    ProtobufCMessage *c;
+    size_t n = 1;
 
-    if (!m) {
-        return NULL;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
     }
-    n = protobuf_c_message_get_packed_size(m);
-    if (!(buf = malloc(n ? n : 1))) {
-        return NULL;
-    }
-    protobuf_c_message_pack(m, buf);
-    c = protobuf_c_message_unpack(m->descriptor, &a->pb, n, buf);
-    free(buf);
-    return c;
+    return n;
 }
 
-/* Pointer -> index map for grouping the output by resource and scope. */
-struct ts_group {
-    const void *key;
-    size_t      idx;
-};
-
-static size_t group_find(struct ts_group *g, size_t mask, const void *key)
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
 {
-    size_t i = (size_t)(((uintptr_t)key >> 4) * 0x9e3779b97f4a7c15ull) & mask;
-
-    while (g[i].key && g[i].key != key) {
-        i = (i + 1) & mask;
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
     }
-    return i;
+    *p++ = (uint8_t)v;
+    return p;
 }
 
-/* Build one request from the collected spans and pass it on. */
+/* A length-delimited field (one-byte tag) of n bytes: its whole size. */
+static size_t ld_len(size_t n)
+{
+    return 1 + varint_len(n) + n;
+}
+
+static uint8_t *put_ld(uint8_t *p, uint32_t field, const uint8_t *data, size_t n)
+{
+    *p++ = (uint8_t)(field << 3 | 2);
+    p = put_varint(p, n);
+    if (n) {
+        memcpy(p, data, n);
+    }
+    return p + n;
+}
+
+/* Build the outgoing request from the collected spans, in wire form: one
+ * ResourceSpans with one ScopeSpans per head, and pass it on. */
 static void out_send(struct ts_ctx *x)
 {
     struct ts_out *o = &x->out;
     struct otc_instance *ins = x->ins;
-    struct otc_arena a;
-    otc_traces_req *req;
-    struct ts_group *g = NULL;
-    size_t mask = 15, n_rs = 0, n_ss = 0;
-    otc_resource_spans **rsv;
-    otc_scope_spans **ssv;
-    size_t *ss_rs, *ss_cnt, *span_ss;
-    struct otc_batch *b = NULL;
-    bool ok = false;
+    size_t total = 0, *ss_len = NULL, *rs_len = NULL, *fill = NULL;
+    uint8_t *dst, *p, *base;
+    struct otc_batch *b;
 
     if (o->n == 0) {
         goto done;
     }
-    while (mask + 1 < o->n * 4) {
-        mask = mask * 2 + 1;
+    /* heads in first-seen order, with their span bytes */
+    o->n_heads = 0;
+    for (size_t off = 0; off < o->len;) {
+        struct ts_rec r;
+        struct ts_head *h;
+        memcpy(&r, o->buf + off, sizeof(r));
+        h = &x->hd[r.head];
+        if (h->out_gen != o->gen) {
+            if (!grow((void **)&o->heads, &o->cap_heads, o->n_heads + 1, sizeof(*o->heads))) {
+                goto fail;
+            }
+            h->out_gen = o->gen;
+            h->out_idx = (uint32_t)o->n_heads;
+            o->heads[o->n_heads++] = r.head;
+        }
+        off += sizeof(r) + r.len;
     }
-    otc_arena_init(&a, 4096 + o->n * 64);
-    g = calloc(mask + 1, sizeof(*g));
-    rsv = otc_arena_alloc(&a, o->n * sizeof(*rsv));
-    ssv = otc_arena_alloc(&a, o->n * sizeof(*ssv));
-    ss_rs = malloc(o->n * sizeof(*ss_rs));
-    ss_cnt = calloc(o->n, sizeof(*ss_cnt));
-    span_ss = malloc(o->n * sizeof(*span_ss));
-    req = otc_arena_alloc(&a, sizeof(*req));
-    if (!g || !rsv || !ssv || !ss_rs || !ss_cnt || !span_ss || !req) {
+    ss_len = calloc(o->n_heads, sizeof(*ss_len));
+    rs_len = calloc(o->n_heads, sizeof(*rs_len));
+    fill = calloc(o->n_heads, sizeof(*fill));
+    if (!ss_len || !rs_len || !fill) {
         goto fail;
     }
-    opentelemetry__proto__collector__trace__v1__export_trace_service_request__init(req);
-    /* pass 1: distinct resources and scopes, in first-seen order */
-    for (size_t i = 0; i < o->n; i++) {
-        size_t r, s;
-        size_t k = group_find(g, mask, o->spans[i].rs);
-        if (!g[k].key) {
-            otc_resource_spans *c = otc_arena_memdup(&a, o->spans[i].rs, sizeof(*c));
-            if (!c) {
-                goto fail;
-            }
-            c->n_scope_spans = 0;
-            if (x->downstream_mutates && c->resource &&
-                !(c->resource = (void *)copy_msg(&a, &o->spans[i].rs->resource->base))) {
-                goto fail;
-            }
-            g[k] = (struct ts_group){.key = o->spans[i].rs, .idx = n_rs};
-            rsv[n_rs++] = c;
-        }
-        r = g[k].idx;
-        k = group_find(g, mask, o->spans[i].ss);
-        if (!g[k].key) {
-            otc_scope_spans *c = otc_arena_memdup(&a, o->spans[i].ss, sizeof(*c));
-            if (!c) {
-                goto fail;
-            }
-            c->n_spans = 0;
-            if (x->downstream_mutates && c->scope &&
-                !(c->scope = (void *)copy_msg(&a, &o->spans[i].ss->scope->base))) {
-                goto fail;
-            }
-            g[k] = (struct ts_group){.key = o->spans[i].ss, .idx = n_ss};
-            ss_rs[n_ss] = r;
-            ssv[n_ss++] = c;
-            rsv[r]->n_scope_spans++;
-        }
-        s = g[k].idx;
-        span_ss[i] = s;
-        ss_cnt[s]++;
+    for (size_t off = 0; off < o->len;) {
+        struct ts_rec r;
+        memcpy(&r, o->buf + off, sizeof(r));
+        ss_len[x->hd[r.head].out_idx] += ld_len(r.len);
+        off += sizeof(r) + r.len;
     }
-    /* pass 2: arrays, then fill */
-    for (size_t r = 0; r < n_rs; r++) {
-        if (!(rsv[r]->scope_spans = otc_arena_alloc(&a, rsv[r]->n_scope_spans * sizeof(void *)))) {
-            goto fail;
+    for (size_t i = 0; i < o->n_heads; i++) {
+        const struct ts_head *h = &x->hd[o->heads[i]];
+        if (h->has_scope) {
+            ss_len[i] += ld_len(h->scope_len);
         }
-        rsv[r]->n_scope_spans = 0;
-    }
-    for (size_t s = 0; s < n_ss; s++) {
-        otc_resource_spans *rs = rsv[ss_rs[s]];
-        if (!(ssv[s]->spans = otc_arena_alloc(&a, ss_cnt[s] * sizeof(void *)))) {
-            goto fail;
+        if (h->scope_schema_len) {
+            ss_len[i] += ld_len(h->scope_schema_len);
         }
-        rs->scope_spans[rs->n_scope_spans++] = ssv[s];
+        rs_len[i] = ld_len(ss_len[i]) + (h->has_res ? ld_len(h->res_len) : 0) +
+                    (h->res_schema_len ? ld_len(h->res_schema_len) : 0);
+        total += ld_len(rs_len[i]);
     }
-    for (size_t i = 0; i < o->n; i++) {
-        otc_scope_spans *ss = ssv[span_ss[i]];
-        ss->spans[ss->n_spans++] = (otc_span *)o->spans[i].sp;
+    if (!(b = otc_batch_alloc_raw(OTC_TRACES, total, &dst))) {
+        goto fail;
     }
-    req->resource_spans = rsv;
-    req->n_resource_spans = n_rs;
-    ok = true;
+    /* each ScopeSpans' spans go at a known offset: containers first, then spans */
+    p = dst;
+    for (size_t i = 0; i < o->n_heads; i++) {
+        const struct ts_head *h = &x->hd[o->heads[i]];
+        const uint8_t *blob = h->blob;
+        *p++ = 1 << 3 | 2; /* resource_spans */
+        p = put_varint(p, rs_len[i]);
+        if (h->has_res) {
+            p = put_ld(p, 1, blob, h->res_len);
+        }
+        *p++ = 2 << 3 | 2; /* scope_spans */
+        p = put_varint(p, ss_len[i]);
+        base = p;
+        if (h->has_scope) {
+            p = put_ld(p, 1, blob + h->res_len + h->res_schema_len, h->scope_len);
+        }
+        fill[i] = (size_t)(p - dst); /* spans of this head are written here */
+        p = base + ss_len[i] - (h->scope_schema_len ? ld_len(h->scope_schema_len) : 0);
+        if (h->scope_schema_len) {
+            p = put_ld(p, 3, blob + h->res_len + h->res_schema_len + h->scope_len, h->scope_schema_len);
+        }
+        if (h->res_schema_len) {
+            p = put_ld(p, 3, blob + h->res_len, h->res_schema_len);
+        }
+    }
+    for (size_t off = 0; off < o->len;) {
+        struct ts_rec r;
+        size_t i;
+        memcpy(&r, o->buf + off, sizeof(r));
+        i = x->hd[r.head].out_idx;
+        fill[i] = (size_t)(put_ld(dst + fill[i], 2, o->buf + off + sizeof(r), r.len) - dst);
+        off += sizeof(r) + r.len;
+    }
+    b->items = o->n;
+    (void)otc_next(ins, b);
+    goto done;
 fail:
-    free(g);
-    free(ss_rs);
-    free(ss_cnt);
-    free(span_ss);
-    if (ok && (b = otc_batch_from_msg(OTC_TRACES, &a, &req->base))) {
-        b->items = o->n;
-        for (size_t i = 0; i < o->n_adopt; i++) {
-            (void)otc_batch_adopt(b, o->adopt[i]); /* takes the reference, even on failure */
-        }
-        o->n_adopt = 0;
-        (void)otc_next(ins, b);
-    } else {
-        if (!ok) {
-            otc_arena_release(&a);
-        }
-        otc_log_err(ins, "out of memory: %zu sampled spans lost", o->n);
-        atomic_fetch_add(&ins->counters.dropped[OTC_TRACES], o->n);
-    }
+    otc_log_err(ins, "out of memory: %zu sampled spans lost", o->n);
+    atomic_fetch_add(&ins->counters.dropped[OTC_TRACES], o->n);
 done:
-    for (size_t i = 0; i < o->n_adopt; i++) {
-        otc_batch_unref(o->adopt[i]);
+    for (size_t off = 0; off < o->len;) {
+        struct ts_rec r;
+        memcpy(&r, o->buf + off, sizeof(r));
+        head_unref(x, r.head);
+        off += sizeof(r) + r.len;
     }
-    o->n_adopt = 0;
+    free(ss_len);
+    free(rs_len);
+    free(fill);
+    o->len = 0;
     o->n = 0;
     o->gen++;
+    if (o->cap > (1u << 20)) { /* a burst's buffer goes back */
+        free(o->buf);
+        o->buf = NULL;
+        o->cap = 0;
+    }
 }
 
 /* ------------------------------------------------------------ decisions */
+
+static size_t trace_mem(const struct ts_trace *t)
+{
+    return t->cap + TRACE_OVERHEAD;
+}
 
 static void trace_free(struct ts_ctx *x, uint32_t slot)
 {
     struct ts_trace *t = &x->tr[slot];
 
-    for (size_t i = 0; i < t->n; i++) {
-        uint32_t h = t->spans[i].slot;
-        x->held[h].spans--;
-        held_release(x, h);
+    for (size_t off = 0; off < t->len;) {
+        struct ts_rec r;
+        memcpy(&r, t->buf + off, sizeof(r));
+        head_unref(x, r.head);
+        off += sizeof(r) + r.len;
     }
+    x->mem -= trace_mem(t);
+    free(t->buf);
+    t->buf = NULL;
+    t->len = t->cap = 0;
     idmap_del(&x->map, t->id);
     t->n = 0;
     t->live = false;
     t->gen++;
     t->next_free = x->free_tr;
     x->free_tr = slot;
-    if (t->cap > 64) { /* a big trace gives its memory back */
-        free(t->spans);
-        t->spans = NULL;
-        t->cap = 0;
-    }
     atomic_fetch_sub(&x->live, 1);
     otc_metric_set(&x->m_on_memory, (int64_t)atomic_load(&x->live));
 }
@@ -586,7 +671,7 @@ static void decide(struct ts_ctx *x, uint32_t slot, uint64_t now, enum ts_why wh
             otc_metric_add(&x->m_oversize, 1);
         }
     } else {
-        struct ts_trace_view v = {.id = t->id, .spans = t->spans, .n = t->n, .bytes = t->bytes, .now_ns = now};
+        struct ts_trace_view v = {.id = t->id, .n = t->n, .bytes = t->bytes, .facts = t->facts, .now_ns = now};
         d = ts_policies_decide(&x->pol, &v, x->sample_on_first_match);
     }
     if (why == TS_EVICT) {
@@ -594,12 +679,17 @@ static void decide(struct ts_ctx *x, uint32_t slot, uint64_t now, enum ts_why wh
         x->evicted_since_log++;
     }
     if (d == TS_SAMPLED) {
-        if (!out_add(x, t->spans, t->n)) {
-            otc_log_err(x->ins, "out of memory: a sampled trace of %zu spans lost", t->n);
+        if (!out_add(x, t->buf, t->len, t->n)) {
+            otc_log_err(x->ins, "out of memory: a sampled trace of %u spans lost", t->n);
             atomic_fetch_add(&x->ins->counters.dropped[OTC_TRACES], t->n);
         }
         cache_put(&x->sampled, t->id);
         otc_metric_add(&x->m_sampled, 1);
+        if (x->out.len >= OUT_MAX_BYTES) {
+            trace_free(x, slot);
+            out_send(x);
+            return;
+        }
     } else {
         atomic_fetch_add(&x->ins->counters.dropped[OTC_TRACES], t->n);
         cache_put(&x->not_sampled, t->id);
@@ -612,11 +702,12 @@ static void decide(struct ts_ctx *x, uint32_t slot, uint64_t now, enum ts_why wh
 static bool evict_oldest(struct ts_ctx *x, uint64_t now)
 {
     struct ts_due *d = fifo_head(x, &x->wait_q);
+    uint32_t slot;
 
     if (!d) {
         return false;
     }
-    uint32_t slot = d->slot;
+    slot = d->slot;
     fifo_pop(&x->wait_q);
     decide(x, slot, now, TS_EVICT);
     return true;
@@ -629,8 +720,7 @@ static void log_evictions(struct ts_ctx *x, uint64_t now)
                      "%llu traces decided before decision_wait because num_traces (%lld) or "
                      "maximum_memory_bytes (%llu) was reached; %zu traces and %zu bytes held",
                      (unsigned long long)x->evicted_since_log, (long long)x->num_traces,
-                     (unsigned long long)x->max_memory_bytes, atomic_load(&x->live),
-                     atomic_load(&x->held_bytes));
+                     (unsigned long long)x->max_memory_bytes, atomic_load(&x->live), x->mem);
         x->evicted_since_log = 0;
         x->last_evict_log_ns = now;
     }
@@ -647,7 +737,7 @@ static void rearm(struct otc_instance *ins, struct ts_ctx *x)
     if (b && (due == 0 || b->due_ns < due)) {
         due = b->due_ns;
     }
-    ins->timer_due_ns = due ? due : 0;
+    ins->timer_due_ns = due;
 }
 
 /* Make room for want trace slots; the new ones go on the free list. */
@@ -679,25 +769,104 @@ static uint32_t trace_new(struct ts_ctx *x, const uint8_t *id, uint64_t now)
         return NONE;
     }
     slot = x->free_tr;
-    x->free_tr = x->tr[slot].next_free;
     t = &x->tr[slot];
+    if (!fifo_push(&x->wait_q, now + (uint64_t)x->decision_wait_ns, slot, t->gen)) {
+        return NONE;
+    }
+    x->free_tr = t->next_free;
     memcpy(t->id, id, 16);
     t->live = true;
     t->root_seen = false;
-    t->first_ns = now;
-    t->bytes = 0;
     t->n = 0;
-    if (!fifo_push(&x->wait_q, now + (uint64_t)x->decision_wait_ns, slot, t->gen)) {
-        t->live = false;
-        t->next_free = x->free_tr;
-        x->free_tr = slot;
-        return NONE;
-    }
+    t->bytes = t->facts = 0;
+    t->min_start = t->max_end = 0;
     idmap_put(&x->map, id, slot);
+    x->mem += TRACE_OVERHEAD;
     atomic_fetch_add(&x->live, 1);
     otc_metric_add(&x->m_new_traces, 1);
     otc_metric_set(&x->m_on_memory, (int64_t)atomic_load(&x->live));
     return slot;
+}
+
+/* ------------------------------------------------------------ reading a request */
+
+struct ts_walk {
+    struct ts_ctx *x;
+    bool           bad;
+};
+
+static int walk_resource(void *arg, const struct otc_pb_head *h)
+{
+    struct ts_walk *w = arg;
+    struct ts_ctx *x = w->x;
+
+    if (!grow((void **)&x->in_hd, &x->cap_in_hd, x->n_in_hd + 1, sizeof(*x->in_hd))) {
+        return OTC_ENOMEM;
+    }
+    x->in_hd[x->n_in_hd] = (struct ts_in_head){
+        .res = h->msg, .res_len = h->msg_len, .has_res = h->msg != NULL, .res_schema = h->schema_url,
+        .res_schema_len = h->schema_url ? h->schema_url_len : 0,
+        .facts = ts_resource_facts(&x->pol, h->msg, h->msg_len), .slot = NONE};
+    x->n_in_hd++;
+    return 0;
+}
+
+static int walk_scope(void *arg, const struct otc_pb_head *h)
+{
+    struct ts_walk *w = arg;
+    struct ts_ctx *x = w->x;
+    struct ts_in_head *cur;
+
+    if (x->n_in_hd == 0) {
+        return OTC_EINVAL;
+    }
+    cur = &x->in_hd[x->n_in_hd - 1];
+    if (cur->scope_seen) { /* a second scope container: a head of its own */
+        struct ts_in_head copy = *cur;
+        if (!grow((void **)&x->in_hd, &x->cap_in_hd, x->n_in_hd + 1, sizeof(*x->in_hd))) {
+            return OTC_ENOMEM;
+        }
+        copy.slot = NONE;
+        x->in_hd[x->n_in_hd++] = copy;
+        cur = &x->in_hd[x->n_in_hd - 1];
+    }
+    cur->scope = h->msg;
+    cur->scope_len = h->msg_len;
+    cur->has_scope = h->msg != NULL;
+    cur->scope_seen = true;
+    cur->scope_schema = h->schema_url;
+    cur->scope_schema_len = h->schema_url ? h->schema_url_len : 0;
+    return 0;
+}
+
+static int walk_item(void *arg, const uint8_t *p, size_t len)
+{
+    struct ts_walk *w = arg;
+    struct ts_ctx *x = w->x;
+    struct ts_wire_span sp;
+
+    if (x->n_in_hd == 0 || len > UINT32_MAX || !ts_span_parse(p, len, &sp)) {
+        return OTC_EINVAL;
+    }
+    if (!grow((void **)&x->in, &x->cap_in, x->n_in + 1, sizeof(*x->in))) {
+        return OTC_ENOMEM;
+    }
+    x->in[x->n_in++] = (struct ts_in_span){
+        .p = p, .len = (uint32_t)len, .head = (uint32_t)(x->n_in_hd - 1),
+        .tid = sp.trace_id_len == 16 ? sp.trace_id : NULL, .facts = ts_span_facts(&x->pol, &sp),
+        .start = sp.start, .end = sp.end, .root = sp.parent_len == 0};
+    return 0;
+}
+
+/* Read every span of the request at buf into x->in (nothing held changes). */
+static int read_request(struct ts_ctx *x, const uint8_t *buf, size_t len)
+{
+    struct ts_walk w = {.x = x};
+    const struct otc_pb_visitor v = {.resource = walk_resource, .scope = walk_scope, .item = walk_item,
+                                     .arg = &w, .heads = true};
+
+    x->n_in = x->n_in_hd = 0;
+    return otc_pb_walk(buf, len, &v, NULL);
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -757,24 +926,22 @@ static int ts_init(struct otc_instance *ins, void *vctx)
 {
     struct ts_ctx *x = vctx;
     char err[256];
-    size_t hint = (size_t)x->num_traces;
+    size_t hint = 1024;
     int rc;
 
     x->ins = ins;
-    x->free_tr = x->free_held = NONE;
+    x->free_tr = x->free_hd = NONE;
     if ((rc = ts_policies_parse(x->policies_cfg, &x->pol, err, sizeof(err))) != OTC_OK) {
         otc_log_err(ins, "%s", err);
         return rc;
     }
-    x->downstream_mutates = otc_next_mutates(ins);
     if (x->expected_new_traces_per_sec > 0) {
         int64_t want = x->expected_new_traces_per_sec * (x->decision_wait_ns / 1000000000 + 1);
         hint = (size_t)(want < x->num_traces ? want : x->num_traces);
     }
     if (idmap_init(&x->map, (size_t)x->num_traces) != OTC_OK ||
         cache_init(&x->sampled, (size_t)x->sampled_cache_size) != OTC_OK ||
-        cache_init(&x->not_sampled, (size_t)x->non_sampled_cache_size) != OTC_OK ||
-        !tr_reserve(x, hint ? hint : 16)) {
+        cache_init(&x->not_sampled, (size_t)x->non_sampled_cache_size) != OTC_OK || !tr_reserve(x, hint)) {
         return OTC_ENOMEM;
     }
     return ts_metrics_register(ins, x);
@@ -801,82 +968,115 @@ static void note_oversize(struct ts_ctx *x, uint32_t slot)
     }
 }
 
+/* Forward one span of the request now (no trace to wait for, or a cached sampled decision). */
+static void pass_now(struct ts_ctx *x, const struct ts_in_span *s)
+{
+    uint32_t h = head_get(x, &x->in_hd[s->head]);
+    struct ts_rec r = {.head = h, .len = s->len};
+
+    if (h == NONE || !grow((void **)&x->out.buf, &x->out.cap, x->out.len + sizeof(r) + s->len, 1)) {
+        atomic_fetch_add(&x->ins->counters.dropped[OTC_TRACES], 1);
+        return;
+    }
+    memcpy(x->out.buf + x->out.len, &r, sizeof(r));
+    memcpy(x->out.buf + x->out.len + sizeof(r), s->p, s->len);
+    x->out.len += sizeof(r) + s->len;
+    x->out.n++;
+    x->hd[h].refs++;
+    if (x->out.len >= OUT_MAX_BYTES) {
+        out_send(x);
+    }
+}
+
+/* Hold one span of the request in its trace. */
+static void hold(struct ts_ctx *x, const struct ts_in_span *s, uint64_t now)
+{
+    uint32_t slot = idmap_get(&x->map, s->tid), h;
+    struct ts_trace *t;
+    size_t cap;
+
+    if (slot == NONE) {
+        while (atomic_load(&x->live) >= (size_t)x->num_traces && evict_oldest(x, now)) {
+        }
+        if ((slot = trace_new(x, s->tid, now)) == NONE) {
+            atomic_fetch_add(&x->ins->counters.dropped[OTC_TRACES], 1);
+            otc_log_err(x->ins, "out of memory: a span lost");
+            return;
+        }
+    }
+    t = &x->tr[slot];
+    cap = t->cap;
+    if ((h = head_get(x, &x->in_hd[s->head])) == NONE || !rec_put(&t->buf, &t->len, &t->cap, h, s->p, s->len)) {
+        atomic_fetch_add(&x->ins->counters.dropped[OTC_TRACES], 1);
+        otc_log_err(x->ins, "out of memory: a span lost");
+        return;
+    }
+    x->mem += t->cap - cap;
+    x->hd[h].refs++;
+    t->n++;
+    t->bytes += s->len;
+    t->facts |= s->facts | x->in_hd[s->head].facts;
+    if (t->min_start == 0 || s->start < t->min_start) {
+        t->min_start = s->start;
+    }
+    if (t->max_end == 0 || s->end > t->max_end) {
+        t->max_end = s->end;
+    }
+    if (x->pol.latency_mask) {
+        t->facts |= ts_latency_facts(&x->pol, t->min_start, t->max_end);
+    }
+    if (x->wait_after_root_ns > 0 && !t->root_seen && s->root) {
+        t->root_seen = true;
+        (void)fifo_push(&x->root_q, now + (uint64_t)x->wait_after_root_ns, slot, t->gen);
+    }
+    if (x->max_trace_bytes && t->bytes > x->max_trace_bytes) {
+        note_oversize(x, slot);
+    }
+}
+
 static int ts_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
 {
     struct ts_ctx *x = vctx;
-    const otc_traces_req *req;
     uint64_t now = otc_now_ns();
-    uint32_t h;
-    size_t early = 0;
+    const uint8_t *data;
+    size_t len, early = 0;
+    uint8_t *packed = NULL;
+    int rc;
 
     if (b->signal != OTC_TRACES) {
         return otc_next(ins, b);
     }
-    if (x->downstream_mutates && !(b = otc_batch_writable(b))) {
-        return OTC_ENOMEM;
-    }
-    if (!(req = (const otc_traces_req *)otc_batch_msg(b))) {
-        return otc_next(ins, b); /* undecodable: the engine's checks report it */
-    }
-    if ((h = held_new(x, b)) == NONE) {
-        otc_log_err(ins, "out of memory: a request of %zu spans passed on undecided", b->items);
+    /* the received bytes (a stage before may have rewritten and re-encoded them) */
+    if (otc_batch_bytes(b, &data, &len) != OTC_OK) {
         return otc_next(ins, b);
     }
-    for (size_t r = 0; r < req->n_resource_spans; r++) {
-        const otc_resource_spans *rs = req->resource_spans[r];
-        for (size_t s = 0; s < rs->n_scope_spans; s++) {
-            const otc_scope_spans *ss = rs->scope_spans[s];
-            for (size_t k = 0; k < ss->n_spans; k++) {
-                const otc_span *sp = ss->spans[k];
-                struct ts_span_ref ref = {.sp = sp, .ss = ss, .rs = rs, .slot = h};
-                uint32_t slot;
-                struct ts_trace *t;
-
-                if (sp->trace_id.len != 16) { /* no trace to wait for: pass it on */
-                    if (!out_add(x, &ref, 1)) {
-                        atomic_fetch_add(&ins->counters.dropped[OTC_TRACES], 1);
-                    }
-                    continue;
-                }
-                if (cache_has(&x->sampled, sp->trace_id.data)) {
-                    early++;
-                    if (!out_add(x, &ref, 1)) {
-                        atomic_fetch_add(&ins->counters.dropped[OTC_TRACES], 1);
-                    }
-                    continue;
-                }
-                if (cache_has(&x->not_sampled, sp->trace_id.data)) {
-                    early++;
-                    atomic_fetch_add(&ins->counters.dropped[OTC_TRACES], 1);
-                    continue;
-                }
-                slot = idmap_get(&x->map, sp->trace_id.data);
-                if (slot == NONE) {
-                    while (atomic_load(&x->live) >= (size_t)x->num_traces && evict_oldest(x, now)) {
-                    }
-                    if ((slot = trace_new(x, sp->trace_id.data, now)) == NONE) {
-                        atomic_fetch_add(&ins->counters.dropped[OTC_TRACES], 1);
-                        otc_log_err(ins, "out of memory: a span lost");
-                        continue;
-                    }
-                }
-                t = &x->tr[slot];
-                if (!grow((void **)&t->spans, &t->cap, t->n + 1, sizeof(*t->spans))) {
-                    atomic_fetch_add(&ins->counters.dropped[OTC_TRACES], 1);
-                    continue;
-                }
-                ref.size = (uint32_t)protobuf_c_message_get_packed_size(&sp->base);
-                t->spans[t->n++] = ref;
-                t->bytes += ref.size;
-                x->held[h].spans++;
-                if (x->wait_after_root_ns > 0 && !t->root_seen && sp->parent_span_id.len == 0) {
-                    t->root_seen = true;
-                    (void)fifo_push(&x->root_q, now + (uint64_t)x->wait_after_root_ns, slot, t->gen);
-                }
-                if (x->max_trace_bytes && t->bytes > x->max_trace_bytes) {
-                    note_oversize(x, slot);
-                }
-            }
+    if ((rc = read_request(x, data, len)) == OTC_EINVAL && otc_batch_msg(b)) {
+        /* bytes a decode had to merge (a head given twice): read the decoded form, packed */
+        const ProtobufCMessage *m = otc_batch_msg(b);
+        len = protobuf_c_message_get_packed_size(m);
+        if ((packed = malloc(len ? len : 1))) {
+            protobuf_c_message_pack(m, packed);
+            rc = read_request(x, packed, len);
+        }
+    }
+    if (rc != OTC_OK) {
+        otc_log_err(ins, "a request of %zu spans could not be read (%s): passed on undecided", b->items,
+                    otc_strerror(rc));
+        free(packed);
+        return otc_next(ins, b);
+    }
+    for (size_t i = 0; i < x->n_in; i++) {
+        const struct ts_in_span *s = &x->in[i];
+        if (!s->tid) { /* no trace to wait for: pass it on */
+            pass_now(x, s);
+        } else if (cache_has(&x->sampled, s->tid)) {
+            early++;
+            pass_now(x, s);
+        } else if (cache_has(&x->not_sampled, s->tid)) {
+            early++;
+            atomic_fetch_add(&ins->counters.dropped[OTC_TRACES], 1);
+        } else {
+            hold(x, s, now);
         }
     }
     if (early) {
@@ -889,12 +1089,19 @@ static int ts_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
         }
     }
     x->n_oversize = 0;
-    x->held[h].pinned = false;
-    held_release(x, h);
-    while (x->max_memory_bytes && atomic_load(&x->held_bytes) > x->max_memory_bytes && evict_oldest(x, now)) {
+    /* the request lets go of its heads: those no span kept are freed */
+    for (size_t i = 0; i < x->n_in_hd; i++) {
+        if (x->in_hd[i].slot != NONE) {
+            head_unref(x, x->in_hd[i].slot);
+            x->in_hd[i].slot = NONE;
+        }
+    }
+    while (x->max_memory_bytes && x->mem > x->max_memory_bytes && evict_oldest(x, now)) {
     }
     out_send(x);
-    otc_metric_set(&x->m_bytes, (int64_t)atomic_load(&x->held_bytes));
+    free(packed);
+    otc_batch_unref(b); /* every span kept was copied */
+    otc_metric_set(&x->m_bytes, (int64_t)x->mem);
     log_evictions(x, now);
     rearm(ins, x);
     return OTC_OK;
@@ -930,7 +1137,7 @@ static int ts_timer(struct otc_instance *ins, void *vctx, uint64_t now_ns)
 
     decide_due(x, now_ns, false, TS_DUE);
     out_send(x);
-    otc_metric_set(&x->m_bytes, (int64_t)atomic_load(&x->held_bytes));
+    otc_metric_set(&x->m_bytes, (int64_t)x->mem);
     log_evictions(x, now_ns);
     rearm(ins, x);
     return OTC_OK;
@@ -947,7 +1154,7 @@ static int ts_flush(struct otc_instance *ins, void *vctx)
     }
     decide_due(x, otc_now_ns(), true, x->drop_pending_on_shutdown ? TS_SHUTDOWN_DROP : TS_DUE);
     out_send(x);
-    otc_metric_set(&x->m_bytes, (int64_t)atomic_load(&x->held_bytes));
+    otc_metric_set(&x->m_bytes, (int64_t)x->mem);
     rearm(ins, x);
     return OTC_OK;
 }
@@ -957,20 +1164,17 @@ static void ts_destroy(void *vctx)
     struct ts_ctx *x = vctx;
 
     for (size_t i = 0; i < x->n_tr; i++) {
-        free(x->tr[i].spans);
+        free(x->tr[i].buf);
     }
     free(x->tr);
-    for (size_t i = 0; i < x->n_held; i++) {
-        if (x->held[i].b) {
-            otc_batch_unref(x->held[i].b);
-        }
+    for (size_t i = 0; i < x->n_hd; i++) {
+        free(x->hd[i].blob);
     }
-    free(x->held);
-    for (size_t i = 0; i < x->out.n_adopt; i++) {
-        otc_batch_unref(x->out.adopt[i]);
-    }
-    free(x->out.spans);
-    free(x->out.adopt);
+    free(x->hd);
+    free(x->out.buf);
+    free(x->out.heads);
+    free(x->in);
+    free(x->in_hd);
     free(x->wait_q.v);
     free(x->root_q.v);
     free(x->oversize);
@@ -979,8 +1183,14 @@ static void ts_destroy(void *vctx)
     cache_free(&x->not_sampled);
     ts_policies_free(&x->pol);
     x->tr = NULL;
-    x->held = NULL;
-    x->n_tr = x->n_held = 0;
+    x->hd = NULL;
+    x->out.buf = NULL;
+    x->out.heads = NULL;
+    x->in = NULL;
+    x->in_hd = NULL;
+    x->wait_q.v = x->root_q.v = NULL;
+    x->oversize = NULL;
+    x->n_tr = x->n_hd = 0;
 }
 
 const struct otc_component_ops otc_processor_tail_sampling_ops = {

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "otc/otc_pb_walk.h"
 #include "otc/otc_rc.h"
 #include "tail_sampling_policy.h"
 
-#define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
 #define DEFAULT_SALT "default-hash-seed"
 #define MAX_DEPTH 8
 
@@ -34,6 +34,7 @@ static const char *const type_names[] = {
 struct ts_policy {
     char         *name;
     enum ts_type  type;
+    int           fact;         /* bit in a trace's facts, for policies reading spans */
     /* latency (ms), numeric_attribute, span_count */
     int64_t       lo, hi;
     bool          invert;
@@ -663,8 +664,39 @@ void ts_policies_free(struct ts_policies *ps)
         policy_clear(&ps->v[i]);
     }
     free(ps->v);
+    free(ps->leaf);
     ps->v = NULL;
-    ps->n = 0;
+    ps->leaf = NULL;
+    ps->n = ps->n_leaf = 0;
+    ps->latency_mask = 0;
+}
+
+static bool reads_spans(enum ts_type t)
+{
+    return t == TS_LATENCY || t == TS_NUMERIC || t == TS_STRING || t == TS_BOOLEAN || t == TS_STATUS ||
+           t == TS_TRACE_STATE || t == TS_TRACE_FLAGS;
+}
+
+/* Give each policy that reads span contents, at any depth, its fact bit. */
+static int assign_facts(struct ts_policies *ps, struct ts_policy *p)
+{
+    p->fact = -1;
+    if (reads_spans(p->type)) {
+        if (ps->n_leaf == TS_MAX_FACTS) {
+            return OTC_ELIMIT;
+        }
+        p->fact = (int)ps->n_leaf;
+        ps->leaf[ps->n_leaf++] = p;
+        if (p->type == TS_LATENCY) {
+            ps->latency_mask |= 1ull << p->fact;
+        }
+    }
+    for (size_t i = 0; i < p->n_subs; i++) {
+        if (assign_facts(ps, &p->subs[i]) != OTC_OK) {
+            return OTC_ELIMIT;
+        }
+    }
+    return OTC_OK;
 }
 
 int ts_policies_parse(const struct otc_cfg_tree *t, struct ts_policies *out, char *err, size_t errlen)
@@ -722,6 +754,17 @@ int ts_policies_parse(const struct otc_cfg_tree *t, struct ts_policies *out, cha
     (void)nd;
     out->n = t->n;
     free(tmp);
+    if (!(out->leaf = calloc(TS_MAX_FACTS, sizeof(*out->leaf)))) {
+        ts_policies_free(out);
+        return OTC_ENOMEM;
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        if (assign_facts(out, &out->v[i]) != OTC_OK) {
+            ts_policies_free(out);
+            snprintf(err, errlen, "policies: more than %d policies read span contents", TS_MAX_FACTS);
+            return OTC_EINVAL;
+        }
+    }
     return OTC_OK;
 }
 
@@ -730,32 +773,83 @@ const char *ts_policy_name(const struct ts_policies *p, size_t i)
     return i < p->n ? p->v[i].name : NULL;
 }
 
-/* ------------------------------------------------------------ evaluation */
+/* ------------------------------------------------------------ facts */
 
-static const otc_any_value *find_attr(otc_key_value *const *kv, size_t n, const char *key)
+bool ts_span_parse(const uint8_t *p, size_t len, struct ts_wire_span *sp)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (kv[i] && kv[i]->key && !strcmp(kv[i]->key, key)) {
-            return kv[i]->value;
+    const uint8_t *q = p, *end = p + len;
+    struct otc_pb_field f;
+    int r;
+
+    memset(sp, 0, sizeof(*sp));
+    sp->p = p;
+    sp->len = len;
+    while ((r = otc_pb_next_field(&q, end, &f)) > 0) {
+        switch (f.num) {
+        case 1: /* trace_id */
+            if (f.wt == 2) {
+                sp->trace_id = f.p;
+                sp->trace_id_len = f.len;
+            }
+            break;
+        case 3: /* trace_state */
+            if (f.wt == 2) {
+                sp->trace_state = f.p;
+                sp->trace_state_len = f.len;
+            }
+            break;
+        case 4: /* parent_span_id */
+            if (f.wt == 2) {
+                sp->parent_len = f.len;
+            }
+            break;
+        case 7:
+            sp->start = f.wt == 1 ? f.v : sp->start;
+            break;
+        case 8:
+            sp->end = f.wt == 1 ? f.v : sp->end;
+            break;
+        case 15: { /* status: code is field 3 */
+            const uint8_t *s = f.p, *se = f.p + f.len;
+            struct otc_pb_field g;
+            if (f.wt != 2) {
+                break;
+            }
+            while ((r = otc_pb_next_field(&s, se, &g)) > 0) {
+                if (g.num == 3 && g.wt == 0) {
+                    sp->status = (uint32_t)g.v;
+                }
+            }
+            if (r < 0) {
+                return false;
+            }
+            break;
+        }
+        case 16:
+            sp->flags = f.wt == 5 ? (uint32_t)f.v : sp->flags;
+            break;
+        default:
+            break;
         }
     }
-    return NULL;
+    return r == 0;
 }
 
 /* Does one attribute value match the policy (numeric, string, boolean)? */
-static bool value_matches(struct ts_policy *p, const otc_any_value *v)
+static bool value_matches(const struct ts_policy *p, const struct otc_pb_any *v)
 {
     switch (p->type) {
     case TS_NUMERIC: {
         /* otelcol reads the value as an int: any other type reads as 0 */
-        int64_t x = v->value_case == ANY(INT_VALUE) ? v->int_value : 0;
+        int64_t x = v->kind == OTC_PB_ANY_INT ? (int64_t)v->v : 0;
         return x >= p->lo && x <= p->hi;
     }
     case TS_BOOLEAN:
-        return (v->value_case == ANY(BOOL_VALUE) ? (bool)v->bool_value : false) == p->bval;
+        return (v->kind == OTC_PB_ANY_BOOL ? v->v != 0 : false) == p->bval;
     case TS_STRING: {
-        const char *s = v->value_case == ANY(STRING_VALUE) && v->string_value ? v->string_value : "";
-        size_t len = strlen(s);
+        /* and as a string: any other type reads as "" */
+        const char *s = v->kind == OTC_PB_ANY_STRING && v->p ? (const char *)v->p : "";
+        size_t len = v->kind == OTC_PB_ANY_STRING ? v->len : 0;
         for (size_t i = 0; i < p->n_values; i++) {
             if (p->re) {
                 if (pcre2_match(p->re[i], (PCRE2_SPTR)s, len, 0, 0, p->md, NULL) >= 0) {
@@ -772,64 +866,62 @@ static bool value_matches(struct ts_policy *p, const otc_any_value *v)
     }
 }
 
-/* otelcol's attribute policies look at each resource, then its spans: any
- * match samples (or, with invert_match, makes the trace InvertNotSampled). */
-static enum ts_decision eval_attr(struct ts_policy *p, const struct ts_trace_view *t)
+static bool is_attr_policy(enum ts_type t)
 {
-    const otc_resource_spans *last = NULL;
-    bool hit = false;
-
-    for (size_t i = 0; i < t->n && !hit; i++) {
-        const struct ts_span_ref *r = &t->spans[i];
-        const otc_any_value *v;
-        if (r->rs != last) {
-            last = r->rs;
-            if (r->rs->resource &&
-                (v = find_attr(r->rs->resource->attributes, r->rs->resource->n_attributes, p->key)) &&
-                value_matches(p, v)) {
-                hit = true;
-                break;
-            }
-        }
-        if ((v = find_attr(r->sp->attributes, r->sp->n_attributes, p->key)) && value_matches(p, v)) {
-            hit = true;
-        }
-    }
-    if (p->invert) {
-        return hit ? TS_INVERT_NOT_SAMPLED : TS_INVERT_SAMPLED;
-    }
-    return hit ? TS_SAMPLED : TS_NOT_SAMPLED;
+    return t == TS_NUMERIC || t == TS_STRING || t == TS_BOOLEAN;
 }
 
-static enum ts_decision eval_latency(const struct ts_policy *p, const struct ts_trace_view *t)
+/* Facts of the attribute policies over the attributes (field `field`) of msg. */
+static uint64_t attr_facts(const struct ts_policies *ps, const uint8_t *msg, size_t len, uint32_t field)
 {
-    uint64_t lo = 0, hi = 0;
+    struct otc_pb_iter it;
+    const uint8_t *kvp;
+    size_t kvn;
+    uint64_t facts = 0, want = 0;
 
-    for (size_t i = 0; i < t->n; i++) {
-        const otc_span *s = t->spans[i].sp;
-        int64_t ms;
-        if (lo == 0 || s->start_time_unix_nano < lo) {
-            lo = s->start_time_unix_nano;
-        }
-        if (hi == 0 || s->end_time_unix_nano > hi) {
-            hi = s->end_time_unix_nano;
-        }
-        ms = (int64_t)(hi - lo) / 1000000; /* Go's Duration.Milliseconds: truncated */
-        if (p->hi == 0 ? ms >= p->lo : (p->lo < ms && ms <= p->hi)) {
-            return TS_SAMPLED;
+    for (size_t i = 0; i < ps->n_leaf; i++) {
+        if (is_attr_policy(ps->leaf[i]->type)) {
+            want |= 1ull << i;
         }
     }
-    return TS_NOT_SAMPLED;
+    if (!want) {
+        return 0;
+    }
+    otc_pb_iter_init(&it, msg, len, field);
+    while (otc_pb_iter_next(&it, &kvp, &kvn) > 0) {
+        struct otc_pb_kv kv;
+        struct otc_pb_any v;
+        if (!otc_pb_kv_read(kvp, kvn, &kv) || !kv.key) {
+            continue;
+        }
+        for (size_t i = 0; i < ps->n_leaf; i++) {
+            const struct ts_policy *p = ps->leaf[i];
+            if (!(want & (1ull << i)) || (facts & (1ull << i)) || strlen(p->key) != kv.key_len ||
+                memcmp(p->key, kv.key, kv.key_len)) {
+                continue;
+            }
+            if (!kv.value) {
+                memset(&v, 0, sizeof(v)); /* a key without a value: an empty AnyValue */
+            } else if (!otc_pb_any_read(kv.value, kv.value_len, &v)) {
+                continue;
+            }
+            if (value_matches(p, &v)) {
+                facts |= 1ull << i;
+            }
+        }
+    }
+    return facts;
 }
 
 /* Is key=value (value in the list) a member of the W3C tracestate ts? */
-static bool tracestate_has(const struct ts_policy *p, const char *ts)
+static bool tracestate_has(const struct ts_policy *p, const char *ts, size_t n)
 {
     size_t kl = strlen(p->key);
+    const char *end = ts + n;
 
-    while (ts && *ts) {
-        const char *end = strchr(ts, ',');
-        size_t len = end ? (size_t)(end - ts) : strlen(ts);
+    while (ts && ts < end) {
+        const char *comma = memchr(ts, ',', (size_t)(end - ts));
+        size_t len = comma ? (size_t)(comma - ts) : (size_t)(end - ts);
         while (len && (*ts == ' ' || *ts == '\t')) {
             ts++;
             len--;
@@ -846,10 +938,60 @@ static bool tracestate_has(const struct ts_policy *p, const char *ts)
                 }
             }
         }
-        ts = end ? end + 1 : NULL;
+        ts = comma ? comma + 1 : NULL;
     }
     return false;
 }
+
+uint64_t ts_span_facts(const struct ts_policies *ps, const struct ts_wire_span *sp)
+{
+    uint64_t facts = attr_facts(ps, sp->p, sp->len, OTC_PB_SPAN_ATTRIBUTES);
+
+    for (size_t i = 0; i < ps->n_leaf; i++) {
+        const struct ts_policy *p = ps->leaf[i];
+        bool hit = false;
+        switch (p->type) {
+        case TS_STATUS:
+            hit = sp->status < 3 && (p->status_mask & (1u << sp->status));
+            break;
+        case TS_TRACE_FLAGS: /* the W3C sampled flag, the low bit of a span's flags */
+            hit = sp->flags & 0x01u;
+            break;
+        case TS_TRACE_STATE:
+            hit = sp->trace_state && tracestate_has(p, (const char *)sp->trace_state, sp->trace_state_len);
+            break;
+        default:
+            break;
+        }
+        if (hit) {
+            facts |= 1ull << i;
+        }
+    }
+    return facts;
+}
+
+uint64_t ts_resource_facts(const struct ts_policies *ps, const uint8_t *res, size_t len)
+{
+    return res ? attr_facts(ps, res, len, OTC_PB_RESOURCE_ATTRIBUTES) : 0;
+}
+
+uint64_t ts_latency_facts(const struct ts_policies *ps, uint64_t start, uint64_t end)
+{
+    uint64_t facts = 0;
+    /* Go's Duration.Milliseconds of the signed difference: truncated toward zero */
+    int64_t ms = (int64_t)(end - start) / 1000000;
+
+    for (uint64_t m = ps->latency_mask; m; m &= m - 1) {
+        int i = __builtin_ctzll(m);
+        const struct ts_policy *p = ps->leaf[i];
+        if (p->hi == 0 ? ms >= p->lo : (p->lo < ms && ms <= p->hi)) {
+            facts |= 1ull << i;
+        }
+    }
+    return facts;
+}
+
+/* ------------------------------------------------------------ evaluation */
 
 /* The one-second window a rate applies to (otelcol: the wall clock's second;
  * here the decision time's, so one timer run sees one window). */
@@ -871,29 +1013,23 @@ static enum ts_decision eval(struct ts_policy *p, const struct ts_trace_view *t)
     case TS_ALWAYS:
         return TS_SAMPLED;
     case TS_LATENCY:
-        return eval_latency(p, t);
-    case TS_TRACE_FLAGS: /* the W3C sampled flag, the low bit of a span's flags */
-        for (size_t i = 0; i < t->n; i++) {
-            if (t->spans[i].sp->flags & 0x01u) {
-                return TS_SAMPLED;
-            }
-        }
-        return TS_NOT_SAMPLED;
+    case TS_TRACE_FLAGS:
+    case TS_STATUS:
+    case TS_TRACE_STATE:
+        return t->facts & (1ull << p->fact) ? TS_SAMPLED : TS_NOT_SAMPLED;
     case TS_NUMERIC:
     case TS_STRING:
-    case TS_BOOLEAN:
-        return eval_attr(p, t);
+    case TS_BOOLEAN: {
+        /* any resource or span matched; invert_match turns that into otelcol's
+         * inverted decisions */
+        bool hit = t->facts & (1ull << p->fact);
+        if (p->invert) {
+            return hit ? TS_INVERT_NOT_SAMPLED : TS_INVERT_SAMPLED;
+        }
+        return hit ? TS_SAMPLED : TS_NOT_SAMPLED;
+    }
     case TS_PROBABILISTIC:
         return ts_fnv1a64(p->salt, strlen(p->salt), t->id) <= p->threshold ? TS_SAMPLED : TS_NOT_SAMPLED;
-    case TS_STATUS:
-        for (size_t i = 0; i < t->n; i++) {
-            const otc_span *s = t->spans[i].sp;
-            unsigned code = s->status ? (unsigned)s->status->code : 0;
-            if (code < 3 && (p->status_mask & (1u << code))) {
-                return TS_SAMPLED;
-            }
-        }
-        return TS_NOT_SAMPLED;
     case TS_RATE: {
         int64_t sec = now_second(t);
         if (sec != p->cur_sec) {
@@ -922,13 +1058,6 @@ static enum ts_decision eval(struct ts_policy *p, const struct ts_trace_view *t)
     }
     case TS_SPAN_COUNT:
         return (int64_t)t->n >= p->lo && (p->hi == 0 || (int64_t)t->n <= p->hi) ? TS_SAMPLED : TS_NOT_SAMPLED;
-    case TS_TRACE_STATE:
-        for (size_t i = 0; i < t->n; i++) {
-            if (tracestate_has(p, t->spans[i].sp->trace_state)) {
-                return TS_SAMPLED;
-            }
-        }
-        return TS_NOT_SAMPLED;
     case TS_AND:
         for (size_t i = 0; i < p->n_subs; i++) {
             enum ts_decision d = eval(&p->subs[i], t);

@@ -21,32 +21,48 @@ enum ts_decision {
     TS_DROPPED,
 };
 
-/* One span of a held trace, with the containers it came in. */
-struct ts_span_ref {
-    const otc_span           *sp;
-    const otc_scope_spans    *ss;
-    const otc_resource_spans *rs;
-    uint32_t                  slot; /* held request it lives in (tail_sampling.c) */
-    uint32_t                  size; /* packed size of the span */
+/* The fields of a serialized Span the policies read (the last of each counts). */
+struct ts_wire_span {
+    const uint8_t *p;            /* the Span */
+    size_t         len;
+    const uint8_t *trace_id;
+    size_t         trace_id_len;
+    size_t         parent_len;   /* 0: a root span */
+    const uint8_t *trace_state;
+    size_t         trace_state_len;
+    uint64_t       start, end;   /* unix nanoseconds */
+    uint32_t       status;       /* Status.code: 0 unset, 1 ok, 2 error */
+    uint32_t       flags;
 };
 
-/* What a policy sees of a trace. */
+/* Read a serialized Span; false when malformed. */
+bool ts_span_parse(const uint8_t *p, size_t len, struct ts_wire_span *sp);
+
+/* What a policy sees of a trace: counts, and the facts its spans set as they
+ * arrived (one bit per policy that looks at span contents, ts_*_facts). */
 struct ts_trace_view {
-    const uint8_t            *id;    /* 16 bytes */
-    const struct ts_span_ref *spans;
-    size_t                    n;
-    uint64_t                  bytes; /* sum of the spans' packed sizes */
-    uint64_t                  now_ns; /* CLOCK_MONOTONIC */
+    const uint8_t *id;     /* 16 bytes */
+    size_t         n;      /* spans */
+    uint64_t       bytes;  /* their serialized size */
+    uint64_t       facts;
+    uint64_t       now_ns; /* CLOCK_MONOTONIC of the decision */
 };
 
 struct ts_policy;
 
+#define TS_MAX_FACTS 64
+
 struct ts_policies {
-    struct ts_policy *v;  /* drop policies first, then the others, as otelcol orders them */
-    size_t            n;
+    struct ts_policy  *v;  /* drop policies first, then the others, as otelcol orders them */
+    size_t             n;
+    /* the policies (at any depth) that read span contents, by fact bit */
+    struct ts_policy **leaf;
+    size_t             n_leaf;
+    uint64_t           latency_mask; /* bits of latency policies */
 };
 
-/* Read the `policies` list. On error writes a reason naming the policy and key. */
+/* Read the `policies` list. On error writes a reason naming the policy and key
+ * (also when more than TS_MAX_FACTS policies read span contents). */
 int  ts_policies_parse(const struct otc_cfg_tree *t, struct ts_policies *out, char *err, size_t errlen);
 void ts_policies_free(struct ts_policies *p);
 /* Evaluate every policy and combine as otelcol does: dropped, then an inverted
@@ -55,6 +71,14 @@ void ts_policies_free(struct ts_policies *p);
  * TS_SAMPLED, TS_NOT_SAMPLED or TS_DROPPED. */
 enum ts_decision ts_policies_decide(struct ts_policies *p, const struct ts_trace_view *t, bool first_match);
 const char *ts_policy_name(const struct ts_policies *p, size_t i);
+
+/* Facts of one span (status, flags, trace state and span attributes). */
+uint64_t ts_span_facts(const struct ts_policies *p, const struct ts_wire_span *sp);
+/* Facts of a resource (a serialized Resource): its attributes. */
+uint64_t ts_resource_facts(const struct ts_policies *p, const uint8_t *res, size_t len);
+/* Facts of the latency policies once a trace spans [start, end] (otelcol looks
+ * at the running duration after each span, in arrival order). */
+uint64_t ts_latency_facts(const struct ts_policies *p, uint64_t start, uint64_t end);
 
 /* otelcol's probabilistic policy: FNV-1a 64 of salt then the trace id, and the
  * threshold MaxUint64 * pct / 100 computed as Go's big.Float does (64-bit

@@ -659,7 +659,7 @@ static void num_traces_evicts_oldest_decided(void **state)
 static void memory_bound_evicts(void **state)
 {
     struct ts_inst t;
-    struct otc_instance *ins = ts_new(&t, "decision_wait: 10s\nmaximum_memory_bytes: 40k\n"
+    struct otc_instance *ins = ts_new(&t, "decision_wait: 10s\nmaximum_memory_bytes: 2k\n"
                                           "policies: [{name: all, type: always_sample}]\n");
     size_t held;
 
@@ -667,7 +667,8 @@ static void memory_bound_evicts(void **state)
     for (uint8_t i = 1; i <= 20; i++) {
         FEED(ins, {.trace = i}, {.trace = i, .child = true});
         held = (size_t)metric(ins, "otelc_processor_tail_sampling_memory_bytes");
-        assert_true(held <= 40 * 1024);
+        assert_true(held <= 2048);
+        assert_true(held > 0);
     }
     assert_true(metric(ins, "otelc_processor_tail_sampling_traces_evicted") > 0);
     /* every evicted trace went on whole */
@@ -774,6 +775,41 @@ static void output_grouped_by_resource(void **state)
     ts_free(&t);
 }
 
+/* Many sampled spans decided at once go out as several requests of bounded size. */
+static void large_decision_split(void **state)
+{
+    struct ts_inst t;
+    struct otc_instance *ins = ts_new(&t, "decision_wait: 1s\npolicies: [{name: all, type: always_sample}]\n");
+    size_t total = 0;
+
+    (void)state;
+    for (int r = 0; r < 12; r++) {
+        struct otc_arena a;
+        otc_traces_req *req;
+        otc_arena_init(&a, 1 << 16);
+        req = pt_traces(&a, 1000);
+        for (size_t i = 0; i < 1000; i++) {
+            uint8_t tid[16];
+            otc_span *sp;
+            tid_of((uint8_t)(i % 200), tid);
+            tid[1] = (uint8_t)r;
+            sp = pt_span(&a, tid, 16, i);
+            sp->name = pt_str(&a, "a-span-name-long-enough-to-make-the-request-big-0123456789");
+            req->resource_spans[0]->scope_spans[0]->spans[i] = sp;
+        }
+        assert_int_equal(pt_run(ins, pt_batch(OTC_TRACES, &a, &req->base)), OTC_OK);
+    }
+    tick(ins, 2 * SEC);
+    assert_true(pt_captured.n > 1);
+    for (size_t i = 0; i < pt_captured.n; i++) {
+        assert_true(pt_captured.b[i]->raw_len < 1024 * 1024);
+        total += otc_request_count_items(OTC_TRACES, otc_batch_msg(pt_captured.b[i]));
+    }
+    assert_int_equal(total, 12000);
+    assert_int_equal(metric(ins, "otelc_processor_tail_sampling_memory_bytes"), 0);
+    ts_free(&t);
+}
+
 static void block_on_overflow_refuses(void **state)
 {
     struct ts_inst t;
@@ -872,6 +908,7 @@ int main(void)
         cmocka_unit_test(root_span_shortens_wait),
         cmocka_unit_test(shutdown_decides_or_drops),
         cmocka_unit_test(output_grouped_by_resource),
+        cmocka_unit_test(large_decision_split),
         cmocka_unit_test(block_on_overflow_refuses),
         cmocka_unit_test(config_errors),
         cmocka_unit_test(config_defaults),
