@@ -399,6 +399,14 @@ static void head_unref(struct ts_ctx *x, uint32_t i)
     x->free_hd = i;
 }
 
+static uint8_t *put_bytes(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    if (n) {
+        memcpy(dst, src, n);
+    }
+    return dst + n;
+}
+
 /* A shared copy of the request's head ih (made on first use). */
 static uint32_t head_get(struct ts_ctx *x, struct ts_in_head *ih)
 {
@@ -426,14 +434,13 @@ static uint32_t head_get(struct ts_ctx *x, struct ts_in_head *ih)
     *h = (struct ts_head){.blob = blob, .res_len = (uint32_t)ih->res_len,
                           .res_schema_len = (uint32_t)ih->res_schema_len, .scope_len = (uint32_t)ih->scope_len,
                           .scope_schema_len = (uint32_t)ih->scope_schema_len, .has_res = ih->has_res,
-                          .has_scope = ih->has_scope, .refs = 1 /* the request's, until consume ends */, .out_gen = x->out.gen - 1, .next_free = NONE};
-    memcpy(blob, ih->res, ih->res_len);
-    blob += ih->res_len;
-    memcpy(blob, ih->res_schema, ih->res_schema_len);
-    blob += ih->res_schema_len;
-    memcpy(blob, ih->scope, ih->scope_len);
-    blob += ih->scope_len;
-    memcpy(blob, ih->scope_schema, ih->scope_schema_len);
+                          .has_scope = ih->has_scope,
+                          .refs = 1, /* the request's, until consume ends */
+                          .out_gen = x->out.gen - 1, .next_free = NONE};
+    blob = put_bytes(blob, ih->res, ih->res_len);
+    blob = put_bytes(blob, ih->res_schema, ih->res_schema_len);
+    blob = put_bytes(blob, ih->scope, ih->scope_len);
+    (void)put_bytes(blob, ih->scope_schema, ih->scope_schema_len);
     x->mem += head_bytes(h);
     ih->slot = i;
     return i;
