@@ -306,8 +306,8 @@ static const struct otc_config_entry ts_config[] = {
      "a trace whose spans exceed this many bytes (packed size) is not sampled and its id goes to "
      "the non-sampled cache (0: no limit)"},
     {OTC_CFG_SIZE, "maximum_memory_bytes", "0", OFF(max_memory_bytes), 0, 0, 0, NULL,
-     "otelc: bytes of held requests at most; beyond it the oldest traces are decided early, "
-     "counted and logged (0: no limit)"},
+     "otelc: bytes the held traces may take (their spans' serialized bytes and the processor's "
+     "tables); beyond it the oldest traces are decided early, counted and logged (0: no limit)"},
     {OTC_CFG_TREE, "policies", NULL, OFF(policies_cfg), 0, 0, 0, NULL,
      "the sampling policies, as otelcol-contrib writes them: always_sample, latency, "
      "numeric_attribute, string_attribute, boolean_attribute, probabilistic, status_code, "
@@ -914,7 +914,7 @@ static int ts_metrics_register(struct otc_instance *ins, struct ts_ctx *x)
          "Traces decided before decision_wait because num_traces or maximum_memory_bytes was reached",
          OTC_METRIC_COUNTER},
         {&x->m_bytes, "otelc_processor_tail_sampling_memory_bytes", "By",
-         "Bytes of received requests held for undecided traces", OTC_METRIC_GAUGE},
+         "Bytes the undecided traces take (their spans' serialized bytes and the processor's tables)", OTC_METRIC_GAUGE},
         {&x->m_oversize, "otelc_processor_tail_sampling_traces_oversize", "{traces}",
          "Traces not sampled because they exceeded maximum_trace_size_bytes", OTC_METRIC_COUNTER},
     };
