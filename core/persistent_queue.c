@@ -67,13 +67,15 @@ static int resolve_storage(struct otc_engine *e, struct otc_yaml *y, struct otc_
     return rc;
 }
 
+#define REPLAY_MAX_WINDOW 64 /* records */
+
 /* The replay keeps at most this many of its records in the queues at once
- * (half the smallest exporter queue): the rest of the queue is for new data,
+ * (half the smallest exporter queue, and at most 32): the rest of the queue is for new data,
  * so the receivers keep answering OK while a backlog replays behind a
  * backend that is down. */
 static uint64_t replay_window(const struct otc_pipeline *p)
 {
-    int64_t q = OTC_PIPELINE_QUEUE_SIZE;
+    int64_t q = REPLAY_MAX_WINDOW;
 
     for (size_t k = 0; k < p->n_exporters; k++) {
         const struct otc_exporter_settings *set = &p->exporters[k]->set;

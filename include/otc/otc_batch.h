@@ -30,6 +30,8 @@ struct otc_batch {
     atomic_bool        decoded;   /* msg is set (otc_batch_decode publishes it) */
     uint64_t           received_ns;
     uint8_t            transport; /* OTC_TRANSPORT_*: how the receiver got it (self-metrics) */
+    uint64_t           queued_bytes; /* engine: what it counts in the byte budgets of
+                                        pipeline queues (set at entry, before any push) */
     struct otc_batch_child *children; /* batches msg points into (otc_batch_adopt) */
     struct otc_batch_release *releases; /* hooks run when the batch is freed */
     bool               durable;   /* has release hooks, or adopted a batch that

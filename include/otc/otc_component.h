@@ -28,8 +28,10 @@ struct otc_component_ops {
     enum otc_kind                  kind;
     unsigned                       signals;    /* OTC_SIG_* bits */
     bool                           mutates;    /* changes batches in place */
-    bool                           concurrent; /* exporter: consume may run on several
-                                                  threads at once (sending_queue.num_consumers) */
+    bool                           concurrent; /* consume may run on several threads at once:
+                                                  exporters: sending_queue.num_consumers;
+                                                  processors: a pipeline's workers (timer and
+                                                  flush then also race with consume) */
     size_t                         ctx_size;   /* engine callocs this, then applies config_map */
     const struct otc_config_entry *config_map; /* OTC_CFG_END-terminated */
     /* Cross-field validation after the config map was applied; writes a reason. */
@@ -127,8 +129,9 @@ struct otc_instance {
     struct otc_engine              *engine;
     struct otc_next                 next;      /* processors only */
     int64_t                         timeout_ns; /* exporters: the helper's `timeout` */
-    uint64_t                        timer_due_ns; /* processors: CLOCK_MONOTONIC time of the
-                                                     next timer() call, 0 = none */
+    _Atomic uint64_t                timer_due_ns; /* processors: CLOCK_MONOTONIC time of the
+                                                     next timer() call, 0 = none (set by any
+                                                     worker, read by the one running timers) */
     struct otc_pipeline           **feeds[OTC_SIGNAL_COUNT]; /* receivers: pipelines fed */
     unsigned                        n_feeds[OTC_SIGNAL_COUNT]; /* (as built; nonzero = signal served) */
     struct otc_feed_table *_Atomic  feed_table; /* receivers: what otc_receiver_deliver uses
