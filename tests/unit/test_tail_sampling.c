@@ -810,6 +810,34 @@ static void large_decision_split(void **state)
     ts_free(&t);
 }
 
+/* A request an earlier stage rewrote is read as rewritten, not as received. */
+static void reads_rewritten_request(void **state)
+{
+    struct ts_inst t;
+    struct otc_instance *ins = ts_new(&t, "decision_wait: 1s\npolicies: [{name: e, type: status_code, "
+                                          "status_code: {status_codes: [ERROR]}}]\n");
+    const struct sp s[] = {{.trace = 1}, {.trace = 2}};
+    struct otc_batch *b = req_of(s, 2);
+    otc_traces_req *req;
+    otc_span *sp;
+
+    (void)state;
+    req = (otc_traces_req *)otc_batch_msg_mut(b);
+    sp = req->resource_spans[0]->scope_spans[0]->spans[1];
+    sp->status = calloc(1, sizeof(*sp->status)); /* freed below: the arena does not own it */
+    opentelemetry__proto__trace__v1__status__init(sp->status);
+    sp->status->code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+    assert_false(otc_batch_bytes_fresh(b));
+    assert_int_equal(pt_run(ins, otc_batch_ref(b)), OTC_OK);
+    tick(ins, 2 * SEC);
+    assert_int_equal(fwd(1), 0);
+    assert_int_equal(fwd(2), 1);
+    free(sp->status);
+    sp->status = NULL;
+    otc_batch_unref(b);
+    ts_free(&t);
+}
+
 static void block_on_overflow_refuses(void **state)
 {
     struct ts_inst t;
@@ -909,6 +937,7 @@ int main(void)
         cmocka_unit_test(shutdown_decides_or_drops),
         cmocka_unit_test(output_grouped_by_resource),
         cmocka_unit_test(large_decision_split),
+        cmocka_unit_test(reads_rewritten_request),
         cmocka_unit_test(block_on_overflow_refuses),
         cmocka_unit_test(config_errors),
         cmocka_unit_test(config_defaults),
