@@ -4,6 +4,7 @@
  * resource and scope. Runs on the pipeline worker thread (consume, timer, flush);
  * admit() alone runs on receiver threads. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ struct ts_idmap {
     uint8_t  (*keys)[16];
     uint32_t  *vals; /* NONE = empty */
     size_t     mask;
+    size_t     n;    /* entries in use */
+    bool       grows; /* doubles past half full (trace tables); caches stay at their size */
 };
 
 static uint64_t id_hash(const uint8_t *id)
@@ -57,6 +60,7 @@ static int idmap_init(struct ts_idmap *m, size_t entries)
     }
     memset(m->vals, 0xff, cap * sizeof(*m->vals));
     m->mask = cap - 1;
+    m->n = 0;
     return OTC_OK;
 }
 
@@ -83,12 +87,44 @@ static uint32_t idmap_get(const struct ts_idmap *m, const uint8_t *id)
     return m->vals ? m->vals[idmap_find(m, id)] : NONE;
 }
 
-static void idmap_put(struct ts_idmap *m, const uint8_t *id, uint32_t v)
+/* Twice the room, every entry placed again; false on ENOMEM (the old table stays). */
+static bool idmap_grow(struct ts_idmap *m)
 {
-    size_t i = idmap_find(m, id);
+    struct ts_idmap old = *m;
 
+    if (idmap_init(m, (old.mask + 1)) != OTC_OK) {
+        idmap_free(m);
+        *m = old;
+        return false;
+    }
+    m->grows = true;
+    for (size_t i = 0; i <= old.mask; i++) {
+        if (old.vals[i] != NONE) {
+            size_t j = idmap_find(m, old.keys[i]);
+            memcpy(m->keys[j], old.keys[i], 16);
+            m->vals[j] = old.vals[i];
+            m->n++;
+        }
+    }
+    idmap_free(&old);
+    return true;
+}
+
+/* false when a growing table is full and cannot grow (ENOMEM). */
+static bool idmap_put(struct ts_idmap *m, const uint8_t *id, uint32_t v)
+{
+    size_t i;
+
+    if (m->grows && (m->n + 1) * 2 > m->mask + 1 && !idmap_grow(m)) {
+        return false;
+    }
+    i = idmap_find(m, id);
+    if (m->vals[i] == NONE) {
+        m->n++;
+    }
     memcpy(m->keys[i], id, 16);
     m->vals[i] = v;
+    return true;
 }
 
 static void idmap_del(struct ts_idmap *m, const uint8_t *id)
@@ -98,6 +134,7 @@ static void idmap_del(struct ts_idmap *m, const uint8_t *id)
     if (m->vals[i] == NONE) {
         return;
     }
+    m->n--;
     for (;;) {
         size_t home;
         m->vals[i] = NONE;
@@ -221,8 +258,9 @@ struct ts_out {
 struct ts_in_span {
     const uint8_t *p;
     uint32_t       len;
-    uint32_t       head; /* index into the request's heads */
-    const uint8_t *tid;  /* NULL unless 16 bytes */
+    uint32_t       head;  /* index into the request's heads */
+    uint32_t       shard;
+    const uint8_t *tid;   /* NULL unless 16 bytes */
     uint64_t       facts, start, end;
     bool           root;
 };
@@ -232,7 +270,43 @@ struct ts_in_head {
     size_t         res_len, res_schema_len, scope_len, scope_schema_len;
     bool           has_res, has_scope, scope_seen;
     uint64_t       facts;  /* of the resource */
-    uint32_t       slot;   /* its ts_head once made, NONE before */
+    uint32_t       slot;   /* its ts_head in the shard being filled, NONE before */
+};
+
+/* The request being consumed, as read (one per consume call). */
+struct ts_req {
+    struct ts_in_span        *in;
+    size_t                    n_in, cap_in;
+    struct ts_in_head        *in_hd;
+    size_t                    n_in_hd, cap_in_hd;
+    const struct ts_policies *pol;
+    struct ts_scratch         scratch;
+    uint32_t                  n_shards;
+};
+
+struct ts_ctx;
+
+/* The traces whose ids hash to one shard, with everything they hold; its lock
+ * is taken by whichever pipeline worker consumes spans of its traces or runs
+ * the timer. */
+struct ts_shard {
+    pthread_mutex_t      lock;
+    bool                 lock_ready;
+    struct ts_ctx       *c;
+    struct ts_idmap      map;
+    struct ts_trace     *tr;
+    size_t               n_tr;
+    uint32_t             free_tr;
+    struct ts_head      *hd;
+    size_t               n_hd, cap_hd;
+    uint32_t             free_hd;
+    struct ts_fifo       wait_q;     /* by first arrival + decision_wait */
+    struct ts_fifo       root_q;     /* by root arrival + decision_wait_after_root_received */
+    struct ts_cache      sampled, not_sampled;
+    struct ts_out        out;
+    struct ts_due       *oversize;   /* traces over maximum_trace_size_bytes in this request */
+    size_t               n_oversize, cap_oversize;
+    _Atomic uint64_t     next_due;   /* the earliest decision it holds (0: none) */
 };
 
 struct ts_ctx {
@@ -248,30 +322,17 @@ struct ts_ctx {
     int64_t              wait_after_root_ns;
     uint64_t             max_trace_bytes;
     uint64_t             max_memory_bytes;
+    int64_t              shards;
     struct otc_cfg_tree *policies_cfg;
     /* runtime */
     struct otc_instance *ins;
     struct ts_policies   pol;
-    struct ts_idmap      map;
-    struct ts_trace     *tr;
-    size_t               n_tr;
-    uint32_t             free_tr;
+    struct ts_shard     *sh;
+    size_t               n_sh;
     atomic_size_t        live;       /* traces held (read by admit) */
-    struct ts_head      *hd;
-    size_t               n_hd, cap_hd;
-    uint32_t             free_hd;
-    size_t               mem;        /* bytes held: span buffers, heads, trace slots */
-    struct ts_fifo       wait_q;     /* by first arrival + decision_wait */
-    struct ts_fifo       root_q;     /* by root arrival + decision_wait_after_root_received */
-    struct ts_cache      sampled, not_sampled;
-    struct ts_out        out;
-    struct ts_in_span   *in;         /* the request being consumed */
-    size_t               n_in, cap_in;
-    struct ts_in_head   *in_hd;
-    size_t               n_in_hd, cap_in_hd;
-    struct ts_due       *oversize;   /* traces over maximum_trace_size_bytes in this request */
-    size_t               n_oversize, cap_oversize;
-    uint64_t             evicted_since_log, last_evict_log_ns;
+    atomic_size_t        mem;        /* bytes held: span buffers, heads, trace slots */
+    atomic_uint_fast64_t evicted_since_log;
+    _Atomic uint64_t     last_evict_log_ns;
     /* self-metrics */
     struct otc_metric    m_new_traces, m_on_memory, m_sampled, m_early, m_not_sampled, m_dropped,
                          m_evicted, m_bytes, m_oversize;
@@ -308,6 +369,9 @@ static const struct otc_config_entry ts_config[] = {
     {OTC_CFG_SIZE, "maximum_memory_bytes", "0", OFF(max_memory_bytes), 0, 0, 0, NULL,
      "otelc: bytes the held traces may take (their spans' serialized bytes and the processor's "
      "tables); beyond it the oldest traces are decided early, counted and logged (0: no limit)"},
+    {OTC_CFG_INT, "shards", "8", OFF(shards), OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, 64, NULL,
+     "otelc: traces are split by id over this many independently locked tables, so that the "
+     "pipeline's workers decide and hold them in parallel; num_traces is shared by all"},
     {OTC_CFG_TREE, "policies", NULL, OFF(policies_cfg), 0, 0, 0, NULL,
      "the sampling policies, as otelcol-contrib writes them: always_sample, latency, "
      "numeric_attribute, string_attribute, boolean_attribute, probabilistic, status_code, "
@@ -361,7 +425,7 @@ static bool fifo_push(struct ts_fifo *f, uint64_t due, uint32_t slot, uint32_t g
 }
 
 /* The head entry that still names a held trace (stale ones are popped), or NULL. */
-static struct ts_due *fifo_head(struct ts_ctx *x, struct ts_fifo *f)
+static struct ts_due *fifo_head(struct ts_shard *x, struct ts_fifo *f)
 {
     while (f->n) {
         struct ts_due *d = &f->v[f->head];
@@ -385,14 +449,14 @@ static size_t head_bytes(const struct ts_head *h)
     return sizeof(*h) + h->res_len + h->res_schema_len + h->scope_len + h->scope_schema_len;
 }
 
-static void head_unref(struct ts_ctx *x, uint32_t i)
+static void head_unref(struct ts_shard *x, uint32_t i)
 {
     struct ts_head *h = &x->hd[i];
 
     if (--h->refs) {
         return;
     }
-    x->mem -= head_bytes(h);
+    x->c->mem -= head_bytes(h);
     free(h->blob);
     h->blob = NULL;
     h->next_free = x->free_hd;
@@ -408,7 +472,7 @@ static uint8_t *put_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 }
 
 /* A shared copy of the request's head ih (made on first use). */
-static uint32_t head_get(struct ts_ctx *x, struct ts_in_head *ih)
+static uint32_t head_get(struct ts_shard *x, struct ts_in_head *ih)
 {
     size_t n = ih->res_len + ih->res_schema_len + ih->scope_len + ih->scope_schema_len;
     struct ts_head *h;
@@ -441,7 +505,7 @@ static uint32_t head_get(struct ts_ctx *x, struct ts_in_head *ih)
     blob = put_bytes(blob, ih->res_schema, ih->res_schema_len);
     blob = put_bytes(blob, ih->scope, ih->scope_len);
     (void)put_bytes(blob, ih->scope_schema, ih->scope_schema_len);
-    x->mem += head_bytes(h);
+    x->c->mem += head_bytes(h);
     ih->slot = i;
     return i;
 }
@@ -461,7 +525,7 @@ static bool rec_put(uint8_t **buf, size_t *len, size_t *cap, uint32_t head, cons
 }
 
 /* Add spans (records of buf) to the outgoing request; they keep their heads. */
-static bool out_add(struct ts_ctx *x, const uint8_t *buf, size_t len, size_t n)
+static bool out_add(struct ts_shard *x, const uint8_t *buf, size_t len, size_t n)
 {
     struct ts_out *o = &x->out;
 
@@ -520,10 +584,10 @@ static uint8_t *put_ld(uint8_t *p, uint32_t field, const uint8_t *data, size_t n
 
 /* Build the outgoing request from the collected spans, in wire form: one
  * ResourceSpans with one ScopeSpans per head, and pass it on. */
-static void out_send(struct ts_ctx *x)
+static void out_send(struct ts_shard *x)
 {
     struct ts_out *o = &x->out;
-    struct otc_instance *ins = x->ins;
+    struct otc_instance *ins = x->c->ins;
     size_t total = 0, *ss_len = NULL, *rs_len = NULL, *fill = NULL;
     uint8_t *dst, *p, *base;
     struct otc_batch *b;
@@ -641,7 +705,7 @@ static size_t trace_mem(const struct ts_trace *t)
     return t->cap + TRACE_OVERHEAD;
 }
 
-static void trace_free(struct ts_ctx *x, uint32_t slot)
+static void trace_free(struct ts_shard *x, uint32_t slot)
 {
     struct ts_trace *t = &x->tr[slot];
 
@@ -651,7 +715,7 @@ static void trace_free(struct ts_ctx *x, uint32_t slot)
         head_unref(x, r.head);
         off += sizeof(r) + r.len;
     }
-    x->mem -= trace_mem(t);
+    x->c->mem -= trace_mem(t);
     free(t->buf);
     t->buf = NULL;
     t->len = t->cap = 0;
@@ -661,13 +725,13 @@ static void trace_free(struct ts_ctx *x, uint32_t slot)
     t->gen++;
     t->next_free = x->free_tr;
     x->free_tr = slot;
-    atomic_fetch_sub(&x->live, 1);
-    otc_metric_set(&x->m_on_memory, (int64_t)atomic_load(&x->live));
+    atomic_fetch_sub(&x->c->live, 1);
+    otc_metric_set(&x->c->m_on_memory, (int64_t)atomic_load(&x->c->live));
 }
 
 enum ts_why { TS_DUE, TS_EVICT, TS_OVERSIZE, TS_SHUTDOWN_DROP };
 
-static void decide(struct ts_ctx *x, uint32_t slot, uint64_t now, enum ts_why why)
+static void decide(struct ts_shard *x, uint32_t slot, uint64_t now, enum ts_why why)
 {
     struct ts_trace *t = &x->tr[slot];
     enum ts_decision d;
@@ -675,38 +739,38 @@ static void decide(struct ts_ctx *x, uint32_t slot, uint64_t now, enum ts_why wh
     if (why == TS_OVERSIZE || why == TS_SHUTDOWN_DROP) {
         d = TS_NOT_SAMPLED;
         if (why == TS_OVERSIZE) {
-            otc_metric_add(&x->m_oversize, 1);
+            otc_metric_add(&x->c->m_oversize, 1);
         }
     } else {
         struct ts_trace_view v = {.id = t->id, .n = t->n, .bytes = t->bytes, .facts = t->facts, .now_ns = now};
-        d = ts_policies_decide(&x->pol, &v, x->sample_on_first_match);
+        d = ts_policies_decide(&x->c->pol, &v, x->c->sample_on_first_match);
     }
     if (why == TS_EVICT) {
-        otc_metric_add(&x->m_evicted, 1);
-        x->evicted_since_log++;
+        otc_metric_add(&x->c->m_evicted, 1);
+        atomic_fetch_add(&x->c->evicted_since_log, 1);
     }
     if (d == TS_SAMPLED) {
         if (!out_add(x, t->buf, t->len, t->n)) {
-            otc_log_err(x->ins, "out of memory: a sampled trace of %u spans lost", t->n);
-            atomic_fetch_add(&x->ins->counters.dropped[OTC_TRACES], t->n);
+            otc_log_err(x->c->ins, "out of memory: a sampled trace of %u spans lost", t->n);
+            atomic_fetch_add(&x->c->ins->counters.dropped[OTC_TRACES], t->n);
         }
         cache_put(&x->sampled, t->id);
-        otc_metric_add(&x->m_sampled, 1);
+        otc_metric_add(&x->c->m_sampled, 1);
         if (x->out.len >= OUT_MAX_BYTES) {
             trace_free(x, slot);
             out_send(x);
             return;
         }
     } else {
-        atomic_fetch_add(&x->ins->counters.dropped[OTC_TRACES], t->n);
+        atomic_fetch_add(&x->c->ins->counters.dropped[OTC_TRACES], t->n);
         cache_put(&x->not_sampled, t->id);
-        otc_metric_add(d == TS_DROPPED ? &x->m_dropped : &x->m_not_sampled, 1);
+        otc_metric_add(d == TS_DROPPED ? &x->c->m_dropped : &x->c->m_not_sampled, 1);
     }
     trace_free(x, slot);
 }
 
 /* The oldest held trace, decided now (num_traces or maximum_memory_bytes reached). */
-static bool evict_oldest(struct ts_ctx *x, uint64_t now)
+static bool evict_oldest(struct ts_shard *x, uint64_t now)
 {
     struct ts_due *d = fifo_head(x, &x->wait_q);
     uint32_t slot;
@@ -722,18 +786,20 @@ static bool evict_oldest(struct ts_ctx *x, uint64_t now)
 
 static void log_evictions(struct ts_ctx *x, uint64_t now)
 {
-    if (x->evicted_since_log && now - x->last_evict_log_ns >= EVICT_LOG_NS) {
+    uint64_t last = atomic_load(&x->last_evict_log_ns);
+
+    if (atomic_load(&x->evicted_since_log) && now - last >= EVICT_LOG_NS &&
+        atomic_compare_exchange_strong(&x->last_evict_log_ns, &last, now)) {
         otc_log_warn(x->ins,
                      "%llu traces decided before decision_wait because num_traces (%lld) or "
                      "maximum_memory_bytes (%llu) was reached; %zu traces and %zu bytes held",
-                     (unsigned long long)x->evicted_since_log, (long long)x->num_traces,
-                     (unsigned long long)x->max_memory_bytes, atomic_load(&x->live), x->mem);
-        x->evicted_since_log = 0;
-        x->last_evict_log_ns = now;
+                     (unsigned long long)atomic_exchange(&x->evicted_since_log, 0), (long long)x->num_traces,
+                     (unsigned long long)x->max_memory_bytes, atomic_load(&x->live), atomic_load(&x->mem));
     }
 }
 
-static void rearm(struct otc_instance *ins, struct ts_ctx *x)
+/* The shard's earliest decision, published for the timer (under its lock). */
+static uint64_t shard_due(struct ts_shard *x)
 {
     struct ts_due *a = fifo_head(x, &x->wait_q), *b = fifo_head(x, &x->root_q);
     uint64_t due = 0;
@@ -744,11 +810,21 @@ static void rearm(struct otc_instance *ins, struct ts_ctx *x)
     if (b && (due == 0 || b->due_ns < due)) {
         due = b->due_ns;
     }
-    ins->timer_due_ns = due;
+    atomic_store(&x->next_due, due);
+    return due;
+}
+
+/* Bring the instance's timer forward to due (0: nothing), never later. */
+static void timer_lower(struct otc_instance *ins, uint64_t due)
+{
+    uint64_t cur = atomic_load(&ins->timer_due_ns);
+
+    while (due && (cur == 0 || due < cur) && !atomic_compare_exchange_weak(&ins->timer_due_ns, &cur, due)) {
+    }
 }
 
 /* Make room for want trace slots; the new ones go on the free list. */
-static bool tr_reserve(struct ts_ctx *x, size_t want)
+static bool tr_reserve(struct ts_shard *x, size_t want)
 {
     size_t cap = x->n_tr;
 
@@ -767,7 +843,7 @@ static bool tr_reserve(struct ts_ctx *x, size_t want)
     return true;
 }
 
-static uint32_t trace_new(struct ts_ctx *x, const uint8_t *id, uint64_t now)
+static uint32_t trace_new(struct ts_shard *x, const uint8_t *id, uint64_t now)
 {
     uint32_t slot;
     struct ts_trace *t;
@@ -777,7 +853,7 @@ static uint32_t trace_new(struct ts_ctx *x, const uint8_t *id, uint64_t now)
     }
     slot = x->free_tr;
     t = &x->tr[slot];
-    if (!fifo_push(&x->wait_q, now + (uint64_t)x->decision_wait_ns, slot, t->gen)) {
+    if (!fifo_push(&x->wait_q, now + (uint64_t)x->c->decision_wait_ns, slot, t->gen)) {
         return NONE;
     }
     x->free_tr = t->next_free;
@@ -787,55 +863,54 @@ static uint32_t trace_new(struct ts_ctx *x, const uint8_t *id, uint64_t now)
     t->n = 0;
     t->bytes = t->facts = 0;
     t->min_start = t->max_end = 0;
-    idmap_put(&x->map, id, slot);
-    x->mem += TRACE_OVERHEAD;
-    atomic_fetch_add(&x->live, 1);
-    otc_metric_add(&x->m_new_traces, 1);
-    otc_metric_set(&x->m_on_memory, (int64_t)atomic_load(&x->live));
+    if (!idmap_put(&x->map, id, slot)) {
+        t->live = false;
+        t->next_free = x->free_tr;
+        x->free_tr = slot;
+        t->gen++; /* its wait_q entry is stale */
+        return NONE;
+    }
+    x->c->mem += TRACE_OVERHEAD;
+    atomic_fetch_add(&x->c->live, 1);
+    otc_metric_add(&x->c->m_new_traces, 1);
+    otc_metric_set(&x->c->m_on_memory, (int64_t)atomic_load(&x->c->live));
     return slot;
 }
 
 /* ------------------------------------------------------------ reading a request */
 
-struct ts_walk {
-    struct ts_ctx *x;
-    bool           bad;
-};
-
 static int walk_resource(void *arg, const struct otc_pb_head *h)
 {
-    struct ts_walk *w = arg;
-    struct ts_ctx *x = w->x;
+    struct ts_req *q = arg;
 
-    if (!grow((void **)&x->in_hd, &x->cap_in_hd, x->n_in_hd + 1, sizeof(*x->in_hd))) {
+    if (!grow((void **)&q->in_hd, &q->cap_in_hd, q->n_in_hd + 1, sizeof(*q->in_hd))) {
         return OTC_ENOMEM;
     }
-    x->in_hd[x->n_in_hd] = (struct ts_in_head){
+    q->in_hd[q->n_in_hd] = (struct ts_in_head){
         .res = h->msg, .res_len = h->msg_len, .has_res = h->msg != NULL, .res_schema = h->schema_url,
         .res_schema_len = h->schema_url ? h->schema_url_len : 0,
-        .facts = ts_resource_facts(&x->pol, h->msg, h->msg_len), .slot = NONE};
-    x->n_in_hd++;
+        .facts = ts_resource_facts(q->pol, h->msg, h->msg_len, &q->scratch), .slot = NONE};
+    q->n_in_hd++;
     return 0;
 }
 
 static int walk_scope(void *arg, const struct otc_pb_head *h)
 {
-    struct ts_walk *w = arg;
-    struct ts_ctx *x = w->x;
+    struct ts_req *q = arg;
     struct ts_in_head *cur;
 
-    if (x->n_in_hd == 0) {
+    if (q->n_in_hd == 0) {
         return OTC_EINVAL;
     }
-    cur = &x->in_hd[x->n_in_hd - 1];
+    cur = &q->in_hd[q->n_in_hd - 1];
     if (cur->scope_seen) { /* a second scope container: a head of its own */
         struct ts_in_head copy = *cur;
-        if (!grow((void **)&x->in_hd, &x->cap_in_hd, x->n_in_hd + 1, sizeof(*x->in_hd))) {
+        if (!grow((void **)&q->in_hd, &q->cap_in_hd, q->n_in_hd + 1, sizeof(*q->in_hd))) {
             return OTC_ENOMEM;
         }
         copy.slot = NONE;
-        x->in_hd[x->n_in_hd++] = copy;
-        cur = &x->in_hd[x->n_in_hd - 1];
+        q->in_hd[q->n_in_hd++] = copy;
+        cur = &q->in_hd[q->n_in_hd - 1];
     }
     cur->scope = h->msg;
     cur->scope_len = h->msg_len;
@@ -848,32 +923,40 @@ static int walk_scope(void *arg, const struct otc_pb_head *h)
 
 static int walk_item(void *arg, const uint8_t *p, size_t len)
 {
-    struct ts_walk *w = arg;
-    struct ts_ctx *x = w->x;
+    struct ts_req *q = arg;
     struct ts_wire_span sp;
+    const uint8_t *tid;
 
-    if (x->n_in_hd == 0 || len > UINT32_MAX || !ts_span_parse(p, len, &sp)) {
+    if (q->n_in_hd == 0 || len > UINT32_MAX || !ts_span_parse(p, len, &sp)) {
         return OTC_EINVAL;
     }
-    if (!grow((void **)&x->in, &x->cap_in, x->n_in + 1, sizeof(*x->in))) {
+    if (!grow((void **)&q->in, &q->cap_in, q->n_in + 1, sizeof(*q->in))) {
         return OTC_ENOMEM;
     }
-    x->in[x->n_in++] = (struct ts_in_span){
-        .p = p, .len = (uint32_t)len, .head = (uint32_t)(x->n_in_hd - 1),
-        .tid = sp.trace_id_len == 16 ? sp.trace_id : NULL, .facts = ts_span_facts(&x->pol, &sp),
-        .start = sp.start, .end = sp.end, .root = sp.parent_len == 0};
+    tid = sp.trace_id_len == 16 ? sp.trace_id : NULL;
+    q->in[q->n_in++] = (struct ts_in_span){
+        .p = p, .len = (uint32_t)len, .head = (uint32_t)(q->n_in_hd - 1),
+        .shard = tid ? (uint32_t)((id_hash(tid) >> 32) % q->n_shards) : 0, .tid = tid,
+        .facts = ts_span_facts(q->pol, &sp, &q->scratch), .start = sp.start, .end = sp.end,
+        .root = sp.parent_len == 0};
     return 0;
 }
 
-/* Read every span of the request at buf into x->in (nothing held changes). */
-static int read_request(struct ts_ctx *x, const uint8_t *buf, size_t len)
+/* Read every span of the request at buf into q (nothing held changes). */
+static int read_request(struct ts_req *q, const uint8_t *buf, size_t len)
 {
-    struct ts_walk w = {.x = x};
     const struct otc_pb_visitor v = {.resource = walk_resource, .scope = walk_scope, .item = walk_item,
-                                     .arg = &w, .heads = true};
+                                     .arg = q, .heads = true};
 
-    x->n_in = x->n_in_hd = 0;
+    q->n_in = q->n_in_hd = 0;
     return otc_pb_walk(buf, len, &v, NULL);
+}
+
+static void req_free(struct ts_req *q)
+{
+    free(q->in);
+    free(q->in_hd);
+    ts_scratch_free(&q->scratch);
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -929,27 +1012,73 @@ static int ts_metrics_register(struct otc_instance *ins, struct ts_ctx *x)
     return OTC_OK;
 }
 
+static void shard_free(struct ts_shard *x)
+{
+    for (size_t i = 0; i < x->n_tr; i++) {
+        free(x->tr[i].buf);
+    }
+    free(x->tr);
+    for (size_t i = 0; i < x->n_hd; i++) {
+        free(x->hd[i].blob);
+    }
+    free(x->hd);
+    free(x->out.buf);
+    free(x->out.heads);
+    free(x->wait_q.v);
+    free(x->root_q.v);
+    free(x->oversize);
+    idmap_free(&x->map);
+    cache_free(&x->sampled);
+    cache_free(&x->not_sampled);
+    if (x->lock_ready) {
+        pthread_mutex_destroy(&x->lock);
+    }
+    memset(x, 0, sizeof(*x));
+}
+
+static int shard_init(struct ts_ctx *c, struct ts_shard *x, size_t n)
+{
+    size_t per = ((size_t)c->num_traces + n - 1) / n, hint = 1024 / n + 1;
+
+    x->c = c;
+    x->free_tr = x->free_hd = NONE;
+    if (pthread_mutex_init(&x->lock, NULL) != 0) {
+        return OTC_ENOMEM;
+    }
+    x->lock_ready = true;
+    if (c->expected_new_traces_per_sec > 0) {
+        int64_t want = c->expected_new_traces_per_sec * (c->decision_wait_ns / 1000000000 + 1);
+        hint = (size_t)(want < c->num_traces ? want : c->num_traces) / n + 1;
+    }
+    x->map.grows = true; /* traces need not spread evenly over the shards */
+    if (idmap_init(&x->map, per) != OTC_OK ||
+        cache_init(&x->sampled, ((size_t)c->sampled_cache_size + n - 1) / n) != OTC_OK ||
+        cache_init(&x->not_sampled, ((size_t)c->non_sampled_cache_size + n - 1) / n) != OTC_OK ||
+        !tr_reserve(x, hint)) {
+        return OTC_ENOMEM;
+    }
+    return OTC_OK;
+}
+
 static int ts_init(struct otc_instance *ins, void *vctx)
 {
     struct ts_ctx *x = vctx;
     char err[256];
-    size_t hint = 1024;
     int rc;
 
     x->ins = ins;
-    x->free_tr = x->free_hd = NONE;
     if ((rc = ts_policies_parse(x->policies_cfg, &x->pol, err, sizeof(err))) != OTC_OK) {
         otc_log_err(ins, "%s", err);
         return rc;
     }
-    if (x->expected_new_traces_per_sec > 0) {
-        int64_t want = x->expected_new_traces_per_sec * (x->decision_wait_ns / 1000000000 + 1);
-        hint = (size_t)(want < x->num_traces ? want : x->num_traces);
-    }
-    if (idmap_init(&x->map, (size_t)x->num_traces) != OTC_OK ||
-        cache_init(&x->sampled, (size_t)x->sampled_cache_size) != OTC_OK ||
-        cache_init(&x->not_sampled, (size_t)x->non_sampled_cache_size) != OTC_OK || !tr_reserve(x, hint)) {
+    if (!(x->sh = calloc((size_t)x->shards, sizeof(*x->sh)))) {
         return OTC_ENOMEM;
+    }
+    x->n_sh = (size_t)x->shards;
+    for (size_t i = 0; i < x->n_sh; i++) {
+        if ((rc = shard_init(x, &x->sh[i], x->n_sh)) != OTC_OK) {
+            return rc;
+        }
     }
     return ts_metrics_register(ins, x);
 }
@@ -963,7 +1092,7 @@ static bool ts_admit(struct otc_instance *ins, void *vctx, size_t bytes)
     return !x->block_on_overflow || atomic_load(&x->live) < (size_t)x->num_traces;
 }
 
-static void note_oversize(struct ts_ctx *x, uint32_t slot)
+static void note_oversize(struct ts_shard *x, uint32_t slot)
 {
     for (size_t i = 0; i < x->n_oversize; i++) {
         if (x->oversize[i].slot == slot && x->oversize[i].gen == x->tr[slot].gen) {
@@ -976,13 +1105,13 @@ static void note_oversize(struct ts_ctx *x, uint32_t slot)
 }
 
 /* Forward one span of the request now (no trace to wait for, or a cached sampled decision). */
-static void pass_now(struct ts_ctx *x, const struct ts_in_span *s)
+static void pass_now(struct ts_shard *x, struct ts_req *q, const struct ts_in_span *s)
 {
-    uint32_t h = head_get(x, &x->in_hd[s->head]);
+    uint32_t h = head_get(x, &q->in_hd[s->head]);
     struct ts_rec r = {.head = h, .len = s->len};
 
     if (h == NONE || !grow((void **)&x->out.buf, &x->out.cap, x->out.len + sizeof(r) + s->len, 1)) {
-        atomic_fetch_add(&x->ins->counters.dropped[OTC_TRACES], 1);
+        atomic_fetch_add(&x->c->ins->counters.dropped[OTC_TRACES], 1);
         return;
     }
     memcpy(x->out.buf + x->out.len, &r, sizeof(r));
@@ -996,54 +1125,103 @@ static void pass_now(struct ts_ctx *x, const struct ts_in_span *s)
 }
 
 /* Hold one span of the request in its trace. */
-static void hold(struct ts_ctx *x, const struct ts_in_span *s, uint64_t now)
+static void hold(struct ts_shard *x, struct ts_req *q, const struct ts_in_span *s, uint64_t now)
 {
+    struct ts_ctx *c = x->c;
     uint32_t slot = idmap_get(&x->map, s->tid), h;
     struct ts_trace *t;
     size_t cap;
 
     if (slot == NONE) {
-        while (atomic_load(&x->live) >= (size_t)x->num_traces && evict_oldest(x, now)) {
+        while (atomic_load(&c->live) >= (size_t)c->num_traces && evict_oldest(x, now)) {
         }
         if ((slot = trace_new(x, s->tid, now)) == NONE) {
-            atomic_fetch_add(&x->ins->counters.dropped[OTC_TRACES], 1);
-            otc_log_err(x->ins, "out of memory: a span lost");
+            atomic_fetch_add(&c->ins->counters.dropped[OTC_TRACES], 1);
+            otc_log_err(c->ins, "out of memory: a span lost");
             return;
         }
     }
     t = &x->tr[slot];
     cap = t->cap;
-    if ((h = head_get(x, &x->in_hd[s->head])) == NONE || !rec_put(&t->buf, &t->len, &t->cap, h, s->p, s->len)) {
-        atomic_fetch_add(&x->ins->counters.dropped[OTC_TRACES], 1);
-        otc_log_err(x->ins, "out of memory: a span lost");
+    if ((h = head_get(x, &q->in_hd[s->head])) == NONE || !rec_put(&t->buf, &t->len, &t->cap, h, s->p, s->len)) {
+        atomic_fetch_add(&c->ins->counters.dropped[OTC_TRACES], 1);
+        otc_log_err(c->ins, "out of memory: a span lost");
         return;
     }
-    x->mem += t->cap - cap;
+    c->mem += t->cap - cap;
     x->hd[h].refs++;
     t->n++;
     t->bytes += s->len;
-    t->facts |= s->facts | x->in_hd[s->head].facts;
+    t->facts |= s->facts | q->in_hd[s->head].facts;
     if (t->min_start == 0 || s->start < t->min_start) {
         t->min_start = s->start;
     }
     if (t->max_end == 0 || s->end > t->max_end) {
         t->max_end = s->end;
     }
-    if (x->pol.latency_mask) {
-        t->facts |= ts_latency_facts(&x->pol, t->min_start, t->max_end);
+    if (c->pol.latency_mask) {
+        t->facts |= ts_latency_facts(&c->pol, t->min_start, t->max_end);
     }
-    if (x->wait_after_root_ns > 0 && !t->root_seen && s->root) {
+    if (c->wait_after_root_ns > 0 && !t->root_seen && s->root) {
         t->root_seen = true;
-        (void)fifo_push(&x->root_q, now + (uint64_t)x->wait_after_root_ns, slot, t->gen);
+        (void)fifo_push(&x->root_q, now + (uint64_t)c->wait_after_root_ns, slot, t->gen);
     }
-    if (x->max_trace_bytes && t->bytes > x->max_trace_bytes) {
+    if (c->max_trace_bytes && t->bytes > c->max_trace_bytes) {
         note_oversize(x, slot);
     }
+}
+
+/* The spans of the request that belong to shard x (its lock held). */
+static size_t shard_consume(struct ts_shard *x, struct ts_req *q, uint32_t idx, uint64_t now)
+{
+    struct ts_ctx *c = x->c;
+    size_t early = 0;
+
+    for (size_t i = 0; i < q->n_in_hd; i++) {
+        q->in_hd[i].slot = NONE;
+    }
+    for (size_t i = 0; i < q->n_in; i++) {
+        const struct ts_in_span *s = &q->in[i];
+        if (s->shard != idx) {
+            continue;
+        }
+        if (!s->tid) { /* no trace to wait for: pass it on */
+            pass_now(x, q, s);
+        } else if (cache_has(&x->sampled, s->tid)) {
+            early++;
+            pass_now(x, q, s);
+        } else if (cache_has(&x->not_sampled, s->tid)) {
+            early++;
+            atomic_fetch_add(&c->ins->counters.dropped[OTC_TRACES], 1);
+        } else {
+            hold(x, q, s, now);
+        }
+    }
+    for (size_t i = 0; i < x->n_oversize; i++) {
+        const struct ts_trace *t = &x->tr[x->oversize[i].slot];
+        if (t->live && t->gen == x->oversize[i].gen) {
+            decide(x, x->oversize[i].slot, now, TS_OVERSIZE);
+        }
+    }
+    x->n_oversize = 0;
+    /* the request lets go of its heads: those no span kept are freed */
+    for (size_t i = 0; i < q->n_in_hd; i++) {
+        if (q->in_hd[i].slot != NONE) {
+            head_unref(x, q->in_hd[i].slot);
+            q->in_hd[i].slot = NONE;
+        }
+    }
+    while (c->max_memory_bytes && atomic_load(&c->mem) > c->max_memory_bytes && evict_oldest(x, now)) {
+    }
+    out_send(x);
+    timer_lower(c->ins, shard_due(x));
+    return early;
 }
 
 static int ts_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
 {
     struct ts_ctx *x = vctx;
+    struct ts_req q = {.pol = &x->pol, .n_shards = (uint32_t)x->n_sh};
     uint64_t now = otc_now_ns();
     const uint8_t *data;
     size_t len, early = 0;
@@ -1057,65 +1235,47 @@ static int ts_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
     if (otc_batch_bytes(b, &data, &len) != OTC_OK) {
         return otc_next(ins, b);
     }
-    if ((rc = read_request(x, data, len)) == OTC_EINVAL && otc_batch_msg(b)) {
+    if ((rc = read_request(&q, data, len)) == OTC_EINVAL && otc_batch_msg(b)) {
         /* bytes a decode had to merge (a head given twice): read the decoded form, packed */
         const ProtobufCMessage *m = otc_batch_msg(b);
         len = protobuf_c_message_get_packed_size(m);
         if ((packed = malloc(len ? len : 1))) {
             protobuf_c_message_pack(m, packed);
-            rc = read_request(x, packed, len);
+            rc = read_request(&q, packed, len);
         }
     }
     if (rc != OTC_OK) {
         otc_log_err(ins, "a request of %zu spans could not be read (%s): passed on undecided", b->items,
                     otc_strerror(rc));
+        req_free(&q);
         free(packed);
         return otc_next(ins, b);
     }
-    for (size_t i = 0; i < x->n_in; i++) {
-        const struct ts_in_span *s = &x->in[i];
-        if (!s->tid) { /* no trace to wait for: pass it on */
-            pass_now(x, s);
-        } else if (cache_has(&x->sampled, s->tid)) {
-            early++;
-            pass_now(x, s);
-        } else if (cache_has(&x->not_sampled, s->tid)) {
-            early++;
-            atomic_fetch_add(&ins->counters.dropped[OTC_TRACES], 1);
-        } else {
-            hold(x, s, now);
+    for (uint32_t i = 0; i < x->n_sh; i++) {
+        bool any = false;
+        for (size_t k = 0; k < q.n_in && !any; k++) {
+            any = q.in[k].shard == i;
         }
+        if (!any) {
+            continue;
+        }
+        pthread_mutex_lock(&x->sh[i].lock);
+        early += shard_consume(&x->sh[i], &q, i, now);
+        pthread_mutex_unlock(&x->sh[i].lock);
     }
     if (early) {
         otc_metric_add(&x->m_early, (int64_t)early);
     }
-    for (size_t i = 0; i < x->n_oversize; i++) {
-        const struct ts_trace *t = &x->tr[x->oversize[i].slot];
-        if (t->live && t->gen == x->oversize[i].gen) {
-            decide(x, x->oversize[i].slot, now, TS_OVERSIZE);
-        }
-    }
-    x->n_oversize = 0;
-    /* the request lets go of its heads: those no span kept are freed */
-    for (size_t i = 0; i < x->n_in_hd; i++) {
-        if (x->in_hd[i].slot != NONE) {
-            head_unref(x, x->in_hd[i].slot);
-            x->in_hd[i].slot = NONE;
-        }
-    }
-    while (x->max_memory_bytes && x->mem > x->max_memory_bytes && evict_oldest(x, now)) {
-    }
-    out_send(x);
+    req_free(&q);
     free(packed);
     otc_batch_unref(b); /* every span kept was copied */
-    otc_metric_set(&x->m_bytes, (int64_t)x->mem);
+    otc_metric_set(&x->m_bytes, (int64_t)atomic_load(&x->mem));
     log_evictions(x, now);
-    rearm(ins, x);
     return OTC_OK;
 }
 
-/* Decide every trace due by now (or all of them, when all is set). */
-static void decide_due(struct ts_ctx *x, uint64_t now, bool all, enum ts_why why)
+/* Decide every trace of shard x due by now (or all of them, when all is set). */
+static void decide_due(struct ts_shard *x, uint64_t now, bool all, enum ts_why why)
 {
     for (;;) {
         struct ts_due *a = fifo_head(x, &x->wait_q), *r = fifo_head(x, &x->root_q), *d;
@@ -1138,15 +1298,41 @@ static void decide_due(struct ts_ctx *x, uint64_t now, bool all, enum ts_why why
     }
 }
 
+/* Decide what is due in every shard; then the timer's next due time. At most
+ * a second away while traces are held, so a due time a racing consume lowered
+ * and this run overwrote is late by a second at worst (otelcol ticks each second). */
+static void run_due(struct ts_ctx *x, uint64_t now, bool all, enum ts_why why)
+{
+    uint64_t next = 0;
+
+    for (size_t i = 0; i < x->n_sh; i++) {
+        struct ts_shard *s = &x->sh[i];
+        uint64_t due = atomic_load(&s->next_due);
+        if (all || (due && due <= now)) {
+            pthread_mutex_lock(&s->lock);
+            decide_due(s, now, all, why);
+            out_send(s);
+            due = shard_due(s);
+            pthread_mutex_unlock(&s->lock);
+        }
+        if (due && (next == 0 || due < next)) {
+            next = due;
+        }
+    }
+    if (next && atomic_load(&x->live) && next > now + 1000000000u) {
+        next = now + 1000000000u;
+    }
+    atomic_store(&x->ins->timer_due_ns, next);
+}
+
 static int ts_timer(struct otc_instance *ins, void *vctx, uint64_t now_ns)
 {
     struct ts_ctx *x = vctx;
 
-    decide_due(x, now_ns, false, TS_DUE);
-    out_send(x);
-    otc_metric_set(&x->m_bytes, (int64_t)x->mem);
+    (void)ins;
+    run_due(x, now_ns, false, TS_DUE);
+    otc_metric_set(&x->m_bytes, (int64_t)atomic_load(&x->mem));
     log_evictions(x, now_ns);
-    rearm(ins, x);
     return OTC_OK;
 }
 
@@ -1159,10 +1345,8 @@ static int ts_flush(struct otc_instance *ins, void *vctx)
         otc_log_info(ins, "shutdown: %s %zu undecided traces", x->drop_pending_on_shutdown ? "dropping" : "deciding",
                      pending);
     }
-    decide_due(x, otc_now_ns(), true, x->drop_pending_on_shutdown ? TS_SHUTDOWN_DROP : TS_DUE);
-    out_send(x);
-    otc_metric_set(&x->m_bytes, (int64_t)x->mem);
-    rearm(ins, x);
+    run_due(x, otc_now_ns(), true, x->drop_pending_on_shutdown ? TS_SHUTDOWN_DROP : TS_DUE);
+    otc_metric_set(&x->m_bytes, (int64_t)atomic_load(&x->mem));
     return OTC_OK;
 }
 
@@ -1170,34 +1354,13 @@ static void ts_destroy(void *vctx)
 {
     struct ts_ctx *x = vctx;
 
-    for (size_t i = 0; i < x->n_tr; i++) {
-        free(x->tr[i].buf);
+    for (size_t i = 0; x->sh && i < x->n_sh; i++) {
+        shard_free(&x->sh[i]);
     }
-    free(x->tr);
-    for (size_t i = 0; i < x->n_hd; i++) {
-        free(x->hd[i].blob);
-    }
-    free(x->hd);
-    free(x->out.buf);
-    free(x->out.heads);
-    free(x->in);
-    free(x->in_hd);
-    free(x->wait_q.v);
-    free(x->root_q.v);
-    free(x->oversize);
-    idmap_free(&x->map);
-    cache_free(&x->sampled);
-    cache_free(&x->not_sampled);
+    free(x->sh);
+    x->sh = NULL;
+    x->n_sh = 0;
     ts_policies_free(&x->pol);
-    x->tr = NULL;
-    x->hd = NULL;
-    x->out.buf = NULL;
-    x->out.heads = NULL;
-    x->in = NULL;
-    x->in_hd = NULL;
-    x->wait_q.v = x->root_q.v = NULL;
-    x->oversize = NULL;
-    x->n_tr = x->n_hd = 0;
 }
 
 const struct otc_component_ops otc_processor_tail_sampling_ops = {
@@ -1205,7 +1368,7 @@ const struct otc_component_ops otc_processor_tail_sampling_ops = {
     .kind = OTC_PROCESSOR,
     .signals = OTC_SIG_TRACES,
     .mutates = false,
-    .concurrent = false,
+    .concurrent = true, /* one lock per shard; the policies' rate state has its own */
     .ctx_size = sizeof(struct ts_ctx),
     .config_map = ts_config,
     .validate = ts_validate,

@@ -43,7 +43,6 @@ struct ts_policy {
     size_t       *value_lens;
     size_t        n_values;
     pcre2_code  **re;           /* string_attribute with enabled_regex_matching */
-    pcre2_match_data *md;
     bool          bval;
     uint64_t      threshold;    /* probabilistic */
     char         *salt;
@@ -411,9 +410,6 @@ static int compile_regexes(struct ts_parse *ps, struct ts_policy *p)
         }
         (void)pcre2_jit_compile(p->re[i], PCRE2_JIT_COMPLETE); /* interpreted when JIT is unavailable */
     }
-    if (!(p->md = pcre2_match_data_create(4, NULL))) {
-        return OTC_ENOMEM;
-    }
     return OTC_OK;
 }
 
@@ -647,9 +643,6 @@ static void policy_clear(struct ts_policy *p)
     free(p->values);
     free(p->value_lens);
     free(p->re);
-    if (p->md) {
-        pcre2_match_data_free(p->md);
-    }
     free(p->name);
     free(p->key);
     free(p->salt);
@@ -665,6 +658,10 @@ void ts_policies_free(struct ts_policies *ps)
     }
     free(ps->v);
     free(ps->leaf);
+    if (ps->lock_ready) {
+        pthread_mutex_destroy(&ps->lock);
+        ps->lock_ready = false;
+    }
     ps->v = NULL;
     ps->leaf = NULL;
     ps->n = ps->n_leaf = 0;
@@ -758,6 +755,11 @@ int ts_policies_parse(const struct otc_cfg_tree *t, struct ts_policies *out, cha
         ts_policies_free(out);
         return OTC_ENOMEM;
     }
+    if (pthread_mutex_init(&out->lock, NULL) != 0) {
+        ts_policies_free(out);
+        return OTC_ENOMEM;
+    }
+    out->lock_ready = true;
     for (size_t i = 0; i < out->n; i++) {
         if (assign_facts(out, &out->v[i]) != OTC_OK) {
             ts_policies_free(out);
@@ -835,8 +837,16 @@ bool ts_span_parse(const uint8_t *p, size_t len, struct ts_wire_span *sp)
     return r == 0;
 }
 
+void ts_scratch_free(struct ts_scratch *s)
+{
+    if (s->md) {
+        pcre2_match_data_free(s->md);
+        s->md = NULL;
+    }
+}
+
 /* Does one attribute value match the policy (numeric, string, boolean)? */
-static bool value_matches(const struct ts_policy *p, const struct otc_pb_any *v)
+static bool value_matches(const struct ts_policy *p, const struct otc_pb_any *v, struct ts_scratch *sc)
 {
     switch (p->type) {
     case TS_NUMERIC: {
@@ -852,7 +862,11 @@ static bool value_matches(const struct ts_policy *p, const struct otc_pb_any *v)
         size_t len = v->kind == OTC_PB_ANY_STRING ? v->len : 0;
         for (size_t i = 0; i < p->n_values; i++) {
             if (p->re) {
-                if (pcre2_match(p->re[i], (PCRE2_SPTR)s, len, 0, 0, p->md, NULL) >= 0) {
+                /* one ovector pair is enough: only whether it matches counts */
+                if (!sc->md && !(sc->md = pcre2_match_data_create(1, NULL))) {
+                    return false;
+                }
+                if (pcre2_match(p->re[i], (PCRE2_SPTR)s, len, 0, 0, sc->md, NULL) >= 0) {
                     return true;
                 }
             } else if (len == p->value_lens[i] && !memcmp(s, p->values[i], len)) {
@@ -872,7 +886,8 @@ static bool is_attr_policy(enum ts_type t)
 }
 
 /* Facts of the attribute policies over the attributes (field `field`) of msg. */
-static uint64_t attr_facts(const struct ts_policies *ps, const uint8_t *msg, size_t len, uint32_t field)
+static uint64_t attr_facts(const struct ts_policies *ps, const uint8_t *msg, size_t len, uint32_t field,
+                           struct ts_scratch *sc)
 {
     struct otc_pb_iter it;
     const uint8_t *kvp;
@@ -905,7 +920,7 @@ static uint64_t attr_facts(const struct ts_policies *ps, const uint8_t *msg, siz
             } else if (!otc_pb_any_read(kv.value, kv.value_len, &v)) {
                 continue;
             }
-            if (value_matches(p, &v)) {
+            if (value_matches(p, &v, sc)) {
                 facts |= 1ull << i;
             }
         }
@@ -943,9 +958,9 @@ static bool tracestate_has(const struct ts_policy *p, const char *ts, size_t n)
     return false;
 }
 
-uint64_t ts_span_facts(const struct ts_policies *ps, const struct ts_wire_span *sp)
+uint64_t ts_span_facts(const struct ts_policies *ps, const struct ts_wire_span *sp, struct ts_scratch *sc)
 {
-    uint64_t facts = attr_facts(ps, sp->p, sp->len, OTC_PB_SPAN_ATTRIBUTES);
+    uint64_t facts = attr_facts(ps, sp->p, sp->len, OTC_PB_SPAN_ATTRIBUTES, sc);
 
     for (size_t i = 0; i < ps->n_leaf; i++) {
         const struct ts_policy *p = ps->leaf[i];
@@ -970,9 +985,10 @@ uint64_t ts_span_facts(const struct ts_policies *ps, const struct ts_wire_span *
     return facts;
 }
 
-uint64_t ts_resource_facts(const struct ts_policies *ps, const uint8_t *res, size_t len)
+uint64_t ts_resource_facts(const struct ts_policies *ps, const uint8_t *res, size_t len,
+                           struct ts_scratch *sc)
 {
-    return res ? attr_facts(ps, res, len, OTC_PB_RESOURCE_ATTRIBUTES) : 0;
+    return res ? attr_facts(ps, res, len, OTC_PB_RESOURCE_ATTRIBUTES, sc) : 0;
 }
 
 uint64_t ts_latency_facts(const struct ts_policies *ps, uint64_t start, uint64_t end)
@@ -1102,6 +1118,7 @@ enum ts_decision ts_policies_decide(struct ts_policies *ps, const struct ts_trac
 {
     bool seen[TS_DROPPED + 1] = {false};
 
+    pthread_mutex_lock(&ps->lock);
     for (size_t i = 0; i < ps->n; i++) {
         enum ts_decision d = eval(&ps->v[i], t);
         seen[d] = true;
@@ -1109,6 +1126,7 @@ enum ts_decision ts_policies_decide(struct ts_policies *ps, const struct ts_trac
             break;
         }
     }
+    pthread_mutex_unlock(&ps->lock);
     if (seen[TS_DROPPED]) {
         return TS_DROPPED;
     }

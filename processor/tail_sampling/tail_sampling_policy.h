@@ -4,6 +4,7 @@
 #ifndef OTC_PROCESSOR_TAIL_SAMPLING_POLICY_H
 #define OTC_PROCESSOR_TAIL_SAMPLING_POLICY_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,13 +60,22 @@ struct ts_policies {
     struct ts_policy **leaf;
     size_t             n_leaf;
     uint64_t           latency_mask; /* bits of latency policies */
+    pthread_mutex_t    lock;         /* the rate policies' state, during a decision */
+    bool               lock_ready;
 };
+
+/* What one caller's reads need of their own (PCRE2 match data): one per call
+ * or thread, zeroed before use, freed with ts_scratch_free. */
+struct ts_scratch {
+    void *md;
+};
+void ts_scratch_free(struct ts_scratch *s);
 
 /* Read the `policies` list. On error writes a reason naming the policy and key
  * (also when more than TS_MAX_FACTS policies read span contents). */
 int  ts_policies_parse(const struct otc_cfg_tree *t, struct ts_policies *out, char *err, size_t errlen);
 void ts_policies_free(struct ts_policies *p);
-/* Evaluate every policy and combine as otelcol does: dropped, then an inverted
+/* Evaluate every policy (thread-safe) and combine as otelcol does: dropped, then an inverted
  * not-sampled, then sampled, then inverted sampled when nothing said not sampled.
  * first_match: stop at the first sampled (sample_on_first_match). Returns
  * TS_SAMPLED, TS_NOT_SAMPLED or TS_DROPPED. */
@@ -73,9 +83,10 @@ enum ts_decision ts_policies_decide(struct ts_policies *p, const struct ts_trace
 const char *ts_policy_name(const struct ts_policies *p, size_t i);
 
 /* Facts of one span (status, flags, trace state and span attributes). */
-uint64_t ts_span_facts(const struct ts_policies *p, const struct ts_wire_span *sp);
+uint64_t ts_span_facts(const struct ts_policies *p, const struct ts_wire_span *sp, struct ts_scratch *s);
 /* Facts of a resource (a serialized Resource): its attributes. */
-uint64_t ts_resource_facts(const struct ts_policies *p, const uint8_t *res, size_t len);
+uint64_t ts_resource_facts(const struct ts_policies *p, const uint8_t *res, size_t len,
+                           struct ts_scratch *s);
 /* Facts of the latency policies once a trace spans [start, end] (otelcol looks
  * at the running duration after each span, in arrival order). */
 uint64_t ts_latency_facts(const struct ts_policies *p, uint64_t start, uint64_t end);

@@ -5,6 +5,9 @@
  * policy is checked against values computed outside otelc (see
  * prob_threshold_vectors). */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "proc_test_util.h"
 
 #include "core/instance.h"
@@ -23,13 +26,18 @@ struct ts_inst {
     struct otc_diag     d;
 };
 
-/* Configure from YAML (the component's own mapping); rc of configure + init. */
+/* Configure from YAML (the component's own mapping); rc of configure + init.
+ * One shard unless the text sets shards, so that "the oldest trace" and "one
+ * outgoing request" are the processor's, not a shard's. */
 static int ts_make(struct ts_inst *t, const char *yaml)
 {
+    char text[4096];
     int rc;
 
     memset(t, 0, sizeof(*t));
     pt_capture_reset();
+    snprintf(text, sizeof(text), "%s%s", strstr(yaml, "shards:") ? "" : "shards: 1\n", yaml);
+    yaml = text;
     rc = otc_yaml_load_string(&t->y, "test.yaml", yaml, strlen(yaml), &t->d);
     if (rc == OTC_OK) {
         rc = otc_instance_configure(&t->ins, ops, "tail_sampling", &t->y, otc_yaml_root(&t->y), NULL, NULL, &t->d);
@@ -914,6 +922,133 @@ static void config_defaults(void **state)
     ts_free(&t);
 }
 
+/* ------------------------------------------------------------ threads */
+
+static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t counted_spans;
+static size_t counted_traces[256];
+
+static int count_consume(struct otc_instance *ins, void *ctx, struct otc_batch *b)
+{
+    const otc_traces_req *req = (const otc_traces_req *)otc_batch_msg(b);
+
+    (void)ins;
+    (void)ctx;
+    pthread_mutex_lock(&count_lock);
+    for (size_t r = 0; req && r < req->n_resource_spans; r++) {
+        for (size_t s = 0; s < req->resource_spans[r]->n_scope_spans; s++) {
+            const otc_scope_spans *ss = req->resource_spans[r]->scope_spans[s];
+            for (size_t k = 0; k < ss->n_spans; k++) {
+                counted_spans++;
+                counted_traces[ss->spans[k]->trace_id.data[0]]++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&count_lock);
+    otc_batch_unref(b);
+    return OTC_OK;
+}
+
+static const struct otc_component_ops count_ops = {
+    .type = "count", .kind = OTC_PROCESSOR, .signals = OTC_SIG_ALL, .consume = count_consume,
+};
+static struct otc_instance count_ins = {.ops = &count_ops, .id = "count"};
+
+struct feeder {
+    struct otc_instance *ins;
+    uint8_t              first; /* trace numbers first .. first + 63 */
+};
+
+static void *feed_thread(void *arg)
+{
+    struct feeder *f = arg;
+
+    for (int round = 0; round < 20; round++) {
+        struct sp s[64];
+        memset(s, 0, sizeof(s));
+        for (int i = 0; i < 64; i++) {
+            s[i].trace = (uint8_t)(f->first + i);
+            s[i].res = (unsigned)(round % 3);
+            s[i].child = round > 0;
+        }
+        ops->consume(f->ins, f->ins->ctx, req_of(s, 64));
+    }
+    return NULL;
+}
+
+static atomic_bool ticking;
+
+static void *tick_thread(void *arg)
+{
+    struct otc_instance *ins = arg;
+
+    while (atomic_load(&ticking)) {
+        ops->timer(ins, ins->ctx, otc_now_ns());
+    }
+    return NULL;
+}
+
+/* Two workers consume at once while a third runs the timer (decision_wait 0:
+ * traces are decided while spans of them still arrive, as late spans in the
+ * sampled cache): every span comes out once, whatever the interleaving. */
+static void concurrent_workers(void **state)
+{
+    struct ts_inst t;
+    struct otc_instance *ins = ts_new(&t, "shards: 4\ndecision_wait: 0s\n"
+                                          "decision_cache: {sampled_cache_size: 1000}\n"
+                                          "policies: [{name: all, type: always_sample}]\n");
+    struct feeder f[2] = {{ins, 0}, {ins, 128}};
+    pthread_t th[3];
+
+    (void)state;
+    ins->next.ins = &count_ins;
+    counted_spans = 0;
+    memset(counted_traces, 0, sizeof(counted_traces));
+    atomic_store(&ticking, true);
+    assert_int_equal(pthread_create(&th[2], NULL, tick_thread, ins), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, feed_thread, &f[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+    }
+    atomic_store(&ticking, false);
+    pthread_join(th[2], NULL);
+    ops->flush(ins, ins->ctx);
+    assert_int_equal(counted_spans, 2 * 20 * 64);
+    for (int i = 0; i < 64; i++) {
+        assert_int_equal(counted_traces[i], 20);
+        assert_int_equal(counted_traces[128 + i], 20);
+    }
+    assert_int_equal(metric(ins, "otelcol_processor_tail_sampling_sampling_traces_on_memory"), 0);
+    assert_int_equal(metric(ins, "otelc_processor_tail_sampling_memory_bytes"), 0);
+    ts_free(&t);
+}
+
+/* Traces spread over shards still give every span out once, and num_traces
+ * bounds them all together. */
+static void sharded_bounds(void **state)
+{
+    struct ts_inst t;
+    struct otc_instance *ins = ts_new(&t, "shards: 8\ndecision_wait: 10s\nnum_traces: 16\n"
+                                          "policies: [{name: all, type: always_sample}]\n");
+
+    (void)state;
+    for (int r = 0; r < 4; r++) {
+        struct sp s[50];
+        memset(s, 0, sizeof(s));
+        for (int i = 0; i < 50; i++) {
+            s[i].trace = (uint8_t)(r * 50 + i);
+        }
+        assert_int_equal(pt_run(ins, req_of(s, 50)), OTC_OK);
+        assert_true(metric(ins, "otelcol_processor_tail_sampling_sampling_traces_on_memory") <= 16 + 8);
+    }
+    assert_true(metric(ins, "otelc_processor_tail_sampling_traces_evicted") >= 200 - 16 - 8);
+    tick(ins, 11 * SEC);
+    assert_int_equal(fwd(0), 200);
+    ts_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -941,6 +1076,8 @@ int main(void)
         cmocka_unit_test(block_on_overflow_refuses),
         cmocka_unit_test(config_errors),
         cmocka_unit_test(config_defaults),
+        cmocka_unit_test(concurrent_workers),
+        cmocka_unit_test(sharded_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
