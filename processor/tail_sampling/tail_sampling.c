@@ -1323,6 +1323,11 @@ static void run_due(struct ts_ctx *x, uint64_t now, bool all, enum ts_why why)
         next = now + 1000000000u;
     }
     atomic_store(&x->ins->timer_due_ns, next);
+    /* a consume that published its shard's due time before the store above has
+     * lowered the timer before it too: lower it again (one after sees our value) */
+    for (size_t i = 0; i < x->n_sh; i++) {
+        timer_lower(x->ins, atomic_load(&x->sh[i].next_due));
+    }
 }
 
 static int ts_timer(struct otc_instance *ins, void *vctx, uint64_t now_ns)
