@@ -5,8 +5,9 @@
 # CPU is otelc's utime+stime over the run (the decisions after the load
 # included, and for both runs the same idle time after the load, decision_wait
 # + 1 s); memory is its peak RSS (VmHWM).
-# Usage: bench/tail_sampling_e2e.sh   (BUILD_DIR, RATE requests/s, DURATION s,
-#        WAIT decision_wait, ITEMS spans per request, TRACES trace ids per request)
+# Usage: bench/tail_sampling_e2e.sh   (BUILD_DIR, RATE requests/s (0: as fast as
+#        otelc takes them), DURATION s, WAIT decision_wait, ITEMS spans per request,
+#        TRACES trace ids per request, WORKERS the pipeline's worker threads)
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +17,7 @@ DURATION=${DURATION:-10}
 WAIT=${WAIT:-10s}
 ITEMS=${ITEMS:-100}
 TRACES=${TRACES:-10}
+WORKERS=${WORKERS:-1}
 DIR=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$DIR"' EXIT
 
@@ -53,6 +55,7 @@ service:
       receivers: [otlp]
       processors: [$list]
       exporters: [otlp]
+      workers: $WORKERS
 EOF
     "$BUILD/otelc" --config "$DIR/$name.yaml" >"$DIR/$name.log" 2>&1 &
     pid=$!
@@ -69,14 +72,15 @@ EOF
     t1=$(cpu_ticks "$pid")
     hz=$(getconf CLK_TCK)
     spans=$(( $(sed -n 's/^RESULT.* ok=\([0-9]*\) .*/\1/p' "$DIR/$name.load") * ITEMS ))
-    printf '%-40s %8.0f ns CPU/span  peak RSS %6d MiB  (%s spans)\n' "$name" \
+    printf '%-40s %8.0f ns CPU/span  peak RSS %6d MiB  (%s spans, %s spans/s accepted)\n' "$name" \
         "$(echo "($t1 - $t0) * 1000000000 / $hz / $spans" | bc -l)" \
-        "$(( $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") / 1024 ))" "$spans"
+        "$(( $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") / 1024 ))" "$spans" \
+        "$(sed -n 's/^RESULT.* items_per_s=\([0-9]*\) .*/\1/p' "$DIR/$name.load")"
     kill "$pid" "$sink"
     wait "$pid" "$sink" 2>/dev/null || true
 }
 
-echo "rate $RATE requests/s x $ITEMS spans ($TRACES traces per request) for $DURATION s; decision_wait $WAIT"
+echo "rate $RATE requests/s x $ITEMS spans ($TRACES traces per request) for $DURATION s; decision_wait $WAIT; $WORKERS pipeline workers"
 run forward "  batch: {}" "batch"
 run tail_sampling "  tail_sampling:
     decision_wait: $WAIT

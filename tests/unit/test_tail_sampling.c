@@ -107,7 +107,7 @@ static void tid_of(uint8_t trace, uint8_t out[16])
     out[0] = trace;
 }
 
-static uint64_t span_seq;
+static atomic_uint_fast64_t span_seq; /* the feeder threads share it */
 
 static struct otc_batch *req_of(const struct sp *s, size_t n)
 {
@@ -160,7 +160,7 @@ static struct otc_batch *req_of(const struct sp *s, size_t n)
         }
         ss = rs->scope_spans[0];
         tid_of(s[i].trace, tid);
-        sp = pt_span(&a, tid, 16, ++span_seq);
+        sp = pt_span(&a, tid, 16, atomic_fetch_add(&span_seq, 1) + 1);
         sp->start_time_unix_nano = 1700000000000000000ull;
         sp->end_time_unix_nano = sp->start_time_unix_nano + s[i].dur_ms * 1000000ull + 1000;
         if (s[i].child) {
