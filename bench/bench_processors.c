@@ -942,8 +942,11 @@ int main(int argc, char **argv)
     bench_proc("memory_limiter (admit + consume)", &otc_processor_memory_limiter_ops, memlim,
                iters, IN_DECODED, true, 0);
 
-    bench_tail_sampling("tail_sampling, always_sample (keeps all)",
+    bench_tail_sampling("tail_sampling, always_sample (keeps all; 8 shards)",
                         "decision_wait: 10s\nnum_traces: 1000000\n"
+                        "policies: [{name: all, type: always_sample}]\n", iters);
+    bench_tail_sampling("tail_sampling, always_sample, shards: 1",
+                        "decision_wait: 10s\nnum_traces: 1000000\nshards: 1\n"
                         "policies: [{name: all, type: always_sample}]\n", iters);
     bench_tail_sampling("tail_sampling, errors + latency + probabilistic 10%",
                         "decision_wait: 10s\nnum_traces: 1000000\npolicies:\n"

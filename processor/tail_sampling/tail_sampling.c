@@ -15,6 +15,7 @@
 #include "tail_sampling_policy.h"
 
 #define NONE UINT32_MAX
+#define TS_MAX_SHARDS 64
 #define EVICT_LOG_NS 10000000000ull /* at most one eviction summary per 10 s */
 /* An outgoing request is sent once it holds this many span bytes (receivers'
  * default limit is 4 MiB; otelcol sends each sampled trace as its own request). */
@@ -369,7 +370,7 @@ static const struct otc_config_entry ts_config[] = {
     {OTC_CFG_SIZE, "maximum_memory_bytes", "0", OFF(max_memory_bytes), 0, 0, 0, NULL,
      "otelc: bytes the held traces may take (their spans' serialized bytes and the processor's "
      "tables); beyond it the oldest traces are decided early, counted and logged (0: no limit)"},
-    {OTC_CFG_INT, "shards", "8", OFF(shards), OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, 64, NULL,
+    {OTC_CFG_INT, "shards", "8", OFF(shards), OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, TS_MAX_SHARDS, NULL,
      "otelc: traces are split by id over this many independently locked tables, so that the "
      "pipeline's workers decide and hold them in parallel; num_traces is shared by all"},
     {OTC_CFG_TREE, "policies", NULL, OFF(policies_cfg), 0, 0, 0, NULL,
@@ -1171,20 +1172,14 @@ static void hold(struct ts_shard *x, struct ts_req *q, const struct ts_in_span *
     }
 }
 
-/* The spans of the request that belong to shard x (its lock held). */
-static size_t shard_consume(struct ts_shard *x, struct ts_req *q, uint32_t idx, uint64_t now)
+/* The spans of the request that belong to shard x, in order (its lock held). */
+static size_t shard_consume(struct ts_shard *x, struct ts_req *q, const uint32_t *which, size_t n, uint64_t now)
 {
     struct ts_ctx *c = x->c;
     size_t early = 0;
 
-    for (size_t i = 0; i < q->n_in_hd; i++) {
-        q->in_hd[i].slot = NONE;
-    }
-    for (size_t i = 0; i < q->n_in; i++) {
-        const struct ts_in_span *s = &q->in[i];
-        if (s->shard != idx) {
-            continue;
-        }
+    for (size_t k = 0; k < n; k++) {
+        const struct ts_in_span *s = &q->in[which[k]];
         if (!s->tid) { /* no trace to wait for: pass it on */
             pass_now(x, q, s);
         } else if (cache_has(&x->sampled, s->tid)) {
@@ -1222,6 +1217,8 @@ static int ts_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
 {
     struct ts_ctx *x = vctx;
     struct ts_req q = {.pol = &x->pol, .n_shards = (uint32_t)x->n_sh};
+    size_t start[TS_MAX_SHARDS + 1] = {0}, fill[TS_MAX_SHARDS];
+    uint32_t *order;
     uint64_t now = otc_now_ns();
     const uint8_t *data;
     size_t len, early = 0;
@@ -1251,18 +1248,35 @@ static int ts_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
         free(packed);
         return otc_next(ins, b);
     }
+    /* the spans' indices grouped by shard, in request order within each */
+    if (!(order = malloc((q.n_in ? q.n_in : 1) * sizeof(*order)))) {
+        otc_log_err(ins, "out of memory: a request of %zu spans passed on undecided", b->items);
+        req_free(&q);
+        free(packed);
+        return otc_next(ins, b);
+    }
+    for (size_t k = 0; k < q.n_in; k++) {
+        start[q.in[k].shard + 1]++;
+    }
     for (uint32_t i = 0; i < x->n_sh; i++) {
-        bool any = false;
-        for (size_t k = 0; k < q.n_in && !any; k++) {
-            any = q.in[k].shard == i;
-        }
-        if (!any) {
+        start[i + 1] += start[i];
+        fill[i] = start[i];
+    }
+    for (size_t k = 0; k < q.n_in; k++) {
+        order[fill[q.in[k].shard]++] = (uint32_t)k;
+    }
+    for (size_t i = 0; i < q.n_in_hd; i++) {
+        q.in_hd[i].slot = NONE;
+    }
+    for (uint32_t i = 0; i < x->n_sh; i++) {
+        if (start[i + 1] == start[i]) {
             continue;
         }
         pthread_mutex_lock(&x->sh[i].lock);
-        early += shard_consume(&x->sh[i], &q, i, now);
+        early += shard_consume(&x->sh[i], &q, order + start[i], start[i + 1] - start[i], now);
         pthread_mutex_unlock(&x->sh[i].lock);
     }
+    free(order);
     if (early) {
         otc_metric_add(&x->m_early, (int64_t)early);
     }
