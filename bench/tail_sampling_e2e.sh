@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tail_sampling_e2e.sh - otelc's CPU per span and memory with the tail_sampling
-# processor against forward-only (otlp receiver -> otlp exporter), at one fixed
-# request rate: otlp_loadgen sends to otelc, which forwards to baseline_receive.
+# processor against forward-only (otlp receiver -> otlp exporter, no processor), at
+# one fixed request rate: otlp_loadgen sends to otelc, which forwards to baseline_receive.
 # CPU is otelc's utime+stime over the run (the decisions after the load
 # included, and for both runs the same idle time after the load, decision_wait
 # + 1 s); memory is its peak RSS (VmHWM).
@@ -81,12 +81,11 @@ EOF
 }
 
 echo "rate $RATE requests/s x $ITEMS spans ($TRACES traces per request) for $DURATION s; decision_wait $WAIT; $WORKERS pipeline workers"
-run forward "  batch: {}" "batch"
+run forward "  {}" ""
 run tail_sampling "  tail_sampling:
     decision_wait: $WAIT
     num_traces: 1000000
     policies:
       - {name: errors, type: status_code, status_code: {status_codes: [ERROR]}}
       - {name: slow, type: latency, latency: {threshold_ms: 5000}}
-      - {name: some, type: probabilistic, probabilistic: {sampling_percentage: 10}}
-  batch: {}" "tail_sampling, batch"
+      - {name: some, type: probabilistic, probabilistic: {sampling_percentage: 10}}" "tail_sampling"
