@@ -15,20 +15,43 @@
 #include "otc/otc_sysinfo.h"
 #include "pipeline.h"
 
-/* Hand b to every exporter of p. A full exporter queue makes the worker wait,
- * which fills the pipeline queue, which makes receivers answer UNAVAILABLE. */
+/* Is exporter i of p to be left out for b (it has b's records already)? */
+static bool fanout_skips(const struct otc_batch *b, size_t i)
+{
+    return i < 64 && (b->skip_exporters >> i & 1u);
+}
+
+/* Hand b to every exporter of p, except those that have it already (a
+ * replayed record). A full exporter queue makes the worker wait, which fills
+ * the pipeline queue, which makes receivers answer UNAVAILABLE. */
 static int pipeline_fanout(struct otc_pipeline *p, struct otc_batch *b)
 {
     struct otc_engine *e = p->engine;
+    size_t last = p->n_exporters;
 
-    if (p->n_exporters == 0) {
+    while (last > 0 && fanout_skips(b, last - 1)) {
+        last--;
+    }
+    if (last == 0) { /* no exporter, or every one has it */
         otc_batch_unref(b);
         return OTC_OK;
     }
-    for (size_t i = 0; i < p->n_exporters; i++) {
+    /* With several exporters and a log, each exporter notes the records b
+     * alone carries as delivered to it (exporter_helper.c): only when nothing
+     * before the fan-out holds b still (a processor keeping it, another
+     * pipeline sharing it), which could hand those records on again. */
+    if (atomic_load_explicit(&b->refs, memory_order_acquire) == 1) {
+        b->fanout_log = p->wal && p->n_exporters > 1 ? p->wal : NULL;
+    }
+    for (size_t i = 0; i < last; i++) {
         struct otc_exporter_rt *rt = p->exporters[i];
-        struct otc_batch *x = (i + 1 < p->n_exporters) ? otc_batch_ref(b) : b;
+        struct otc_batch *x;
         int64_t backoff = 50000;
+
+        if (fanout_skips(b, i)) {
+            continue;
+        }
+        x = (i + 1 < last) ? otc_batch_ref(b) : b;
 
         while (otc_exporter_enqueue(rt, x) != OTC_OK) {
             if (atomic_load(&e->abort)) {

@@ -146,6 +146,9 @@ int otc_next(struct otc_instance *ins, struct otc_batch *b);
 /* Processor: true when a later processor of ins's pipeline changes batches in
  * place (ops->mutates). Valid from init() on, once the pipeline is built. */
 bool otc_next_mutates(const struct otc_instance *ins);
+/* How many of the pipeline's workers may run a processor's consume() at once
+ * (1 unless every processor of the pipeline is concurrent). From init() on. */
+unsigned otc_stage_workers(const struct otc_instance *ins);
 /* Receiver: hand b to every pipeline fed by this receiver for b->signal (takes
  * ownership). OTC_OK once every pipeline has taken it; OTC_EAGAIN when a queue
  * is full (answer UNAVAILABLE); OTC_ESHUTDOWN when stopping. */
