@@ -48,6 +48,9 @@ static void run_ticks(void)
 static void *loop_main(void *arg)
 {
     struct loop *l = arg;
+    /* its own copy: otc_grpc_loop_put clears loops[i].cq before the queue's
+     * shutdown event reaches this thread */
+    grpc_completion_queue *cq = l->cq;
     int64_t next_tick = now_ms() + LOOP_TICK_MS;
 
     loop_self = (int)l->index;
@@ -55,7 +58,7 @@ static void *loop_main(void *arg)
     for (;;) {
         gpr_timespec step = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                          gpr_time_from_millis(LOOP_TICK_MS, GPR_TIMESPAN));
-        grpc_event ev = grpc_completion_queue_next(l->cq, step, NULL);
+        grpc_event ev = grpc_completion_queue_next(cq, step, NULL);
 
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
             break;
