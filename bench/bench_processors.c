@@ -943,19 +943,19 @@ int main(int argc, char **argv)
                iters, IN_DECODED, true, 0);
 
     bench_tail_sampling("tail_sampling, always_sample (keeps all; 8 shards)",
-                        "decision_wait: 10s\nnum_traces: 1000000\n"
+                        "decision_wait: 10s\nnum_traces: 1000000\nshards: 8\n"
                         "policies: [{name: all, type: always_sample}]\n", iters);
     bench_tail_sampling("tail_sampling, always_sample, shards: 1",
                         "decision_wait: 10s\nnum_traces: 1000000\nshards: 1\n"
                         "policies: [{name: all, type: always_sample}]\n", iters);
     bench_tail_sampling("tail_sampling, errors + latency + probabilistic 10%",
-                        "decision_wait: 10s\nnum_traces: 1000000\npolicies:\n"
+                        "decision_wait: 10s\nnum_traces: 1000000\nshards: 8\npolicies:\n"
                         "  - {name: e, type: status_code, status_code: {status_codes: [ERROR]}}\n"
                         "  - {name: l, type: latency, latency: {threshold_ms: 5000}}\n"
                         "  - {name: p, type: probabilistic, probabilistic: {sampling_percentage: 10}}\n",
                         iters);
     bench_tail_sampling("tail_sampling, string_attribute regex (no match)",
-                        "decision_wait: 10s\nnum_traces: 1000000\npolicies:\n"
+                        "decision_wait: 10s\nnum_traces: 1000000\nshards: 8\npolicies:\n"
                         "  - {name: s, type: string_attribute, string_attribute: {key: http.route, "
                         "values: ['^/api/v[0-9]+/checkout'], enabled_regex_matching: true}}\n",
                         iters);

@@ -370,9 +370,10 @@ static const struct otc_config_entry ts_config[] = {
     {OTC_CFG_SIZE, "maximum_memory_bytes", "0", OFF(max_memory_bytes), 0, 0, 0, NULL,
      "otelc: bytes the held traces may take (their spans' serialized bytes and the processor's "
      "tables); beyond it the oldest traces are decided early, counted and logged (0: no limit)"},
-    {OTC_CFG_INT, "shards", "8", OFF(shards), OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, TS_MAX_SHARDS, NULL,
+    {OTC_CFG_INT, "shards", "0", OFF(shards), OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, TS_MAX_SHARDS, NULL,
      "otelc: traces are split by id over this many independently locked tables, so that the "
-     "pipeline's workers decide and hold them in parallel; num_traces is shared by all"},
+     "pipeline's workers hold and decide them in parallel; num_traces is shared by all "
+     "(0: one when the pipeline has one worker, else four per worker)"},
     {OTC_CFG_TREE, "policies", NULL, OFF(policies_cfg), 0, 0, 0, NULL,
      "the sampling policies, as otelcol-contrib writes them: always_sample, latency, "
      "numeric_attribute, string_attribute, boolean_attribute, probabilistic, status_code, "
@@ -1072,10 +1073,14 @@ static int ts_init(struct otc_instance *ins, void *vctx)
         otc_log_err(ins, "%s", err);
         return rc;
     }
-    if (!(x->sh = calloc((size_t)x->shards, sizeof(*x->sh)))) {
+    x->n_sh = (size_t)x->shards;
+    if (x->n_sh == 0) {
+        unsigned w = otc_stage_workers(ins);
+        x->n_sh = w <= 1 ? 1 : (4 * w > TS_MAX_SHARDS ? TS_MAX_SHARDS : 4 * w);
+    }
+    if (!(x->sh = calloc(x->n_sh, sizeof(*x->sh)))) {
         return OTC_ENOMEM;
     }
-    x->n_sh = (size_t)x->shards;
     for (size_t i = 0; i < x->n_sh; i++) {
         if ((rc = shard_init(x, &x->sh[i], x->n_sh)) != OTC_OK) {
             return rc;
