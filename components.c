@@ -18,6 +18,7 @@
 #include "processor/memory_limiter/memory_limiter.h"
 #include "processor/probabilistic_sampler/probabilistic_sampler.h"
 #include "processor/resource/resource.h"
+#include "processor/tail_sampling/tail_sampling.h"
 #include "processor/transform/transform.h"
 #include "processor/truncate/truncate.h"
 #include "receiver/nop/nop_receiver.h"
@@ -35,6 +36,7 @@ const struct otc_component_ops *const otc_components[] = {
     &otc_processor_dedup_ops,
     &otc_processor_batch_ops,
     &otc_processor_probabilistic_sampler_ops,
+    &otc_processor_tail_sampling_ops,
     &otc_processor_truncate_ops,
     &otc_processor_transform_ops,
     &otc_processor_attributes_ops,

@@ -4,9 +4,11 @@
  * metric data point of requests of the same shape), next to a pass-through
  * stage and the arena decode that any decoding stage needs (batch also on
  * undecoded requests, as the receivers' fast path delivers them, and with the
- * exporter's encoding of its output); and the dedup check per key,
+ * exporter's encoding of its output); the dedup check per key,
  * single-threaded and with 2 producer threads feeding the one worker thread
- * that owns the table (as receivers feed a pipeline).
+ * that owns the table (as receivers feed a pipeline); tail_sampling's ingest
+ * (holding every span of 10-span traces) and decision per span, and its memory
+ * per held span.
  * Usage: bench_processors [requests per case [only cases whose name contains this,
  * or "=name" for one case]]
  * BENCH_NO_WARM=1 skips filling the dedup table first (for callgrind counts). */
@@ -34,6 +36,9 @@
 #include "processor/resource/resource.h"
 #include "processor/transform/transform.h"
 #include "processor/truncate/truncate.h"
+#include "processor/tail_sampling/tail_sampling.h"
+#include "core/config.h"
+#include "core/instance.h"
 
 #define SPANS 100
 #define ATTRS 10
@@ -791,6 +796,95 @@ static double bench_producers(int producers, int per_producer, unsigned seed, do
 
 /* ------------------------------------------------------------ main */
 
+
+/* ------------------------------------------------------------ tail_sampling */
+
+/* tail_sampling from YAML: requests of 100 spans in 10 traces of 10 spans are
+ * held (decision_wait 10s, nothing evicted), then one timer run decides them
+ * all and passes the sampled ones on. Timed apart: ingest (consume) and
+ * decision (timer, including building the outgoing requests). Memory: what
+ * malloc holds while the traces wait (request arenas plus the processor's
+ * tables), per span, against the spans' share of the wire bytes. */
+static void bench_tail_sampling(const char *name, const char *yaml, int iters)
+{
+    struct otc_instance ins;
+    struct otc_yaml y;
+    struct otc_diag d;
+    double ingest[REPS], decide[REPS], mem_ratio = 0, per_span = 0, per_trace = 0;
+    static uint32_t tag = 9000000;
+
+    if (!wanted(name)) {
+        return;
+    }
+    iters -= iters % GROUP;
+    for (int r = 0; r < REPS; r++) {
+        uint64_t t_in = 0, t_dec, t0;
+        size_t wire = 0, spans_in = 0;
+        struct mallinfo2 m0, m1;
+        struct otc_batch *g[GROUP];
+
+        memset(&ins, 0, sizeof(ins));
+        memset(&y, 0, sizeof(y));
+        memset(&d, 0, sizeof(d));
+        if (otc_yaml_load_string(&y, "bench.yaml", yaml, strlen(yaml), &d) != OTC_OK ||
+            otc_instance_configure(&ins, &otc_processor_tail_sampling_ops, "tail_sampling", &y,
+                                   otc_yaml_root(&y), NULL, NULL, &d) != OTC_OK) {
+            printf("%-52s setup failed\n", name);
+            return;
+        }
+        ins.next.ins = &capture_ins;
+        if (ins.ops->init(&ins, ins.ctx) != OTC_OK) {
+            printf("%-52s init failed\n", name);
+            return;
+        }
+        spans_out = 0;
+        m0 = mallinfo2();
+        for (int i = 0; i < iters; i += GROUP) {
+            for (int k = 0; k < GROUP; k++) {
+                struct otc_batch *b = unique_batch((unsigned)(i + k), tag++);
+                otc_traces_req *req = (otc_traces_req *)otc_batch_msg_mut(b);
+                otc_scope_spans *ss = req->resource_spans[0]->scope_spans[0];
+                const uint8_t *data;
+                size_t len;
+                for (size_t s = 0; s < ss->n_spans; s++) { /* 10 spans per trace */
+                    memcpy(ss->spans[s]->trace_id.data, ss->spans[s - s % 10]->trace_id.data, 16);
+                }
+                (void)otc_batch_bytes(b, &data, &len); /* as received: bytes and tree */
+                wire += len;
+                spans_in += ss->n_spans;
+                g[k] = b;
+            }
+            t0 = thread_ns();
+            for (int k = 0; k < GROUP; k++) {
+                ins.ops->consume(&ins, ins.ctx, g[k]);
+            }
+            t_in += elapsed(t0);
+        }
+        m1 = mallinfo2();
+        t0 = thread_ns();
+        ins.ops->timer(&ins, ins.ctx, otc_now_ns() + 11000000000ull);
+        t_dec = elapsed(t0);
+        capture_release();
+        ingest[r] = (double)t_in / (double)spans_in;
+        decide[r] = (double)t_dec / (double)spans_in;
+        if (r == 0) {
+            per_span = (double)(m1.uordblks - m0.uordblks) / (double)spans_in;
+            per_trace = per_span * 10;
+            mem_ratio = per_span / ((double)wire / (double)spans_in);
+        }
+        otc_instance_release(&ins);
+        otc_yaml_free(&y);
+        otc_diag_free(&d);
+    }
+    qsort(ingest, REPS, sizeof(ingest[0]), cmp_double);
+    qsort(decide, REPS, sizeof(decide[0]), cmp_double);
+    printf("%-52s %7.1f ns/span ingest + %5.1f decide = %6.1f (min %.1f + %.1f); %.0f spans/s per core\n",
+           name, ingest[REPS / 2], decide[REPS / 2], ingest[REPS / 2] + decide[REPS / 2], ingest[0],
+           decide[0], 1e9 / (ingest[REPS / 2] + decide[REPS / 2]));
+    printf("%-52s held: %.0f bytes/span, %.0f bytes/trace of 10 spans, %.2fx the wire size\n", "", per_span,
+           per_trace, mem_ratio);
+}
+
 int main(int argc, char **argv)
 {
     int iters = argc > 1 ? atoi(argv[1]) : 2000;
@@ -973,6 +1067,24 @@ int main(int argc, char **argv)
         bench_proc_yaml("resource upsert, metrics, undecoded (no decode)",
                         &otc_processor_resource_ops, rs_upsert, iters, IN_METRICS_RAW);
     }
+
+    bench_tail_sampling("tail_sampling, always_sample (keeps all; 8 shards)",
+                        "decision_wait: 10s\nnum_traces: 1000000\nshards: 8\n"
+                        "policies: [{name: all, type: always_sample}]\n", iters);
+    bench_tail_sampling("tail_sampling, always_sample, shards: 1",
+                        "decision_wait: 10s\nnum_traces: 1000000\nshards: 1\n"
+                        "policies: [{name: all, type: always_sample}]\n", iters);
+    bench_tail_sampling("tail_sampling, errors + latency + probabilistic 10%",
+                        "decision_wait: 10s\nnum_traces: 1000000\nshards: 8\npolicies:\n"
+                        "  - {name: e, type: status_code, status_code: {status_codes: [ERROR]}}\n"
+                        "  - {name: l, type: latency, latency: {threshold_ms: 5000}}\n"
+                        "  - {name: p, type: probabilistic, probabilistic: {sampling_percentage: 10}}\n",
+                        iters);
+    bench_tail_sampling("tail_sampling, string_attribute regex (no match)",
+                        "decision_wait: 10s\nnum_traces: 1000000\nshards: 8\npolicies:\n"
+                        "  - {name: s, type: string_attribute, string_attribute: {key: http.route, "
+                        "values: ['^/api/v[0-9]+/checkout'], enabled_regex_matching: true}}\n",
+                        iters);
 
     if (wanted("dedup table")) {
         bench_table(1u << 20, 2u << 20);

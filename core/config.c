@@ -681,6 +681,57 @@ static int apply_collection(struct otc_yaml *y, yaml_node_t *val, const char *wh
     }
 }
 
+/* Copy the YAML value n into t (an OTC_CFG_TREE option). */
+static int copy_tree(struct otc_yaml *y, yaml_node_t *n, struct otc_cfg_tree *t, int depth)
+{
+    size_t i = 0;
+
+    t->line = (unsigned)n->start_mark.line + 1;
+    if (depth > 64) {
+        return OTC_ELIMIT;
+    }
+    if (otc_yaml_is_null(n)) {
+        t->kind = OTC_TREE_NULL;
+        return OTC_OK;
+    }
+    if (n->type == YAML_SCALAR_NODE) {
+        t->kind = OTC_TREE_SCALAR;
+        return (t->scalar = strdup(otc_yaml_str(n))) ? OTC_OK : OTC_ENOMEM;
+    }
+    if (n->type == YAML_SEQUENCE_NODE) {
+        t->kind = OTC_TREE_SEQ;
+        t->n = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+        if (t->n && !(t->items = calloc(t->n, sizeof(*t->items)))) {
+            t->n = 0;
+            return OTC_ENOMEM;
+        }
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+            int rc = copy_tree(y, otc_yaml_node(y, *it), &t->items[i], depth + 1);
+            if (rc != OTC_OK) {
+                return rc;
+            }
+        }
+        return OTC_OK;
+    }
+    t->kind = OTC_TREE_MAP;
+    t->n = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (t->n && !(t->items = calloc(t->n, sizeof(*t->items)))) {
+        t->n = 0;
+        return OTC_ENOMEM;
+    }
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++, i++) {
+        const char *k = otc_yaml_str(otc_yaml_node(y, p->key));
+        int rc;
+        if (!(t->items[i].key = strdup(k ? k : ""))) {
+            return OTC_ENOMEM;
+        }
+        if ((rc = copy_tree(y, otc_yaml_node(y, p->value), &t->items[i], depth + 1)) != OTC_OK) {
+            return rc;
+        }
+    }
+    return OTC_OK;
+}
+
 /* Apply the mapping node found at dotted key prefix. Keys are looked up in map
  * (and extra) without their first skip characters, the part of prefix that
  * belongs to enclosing tables; messages name the whole key. */
@@ -715,6 +766,16 @@ static int apply_node(struct otc_yaml *y, yaml_node_t *node, const char *prefix,
         }
         if (e && e->type == OTC_CFG_NODE) {
             *(const void **)((char *)owner + e->offset) = val;
+            continue;
+        }
+        if (e && e->type == OTC_CFG_TREE) {
+            struct otc_cfg_tree **slot = (struct otc_cfg_tree **)((char *)owner + e->offset);
+            otc_cfg_tree_free(*slot);
+            if (!(*slot = calloc(1, sizeof(**slot))) || copy_tree(y, val, *slot, 0) != OTC_OK) {
+                otc_diag_add(d, y->path, &val->start_mark, "%s: key \"%s\": out of memory or nested too deep",
+                             what, key);
+                rc = OTC_EINVAL;
+            }
             continue;
         }
         if (e && (e->type == OTC_CFG_LIST || e->type == OTC_CFG_ANY)) {

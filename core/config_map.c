@@ -33,7 +33,21 @@ int otc_parse_int(const char *s, int64_t *out)
 {
     char *end;
     long long v;
+    char plain[64];
 
+    /* YAML 1.1 digit separators, as otelcol's YAML reads them: 100_000 */
+    if (strchr(s, '_') && strlen(s) < sizeof(plain)) {
+        size_t n = 0;
+        for (const char *p = s; *p; p++) {
+            if (*p != '_') {
+                plain[n++] = *p;
+            } else if (p == s || !isxdigit((unsigned char)p[-1]) || !isxdigit((unsigned char)p[1])) {
+                return OTC_EINVAL;
+            }
+        }
+        plain[n] = '\0';
+        s = plain;
+    }
     errno = 0;
     v = strtoll(s, &end, 0);
     if (errno || end == s || *end != '\0') {
@@ -259,7 +273,8 @@ int otc_config_map_set(const struct otc_config_entry *e, void *ctx, const char *
         return OTC_OK;
     }
     case OTC_CFG_NODE:
-        break; /* only the YAML walk (config.c) sets a node */
+    case OTC_CFG_TREE:
+        break; /* only the YAML walk (config.c) sets a node or a tree */
     }
     snprintf(err, errlen, "unsupported option type");
     return OTC_EINVAL;
@@ -270,7 +285,7 @@ int otc_config_map_defaults(const struct otc_config_entry *map, void *ctx)
     char err[256];
 
     for (const struct otc_config_entry *e = map; e && e->key; e++) {
-        if (e->def && e->type != OTC_CFG_SECTION &&
+        if (e->def && e->type != OTC_CFG_SECTION && e->type != OTC_CFG_TREE &&
             otc_config_map_set(e, ctx, e->def, err, sizeof(err)) != OTC_OK) {
             fprintf(stderr, "otelc: bad default for option %s: %s\n", e->key, err);
             return OTC_EINVAL;
@@ -309,6 +324,10 @@ void otc_config_map_free(const struct otc_config_entry *map, void *ctx)
             struct otc_strlist *l = FIELD(ctx, e, struct otc_strlist);
             free_strv(l->v, l->n);
             memset(l, 0, sizeof(*l));
+        } else if (e->type == OTC_CFG_TREE) {
+            struct otc_cfg_tree **slot = FIELD(ctx, e, struct otc_cfg_tree *);
+            otc_cfg_tree_free(*slot);
+            *slot = NULL;
         }
     }
 }
@@ -538,4 +557,33 @@ void otc_cfg_value_free(struct otc_cfg_value *v)
     free(v->keys);
     free(v->s);
     memset(v, 0, sizeof(*v));
+static void cfg_tree_clear(struct otc_cfg_tree *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        cfg_tree_clear(&t->items[i]);
+    }
+    free(t->items);
+    free(t->key);
+    free(t->scalar);
+}
+
+void otc_cfg_tree_free(struct otc_cfg_tree *t)
+{
+    if (t) {
+        cfg_tree_clear(t);
+        free(t);
+    }
+}
+
+const struct otc_cfg_tree *otc_cfg_tree_get(const struct otc_cfg_tree *t, const char *key)
+{
+    if (!t || t->kind != OTC_TREE_MAP) {
+        return NULL;
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->items[i].key && !strcmp(t->items[i].key, key)) {
+            return &t->items[i];
+        }
+    }
+    return NULL;
 }

@@ -102,7 +102,7 @@ static int load(const struct sources *src, struct otc_yaml *y, struct otc_engine
 
 static const char *const cfg_types[] = {"bool", "int", "float", "size", "duration", "string",
                                         "enum", "map", "list", "section", "node", "mappings",
-                                        "any"};
+                                        "any", "tree"};
 
 /* prefix: "" or the list key an element's table sits under ("actions[]."). */
 static void print_map(const struct otc_config_entry *map, const char *prefix)

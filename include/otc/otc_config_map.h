@@ -29,6 +29,9 @@ enum otc_cfg_type {
     OTC_CFG_ANY,      /* struct otc_cfg_value: any YAML value, typed as otelcol's YAML
                          decoding types it (a quoted scalar is a string, a plain one a bool,
                          int, float or null where it reads as one); Go's `any` options */
+    OTC_CFG_TREE,     /* struct otc_cfg_tree *: a copy of the YAML value, whatever its shape,
+                         owned by the context (freed by the engine), for options a table
+                         cannot describe (lists of nested mappings, e.g. sampling policies) */
 };
 
 #define OTC_CFG_F_MIN 1u /* value >= min */
@@ -94,6 +97,21 @@ struct otc_cfg_sub {
     const struct otc_config_entry *map;  /* the element's options */
     size_t                         size; /* bytes of one element */
 };
+/* An OTC_CFG_TREE value: scalars keep their text; a mapping's children carry
+ * their keys, in the order written; line is where the value starts (1-based). */
+enum otc_cfg_tree_kind { OTC_TREE_NULL, OTC_TREE_SCALAR, OTC_TREE_MAP, OTC_TREE_SEQ };
+struct otc_cfg_tree {
+    enum otc_cfg_tree_kind kind;
+    char                  *key;    /* in a mapping: this child's key; otherwise NULL */
+    char                  *scalar; /* OTC_TREE_SCALAR */
+    struct otc_cfg_tree   *items;  /* OTC_TREE_MAP / OTC_TREE_SEQ: n children */
+    size_t                 n;
+    unsigned               line;
+};
+/* The child of mapping t under key, or NULL (also when t is not a mapping). */
+const struct otc_cfg_tree *otc_cfg_tree_get(const struct otc_cfg_tree *t, const char *key);
+/* Free t and everything below it (t itself was malloc'ed; NULL is fine). */
+void otc_cfg_tree_free(struct otc_cfg_tree *t);
 
 struct otc_config_entry {
     enum otc_cfg_type   type;
