@@ -557,6 +557,8 @@ void otc_cfg_value_free(struct otc_cfg_value *v)
     free(v->keys);
     free(v->s);
     memset(v, 0, sizeof(*v));
+}
+
 static void cfg_tree_clear(struct otc_cfg_tree *t)
 {
     for (size_t i = 0; i < t->n; i++) {
