@@ -21,17 +21,6 @@ int ottl_fail(struct ottl_run *r, const char *fmt, ...)
     return OTC_EINVAL;
 }
 
-char *ottl_arena_strndup(struct otc_arena *a, const char *s, size_t n)
-{
-    char *d = otc_arena_alloc(a, n + 1);
-
-    if (d) {
-        memcpy(d, s, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
 /* ------------------------------------------------------------ expressions */
 
 static bool num(const struct ottl_val *v, double *d)

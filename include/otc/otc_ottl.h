@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "otc_arena.h"
+#include "otc_config_map.h"
 #include "otc_otlp.h"
 #include "otc_signal.h"
 
@@ -85,6 +86,35 @@ int otc_ottl_exec(const struct otc_ottl *o, struct otc_ottl_env *env, bool *chan
 int otc_ottl_eval(const struct otc_ottl *o, const struct otc_ottl_env *env, bool *result,
                   char *why, size_t whylen);
 
+/* Walking a decoded request: fn is called once per item of context c (per
+ * resource, scope, span, span event, metric, data point or log record) with
+ * env filled down to it. It returns OTC_OTTL_KEEP, OTC_OTTL_DROP (remove the
+ * item, with everything under it) or a negative OTC_E* code, which stops the
+ * walk and is returned. */
+#define OTC_OTTL_KEEP 0
+#define OTC_OTTL_DROP 1
+typedef int (*otc_ottl_visit_fn)(void *arg, struct otc_ottl_env *env);
+
+struct otc_ottl_walk {
+    enum otc_ottl_ctx ctx;
+    struct otc_arena *arena;   /* env.arena; where absent resources and scopes are made */
+    bool              apply;   /* remove what fn drops (else only count it) */
+    bool              prune;   /* also remove scope containers left without items,
+                                  resource containers without scopes and metrics
+                                  without points (otelcol's filter processor) */
+    bool              make_heads; /* give resource and scope containers that have none an
+                                     empty Resource / InstrumentationScope (for editors) */
+    otc_ottl_visit_fn fn;
+    void             *arg;
+    /* results */
+    size_t            removed; /* things removed (or to remove): items, events,
+                                  metrics and containers */
+    size_t            items;   /* of them, batch items: spans, data points, log records */
+};
+
+/* Walk req (signal s) as w says. OTC_OK or what fn returned to stop. */
+int otc_ottl_walk(enum otc_signal s, ProtobufCMessage *req, struct otc_ottl_walk *w);
+
 /* The items of otelcol's grouped OTTL form as the config loader stores them
  * (OTC_CFG_F_OTTL): an item that is neither is a flat statement (group -1). */
 struct otc_ottl_item {
@@ -97,5 +127,37 @@ struct otc_ottl_item {
     const char *text;      /* the statement or condition */
 };
 void otc_ottl_item_split(const char *item, struct otc_ottl_item *out);
+
+/* A config option's list of statements or conditions (OTC_CFG_F_OTTL), each
+ * compiled with its group's context, conditions and error_mode. */
+enum otc_ottl_error_mode { OTC_OTTL_PROPAGATE, OTC_OTTL_IGNORE, OTC_OTTL_SILENT };
+extern const char *const otc_ottl_error_modes[]; /* "propagate", "ignore", "silent", NULL */
+
+struct otc_ottl_entry {
+    struct otc_ottl *o;
+    size_t           cond_first, n_conds; /* the group's conditions in the list's conds:
+                                             the entry runs when any is true (none: always) */
+    int              error_mode;          /* enum otc_ottl_error_mode, or -1: the component's */
+};
+
+struct otc_ottl_list {
+    struct otc_ottl_entry *v;
+    size_t                 n;
+    struct otc_ottl      **conds;
+    size_t                 n_conds;
+};
+
+/* Compile src, the option named name, of signal s: statements or (with
+ * conditions) conditions. ctx: the context of items given as plain strings
+ * (OTC_OTTL_CTX_INFER: inferred from their paths); grouped items use their
+ * group's. On error err reads "name[i]: \"text\": what at character N of
+ * the statement", i being the item's index in the YAML sequence. */
+int  otc_ottl_list_compile(const struct otc_strlist *src, const char *name, enum otc_signal s,
+                           bool conditions, enum otc_ottl_ctx ctx, struct otc_ottl_list *out,
+                           char *err, size_t errlen);
+void otc_ottl_list_free(struct otc_ottl_list *l);
+/* Whether entry e's group conditions let it run (OTC_OK with *yes). */
+int  otc_ottl_entry_applies(const struct otc_ottl_list *l, const struct otc_ottl_entry *e,
+                            const struct otc_ottl_env *env, bool *yes, char *why, size_t whylen);
 
 #endif
