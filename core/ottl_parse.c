@@ -504,7 +504,7 @@ static struct ottl_node *call_args(struct ps *ps, struct ottl_node *call, const 
     }
 check:
     if ((why = ottl_fn_check(call, &bad))) {
-        const char *at = bad < call->n_kids ? ps->text + call->kids[bad]->pos : ps->p;
+        const char *at = bad < call->n_kids ? ps->text + call->kids[bad]->pos : ps->p - 1;
         node_free(call);
         return fail(ps, at, "%s: %s", name, why);
     }
