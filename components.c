@@ -16,6 +16,7 @@
 #include "processor/dedup/dedup.h"
 #include "processor/memory_limiter/memory_limiter.h"
 #include "processor/probabilistic_sampler/probabilistic_sampler.h"
+#include "processor/filter/filter.h"
 #include "processor/transform/transform.h"
 #include "processor/truncate/truncate.h"
 #include "receiver/nop/nop_receiver.h"
@@ -34,6 +35,7 @@ const struct otc_component_ops *const otc_components[] = {
     &otc_processor_batch_ops,
     &otc_processor_probabilistic_sampler_ops,
     &otc_processor_truncate_ops,
+    &otc_processor_filter_ops,
     &otc_processor_transform_ops,
     &otc_extension_health_check_ops,
     &otc_extension_bearertokenauth_ops,

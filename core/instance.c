@@ -8,9 +8,10 @@
 
 #include "instance.h"
 
-/* Where a validate() message points: one that starts with an option key, with an
- * optional sequence index ("trace_statements[1]: ..."), is reported at that
- * value when the key is present in the component's mapping, else at the mapping. */
+/* Where a validate() message points: one that starts with an option key (dotted
+ * for a nested one), with an optional sequence index ("trace_statements[1]: ...",
+ * "traces.span[0]: ..."), is reported at that value when the key is present in
+ * the component's mapping, else at the mapping. */
 static const yaml_mark_t *validate_mark(struct otc_yaml *y, yaml_node_t *node, const char *err)
 {
     char key[128];
@@ -18,12 +19,20 @@ static const yaml_mark_t *validate_mark(struct otc_yaml *y, yaml_node_t *node, c
     const char *p = err;
     yaml_node_t *v;
 
-    while (((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_') &&
-           n + 1 < sizeof(key)) {
-        key[n++] = *p++;
+    v = node;
+    for (;;) {
+        n = 0;
+        while (((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_') &&
+               n + 1 < sizeof(key)) {
+            key[n++] = *p++;
+        }
+        key[n] = '\0';
+        v = n && v && v->type == YAML_MAPPING_NODE ? otc_yaml_get(y, v, key) : NULL;
+        if (*p != '.' || !v) {
+            break;
+        }
+        p++;
     }
-    key[n] = '\0';
-    v = n ? otc_yaml_get(y, node, key) : NULL;
     if (!v) {
         return node ? &node->start_mark : NULL;
     }

@@ -398,10 +398,11 @@ static struct ottl_node *path(struct ps *ps, const char *first, const char *at)
 {
     enum otc_ottl_ctx c;
     char name[IDENT_MAX], sub[IDENT_MAX] = "";
-    const char *after_first = ps->p;
+    const char *after_first = at + strlen(first), *end;
     struct ottl_node *n;
     const struct field_def *fd = NULL;
 
+    ps->p = after_first;
     if (*ps->p == '.' && otc_ottl_ctx_parse(first, ps->sig, &c) == OTC_OK) {
         ps->p++;
         if (!ident(ps, name)) {
@@ -428,12 +429,13 @@ static struct ottl_node *path(struct ps *ps, const char *first, const char *at)
         snprintf(name, sizeof(name), "%s", first);
         ps->p = after_first;
     }
-    ws(ps);
+    end = ps->p;
     if (*ps->p == '.') {
         ps->p++;
         if (!ident(ps, sub)) {
             return fail(ps, NULL, "expected a field name after '.'");
         }
+        end = ps->p;
     }
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if (!strcmp(fields[i].name, name) && (fields[i].ctxs & (1u << c)) &&
@@ -444,7 +446,7 @@ static struct ottl_node *path(struct ps *ps, const char *first, const char *at)
     }
     if (!fd) {
         return fail(ps, at, "path \"%.*s\" is not supported in context %s",
-                    (int)(ps->p - at), at, ctx_names[c]);
+                    (int)(end - at), at, ctx_names[c]);
     }
     if (!(n = node_new(ps, N_PATH, at))) {
         return NULL;

@@ -1,0 +1,311 @@
+/* filter.c - the `filter` processor: otelcol-contrib's filter processor with
+ * OTTL conditions (otc_ottl.h). An item matching any condition is dropped:
+ * spans, span events, metrics, data points and log records (traces.span,
+ * traces.spanevent, metrics.metric, metrics.datapoint, logs.log_record), or,
+ * in the newer trace_conditions / metric_conditions / log_conditions, the
+ * item of the context each condition's paths name (a resource or scope
+ * condition drops the whole container). Scope and resource containers left
+ * empty are removed; a batch left empty is not passed on. Conditions are
+ * compiled on the main thread; batches are matched on the pipeline worker
+ * thread, on their decoded form. */
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otc/otc_ottl.h"
+#include "otc/otc_pb_walk.h"
+#include "filter.h"
+
+#define ERR_LOG_NS 1000000000ull /* at most one evaluation-error line a second */
+#define MAX_PASSES 8
+
+/* The legacy per-context lists, by signal. */
+enum { L_SPAN, L_SPANEVENT, L_METRIC, L_DATAPOINT, L_LOG, L_COUNT };
+
+static const struct {
+    const char       *key;
+    enum otc_signal   sig;
+    enum otc_ottl_ctx ctx;
+} legacy[L_COUNT] = {
+    {"traces.span", OTC_TRACES, OTC_OTTL_SPAN},
+    {"traces.spanevent", OTC_TRACES, OTC_OTTL_SPANEVENT},
+    {"metrics.metric", OTC_METRICS, OTC_OTTL_METRIC},
+    {"metrics.datapoint", OTC_METRICS, OTC_OTTL_DATAPOINT},
+    {"logs.log_record", OTC_LOGS, OTC_OTTL_LOG},
+};
+
+static const char *const flat_names[OTC_SIGNAL_COUNT] = {
+    "trace_conditions", "metric_conditions", "log_conditions",
+};
+
+/* Conditions walked together over one context; any true drops the item. */
+struct filter_pass {
+    enum otc_ottl_ctx           ctx;
+    const struct otc_ottl_list *list;
+    size_t                      first, n;
+};
+
+struct filter_ctx {
+    int                  error_mode;
+    struct otc_strlist   legacy_src[L_COUNT];
+    struct otc_strlist   flat_src[OTC_SIGNAL_COUNT];
+    struct otc_ottl_list legacy_list[L_COUNT];
+    struct otc_ottl_list flat_list[OTC_SIGNAL_COUNT];
+    struct filter_pass   passes[OTC_SIGNAL_COUNT][MAX_PASSES];
+    size_t               n_passes[OTC_SIGNAL_COUNT];
+    uint64_t             last_err_ns;
+    uint64_t             errors;
+};
+
+#define OFF(f) offsetof(struct filter_ctx, f)
+
+static const struct otc_config_entry filter_config[] = {
+    {OTC_CFG_ENUM, "error_mode", "propagate", OFF(error_mode), 0, 0, 0, otc_ottl_error_modes,
+     "what a condition that fails to evaluate does: propagate (the batch is dropped and the error "
+     "returned), ignore (logged, the condition counts as false) or silent"},
+    {OTC_CFG_STRLIST, "traces.span", NULL, OFF(legacy_src[L_SPAN]), 0, 0, 0, NULL,
+     "OTTL conditions in the span context: a span matching any is dropped"},
+    {OTC_CFG_STRLIST, "traces.spanevent", NULL, OFF(legacy_src[L_SPANEVENT]), 0, 0, 0, NULL,
+     "OTTL conditions in the spanevent context: a span event matching any is dropped"},
+    {OTC_CFG_STRLIST, "metrics.metric", NULL, OFF(legacy_src[L_METRIC]), 0, 0, 0, NULL,
+     "OTTL conditions in the metric context: a metric matching any is dropped"},
+    {OTC_CFG_STRLIST, "metrics.datapoint", NULL, OFF(legacy_src[L_DATAPOINT]), 0, 0, 0, NULL,
+     "OTTL conditions in the datapoint context: a data point matching any is dropped (a metric "
+     "left without points goes too)"},
+    {OTC_CFG_STRLIST, "logs.log_record", NULL, OFF(legacy_src[L_LOG]), 0, 0, 0, NULL,
+     "OTTL conditions in the log context: a log record matching any is dropped"},
+    {OTC_CFG_STRLIST, "trace_conditions", NULL, OFF(flat_src[OTC_TRACES]), OTC_CFG_F_OTTL, 0, 0,
+     NULL,
+     "OTTL conditions on traces whose paths name their context (resource, scope, span, "
+     "spanevent): the item of that context is dropped when one matches; or groups {context, "
+     "conditions, error_mode}"},
+    {OTC_CFG_STRLIST, "metric_conditions", NULL, OFF(flat_src[OTC_METRICS]), OTC_CFG_F_OTTL, 0, 0,
+     NULL, "as trace_conditions, with contexts resource, scope, metric and datapoint"},
+    {OTC_CFG_STRLIST, "log_conditions", NULL, OFF(flat_src[OTC_LOGS]), OTC_CFG_F_OTTL, 0, 0, NULL,
+     "as trace_conditions, with contexts resource, scope and log"},
+    OTC_CFG_END,
+};
+
+static void filter_destroy(void *vctx)
+{
+    struct filter_ctx *f = vctx;
+
+    for (int i = 0; i < L_COUNT; i++) {
+        otc_ottl_list_free(&f->legacy_list[i]);
+    }
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        otc_ottl_list_free(&f->flat_list[s]);
+        f->n_passes[s] = 0;
+    }
+}
+
+static int filter_compile(struct filter_ctx *f, char *err, size_t errlen)
+{
+    int rc;
+
+    for (int i = 0; i < L_COUNT; i++) {
+        enum otc_signal s = legacy[i].sig;
+        if (f->legacy_src[i].n && f->flat_src[s].n) {
+            snprintf(err, errlen, "%s: cannot be used with %s; write the conditions in one of them",
+                     flat_names[s], legacy[i].key);
+            return OTC_EINVAL;
+        }
+        if ((rc = otc_ottl_list_compile(&f->legacy_src[i], legacy[i].key, s, true, legacy[i].ctx,
+                                        &f->legacy_list[i], err, errlen)) != OTC_OK) {
+            return rc;
+        }
+        if (f->legacy_list[i].n) {
+            f->passes[s][f->n_passes[s]++] = (struct filter_pass){
+                .ctx = legacy[i].ctx, .list = &f->legacy_list[i], .first = 0,
+                .n = f->legacy_list[i].n,
+            };
+        }
+    }
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        struct otc_ottl_list *l = &f->flat_list[s];
+        if ((rc = otc_ottl_list_compile(&f->flat_src[s], flat_names[s], (enum otc_signal)s, true,
+                                        OTC_OTTL_CTX_INFER, l, err, errlen)) != OTC_OK) {
+            return rc;
+        }
+        /* consecutive conditions of one context are walked together */
+        for (size_t i = 0; i < l->n; i++) {
+            enum otc_ottl_ctx c = otc_ottl_context(l->v[i].o);
+            struct filter_pass *p = f->n_passes[s] ? &f->passes[s][f->n_passes[s] - 1] : NULL;
+            if (p && p->list == l && p->ctx == c) {
+                p->n++;
+                continue;
+            }
+            if (f->n_passes[s] == MAX_PASSES) {
+                snprintf(err, errlen, "%s: more than %d changes of context in one list; group the "
+                         "conditions of each context together", flat_names[s], MAX_PASSES);
+                return OTC_EINVAL;
+            }
+            f->passes[s][f->n_passes[s]++] = (struct filter_pass){.ctx = c, .list = l, .first = i, .n = 1};
+        }
+    }
+    return OTC_OK;
+}
+
+static int filter_validate(const void *vctx, char *err, size_t errlen)
+{
+    struct filter_ctx *f = calloc(1, sizeof(*f));
+    int rc;
+
+    if (!f) {
+        return OTC_ENOMEM;
+    }
+    memcpy(f->legacy_src, ((const struct filter_ctx *)vctx)->legacy_src, sizeof(f->legacy_src));
+    memcpy(f->flat_src, ((const struct filter_ctx *)vctx)->flat_src, sizeof(f->flat_src));
+    rc = filter_compile(f, err, errlen);
+    filter_destroy(f);
+    free(f);
+    return rc;
+}
+
+static int filter_init(struct otc_instance *ins, void *vctx)
+{
+    struct filter_ctx *f = vctx;
+    char err[512];
+    int rc = filter_compile(f, err, sizeof(err));
+
+    if (rc != OTC_OK) {
+        otc_log_err(ins, "%s", err);
+        filter_destroy(f);
+    }
+    return rc;
+}
+
+struct filter_run {
+    struct filter_ctx        *f;
+    const struct filter_pass *p;
+    char                      why[256];
+};
+
+static int filter_visit(void *arg, struct otc_ottl_env *env)
+{
+    struct filter_run *r = arg;
+    const struct filter_pass *p = r->p;
+
+    for (size_t i = p->first; i < p->first + p->n; i++) {
+        const struct otc_ottl_entry *e = &p->list->v[i];
+        int mode = e->error_mode >= 0 ? e->error_mode : r->f->error_mode;
+        bool yes = false;
+        int rc = otc_ottl_eval(e->o, env, &yes, r->why, sizeof(r->why));
+
+        if (rc != OTC_OK) {
+            if (mode == OTC_OTTL_PROPAGATE) {
+                return rc;
+            }
+            r->f->errors += mode == OTC_OTTL_IGNORE;
+            continue;
+        }
+        if (yes) {
+            return OTC_OTTL_DROP;
+        }
+    }
+    return OTC_OTTL_KEEP;
+}
+
+/* Every pass over msg; apply: remove what matches. */
+static int filter_passes(struct filter_run *r, enum otc_signal s, ProtobufCMessage *msg,
+                         struct otc_arena *arena, bool apply, size_t *removed, size_t *items)
+{
+    *removed = *items = 0;
+    for (size_t i = 0; i < r->f->n_passes[s]; i++) {
+        struct otc_ottl_walk w = {
+            .ctx = r->f->passes[s][i].ctx, .arena = arena, .apply = apply, .prune = true,
+            .fn = filter_visit, .arg = r,
+        };
+        int rc;
+
+        r->p = &r->f->passes[s][i];
+        if ((rc = otc_ottl_walk(s, msg, &w)) != OTC_OK) {
+            return rc;
+        }
+        *removed += w.removed;
+        *items += w.items;
+    }
+    return OTC_OK;
+}
+
+static void filter_log_errors(struct otc_instance *ins, struct filter_ctx *f, const char *why)
+{
+    uint64_t now = otc_now_ns();
+
+    if (f->errors && now - f->last_err_ns >= ERR_LOG_NS) {
+        otc_log_warn(ins, "%llu condition evaluation(s) failed (error_mode ignore), last: %s",
+                     (unsigned long long)f->errors, why);
+        f->errors = 0;
+        f->last_err_ns = now;
+    }
+}
+
+static int filter_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
+{
+    struct filter_ctx *f = vctx;
+    enum otc_signal s = b->signal;
+    struct filter_run r = {.f = f};
+    size_t items = b->items, removed = 0, dropped = 0;
+    ProtobufCMessage *msg;
+    int rc;
+
+    if (f->n_passes[s] == 0 || !otc_batch_msg(b)) {
+        return otc_next(ins, b);
+    }
+    if (atomic_load(&b->refs) > 1) {
+        /* shared: look first, and copy only when something goes */
+        rc = filter_passes(&r, s, (ProtobufCMessage *)otc_batch_msg(b), &b->arena, false, &removed,
+                           &dropped);
+        if (rc != OTC_OK || removed == 0) {
+            goto done;
+        }
+        if (!(b = otc_batch_writable(b))) {
+            atomic_fetch_add(&ins->counters.dropped[s], items);
+            return OTC_ENOMEM;
+        }
+    }
+    msg = (ProtobufCMessage *)otc_batch_msg(b);
+    rc = filter_passes(&r, s, msg, &b->arena, true, &removed, &dropped);
+    if (rc == OTC_OK && removed) {
+        otc_batch_msg_mut(b); /* the received bytes no longer say what the request is */
+        otc_batch_recount(b);
+    }
+done:
+    filter_log_errors(ins, f, r.why);
+    if (rc != OTC_OK) {
+        otc_log_err(ins, "condition evaluation failed (error_mode propagate): %s",
+                    rc == OTC_ENOMEM ? "out of memory" : r.why);
+        otc_batch_unref(b);
+        atomic_fetch_add(&ins->counters.dropped[s], items);
+        return rc;
+    }
+    if (dropped) {
+        atomic_fetch_add(&ins->counters.dropped[s], dropped);
+    }
+    if (removed && b->items == 0 &&
+        *(const size_t *)((const char *)otc_batch_msg(b) + otc_msg_layout(s)->req_n) == 0) {
+        otc_batch_unref(b); /* nothing left: otelcol skips the rest of the pipeline */
+        return OTC_OK;
+    }
+    return otc_next(ins, b);
+}
+
+const struct otc_component_ops otc_processor_filter_ops = {
+    .type = "filter",
+    .kind = OTC_PROCESSOR,
+    .signals = OTC_SIG_ALL,
+    .mutates = true,
+    .concurrent = false,
+    .ctx_size = sizeof(struct filter_ctx),
+    .config_map = filter_config,
+    .validate = filter_validate,
+    .init = filter_init,
+    .start = NULL,
+    .consume = filter_consume,
+    .flush = NULL,
+    .timer = NULL,
+    .admit = NULL,
+    .shutdown = NULL,
+    .destroy = filter_destroy,
+};
