@@ -86,6 +86,9 @@ struct ottl_node {
 
 struct otc_ottl {
     enum otc_ottl_ctx  ctx;
+    unsigned           whole_attrs;  /* contexts whose attribute map is read as a whole */
+    const char       **attr_keys[OTC_OTTL_CTX_COUNT]; /* first-level keys read, per context */
+    size_t             n_attr_keys[OTC_OTTL_CTX_COUNT];
     struct ottl_node  *call;  /* the editor, NULL for a condition */
     struct ottl_node  *cond;  /* where clause or condition, NULL for none */
     char              *text;

@@ -776,6 +776,9 @@ void otc_ottl_free(struct otc_ottl *o)
     }
     node_free(o->call);
     node_free(o->cond);
+    for (int c = 0; c < OTC_OTTL_CTX_COUNT; c++) {
+        free(o->attr_keys[c]);
+    }
     free(o->text);
     free(o);
 }
@@ -808,6 +811,38 @@ static bool settle_context(struct ps *ps, struct otc_ottl *o)
         }
     }
     return true;
+}
+
+/* The attribute keys the paths read (the strings stay in the tree). */
+static bool note_attr_keys(struct ps *ps, struct otc_ottl *o)
+{
+    for (size_t i = 0; i < ps->n_paths; i++) {
+        const struct ottl_node *p = ps->paths[i];
+        const char **g;
+        if (p->field != F_ATTRIBUTES) {
+            continue;
+        }
+        if (!p->n_keys || p->keys[0]->v.t != V_STR) {
+            o->whole_attrs |= 1u << p->ctx;
+            continue;
+        }
+        g = realloc(o->attr_keys[p->ctx], (o->n_attr_keys[p->ctx] + 1) * sizeof(*g));
+        if (!g) {
+            fail(ps, ps->text, "out of memory");
+            return false;
+        }
+        g[o->n_attr_keys[p->ctx]++] = p->keys[0]->v.s;
+        o->attr_keys[p->ctx] = g;
+    }
+    return true;
+}
+
+bool otc_ottl_attr_keys(const struct otc_ottl *o, enum otc_ottl_ctx c, const char *const **keys,
+                        size_t *n)
+{
+    *keys = o->attr_keys[c];
+    *n = o->n_attr_keys[c];
+    return !(o->whole_attrs & (1u << c));
 }
 
 static struct otc_ottl *parse(const char *text, enum otc_signal s, enum otc_ottl_ctx ctx,
@@ -851,7 +886,7 @@ static struct otc_ottl *parse(const char *text, enum otc_signal s, enum otc_ottl
                                     "with where)" : "unexpected text after the condition");
         goto err;
     }
-    if (!settle_context(&ps, o)) {
+    if (!settle_context(&ps, o) || !note_attr_keys(&ps, o)) {
         goto err;
     }
     free(ps.paths);

@@ -115,6 +115,35 @@ struct otc_ottl_walk {
 /* Walk req (signal s) as w says. OTC_OK or what fn returned to stop. */
 int otc_ottl_walk(enum otc_signal s, ProtobufCMessage *req, struct otc_ottl_walk *w);
 
+/* The attributes of context c that o reads: false when it reads the whole map
+ * (Len(attributes), attributes[0], ...), else the first-level keys it looks up
+ * (*n may be 0: none). */
+bool otc_ottl_attr_keys(const struct otc_ottl *o, enum otc_ottl_ctx c, const char *const **keys,
+                        size_t *n);
+
+/* Attribute keys to read from the wire: all of them, or only those listed. */
+struct otc_ottl_keyset {
+    bool         all;
+    const char **v;
+    size_t      *len;
+    size_t       n;
+};
+
+/* Read one serialized Resource, InstrumentationScope, Span (without its events
+ * and links) or LogRecord into *out for evaluating conditions on a request that
+ * is not decoded; of the attributes, those keys says; strings and values are
+ * allocated in a. false when malformed. */
+bool otc_ottl_wire_resource(const uint8_t *p, size_t len, struct otc_arena *a,
+                            const struct otc_ottl_keyset *keys,
+                            Opentelemetry__Proto__Resource__V1__Resource *out);
+bool otc_ottl_wire_scope(const uint8_t *p, size_t len, struct otc_arena *a,
+                         const struct otc_ottl_keyset *keys,
+                         Opentelemetry__Proto__Common__V1__InstrumentationScope *out);
+bool otc_ottl_wire_span(const uint8_t *p, size_t len, struct otc_arena *a,
+                        const struct otc_ottl_keyset *keys, otc_span *out);
+bool otc_ottl_wire_log(const uint8_t *p, size_t len, struct otc_arena *a,
+                       const struct otc_ottl_keyset *keys, otc_log_record *out);
+
 /* The items of otelcol's grouped OTTL form as the config loader stores them
  * (OTC_CFG_F_OTTL): an item that is neither is a flat statement (group -1). */
 struct otc_ottl_item {

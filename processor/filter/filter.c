@@ -7,7 +7,8 @@
  * condition drops the whole container). Scope and resource containers left
  * empty are removed; a batch left empty is not passed on. Conditions are
  * compiled on the main thread; batches are matched on the pipeline worker
- * thread, on their decoded form. */
+ * thread: traces and logs that arrive undecoded item by item from their bytes,
+ * the others on their decoded form. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,10 @@ struct filter_ctx {
     size_t               n_passes[OTC_SIGNAL_COUNT];
     uint64_t             last_err_ns;
     uint64_t             errors;
+    struct otc_ottl_keyset keys[OTC_SIGNAL_COUNT][OTC_OTTL_CTX_COUNT]; /* wire path: the
+                                        attributes the conditions read, per context */
+    uint8_t             *keep;     /* wire path: one entry per item */
+    size_t               keep_cap;
 };
 
 #define OFF(f) offsetof(struct filter_ctx, f)
@@ -91,6 +96,16 @@ static void filter_destroy(void *vctx)
 {
     struct filter_ctx *f = vctx;
 
+    free(f->keep);
+    f->keep = NULL;
+    f->keep_cap = 0;
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        for (int c = 0; c < OTC_OTTL_CTX_COUNT; c++) {
+            free(f->keys[s][c].v);
+            free(f->keys[s][c].len);
+            memset(&f->keys[s][c], 0, sizeof(f->keys[s][c]));
+        }
+    }
     for (int i = 0; i < L_COUNT; i++) {
         otc_ottl_list_free(&f->legacy_list[i]);
     }
@@ -147,6 +162,42 @@ static int filter_compile(struct filter_ctx *f, char *err, size_t errlen)
     return OTC_OK;
 }
 
+/* The attribute keys each context's conditions read, for the wire path. */
+static int filter_keysets(struct filter_ctx *f)
+{
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        for (size_t i = 0; i < f->n_passes[s]; i++) {
+            const struct filter_pass *p = &f->passes[s][i];
+            for (size_t e = p->first; e < p->first + p->n; e++) {
+                for (int c = 0; c < OTC_OTTL_CTX_COUNT; c++) {
+                    struct otc_ottl_keyset *ks = &f->keys[s][c];
+                    const char *const *k;
+                    size_t n;
+                    if (!otc_ottl_attr_keys(p->list->v[e].o, (enum otc_ottl_ctx)c, &k, &n)) {
+                        ks->all = true;
+                        continue;
+                    }
+                    for (size_t j = 0; j < n; j++) {
+                        const char **v = realloc(ks->v, (ks->n + 1) * sizeof(*v));
+                        size_t *len;
+                        if (!v) {
+                            return OTC_ENOMEM;
+                        }
+                        ks->v = v;
+                        if (!(len = realloc(ks->len, (ks->n + 1) * sizeof(*len)))) {
+                            return OTC_ENOMEM;
+                        }
+                        ks->len = len;
+                        ks->v[ks->n] = k[j];
+                        ks->len[ks->n++] = strlen(k[j]);
+                    }
+                }
+            }
+        }
+    }
+    return OTC_OK;
+}
+
 static int filter_validate(const void *vctx, char *err, size_t errlen)
 {
     struct filter_ctx *f = calloc(1, sizeof(*f));
@@ -169,6 +220,9 @@ static int filter_init(struct otc_instance *ins, void *vctx)
     char err[512];
     int rc = filter_compile(f, err, sizeof(err));
 
+    if (rc == OTC_OK && (rc = filter_keysets(f)) != OTC_OK) {
+        snprintf(err, sizeof(err), "out of memory");
+    }
     if (rc != OTC_OK) {
         otc_log_err(ins, "%s", err);
         filter_destroy(f);
@@ -229,6 +283,177 @@ static int filter_passes(struct filter_run *r, enum otc_signal s, ProtobufCMessa
     return OTC_OK;
 }
 
+/* ------------------------------------------------------------ wire form */
+
+/* An undecoded request of traces or logs is matched item by item from its
+ * bytes: each resource and scope head and each span or log record is read
+ * into a scratch struct (otc_ottl_wire_*), the conditions run on it, and the
+ * kept items go on as the bytes that arrived (otc_batch_keep_items). */
+struct wire_run {
+    struct filter_run *r;
+    enum otc_signal    s;
+    struct otc_arena   scratch;
+    Opentelemetry__Proto__Resource__V1__Resource           res;
+    Opentelemetry__Proto__Common__V1__InstrumentationScope scope;
+    struct otc_ottl_env env;
+    bool               drop_res, drop_scope;
+    uint8_t           *keep;
+    size_t             n, cap, kept;
+    int                rc;
+};
+
+/* The passes of context c on env: OTC_OTTL_DROP, OTC_OTTL_KEEP or an error. */
+static int wire_eval(struct wire_run *w, enum otc_ottl_ctx c)
+{
+    struct filter_ctx *f = w->r->f;
+
+    for (size_t i = 0; i < f->n_passes[w->s]; i++) {
+        int rc;
+        if (f->passes[w->s][i].ctx != c) {
+            continue;
+        }
+        w->r->p = &f->passes[w->s][i];
+        if ((rc = filter_visit(w->r, &w->env)) != OTC_OTTL_KEEP) {
+            return rc;
+        }
+    }
+    return OTC_OTTL_KEEP;
+}
+
+static int wire_resource(void *arg, const struct otc_pb_head *h)
+{
+    struct wire_run *w = arg;
+    int rc;
+
+    if (h->msg ? !otc_ottl_wire_resource(h->msg, h->msg_len, &w->scratch,
+                                                &w->r->f->keys[w->s][OTC_OTTL_RESOURCE], &w->res)
+               : (opentelemetry__proto__resource__v1__resource__init(&w->res), false)) {
+        return OTC_EINVAL;
+    }
+    w->env.resource = &w->res;
+    rc = wire_eval(w, OTC_OTTL_RESOURCE);
+    w->drop_res = rc == OTC_OTTL_DROP;
+    return rc < 0 ? rc : 0;
+}
+
+static int wire_scope(void *arg, const struct otc_pb_head *h)
+{
+    struct wire_run *w = arg;
+    int rc;
+
+    if (h->msg ? !otc_ottl_wire_scope(h->msg, h->msg_len, &w->scratch,
+                                             &w->r->f->keys[w->s][OTC_OTTL_SCOPE], &w->scope)
+               : (opentelemetry__proto__common__v1__instrumentation_scope__init(&w->scope), false)) {
+        return OTC_EINVAL;
+    }
+    w->env.scope = &w->scope;
+    w->drop_scope = false;
+    if (w->drop_res) {
+        return 0;
+    }
+    rc = wire_eval(w, OTC_OTTL_SCOPE);
+    w->drop_scope = rc == OTC_OTTL_DROP;
+    return rc < 0 ? rc : 0;
+}
+
+static int wire_item(void *arg, const uint8_t *p, size_t len)
+{
+    struct wire_run *w = arg;
+    otc_span sp;
+    otc_log_record lr;
+    int rc = OTC_OTTL_DROP;
+
+    if (w->n == w->cap) {
+        return OTC_ENOMEM; /* more items than counted: the decoded path decides */
+    }
+    if (!w->drop_res && !w->drop_scope) {
+        if (w->s == OTC_TRACES) {
+            if (!otc_ottl_wire_span(p, len, &w->scratch, &w->r->f->keys[w->s][OTC_OTTL_SPAN], &sp)) {
+                return OTC_EINVAL;
+            }
+            w->env.span = &sp;
+            rc = wire_eval(w, OTC_OTTL_SPAN);
+            w->env.span = NULL;
+        } else {
+            if (!otc_ottl_wire_log(p, len, &w->scratch, &w->r->f->keys[w->s][OTC_OTTL_LOG], &lr)) {
+                return OTC_EINVAL;
+            }
+            w->env.log = &lr;
+            rc = wire_eval(w, OTC_OTTL_LOG);
+            w->env.log = NULL;
+        }
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    w->keep[w->n++] = rc != OTC_OTTL_DROP;
+    w->kept += rc != OTC_OTTL_DROP;
+    return 0;
+}
+
+/* Whether the wire path can take b: traces or logs, undecoded, no span event pass. */
+static bool wire_fits(const struct filter_ctx *f, const struct otc_batch *b)
+{
+    if (otc_batch_is_decoded(b) || (b->signal != OTC_TRACES && b->signal != OTC_LOGS)) {
+        return false;
+    }
+    for (size_t i = 0; i < f->n_passes[b->signal]; i++) {
+        if (f->passes[b->signal][i].ctx == OTC_OTTL_SPANEVENT) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* 1: handled (*out is what goes on, NULL for nothing; *rc the result), 0: use
+ * the decoded path. */
+static int filter_wire(struct otc_instance *ins, struct filter_ctx *f, struct filter_run *r,
+                       struct otc_batch *b, struct otc_batch **out, int *rc)
+{
+    struct wire_run w = {.r = r, .s = b->signal};
+    struct otc_pb_visitor v = {
+        .resource = wire_resource, .scope = wire_scope, .item = wire_item, .arg = &w, .heads = true,
+    };
+    bool empty_groups = false;
+    size_t items = b->items;
+
+    if (f->keep_cap < items + 1) {
+        uint8_t *k = realloc(f->keep, items + 1);
+        if (!k) {
+            return 0;
+        }
+        f->keep = k;
+        f->keep_cap = items + 1;
+    }
+    w.keep = f->keep;
+    w.cap = items;
+    w.env.arena = &w.scratch;
+    otc_arena_init(&w.scratch, b->raw_len / 2 + 256);
+    *rc = otc_pb_walk(b->raw, b->raw_len, &v, &empty_groups);
+    otc_arena_release(&w.scratch);
+    if (*rc == OTC_EINVAL || *rc == OTC_ENOMEM || (*rc == OTC_OK && w.n != items)) {
+        return 0; /* malformed for this reader, or miscounted: decode */
+    }
+    *out = b;
+    if (*rc != OTC_OK) { /* error_mode propagate */
+        return 1;
+    }
+    if (w.kept == items && !empty_groups) {
+        return 1; /* untouched */
+    }
+    atomic_fetch_add(&ins->counters.dropped[b->signal], items - w.kept);
+    if (w.kept == 0) {
+        otc_batch_unref(b);
+        *out = NULL;
+        return 1;
+    }
+    if (!(*out = otc_batch_keep_items(b, w.keep, w.kept))) {
+        atomic_fetch_add(&ins->counters.dropped[b->signal], w.kept);
+        *rc = OTC_ENOMEM;
+    }
+    return 1;
+}
+
 static void filter_log_errors(struct otc_instance *ins, struct filter_ctx *f, const char *why)
 {
     uint64_t now = otc_now_ns();
@@ -250,7 +475,25 @@ static int filter_consume(struct otc_instance *ins, void *vctx, struct otc_batch
     ProtobufCMessage *msg;
     int rc;
 
-    if (f->n_passes[s] == 0 || !otc_batch_msg(b)) {
+    if (f->n_passes[s] == 0) {
+        return otc_next(ins, b);
+    }
+    if (wire_fits(f, b)) {
+        struct otc_batch *out = NULL;
+        if (filter_wire(ins, f, &r, b, &out, &rc)) {
+            filter_log_errors(ins, f, r.why);
+            if (rc != OTC_OK) {
+                if (rc != OTC_ENOMEM) {
+                    otc_log_err(ins, "condition evaluation failed (error_mode propagate): %s", r.why);
+                    atomic_fetch_add(&ins->counters.dropped[s], items);
+                }
+                otc_batch_unref(out);
+                return rc;
+            }
+            return out ? otc_next(ins, out) : OTC_OK;
+        }
+    }
+    if (!otc_batch_msg(b)) {
         return otc_next(ins, b);
     }
     if (atomic_load(&b->refs) > 1) {
