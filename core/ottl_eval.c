@@ -231,3 +231,21 @@ int otc_ottl_exec(const struct otc_ottl *o, struct otc_ottl_env *env, bool *chan
     }
     return rc;
 }
+
+bool otc_ottl_attr_keys(const struct otc_ottl *o, enum otc_ottl_ctx c, const char *const **keys,
+                        size_t *n)
+{
+    *keys = o->attr_keys[c];
+    *n = o->n_attr_keys[c];
+    return !(o->whole_attrs & (1u << c));
+}
+
+enum otc_ottl_ctx otc_ottl_context(const struct otc_ottl *o)
+{
+    return o->ctx;
+}
+
+const char *otc_ottl_editor(const struct otc_ottl *o)
+{
+    return o->call ? o->call->fn->name : NULL;
+}

@@ -179,5 +179,14 @@ bool ottl_glob(const char *pattern, const char *s);
 void ottl_hex_lower(char *out, const unsigned char *p, size_t n);
 /* ottl_names.c */
 bool ottl_enum_find(const char *name, int64_t *v);
+struct ottl_field_def {
+    const char     *name;
+    const char     *sub;   /* a second part ("code" of status.code), or NULL */
+    enum ottl_field f;
+    unsigned        ctxs;  /* bit per context */
+    bool            keyed; /* may take [key] selectors */
+};
+/* The field name[.sub] ("" for none) of context c, or NULL. */
+const struct ottl_field_def *ottl_field_find(const char *name, const char *sub, enum otc_ottl_ctx c);
 
 #endif

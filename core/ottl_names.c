@@ -1,6 +1,7 @@
 /* ottl_names.c - the names OTTL text uses that otelc resolves at parse time:
  * the enum literals (SPAN_KIND_SERVER, STATUS_CODE_ERROR, SEVERITY_NUMBER_WARN,
- * ...) and the grouped-form items the config loader stores. Main thread. */
+ * ...), the fields each context's paths name, and the grouped-form items the
+ * config loader stores. Main thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdlib.h>
 #include <string.h>
@@ -67,4 +68,57 @@ void otc_ottl_item_split(const char *item, struct otc_ottl_item *out)
     out->error_mode_len = (size_t)(q - p);
     out->condition = *q == OTC_OTTL_COND;
     out->text = q + 1;
+}
+
+/* The fields a path can name, by context. */
+#define C(x) (1u << OTC_OTTL_##x)
+static const struct ottl_field_def fields[] = {
+    {"attributes", NULL, F_ATTRIBUTES, C(RESOURCE) | C(SCOPE) | C(SPAN) | C(SPANEVENT) |
+                                       C(DATAPOINT) | C(LOG), true},
+    {"dropped_attributes_count", NULL, F_DROPPED_ATTRS, C(RESOURCE) | C(SCOPE) | C(SPAN) |
+                                                        C(SPANEVENT) | C(LOG), false},
+    {"name", NULL, F_NAME, C(SCOPE) | C(SPAN) | C(SPANEVENT) | C(METRIC), false},
+    {"version", NULL, F_VERSION, C(SCOPE), false},
+    {"kind", NULL, F_KIND, C(SPAN), false},
+    {"status", "code", F_STATUS_CODE, C(SPAN), false},
+    {"status", "message", F_STATUS_MSG, C(SPAN), false},
+    {"trace_id", "string", F_TRACE_ID_STR, C(SPAN) | C(LOG), false},
+    {"trace_id", NULL, F_TRACE_ID, C(SPAN) | C(LOG), false},
+    {"span_id", "string", F_SPAN_ID_STR, C(SPAN) | C(LOG), false},
+    {"span_id", NULL, F_SPAN_ID, C(SPAN) | C(LOG), false},
+    {"parent_span_id", "string", F_PARENT_SPAN_ID_STR, C(SPAN), false},
+    {"parent_span_id", NULL, F_PARENT_SPAN_ID, C(SPAN), false},
+    {"trace_state", NULL, F_TRACE_STATE, C(SPAN), false},
+    {"start_time_unix_nano", NULL, F_START_TIME, C(SPAN) | C(DATAPOINT), false},
+    {"end_time_unix_nano", NULL, F_END_TIME, C(SPAN), false},
+    {"time_unix_nano", NULL, F_TIME, C(SPANEVENT) | C(DATAPOINT) | C(LOG), false},
+    {"observed_time_unix_nano", NULL, F_OBSERVED_TIME, C(LOG), false},
+    {"flags", NULL, F_FLAGS, C(SPAN) | C(DATAPOINT) | C(LOG), false},
+    {"body", NULL, F_BODY, C(LOG), true},
+    {"severity_number", NULL, F_SEVERITY_NUMBER, C(LOG), false},
+    {"severity_text", NULL, F_SEVERITY_TEXT, C(LOG), false},
+    {"event_name", NULL, F_EVENT_NAME, C(LOG), false},
+    {"description", NULL, F_DESCRIPTION, C(METRIC), false},
+    {"unit", NULL, F_UNIT, C(METRIC), false},
+    {"type", NULL, F_METRIC_TYPE, C(METRIC), false},
+    {"aggregation_temporality", NULL, F_AGG_TEMPORALITY, C(METRIC), false},
+    {"is_monotonic", NULL, F_IS_MONOTONIC, C(METRIC), false},
+    {"value_double", NULL, F_VALUE_DOUBLE, C(DATAPOINT), false},
+    {"value_int", NULL, F_VALUE_INT, C(DATAPOINT), false},
+    {"count", NULL, F_COUNT, C(DATAPOINT), false},
+    {"sum", NULL, F_SUM, C(DATAPOINT), false},
+    {"dropped_events_count", NULL, F_DROPPED_EVENTS, C(SPAN), false},
+    {"dropped_links_count", NULL, F_DROPPED_LINKS, C(SPAN), false},
+};
+#undef C
+
+const struct ottl_field_def *ottl_field_find(const char *name, const char *sub, enum otc_ottl_ctx c)
+{
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (!strcmp(fields[i].name, name) && (fields[i].ctxs & (1u << c)) &&
+            (fields[i].sub ? !strcmp(fields[i].sub, sub) : !*sub)) {
+            return &fields[i];
+        }
+    }
+    return NULL;
 }

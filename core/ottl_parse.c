@@ -301,55 +301,6 @@ static struct ottl_node *number_lit(struct ps *ps)
 
 /* ------------------------------------------------------------ paths */
 
-struct field_def {
-    const char     *name;
-    const char     *sub;   /* a second part ("code" of status.code), or NULL */
-    enum ottl_field f;
-    unsigned        ctxs;  /* bit per context */
-    bool            keyed; /* may take [key] selectors */
-};
-
-#define C(x) (1u << OTC_OTTL_##x)
-static const struct field_def fields[] = {
-    {"attributes", NULL, F_ATTRIBUTES, C(RESOURCE) | C(SCOPE) | C(SPAN) | C(SPANEVENT) |
-                                       C(DATAPOINT) | C(LOG), true},
-    {"dropped_attributes_count", NULL, F_DROPPED_ATTRS, C(RESOURCE) | C(SCOPE) | C(SPAN) |
-                                                        C(SPANEVENT) | C(LOG), false},
-    {"name", NULL, F_NAME, C(SCOPE) | C(SPAN) | C(SPANEVENT) | C(METRIC), false},
-    {"version", NULL, F_VERSION, C(SCOPE), false},
-    {"kind", NULL, F_KIND, C(SPAN), false},
-    {"status", "code", F_STATUS_CODE, C(SPAN), false},
-    {"status", "message", F_STATUS_MSG, C(SPAN), false},
-    {"trace_id", "string", F_TRACE_ID_STR, C(SPAN) | C(LOG), false},
-    {"trace_id", NULL, F_TRACE_ID, C(SPAN) | C(LOG), false},
-    {"span_id", "string", F_SPAN_ID_STR, C(SPAN) | C(LOG), false},
-    {"span_id", NULL, F_SPAN_ID, C(SPAN) | C(LOG), false},
-    {"parent_span_id", "string", F_PARENT_SPAN_ID_STR, C(SPAN), false},
-    {"parent_span_id", NULL, F_PARENT_SPAN_ID, C(SPAN), false},
-    {"trace_state", NULL, F_TRACE_STATE, C(SPAN), false},
-    {"start_time_unix_nano", NULL, F_START_TIME, C(SPAN) | C(DATAPOINT), false},
-    {"end_time_unix_nano", NULL, F_END_TIME, C(SPAN), false},
-    {"time_unix_nano", NULL, F_TIME, C(SPANEVENT) | C(DATAPOINT) | C(LOG), false},
-    {"observed_time_unix_nano", NULL, F_OBSERVED_TIME, C(LOG), false},
-    {"flags", NULL, F_FLAGS, C(SPAN) | C(DATAPOINT) | C(LOG), false},
-    {"body", NULL, F_BODY, C(LOG), true},
-    {"severity_number", NULL, F_SEVERITY_NUMBER, C(LOG), false},
-    {"severity_text", NULL, F_SEVERITY_TEXT, C(LOG), false},
-    {"event_name", NULL, F_EVENT_NAME, C(LOG), false},
-    {"description", NULL, F_DESCRIPTION, C(METRIC), false},
-    {"unit", NULL, F_UNIT, C(METRIC), false},
-    {"type", NULL, F_METRIC_TYPE, C(METRIC), false},
-    {"aggregation_temporality", NULL, F_AGG_TEMPORALITY, C(METRIC), false},
-    {"is_monotonic", NULL, F_IS_MONOTONIC, C(METRIC), false},
-    {"value_double", NULL, F_VALUE_DOUBLE, C(DATAPOINT), false},
-    {"value_int", NULL, F_VALUE_INT, C(DATAPOINT), false},
-    {"count", NULL, F_COUNT, C(DATAPOINT), false},
-    {"sum", NULL, F_SUM, C(DATAPOINT), false},
-    {"dropped_events_count", NULL, F_DROPPED_EVENTS, C(SPAN), false},
-    {"dropped_links_count", NULL, F_DROPPED_LINKS, C(SPAN), false},
-};
-#undef C
-
 static struct ottl_node *value(struct ps *ps);
 
 /* [key] selectors after a path. */
@@ -400,7 +351,7 @@ static struct ottl_node *path(struct ps *ps, const char *first, const char *at)
     char name[IDENT_MAX], sub[IDENT_MAX] = "";
     const char *after_first = at + strlen(first), *end;
     struct ottl_node *n;
-    const struct field_def *fd = NULL;
+    const struct ottl_field_def *fd;
 
     ps->p = after_first;
     if (*ps->p == '.' && otc_ottl_ctx_parse(first, ps->sig, &c) == OTC_OK) {
@@ -437,14 +388,7 @@ static struct ottl_node *path(struct ps *ps, const char *first, const char *at)
         }
         end = ps->p;
     }
-    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        if (!strcmp(fields[i].name, name) && (fields[i].ctxs & (1u << c)) &&
-            (fields[i].sub ? !strcmp(fields[i].sub, sub) : !*sub)) {
-            fd = &fields[i];
-            break;
-        }
-    }
-    if (!fd) {
+    if (!(fd = ottl_field_find(name, sub, c))) {
         return fail(ps, at, "path \"%.*s\" is not supported in context %s",
                     (int)(end - at), at, ctx_names[c]);
     }
@@ -837,14 +781,6 @@ static bool note_attr_keys(struct ps *ps, struct otc_ottl *o)
     return true;
 }
 
-bool otc_ottl_attr_keys(const struct otc_ottl *o, enum otc_ottl_ctx c, const char *const **keys,
-                        size_t *n)
-{
-    *keys = o->attr_keys[c];
-    *n = o->n_attr_keys[c];
-    return !(o->whole_attrs & (1u << c));
-}
-
 static struct otc_ottl *parse(const char *text, enum otc_signal s, enum otc_ottl_ctx ctx,
                               struct otc_ottl_error *err, bool statement)
 {
@@ -909,12 +845,3 @@ struct otc_ottl *otc_ottl_parse_condition(const char *text, enum otc_signal s,
     return parse(text, s, ctx, err, false);
 }
 
-enum otc_ottl_ctx otc_ottl_context(const struct otc_ottl *o)
-{
-    return o->ctx;
-}
-
-const char *otc_ottl_editor(const struct otc_ottl *o)
-{
-    return o->call ? o->call->fn->name : NULL;
-}
