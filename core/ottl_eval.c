@@ -77,7 +77,7 @@ static bool vals_equal(const struct ottl_val *a, const struct ottl_val *b, int d
     case V_NIL: return true;
     case V_BOOL: return a->b == b->b;
     case V_STR:
-    case V_BYTES: return a->len == b->len && !memcmp(a->s, b->s, a->len);
+    case V_BYTES: return a->len == b->len && (!a->len || !memcmp(a->s, b->s, a->len));
     case V_MAP:
         if (a->n != b->n) {
             return false;
@@ -125,7 +125,7 @@ static bool compare(const struct ottl_val *a, const struct ottl_val *b, enum ott
     }
     if (a->t == V_STR || a->t == V_BYTES) {
         size_t n = a->len < b->len ? a->len : b->len;
-        int c = memcmp(a->s, b->s, n);
+        int c = n ? memcmp(a->s, b->s, n) : 0;
         return order(c ? c : (a->len < b->len ? -1 : a->len > b->len), op);
     }
     return false;

@@ -37,7 +37,7 @@ static bool isalnum_ascii(char c)
 
 void ottl_sb_add(struct ottl_sbuf *b, const char *s, size_t n)
 {
-    if (b->oom) {
+    if (b->oom || !n) {
         return;
     }
     if (b->len + n + 1 > b->cap) {

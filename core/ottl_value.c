@@ -16,7 +16,9 @@ char *ottl_arena_strndup(struct otc_arena *a, const char *s, size_t n)
     char *d = otc_arena_alloc(a, n + 1);
 
     if (d) {
-        memcpy(d, s, n);
+        if (n) {
+            memcpy(d, s, n);
+        }
         d[n] = '\0';
     }
     return d;
@@ -222,11 +224,15 @@ static bool json_put(struct otc_arena *a, char **buf, size_t *len, size_t *cap, 
         if (!g) {
             return false;
         }
-        memcpy(g, *buf, *len);
+        if (*len) {
+            memcpy(g, *buf, *len);
+        }
         *buf = g;
         *cap = nc;
     }
-    memcpy(*buf + *len, s, n);
+    if (n) {
+        memcpy(*buf + *len, s, n);
+    }
     *len += n;
     (*buf)[*len] = '\0';
     return true;

@@ -27,21 +27,21 @@ static void run(struct otc_ottl *o, enum otc_signal s, enum otc_ottl_ctx c)
     otc_any_value v = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
     otc_key_value kv = OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
     otc_key_value *kvs[1] = {&kv};
-    char why[256];
+    char why[256], value[] = "value", key[] = "k", text[] = "a body", name[] = "GET /";
     bool yes;
 
     (void)s;
     otc_arena_init(&a, 4096);
     v.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-    v.string_value = "value";
-    kv.key = "k";
+    v.string_value = value; /* writable: editors cut strings in place */
+    kv.key = key;
     kv.value = &v;
     res.attributes = sp.attributes = lr.attributes = np.attributes = ev.attributes = kvs;
     res.n_attributes = sp.n_attributes = lr.n_attributes = np.n_attributes = ev.n_attributes = 1;
     body.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-    body.string_value = "a body";
+    body.string_value = text;
     lr.body = &body;
-    sp.name = "GET /";
+    sp.name = name;
     env.resource = &res;
     env.scope = &sc;
     env.span = c == OTC_OTTL_SPAN || c == OTC_OTTL_SPANEVENT ? &sp : NULL;
