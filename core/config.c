@@ -544,9 +544,12 @@ static int apply_ottl_group(struct otc_yaml *y, yaml_node_t *m, size_t idx, cons
             return OTC_EINVAL;
         }
     }
-    if (!ctx || !*ctx || strpbrk(ctx, "\x1e\x1c") || strpbrk(mode, "\x1e\x1c")) {
-        otc_diag_add(d, y->path, &m->start_mark, "%s: key \"%s\": a statement group needs a "
-                     "\"context\"", what, key);
+    if (!ctx) {
+        ctx = ""; /* otelcol 0.120+: the group's context is inferred from its paths */
+    }
+    if (strpbrk(ctx, "\x1e\x1c") || strpbrk(mode, "\x1e\x1c")) {
+        otc_diag_add(d, y->path, &m->start_mark, "%s: key \"%s\": invalid characters in a "
+                     "statement group", what, key);
         return OTC_EINVAL;
     }
     for (int c = 1; c >= 0; c--) { /* conditions first: they qualify every statement */

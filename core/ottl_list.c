@@ -37,11 +37,47 @@ static int list_fail(char *err, size_t errlen, const char *name, long idx, const
     return OTC_EINVAL;
 }
 
+/* A group without a context runs in the narrowest context any of its
+ * statements and conditions names (otelcol's context inference for groups). */
+static int group_context(const struct otc_strlist *src, size_t from, long group, enum otc_signal s,
+                         bool conditions, enum otc_ottl_ctx *out, struct otc_ottl_error *pe,
+                         const char **text)
+{
+    static const int rank[OTC_OTTL_CTX_COUNT] = {0, 1, 2, 3, 2, 3, 2};
+    int best = -1;
+
+    for (size_t i = from; i < src->n; i++) {
+        struct otc_ottl_item it;
+        struct otc_ottl *o;
+        enum otc_ottl_ctx c;
+
+        otc_ottl_item_split(src->v[i], &it);
+        if (it.group != group) {
+            break;
+        }
+        o = it.condition || conditions ? otc_ottl_parse_condition(it.text, s, OTC_OTTL_CTX_INFER, pe)
+                                       : otc_ottl_parse_statement(it.text, s, OTC_OTTL_CTX_INFER, pe);
+        if (!o) {
+            *text = it.text;
+            return OTC_EINVAL;
+        }
+        c = otc_ottl_context(o);
+        otc_ottl_free(o);
+        if (rank[c] > best) {
+            best = rank[c];
+            *out = c;
+        }
+    }
+    return OTC_OK;
+}
+
 int otc_ottl_list_compile(const struct otc_strlist *src, const char *name, enum otc_signal s,
                           bool conditions, enum otc_ottl_ctx ctx, struct otc_ottl_list *out,
                           char *err, size_t errlen)
 {
     long yidx = -1, group = -2;
+    enum otc_ottl_ctx gctx = ctx; /* the current group's inferred context */
+    bool new_group;
     size_t group_first = 0;
 
     memset(out, 0, sizeof(*out));
@@ -65,12 +101,21 @@ int otc_ottl_list_compile(const struct otc_strlist *src, const char *name, enum 
         } else {
             char cname[64];
             yidx = it.group;
-            if (it.group != group) { /* a new group: its conditions come first */
+            new_group = it.group != group;
+            if (new_group) { /* a new group: its conditions come first */
                 group = it.group;
                 group_first = out->n_conds;
             }
             snprintf(cname, sizeof(cname), "%.*s", (int)it.context_len, it.context);
-            if (otc_ottl_ctx_parse(cname, s, &c) != OTC_OK) {
+            if (!*cname) {
+                const char *bad = it.text;
+                if (new_group &&
+                    group_context(src, i, it.group, s, conditions, &gctx, &pe, &bad) != OTC_OK) {
+                    otc_ottl_list_free(out);
+                    return list_fail(err, errlen, name, yidx, bad, pe.msg, pe.pos);
+                }
+                c = gctx;
+            } else if (otc_ottl_ctx_parse(cname, s, &c) != OTC_OK) {
                 snprintf(err, errlen, "%s[%ld]: unknown context \"%s\" for %s (contexts: %s)", name,
                          yidx, cname, otc_signal_name(s),
                          s == OTC_TRACES ? "resource, scope, span, spanevent"

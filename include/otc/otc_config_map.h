@@ -32,7 +32,8 @@ enum otc_cfg_type {
  * a mapping {context: C, statements: [S...], conditions: [W...], error_mode: M}
  * at index I of the list. Each W is stored as SEP I SEP C SEP M COND W, each S
  * as SEP I SEP C SEP M SEP S (SEP = OTC_OTTL_SEP, COND = OTC_OTTL_COND; M may
- * be empty), conditions first; otc_ottl_item_split (otc_ottl.h) reads them. */
+ * be empty; C is empty when the group has none: it is inferred), conditions
+ * first; otc_ottl_item_split (otc_ottl.h) reads them. */
 #define OTC_CFG_F_OTTL 8u
 #define OTC_OTTL_SEP  '\x1e'
 #define OTC_OTTL_COND '\x1c'

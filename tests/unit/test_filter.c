@@ -182,6 +182,13 @@ static void test_flat_conditions(void **state)
         "      - context: spanevent\n"
         "        conditions: ['attributes[\"grpc\"] == true', 'IsMatch(name, \"grpc\")']\n"
         CFG_TAIL("traces");
+    const char *inferred = CFG_HEAD /* groups without a context: inferred from the paths */
+        "    trace_conditions:\n"
+        "      - conditions:\n"
+        "          - span.attributes[\"container.name\"] == \"app_container_1\"\n"
+        "          - span.name == \"app_3\" or resource.attributes[\"host.name\"] == \"localhost\"\n"
+        "      - conditions: ['spanevent.attributes[\"grpc\"] == true', 'IsMatch(spanevent.name, \"grpc\")']\n"
+        CFG_TAIL("traces");
     uint64_t dropped;
     int rc;
     struct otc_batch *out;
@@ -190,6 +197,8 @@ static void test_flat_conditions(void **state)
     out = run_yaml(yaml, readme_traces(), &rc, &dropped);
     check_readme_traces(out, rc, dropped);
     out = run_yaml(grouped, readme_traces(), &rc, &dropped);
+    check_readme_traces(out, rc, dropped);
+    out = run_yaml(inferred, readme_traces(), &rc, &dropped);
     check_readme_traces(out, rc, dropped);
 }
 

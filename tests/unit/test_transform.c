@@ -410,11 +410,14 @@ static void test_rejected(void **state)
         assert_int_not_equal(bt.rc, OTC_OK);
         assert_true(pt_diag_has(&bt.d, "path \"nme\" is not supported in context span", NULL));
         pt_built_free(&bt);
+        /* a group without a context infers it from its paths, which must name one */
         pt_build(&bt, FILE_NAME,
                  CFG_HEAD "    trace_statements:\n      - statements: [\"truncate_all(attributes, 10)\"]\n"
                  CFG_TAIL("traces"));
+        pt_print_diags(&bt.d);
         assert_int_not_equal(bt.rc, OTC_OK);
-        assert_true(pt_diag_has(&bt.d, "a statement group needs a \"context\"", NULL));
+        assert_true(pt_diag_has(&bt.d, FILE_NAME ":8:9: ", "trace_statements[0]",
+                                "path \"attributes\" needs its context", NULL));
         pt_built_free(&bt);
         pt_build(&bt, FILE_NAME,
                  CFG_HEAD "    metric_statements:\n      - context: metric\n"
@@ -560,6 +563,8 @@ static void test_group_conditions(void **state)
         "      - context: span\n"
         "        statements:\n"
         "          - set(attributes[\"seen\"], 1)\n"
+        "      - conditions: ['span.attributes[\"force\"] == true']\n" /* context inferred: span */
+        "        statements: ['set(resource.attributes[\"forced\"], span.name)']\n"
         CFG_TAIL("traces");
     struct otc_arena a;
     otc_traces_req *req;
@@ -586,6 +591,9 @@ static void test_group_conditions(void **state)
     out = run_yaml(yaml, pt_batch(OTC_TRACES, &a, &req->base));
     rs = ((const otc_traces_req *)out->msg)->resource_spans[0];
     assert_string_equal(rs->resource->attributes[0]->key, "deployment.environment");
+    assert_int_equal(rs->resource->n_attributes, 2); /* the inferred group ran for span 2 only */
+    assert_string_equal(rs->resource->attributes[1]->key, "forced");
+    assert_string_equal(rs->resource->attributes[1]->value->string_value, "pt-span");
     {
         otc_span *const *sp = rs->scope_spans[0]->spans;
         assert_int_equal(sp[0]->n_attributes, 3); /* server, and seen */
