@@ -1,7 +1,8 @@
 /* ottl_funcs.c - the OTTL functions otelc implements: the editors set,
  * delete_key, delete_matching_keys, keep_keys, keep_matching_keys,
  * replace_pattern, replace_all_patterns, replace_match, truncate_all, limit,
- * merge_maps, and the converters IsMatch, Concat, Int, String, SHA256, Len;
+ * merge_maps, and the converters IsMatch, Concat, Int, String, SHA256, Len
+ * (with the filter processor's HasAttrKeyOnDatapoint and HasAttrOnDatapoint);
  * with the argument checks the parser runs. Evaluation runs on the pipeline
  * worker thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
@@ -15,6 +16,7 @@
 #include <openssl/sha.h>
 
 #include "otc/otc_attr_limits.h"
+#include "otc/otc_pb_walk.h"
 #include "ottl_internal.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -476,6 +478,33 @@ static int fn_len(struct ottl_run *r, const struct ottl_node *c, struct ottl_val
     }
 }
 
+/* The filter processor's metric-context functions: whether a data point of
+ * the metric has attribute key (with the string value, for HasAttrOnDatapoint). */
+static int fn_has_attr_on_datapoint(struct ottl_run *r, const struct ottl_node *c, struct ottl_val *out)
+{
+    const char *key = c->kids[0]->v.s, *want = c->n_kids > 1 ? c->kids[1]->v.s : NULL;
+    ProtobufCMessage **pts;
+    size_t n = 0;
+
+    if (!r->env->metric) {
+        return ottl_fail(r, "%s is only available in the metric context", c->fn->name);
+    }
+    out->t = V_BOOL;
+    out->b = false;
+    pts = otc_msg_points(r->env->metric, &n);
+    for (size_t i = 0; i < n && !out->b; i++) {
+        const struct ottl_point_head *p = (const struct ottl_point_head *)pts[i];
+        const otc_key_value *kv = ottl_map_find(p->attributes, p->n_attributes, key, NULL);
+        struct ottl_val v;
+        if (!kv) {
+            continue;
+        }
+        ottl_val_from_any(kv->value, &v);
+        out->b = !want || (v.t == V_STR && !strcmp(v.s, want));
+    }
+    return OTC_OK;
+}
+
 /* ------------------------------------------------------------ table */
 
 static const struct ottl_fn fns[] = {
@@ -497,6 +526,8 @@ static const struct ottl_fn fns[] = {
     {"String", false, 1, 1, {A_ANY}, fn_string},
     {"SHA256", false, 1, 1, {A_ANY}, fn_sha256},
     {"Len", false, 1, 1, {A_ANY}, fn_len},
+    {"HasAttrKeyOnDatapoint", false, 1, 1, {A_STR}, fn_has_attr_on_datapoint},
+    {"HasAttrOnDatapoint", false, 2, 2, {A_STR, A_STR}, fn_has_attr_on_datapoint},
 };
 
 const struct ottl_fn *ottl_fn_find(const char *name)

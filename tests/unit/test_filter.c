@@ -327,6 +327,7 @@ static void test_readme_metrics(void **state)
         "      metric:\n"
         "        - 'name == \"my.metric\" and resource.attributes[\"my_label\"] == \"abc123\"'\n"
         "        - 'type == METRIC_DATA_TYPE_HISTOGRAM'\n"
+        "        - 'HasAttrOnDatapoint(\"tier\", \"free\")'\n"
         "      datapoint:\n"
         "        - 'metric.type == METRIC_DATA_TYPE_SUMMARY'\n"
         "        - 'value_int == 1'\n"
@@ -351,12 +352,19 @@ static void test_readme_metrics(void **state)
     rm->resource = pt_resource(&a);
     rm->resource->attributes = one_attr(&a, "my_label", pt_any_str(&a, "abc123"), &rm->resource->n_attributes);
     sm->scope = pt_scope(&a);
-    sm->n_metrics = 4;
-    sm->metrics = pt_alloc(&a, 4 * sizeof(*sm->metrics));
+    sm->n_metrics = 5;
+    sm->metrics = pt_alloc(&a, 5 * sizeof(*sm->metrics));
     sm->metrics[0] = metric(&a, "my.metric", 1, 2);  /* dropped by name and label */
     sm->metrics[1] = metric(&a, "h", 3, 0);          /* a histogram */
     sm->metrics[2] = metric(&a, "s", 5, 0);          /* a summary: every point goes, then it */
     sm->metrics[3] = metric(&a, "g", 1, 3);          /* the point with value 1 goes */
+    sm->metrics[4] = metric(&a, "free", 1, 2);       /* a point has tier=free: dropped */
+    {
+        Opentelemetry__Proto__Metrics__V1__NumberDataPoint *np = sm->metrics[4]->gauge->data_points[1];
+        np->attributes = one_attr(&a, "tier", pt_any_str(&a, "free"), &np->n_attributes);
+        np = sm->metrics[3]->gauge->data_points[0];
+        np->attributes = one_attr(&a, "tier", pt_any_str(&a, "paid"), &np->n_attributes);
+    }
     rm->n_scope_metrics = 1;
     rm->scope_metrics = pt_alloc(&a, sizeof(*rm->scope_metrics));
     rm->scope_metrics[0] = sm;
@@ -373,7 +381,7 @@ static void test_readme_metrics(void **state)
     assert_int_equal(o->metrics[0]->gauge->n_data_points, 2);
     assert_int_equal(o->metrics[0]->gauge->data_points[1]->as_int, 2);
     assert_int_equal(out->items, 2);
-    assert_int_equal(dropped, 2 + 1 + 2 + 1);
+    assert_int_equal(dropped, 2 + 1 + 2 + 1 + 2);
     otc_batch_unref(out);
 }
 
@@ -436,8 +444,8 @@ static void test_config_errors(void **state)
 {
     (void)state;
     /* line 10, column 11: the second item of traces.span */
-    expect_rejected("    traces:\n      span:\n        - 'name == \"a\"'\n        - 'HasAttrOnDatapoint(\"k\", \"v\")'\n",
-                    FILE_NAME ":10:11: ", "traces.span[1]", "function HasAttrOnDatapoint() is not supported");
+    expect_rejected("    traces:\n      span:\n        - 'name == \"a\"'\n        - 'IsRootSpan()'\n",
+                    FILE_NAME ":10:11: ", "traces.span[1]", "function IsRootSpan() is not supported");
     expect_rejected("    trace_conditions:\n      - span.name == \"a\"\n      - 'span.nme == \"b\"'\n",
                     FILE_NAME ":9:9: ", "trace_conditions[1]: \"span.nme == \"b\"\"",
                     "path \"span.nme\" is not supported in context span at character 1");
