@@ -599,6 +599,9 @@ const char *ottl_fn_check(const struct ottl_node *call, size_t *bad)
                 return "expected a regular expression as a string literal";
             }
             a->re = pcre2_compile((PCRE2_SPTR)a->v.s, a->v.len, PCRE2_UTF, &err, &off, NULL);
+            if (a->re) {
+                pcre2_jit_compile(a->re, PCRE2_JIT_COMPLETE); /* interpreted when JIT is absent */
+            }
             if (!a->re) {
                 PCRE2_UCHAR e[120];
                 pcre2_get_error_message(err, e, sizeof(e));

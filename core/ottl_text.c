@@ -3,6 +3,7 @@
  * replace editors, and the glob patterns of replace_match. Pipeline worker
  * thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,18 +12,62 @@
 
 #include "ottl_internal.h"
 
+/* Match data for up to MD_PAIRS groups, one per thread, kept between calls
+ * (freed when the thread ends); patterns with more groups get their own. */
+#define MD_PAIRS 32
+static pthread_key_t  md_key;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_free(void *md)
+{
+    pcre2_match_data_free(md);
+}
+
+static void md_init(void)
+{
+    if (pthread_key_create(&md_key, md_free) != 0) {
+        md_key = (pthread_key_t)-1;
+    }
+}
+
+static pcre2_match_data *md_get(const pcre2_code *re, bool *own)
+{
+    uint32_t groups = 0;
+    pcre2_match_data *md;
+
+    pthread_once(&md_once, md_init);
+    pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &groups);
+    *own = groups + 1 > MD_PAIRS || md_key == (pthread_key_t)-1;
+    if (*own) {
+        return pcre2_match_data_create_from_pattern(re, NULL);
+    }
+    if (!(md = pthread_getspecific(md_key)) && (md = pcre2_match_data_create(MD_PAIRS, NULL)) &&
+        pthread_setspecific(md_key, md) != 0) {
+        *own = true; /* not kept: freed by the caller */
+    }
+    return md;
+}
+
+static void md_put(pcre2_match_data *md, bool own)
+{
+    if (own) {
+        pcre2_match_data_free(md);
+    }
+}
+
 /* Whether the regex matches anywhere in s. */
 int ottl_re_search(struct ottl_run *r, const pcre2_code *re, const char *s, size_t len,
                      bool *found)
 {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    bool own;
+    pcre2_match_data *md = md_get(re, &own);
     int rc;
 
     if (!md) {
         return OTC_ENOMEM;
     }
     rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
-    pcre2_match_data_free(md);
+    md_put(md, own);
     if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
         return ottl_fail(r, "regex match failed (PCRE2 error %d)", rc);
     }
@@ -151,7 +196,8 @@ int ottl_re_replace(struct ottl_run *r, const pcre2_code *re, const char *s, siz
                       const char *tmpl, size_t tlen, const struct ottl_node *fn, const char *fmt,
                       char **out, size_t *outlen)
 {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    bool own;
+    pcre2_match_data *md = md_get(re, &own);
     struct ottl_sbuf b = {0};
     size_t at = 0, copied = 0;
     bool any = false;
@@ -167,7 +213,7 @@ int ottl_re_replace(struct ottl_run *r, const pcre2_code *re, const char *s, siz
             break;
         }
         if (rc < 0) {
-            pcre2_match_data_free(md);
+            md_put(md, own);
             free(b.p);
             return ottl_fail(r, "regex match failed (PCRE2 error %d)", rc);
         }
@@ -193,7 +239,7 @@ int ottl_re_replace(struct ottl_run *r, const pcre2_code *re, const char *s, siz
             at = ov[1];
         }
     }
-    pcre2_match_data_free(md);
+    md_put(md, own);
     if (!any) {
         free(b.p);
         return OTC_OK;
