@@ -357,10 +357,16 @@ static int fn_is_match(struct ottl_run *r, const struct ottl_node *c, struct ott
 static int fn_concat(struct ottl_run *r, const struct ottl_node *c, struct ottl_val *out)
 {
     const struct ottl_node *l = c->kids[0];
-    const char *delim = c->kids[1]->v.s;
+    struct ottl_val delim;
     struct ottl_sbuf b = {0};
     int rc;
 
+    if ((rc = arg(r, c, 1, &delim)) != OTC_OK) {
+        return rc;
+    }
+    if (delim.t != V_STR) {
+        return ottl_fail(r, "Concat: the delimiter must be a string");
+    }
     for (size_t i = 0; i < l->n_kids; i++) {
         struct ottl_val v;
         const char *s;
@@ -377,7 +383,7 @@ static int fn_concat(struct ottl_run *r, const struct ottl_node *c, struct ottl_
             b.oom = true;
         }
         if (i + 1 < l->n_kids) {
-            ottl_sb_add(&b, delim, c->kids[1]->v.len);
+            ottl_sb_add(&b, delim.s, delim.len);
         }
     }
     out->t = V_STR;
@@ -521,7 +527,7 @@ static const struct ottl_fn fns[] = {
     {"limit", true, 3, 3, {A_PATH, A_INT, A_LIST}, fn_limit},
     {"merge_maps", true, 3, 3, {A_PATH, A_ANY, A_STR}, fn_merge_maps},
     {"IsMatch", false, 2, 2, {A_ANY, A_REGEX}, fn_is_match},
-    {"Concat", false, 2, 2, {A_LIST, A_STR}, fn_concat},
+    {"Concat", false, 2, 2, {A_LIST, A_ANY}, fn_concat},
     {"Int", false, 1, 1, {A_ANY}, fn_int},
     {"String", false, 1, 1, {A_ANY}, fn_string},
     {"SHA256", false, 1, 1, {A_ANY}, fn_sha256},

@@ -166,6 +166,7 @@ static void test_conditions(void **state)
         {"scope.version == \"1.0\"", true},
         {"Len(span.attributes) == 6 and Len(span.name) == 11", true},
         {"Concat([span.name, span.attributes[\"missing\"], 1, true], \"|\") == \"GET /health|<nil>|1|true\"", true},
+        {"Concat([\"a\", \"b\"], span.attributes[\"http.method\"]) == \"aGETb\"", true},
         {"Int(\"42\") == 42 and Int(span.attributes[\"ratio\"]) == 0 and span.name != nil", true},
         {"Int(\"x\") == nil and span.name != nil", true},
         {"String(span.attributes[\"ratio\"]) == \"0.5\"", true},
