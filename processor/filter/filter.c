@@ -472,6 +472,7 @@ static int filter_consume(struct otc_instance *ins, void *vctx, struct otc_batch
     enum otc_signal s = b->signal;
     struct filter_run r = {.f = f};
     size_t items = b->items, removed = 0, dropped = 0;
+    struct otc_arena scratch;
     ProtobufCMessage *msg;
     int rc;
 
@@ -496,25 +497,30 @@ static int filter_consume(struct otc_instance *ins, void *vctx, struct otc_batch
     if (!otc_batch_msg(b)) {
         return otc_next(ins, b);
     }
+    /* what conditions compute (Concat, String, ...) is scratch: never the batch's
+     * arena, which other pipelines' threads may share */
+    otc_arena_init(&scratch, 4096);
     if (atomic_load(&b->refs) > 1) {
         /* shared: look first, and copy only when something goes */
-        rc = filter_passes(&r, s, (ProtobufCMessage *)otc_batch_msg(b), &b->arena, false, &removed,
+        rc = filter_passes(&r, s, (ProtobufCMessage *)otc_batch_msg(b), &scratch, false, &removed,
                            &dropped);
         if (rc != OTC_OK || removed == 0) {
             goto done;
         }
         if (!(b = otc_batch_writable(b))) {
+            otc_arena_release(&scratch);
             atomic_fetch_add(&ins->counters.dropped[s], items);
             return OTC_ENOMEM;
         }
     }
     msg = (ProtobufCMessage *)otc_batch_msg(b);
-    rc = filter_passes(&r, s, msg, &b->arena, true, &removed, &dropped);
+    rc = filter_passes(&r, s, msg, &scratch, true, &removed, &dropped);
     if (rc == OTC_OK && removed) {
         otc_batch_msg_mut(b); /* the received bytes no longer say what the request is */
         otc_batch_recount(b);
     }
 done:
+    otc_arena_release(&scratch);
     filter_log_errors(ins, f, r.why);
     if (rc != OTC_OK) {
         otc_log_err(ins, "condition evaluation failed (error_mode propagate): %s",
