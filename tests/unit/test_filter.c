@@ -224,6 +224,37 @@ static void test_untouched_and_all_dropped(void **state)
     assert_int_equal(dropped, 5);
 }
 
+/* A batch another pipeline also holds: the filter's output is a copy, the
+ * shared batch keeps every span, in both forms. */
+static void test_shared_batch(void **state)
+{
+    const char *yaml = CFG_HEAD "    traces:\n      span:\n        - 'name == \"app_3\"'\n" CFG_TAIL("traces");
+
+    (void)state;
+    for (int decoded = 0; decoded < 2; decoded++) {
+        struct otc_batch *b = readme_traces(), *out;
+        uint64_t dropped;
+        int rc;
+
+        if (decoded) {
+            assert_int_equal(otc_batch_decode(b), OTC_OK);
+        }
+        otc_batch_ref(b); /* the other pipeline's reference */
+        out = run_yaml(yaml, b, &rc, &dropped);
+        assert_int_equal(rc, OTC_OK);
+        assert_non_null(out);
+        assert_ptr_not_equal(out, b);
+        assert_int_equal(out->items, 4);
+        assert_int_equal(dropped, 1);
+        assert_int_equal(b->items, 5);
+        assert_true(otc_batch_bytes_fresh(b));
+        assert_int_equal(otc_batch_decode(b), OTC_OK);
+        assert_int_equal(((const otc_traces_req *)b->msg)->resource_spans[1]->scope_spans[0]->n_spans, 4);
+        otc_batch_unref(out);
+        otc_batch_unref(b);
+    }
+}
+
 static struct otc_batch *readme_logs(void)
 {
     static const struct { const char *body; int sev; } recs[] = {
@@ -466,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_readme_traces),
         cmocka_unit_test(test_flat_conditions),
         cmocka_unit_test(test_untouched_and_all_dropped),
+        cmocka_unit_test(test_shared_batch),
         cmocka_unit_test(test_readme_logs),
         cmocka_unit_test(test_readme_metrics),
         cmocka_unit_test(test_error_mode),
