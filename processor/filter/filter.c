@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "otc/otc_buf.h"
 #include "otc/otc_ottl.h"
 #include "otc/otc_pb_walk.h"
 #include "filter.h"
@@ -47,8 +48,17 @@ struct filter_pass {
     size_t                      first, n;
 };
 
+/* The older metric name matching: metrics.include / metrics.exclude. */
+enum { N_INCLUDE, N_EXCLUDE, N_COUNT };
+static const char *const name_keys[N_COUNT] = {"metrics.include", "metrics.exclude"};
+static const char *const match_types[] = {"", "strict", "regexp", NULL};
+
 struct filter_ctx {
     int                  error_mode;
+    int                  name_match[N_COUNT];            /* index into match_types */
+    struct otc_strlist   name_src[N_COUNT];              /* metric_names */
+    struct otc_strlist   name_conds;                     /* as OTTL conditions */
+    struct otc_ottl_list name_list;
     struct otc_strlist   legacy_src[L_COUNT];
     struct otc_strlist   flat_src[OTC_SIGNAL_COUNT];
     struct otc_ottl_list legacy_list[L_COUNT];
@@ -80,6 +90,16 @@ static const struct otc_config_entry filter_config[] = {
      "left without points goes too)"},
     {OTC_CFG_STRLIST, "logs.log_record", NULL, OFF(legacy_src[L_LOG]), 0, 0, 0, NULL,
      "OTTL conditions in the log context: a log record matching any is dropped"},
+    {OTC_CFG_ENUM, "metrics.include.match_type", "", OFF(name_match[N_INCLUDE]), 0, 0, 0,
+     match_types, "the older metric filter: how metrics.include.metric_names match (strict: "
+     "equal; regexp: the pattern found in the name); only metrics that match are kept"},
+    {OTC_CFG_STRLIST, "metrics.include.metric_names", NULL, OFF(name_src[N_INCLUDE]), 0, 0, 0,
+     NULL, "the older metric filter: names or patterns of the metrics to keep"},
+    {OTC_CFG_ENUM, "metrics.exclude.match_type", "", OFF(name_match[N_EXCLUDE]), 0, 0, 0,
+     match_types, "the older metric filter: how metrics.exclude.metric_names match; metrics "
+     "that match are dropped"},
+    {OTC_CFG_STRLIST, "metrics.exclude.metric_names", NULL, OFF(name_src[N_EXCLUDE]), 0, 0, 0,
+     NULL, "the older metric filter: names or patterns of the metrics to drop"},
     {OTC_CFG_STRLIST, "trace_conditions", NULL, OFF(flat_src[OTC_TRACES]), OTC_CFG_F_OTTL, 0, 0,
      NULL,
      "OTTL conditions on traces whose paths name their context (resource, scope, span, "
@@ -113,11 +133,93 @@ static void filter_destroy(void *vctx)
         otc_ottl_list_free(&f->flat_list[s]);
         f->n_passes[s] = 0;
     }
+    otc_ottl_list_free(&f->name_list);
+    for (size_t i = 0; i < f->name_conds.n; i++) {
+        free(f->name_conds.v[i]);
+    }
+    free(f->name_conds.v);
+    memset(&f->name_conds, 0, sizeof(f->name_conds));
+}
+
+/* s as an OTTL string literal into b. */
+static void quote(struct otc_buf *b, const char *s)
+{
+    otc_buf_add(b, "\"", 1);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            otc_buf_add(b, "\\", 1);
+        }
+        if (*s == '\n') {
+            otc_buf_add(b, "\\n", 2);
+            continue;
+        }
+        otc_buf_add(b, s, 1);
+    }
+    otc_buf_add(b, "\"", 1);
+}
+
+/* metrics.include / metrics.exclude as one metric-context drop condition
+ * each: not (any name matches) / any name matches. */
+static int filter_names(struct filter_ctx *f, char *err, size_t errlen)
+{
+    for (int k = 0; k < N_COUNT; k++) {
+        struct otc_buf b;
+        char **grown;
+
+        if (!f->name_src[k].n && !f->name_match[k]) {
+            continue;
+        }
+        if (!f->name_match[k] || !f->name_src[k].n) {
+            snprintf(err, errlen, "%s: needs match_type (strict or regexp) and metric_names",
+                     name_keys[k]);
+            return OTC_EINVAL;
+        }
+        if (f->legacy_src[L_METRIC].n || f->legacy_src[L_DATAPOINT].n || f->flat_src[OTC_METRICS].n) {
+            snprintf(err, errlen, "%s: cannot be used with OTTL metric conditions", name_keys[k]);
+            return OTC_EINVAL;
+        }
+        otc_buf_init(&b);
+        otc_buf_addf(&b, "%s(", k == N_INCLUDE ? "not " : "");
+        for (size_t i = 0; i < f->name_src[k].n; i++) {
+            if (i) {
+                otc_buf_add(&b, " or ", 4);
+            }
+            if (f->name_match[k] == 1) {
+                otc_buf_add(&b, "name == ", 8);
+                quote(&b, f->name_src[k].v[i]);
+            } else {
+                otc_buf_add(&b, "IsMatch(name, ", 14);
+                quote(&b, f->name_src[k].v[i]);
+                otc_buf_add(&b, ")", 1);
+            }
+        }
+        otc_buf_add(&b, ")", 1);
+        if (b.oom || !(grown = realloc(f->name_conds.v, (f->name_conds.n + 1) * sizeof(*grown)))) {
+            otc_buf_free(&b);
+            return OTC_ENOMEM;
+        }
+        f->name_conds.v = grown;
+        f->name_conds.v[f->name_conds.n++] = b.data; /* the buffer's text, now owned here */
+    }
+    return OTC_OK;
 }
 
 static int filter_compile(struct filter_ctx *f, char *err, size_t errlen)
 {
     int rc;
+
+    if ((rc = filter_names(f, err, errlen)) != OTC_OK) {
+        return rc;
+    }
+    if (f->name_conds.n) {
+        if ((rc = otc_ottl_list_compile(&f->name_conds, "metrics.include/exclude", OTC_METRICS,
+                                        true, OTC_OTTL_METRIC, &f->name_list, err, errlen)) != OTC_OK) {
+            return rc;
+        }
+        f->passes[OTC_METRICS][f->n_passes[OTC_METRICS]++] = (struct filter_pass){
+            .ctx = OTC_OTTL_METRIC, .list = &f->name_list, .first = 0, .n = f->name_list.n,
+        };
+    }
 
     for (int i = 0; i < L_COUNT; i++) {
         enum otc_signal s = legacy[i].sig;
@@ -208,6 +310,8 @@ static int filter_validate(const void *vctx, char *err, size_t errlen)
     }
     memcpy(f->legacy_src, ((const struct filter_ctx *)vctx)->legacy_src, sizeof(f->legacy_src));
     memcpy(f->flat_src, ((const struct filter_ctx *)vctx)->flat_src, sizeof(f->flat_src));
+    memcpy(f->name_src, ((const struct filter_ctx *)vctx)->name_src, sizeof(f->name_src));
+    memcpy(f->name_match, ((const struct filter_ctx *)vctx)->name_match, sizeof(f->name_match));
     rc = filter_compile(f, err, errlen);
     filter_destroy(f);
     free(f);

@@ -416,6 +416,66 @@ static void test_readme_metrics(void **state)
     otc_batch_unref(out);
 }
 
+static void expect_rejected(const char *opts, const char *where, const char *n1, const char *n2);
+
+/* The older metric name filter (the opentelemetry.io configuration page's
+ * example): include regexp keeps the matching metrics, exclude strict drops. */
+static void test_metric_names(void **state)
+{
+    const char *yaml = CFG_HEAD
+        "    metrics:\n"
+        "      include:\n"
+        "        match_type: regexp\n"
+        "        metric_names:\n"
+        "          - prefix/.*\n"
+        "          - prefix_.*\n"
+        "      exclude:\n"
+        "        match_type: strict\n"
+        "        metric_names: [prefix_b]\n"
+        CFG_TAIL("metrics");
+    static const char *const names[] = {"prefix/a", "prefix_b", "other", "my.prefix_c"};
+    struct otc_arena a;
+    otc_metrics_req *req;
+    otc_resource_metrics *rm;
+    otc_scope_metrics *sm;
+    const otc_scope_metrics *o;
+    struct otc_batch *out;
+    uint64_t dropped;
+    int rc;
+
+    (void)state;
+    otc_arena_init(&a, 1 << 13);
+    req = pt_alloc(&a, sizeof(*req));
+    rm = pt_alloc(&a, sizeof(*rm));
+    sm = pt_alloc(&a, sizeof(*sm));
+    opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__init(req);
+    opentelemetry__proto__metrics__v1__resource_metrics__init(rm);
+    opentelemetry__proto__metrics__v1__scope_metrics__init(sm);
+    sm->n_metrics = 4;
+    sm->metrics = pt_alloc(&a, 4 * sizeof(*sm->metrics));
+    for (int i = 0; i < 4; i++) {
+        sm->metrics[i] = metric(&a, names[i], 1, 1);
+    }
+    rm->n_scope_metrics = 1;
+    rm->scope_metrics = pt_alloc(&a, sizeof(*rm->scope_metrics));
+    rm->scope_metrics[0] = sm;
+    req->n_resource_metrics = 1;
+    req->resource_metrics = pt_alloc(&a, sizeof(*req->resource_metrics));
+    req->resource_metrics[0] = rm;
+    out = run_yaml(yaml, pt_batch(OTC_METRICS, &a, &req->base), &rc, &dropped);
+    assert_int_equal(rc, OTC_OK);
+    assert_non_null(out);
+    assert_int_equal(otc_batch_decode(out), OTC_OK);
+    o = ((const otc_metrics_req *)out->msg)->resource_metrics[0]->scope_metrics[0];
+    assert_int_equal(o->n_metrics, 2); /* regexp finds the pattern anywhere in the name */
+    assert_string_equal(o->metrics[0]->name, "prefix/a");
+    assert_string_equal(o->metrics[1]->name, "my.prefix_c");
+    assert_int_equal(dropped, 2);
+    otc_batch_unref(out);
+    expect_rejected("    metrics:\n      include:\n        metric_names: [a]\n", FILE_NAME,
+                    "metrics.include: needs match_type", "");
+}
+
 /* A condition that fails at run time (Len of a bool): propagate fails the
  * batch, ignore counts the condition false. */
 static void test_error_mode(void **state)
@@ -501,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_readme_logs),
         cmocka_unit_test(test_readme_metrics),
         cmocka_unit_test(test_error_mode),
+        cmocka_unit_test(test_metric_names),
         cmocka_unit_test(test_config_errors),
     };
 
