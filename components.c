@@ -12,11 +12,13 @@
 #include "extension/file_storage/file_storage.h"
 #include "extension/health_check/health_check.h"
 #include "otc/otc_component.h"
+#include "processor/attributes/attributes.h"
 #include "processor/batch/batch.h"
 #include "processor/dedup/dedup.h"
 #include "processor/memory_limiter/memory_limiter.h"
 #include "processor/probabilistic_sampler/probabilistic_sampler.h"
 #include "processor/filter/filter.h"
+#include "processor/resource/resource.h"
 #include "processor/transform/transform.h"
 #include "processor/truncate/truncate.h"
 #include "receiver/nop/nop_receiver.h"
@@ -37,6 +39,8 @@ const struct otc_component_ops *const otc_components[] = {
     &otc_processor_truncate_ops,
     &otc_processor_filter_ops,
     &otc_processor_transform_ops,
+    &otc_processor_attributes_ops,
+    &otc_processor_resource_ops,
     &otc_extension_health_check_ops,
     &otc_extension_bearertokenauth_ops,
     &otc_extension_file_storage_ops,

@@ -1,12 +1,12 @@
 /* bench_processors.c - cost of each processor (probabilistic_sampler, truncate,
- * transform, filter, dedup, batch, memory_limiter) per span of a 100-span request with 10
- * string attributes per span (and per log record and metric data point of
- * requests of the same shape), next to a pass-through stage and the arena decode
- * that any decoding stage needs (batch also on undecoded requests, as the receivers'
- * fast path delivers them, and with the exporter's encoding of its output); and the
- * dedup check per key, single-threaded and
- * with 2 producer threads feeding the one worker thread that owns the table (as
- * receivers feed a pipeline).
+ * transform, filter, attributes, resource, dedup, batch, memory_limiter) per span of a
+ * 100-span request with 10 string attributes per span (and per log record and
+ * metric data point of requests of the same shape), next to a pass-through
+ * stage and the arena decode that any decoding stage needs (batch also on
+ * undecoded requests, as the receivers' fast path delivers them, and with the
+ * exporter's encoding of its output); and the dedup check per key,
+ * single-threaded and with 2 producer threads feeding the one worker thread
+ * that owns the table (as receivers feed a pipeline).
  * Usage: bench_processors [requests per case [only cases whose name contains this,
  * or "=name" for one case]]
  * BENCH_NO_WARM=1 skips filling the dedup table first (for callgrind counts). */
@@ -20,16 +20,19 @@
 
 #include "batch_builder.h"
 #include "bench_util.h"
+#include "core/config.h"
 #include "otc/otc_component.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
 #include "otc/otc_queue.h"
+#include "processor/attributes/attributes.h"
 #include "processor/batch/batch.h"
 #include "processor/dedup/dedup.h"
 #include "processor/dedup/dedup_table.h"
 #include "processor/filter/filter.h"
 #include "processor/memory_limiter/memory_limiter.h"
 #include "processor/probabilistic_sampler/probabilistic_sampler.h"
+#include "processor/resource/resource.h"
 #include "processor/transform/transform.h"
 #include "processor/truncate/truncate.h"
 
@@ -148,6 +151,48 @@ static int proc_make(struct otc_instance *ins, const struct otc_component_ops *o
         }
     }
     if (ops->validate && ops->validate(ins->ctx, err, sizeof(err)) != OTC_OK) {
+        fprintf(stderr, "%s: %s\n", ops->type, err);
+        return OTC_EINVAL;
+    }
+    if (ops->init && ops->init(ins, ins->ctx) != OTC_OK) {
+        fprintf(stderr, "%s: init failed\n", ops->type);
+        return OTC_EINVAL;
+    }
+    return OTC_OK;
+}
+
+/* A processor instance from the YAML of its options (lists of mappings, as
+ * the attributes processor's actions), for a pipeline of signal sig. */
+static int proc_make_yaml(struct otc_instance *ins, const struct otc_component_ops *ops,
+                          const char *yaml, enum otc_signal sig)
+{
+    struct otc_yaml y;
+    struct otc_diag d = {0};
+    char err[256] = "";
+    int rc;
+
+    memset(ins, 0, sizeof(*ins));
+    ins->ops = ops;
+    ins->id = (char *)ops->type;
+    ins->signals = OTC_SIG_BIT(sig);
+    ins->ctx = calloc(1, ops->ctx_size ? ops->ctx_size : 1);
+    ins->next.ins = &capture_ins;
+    if (!ins->ctx || otc_config_map_defaults(ops->config_map, ins->ctx) != OTC_OK) {
+        return OTC_ENOMEM;
+    }
+    rc = otc_yaml_load_string(&y, ops->type, yaml, strlen(yaml), &d);
+    if (rc == OTC_OK) {
+        rc = otc_config_apply(&y, otc_yaml_root(&y), ops->type, ops->config_map, ins->ctx, NULL,
+                              NULL, &d);
+        otc_yaml_free(&y);
+    }
+    if (rc != OTC_OK) {
+        otc_diag_print(&d, stderr);
+        otc_diag_free(&d);
+        return rc;
+    }
+    if ((ops->validate && ops->validate(ins->ctx, err, sizeof(err)) != OTC_OK) ||
+        (ops->validate_signal && ops->validate_signal(ins->ctx, sig, err, sizeof(err)) != OTC_OK)) {
         fprintf(stderr, "%s: %s\n", ops->type, err);
         return OTC_EINVAL;
     }
@@ -573,6 +618,33 @@ static void bench_proc(const char *name, const struct otc_component_ops *ops,
     proc_free(&ins);
 }
 
+/* A case of a processor configured from YAML (bench_proc otherwise). */
+static void bench_proc_yaml(const char *name, const struct otc_component_ops *ops,
+                            const char *yaml, int iters, enum input in)
+{
+    static unsigned seed_base = 3000000;
+    enum otc_signal sig = in == IN_LOGS || in == IN_LOGS_RAW ? OTC_LOGS
+                          : in == IN_METRICS || in == IN_METRICS_RAW ? OTC_METRICS : OTC_TRACES;
+    struct otc_instance ins;
+    double ns[REPS];
+    int per = iters / REPS;
+
+    if (!wanted(name)) {
+        return;
+    }
+    if (proc_make_yaml(&ins, ops, yaml, sig) != OTC_OK) {
+        printf("%-52s setup failed\n", name);
+        return;
+    }
+    for (int r = 0; r < REPS; r++) {
+        ns[r] = run_case(&ins, per, in, false, seed_base, 0);
+        seed_base += (unsigned)per;
+    }
+    qsort(ns, REPS, sizeof(ns[0]), cmp_double);
+    report(name, ns[REPS / 2], ns[0]);
+    proc_free(&ins);
+}
+
 /* ------------------------------------------------------------ dedup check */
 
 static struct otc_dedup_key *random_keys(size_t n, uint64_t seed)
@@ -896,6 +968,59 @@ int main(int argc, char **argv)
                dedup_big, iters, IN_METRICS_RAW, false, (1 << 20) / SPANS + 1);
     bench_proc("memory_limiter (admit + consume)", &otc_processor_memory_limiter_ops, memlim,
                iters, IN_DECODED, true, 0);
+    /* attributes decodes (its undecoded case includes the decode), runs its actions
+     * dry first and rewrites only a request something changes in; resource reads
+     * an undecoded request's Resources alone and rewrites its bytes */
+    {
+        static const char at_upsert[] = "actions: [{key: env, value: prod, action: upsert}]";
+        static const char at_hash[] =
+            "actions: [{key: attribute.key.003.000, action: hash}]";
+        static const char at_mixed[] =
+            "actions:\n"
+            "  - {key: attribute.key.000.000, action: delete}\n"
+            "  - {key: env, value: prod, action: insert}\n"
+            "  - {key: copy, from_attribute: attribute.key.001.000, action: upsert}\n"
+            "  - {pattern: \"^attribute\\\\.key\\\\.00[89]\", action: delete}\n";
+        static const char at_excluded[] =
+            "include: {match_type: strict, services: [checkout]}\n"
+            "actions: [{key: env, value: prod, action: upsert}]";
+        static const char at_regexp[] =
+            "include: {match_type: regexp, span_names: [\"^span-[0-9]+-\"]}\n"
+            "actions: [{key: env, value: prod, action: upsert}]";
+        static const char at_unchanged[] =
+            "actions: [{key: attribute.key.002.000, action: insert, value: x}]";
+        static const char rs_upsert[] =
+            "attributes: [{key: deployment.environment, value: prod, action: upsert}]";
+
+        bench_proc_yaml("attributes upsert (every span changes)", &otc_processor_attributes_ops,
+                        at_upsert, iters, IN_DECODED);
+        bench_proc_yaml("attributes upsert, undecoded (decode included)",
+                        &otc_processor_attributes_ops, at_upsert, iters, IN_RAW);
+        bench_proc_yaml("attributes hash (SHA-256 of one value per span)",
+                        &otc_processor_attributes_ops, at_hash, iters, IN_DECODED);
+        bench_proc_yaml("attributes delete+insert+copy+delete by pattern",
+                        &otc_processor_attributes_ops, at_mixed, iters, IN_DECODED);
+        bench_proc_yaml("attributes upsert, include span_names regexp (all)",
+                        &otc_processor_attributes_ops, at_regexp, iters, IN_DECODED);
+        bench_proc_yaml("attributes, include services excludes every span",
+                        &otc_processor_attributes_ops, at_excluded, iters, IN_DECODED);
+        bench_proc_yaml("attributes, include services excludes all, undecoded",
+                        &otc_processor_attributes_ops, at_excluded, iters, IN_RAW);
+        bench_proc_yaml("attributes insert of a present key (nothing changes)",
+                        &otc_processor_attributes_ops, at_unchanged, iters, IN_DECODED);
+        bench_proc_yaml("attributes upsert, logs", &otc_processor_attributes_ops, at_upsert,
+                        iters, IN_LOGS);
+        bench_proc_yaml("attributes upsert, metrics (per data point)",
+                        &otc_processor_attributes_ops, at_upsert, iters, IN_METRICS);
+        bench_proc_yaml("resource upsert (one resource per request)", &otc_processor_resource_ops,
+                        rs_upsert, iters, IN_DECODED);
+        bench_proc_yaml("resource upsert, undecoded (Resources rewritten, no decode)",
+                        &otc_processor_resource_ops, rs_upsert, iters, IN_RAW);
+        bench_proc_yaml("resource upsert, logs, undecoded (no decode)",
+                        &otc_processor_resource_ops, rs_upsert, iters, IN_LOGS_RAW);
+        bench_proc_yaml("resource upsert, metrics, undecoded (no decode)",
+                        &otc_processor_resource_ops, rs_upsert, iters, IN_METRICS_RAW);
+    }
 
     if (wanted("dedup table")) {
         bench_table(1u << 20, 2u << 20);

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # run.sh - the end-to-end benchmark: builds Release into build-bench/ (if needed),
-# then puts the same OTLP/gRPC load through the receive-only and forward-only
-# reference servers and through otelc (pass-through, the full pipeline.yaml
-# chain, the same with gzip), runs the micro-benchmarks, and writes the
-# "End-to-end" section of bench/RESULTS.md and the chart bench/results.svg.
+# then
+#  - phase "e2e": puts the same OTLP/gRPC traces load through the receive-only and
+#    forward-only reference servers and through otelc (pass-through, the full
+#    pipeline.yaml chain, the same with gzip), profiles otelc, runs the
+#    micro-benchmarks, and writes the "End-to-end" section of bench/RESULTS.md and
+#    the chart bench/results.svg;
+#  - phase "signals": for each of SIGNALS, forward-only, otelc pass-through and
+#    otelc's full chain at FIXED_RATE requests/s, then the full chain unthrottled
+#    (with each thread's share of the process CPU) and the highest rate it takes
+#    with 0 refusals; writes the "Per signal" section of bench/RESULTS.md and the
+#    chart bench/results-signals.svg.
 # Usage: bench/run.sh        (environment overrides: see the defaults below)
 #        BASE_OTELC=/path/to/older/otelc bench/run.sh   also measures that binary's
 #        pass-through and full chain in the same run ("(base)" rows), for before/after ratios.
+#        PHASES=signals SIGNALS=logs DURATION=3 bench/run.sh   a short look at one signal.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,10 +32,22 @@ RESULTS=${RESULTS:-$SRC/bench/RESULTS.md}
 CHART=${CHART:-$SRC/bench/results.svg}
 RUN_DIR=${RUN_DIR:-$BUILD/bench-run-$(date +%Y%m%d-%H%M%S)}
 BASE_OTELC=${BASE_OTELC:-}       # an older otelc binary measured in the same run, or empty
+PHASES=${PHASES:-e2e signals}    # which parts to run: e2e, signals
+SIGNALS=${SIGNALS:-traces logs metrics} # signals of the "signals" phase
+FIXED_RATE=${FIXED_RATE:-2000}   # requests/s of the fixed-rate runs (x ITEMS items)
+SIGNAL_CONCURRENCY=${SIGNAL_CONCURRENCY:-32} # Export calls in flight in the "signals" phase
+SEARCH_DURATION=${SEARCH_DURATION:-4} # seconds of each step of the search for 0 refusals
+SEARCH_STEPS=${SEARCH_STEPS:-8}  # at most this many steps of -10% below the max rate
+CHART_SIGNALS=${CHART_SIGNALS:-$SRC/bench/results-signals.svg}
+SKIP_BUILD=${SKIP_BUILD:-0}      # 1: use the binaries already in BUILD_DIR as they are
 COMMAND_LINE="bench/run.sh${*:+ $*}"
-for v in BASE_OTELC BUILD_DIR JOBS DURATION CONCURRENCY ITEMS ATTRS ATTR_SIZE TRACES PROFILE PROFILE_SECONDS; do
+for v in BASE_OTELC BUILD_DIR JOBS DURATION CONCURRENCY ITEMS ATTRS ATTR_SIZE TRACES PROFILE PROFILE_SECONDS \
+         PHASES SIGNALS FIXED_RATE SIGNAL_CONCURRENCY SEARCH_DURATION SEARCH_STEPS SKIP_BUILD; do
     if printenv "$v" >/dev/null; then
-        COMMAND_LINE="$v=${!v} $COMMAND_LINE"
+        case ${!v} in
+            *" "*) COMMAND_LINE="$v='${!v}' $COMMAND_LINE" ;;
+            *) COMMAND_LINE="$v=${!v} $COMMAND_LINE" ;;
+        esac
     fi
 done
 
@@ -35,21 +55,36 @@ T0=$(date +%s)
 log() { printf '[run.sh %4ds] %s\n' "$(($(date +%s) - T0))" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+has_phase() { case " $PHASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+for ph in $PHASES; do
+    case $ph in e2e | signals) ;; *) die "PHASES: unknown phase $ph (e2e, signals)" ;; esac
+done
+for sig in $SIGNALS; do
+    case $sig in traces | logs | metrics) ;; *) die "SIGNALS: unknown signal $sig (traces, logs, metrics)" ;; esac
+done
+
 # ------------------------------------------------------------------ build
 BENCH_TARGETS="otelc otlp_loadgen baseline_receive baseline_forward bench_queue bench_decode"
 [ -f "$SRC/bench/bench_processors.c" ] && BENCH_TARGETS="$BENCH_TARGETS bench_processors"
-# configured every time: the source lists are globbed at configure time
-log "configuring a Release build in $BUILD"
-cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DOTC_BUILD_TESTS=OFF \
-    -DOTC_BUILD_BENCH=ON >"$BUILD.cmake.log" 2>&1 || die "cmake failed, see $BUILD.cmake.log"
-log "building $BENCH_TARGETS (-j$JOBS)"
-# shellcheck disable=SC2086
-cmake --build "$BUILD" -j"$JOBS" --target $BENCH_TARGETS >>"$BUILD.cmake.log" 2>&1 ||
-    die "build failed, see $BUILD.cmake.log"
+if [ "$SKIP_BUILD" = 1 ]; then
+    log "using the binaries in $BUILD as they are (SKIP_BUILD=1)"
+else
+    # configured every time: the source lists are globbed at configure time
+    log "configuring a Release build in $BUILD"
+    cmake -S "$SRC" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DOTC_BUILD_TESTS=OFF \
+        -DOTC_BUILD_BENCH=ON >"$BUILD.cmake.log" 2>&1 || die "cmake failed, see $BUILD.cmake.log"
+    log "building $BENCH_TARGETS (-j$JOBS)"
+    # shellcheck disable=SC2086
+    cmake --build "$BUILD" -j"$JOBS" --target $BENCH_TARGETS >>"$BUILD.cmake.log" 2>&1 ||
+        die "build failed, see $BUILD.cmake.log"
+fi
 OTELC=$BUILD/otelc
 LOADGEN=$BUILD/bench/loadgen/otlp_loadgen
 RECV=$BUILD/bench/baseline/baseline_receive
 FWD=$BUILD/bench/baseline/baseline_forward
+for exe in "$OTELC" "$LOADGEN" "$RECV" "$FWD"; do
+    [ -x "$exe" ] || die "$exe is missing"
+done
 
 if ! command -v gnuplot >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -164,36 +199,7 @@ measure() {
          "err_max=${err1:-0} err_half=${err2:-0} delivered=$delivered" >>"$ROWS"
 }
 
-# ------------------------------------------------------------------ sink
-SINK_PORT=$(free_port)
-"$RECV" --endpoint "127.0.0.1:$SINK_PORT" --stats "$RUN_DIR/sink.stats" 2>"$RUN_DIR/sink.log" &
-SINK_PID=$!
-PIDS+=("$SINK_PID")
-wait_port "$SINK_PORT" "$SINK_PID" || die "the receive-only server did not start"
-
-# 1. receive-only: the load generator talks to the sink itself.
-measure "receive-only" "$SINK_PID" "$SINK_PORT"
-sed -i '$ s/delivered=[0-9.]*/delivered=-/' "$ROWS"
-
-# 2. forward-only, plain and gzip.
-for mode in plain gzip; do
-    PORT=$(free_port)
-    extra=()
-    [ "$mode" = gzip ] && extra=(--gzip)
-    "$FWD" --endpoint "127.0.0.1:$PORT" --downstream "127.0.0.1:$SINK_PORT" "${extra[@]}" \
-        2>"$RUN_DIR/forward-$mode.log" &
-    P=$!
-    PIDS+=("$P")
-    wait_port "$PORT" "$P" || die "the forward-only server did not start"
-    if [ "$mode" = gzip ]; then
-        measure "forward-only gzip" "$P" "$PORT" --gzip
-    else
-        measure "forward-only" "$P" "$PORT"
-    fi
-    stop_pid "$P"
-done
-
-# 3. otelc configurations.
+# ------------------------------------------------------------------ otelc configurations
 cat >"$RUN_DIR/passthrough.yaml" <<EOF
 # otelc pass-through: OTLP/gRPC in, OTLP/gRPC out, no processors, no compression.
 receivers:
@@ -216,8 +222,13 @@ service:
       receivers: [otlp]
       exporters: [otlp]
 EOF
+# the same, one pipeline of each signal (phase "signals")
+for sig in traces metrics logs; do
+    sed "s/^    traces:\$/    $sig:/" "$RUN_DIR/passthrough.yaml" >"$RUN_DIR/passthrough-$sig.yaml"
+done
 CHAIN_FROM="bench/run.sh's own copy of the chain"
 if grep -q 'processors: \[memory_limiter, probabilistic_sampler, truncate, dedup, batch\]' "$SRC/pipeline.yaml" &&
+   [ "$(grep -c 'processors: \[memory_limiter, truncate, dedup, batch\]' "$SRC/pipeline.yaml")" = 2 ] &&
    grep -q '^    compression: gzip' "$SRC/pipeline.yaml" &&
    grep -q 'OTELC_EXPORTER' "$SRC/pipeline.yaml"; then
     CHAIN_FROM="the top-level pipeline.yaml (exporter otlp, sampling 100%)"
@@ -228,7 +239,7 @@ else
         f=$RUN_DIR/fullchain.yaml
         [ "$c" = gzip ] && f=$RUN_DIR/fullchain-gzip.yaml
         cat >"$f" <<EOF
-# otelc full chain: memory_limiter, probabilistic_sampler (100%), truncate, dedup, batch -> otlp.
+# otelc full chain: memory_limiter, probabilistic_sampler (100%, traces), truncate, dedup, batch -> otlp.
 receivers:
   otlp:
     protocols:
@@ -263,6 +274,14 @@ service:
       receivers: [otlp]
       processors: [memory_limiter, probabilistic_sampler, truncate, dedup, batch]
       exporters: [otlp]
+    metrics:
+      receivers: [otlp]
+      processors: [memory_limiter, truncate, dedup, batch]
+      exporters: [otlp]
+    logs:
+      receivers: [otlp]
+      processors: [memory_limiter, truncate, dedup, batch]
+      exporters: [otlp]
 EOF
     done
 fi
@@ -286,72 +305,205 @@ run_otelc() { # label config [loadgen args]
     measure "$label" "$P" "$PORT" "$@"
 }
 
-# Each base row runs right after the row it is compared with.
-[ -z "$BASE_OTELC" ] || [ -x "$BASE_OTELC" ] || die "BASE_OTELC=$BASE_OTELC is not an executable"
-run_otelc "otelc pass-through" "$RUN_DIR/passthrough.yaml"
-stop_pid "$P"
-if [ -n "$BASE_OTELC" ]; then
-    OTELC_BIN=$BASE_OTELC run_otelc "otelc pass-through (base)" "$RUN_DIR/passthrough.yaml"
-    stop_pid "$P"
-fi
-run_otelc "otelc full chain" "$RUN_DIR/fullchain.yaml"
-stop_pid "$P"
-if [ -n "$BASE_OTELC" ]; then
-    OTELC_BIN=$BASE_OTELC run_otelc "otelc full chain (base)" "$RUN_DIR/fullchain.yaml"
-    stop_pid "$P"
-fi
-run_otelc "otelc full chain gzip" "$RUN_DIR/fullchain-gzip.yaml" --gzip
-stop_pid "$P"
+# ------------------------------------------------------------------ sink
+SINK_PORT=$(free_port)
+"$RECV" --endpoint "127.0.0.1:$SINK_PORT" --stats "$RUN_DIR/sink.stats" 2>"$RUN_DIR/sink.log" &
+SINK_PID=$!
+PIDS+=("$SINK_PID")
+wait_port "$SINK_PORT" "$SINK_PID" || die "the receive-only server did not start"
 
-# profile name: perf on otelc ($P) for PROFILE_SECONDS under max-rate load.
-PROFILED=()
-profile() {
-    [ "$PROFILE" = perf ] && command -v perf >/dev/null 2>&1 || return 0
-    log "profiling otelc ($1) with perf for ${PROFILE_SECONDS}s at max rate"
-    "$LOADGEN" --endpoint "127.0.0.1:$PORT" "${LOAD_ARGS[@]}" --duration $((PROFILE_SECONDS + 2)) --quiet \
-        >"$RUN_DIR/profile-$1.load.txt" 2>&1 &
-    local lg=$!
-    sleep 1
-    if perf record -e cpu-clock -F 999 -p "$P" -o "$RUN_DIR/perf-$1.data" -- sleep "$PROFILE_SECONDS" \
-        >"$RUN_DIR/perf-$1.record.log" 2>&1; then
-        perf report -i "$RUN_DIR/perf-$1.data" --sort dso,symbol --stdio 2>/dev/null |
-            grep -E '^ +[0-9]' | sed -E 's/ +/ /g; s/( -)* *$//' | head -25 >"$RUN_DIR/profile-$1.txt" || true
-        perf report -i "$RUN_DIR/perf-$1.data" --sort dso --stdio 2>/dev/null |
-            grep -E '^ +[0-9]' | sed -E 's/ +/ /g; s/( -)* *$//' | head -8 >"$RUN_DIR/profile-$1-dso.txt" || true
-        PROFILED+=("$1")
-    else
-        log "perf record failed (see $RUN_DIR/perf-$1.record.log): no profile"
+# ------------------------------------------------------------------ phase e2e
+if has_phase e2e; then
+    # 1. receive-only: the load generator talks to the sink itself.
+    measure "receive-only" "$SINK_PID" "$SINK_PORT"
+    sed -i '$ s/delivered=[0-9.]*/delivered=-/' "$ROWS"
+
+    # 2. forward-only, plain and gzip.
+    for mode in plain gzip; do
+        PORT=$(free_port)
+        extra=()
+        [ "$mode" = gzip ] && extra=(--gzip)
+        "$FWD" --endpoint "127.0.0.1:$PORT" --downstream "127.0.0.1:$SINK_PORT" "${extra[@]}" \
+            2>"$RUN_DIR/forward-$mode.log" &
+        P=$!
+        PIDS+=("$P")
+        wait_port "$PORT" "$P" || die "the forward-only server did not start"
+        if [ "$mode" = gzip ]; then
+            measure "forward-only gzip" "$P" "$PORT" --gzip
+        else
+            measure "forward-only" "$P" "$PORT"
+        fi
+        stop_pid "$P"
+    done
+
+    # Each base row runs right after the row it is compared with.
+    [ -z "$BASE_OTELC" ] || [ -x "$BASE_OTELC" ] || die "BASE_OTELC=$BASE_OTELC is not an executable"
+    run_otelc "otelc pass-through" "$RUN_DIR/passthrough.yaml"
+    stop_pid "$P"
+    if [ -n "$BASE_OTELC" ]; then
+        OTELC_BIN=$BASE_OTELC run_otelc "otelc pass-through (base)" "$RUN_DIR/passthrough.yaml"
+        stop_pid "$P"
     fi
-    wait "$lg" || true
+    run_otelc "otelc full chain" "$RUN_DIR/fullchain.yaml"
+    stop_pid "$P"
+    if [ -n "$BASE_OTELC" ]; then
+        OTELC_BIN=$BASE_OTELC run_otelc "otelc full chain (base)" "$RUN_DIR/fullchain.yaml"
+        stop_pid "$P"
+    fi
+    run_otelc "otelc full chain gzip" "$RUN_DIR/fullchain-gzip.yaml" --gzip
+    stop_pid "$P"
+    if [ -n "$BASE_OTELC" ]; then
+        OTELC_BIN=$BASE_OTELC run_otelc "otelc full chain gzip (base)" "$RUN_DIR/fullchain-gzip.yaml" --gzip
+        stop_pid "$P"
+    fi
+
+    # profile name: perf on otelc ($P) for PROFILE_SECONDS under max-rate load.
+    PROFILED=()
+    profile() {
+        [ "$PROFILE" = perf ] && command -v perf >/dev/null 2>&1 || return 0
+        log "profiling otelc ($1) with perf for ${PROFILE_SECONDS}s at max rate"
+        "$LOADGEN" --endpoint "127.0.0.1:$PORT" "${LOAD_ARGS[@]}" --duration $((PROFILE_SECONDS + 2)) --quiet \
+            >"$RUN_DIR/profile-$1.load.txt" 2>&1 &
+        local lg=$!
+        sleep 1
+        if perf record -e cpu-clock -F 999 -p "$P" -o "$RUN_DIR/perf-$1.data" -- sleep "$PROFILE_SECONDS" \
+            >"$RUN_DIR/perf-$1.record.log" 2>&1; then
+            perf report -i "$RUN_DIR/perf-$1.data" --sort dso,symbol --stdio 2>/dev/null |
+                grep -E '^ +[0-9]' | sed -E 's/ +/ /g; s/( -)* *$//' | head -25 >"$RUN_DIR/profile-$1.txt" || true
+            perf report -i "$RUN_DIR/perf-$1.data" --sort dso --stdio 2>/dev/null |
+                grep -E '^ +[0-9]' | sed -E 's/ +/ /g; s/( -)* *$//' | head -8 >"$RUN_DIR/profile-$1-dso.txt" || true
+            PROFILED+=("$1")
+        else
+            log "perf record failed (see $RUN_DIR/perf-$1.record.log): no profile"
+        fi
+        wait "$lg" || true
+    }
+
+    # Idle RSS of otelc with the full chain (started, 2 s, no load), then its profile.
+    start_otelc idle "$RUN_DIR/fullchain.yaml"
+    sleep 2
+    OTELC_IDLE_KIB=$(status_kib "$P" VmRSS)
+    profile full-chain
+    stop_pid "$P"
+    start_otelc profile-passthrough "$RUN_DIR/passthrough.yaml"
+    profile pass-through
+    stop_pid "$P"
+
+    # ------------------------------------------------------------------ micro-benchmarks
+    MICRO=$RUN_DIR/micro.txt
+    : >"$MICRO"
+    for b in bench_queue bench_decode bench_processors; do
+        exe=$BUILD/bench/$b
+        [ -x "$exe" ] || continue
+        log "micro-benchmark $b"
+        {
+            echo "\$ $b"
+            timeout 300 "$exe" 2>&1 || echo "($b exited with status $?)"
+            echo
+        } >>"$MICRO"
+    done
+
+fi
+
+# ------------------------------------------------------------------ phase signals
+# Rows of the "Per signal" section, as key=value fields (see bench/signals_report.py).
+SIG_ROWS=$RUN_DIR/signals.txt
+: >"$SIG_ROWS"
+
+thread_ticks() { # pid: "tid<TAB>utime+stime<TAB>comm" for each of its threads
+    local t st comm
+    local -a f
+    for t in /proc/"$1"/task/*; do
+        st=$(cat "$t/stat" 2>/dev/null) || continue
+        comm=${st#*(}
+        comm=${comm%)*}
+        read -r -a f <<<"${st##*) }"
+        printf '%s\t%s\t%s\n' "${t##*/}" "$((f[11] + f[12]))" "$comm"
+    done
 }
 
-# Idle RSS of otelc with the full chain (started, 2 s, no load), then its profile.
-start_otelc idle "$RUN_DIR/fullchain.yaml"
-sleep 2
-OTELC_IDLE_KIB=$(status_kib "$P" VmRSS)
-profile full-chain
-stop_pid "$P"
-start_otelc profile-passthrough "$RUN_DIR/passthrough.yaml"
-profile pass-through
-stop_pid "$P"
+# measure_signal SIGNAL SETUP KIND PID PORT RATE SECONDS [THREADS_TAG]: one load run
+# at RATE requests/s (0 = unthrottled); appends a row to SIG_ROWS and prints the
+# requests/s reached. With THREADS_TAG, snapshots of every thread's CPU before and
+# after go to $RUN_DIR/threads-THREADS_TAG.{before,after}.
+measure_signal() {
+    local sig=$1 setup=$2 kind=$3 pid=$4 port=$5 rate=$6 secs=$7 threads=${8:-}
+    local out c0 c1 ok items cpu refused errors
+    out=$RUN_DIR/signal-$sig-$setup-$kind-$rate.txt
+    [ -z "$threads" ] || thread_ticks "$pid" >"$RUN_DIR/threads-$threads.before"
+    c0=$(cpu_ticks "$pid")
+    "$LOADGEN" --endpoint "127.0.0.1:$port" --signal "$sig" "${SIG_LOAD_ARGS[@]}" \
+        --rate "$rate" --duration "$secs" >"$out" 2>"${out%.txt}.progress" || true
+    sleep 1 # let batches still in the pipeline leave
+    kill -0 "$pid" 2>/dev/null || die "$sig $setup: the server under test exited during the run (logs in $RUN_DIR)"
+    c1=$(cpu_ticks "$pid")
+    [ -z "$threads" ] || thread_ticks "$pid" >"$RUN_DIR/threads-$threads.after"
+    grep -q '^RESULT .*ok=' "$out" || die "$sig $setup: the load generator failed, see $out"
+    ok=$(result_field "$out" ok)
+    items=$((ok * ITEMS))
+    refused=$(result_field "$out" status_UNAVAILABLE)
+    errors=$(result_field "$out" errors)
+    cpu=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" -v n="$items" \
+        'BEGIN {printf "%.3f", (n > 0 ? (b - a) / t / (n / 1e6) : 0)}')
+    echo "signal=$sig setup=$setup kind=$kind rate=$rate items_s=$(result_field "$out" items_per_s)" \
+         "cpu_m=$cpu ticks=$((c1 - c0)) ok=$ok refused=${refused:-0} errors=${errors:-0}" \
+         "p99=$(result_field "$out" p99_ms) bytes_per_req=$(result_field "$out" bytes_per_request)" \
+         "items_per_req=$(result_field "$out" items_per_request) req_s=$(result_field "$out" req_per_s)" >>"$SIG_ROWS"
+    log "$sig $setup $kind ($([ "$rate" = 0 ] && echo unthrottled || echo "$rate req/s")):" \
+        "$(result_field "$out" items_per_s) items/s," \
+        "$cpu CPU-s per M items, ${refused:-0} refused, ${errors:-0} errors"
+    LAST_REQ_S=$(result_field "$out" req_per_s)
+    LAST_ERRORS=${errors:-0}
+}
+
+# signal_phase SIGNAL: forward-only, pass-through and full chain at FIXED_RATE; the
+# full chain unthrottled with per-thread CPU; then -10% steps until 0 refusals.
+signal_phase() {
+    local sig=$1 max k rate
+    PORT=$(free_port)
+    "$FWD" --endpoint "127.0.0.1:$PORT" --downstream "127.0.0.1:$SINK_PORT" \
+        2>"$RUN_DIR/forward-$sig.log" &
+    P=$!
+    PIDS+=("$P")
+    wait_port "$PORT" "$P" || die "the forward-only server did not start"
+    sleep 1
+    measure_signal "$sig" forward fixed "$P" "$PORT" "$FIXED_RATE" "$DURATION"
+    stop_pid "$P"
+
+    start_otelc "passthrough-$sig" "$RUN_DIR/passthrough-$sig.yaml"
+    sleep 1
+    measure_signal "$sig" passthrough fixed "$P" "$PORT" "$FIXED_RATE" "$DURATION"
+    stop_pid "$P"
+
+    start_otelc "fullchain-$sig" "$RUN_DIR/fullchain.yaml"
+    sleep 1
+    measure_signal "$sig" full fixed "$P" "$PORT" "$FIXED_RATE" "$DURATION"
+    sleep 1
+    measure_signal "$sig" full max "$P" "$PORT" 0 "$DURATION" "$sig"
+    max=$LAST_REQ_S
+    if [ "$LAST_ERRORS" != 0 ]; then
+        for k in $(seq 1 "$SEARCH_STEPS"); do
+            rate=$(awk -v m="$max" -v k="$k" 'BEGIN {printf "%.0f", m * 0.9 ^ k}')
+            [ "$rate" -gt 0 ] || break
+            sleep 1
+            measure_signal "$sig" full search "$P" "$PORT" "$rate" "$SEARCH_DURATION"
+            [ "$LAST_ERRORS" != 0 ] || break
+        done
+    fi
+    stop_pid "$P"
+}
+
+if has_phase signals; then
+    SIG_LOAD_ARGS=(--items "$ITEMS" --attrs "$ATTRS" --attr-size "$ATTR_SIZE" --distinct-traces "$TRACES"
+                   --concurrency "$SIGNAL_CONCURRENCY")
+    for sig in $SIGNALS; do
+        signal_phase "$sig"
+    done
+fi
 stop_pid "$SINK_PID"
 
-# ------------------------------------------------------------------ micro-benchmarks
-MICRO=$RUN_DIR/micro.txt
-: >"$MICRO"
-for b in bench_queue bench_decode bench_processors; do
-    exe=$BUILD/bench/$b
-    [ -x "$exe" ] || continue
-    log "micro-benchmark $b"
-    {
-        echo "\$ $b"
-        timeout 300 "$exe" 2>&1 || echo "($b exited with status $?)"
-        echo
-    } >>"$MICRO"
-done
-
 # ------------------------------------------------------------------ report
-log "writing $RESULTS and $CHART"
+log "writing $RESULTS and the charts"
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
 CPU_MODEL=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 CPU_MHZ=$(awk -F': ' '/^cpu MHz/{printf "%.0f MHz", $2; exit}' /proc/cpuinfo)
@@ -369,8 +521,41 @@ if [ -n "$BASE_OTELC" ]; then
     base_src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$(dirname "$BASE_OTELC")/CMakeCache.txt" 2>/dev/null)
     BASE_VERSION="commit $(git -C "${base_src:-/nonexistent}" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 fi
-BYTES_PER_REQ=$(result_field "$RUN_DIR/receive_only.max.txt" bytes_per_request)
+# replace_section FILE HEADING [AFTER]: put the section in FILE in place of the
+# RESULTS.md section "## HEADING" (other sections are kept); a new section goes
+# after the section "## AFTER" if there is one, else at the end.
+replace_section() {
+    /usr/bin/python3 - "$RESULTS" "$1" "$2" "${3:-}" <<'PYEOF'
+import os, sys
+path, section, heading, after = sys.argv[1], open(sys.argv[2]).read(), sys.argv[3], sys.argv[4]
+text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\n"
+lines = text.splitlines(keepends=True)
+def find(h):
+    start = next((i for i, l in enumerate(lines) if l.rstrip() == "## " + h), None)
+    if start is None:
+        return None, None
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return start, end
+start, end = find(heading)
+if start is None and after:
+    _, at = find(after)
+    if at is not None:
+        start = end = at
+if start is None:
+    if not text.endswith("\n\n"):
+        text += "\n" if text.endswith("\n") else "\n\n"
+    text += section
+else:
+    section = section.rstrip("\n") + "\n"
+    text = "".join(lines[:start]) + section + ("\n" if end < len(lines) else "") + "".join(lines[end:])
+open(path, "w").write(text)
+PYEOF
+}
+
 ELAPSED=$(($(date +%s) - T0))
+# The "End-to-end" report (the body is not indented: it holds here-documents).
+if has_phase e2e; then
+BYTES_PER_REQ=$(result_field "$RUN_DIR/receive_only.max.txt" bytes_per_request)
 
 # chart data: "label" CPU-s per M items, thousand items/s
 : >"$RUN_DIR/chart.dat"
@@ -503,6 +688,27 @@ w("| RSS <= 128 MiB at the max rate (full chain, default queues) | %s MiB | %s |
 p = f(full.get("p99_half"))
 w("| p99 Export latency <= 5 ms at half the max rate (full chain) | %s ms | %s |" % (p if p is not None else "-", verdict(p is not None and p <= 5)))
 w("")
+# What gzip adds to the full chain (CPU-s per M spans, gzip minus none), this
+# build against the base binary's, both measured in this run.
+def gz_cost(suffix, key):
+    a, b = f(by.get("otelc full chain gzip" + suffix, {}).get(key)), f(by.get("otelc full chain" + suffix, {}).get(key))
+    return a - b if a is not None and b is not None else None
+w("### What gzip on the exporter adds to the full chain")
+w("")
+w("| build | at max rate (CPU-s per M spans) | at half rate |")
+w("|---|---|---|")
+cost = {}
+for label, suffix in (("this build", ""), ("base", " (base)")):
+    cm, ch = gz_cost(suffix, "cpu_m"), gz_cost(suffix, "cpu_h")
+    cost[label] = (cm, ch)
+    if cm is not None or ch is not None:
+        w("| %s | %s | %s |" % (label, "%.3f" % cm if cm is not None else "-", "%.3f" % ch if ch is not None else "-"))
+tb, bs = cost.get("this build", (None, None)), cost.get("base", (None, None))
+if bs[0] and bs[1] and tb[0] is not None and tb[1] is not None:
+    w("")
+    w("This build's gzip cost is %.2fx the base's at the max rate and %.2fx at half rate "
+      "(issue 14: at most half, 0.50x)." % (tb[0] / bs[0], tb[1] / bs[1]))
+w("")
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
 PYEOF
 
@@ -534,20 +740,65 @@ PYEOF
     echo
 } >>"$SECTION"
 
-/usr/bin/python3 - "$RESULTS" "$SECTION" <<'PYEOF'
-import os, re, sys
-path, section = sys.argv[1], open(sys.argv[2]).read()
-text = open(path).read() if os.path.exists(path) else "# Benchmark results\n\n"
-lines = text.splitlines(keepends=True)
-start = next((i for i, l in enumerate(lines) if l.rstrip() == "## End-to-end"), None)
-if start is None:
-    if not text.endswith("\n\n"):
-        text += "\n" if text.endswith("\n") else "\n\n"
-    text += section
-else:
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    text = "".join(lines[:start]) + section + ("\n" if end < len(lines) else "") + "".join(lines[end:])
-open(path, "w").write(text)
-PYEOF
+replace_section "$SECTION" "End-to-end"
 sed -n '1,/^### Targets/p' "$SECTION" | grep '^|' >&2 || true
-log "done in $(($(date +%s) - T0)) s: $RESULTS, $CHART"
+fi
+
+# The "Per signal" report (the body is not indented: it holds here-documents).
+if has_phase signals; then
+SECTION=$RUN_DIR/per-signal.md
+FIXED_ITEMS_S=$(awk -v r="$FIXED_RATE" -v n="$ITEMS" 'BEGIN {printf "%.0f", r * n}')
+cat >"$RUN_DIR/per-signal-header.md" <<EOF
+## Per signal
+
+Written by \`bench/run.sh\` (its phase "signals"); re-run it to refresh this section (other sections are kept).
+
+- **Command:** \`$COMMAND_LINE\` (source \`$SRC\` at commit $COMMIT; build \`$BUILD\`, Release), $DATE, took ${ELAPSED} s in all.
+- **Machine:** $CPU_MODEL, $CPU_MHZ, nproc = $NPROC, $MEM RAM, Linux $KERNEL; load average at the end: $LOADAVG.
+  The load generator and the sink run on the same $NPROC cores as the process under test: the
+  **ratios within one run** are the figures to compare.
+- **Load:** \`otlp_loadgen --signal S\`, $ITEMS items per request (spans, log records or sum data
+  points), $ATTRS string attributes per item ($ATTR_SIZE-byte values), $TRACES trace ids per request
+  (traces, logs), fresh ids (metrics: timestamps) on every request, $SIGNAL_CONCURRENCY calls in flight on one
+  connection. **Fixed rate:** $FIXED_RATE requests/s ($FIXED_ITEMS_S items/s) for ${DURATION} s. **Max rate:**
+  unthrottled for ${DURATION} s. **Highest rate with 0 refusals:** ${SEARCH_DURATION} s runs at 90%, 81%, ... of
+  the requests/s answered OK at the max rate (at most $SEARCH_STEPS steps), down to the first with no
+  error; not searched when the max-rate run had none.
+- **Setups:** forward-only = \`bench/baseline/baseline_forward\` (no decoding). otelc pass-through =
+  one pipeline of the signal, otlp receiver -> otlp exporter, no processors. otelc full chain =
+  $CHAIN_FROM, all three pipelines: traces = memory_limiter,
+  probabilistic_sampler at 100%, truncate, dedup, batch; metrics and logs = memory_limiter,
+  truncate, dedup, batch (otelcol's probabilistic_sampler takes traces and logs; pipeline.yaml
+  samples traces only); otlp exporter without compression. Each setup is a fresh process; the
+  full chain's fixed-rate, max-rate and search runs share one. The downstream of all is
+  \`bench/baseline/baseline_receive\`.
+- **Columns:** CPU = utime+stime of the process under test (\`/proc/PID/stat\`) over the run and
+  1 s after it, per million items answered OK. Refused = UNAVAILABLE answers (the load generator
+  does not retry); other errors = any other status but OK.
+EOF
+/usr/bin/python3 "$SRC/bench/signals_report.py" "$SIG_ROWS" "$RUN_DIR" "$RUN_DIR/per-signal-header.md" \
+    "$SECTION" "$RUN_DIR/chart-signals.dat" || die "bench/signals_report.py failed"
+if command -v gnuplot >/dev/null 2>&1; then
+    gnuplot <<EOF || log "gnuplot failed: no per-signal chart"
+set terminal svg size 900,480 dynamic font "sans,11" background "#ffffff"
+set output "$CHART_SIGNALS"
+set title "CPU per item, $FIXED_ITEMS_S items/s asked, by signal ($DATE, $NPROC shared cores)"
+set datafile missing "-"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set xtics scale 0
+set ylabel "CPU-seconds per million items (lower is better)"
+set yrange [0:*]
+set grid ytics
+set key outside top center horizontal
+plot "$RUN_DIR/chart-signals.dat" using 2:xtic(1) title "forward-only" lc rgb "#8fb3d9", \
+     "" using 3 title "otelc pass-through" lc rgb "#3b6ea8", \
+     "" using 4 title "otelc full chain" lc rgb "#e0a030"
+EOF
+fi
+replace_section "$SECTION" "Per signal" "End-to-end"
+grep '^|' "$SECTION" | grep -v '^|---' >&2 || true
+fi
+log "done in $(($(date +%s) - T0)) s: $RESULTS"

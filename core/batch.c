@@ -282,12 +282,42 @@ int otc_batch_on_release(struct otc_batch *b, void (*fn)(void *), void *arg)
     return OTC_OK;
 }
 
+#define SOLE_DEPTH 4 /* a batching stage's request, a copy, the received request */
+
+static void sole_releases(struct otc_batch *b, unsigned depth,
+                          void (*visit)(void *ctx, void (*fn)(void *), void *arg), void *ctx)
+{
+    for (struct otc_batch_release *r = b->releases; r; r = r->next) {
+        visit(ctx, r->fn, r->arg);
+    }
+    if (depth == SOLE_DEPTH) {
+        return;
+    }
+    for (struct otc_batch_child *c = b->children; c; c = c->next) {
+        /* acquire: pairs with the acq_rel unref of a holder that let go of c */
+        if (atomic_load_explicit(&c->b->refs, memory_order_acquire) == 1) {
+            sole_releases(c->b, depth + 1, visit, ctx);
+        }
+    }
+}
+
+void otc_batch_sole_releases(struct otc_batch *b,
+                             void (*visit)(void *ctx, void (*fn)(void *), void *arg), void *ctx)
+{
+    if (b->durable) {
+        sole_releases(b, 0, visit, ctx);
+    }
+}
+
 /* copy takes the place of the caller's reference to b: a durable b is adopted
  * by it (its release hooks run once the copy is delivered and freed),
  * any other b is released. NULL, with b released, when copy is NULL or the
  * adoption fails. */
 static struct otc_batch *batch_replace(struct otc_batch *b, struct otc_batch *copy)
 {
+    if (copy) {
+        copy->skip_exporters = b->skip_exporters;
+    }
     if (copy && b->durable) {
         copy->durable = true;
         if (otc_batch_adopt(copy, b) != OTC_OK) { /* releases b */
@@ -345,5 +375,32 @@ struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep,
     out->raw = dst;
     out->raw_len = n;
     out->items = kept;
+    return out == b ? b : batch_replace(b, out);
+}
+
+struct otc_batch *otc_batch_rewrite(struct otc_batch *b, size_t len,
+                                    size_t (*write)(void *arg, const struct otc_batch *b,
+                                                    uint8_t *dst),
+                                    void *arg)
+{
+    struct otc_batch *out = b;
+    uint8_t *dst;
+    size_t n;
+
+    if (atomic_load_explicit(&b->refs, memory_order_acquire) == 1) {
+        dst = otc_arena_alloc(&b->arena, len ? len : 1);
+    } else if ((out = otc_batch_alloc_raw(b->signal, len, &dst))) {
+        out->received_ns = b->received_ns;
+        out->items = b->items;
+    }
+    if (!out || !dst || (n = write(arg, b, dst)) == SIZE_MAX || n > len) {
+        if (out != b) {
+            otc_batch_unref(out);
+        }
+        otc_batch_unref(b);
+        return NULL;
+    }
+    out->raw = dst;
+    out->raw_len = n;
     return out == b ? b : batch_replace(b, out);
 }

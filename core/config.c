@@ -721,6 +721,12 @@ static int apply_node(struct otc_yaml *y, yaml_node_t *node, const char *prefix,
             *(const void **)((char *)owner + e->offset) = val;
             continue;
         }
+        if (e && (e->type == OTC_CFG_LIST || e->type == OTC_CFG_ANY)) {
+            if (otc_config_apply_value(y, val, what, key, e, owner, d) != OTC_OK) {
+                rc = OTC_EINVAL;
+            }
+            continue;
+        }
         if (e && e->type == OTC_CFG_SECTION) {
             *(bool *)((char *)owner + e->offset) = true;
             if (otc_yaml_is_null(val)) {

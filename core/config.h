@@ -79,5 +79,9 @@ int otc_config_apply(struct otc_yaml *y, yaml_node_t *node, const char *what,
  * whole key, as when the node is reached through an OTC_CFG_MAP row. */
 int otc_config_apply_at(struct otc_yaml *y, yaml_node_t *node, const char *what, const char *key,
                         const struct otc_config_entry *map, void *ctx, struct otc_diag *d);
+/* config_list.c: apply an OTC_CFG_LIST or OTC_CFG_ANY entry e of ctx from val
+ * (at dotted key below what); errors are added to d. */
+int otc_config_apply_value(struct otc_yaml *y, yaml_node_t *val, const char *what, const char *key,
+                           const struct otc_config_entry *e, void *ctx, struct otc_diag *d);
 
 #endif

@@ -4,6 +4,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,18 @@ int otc_config_map_set(const struct otc_config_entry *e, void *ctx, const char *
         snprintf(err, errlen, "expected a %s, got a scalar",
                  e->type == OTC_CFG_STRMAP ? "mapping" : "sequence");
         return OTC_EINVAL;
+    case OTC_CFG_LIST:
+        snprintf(err, errlen, "expected a sequence of mappings, got a scalar");
+        return OTC_EINVAL;
+    case OTC_CFG_ANY: {
+        struct otc_cfg_value *v = FIELD(ctx, e, struct otc_cfg_value);
+        otc_cfg_value_free(v);
+        if (otc_cfg_value_scalar(v, text, false) != OTC_OK) {
+            snprintf(err, errlen, "out of memory");
+            return OTC_ENOMEM;
+        }
+        return OTC_OK;
+    }
     case OTC_CFG_NODE:
         break; /* only the YAML walk (config.c) sets a node */
     }
@@ -277,7 +290,16 @@ static void free_strv(char **v, size_t n)
 void otc_config_map_free(const struct otc_config_entry *map, void *ctx)
 {
     for (const struct otc_config_entry *e = map; e && e->key; e++) {
-        if (e->type == OTC_CFG_STR) {
+        if (e->type == OTC_CFG_LIST) {
+            struct otc_cfg_list *l = FIELD(ctx, e, struct otc_cfg_list);
+            for (size_t i = 0; i < l->n; i++) {
+                otc_config_map_free(otc_cfg_sub_of(e)->map, (char *)l->v + i * otc_cfg_sub_of(e)->size);
+            }
+            free(l->v);
+            memset(l, 0, sizeof(*l));
+        } else if (e->type == OTC_CFG_ANY) {
+            otc_cfg_value_free(FIELD(ctx, e, struct otc_cfg_value));
+        } else if (e->type == OTC_CFG_STR) {
             char **slot = FIELD(ctx, e, char *);
             free(*slot);
             *slot = NULL;
@@ -376,3 +398,144 @@ void otc_strmap_free(struct otc_strmap *m)
     memset(m, 0, sizeof(*m));
 }
 
+
+/* ------------------------------------------------------------ typed values */
+
+/* YAML 1.2 core schema floats as Go's YAML decoder reads them. */
+static bool yaml_float(const char *s, double *out)
+{
+    const char *p = s;
+    bool digits = false;
+
+    if (!strcmp(s, ".inf") || !strcmp(s, ".Inf") || !strcmp(s, ".INF") || !strcmp(s, "+.inf") ||
+        !strcmp(s, "+.Inf") || !strcmp(s, "+.INF")) {
+        *out = INFINITY;
+        return true;
+    }
+    if (!strcmp(s, "-.inf") || !strcmp(s, "-.Inf") || !strcmp(s, "-.INF")) {
+        *out = -INFINITY;
+        return true;
+    }
+    if (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN")) {
+        *out = NAN;
+        return true;
+    }
+    if (*p == '-' || *p == '+') {
+        p++;
+    }
+    while (isdigit((unsigned char)*p)) {
+        p++;
+        digits = true;
+    }
+    if (*p == '.') {
+        p++;
+        while (isdigit((unsigned char)*p)) {
+            p++;
+            digits = true;
+        }
+    }
+    if (!digits) {
+        return false;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '-' || *p == '+') {
+            p++;
+        }
+        if (!isdigit((unsigned char)*p)) {
+            return false;
+        }
+        while (isdigit((unsigned char)*p)) {
+            p++;
+        }
+    }
+    if (*p) {
+        return false;
+    }
+    *out = strtod(s, NULL);
+    return true;
+}
+
+/* Go's strconv.ParseInt(s, 0, 64): sign, then 0x / 0o / 0b / 0 (octal) or decimal. */
+static bool yaml_int(const char *s, int64_t *out)
+{
+    const char *p = s;
+    bool neg = false;
+    int base = 10;
+    unsigned long long v = 0;
+
+    if (*p == '-' || *p == '+') {
+        neg = *p++ == '-';
+    }
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+    } else if (p[0] == '0' && (p[1] == 'o' || p[1] == 'O')) {
+        base = 8;
+        p += 2;
+    } else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B')) {
+        base = 2;
+        p += 2;
+    } else if (p[0] == '0' && p[1]) {
+        base = 8;
+        p++;
+    }
+    if (!*p) {
+        return false;
+    }
+    for (; *p; p++) {
+        int d = isdigit((unsigned char)*p) ? *p - '0'
+                : isxdigit((unsigned char)*p) ? tolower((unsigned char)*p) - 'a' + 10 : 99;
+        if (d >= base || v > (ULLONG_MAX - (unsigned)d) / (unsigned)base) {
+            return false;
+        }
+        v = v * (unsigned)base + (unsigned)d;
+    }
+    if (neg ? v > (unsigned long long)INT64_MAX + 1 : v > (unsigned long long)INT64_MAX) {
+        return false;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return true;
+}
+
+int otc_cfg_value_scalar(struct otc_cfg_value *v, const char *s, bool quoted)
+{
+    memset(v, 0, sizeof(*v));
+    if (!quoted) {
+        if (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
+            !strcmp(s, "NULL")) {
+            return OTC_OK; /* OTC_VAL_NONE */
+        }
+        if (otc_parse_bool(s, &v->b) == OTC_OK) {
+            v->kind = OTC_VAL_BOOL;
+            return OTC_OK;
+        }
+        if (yaml_int(s, &v->i)) {
+            v->kind = OTC_VAL_INT;
+            return OTC_OK;
+        }
+        if (yaml_float(s, &v->d)) {
+            v->kind = OTC_VAL_DOUBLE;
+            return OTC_OK;
+        }
+    }
+    if (!(v->s = strdup(s))) {
+        return OTC_ENOMEM;
+    }
+    v->kind = OTC_VAL_STR;
+    return OTC_OK;
+}
+
+void otc_cfg_value_free(struct otc_cfg_value *v)
+{
+    for (size_t i = 0; v->items && i < v->n; i++) {
+        otc_cfg_value_free(&v->items[i]);
+        if (v->keys) {
+            free(v->keys[i]);
+        }
+    }
+    free(v->items);
+    free(v->keys);
+    free(v->s);
+    memset(v, 0, sizeof(*v));
+}

@@ -78,6 +78,11 @@ int otc_engine_telemetry_register(struct otc_engine *e)
     }
     for (size_t i = 0; i < e->n_pipelines && rc == OTC_OK; i++) {
         struct otc_pipeline *p = &e->pipelines[i];
+        struct otc_telemetry_pipeline q = {p->id, &p->queued_bytes, p->queue_max_bytes, &p->queue_refused};
+        rc = otc_telemetry_add_pipeline(&e->telemetry, &q);
+    }
+    for (size_t i = 0; i < e->n_pipelines && rc == OTC_OK; i++) {
+        struct otc_pipeline *p = &e->pipelines[i];
         for (size_t k = 0; p->wal && k < p->n_exporters && rc == OTC_OK; k++) {
             struct otc_exporter_rt *rt = p->exporters[k];
             if (rt->set.storage) {
@@ -212,10 +217,10 @@ void otc_engine_stop(struct otc_engine *e)
     }
     for (size_t i = 0; i < e->n_pipelines; i++) {
         struct otc_pipeline *p = &e->pipelines[i];
-        if (p->thread_started) {
-            join_with_deadline(e, p->thread, deadline);
-            p->thread_started = false;
+        for (unsigned w = 0; w < p->n_started; w++) {
+            join_with_deadline(e, p->threads[w], deadline);
         }
+        p->n_started = 0;
         for (size_t k = 0; k < p->n_processors; k++) {
             otc_instance_shutdown(&p->processors[k]);
         }

@@ -184,6 +184,17 @@ static void exporter_drop(struct otc_exporter_rt *rt, atomic_uint_fast64_t *caus
     }
 }
 
+/* rt is done with b for good: sent, or dropped (what it counts in sent or
+ * send_failed, not what shutdown_timeout cut short). When b left a pipeline
+ * with a log and several exporters, the log notes the records b alone
+ * carries as delivered to rt, so a replay after a crash leaves rt out. */
+static void export_done(struct otc_exporter_rt *rt, struct otc_batch *b)
+{
+    if (b->fanout_log) {
+        otc_wal_batch_done_by(b->fanout_log, b, rt->wal_key);
+    }
+}
+
 static uint64_t exporter_seed(void)
 {
     static atomic_uint_fast64_t seq;
@@ -248,6 +259,7 @@ static bool export_settle(struct otc_exporter_rt *rt, struct otc_engine *e, stru
                              reason, held_note(note, sizeof(note), held));
             }
         }
+        export_done(rt, t->b);
         return true;
     }
     if (atomic_load(&e->abort)) { /* the call was cut short at the deadline */
@@ -256,11 +268,13 @@ static bool export_settle(struct otc_exporter_rt *rt, struct otc_engine *e, stru
     }
     if (rc != OTC_EIO) {
         exporter_drop(rt, rt->stats.permanent_items, s, items, "permanent error", reason);
+        export_done(rt, t->b);
         return true;
     }
     if (!rt->set.retry_enabled) {
         exporter_drop(rt, rt->stats.permanent_items, s, items,
                       "export failed (retry_on_failure disabled)", reason);
+        export_done(rt, t->b);
         return true;
     }
     wait = otc_backoff_next(&t->bo, &rt->set);
@@ -274,6 +288,7 @@ static bool export_settle(struct otc_exporter_rt *rt, struct otc_engine *e, stru
         snprintf(why, sizeof(why), "retry_on_failure.max_elapsed_time reached after %u attempts in %.1fs",
                  t->attempt, (double)(now - t->start) / 1e9);
         exporter_drop(rt, rt->stats.exhausted_items, s, items, why, reason);
+        export_done(rt, t->b);
         return true;
     }
     atomic_fetch_add(&rt->stats.retries, 1);
@@ -348,6 +363,7 @@ static bool export_sent(struct otc_exporter_rt *rt, struct export_try *t, int rc
         /* cannot happen: the retry queue has a place for every slot */
         exporter_drop(rt, rt->stats.permanent_items, t->b->signal, t->b->items,
                       "permanent error", "no room in the retry queue");
+        export_done(rt, t->b);
     }
     export_slot_free(rt, t);
     return false;
@@ -396,6 +412,7 @@ static void exporter_pump(struct otc_exporter_rt *rt)
             exporter_drop(rt, rt->stats.permanent_items, ((struct otc_batch *)b)->signal,
                           ((struct otc_batch *)b)->items, "permanent error",
                           otc_strerror(OTC_ENOMEM));
+            export_done(rt, b);
             otc_batch_unref(b);
             atomic_fetch_sub(&rt->in_flight, 1);
             continue;
@@ -504,6 +521,7 @@ int otc_exporter_start(struct otc_engine *e, struct otc_exporter_rt *rt)
     int64_t qsize = rt->set.queue_enabled ? rt->set.queue_size : 1;
     int rc;
 
+    rt->wal_key = otc_wal_exporter_key(rt->ins.id);
     if ((rc = otc_queue_init(&rt->queue, (unsigned)qsize)) != OTC_OK) {
         return rc;
     }

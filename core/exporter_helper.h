@@ -85,6 +85,8 @@ struct otc_exporter_rt {
     atomic_uint                  drop_log_n;     /* drop lines written in that second */
     atomic_uint_fast64_t         drop_log_held;  /* drop lines held back since the last one */
     bool                         used;
+    uint64_t                     wal_key;   /* otc_wal_exporter_key(ins.id): names it in
+                                               the persistent queues' progress */
 };
 
 /* The exporter helper option table (timeout, sending_queue, retry_on_failure). */

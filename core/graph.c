@@ -4,12 +4,14 @@
  * also `otelc validate`'s description. Main thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
 #include "instance.h"
+#include "otc/otc_sysinfo.h"
 #include "persistent_queue.h"
 
 static const char *const section_names[] = {"receivers", "processors", "exporters", "extensions"};
@@ -345,6 +347,10 @@ static int pipeline_list(struct otc_engine *e, struct otc_yaml *y, struct otc_pi
             rc = OTC_EINVAL;
         } else if (ins) {
             ins->signals |= OTC_SIG_BIT(p->signal);
+            if (kind == OTC_PROCESSOR &&
+                otc_instance_validate_signal(ins, p->signal, y, def, d) != OTC_OK) {
+                rc = OTC_EINVAL;
+            }
         }
     }
     return rc;
@@ -360,6 +366,68 @@ static int add_feed(struct otc_instance *r, struct otc_pipeline *p)
     }
     r->feeds[s] = grown;
     r->feeds[s][r->n_feeds[s]++] = p;
+    return OTC_OK;
+}
+
+/* service.pipelines.<id>.queue (otelc's own): the byte budget of the queue
+ * in front of the pipeline's worker, in memory the waiting requests hold. By default 1/16 of the memory the
+ * process may use, within 4 and 64 MiB. */
+struct pipeline_queue_cfg {
+    uint64_t max_bytes;
+};
+
+static const struct otc_config_entry pipeline_queue_map[] = {
+    {OTC_CFG_SIZE, "max_bytes", "0", offsetof(struct pipeline_queue_cfg, max_bytes), 0, 0, 0, NULL,
+     "memory the requests waiting in the pipeline's queue may hold before receivers answer "
+     "UNAVAILABLE; 0: 1/16 of the memory limit (cgroup or MemTotal), within 4 and 64 MiB"},
+    {0},
+};
+
+static int pipeline_queue_options(struct otc_yaml *y, struct otc_pipeline *p, const char *id,
+                                  yaml_node_t *node, struct otc_diag *d)
+{
+    struct pipeline_queue_cfg cfg = {0};
+    char key[300];
+    int rc = OTC_OK;
+
+    if (node && !otc_yaml_is_null(node)) {
+        snprintf(key, sizeof(key), "pipelines.%s.queue", id);
+        rc = otc_config_apply_at(y, node, "service", key, pipeline_queue_map, &cfg, d);
+    }
+    if (cfg.max_bytes == 0) {
+        uint64_t mem = otc_memory_total() / 16;
+        cfg.max_bytes = mem < OTC_PIPELINE_QUEUE_MIN_BYTES   ? OTC_PIPELINE_QUEUE_MIN_BYTES
+                        : mem > OTC_PIPELINE_QUEUE_MAX_BYTES ? OTC_PIPELINE_QUEUE_MAX_BYTES
+                                                             : mem;
+    }
+    p->queue_max_bytes = cfg.max_bytes;
+    return rc;
+}
+
+/* service.pipelines.<id>.workers (otelc's own): the pipeline's worker threads;
+ * 0 or absent: one per CPU the process may use, when every processor can
+ * share them. More than one with a processor that cannot is an error. */
+static int pipeline_workers_option(struct otc_yaml *y, struct otc_pipeline *p, const char *id,
+                                   yaml_node_t *node, struct otc_diag *d)
+{
+    const char *v = node ? otc_yaml_str(node) : NULL;
+    char why[200] = "";
+    int64_t n = 0;
+
+    if (node && !otc_yaml_is_null(node) &&
+        (!v || otc_parse_int(v, &n) != OTC_OK || n < 0 || n > OTC_PIPELINE_MAX_WORKERS)) {
+        otc_diag_add(d, y->path, &node->start_mark,
+                     "service: pipelines.%s.workers: expected 0 (one per CPU) to %d, got \"%s\"", id,
+                     OTC_PIPELINE_MAX_WORKERS, v ? v : "?");
+        return OTC_EINVAL;
+    }
+    p->workers_cfg = n;
+    (void)otc_pipeline_workers(p, why, sizeof(why));
+    if (why[0]) {
+        otc_diag_add(d, y->path, &node->start_mark, "service: pipelines.%s.workers: %" PRId64
+                     " workers, but %s", id, n, why);
+        return OTC_EINVAL;
+    }
     return OTC_OK;
 }
 
@@ -408,12 +476,16 @@ static int build_pipelines(struct otc_engine *e, struct otc_yaml *y, yaml_node_t
         for (yaml_node_pair_t *lp = pn->data.mapping.pairs.start; lp < pn->data.mapping.pairs.top; lp++) {
             yaml_node_t *lk = otc_yaml_node(y, lp->key);
             const char *ks = otc_yaml_str(lk);
-            if (!ks || (strcmp(ks, "receivers") && strcmp(ks, "processors") && strcmp(ks, "exporters"))) {
+            if (!ks || (strcmp(ks, "receivers") && strcmp(ks, "processors") && strcmp(ks, "exporters") &&
+                        strcmp(ks, "queue") && strcmp(ks, "workers"))) {
                 otc_diag_add(d, y->path, &lk->start_mark,
-                             "service: pipeline \"%s\": unknown key \"%s\" (receivers, processors, exporters)",
-                             id, ks ? ks : "?");
+                             "service: pipeline \"%s\": unknown key \"%s\" (receivers, processors, "
+                             "exporters, queue, workers)", id, ks ? ks : "?");
                 rc = OTC_EINVAL;
             }
+        }
+        if (pipeline_queue_options(y, p, id, otc_yaml_get(y, pn, "queue"), d) != OTC_OK) {
+            rc = OTC_EINVAL;
         }
         p->id = strdup(id);
         p->engine = e;
@@ -424,6 +496,8 @@ static int build_pipelines(struct otc_engine *e, struct otc_yaml *y, yaml_node_t
         if (pipeline_list(e, y, p, pn, OTC_RECEIVER, d) != OTC_OK ||
             pipeline_list(e, y, p, pn, OTC_PROCESSOR, d) != OTC_OK ||
             pipeline_list(e, y, p, pn, OTC_EXPORTER, d) != OTC_OK) {
+            rc = OTC_EINVAL;
+        } else if (pipeline_workers_option(y, p, id, otc_yaml_get(y, pn, "workers"), d) != OTC_OK) {
             rc = OTC_EINVAL;
         }
     }

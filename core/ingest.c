@@ -51,17 +51,56 @@ void otc_feeds_synchronize(void)
     }
 }
 
-/* Where a receiver hands a request for pipeline p: its queue, whose worker
- * runs the processors; or, for a pipeline with no processor and one queued
- * exporter, that exporter's queue, which saves a thread hand-off per request
- * (a full exporter queue is then answered UNAVAILABLE at once).
- * OTC_EAGAIN when full (b stays the caller's). */
+/* Does p take requests through its own queue (and its byte budget)? Not a
+ * pipeline with no processor and one queued exporter: that one is fed
+ * straight into the exporter's queue, which saves a thread hand-off per
+ * request (a full exporter queue is then answered UNAVAILABLE at once). */
+static bool pipeline_queued(const struct otc_pipeline *p)
+{
+    return !(p->n_processors == 0 && p->n_exporters == 1 && p->exporters[0]->set.queue_enabled);
+}
+
+/* Reserve b's bytes in the budget of each of the n pipelines that queue it.
+ * A queue with nothing reserved takes any one request, however big. False
+ * (nothing reserved, the refusal counted) when one of them is full. */
+static bool reserve_budgets(struct otc_pipeline *const *ps, unsigned n, uint64_t bytes)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct otc_pipeline *p = ps[i];
+        uint64_t before;
+
+        if (!pipeline_queued(p)) {
+            continue;
+        }
+        before = atomic_fetch_add_explicit(&p->queued_bytes, bytes, memory_order_relaxed);
+        if (before > 0 && before + bytes > p->queue_max_bytes) {
+            atomic_fetch_sub_explicit(&p->queued_bytes, bytes, memory_order_relaxed);
+            atomic_fetch_add_explicit(&p->queue_refused, 1, memory_order_relaxed);
+            while (i-- > 0) {
+                if (pipeline_queued(ps[i])) {
+                    atomic_fetch_sub_explicit(&ps[i]->queued_bytes, bytes, memory_order_relaxed);
+                }
+            }
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Hand b (its bytes reserved) to pipeline p's queue, or to its one exporter's
+ * queue. OTC_EAGAIN when full (b stays the caller's, the reservation is
+ * given back). */
 static int pipeline_enter(struct otc_pipeline *p, struct otc_batch *b)
 {
-    if (p->n_processors == 0 && p->n_exporters == 1 && p->exporters[0]->set.queue_enabled) {
+    if (!pipeline_queued(p)) {
         return otc_exporter_enqueue(p->exporters[0], b);
     }
-    return otc_queue_push(&p->queue, b) == OTC_OK ? OTC_OK : OTC_EAGAIN;
+    if (otc_queue_push(&p->queue, b) != OTC_OK) {
+        atomic_fetch_sub_explicit(&p->queued_bytes, b->queued_bytes, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->queue_refused, 1, memory_order_relaxed);
+        return OTC_EAGAIN;
+    }
+    return OTC_OK;
 }
 
 static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *t,
@@ -93,6 +132,13 @@ static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *
             }
         }
     }
+    /* the queues' byte budgets, before anything is written or handed over */
+    b->queued_bytes = b->arena.bytes;
+    if (!reserve_budgets(t->p[s], n, b->queued_bytes)) {
+        count_received(ins, b, false);
+        otc_batch_unref(b);
+        return OTC_EAGAIN;
+    }
     /* persistent storage: the request is durable before any pipeline sees it */
     for (unsigned i = 0; i < n; i++) {
         struct otc_pipeline *p = t->p[s][i];
@@ -114,6 +160,12 @@ static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *
                 otc_log_warn(ins, "pipeline %s: %s; answering UNAVAILABLE", p->id,
                              full ? "the persistent queue is full (sending_queue.queue_size)"
                                   : "cannot write the persistent queue");
+            }
+            for (unsigned k = 0; k < n; k++) {
+                if (pipeline_queued(t->p[s][k])) {
+                    atomic_fetch_sub_explicit(&t->p[s][k]->queued_bytes, b->queued_bytes,
+                                              memory_order_relaxed);
+                }
             }
             count_received(ins, b, false);
             otc_batch_unref(b);

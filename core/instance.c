@@ -8,44 +8,61 @@
 
 #include "instance.h"
 
-/* Where a validate() message points: one that starts with an option key (dotted
- * for a nested one), with an optional sequence index ("trace_statements[1]: ...",
- * "traces.span[0]: ..."), is reported at that value when the key is present in
- * the component's mapping, else at the mapping. */
+/* Where a validate() message points: one that starts with an option key path
+ * ("actions[1].pattern: ...", "trace_statements[1]: ...", "include.services")
+ * is reported at the deepest value of that path present in the component's
+ * mapping, anything else at the mapping. */
 static const yaml_mark_t *validate_mark(struct otc_yaml *y, yaml_node_t *node, const char *err)
 {
-    char key[128];
-    size_t n = 0, idx = 0;
     const char *p = err;
-    yaml_node_t *v;
+    yaml_node_t *cur = node;
 
-    v = node;
-    for (;;) {
-        n = 0;
+    while (cur) {
+        char key[128];
+        size_t n = 0;
+        yaml_node_t *v;
+
         while (((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_') &&
                n + 1 < sizeof(key)) {
             key[n++] = *p++;
         }
         key[n] = '\0';
-        v = n && v && v->type == YAML_MAPPING_NODE ? otc_yaml_get(y, v, key) : NULL;
-        if (*p != '.' || !v) {
+        if (!n || !(v = otc_yaml_get(y, cur, key))) {
+            break;
+        }
+        cur = v;
+        while (*p == '[' && cur->type == YAML_SEQUENCE_NODE) {
+            size_t idx = 0;
+            for (p++; *p >= '0' && *p <= '9' && idx < 1000000; p++) {
+                idx = idx * 10 + (size_t)(*p - '0');
+            }
+            if (*p != ']' || idx >= (size_t)(cur->data.sequence.items.top -
+                                             cur->data.sequence.items.start)) {
+                return &cur->start_mark;
+            }
+            p++;
+            cur = otc_yaml_node(y, cur->data.sequence.items.start[idx]);
+        }
+        if (*p != '.') {
             break;
         }
         p++;
     }
-    if (!v) {
-        return node ? &node->start_mark : NULL;
+    return cur ? &cur->start_mark : NULL;
+}
+
+int otc_instance_validate_signal(struct otc_instance *ins, enum otc_signal s, struct otc_yaml *y,
+                                 yaml_node_t *node, struct otc_diag *d)
+{
+    char err[256];
+
+    if (!ins->ops->validate_signal ||
+        ins->ops->validate_signal(ins->ctx, s, err, sizeof(err)) == OTC_OK) {
+        return OTC_OK;
     }
-    if (*p == '[' && v->type == YAML_SEQUENCE_NODE) {
-        for (p++; *p >= '0' && *p <= '9' && idx < 1000000; p++) {
-            idx = idx * 10 + (size_t)(*p - '0');
-        }
-        if (*p == ']' && idx < (size_t)(v->data.sequence.items.top -
-                                        v->data.sequence.items.start)) {
-            return &otc_yaml_node(y, v->data.sequence.items.start[idx])->start_mark;
-        }
-    }
-    return &v->start_mark;
+    otc_diag_add(d, y->path, validate_mark(y, node, err), "%s \"%s\": %s (in a %s pipeline)",
+                 otc_kind_name(ins->ops->kind), ins->id, err, otc_signal_name(s));
+    return OTC_EINVAL;
 }
 
 int otc_instance_configure(struct otc_instance *ins, const struct otc_component_ops *ops,

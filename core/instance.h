@@ -15,6 +15,10 @@ int  otc_instance_configure(struct otc_instance *ins, const struct otc_component
                             const char *id, struct otc_yaml *y, yaml_node_t *node,
                             const struct otc_config_entry *extra_map, void *extra,
                             struct otc_diag *d);
+/* The component's checks of its options for one signal it is used for
+ * (ops->validate_signal), reported at node (its mapping) like validate()'s. */
+int  otc_instance_validate_signal(struct otc_instance *ins, enum otc_signal s, struct otc_yaml *y,
+                                  yaml_node_t *node, struct otc_diag *d);
 /* Free what configure and the build gave ins; leaves it zeroed. */
 void otc_instance_release(struct otc_instance *ins);
 /* init() then start(); logs and returns the first failure. */

@@ -100,13 +100,44 @@ static int load(const struct sources *src, struct otc_yaml *y, struct otc_engine
     return rc;
 }
 
-static void print_map(const struct otc_config_entry *map)
+static const char *const cfg_types[] = {"bool", "int", "float", "size", "duration", "string",
+                                        "enum", "map", "list", "section", "node", "mappings",
+                                        "any"};
+
+/* prefix: "" or the list key an element's table sits under ("actions[]."). */
+static void print_map(const struct otc_config_entry *map, const char *prefix)
 {
-    static const char *const types[] = {"bool", "int", "float", "size", "duration",
-                                        "string", "enum", "map", "list", "section", "node"};
     for (const struct otc_config_entry *e = map; e && e->key; e++) {
-        printf("  %-40s %-9s default %-10s %s\n", e->key, types[e->type], e->def ? e->def : "-",
+        char key[160];
+        snprintf(key, sizeof(key), "%s%s", prefix, e->key);
+        printf("  %-40s %-9s default %-10s %s\n", key, cfg_types[e->type], e->def ? e->def : "-",
                e->desc);
+        if (e->type == OTC_CFG_LIST) {
+            snprintf(key, sizeof(key), "%s%s[].", prefix, e->key);
+            print_map(otc_cfg_sub_of(e)->map, key);
+        }
+    }
+}
+
+/* One Markdown row per option; a list's element options follow it as key[].option. */
+static void print_rows(const struct otc_config_entry *map, const char *prefix)
+{
+    for (const struct otc_config_entry *e = map; e && e->key; e++) {
+        printf("| `%s%s` | %s | %s | %s", prefix, e->key, cfg_types[e->type], e->def ? e->def : "",
+               e->desc);
+        if (e->type == OTC_CFG_ENUM) {
+            printf(" (");
+            for (int c = 0; e->choices[c]; c++) {
+                printf("%s%s", c ? ", " : "", e->choices[c]);
+            }
+            printf(")");
+        }
+        printf(" |\n");
+        if (e->type == OTC_CFG_LIST) {
+            char key[160];
+            snprintf(key, sizeof(key), "%s%s[].", prefix, e->key);
+            print_rows(otc_cfg_sub_of(e)->map, key);
+        }
     }
 }
 
@@ -122,9 +153,9 @@ static int help_component(const char *spec)
             continue;
         }
         printf("%s:\n", name);
-        print_map(all[i]->config_map);
+        print_map(all[i]->config_map, "");
         if (all[i]->kind == OTC_EXPORTER) {
-            print_map(otc_exporter_helper_map());
+            print_map(otc_exporter_helper_map(), "");
         }
     }
     return 0;
@@ -134,8 +165,6 @@ static int help_component(const char *spec)
  * and a test keeps the two in step. */
 static int print_reference(void)
 {
-    static const char *const types[] = {"bool", "int", "float", "size", "duration",
-                                        "string", "enum", "map", "list", "section", "node"};
     size_t n;
     const struct otc_component_ops *const *all = otc_registry_all(&n);
 
@@ -145,18 +174,7 @@ static int print_reference(void)
         printf("#### %s `%s`\n\n", otc_kind_name(all[i]->kind), all[i]->type);
         printf("| option | type | default | meaning |\n|---|---|---|---|\n");
         for (int m = 0; m < 2; m++) {
-            for (const struct otc_config_entry *e = maps[m]; e && e->key; e++) {
-                printf("| `%s` | %s | %s | %s", e->key, types[e->type], e->def ? e->def : "",
-                       e->desc);
-                if (e->type == OTC_CFG_ENUM) {
-                    printf(" (");
-                    for (int c = 0; e->choices[c]; c++) {
-                        printf("%s%s", c ? ", " : "", e->choices[c]);
-                    }
-                    printf(")");
-                }
-                printf(" |\n");
-            }
+            print_rows(maps[m], "");
         }
         printf("\n");
     }

@@ -67,13 +67,15 @@ static int resolve_storage(struct otc_engine *e, struct otc_yaml *y, struct otc_
     return rc;
 }
 
+#define REPLAY_MAX_WINDOW 64 /* records */
+
 /* The replay keeps at most this many of its records in the queues at once
- * (half the smallest exporter queue): the rest of the queue is for new data,
+ * (half the smallest exporter queue, and at most 32): the rest of the queue is for new data,
  * so the receivers keep answering OK while a backlog replays behind a
  * backend that is down. */
 static uint64_t replay_window(const struct otc_pipeline *p)
 {
-    int64_t q = OTC_PIPELINE_QUEUE_SIZE;
+    int64_t q = REPLAY_MAX_WINDOW;
 
     for (size_t k = 0; k < p->n_exporters; k++) {
         const struct otc_exporter_settings *set = &p->exporters[k]->set;
@@ -131,6 +133,7 @@ static int pipeline_replay_one(void *arg, uint8_t signal, const void *data, size
         return OTC_OK;
     }
     otc_wal_rec_items(rec, b->items);
+    b->skip_exporters = otc_wal_rec_skip(rec); /* the exporters that have it already */
     while (otc_wal_replay_outstanding(p->wal) > window) {
         if (replay_wait(p, &backoff)) {
             goto stop;
@@ -176,9 +179,18 @@ static void *pipeline_replay_loop(void *arg)
     return NULL;
 }
 
-/* Start p's replay thread when earlier runs left records. */
+/* Start p's replay thread when earlier runs left records. The log learns p's
+ * exporters first: progress is noted per exporter when there are several, and
+ * the replay leaves out the exporters that have a record already. */
 static int pipeline_replay_start(struct otc_pipeline *p)
 {
+    const char *ids[OTC_WAL_MAX_EXPORTERS];
+    size_t n = p->n_exporters < OTC_WAL_MAX_EXPORTERS ? p->n_exporters : OTC_WAL_MAX_EXPORTERS;
+
+    for (size_t k = 0; k < n; k++) {
+        ids[k] = p->exporters[k]->ins.id;
+    }
+    otc_wal_set_exporters(p->wal, ids, n);
     atomic_store(&p->replay_stop, false);
     if (!otc_wal_replay_pending(p->wal)) {
         return OTC_OK;

@@ -1,31 +1,57 @@
 /* pipeline.c - the data path inside a pipeline: the worker loop that runs the
  * processor chain and its timers, otc_next between stages, and the fan-out to
  * the exporters' queues. Started on the main thread; the loop runs on the
- * pipeline's own worker thread. */
+ * pipeline's worker threads (several when every processor may share them). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "clock.h"
 #include "engine.h"
 #include "exporter_helper.h"
 #include "instance.h"
+#include "otc/otc_sysinfo.h"
 #include "pipeline.h"
 
-/* Hand b to every exporter of p. A full exporter queue makes the worker wait,
- * which fills the pipeline queue, which makes receivers answer UNAVAILABLE. */
+/* Is exporter i of p to be left out for b (it has b's records already)? */
+static bool fanout_skips(const struct otc_batch *b, size_t i)
+{
+    return i < 64 && (b->skip_exporters >> i & 1u);
+}
+
+/* Hand b to every exporter of p, except those that have it already (a
+ * replayed record). A full exporter queue makes the worker wait, which fills
+ * the pipeline queue, which makes receivers answer UNAVAILABLE. */
 static int pipeline_fanout(struct otc_pipeline *p, struct otc_batch *b)
 {
     struct otc_engine *e = p->engine;
+    size_t last = p->n_exporters;
 
-    if (p->n_exporters == 0) {
+    while (last > 0 && fanout_skips(b, last - 1)) {
+        last--;
+    }
+    if (last == 0) { /* no exporter, or every one has it */
         otc_batch_unref(b);
         return OTC_OK;
     }
-    for (size_t i = 0; i < p->n_exporters; i++) {
+    /* With several exporters and a log, each exporter notes the records b
+     * alone carries as delivered to it (exporter_helper.c): only when nothing
+     * before the fan-out holds b still (a processor keeping it, another
+     * pipeline sharing it), which could hand those records on again. */
+    if (atomic_load_explicit(&b->refs, memory_order_acquire) == 1) {
+        b->fanout_log = p->wal && p->n_exporters > 1 ? p->wal : NULL;
+    }
+    for (size_t i = 0; i < last; i++) {
         struct otc_exporter_rt *rt = p->exporters[i];
-        struct otc_batch *x = (i + 1 < p->n_exporters) ? otc_batch_ref(b) : b;
+        struct otc_batch *x;
         int64_t backoff = 50000;
+
+        if (fanout_skips(b, i)) {
+            continue;
+        }
+        x = (i + 1 < last) ? otc_batch_ref(b) : b;
 
         while (otc_exporter_enqueue(rt, x) != OTC_OK) {
             if (atomic_load(&e->abort)) {
@@ -78,58 +104,108 @@ static int pipeline_timers(struct otc_pipeline *p)
 
     for (size_t i = 0; i < p->n_processors; i++) {
         struct otc_instance *pr = &p->processors[i];
-        if (!pr->ops->timer || pr->timer_due_ns == 0) {
+        uint64_t due = pr->ops->timer ? atomic_load(&pr->timer_due_ns) : 0;
+
+        if (due == 0) {
             continue;
         }
-        if (pr->timer_due_ns <= now) {
+        if (due <= now) {
             pr->ops->timer(pr, pr->ctx, now);
             now = otc_now_ns();
+            due = atomic_load(&pr->timer_due_ns);
         }
-        if (pr->timer_due_ns > now && pr->timer_due_ns - now < wait) {
-            wait = pr->timer_due_ns - now;
+        if (due > now && due - now < wait) {
+            wait = due - now;
         }
     }
     return (int)((wait + 999999u) / 1000000u);
 }
 
+/* One worker of p. Worker 0 also runs the processors' timers and, once
+ * every other worker has left its loop, the final flush. */
+struct pipeline_worker {
+    struct otc_pipeline *p;
+    unsigned             index;
+};
+
 static void *pipeline_loop(void *arg)
 {
-    struct otc_pipeline *p = arg;
+    struct pipeline_worker *w = arg;
+    struct otc_pipeline *p = w->p;
     int wait_ms = OTC_WORKER_IDLE_MS;
     void *b;
 
     pthread_setname_np(pthread_self(), "pipeline");
-
     for (;;) {
-        if (otc_queue_pop_wait(&p->queue, &b, wait_ms)) {
-            pipeline_run(p, b);
-            if (p->has_timers) {
-                wait_ms = pipeline_timers(p);
+        bool got = otc_queue_pop_wait(&p->queue, &b, wait_ms);
+
+        if (got) {
+            uint64_t qb = ((struct otc_batch *)b)->queued_bytes;
+            if (qb) { /* taken: the budget is free for the next request */
+                atomic_fetch_sub_explicit(&p->queued_bytes, qb, memory_order_relaxed);
             }
-            continue;
+            pipeline_run(p, b);
         }
-        if (p->has_timers) {
-            wait_ms = pipeline_timers(p);
+        /* timers: whichever worker gets there (worker 0 also when idle) */
+        if (p->has_timers && (w->index == 0 || got) && pthread_mutex_trylock(&p->timer_lock) == 0) {
+            int next = pipeline_timers(p);
+            pthread_mutex_unlock(&p->timer_lock);
+            if (w->index == 0) {
+                wait_ms = next;
+            }
+        }
+        if (got) {
+            continue;
         }
         if (atomic_load(&p->closing)) {
             break;
         }
     }
-    /* Stages holding data (batching) pass it on in pipeline order. */
-    for (size_t i = 0; i < p->n_processors; i++) {
-        struct otc_instance *pr = &p->processors[i];
-        if (pr->ops->flush) {
-            pr->ops->flush(pr, pr->ctx);
+    atomic_fetch_sub(&p->running, 1);
+    if (w->index == 0) {
+        /* the others may still be inside a stage: flush after them */
+        while (atomic_load(&p->running) != 0) {
+            otc_sleep_ns(1000000);
+        }
+        /* Stages holding data (batching) pass it on in pipeline order. */
+        for (size_t i = 0; i < p->n_processors; i++) {
+            struct otc_instance *pr = &p->processors[i];
+            if (pr->ops->flush) {
+                pr->ops->flush(pr, pr->ctx);
+            }
         }
     }
+    free(w);
     return NULL;
+}
+
+unsigned otc_pipeline_workers(const struct otc_pipeline *p, char *err, size_t errlen)
+{
+    unsigned n = p->workers_cfg > 0 ? (unsigned)p->workers_cfg : otc_cpus_usable();
+
+    if (n > OTC_PIPELINE_MAX_WORKERS) {
+        n = OTC_PIPELINE_MAX_WORKERS;
+    }
+    for (size_t k = 0; k < p->n_processors && n > 1; k++) {
+        const struct otc_instance *pr = &p->processors[k];
+        if (!pr->ops->concurrent) {
+            if (p->workers_cfg > 1 && err) {
+                snprintf(err, errlen, "processor \"%s\" runs on one thread only", pr->id);
+            }
+            n = 1;
+        }
+    }
+    return n;
 }
 
 int otc_pipeline_start(struct otc_pipeline *p)
 {
     int rc;
 
-    if ((rc = otc_queue_init_sc(&p->queue, OTC_PIPELINE_QUEUE_SIZE)) != OTC_OK) {
+    p->n_workers = otc_pipeline_workers(p, NULL, 0);
+    rc = p->n_workers > 1 ? otc_queue_init(&p->queue, OTC_PIPELINE_QUEUE_SLOTS)
+                          : otc_queue_init_sc(&p->queue, OTC_PIPELINE_QUEUE_SLOTS);
+    if (rc != OTC_OK) {
         return rc;
     }
     for (size_t k = 0; k < p->n_processors; k++) {
@@ -137,9 +213,22 @@ int otc_pipeline_start(struct otc_pipeline *p)
             return rc;
         }
     }
-    if (pthread_create(&p->thread, NULL, pipeline_loop, p) != 0) {
-        return OTC_ENOMEM;
+    pthread_mutex_init(&p->timer_lock, NULL);
+    atomic_store(&p->running, p->n_workers);
+    for (unsigned i = 0; i < p->n_workers; i++) {
+        struct pipeline_worker *w = malloc(sizeof(*w));
+
+        if (!w) {
+            atomic_fetch_sub(&p->running, p->n_workers - i);
+            return OTC_ENOMEM;
+        }
+        *w = (struct pipeline_worker){p, i};
+        if (pthread_create(&p->threads[i], NULL, pipeline_loop, w) != 0) {
+            free(w);
+            atomic_fetch_sub(&p->running, p->n_workers - i);
+            return OTC_ENOMEM;
+        }
+        p->n_started++;
     }
-    p->thread_started = true;
     return OTC_OK;
 }

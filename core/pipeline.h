@@ -11,8 +11,11 @@
 #include "otc/otc_component.h"
 #include "otc/otc_queue.h"
 
-#define OTC_PIPELINE_QUEUE_SIZE 64 /* batches handed to a pipeline's worker: absorbs the
-                                      client bursts that arrive while a stage is busy */
+#define OTC_PIPELINE_QUEUE_SLOTS 4096 /* batches a pipeline's queue can hold: its byte
+                                         budget (queue.max_bytes) is what binds */
+#define OTC_PIPELINE_QUEUE_MIN_BYTES (4u << 20)  /* default budget: 1/16 of the memory, */
+#define OTC_PIPELINE_QUEUE_MAX_BYTES (64u << 20) /* within these bounds */
+#define OTC_PIPELINE_MAX_WORKERS 16     /* worker threads of one pipeline, at most */
 #define OTC_WORKER_IDLE_MS 100     /* pipeline and exporter threads look at their
                                       closing flag (and timers) at least this often */
 
@@ -32,9 +35,19 @@ struct otc_pipeline {
     bool                     has_timers;
     struct otc_exporter_rt **exporters;
     size_t                   n_exporters;
-    struct otc_queue         queue;
-    pthread_t                thread;
-    bool                     thread_started;
+    struct otc_queue         queue;       /* popped by its workers */
+    int64_t                  workers_cfg; /* service.pipelines.<id>.workers (0: auto) */
+    unsigned                 n_workers;   /* worker threads (decided at start) */
+    unsigned                 n_started;
+    pthread_t                threads[OTC_PIPELINE_MAX_WORKERS];
+    atomic_uint              running;     /* workers not yet out of their loop */
+    pthread_mutex_t          timer_lock;  /* one worker at a time runs the timers */
+    /* admission by bytes (service.pipelines.<id>.queue): receivers reserve a
+     * request's bytes before handing it over, the worker gives them back when
+     * it takes the request */
+    uint64_t                 queue_max_bytes;
+    atomic_uint_fast64_t     queued_bytes;
+    atomic_uint_fast64_t     queue_refused;  /* requests refused by the budget */
     atomic_bool              closing;
     struct otc_instance     *storage;     /* storage extension of its exporters, or NULL */
     struct otc_wal          *wal;         /* write-ahead log at the entrance (storage) */
@@ -43,8 +56,12 @@ struct otc_pipeline {
     atomic_bool              replay_stop;
 };
 
-/* Its queue (popped only by its worker), its processors' init() and start(),
- * then its worker thread. Main thread. */
+/* Its queue, its processors' init() and start(), then its worker threads:
+ * as many as configured (auto: the CPUs the process may use) when every
+ * processor is concurrent, else one. Main thread. */
 int otc_pipeline_start(struct otc_pipeline *p);
+/* How many workers p would run with workers_cfg (0: auto); why not, in err,
+ * when workers_cfg asks for more than one and a processor cannot share. */
+unsigned otc_pipeline_workers(const struct otc_pipeline *p, char *err, size_t errlen);
 
 #endif

@@ -3,6 +3,7 @@
  * graph; called from a stage's init() on the main thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "otc/otc_component.h"
+#include "pipeline.h"
 
 bool otc_next_mutates(const struct otc_instance *ins)
 {
@@ -12,4 +13,11 @@ bool otc_next_mutates(const struct otc_instance *ins)
         }
     }
     return false;
+}
+
+unsigned otc_stage_workers(const struct otc_instance *ins)
+{
+    const struct otc_pipeline *p = ins->next.pipeline;
+
+    return p && p->n_workers ? p->n_workers : 1;
 }

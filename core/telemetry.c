@@ -340,6 +340,37 @@ static void visit_pq(const struct otc_telemetry *t, struct otc_telemetry_sink *s
     }
 }
 
+/* otelc_pipeline_queue_*{pipeline="traces"}: the byte budget of each
+ * pipeline's queue, what it holds, and the requests it refused. */
+static void visit_pipelines(const struct otc_telemetry *t, struct otc_telemetry_sink *sink)
+{
+    static const struct otc_telemetry_family fams[] = {
+        {"otelc_pipeline_queue_bytes", "By", "Bytes of requests waiting in the pipeline's queue.",
+         SCOPE_SERVICE, OTC_METRIC_GAUGE},
+        {"otelc_pipeline_queue_capacity_bytes", "By",
+         "Byte budget of the pipeline's queue (service.pipelines.<id>.queue.max_bytes).", SCOPE_SERVICE,
+         OTC_METRIC_GAUGE},
+        {"otelc_pipeline_queue_refused_requests", "{requests}",
+         "Requests answered UNAVAILABLE because the pipeline's queue was at its byte budget.",
+         SCOPE_SERVICE, OTC_METRIC_COUNTER},
+    };
+
+    if (!t->n_pipes) {
+        return;
+    }
+    for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+        sink->begin(sink, &fams[f]);
+        for (size_t i = 0; i < t->n_pipes; i++) {
+            const struct otc_telemetry_pipeline *q = &t->pipes[i];
+            struct otc_telemetry_label l = {"pipeline", q->id};
+            uint64_t v = f == 0 ? atomic_load(q->bytes) : f == 1 ? q->capacity : atomic_load(q->refused);
+
+            sink->point(sink, &fams[f], &l, 1, (double)v, NULL);
+        }
+        sink->end(sink, &fams[f]);
+    }
+}
+
 /* Metrics the components registered (otc_metric_register), by name: each
  * distinct name is one family, one series per component id. */
 static bool metric_named_before(const struct otc_telemetry *t, size_t i, const struct otc_metric *m)
@@ -478,6 +509,7 @@ void otc_telemetry_visit(const struct otc_telemetry *t, struct otc_telemetry_sin
     visit_exporter_gauge(t, sink, G_QUEUE_CAPACITY);
     visit_exporter_gauge(t, sink, G_IN_FLIGHT);
     visit_pq(t, sink);
+    visit_pipelines(t, sink);
     visit_component_metrics(t, sink);
     visit_process(t, sink);
 }
@@ -549,9 +581,27 @@ int otc_telemetry_add_pq(struct otc_telemetry *t, const struct otc_telemetry_pq 
     return OTC_OK;
 }
 
+int otc_telemetry_add_pipeline(struct otc_telemetry *t, const struct otc_telemetry_pipeline *q)
+{
+    if (t->n_pipes == t->cap_pipes) {
+        size_t cap = t->cap_pipes ? 2 * t->cap_pipes : 4;
+        struct otc_telemetry_pipeline *grown = realloc(t->pipes, cap * sizeof(*grown));
+        if (!grown) {
+            return OTC_ENOMEM;
+        }
+        t->pipes = grown;
+        t->cap_pipes = cap;
+    }
+    t->pipes[t->n_pipes++] = *q;
+    return OTC_OK;
+}
+
 void otc_telemetry_free(struct otc_telemetry *t)
 {
     otc_telemetry_stop(t);
+    free(t->pipes);
+    t->pipes = NULL;
+    t->n_pipes = t->cap_pipes = 0;
     free(t->pq);
     t->pq = NULL;
     t->n_pq = t->cap_pq = 0;

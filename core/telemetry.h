@@ -54,6 +54,15 @@ struct otc_telemetry_pq {
     struct otc_wal *wal;
 };
 
+/* A pipeline's queue in front of its worker: bytes held against its budget,
+ * and the requests its budget refused (otelc_pipeline_queue_*). */
+struct otc_telemetry_pipeline {
+    const char                 *id;        /* pipeline label */
+    const atomic_uint_fast64_t *bytes;
+    uint64_t                    capacity;  /* bytes */
+    const atomic_uint_fast64_t *refused;
+};
+
 /* A periodic reader: `periodic: {interval, timeout, exporter: {otlp: {...}}}`. */
 enum otc_telemetry_protocol { OTC_TELEMETRY_GRPC, OTC_TELEMETRY_HTTP };
 
@@ -88,6 +97,8 @@ struct otc_telemetry {
     size_t                       n_src, cap_src;
     struct otc_telemetry_pq     *pq;
     size_t                       n_pq, cap_pq;
+    struct otc_telemetry_pipeline *pipes;
+    size_t                       n_pipes, cap_pipes;
     /* runtime */
     uint64_t                     start_ns;     /* CLOCK_MONOTONIC at start: uptime */
     uint64_t                     start_unix_ns;
@@ -154,6 +165,7 @@ int  otc_telemetry_resource(struct otc_telemetry *t, struct otc_yaml *y, yaml_no
                             struct otc_diag *d);
 int  otc_telemetry_add(struct otc_telemetry *t, const struct otc_telemetry_source *s);
 int  otc_telemetry_add_pq(struct otc_telemetry *t, const struct otc_telemetry_pq *q);
+int  otc_telemetry_add_pipeline(struct otc_telemetry *t, const struct otc_telemetry_pipeline *q);
 /* The whole exposition (text format 0.0.4) into out. */
 void otc_telemetry_render(const struct otc_telemetry *t, struct otc_buf *out);
 /* Serve GET /metrics on its own thread (nothing when the level is none), and

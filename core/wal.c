@@ -14,7 +14,9 @@
  * here around the request's bytes without copying them (compression: none). Segment files
  * are named after a sequence number (%020llu.wal) that grows with every
  * segment. Progress file (%020llu.ack): blocks of [u32 n][u32 crc32c][n x u64
- * byte offset of a delivered record], the CRC covering the offsets. */
+ * entry], the CRC covering the entries; an entry is the byte offset of a
+ * delivered record, or, with several exporters, of a record delivered to one of
+ * them, or names an exporter (see wal_internal.h). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -102,7 +104,9 @@ static void seg_free(struct otc_wal_seg *s)
         close(s->ack_fd);
     }
     free(s->done);
+    free(s->xdone);
     free(s->acks);
+    free(s->xacks);
     free(s);
 }
 
@@ -661,14 +665,14 @@ void otc_wal_rec_release(struct otc_wal_rec *rec)
     free(rec);
 }
 
-static void wal_rec_release_hook(void *rec)
+void otc_wal_rec_hook(void *rec)
 {
     otc_wal_rec_release(rec);
 }
 
 int otc_wal_rec_hold(struct otc_batch *b, struct otc_wal_rec *rec)
 {
-    if (otc_batch_on_release(b, wal_rec_release_hook, rec) != OTC_OK) {
+    if (otc_batch_on_release(b, otc_wal_rec_hook, rec) != OTC_OK) {
         otc_wal_rec_release(rec);
         return OTC_ENOMEM;
     }
@@ -701,6 +705,7 @@ void otc_wal_stats(struct otc_wal *w, struct otc_wal_stats *st)
     st->full = w->full;
     st->acked = w->acked;
     st->ack_writes = w->ack_writes;
+    st->xacked = w->xacked;
     st->replayed = w->replayed;
     st->replayed_items = w->replayed_items;
     st->skipped = w->skipped;

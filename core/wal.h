@@ -16,6 +16,8 @@
 
 struct otc_wal;
 struct otc_wal_rec;
+
+#define OTC_WAL_MAX_EXPORTERS 64 /* exporters of a pipeline whose progress is kept one by one */
 struct otc_instance;
 struct otc_batch;
 
@@ -48,6 +50,7 @@ struct otc_wal_stats {
     uint64_t full;          /* appends refused because the capacity was reached */
     uint64_t acked;         /* records delivered since open */
     uint64_t ack_writes;    /* progress writes (one per segment per group) */
+    uint64_t xacked;        /* records noted delivered to one exporter of several */
     uint64_t replayed;      /* records of earlier runs handed to the replay callback */
     uint64_t replayed_items;/* their items (otc_wal_rec_items) */
     uint64_t skipped;       /* records of earlier runs not replayed: already delivered */
@@ -98,6 +101,34 @@ void otc_wal_rec_keep(struct otc_wal_rec *rec);
  * every exporter is done with it. Takes rec over; on OTC_ENOMEM it is
  * released. Call before b is shared. */
 int otc_wal_rec_hold(struct otc_batch *b, struct otc_wal_rec *rec);
+
+/* Progress per exporter. An exporter is named by a key, a 48-bit hash of its
+ * id, the same in every run. */
+uint64_t otc_wal_exporter_key(const char *id);
+
+/* The exporters of the log's pipeline, in the pipeline's order (the first
+ * OTC_WAL_MAX_EXPORTERS). With two or more, the log also notes which of them
+ * have a record (otc_wal_batch_done_by), and the replay tells which of them
+ * have each record already (otc_wal_rec_skip); a record they all have is not
+ * replayed. Call before the replay starts (at open, and when a reloaded
+ * pipeline takes the log over). */
+void otc_wal_set_exporters(struct otc_wal *w, const char *const *ids, size_t n);
+
+/* The exporter with key 'key' is done with b for good (sent, or dropped for
+ * good): every record of this log that b alone carries (its own release
+ * hooks, and those of the batches only b holds, see otc_batch_sole_releases)
+ * is noted as delivered to that exporter, written with the next progress
+ * round unless the record is fully delivered by then. Nothing when the key is
+ * not one of the pipeline's exporters. Any thread; b must be held. */
+void otc_wal_batch_done_by(struct otc_wal *w, struct otc_batch *b, uint64_t key);
+
+/* One record delivered to the exporter 'key' (what otc_wal_batch_done_by
+ * does for each record it finds). */
+void otc_wal_rec_done_by(struct otc_wal_rec *rec, uint64_t key);
+
+/* A replayed record: bit i set when exporter i (otc_wal_set_exporters) had
+ * it delivered in an earlier run. 0 for new records. */
+uint64_t otc_wal_rec_skip(const struct otc_wal_rec *rec);
 
 /* Write the acknowledgements gathered so far now (the writer thread does it
  * every ack_interval). */

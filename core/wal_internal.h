@@ -23,7 +23,22 @@
 #define WAL_FRAME_HDR    13u       /* magic, descriptor (single segment), u64 content size */
 #define WAL_RAW_BLOCK    (128u * 1024u) /* a zstd block holds this much at most */
 
+/* Progress entries (u64): a record's byte offset (top byte 0: delivered to every
+ * exporter, as in files without exporter entries); slot << 56 | offset (slot
+ * 1..OTC_WAL_MAX_EXPORTERS: delivered to the exporter declared in that slot); 0xff << 56 |
+ * slot << 48 | key (declares the slot's exporter by its key, for the entries after it
+ * in this file). A reader that knows no exporters sees offsets that match no record. */
+#define WAL_OFF_MASK     (((uint64_t)1 << 56) - 1)
+#define WAL_KEY_MASK     (((uint64_t)1 << 48) - 1)
+#define WAL_ENT_DECL     0xffu
+
 static const uint8_t zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+
+/* A record delivered to one exporter (by the key of its id). */
+struct wal_xack {
+    uint64_t off;
+    uint64_t key;
+};
 
 struct otc_wal_seg {
     struct otc_wal_seg *next;      /* oldest first */
@@ -38,8 +53,15 @@ struct otc_wal_seg {
     uint64_t            replay_off;/* old: where the replay goes on (replay thread only) */
     uint64_t           *done;      /* old: offsets delivered by earlier runs, sorted */
     size_t              n_done;
+    struct wal_xack    *xdone;     /* old: delivered to some exporters, by offset */
+    size_t              n_xdone;
     uint64_t           *acks;      /* delivered, not yet written */
     size_t              n_acks, cap_acks;
+    struct wal_xack    *xacks;     /* delivered to one exporter, not yet written */
+    size_t              n_xacks, cap_xacks;
+    uint64_t            decl[OTC_WAL_MAX_EXPORTERS]; /* keys this run declared in the progress
+                                                    file, slot = index + 1 (writer only) */
+    unsigned            n_decl;
     int                 ack_fd;    /* progress file: writer only while flushing */
     uint64_t            ack_size;
     char                path[];    /* ".../<first>.wal" */
@@ -51,6 +73,7 @@ struct otc_wal_rec {
     uint64_t            items;
     bool                replayed;
     bool                keep;      /* not delivered: its release does not acknowledge it */
+    uint64_t            skip;      /* replayed: bit i = exporter i has it (otc_wal_rec_skip) */
 };
 
 struct otc_wal {
@@ -80,6 +103,9 @@ struct otc_wal {
     uint64_t               queued, queued_items, disk_bytes, full, acked, ack_writes;
     uint64_t               replayed, replayed_items, skipped, corrupt, corrupt_bytes;
     uint64_t               replay_outstanding;
+    uint64_t               xkeys[OTC_WAL_MAX_EXPORTERS]; /* the pipeline's exporters, in order */
+    unsigned               n_xkeys;
+    uint64_t               xacked;      /* records noted delivered to one exporter */
     atomic_bool            frozen;
 };
 
@@ -121,9 +147,17 @@ static inline void seg_ack_path(const struct otc_wal_seg *s, char *buf, size_t l
  * progress writer works on it). */
 void otc_wal_seg_maybe_delete(struct otc_wal *w, struct otc_wal_seg *s);
 
+/* wal.c: the release hook otc_wal_rec_hold registers (arg: the record). */
+void otc_wal_rec_hook(void *rec);
+
 /* wal_progress.c: read an earlier run's progress file into s->done (at open);
  * the "wal-acks" thread's body (arg: the struct otc_wal). */
 void otc_wal_seg_load_acks(struct otc_wal *w, struct otc_wal_seg *s);
 void *otc_wal_ack_loop(void *arg);
+/* wal_progress.c, replay thread: *skip = the exporters (bit i: w->xkeys[i])
+ * that have the old record at offset off (s->xdone from *xi on; *xi advances
+ * past it). True when every exporter of the pipeline has it. */
+bool otc_wal_seg_xdone(struct otc_wal *w, const struct otc_wal_seg *s, size_t *xi, uint64_t off,
+                       uint64_t *skip);
 
 #endif

@@ -1,6 +1,7 @@
 /* wal_replay.c - the write-ahead log's replay: earlier runs' segments read
- * from where their replay stopped, corrupt stretches skipped, delivered records
- * left out. Runs on the caller's thread (the persistent queue's replay thread). */
+ * from where their replay stopped, corrupt stretches skipped, records delivered
+ * to every exporter left out, the others told which exporters have them. Runs
+ * on the caller's thread (the persistent queue's replay thread). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -69,7 +70,7 @@ static int replay_segment(struct otc_wal *w, struct otc_wal_seg *s, otc_wal_repl
     int fd = open(s->path, O_RDONLY | O_CLOEXEC);
     uint8_t *map = NULL, *raw = NULL;
     uint64_t size = s->size, off = s->replay_off, good = 0, skipped = 0;
-    size_t di = 0;
+    size_t di = 0, xi = 0;
     int rc = OTC_OK;
 
     if (fd < 0) {
@@ -87,6 +88,7 @@ static int replay_segment(struct otc_wal *w, struct otc_wal_seg *s, otc_wal_repl
         uint64_t next;
         unsigned long long n;
         struct otc_wal_rec *rec;
+        uint64_t skip = 0;
 
         if ((why = rec_check(map, size, off, &len)) != NULL) {
             uint64_t to = rec_resync(map, size, off + 1);
@@ -116,6 +118,11 @@ static int replay_segment(struct otc_wal *w, struct otc_wal_seg *s, otc_wal_repl
             off = next;
             continue;
         }
+        if (s->n_xdone && otc_wal_seg_xdone(w, s, &xi, off, &skip)) {
+            skipped++; /* every exporter of the pipeline had it before the restart */
+            off = next;
+            continue;
+        }
         n = ZSTD_getFrameContentSize(map + off + WAL_HDR, len);
         if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > WAL_MAX_RAW ||
             !(raw = realloc(raw, n ? n : 1)) ||
@@ -136,6 +143,7 @@ static int replay_segment(struct otc_wal *w, struct otc_wal_seg *s, otc_wal_repl
         rec->seg = s;
         rec->off = off;
         rec->replayed = true;
+        rec->skip = skip;
         pthread_mutex_lock(&w->lock);
         s->pending++;
         w->queued++;
@@ -161,6 +169,9 @@ static int replay_segment(struct otc_wal *w, struct otc_wal_seg *s, otc_wal_repl
         free(s->done);
         s->done = NULL;
         s->n_done = 0;
+        free(s->xdone);
+        s->xdone = NULL;
+        s->n_xdone = 0;
         otc_wal_seg_maybe_delete(w, s);
     }
     pthread_mutex_unlock(&w->lock);

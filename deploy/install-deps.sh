@@ -5,7 +5,7 @@ set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev \
 libyaml-dev libck-dev libevent-dev libssl-dev libzstd-dev zlib1g-dev libxxhash-dev libjson-c-dev libsnappy-dev liblz4-dev \
-libpcre2-dev"
+libpcre2-dev libdeflate-dev"
 TEST_PKGS="curl zstd python3 python3-grpcio python3-protobuf python3-grpc-tools python3-yaml valgrind \
 clang-14 libfuzzer-14-dev"
 

@@ -28,7 +28,6 @@
 #include <openssl/x509v3.h>
 #include <lz4frame.h>
 #include <snappy-c.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include "otlphttp_exporter.h"
@@ -37,6 +36,7 @@
 #include "otc/otc_auth.h"
 #include "otc/otc_buf.h"
 #include "otc/otc_crc32c.h"
+#include "otc/otc_deflate.h"
 #include "otc/otc_json.h"
 #include "otc/otc_otlp.h"
 
@@ -527,39 +527,12 @@ struct otlphttp_zbuf {
     size_t   len;
 };
 
-/* gzip (one member, window_bits 31) or a zlib stream (15) of in into out, in
- * one deflate call (deflateBound fits). level 0 is the fast default. */
-static int deflate_body(const uint8_t *in, size_t len, int window_bits, int level,
+/* gzip (one member) or a zlib stream of in into out, whole, with libdeflate.
+ * level 0 is the fast default (1), as otelcol's confighttp. */
+static int deflate_body(const uint8_t *in, size_t len, enum otc_deflate_format f, int level,
                         struct otlphttp_zbuf *out)
 {
-    z_stream z;
-    size_t bound;
-    int zrc;
-
-    memset(&z, 0, sizeof(z));
-    if (level == -2) { /* Go's HuffmanOnly */
-        zrc = deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_HUFFMAN_ONLY);
-    } else {
-        zrc = deflateInit2(&z, level == 0 ? Z_BEST_SPEED : level, Z_DEFLATED, window_bits, 8,
-                           Z_DEFAULT_STRATEGY);
-    }
-    if (zrc != Z_OK) {
-        return OTC_ENOMEM;
-    }
-    bound = deflateBound(&z, (uLong)len);
-    out->data = malloc(bound);
-    if (!out->data) {
-        deflateEnd(&z);
-        return OTC_ENOMEM;
-    }
-    z.next_in = (Bytef *)(uintptr_t)in;
-    z.avail_in = (uInt)len;
-    z.next_out = out->data;
-    z.avail_out = (uInt)bound;
-    zrc = deflate(&z, Z_FINISH);
-    out->len = bound - z.avail_out;
-    deflateEnd(&z);
-    return zrc == Z_STREAM_END ? OTC_OK : OTC_EINVAL;
+    return otc_deflate(f, level == 0 ? 1 : level, in, len, &out->data, &out->len);
 }
 
 static int zstd_body(const uint8_t *in, size_t len, int level, struct otlphttp_zbuf *out)
@@ -675,11 +648,11 @@ int otc_otlphttp_compress(int compression, int level, const uint8_t *in, size_t 
 
     switch (compression) {
     case COMPRESS_GZIP:
-        rc = deflate_body(in, len, 15 + 16, level, &z);
+        rc = deflate_body(in, len, OTC_DEFLATE_GZIP, level, &z);
         break;
     case COMPRESS_ZLIB:
     case COMPRESS_DEFLATE: /* as otelcol: a zlib stream for both */
-        rc = deflate_body(in, len, 15, level, &z);
+        rc = deflate_body(in, len, OTC_DEFLATE_ZLIB, level, &z);
         break;
     case COMPRESS_ZSTD:
         rc = zstd_body(in, len, level, &z);

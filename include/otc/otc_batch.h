@@ -30,6 +30,15 @@ struct otc_batch {
     atomic_bool        decoded;   /* msg is set (otc_batch_decode publishes it) */
     uint64_t           received_ns;
     uint8_t            transport; /* OTC_TRANSPORT_*: how the receiver got it (self-metrics) */
+    uint64_t           queued_bytes; /* engine: what it counts in the byte budgets of
+                                        pipeline queues (set at entry, before any push) */
+    uint64_t           skip_exporters; /* engine: bit i set = the i-th exporter of the
+                                     pipeline has all of this request already (a replayed
+                                     record); the fan-out leaves it out. Copies keep it; a
+                                     batch made of several keeps the bits all of them have */
+    void              *fanout_log; /* engine: set by the fan-out when nothing before it
+                                     holds the batch: the log whose records the exporters
+                                     note as delivered to them (otc_batch_sole_releases) */
     struct otc_batch_child *children; /* batches msg points into (otc_batch_adopt) */
     struct otc_batch_release *releases; /* hooks run when the batch is freed */
     bool               durable;   /* has release hooks, or adopted a batch that
@@ -89,6 +98,21 @@ int otc_batch_adopt(struct otc_batch *b, struct otc_batch *child);
  * first. OTC_ENOMEM: nothing registered, arg still belongs to the caller.
  * Call before b is shared. */
 int otc_batch_on_release(struct otc_batch *b, void (*fn)(void *), void *arg);
+/* Call visit(ctx, fn, arg) for every release hook of b, and of every batch b
+ * adopts that nothing but its adopter holds (one reference), and so on down
+ * (a few levels): the hooks of what b alone carries. The engine notes this way
+ * which durable requests an exporter has delivered. b's tree must not change
+ * meanwhile (true once b has left the processors). */
+void otc_batch_sole_releases(struct otc_batch *b,
+                             void (*visit)(void *ctx, void (*fn)(void *), void *arg), void *ctx);
+/* A stage making out of several inputs: out goes to every exporter that one
+ * of them still needs (the exporters all of them have are left out). Call once
+ * per input, the first with first = true. */
+static inline void otc_batch_merge_skip(struct otc_batch *out, const struct otc_batch *in,
+                                        bool first)
+{
+    out->skip_exporters = first ? in->skip_exporters : out->skip_exporters & in->skip_exporters;
+}
 /* Copy on write: returns b itself when the caller holds the only reference,
  * otherwise a private copy (and drops the caller's reference to b; a durable b
  * is adopted by the copy instead, so its release hooks wait for the copy). NULL on ENOMEM. */
@@ -102,6 +126,17 @@ struct otc_batch *otc_batch_writable(struct otc_batch *b);
  * (dropping the caller's reference to b). NULL on ENOMEM or malformed bytes
  * (b's reference is dropped then too). */
 struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep, size_t kept);
+
+/* Give an undecoded batch new serialized bytes with the same items: write(arg,
+ * b, dst) fills at most len bytes at dst (reading b->raw as it likes) and
+ * returns the length written, or SIZE_MAX on failure. Like otc_batch_writable,
+ * it works in place when the caller holds the only reference and otherwise
+ * in a private copy (dropping the caller's reference to b). NULL on ENOMEM or
+ * failure (b's reference is dropped then too). */
+struct otc_batch *otc_batch_rewrite(struct otc_batch *b, size_t len,
+                                    size_t (*write)(void *arg, const struct otc_batch *b,
+                                                    uint8_t *dst),
+                                    void *arg);
 
 /* protobuf-c descriptors of the request and response message of each signal. */
 const ProtobufCMessageDescriptor *otc_request_descriptor(enum otc_signal s);

@@ -28,8 +28,10 @@ struct otc_component_ops {
     enum otc_kind                  kind;
     unsigned                       signals;    /* OTC_SIG_* bits */
     bool                           mutates;    /* changes batches in place */
-    bool                           concurrent; /* exporter: consume may run on several
-                                                  threads at once (sending_queue.num_consumers) */
+    bool                           concurrent; /* consume may run on several threads at once:
+                                                  exporters: sending_queue.num_consumers;
+                                                  processors: a pipeline's workers (timer and
+                                                  flush then also race with consume) */
     size_t                         ctx_size;   /* engine callocs this, then applies config_map */
     const struct otc_config_entry *config_map; /* OTC_CFG_END-terminated */
     /* Cross-field validation after the config map was applied; writes a reason. */
@@ -66,6 +68,11 @@ struct otc_component_ops {
     /* Extensions: the interfaces this one implements, NULL where it does not. */
     const struct otc_auth_ops    *auth;    /* an authenticator (otc_auth.h) */
     const struct otc_storage_ops *storage; /* a storage provider (otc_storage.h) */
+    /* Processors, optional: the checks of the options that depend on the signal
+     * of the pipeline the instance is in (otelcol validates some options per
+     * signal); called after validate() for each pipeline, writes a reason that
+     * starts with the option's key path where there is one. */
+    int  (*validate_signal)(const void *ctx, enum otc_signal s, char *err, size_t errlen);
 };
 
 /* Every component compiled in: defined by components.c at the top of the tree,
@@ -127,8 +134,9 @@ struct otc_instance {
     struct otc_engine              *engine;
     struct otc_next                 next;      /* processors only */
     int64_t                         timeout_ns; /* exporters: the helper's `timeout` */
-    uint64_t                        timer_due_ns; /* processors: CLOCK_MONOTONIC time of the
-                                                     next timer() call, 0 = none */
+    _Atomic uint64_t                timer_due_ns; /* processors: CLOCK_MONOTONIC time of the
+                                                     next timer() call, 0 = none (set by any
+                                                     worker, read by the one running timers) */
     struct otc_pipeline           **feeds[OTC_SIGNAL_COUNT]; /* receivers: pipelines fed */
     unsigned                        n_feeds[OTC_SIGNAL_COUNT]; /* (as built; nonzero = signal served) */
     struct otc_feed_table *_Atomic  feed_table; /* receivers: what otc_receiver_deliver uses
@@ -143,6 +151,9 @@ int otc_next(struct otc_instance *ins, struct otc_batch *b);
 /* Processor: true when a later processor of ins's pipeline changes batches in
  * place (ops->mutates). Valid from init() on, once the pipeline is built. */
 bool otc_next_mutates(const struct otc_instance *ins);
+/* How many of the pipeline's workers may run a processor's consume() at once
+ * (1 unless every processor of the pipeline is concurrent). From init() on. */
+unsigned otc_stage_workers(const struct otc_instance *ins);
 /* Receiver: hand b to every pipeline fed by this receiver for b->signal (takes
  * ownership). OTC_OK once every pipeline has taken it; OTC_EAGAIN when a queue
  * is full (answer UNAVAILABLE); OTC_ESHUTDOWN when stopping. */

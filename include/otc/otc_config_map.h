@@ -23,6 +23,12 @@ enum otc_cfg_type {
     OTC_CFG_NODE,     /* const void *: the YAML node itself (a yaml_node_t *), whatever its
                          shape, for the table's owner to read with its own table or code
                          while the document is loaded (the engine's tables only) */
+    OTC_CFG_LIST,     /* struct otc_cfg_list: a sequence of mappings, each read with the
+                         table sub->map (defaults first) into one element of sub->size bytes;
+                         messages name an element's keys "key[i].subkey" */
+    OTC_CFG_ANY,      /* struct otc_cfg_value: any YAML value, typed as otelcol's YAML
+                         decoding types it (a quoted scalar is a string, a plain one a bool,
+                         int, float or null where it reads as one); Go's `any` options */
 };
 
 #define OTC_CFG_F_MIN 1u /* value >= min */
@@ -55,6 +61,42 @@ struct otc_strlist {
     size_t  n;
 };
 
+/* OTC_CFG_LIST: n elements of the entry's sub->size bytes each at v. */
+struct otc_cfg_list {
+    void   *v;
+    size_t  n;
+};
+
+enum otc_cfg_vkind {
+    OTC_VAL_NONE = 0, /* absent, or null (Go's nil) */
+    OTC_VAL_STR,
+    OTC_VAL_INT,
+    OTC_VAL_DOUBLE,
+    OTC_VAL_BOOL,
+    OTC_VAL_LIST,     /* items[0..n) */
+    OTC_VAL_MAP,      /* keys[i] -> items[i], in the order written */
+};
+
+/* OTC_CFG_ANY: one value as written (owned by the context, freed by the engine). */
+struct otc_cfg_value {
+    enum otc_cfg_vkind    kind;
+    char                 *s;     /* OTC_VAL_STR */
+    int64_t               i;     /* OTC_VAL_INT */
+    double                d;     /* OTC_VAL_DOUBLE */
+    bool                  b;     /* OTC_VAL_BOOL */
+    struct otc_cfg_value *items; /* OTC_VAL_LIST, OTC_VAL_MAP */
+    char                **keys;  /* OTC_VAL_MAP */
+    size_t                n;
+};
+
+struct otc_config_entry;
+
+/* OTC_CFG_LIST: how one element is read. */
+struct otc_cfg_sub {
+    const struct otc_config_entry *map;  /* the element's options */
+    size_t                         size; /* bytes of one element */
+};
+
 struct otc_config_entry {
     enum otc_cfg_type   type;
     const char         *key;      /* dotted path below the component id, e.g. "tls.insecure" */
@@ -62,9 +104,19 @@ struct otc_config_entry {
     size_t              offset;   /* offsetof(ctx struct, field) */
     unsigned            flags;    /* OTC_CFG_F_* */
     double              min, max;
-    const char *const  *choices;  /* OTC_CFG_ENUM: NULL-terminated */
+    const char *const  *choices;  /* OTC_CFG_ENUM: NULL-terminated; OTC_CFG_LIST:
+                                     OTC_CFG_SUB(&elements) */
     const char         *desc;     /* required: the table is the documentation */
 };
+
+/* OTC_CFG_LIST rows carry their element description in `choices` (the rows'
+ * positional initialisers stay as they are): set with OTC_CFG_SUB, read with
+ * otc_cfg_sub_of. */
+#define OTC_CFG_SUB(d) ((const char *const *)(const void *)(d))
+static inline const struct otc_cfg_sub *otc_cfg_sub_of(const struct otc_config_entry *e)
+{
+    return (const struct otc_cfg_sub *)(const void *)e->choices;
+}
 
 #define OTC_CFG_END { .key = NULL }
 
@@ -80,6 +132,13 @@ const struct otc_config_entry *otc_config_map_find(const struct otc_config_entry
                                                    const char *key);
 /* True when key is a strict prefix section ("tls" of "tls.insecure") of some entry. */
 bool otc_config_map_is_section(const struct otc_config_entry *map, const char *key);
+
+/* Type the text of a YAML scalar as otelcol's YAML decoding does: quoted, a
+ * string; plain, null (empty, ~, null), a bool (true, false in three cases),
+ * an int (decimal, 0x, 0o), a float (with . or an exponent, .inf, .nan) or
+ * else a string. OTC_OK or OTC_ENOMEM. */
+int  otc_cfg_value_scalar(struct otc_cfg_value *v, const char *text, bool quoted);
+void otc_cfg_value_free(struct otc_cfg_value *v);
 
 /* Scalar parsers, shared with the rest of the engine. */
 int otc_parse_bool(const char *s, bool *out);

@@ -6,8 +6,11 @@
  * their resources; as in otelcol, equal resources are not merged); only one above
  * send_batch_max_size is decoded, to be split. Decoded inputs become one request in
  * which items of equal resource and scope share one ResourceX/ScopeX, pointing at the
- * items inside the inputs, which it adopts: no item is copied. Runs on the pipeline worker. */
+ * items inside the inputs, which it adopts: no item is copied. Runs on the pipeline's
+ * workers, several at once: one lock keeps the pending data, and what it sends goes
+ * on in order, while it is held. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +118,8 @@ struct batch_ctx {
     uint64_t          last_err_s;
     /* self-telemetry, as otelcol's batch processor names it */
     struct otc_metric m_send_size, m_size_trigger, m_timeout_trigger, m_cardinality;
+    pthread_mutex_t   lock;     /* everything above, between the pipeline's workers */
+    bool              lock_ready;
 };
 
 #define OFF(f) offsetof(struct batch_ctx, f)
@@ -199,6 +204,8 @@ static int batch_init(struct otc_instance *ins, void *vctx)
     /* Outputs point into the input batches: when a later stage writes into
      * requests, inputs shared with other pipelines must be private copies. */
     x->downstream_mutates = otc_next_mutates(ins);
+    pthread_mutex_init(&x->lock, NULL);
+    x->lock_ready = true;
     return batch_metrics_register(ins, x);
 }
 
@@ -518,6 +525,15 @@ static void drop_all(struct otc_instance *ins, struct batch_ctx *x, enum otc_sig
     p->head = p->n = p->items = 0;
 }
 
+/* Do bins i and k go to the same exporters? Replayed requests that some
+ * exporters have already are not merged with others: a merged request goes
+ * to every exporter one of its inputs needs (otc_batch_merge_skip), so
+ * merging them would send those exporters duplicates. */
+static bool same_exporters(const struct bt_pending *p, size_t i, size_t k)
+{
+    return p->bins[i].b->skip_exporters == p->bins[k].b->skip_exporters;
+}
+
 /* Send the undecoded bins at the head whose items fit in budget (the head's
  * do) as one request: the first alone unchanged, several as one new batch of
  * their bytes one after the other. Durable inputs are adopted by it, so their
@@ -531,7 +547,8 @@ static void send_raw(struct otc_instance *ins, struct batch_ctx *x, enum otc_sig
     uint8_t *dst;
     bool ok = true;
 
-    while (end < p->n && p->bins[end].raw && p->bins[end].n <= budget - items) {
+    while (end < p->n && p->bins[end].raw && p->bins[end].n <= budget - items &&
+           same_exporters(p, first, end)) {
         items += p->bins[end].n;
         len += p->bins[end].b->raw_len;
         end++;
@@ -544,6 +561,7 @@ static void send_raw(struct otc_instance *ins, struct batch_ctx *x, enum otc_sig
 
             memcpy(dst, in->raw, in->raw_len);
             dst += in->raw_len;
+            otc_batch_merge_skip(out, in, i == first);
             p->bins[i].b = NULL;
             if (in->durable && ok) {
                 ok = otc_batch_adopt(out, in) == OTC_OK;
@@ -637,7 +655,9 @@ static void send_decoded(struct otc_instance *ins, struct batch_ctx *x, enum otc
     }
     for (;;) {
         size_t before = x->n_it;
-        if (bi == p->n || p->bins[bi].raw) { /* undecoded bins go in a request of their own */
+        if (bi == p->n || p->bins[bi].raw || !same_exporters(p, first, bi)) {
+            /* undecoded bins go in a request of their own, as do inputs bound
+             * for other exporters */
             touched_end = bi;
             break;
         }
@@ -657,6 +677,7 @@ static void send_decoded(struct otc_instance *ins, struct batch_ctx *x, enum otc
         } else if ((out = build(x, s)) != NULL) {
             out->received_ns = f->b->received_ns;
             for (size_t i = first; i < touched_end && out; i++) {
+                otc_batch_merge_skip(out, p->bins[i].b, i == first);
                 if (otc_batch_adopt(out, otc_batch_ref(p->bins[i].b)) != OTC_OK) {
                     otc_batch_unref(out);
                     out = NULL;
@@ -726,7 +747,7 @@ static void rearm(struct otc_instance *ins, struct batch_ctx *x)
 
 /* ------------------------------------------------------------- callbacks */
 
-static int batch_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
+static int batch_consume_locked(struct otc_instance *ins, void *vctx, struct otc_batch *b)
 {
     struct batch_ctx *x = vctx;
     enum otc_signal s = b->signal;
@@ -770,10 +791,22 @@ static int batch_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
     return OTC_OK;
 }
 
+static int batch_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
+{
+    struct batch_ctx *x = vctx;
+    int rc;
+
+    pthread_mutex_lock(&x->lock);
+    rc = batch_consume_locked(ins, x, b);
+    pthread_mutex_unlock(&x->lock);
+    return rc;
+}
+
 static int batch_timer(struct otc_instance *ins, void *vctx, uint64_t now_ns)
 {
     struct batch_ctx *x = vctx;
 
+    pthread_mutex_lock(&x->lock);
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
         const struct bt_pending *p = &x->pend[s];
         if (p->head < p->n && p->bins[p->head].arrival_ns + (uint64_t)x->timeout_ns <= now_ns) {
@@ -783,6 +816,7 @@ static int batch_timer(struct otc_instance *ins, void *vctx, uint64_t now_ns)
         }
     }
     rearm(ins, x);
+    pthread_mutex_unlock(&x->lock);
     return OTC_OK;
 }
 
@@ -790,10 +824,12 @@ static int batch_flush(struct otc_instance *ins, void *vctx)
 {
     struct batch_ctx *x = vctx;
 
+    pthread_mutex_lock(&x->lock);
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
         send_all(ins, x, (enum otc_signal)s);
     }
     rearm(ins, x);
+    pthread_mutex_unlock(&x->lock);
     return OTC_OK;
 }
 
@@ -822,6 +858,10 @@ static void batch_destroy(void *vctx)
     x->it = NULL;
     x->rmap.s = x->smap.s = NULL;
     x->pk = NULL;
+    if (x->lock_ready) {
+        pthread_mutex_destroy(&x->lock);
+        x->lock_ready = false;
+    }
 }
 
 const struct otc_component_ops otc_processor_batch_ops = {
@@ -829,7 +869,7 @@ const struct otc_component_ops otc_processor_batch_ops = {
     .kind = OTC_PROCESSOR,
     .signals = OTC_SIG_ALL,
     .mutates = false,
-    .concurrent = false,
+    .concurrent = true,
     .ctx_size = sizeof(struct batch_ctx),
     .config_map = batch_config,
     .validate = batch_validate,

@@ -3,9 +3,12 @@
  * checked against a bounded table of recent keys (dedup_table.c); a batch
  * without duplicates passes untouched. Items of a request not yet decoded are
  * keyed from its bytes, with the same identity, and duplicates dropped from
- * them (the traversal layer, otc_pb_walk.h). Runs on the pipeline worker
- * thread. */
+ * them (the traversal layer, otc_pb_walk.h). Runs on the pipeline's workers,
+ * several at once: large tables are split into shards by key, each with its
+ * own lock. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,16 +39,39 @@ struct dd_enc {
     bool     failed; /* out of memory: the batch is passed on unchecked */
 };
 
+/* What one call works in: the keys of a request's items, their verdicts, and
+ * the canonical encoding buffer. Kept warm in a small pool, one per worker. */
+struct dd_scratch {
+    atomic_flag           busy;
+    struct otc_dedup_key *keys;   /* one per item of the current batch */
+    uint8_t              *dup;    /* 1 = duplicate, same order as keys */
+    uint32_t             *order;  /* sharded tables: item indexes grouped by shard */
+    struct otc_dedup_key *gkeys;  /* ... their keys, */
+    uint8_t              *gdup;   /* ... and verdicts in that order */
+    size_t                cap;    /* entries of each array */
+    struct dd_enc         enc;
+};
+
+/* A part of the remembered keys, chosen by the key's bits, with its own lock:
+ * the pipeline's workers check keys of different shards at the same time. */
+struct dd_shard {
+    pthread_mutex_t        lock;
+    struct otc_dedup_table table;
+};
+
+#define DD_MAX_SHARDS 16
+#define DD_SHARD_MIN_ENTRIES 65536 /* fewer keys per shard: one table, exact FIFO order */
+#define DD_POOL 16 /* scratch kept warm: one per pipeline worker, at most */
+
 struct dedup_ctx {
     int64_t                window_ns;
     int64_t                max_entries;
     struct otc_strlist     signals;
     unsigned               sig_mask;
-    struct otc_dedup_table table;
-    struct otc_dedup_key  *keys;   /* one per item of the current batch */
-    uint8_t               *dup;    /* 1 = duplicate, same order as keys */
-    size_t                 cap;    /* entries of keys and dup */
-    struct dd_enc          enc;
+    struct dd_shard        shards[DD_MAX_SHARDS];
+    unsigned               n_shards;
+    size_t                 table_bytes;
+    struct dd_scratch      pool[DD_POOL];
 };
 
 #define OFF(f) offsetof(struct dedup_ctx, f)
@@ -93,23 +119,46 @@ static int dedup_validate(const void *vctx, char *err, size_t errlen)
     return signals_mask(&x->signals, &mask, err, errlen);
 }
 
+static void scratch_free(struct dd_scratch *sc)
+{
+    free(sc->keys);
+    free(sc->dup);
+    free(sc->order);
+    free(sc->gkeys);
+    free(sc->gdup);
+    free(sc->enc.p);
+    memset(sc, 0, sizeof(*sc));
+}
+
 static int dedup_init(struct otc_instance *ins, void *vctx)
 {
     struct dedup_ctx *x = vctx;
     char err[128];
-    int rc;
+    size_t per;
+    int rc = OTC_OK;
 
     if (signals_mask(&x->signals, &x->sig_mask, err, sizeof(err)) != OTC_OK) {
         otc_log_err(ins, "%s", err);
         return OTC_EINVAL;
     }
-    rc = otc_dedup_table_init(&x->table, (size_t)x->max_entries, x->window_ns);
+    /* shards only where workers would wait for each other's lock */
+    x->n_shards = otc_stage_workers(ins) > 1 ? (unsigned)((size_t)x->max_entries / DD_SHARD_MIN_ENTRIES) : 1;
+    x->n_shards = x->n_shards < 1 ? 1 : x->n_shards > DD_MAX_SHARDS ? DD_MAX_SHARDS : x->n_shards;
+    while (x->n_shards & (x->n_shards - 1)) { /* a power of two: the shard is a mask of bits */
+        x->n_shards--;
+    }
+    per = ((size_t)x->max_entries + x->n_shards - 1) / x->n_shards;
+    for (unsigned i = 0; i < x->n_shards && rc == OTC_OK; i++) {
+        pthread_mutex_init(&x->shards[i].lock, NULL);
+        rc = otc_dedup_table_init(&x->shards[i].table, per, x->window_ns);
+        x->table_bytes += x->shards[i].table.bytes;
+    }
     if (rc != OTC_OK) {
         otc_log_err(ins, "cannot allocate the table for %lld keys", (long long)x->max_entries);
         return rc;
     }
-    otc_log_debug(ins, "window %.3fs, %lld keys, %zu bytes", (double)x->window_ns / 1e9,
-                  (long long)x->max_entries, x->table.bytes);
+    otc_log_debug(ins, "window %.3fs, %lld keys in %u shards, %zu bytes", (double)x->window_ns / 1e9,
+                  (long long)x->max_entries, x->n_shards, x->table_bytes);
     return OTC_OK;
 }
 
@@ -117,14 +166,14 @@ static void dedup_destroy(void *vctx)
 {
     struct dedup_ctx *x = vctx;
 
-    otc_dedup_table_release(&x->table);
-    free(x->keys);
-    free(x->dup);
-    free(x->enc.p);
-    x->keys = NULL;
-    x->dup = NULL;
-    x->enc.p = NULL;
-    x->cap = 0;
+    for (unsigned i = 0; i < x->n_shards; i++) {
+        otc_dedup_table_release(&x->shards[i].table);
+        pthread_mutex_destroy(&x->shards[i].lock);
+    }
+    x->n_shards = 0;
+    for (size_t i = 0; i < DD_POOL; i++) {
+        scratch_free(&x->pool[i]);
+    }
 }
 
 /* ------------------------------------------------- canonical encoding */
@@ -286,7 +335,7 @@ static struct otc_dedup_key span_key(const uint8_t *trace_id, size_t trace_id_le
  * resource and scope keys of the containers being walked, the key of the
  * metric whose points are being walked. */
 struct dd_walk {
-    struct dedup_ctx    *x;
+    struct dd_scratch   *sc;
     size_t               n, cap;
     struct otc_dedup_key rk, sk, mk;
     const void          *metric; /* the metric mk belongs to */
@@ -297,7 +346,7 @@ static int dd_put(struct dd_walk *w, struct otc_dedup_key k)
     if (w->n == w->cap) {
         return 1; /* more items than counted: not this request's keys */
     }
-    w->x->keys[w->n++] = k;
+    w->sc->keys[w->n++] = k;
     return 0;
 }
 
@@ -311,7 +360,7 @@ static int dd_put(struct dd_walk *w, struct otc_dedup_key k)
 static int dd_msg_resource(void *arg, const struct otc_msg_head *h)
 {
     struct dd_walk *w = arg;
-    struct dd_enc *e = &w->x->enc;
+    struct dd_enc *e = &w->sc->enc;
     const dd_resource *r = (const dd_resource *)h->msg;
 
     e->len = 0;
@@ -324,7 +373,7 @@ static int dd_msg_resource(void *arg, const struct otc_msg_head *h)
 static int dd_msg_scope(void *arg, const struct otc_msg_head *h)
 {
     struct dd_walk *w = arg;
-    struct dd_enc *e = &w->x->enc;
+    struct dd_enc *e = &w->sc->enc;
     const dd_scope *s = (const dd_scope *)h->msg;
 
     e->len = 0;
@@ -348,7 +397,7 @@ static int dd_msg_spans(void *arg, ProtobufCMessage *const *items, size_t n)
     for (size_t k = 0; k < n; k++) {
         const otc_span *sp = (const otc_span *)items[k];
 
-        w->x->keys[w->n++] = span_key(sp->trace_id.data, sp->trace_id.len, sp->span_id.data,
+        w->sc->keys[w->n++] = span_key(sp->trace_id.data, sp->trace_id.len, sp->span_id.data,
                                       sp->span_id.len, sp->start_time_unix_nano);
     }
     return 0;
@@ -357,7 +406,7 @@ static int dd_msg_spans(void *arg, ProtobufCMessage *const *items, size_t n)
 static int dd_msg_log(void *arg, ProtobufCMessage *item)
 {
     struct dd_walk *w = arg;
-    struct dd_enc *e = &w->x->enc;
+    struct dd_enc *e = &w->sc->enc;
     const otc_log_record *lr = (const otc_log_record *)item;
 
     e->len = 0;
@@ -379,7 +428,7 @@ static int dd_msg_log(void *arg, ProtobufCMessage *item)
 static struct otc_dedup_key metric_key(struct dd_walk *w, const uint8_t *name, size_t name_len,
                                        uint64_t type)
 {
-    struct dd_enc *e = &w->x->enc;
+    struct dd_enc *e = &w->sc->enc;
 
     e->len = 0;
     enc_key(e, &w->rk);
@@ -400,7 +449,7 @@ static struct otc_dedup_key metric_key(struct dd_walk *w, const uint8_t *name, s
 static int dd_msg_point(void *arg, const otc_metric *m, ProtobufCMessage *point)
 {
     struct dd_walk *w = arg;
-    struct dd_enc *e = &w->x->enc;
+    struct dd_enc *e = &w->sc->enc;
 
     if (w->metric != m) {
         w->metric = m;
@@ -576,7 +625,7 @@ static bool wenc_any(struct dd_enc *e, const uint8_t *p, size_t len, bool presen
 static int dd_wire_resource(void *arg, const struct otc_pb_head *h)
 {
     struct dd_walk *w = arg;
-    struct dd_enc *e = &w->x->enc;
+    struct dd_enc *e = &w->sc->enc;
 
     e->len = 0;
     if (!wenc_attrs(e, h->msg, h->msg_len, OTC_PB_RESOURCE_ATTRIBUTES, 0)) {
@@ -593,7 +642,7 @@ enum { SCOPE_NAME = 1, SCOPE_VERSION = 2 };
 static int dd_wire_scope(void *arg, const struct otc_pb_head *h)
 {
     struct dd_walk *w = arg;
-    struct dd_enc *e = &w->x->enc;
+    struct dd_enc *e = &w->sc->enc;
     const uint8_t *p = h->msg ? h->msg : (const uint8_t *)"", *end = p + h->msg_len;
     const uint8_t *name = NULL, *version = NULL;
     size_t name_len = 0, version_len = 0;
@@ -666,7 +715,7 @@ struct dd_log {
 static int dd_wire_log(void *arg, const uint8_t *p, size_t len)
 {
     struct dd_walk *w = arg;
-    struct dd_enc *e = &w->x->enc;
+    struct dd_enc *e = &w->sc->enc;
     const uint8_t *rec = p, *end = p + len;
     struct dd_log l = {0};
     struct otc_pb_field f;
@@ -751,7 +800,7 @@ _Static_assert((int)OTC_PB_GAUGE == (int)OPENTELEMETRY__PROTO__METRICS__V1__METR
 static int dd_wire_point(void *arg, const struct otc_pb_metric *m, const uint8_t *p, size_t len)
 {
     struct dd_walk *w = arg;
-    struct dd_enc *e = &w->x->enc;
+    struct dd_enc *e = &w->sc->enc;
     const uint32_t attrs = otc_pb_point_attributes(m->type);
     const uint8_t *end = p + len;
     uint64_t start = 0, time = 0;
@@ -803,9 +852,9 @@ static int dd_wire_point(void *arg, const struct otc_pb_metric *m, const uint8_t
 
 /* Keys of b's items in walk order, read from its bytes (wire) or from its
  * decoded request; false when the walk stopped. *got is the number keyed. */
-static bool dd_keys(struct dedup_ctx *x, struct otc_batch *b, bool wire, size_t n, size_t *got)
+static bool dd_keys(struct dd_scratch *x, struct otc_batch *b, bool wire, size_t n, size_t *got)
 {
-    struct dd_walk w = {.x = x, .cap = n};
+    struct dd_walk w = {.sc = x, .cap = n};
     enum otc_signal s = b->signal;
     int rc;
 
@@ -841,11 +890,10 @@ static bool dd_keys(struct dedup_ctx *x, struct otc_batch *b, bool wire, size_t 
 
 /* ------------------------------------------------------------- data path */
 
-static int ensure_cap(struct dedup_ctx *x, size_t n)
+static int ensure_cap(struct dd_scratch *x, size_t n)
 {
-    struct otc_dedup_key *k;
-    uint8_t *d;
     size_t cap = x->cap ? x->cap : 256;
+    void *p;
 
     if (n <= x->cap) {
         return OTC_OK;
@@ -853,52 +901,122 @@ static int ensure_cap(struct dedup_ctx *x, size_t n)
     while (cap < n) {
         cap *= 2;
     }
-    k = realloc(x->keys, cap * sizeof(*k));
-    if (!k) {
-        return OTC_ENOMEM;
-    }
-    x->keys = k;
-    d = realloc(x->dup, cap);
-    if (!d) {
-        return OTC_ENOMEM;
-    }
-    x->dup = d;
+#define DD_GROW(f, size)                                                                           \
+    do {                                                                                           \
+        if (!(p = realloc(x->f, cap * (size)))) {                                                  \
+            return OTC_ENOMEM;                                                                     \
+        }                                                                                          \
+        x->f = p;                                                                                  \
+    } while (0)
+    DD_GROW(keys, sizeof(*x->keys));
+    DD_GROW(dup, 1);
+    DD_GROW(order, sizeof(*x->order));
+    DD_GROW(gkeys, sizeof(*x->gkeys));
+    DD_GROW(gdup, 1);
+#undef DD_GROW
     x->cap = cap;
     return OTC_OK;
 }
 
-static int dedup_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
+/* A free scratch of the pool, or a fresh one (*fresh: free it after). */
+static struct dd_scratch *scratch_get(struct dedup_ctx *x, struct dd_scratch *fresh)
 {
-    struct dedup_ctx *x = vctx;
+    for (size_t i = 0; i < DD_POOL; i++) {
+        if (!atomic_flag_test_and_set_explicit(&x->pool[i].busy, memory_order_acquire)) {
+            return &x->pool[i];
+        }
+    }
+    memset(fresh, 0, sizeof(*fresh));
+    return fresh;
+}
+
+static void scratch_put(struct dd_scratch *sc, struct dd_scratch *fresh)
+{
+    if (sc == fresh) {
+        scratch_free(sc);
+    } else {
+        atomic_flag_clear_explicit(&sc->busy, memory_order_release);
+    }
+}
+
+/* The shard of a key: bits of the key the tables' index does not use first. */
+static unsigned shard_of(const struct dedup_ctx *x, const struct otc_dedup_key *k)
+{
+    return (unsigned)(k->hi >> 40) & (x->n_shards - 1);
+}
+
+/* Check the n keys of sc (dup[i] = 1 for duplicates); the number of duplicates.
+ * One shard: one lock for the whole request. Several: the keys grouped by
+ * shard (a counting sort), each group checked under its shard's lock, in the
+ * request's order within the group. */
+static size_t dd_check(struct dedup_ctx *x, struct dd_scratch *sc, size_t n, uint64_t now)
+{
+    size_t start[DD_MAX_SHARDS + 1] = {0}, fill[DD_MAX_SHARDS], dups = 0;
+
+    if (x->n_shards == 1) {
+        struct dd_shard *sh = &x->shards[0];
+        pthread_mutex_lock(&sh->lock);
+        otc_dedup_table_expire(&sh->table, now);
+        dups = otc_dedup_table_check_many(&sh->table, sc->keys, n, now, sc->dup);
+        pthread_mutex_unlock(&sh->lock);
+        return dups;
+    }
+    for (size_t i = 0; i < n; i++) {
+        start[shard_of(x, &sc->keys[i]) + 1]++;
+    }
+    for (unsigned h = 0; h < x->n_shards; h++) {
+        start[h + 1] += start[h];
+        fill[h] = start[h];
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t at = fill[shard_of(x, &sc->keys[i])]++;
+        sc->order[at] = (uint32_t)i;
+        sc->gkeys[at] = sc->keys[i];
+    }
+    for (unsigned h = 0; h < x->n_shards; h++) {
+        struct dd_shard *sh = &x->shards[h];
+        size_t k = start[h + 1] - start[h];
+
+        if (k == 0) {
+            continue;
+        }
+        pthread_mutex_lock(&sh->lock);
+        otc_dedup_table_expire(&sh->table, now);
+        dups += otc_dedup_table_check_many(&sh->table, sc->gkeys + start[h], k, now, sc->gdup + start[h]);
+        pthread_mutex_unlock(&sh->lock);
+    }
+    for (size_t i = 0; i < n; i++) {
+        sc->dup[sc->order[i]] = sc->gdup[i];
+    }
+    return dups;
+}
+
+static int dedup_run(struct otc_instance *ins, struct dedup_ctx *x, struct dd_scratch *sc,
+                     struct otc_batch *b)
+{
     enum otc_signal s = b->signal;
     ProtobufCMessage *mut;
     size_t n, got, dups;
-    uint64_t now;
     bool wire = false;
 
-    if (!(x->sig_mask & OTC_SIG_BIT(s))) {
-        return otc_next(ins, b);
-    }
     /* an undecoded request is keyed from its bytes, and decoded only when the
      * walk stops (a form the wire readers leave to unpack) */
-    if (!otc_batch_is_decoded(b) && (n = b->items) > 0 && ensure_cap(x, n) == OTC_OK &&
-        dd_keys(x, b, true, n, &got) && got == n) {
+    if (!otc_batch_is_decoded(b) && (n = b->items) > 0 && ensure_cap(sc, n) == OTC_OK &&
+        dd_keys(sc, b, true, n, &got) && got == n) {
         wire = true;
     } else {
         if (!otc_batch_msg(b)) {
             return otc_next(ins, b);
         }
         n = otc_request_count_items(s, b->msg);
-        if (n == 0 || ensure_cap(x, n) != OTC_OK) {
+        if (n == 0 || ensure_cap(sc, n) != OTC_OK) {
             return otc_next(ins, b); /* nothing to check, or no memory to check it: fail open */
         }
-        if (!dd_keys(x, b, false, n, &got) || got != n) {
+        if (!dd_keys(sc, b, false, n, &got) || got != n) {
             return otc_next(ins, b);
         }
     }
-    now = otc_now_ns();
-    otc_dedup_table_expire(&x->table, now);
-    dups = otc_dedup_table_check_many(&x->table, x->keys, n, now, x->dup);
+    dups = dd_check(x, sc, n, otc_now_ns());
     if (dups == 0) {
         return otc_next(ins, b); /* untouched: keeps its bytes for zero-copy export */
     }
@@ -909,11 +1027,11 @@ static int dedup_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
         return OTC_OK;
     }
     for (size_t i = 0; i < n; i++) {
-        x->dup[i] = !x->dup[i]; /* now: keep */
+        sc->dup[i] = !sc->dup[i]; /* now: keep */
     }
     if (wire) {
         /* drop on the wire: the other items go on as the bytes that arrived */
-        if (!(b = otc_batch_keep_items(b, x->dup, n - dups))) {
+        if (!(b = otc_batch_keep_items(b, sc->dup, n - dups))) {
             atomic_fetch_add_explicit(&ins->counters.dropped[s], n - dups, memory_order_relaxed);
             return OTC_ENOMEM;
         }
@@ -925,9 +1043,24 @@ static int dedup_consume(struct otc_instance *ins, void *vctx, struct otc_batch 
         otc_batch_unref(b);
         return OTC_ENOMEM;
     }
-    otc_msg_keep_items(s, mut, x->dup);
+    otc_msg_keep_items(s, mut, sc->dup);
     otc_batch_recount(b);
     return otc_next(ins, b);
+}
+
+static int dedup_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
+{
+    struct dedup_ctx *x = vctx;
+    struct dd_scratch fresh, *sc;
+    int rc;
+
+    if (!(x->sig_mask & OTC_SIG_BIT(b->signal))) {
+        return otc_next(ins, b);
+    }
+    sc = scratch_get(x, &fresh);
+    rc = dedup_run(ins, x, sc, b);
+    scratch_put(sc, &fresh);
+    return rc;
 }
 
 const struct otc_component_ops otc_processor_dedup_ops = {
@@ -935,7 +1068,7 @@ const struct otc_component_ops otc_processor_dedup_ops = {
     .kind = OTC_PROCESSOR,
     .signals = OTC_SIG_ALL,
     .mutates = true,
-    .concurrent = false,
+    .concurrent = true,
     .ctx_size = sizeof(struct dedup_ctx),
     .config_map = dedup_config,
     .validate = dedup_validate,

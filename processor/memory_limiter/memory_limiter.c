@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "otc/otc_arena.h"
+#include "otc/otc_sysinfo.h"
 #include "memory_limiter.h"
 
 #define MIB (1024u * 1024u)
@@ -106,54 +107,12 @@ static int memlim_validate(const void *vctx, char *err, size_t errlen)
 
 /* ------------------------------------------------------- measurement */
 
-/* Read a small /proc or /sys file into buf (NUL-terminated); false on error. */
-static bool read_small(const char *path, char *buf, size_t len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n;
-
-    if (fd < 0) {
-        return false;
-    }
-    n = read(fd, buf, len - 1);
-    close(fd);
-    if (n <= 0) {
-        return false;
-    }
-    buf[n] = '\0';
-    return true;
-}
-
-/* Total memory as otelcol sees it: the cgroup limit when one is set, else MemTotal. */
-static uint64_t total_memory(void)
-{
-    char buf[4096];
-    uint64_t total = 0;
-    const char *p;
-
-    if (read_small("/proc/meminfo", buf, sizeof(buf)) && (p = strstr(buf, "MemTotal:")) != NULL) {
-        total = strtoull(p + 9, NULL, 10) * 1024u;
-    }
-    if (read_small("/sys/fs/cgroup/memory.max", buf, sizeof(buf)) && buf[0] >= '0' && buf[0] <= '9') {
-        uint64_t cg = strtoull(buf, NULL, 10);
-        if (cg > 0 && (total == 0 || cg < total)) {
-            total = cg;
-        }
-    } else if (read_small("/sys/fs/cgroup/memory/memory.limit_in_bytes", buf, sizeof(buf))) {
-        uint64_t cg = strtoull(buf, NULL, 10);
-        if (cg > 0 && (total == 0 || cg < total)) {
-            total = cg;
-        }
-    }
-    return total;
-}
-
 static uint64_t read_rss(const struct memlim_ctx *x)
 {
     char buf[128];
     unsigned long long size, resident;
 
-    if (!read_small("/proc/self/statm", buf, sizeof(buf)) ||
+    if (!otc_read_small_file("/proc/self/statm", buf, sizeof(buf)) ||
         sscanf(buf, "%llu %llu", &size, &resident) != 2) {
         return 0;
     }
@@ -240,7 +199,7 @@ static int memlim_init(struct otc_instance *ins, void *vctx)
         x->limit = (uint64_t)x->limit_mib * MIB;
         spike = (uint64_t)x->spike_limit_mib * MIB;
     } else {
-        uint64_t total = total_memory();
+        uint64_t total = otc_memory_total();
         if (total == 0) {
             otc_log_err(ins, "cannot read the total memory for limit_percentage");
             return OTC_EINVAL;
@@ -301,7 +260,7 @@ const struct otc_component_ops otc_processor_memory_limiter_ops = {
     .kind = OTC_PROCESSOR,
     .signals = OTC_SIG_ALL,
     .mutates = false,
-    .concurrent = false,
+    .concurrent = true,
     .ctx_size = sizeof(struct memlim_ctx),
     .config_map = memlim_config,
     .validate = memlim_validate,

@@ -2,7 +2,7 @@
  * probabilisticsamplerprocessor in hash_seed mode. Each span (by trace id) and log
  * record (by trace id or an attribute) is kept or dropped with the same decision
  * otelcol makes, so every span of a trace shares one fate on every collector with
- * the same seed. Runs on the pipeline worker thread. */
+ * the same seed. Runs on the pipeline worker threads, several at once. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <math.h>
@@ -43,9 +43,6 @@ struct sampler_ctx {
     uint64_t  threshold;     /* reject threshold: keep when randomness >= threshold */
     bool      never;         /* otelcol's neverSampler: 0%, or a rate that rounds to 0 */
     bool      logs_trace_id; /* attribute_source: traceID */
-    /* decisions of the batch being processed (pass 1 -> pass 2) */
-    uint8_t  *keep;
-    size_t    keep_cap;
 };
 
 #define OFF(f) offsetof(struct sampler_ctx, f)
@@ -132,15 +129,6 @@ static int sampler_init(struct otc_instance *ins, void *vctx)
     x->never = scaled == 0;
     x->threshold = x->never ? TH_NEVER : (uint64_t)(HASH_BUCKETS - scaled) << 42;
     return OTC_OK;
-}
-
-static void sampler_destroy(void *vctx)
-{
-    struct sampler_ctx *x = vctx;
-
-    free(x->keep);
-    x->keep = NULL;
-    x->keep_cap = 0;
 }
 
 /* ------------------------------------------------------------ randomness */
@@ -1013,23 +1001,29 @@ static bool decide_wire(const struct sampler_ctx *x, const struct otc_batch *b, 
     return true;
 }
 
-/* Room for one decision per item; NULL when memory is short. */
-static uint8_t *sampler_keep_buf(struct sampler_ctx *x, size_t n)
+/* Room for one decision per item, per call (workers share the ctx): on the
+ * stack for requests of up to KEEP_STACK items, else on the heap. */
+#define KEEP_STACK 4096
+
+struct keep_buf {
+    uint8_t  stack[KEEP_STACK];
+    uint8_t *heap;
+};
+
+/* NULL when memory is short. */
+static uint8_t *sampler_keep_buf(struct keep_buf *kb, size_t n)
 {
-    if (n > x->keep_cap) {
-        uint8_t *grown = realloc(x->keep, n);
-        if (!grown) {
-            return NULL;
-        }
-        x->keep = grown;
-        x->keep_cap = n;
+    if (n <= KEEP_STACK) {
+        return kb->stack;
     }
-    return x->keep;
+    free(kb->heap);
+    kb->heap = malloc(n);
+    return kb->heap;
 }
 
-static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
+static int sampler_decide(struct otc_instance *ins, struct sampler_ctx *x, struct otc_batch *b,
+                          struct keep_buf *kb)
 {
-    struct sampler_ctx *x = vctx;
     enum otc_signal s = b->signal;
     const ProtobufCMessage *msg;
     struct decide_out o = {0};
@@ -1040,7 +1034,7 @@ static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batc
         return otc_next(ins, b);
     }
     if (!otc_batch_is_decoded(b)) {
-        keep = sampler_keep_buf(x, b->items);
+        keep = sampler_keep_buf(kb, b->items);
         if (decide_wire(x, b, keep, &o) && o.total == b->items) {
             if (keep && o.kept > 0 && (o.kept < o.total || o.empty_groups)) {
                 /* drop on the wire: the kept spans go on as the bytes that arrived */
@@ -1058,7 +1052,7 @@ static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batc
     if (!(msg = otc_batch_msg(b))) {
         return otc_next(ins, b);
     }
-    keep = sampler_keep_buf(x, otc_request_count_items(s, msg));
+    keep = sampler_keep_buf(kb, otc_request_count_items(s, msg));
     decide_msg(x, s, msg, keep, &o);
 decided:
     if (o.kept == o.total && !o.empty_groups) {
@@ -1082,12 +1076,23 @@ decided:
     return otc_next(ins, b);
 }
 
+static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
+{
+    struct keep_buf kb;
+    int rc;
+
+    kb.heap = NULL;
+    rc = sampler_decide(ins, vctx, b, &kb);
+    free(kb.heap);
+    return rc;
+}
+
 const struct otc_component_ops otc_processor_probabilistic_sampler_ops = {
     .type = "probabilistic_sampler",
     .kind = OTC_PROCESSOR,
     .signals = OTC_SIG_TRACES | OTC_SIG_LOGS,
     .mutates = true,
-    .concurrent = false,
+    .concurrent = true,
     .ctx_size = sizeof(struct sampler_ctx),
     .config_map = sampler_config,
     .validate = sampler_validate,
@@ -1098,5 +1103,5 @@ const struct otc_component_ops otc_processor_probabilistic_sampler_ops = {
     .timer = NULL,
     .admit = NULL,
     .shutdown = NULL,
-    .destroy = sampler_destroy,
+    .destroy = NULL,
 };

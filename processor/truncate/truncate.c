@@ -4,7 +4,7 @@
  * first max_attributes attributes of each set, counting the others in
  * dropped_attributes_count. A read-only scan comes first, so a batch within the
  * limits keeps its received bytes; requests not yet decoded are scanned in
- * their serialized form (the traversal layer, otc_pb_walk.h). Runs on the pipeline worker thread. */
+ * their serialized form (the traversal layer, otc_pb_walk.h). Runs on the pipeline worker threads, several at once. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "otc/otc_attr_limits.h"
 #include "otc/otc_pb_walk.h"
@@ -332,7 +332,7 @@ const struct otc_component_ops otc_processor_truncate_ops = {
     .kind = OTC_PROCESSOR,
     .signals = OTC_SIG_ALL,
     .mutates = true,
-    .concurrent = false,
+    .concurrent = true,
     .ctx_size = sizeof(struct truncate_ctx),
     .config_map = truncate_config,
     .validate = NULL,

@@ -1,7 +1,8 @@
 /* otlp_receiver.c - the `otlp` receiver: serves the OTLP/gRPC Trace, Metrics and
  * Logs services with the gRPC core C API, decodes each request into a batch
  * and answers OK only once every pipeline has taken it (UNAVAILABLE otherwise).
- * One completion-queue thread per receiver runs everything below; OTLP/HTTP
+ * The loop threads (otc_grpc_loop.h) run everything below, each for the call
+ * slots on its queue; OTLP/HTTP
  * (otlp_http.c, its own thread) hands its requests to the same otlp_ingest.c. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <grpc/byte_buffer_reader.h>
@@ -67,7 +68,7 @@ struct otlp_ctx {
     struct otlp_http      *http;
     struct otc_instance   *ins;
     grpc_server           *server;
-    grpc_completion_queue *cq;            /* the shared one (otc_grpc_loop_get) */
+    grpc_completion_queue *cq;            /* loop 0's (otc_grpc_loop_get): the shutdown tag */
     void                  *method[OTC_SIGNAL_COUNT];
     struct otc_grpc_tag    shutdown_tag;  /* the server's shutdown notification */
     atomic_bool            shutting_down;
@@ -81,6 +82,7 @@ enum call_state { CALL_REQUESTED, CALL_ANSWERING };
 struct otlp_call {
     struct otc_grpc_tag  tag;      /* first: the shared queue's tags point here */
     struct otlp_ctx     *rx;
+    grpc_completion_queue *cq;     /* the loop this slot's calls arrive on */
     int                  signal;   /* -1: generic (unknown method) */
     enum call_state      state;
     grpc_call           *call;
@@ -373,12 +375,12 @@ static bool call_request(struct otlp_ctx *rx, struct otlp_call *c)
     c->status_msg = grpc_empty_slice();
     if (c->signal < 0) {
         grpc_call_details_init(&c->details);
-        err = grpc_server_request_call(rx->server, &c->call, &c->details, &c->md, rx->cq, rx->cq,
+        err = grpc_server_request_call(rx->server, &c->call, &c->details, &c->md, c->cq, c->cq,
                                        &c->tag);
     } else {
         err = grpc_server_request_registered_call(rx->server, rx->method[c->signal], &c->call,
-                                                  &c->deadline, &c->md, &c->payload, rx->cq,
-                                                  rx->cq, &c->tag);
+                                                  &c->deadline, &c->md, &c->payload, c->cq,
+                                                  c->cq, &c->tag);
     }
     if (err != GRPC_CALL_OK) {
         if (!atomic_load(&rx->shutting_down)) {
@@ -623,7 +625,7 @@ static void call_done(struct otc_grpc_tag *tag, bool ok)
 }
 
 /* A new call slot for signal s (-1: any other method), requested from gRPC. */
-static int call_slot_add(struct otlp_ctx *rx, int s)
+static int call_slot_add(struct otlp_ctx *rx, int s, unsigned loop)
 {
     struct otlp_call *c = calloc(1, sizeof(*c));
 
@@ -632,6 +634,7 @@ static int call_slot_add(struct otlp_ctx *rx, int s)
     }
     c->rx = rx;
     c->signal = s;
+    c->cq = otc_grpc_loop_cq(loop);
     if (!call_request(rx, c)) {
         free(c);
     }
@@ -797,7 +800,9 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
     if (!(rx->cq = otc_grpc_loop_get())) {
         return OTC_ENOMEM;
     }
-    grpc_server_register_completion_queue(rx->server, rx->cq, NULL);
+    for (unsigned i = 0; i < otc_grpc_loop_count(); i++) {
+        grpc_server_register_completion_queue(rx->server, otc_grpc_loop_cq(i), NULL);
+    }
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
         if (ins->n_feeds[s]) {
             rx->method[s] = grpc_server_register_method(rx->server, method_paths[s], NULL,
@@ -826,13 +831,13 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
     rx->server_started = true;
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
         for (int i = 0; rx->method[s] && i < CALLS_PER_METHOD; i++) {
-            if ((rc = call_slot_add(rx, s)) != OTC_OK) {
+            if ((rc = call_slot_add(rx, s, (unsigned)i)) != OTC_OK) {
                 return rc;
             }
         }
     }
     for (int i = 0; i < GENERIC_CALLS; i++) {
-        if ((rc = call_slot_add(rx, -1)) != OTC_OK) {
+        if ((rc = call_slot_add(rx, -1, (unsigned)i)) != OTC_OK) {
             return rc;
         }
     }

@@ -3,9 +3,12 @@
 # requests have the asked shape and fresh ids on every request, for all three
 # signals, with and without gzip; the forward-only server delivers the bytes
 # unchanged and passes the downstream status back; the receive-only server
-# counts requests and bytes; --rate paces the requests.
+# counts requests and bytes; --rate paces the requests. bench/signals_report.py
+# turns run.sh's rows and thread snapshots into the "Per signal" section, and a
+# one-second run of run.sh's "signals" phase writes that section in place.
 # SPDX-License-Identifier: Apache-2.0
 import os
+import re
 import subprocess
 import sys
 import time
@@ -17,6 +20,8 @@ BENCH = os.path.join(h.BUILD_DIR, "bench")
 LOADGEN = os.path.join(BENCH, "loadgen", "otlp_loadgen")
 RECV = os.path.join(BENCH, "baseline", "baseline_receive")
 FWD = os.path.join(BENCH, "baseline", "baseline_forward")
+RUN_SH = os.path.join(h.SOURCE_DIR, "bench", "run.sh")
+REPORT = os.path.join(h.SOURCE_DIR, "bench", "signals_report.py")
 
 
 def result(out):
@@ -198,6 +203,106 @@ def test_bad_options(t):
     t.eq((rc, res.get("error")), (3, "connect"), "nothing listening: exit 3, error=connect")
 
 
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_signals_report(t):
+    """signals_report.py: ratios to forward-only, the refusal-free rate, thread
+    shares grouped by name, the serial fraction and Amdahl's projection."""
+    d = h.tmpdir()
+    rows = [
+        "signal=logs setup=forward kind=fixed rate=2000 items_s=200000 cpu_m=2.000 ticks=40 ok=4000 "
+        "refused=0 errors=0 p99=1.5 bytes_per_req=59184",
+        "signal=logs setup=passthrough kind=fixed rate=2000 items_s=200000 cpu_m=2.200 ticks=44 "
+        "ok=4000 refused=0 errors=0 p99=1.6 bytes_per_req=59184",
+        "signal=logs setup=full kind=fixed rate=2000 items_s=180000 cpu_m=3.000 ticks=60 ok=3800 "
+        "refused=200 errors=200 p99=9.0 bytes_per_req=59184 items_per_req=100",
+        "signal=logs setup=full kind=max rate=0 items_s=400000 cpu_m=2.500 ticks=200 ok=8000 "
+        "refused=900 errors=900 p99=20 bytes_per_req=59184 req_s=4000",
+        "signal=logs setup=full kind=search rate=3600 items_s=330000 cpu_m=2.5 ticks=80 ok=3000 "
+        "refused=3 errors=3 p99=9 bytes_per_req=59184 req_s=3500",
+        "signal=logs setup=full kind=search rate=3240 items_s=320000 cpu_m=2.5 ticks=80 ok=3000 "
+        "refused=0 errors=0 p99=4 bytes_per_req=59184 req_s=3000",
+    ]
+    write(os.path.join(d, "rows.txt"), "\n".join(rows) + "\n")
+    # 200 ticks in the process: grpc-loop 100, the logs pipeline 60 (two idle
+    # pipelines), two busy exporter threads 10 each, a new gRPC thread 10, 10 ended.
+    write(os.path.join(d, "threads-logs.before"),
+          "1\t0\totelc\n2\t50\tgrpc-loop\n3\t5\tpipeline\n4\t5\tpipeline\n"
+          "5\t7\tpipeline\n6\t1\texporter\n7\t1\texporter\n")
+    write(os.path.join(d, "threads-logs.after"),
+          "1\t0\totelc\n2\t150\tgrpc-loop\n3\t5\tpipeline\n4\t5\tpipeline\n"
+          "5\t67\tpipeline\n6\t11\texporter\n7\t11\texporter\n8\t10\tdefault-executo\n")
+    write(os.path.join(d, "header.md"), "## Per signal\n\nheader text\n")
+    out, chart = os.path.join(d, "out.md"), os.path.join(d, "chart.dat")
+    p = subprocess.run([sys.executable, REPORT, os.path.join(d, "rows.txt"), d,
+                        os.path.join(d, "header.md"), out, chart],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30)
+    t.check(p.returncode == 0, "signals_report.py exits 0", p.stdout)
+    md = h.read_file(out) if os.path.exists(out) else ""
+    t.check(md.startswith("## Per signal\n\nheader text\n"), "the header comes first", md[:200])
+    t.check("| logs | otelc pass-through | 200,000 | 2.200 | 1.10 | 1.6 | 0 | 0 |" in md,
+            "pass-through: ratio 1.10 to forward-only", md)
+    t.check("| logs | otelc full chain | 180,000 (90% of 200,000) | 3.000 | 1.50 | 9.0 | 200 (5.0%) | 0 |" in md,
+            "full chain: ratio 1.50, 200 refused (5.0%)", md)
+    t.check("| logs | 400,000 | 900 | 2.500 | 3240 (81%), 3000 reached | 320,000 | 0.80 "
+            "| 3600 (90%): 3, 3240 (81%), 3000 reached: 0 |" in md,
+            "the first refusal-free rate of the search, 0.80 of the max", md)
+    t.check("| thread name | logs: share (threads) |\n|---|---:|\n"
+            "| grpc-loop | 50.0% (1) |\n| pipeline | 30.0% (3, 1 busy) |\n| exporter | 10.0% (2) |\n"
+            "| default-executo (gRPC) | 5.0% (1) |\n| otelc | 0.0% (1) |\n| ended threads | 5.0% |\n"
+            "| gRPC library threads together | 5.0% |\n| **busiest thread** | grpc-loop 50.0% |\n"
+            in md, "thread shares grouped by name", md)
+    # s = grpc-loop's 0.5: speedup(4) = 1 / (0.5 + 0.5 / 4) = 1.6, speedup(8) = 1.78
+    t.check("| **serial fraction s** | 0.500 (grpc-loop) |\n| **speedup(4)** | 1.60x |\n"
+            "| **speedup(8)** | 1.78x |\n" in md,
+            "serial fraction from the busiest single thread, Amdahl for 4 and 8 cores", md)
+    t.check("speedup(N) = 1 / (s + (1 - s) / N)" in md, "the formula is stated")
+    t.check("| logs: highest rate with 0 refusals >= 80% of the max rate | 0.80 | **met** |" in md
+            and "| logs: full chain CPU per item <= 1.2x forward-only, 0 refused | 1.50x, 200 "
+            "refused | **not met** |" in md, "targets with verdicts", md)
+    t.eq(h.read_file(chart) if os.path.exists(chart) else "", "logs 2.000 2.200 3.000\n",
+         "chart data: forward-only, pass-through, full chain per signal")
+
+
+def test_run_sh_signals(t):
+    """A one-second run of run.sh's "signals" phase on the binaries of this build:
+    the "Per signal" section replaces the old one, the other sections stay."""
+    if not os.access(os.path.join(h.BUILD_DIR, "otelc"), os.X_OK):
+        t.check(False, "otelc is built in %s" % h.BUILD_DIR)
+        return
+    d = h.tmpdir()
+    results = write(os.path.join(d, "RESULTS.md"),
+                    "# Benchmark results\n\n## End-to-end\n\nkept\n\n## Per signal\n\nstale\n\n"
+                    "## Later\n\nkept too\n")
+    env = dict(os.environ, PHASES="signals", SIGNALS="logs", DURATION="1", SEARCH_DURATION="1",
+               SEARCH_STEPS="1", FIXED_RATE="20", SKIP_BUILD="1", BUILD_DIR=h.BUILD_DIR,
+               RESULTS=results, CHART_SIGNALS=os.path.join(d, "signals.svg"),
+               RUN_DIR=os.path.join(d, "run"))
+    p = subprocess.run(["bash", RUN_SH], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=120)
+    t.check(p.returncode == 0, "run.sh PHASES=signals SIGNALS=logs DURATION=1 exits 0",
+            p.stdout[-3000:])
+    md = h.read_file(results)
+    t.eq(re.findall(r"^## .*", md, re.M), ["## End-to-end", "## Per signal", "## Later"],
+         "the sections in order, Per signal once")
+    t.check("stale" not in md and "kept\n" in md and "kept too\n" in md,
+            "the old Per signal section is replaced, the others kept", md)
+    for setup in ("forward-only", "otelc pass-through", "otelc full chain"):
+        t.check(re.search(r"^\| logs \| %s \| [0-9,]+ \| [0-9.]+ \| [0-9.]+ \|" % setup, md, re.M),
+                "a fixed-rate row for logs, %s" % setup, md)
+    t.check(re.search(r"^\| logs \| [0-9,]+ \| [0-9]+ \| [0-9.]+ \| ", md, re.M),
+            "a max-rate row for logs", md)
+    t.check(re.search(r"^\| pipeline \| [0-9.]+% \([0-9]+(, [0-9]+ busy)?\) \|$", md, re.M) and
+            re.search(r"^\| \*\*speedup\(8\)\*\* \| [0-9.]+x \|$", md, re.M),
+            "thread shares for logs name the pipeline threads, with projections", md)
+    t.check(os.path.exists(os.path.join(d, "run", "threads-logs.after")),
+            "the thread snapshots are kept in the run directory")
+
+
 def main(t):
     for exe in (LOADGEN, RECV, FWD):
         if not os.access(exe, os.X_OK):
@@ -209,6 +314,8 @@ def main(t):
     test_receive_only(t)
     test_rate(t)
     test_bad_options(t)
+    test_signals_report(t)
+    test_run_sh_signals(t)
 
 
 if __name__ == "__main__":

@@ -83,8 +83,12 @@ static inline void fx_strlist(struct otc_strlist *l, const char *text)
 
 /* Build a processor instance: defaults, then "key=value" options (NULL-ended),
  * validate (its result in *vrc when given), then init. NULL when any step fails. */
-static inline struct otc_instance *fx_instance(const struct otc_component_ops *ops,
-                                               const char *const *opts, int *vrc)
+/* An instance of ops with opts applied and init() run, passing on to
+ * pipeline (the pipeline's fan-out: its workers, its exporters) when not NULL,
+ * else to the capture stage. */
+static inline struct otc_instance *fx_instance_in(const struct otc_component_ops *ops,
+                                                  const char *const *opts, int *vrc,
+                                                  struct otc_pipeline *pipeline)
 {
     struct otc_instance *ins = calloc(1, sizeof(*ins));
     char err[256];
@@ -96,7 +100,8 @@ static inline struct otc_instance *fx_instance(const struct otc_component_ops *o
     ins->ops = ops;
     ins->id = strdup(ops->type);
     ins->ctx = calloc(1, ops->ctx_size);
-    ins->next.ins = &fx_capture_ins;
+    ins->next.ins = pipeline ? NULL : &fx_capture_ins;
+    ins->next.pipeline = pipeline;
     if (otc_config_map_defaults(ops->config_map, ins->ctx) != OTC_OK) {
         goto err;
     }
@@ -138,6 +143,12 @@ err:
     free(ins->id);
     free(ins);
     return NULL;
+}
+
+static inline struct otc_instance *fx_instance(const struct otc_component_ops *ops,
+                                               const char *const *opts, int *vrc)
+{
+    return fx_instance_in(ops, opts, vrc, NULL);
 }
 
 static inline void fx_instance_free(struct otc_instance *ins)

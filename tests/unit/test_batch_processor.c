@@ -2,7 +2,8 @@
  * (processor/batch): size trigger, timeout trigger (timer with a fake now),
  * send_batch_max_size splits, merging of equal resources and scopes across
  * input batches, flush, the three signals, the lifetime of inputs, and undecoded
- * inputs batched as their concatenated bytes (order, splits, write-ahead log). */
+ * inputs batched as their concatenated bytes (order, splits, write-ahead log),
+ * and replayed inputs merged only with inputs bound for the same exporters. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <dirent.h>
 #include <setjmp.h>
@@ -736,6 +737,57 @@ static void test_raw_decoded_mix(void **state)
     fx_instance_free(ins);
 }
 
+
+/* Replayed inputs carry the exporters that have them already: the processor
+ * merges only inputs bound for the same exporters (decoded and undecoded
+ * alike), and each request keeps that set; a copy keeps it too, and a request
+ * made of inputs with different sets keeps only what all of them have. */
+static void test_skip_sets(void **state)
+{
+    const char *opts[] = {"send_batch_size=1000", "timeout=1h", NULL};
+    const uint64_t skip[5] = {1, 1, 0, 3, 3};
+    const size_t want_items[3] = {4, 2, 4};
+    const uint64_t want_skip[3] = {1, 0, 3};
+
+    (void)state;
+    for (int raw = 0; raw < 2; raw++) {
+        struct otc_instance *ins = fx_instance(&otc_processor_batch_ops, opts, NULL);
+        for (size_t i = 0; i < 5; i++) {
+            struct fx_item it[2] = {{1, 1, 2 * i, 2 * i, 0}, {1, 1, 2 * i + 1, 2 * i + 1, 0}};
+            struct otc_batch *b = fx_traces(it, 2);
+            if (raw) {
+                b = undecoded(b);
+            }
+            b->skip_exporters = skip[i];
+            fx_consume(ins, b);
+        }
+        ins->ops->flush(ins, ins->ctx);
+        assert_int_equal(fx_captured.n, 3);
+        for (size_t k = 0; k < 3; k++) {
+            assert_int_equal(fx_captured.b[k]->items, want_items[k]);
+            assert_int_equal(fx_captured.b[k]->skip_exporters, want_skip[k]);
+        }
+        fx_capture_clear();
+        fx_instance_free(ins);
+    }
+    {
+        struct fx_item it[1] = {{1, 1, 1, 1, 0}};
+        struct otc_batch *b = fx_traces(it, 1), *other = fx_traces(it, 1), *copy;
+        b->skip_exporters = 6;
+        otc_batch_ref(b);
+        copy = otc_batch_writable(b); /* shared: a copy */
+        assert_ptr_not_equal(copy, b);
+        assert_int_equal(copy->skip_exporters, 6);
+        other->skip_exporters = 3;
+        otc_batch_merge_skip(copy, b, true);
+        otc_batch_merge_skip(copy, other, false);
+        assert_int_equal(copy->skip_exporters, 2);
+        otc_batch_unref(copy);
+        otc_batch_unref(other);
+        otc_batch_unref(b);
+    }
+}
+
 static char *wal_dir(void)
 {
     char *t = strdup("/tmp/otc-batch-wal-XXXXXX");
@@ -862,6 +914,7 @@ int main(void)
         cmocka_unit_test_teardown(test_raw_decoded_mix, teardown),
         cmocka_unit_test_teardown(test_raw_durable, teardown),
         cmocka_unit_test_teardown(test_raw_durable_alone, teardown),
+        cmocka_unit_test_teardown(test_skip_sets, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

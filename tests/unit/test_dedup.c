@@ -7,10 +7,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <time.h>
 
 #include <cmocka.h>
 
+#include "core/pipeline.h"
 #include "otc/otc_pb_check.h"
 #include "proc_fixtures.h"
 #include "processor/dedup/dedup.h"
@@ -478,6 +480,59 @@ static void test_shared_batch(void **state)
     fx_instance_free(ins);
 }
 
+/* Several pipeline workers at once on one dedup with a sharded table: every
+ * id is sent twice, by two different threads, so exactly half of the items
+ * are duplicates whichever thread gets there first. */
+#define MT_THREADS  4
+#define MT_REQUESTS 150
+#define MT_ITEMS    40
+
+struct mt_arg {
+    struct otc_instance *ins;
+    unsigned             t;
+    enum otc_signal      s;
+};
+
+static void *mt_worker(void *p)
+{
+    struct mt_arg *a = p;
+    uint64_t unique = (uint64_t)MT_THREADS / 2 * MT_REQUESTS * MT_ITEMS;
+
+    for (unsigned r = 0; r < MT_REQUESTS; r++) {
+        uint64_t first = ((uint64_t)(a->t * MT_REQUESTS + r) * MT_ITEMS) % unique + 1;
+        fx_consume(a->ins, fx_simple(a->s, MT_ITEMS, first));
+    }
+    return NULL;
+}
+
+static void test_concurrent_workers(void **state)
+{
+    const char *opts[] = {"max_entries=1048576", NULL};
+    struct otc_pipeline p;
+    uint64_t total = (uint64_t)MT_THREADS * MT_REQUESTS * MT_ITEMS;
+
+    (void)state;
+    memset(&p, 0, sizeof(p));
+    p.n_workers = MT_THREADS; /* dedup splits its table into shards for them */
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        struct otc_instance *ins = fx_instance_in(&otc_processor_dedup_ops, opts, NULL, &p);
+        struct mt_arg args[MT_THREADS];
+        pthread_t th[MT_THREADS];
+
+        assert_non_null(ins);
+        for (unsigned t = 0; t < MT_THREADS; t++) {
+            args[t] = (struct mt_arg){ins, t, (enum otc_signal)s};
+            assert_int_equal(pthread_create(&th[t], NULL, mt_worker, &args[t]), 0);
+        }
+        for (unsigned t = 0; t < MT_THREADS; t++) {
+            pthread_join(th[t], NULL);
+        }
+        assert_int_equal(dropped(ins, (enum otc_signal)s), total / 2);
+        assert_int_equal(atomic_load(&ins->counters.outgoing[s]), total / 2);
+        fx_instance_free(ins);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +552,7 @@ int main(void)
         cmocka_unit_test_teardown(test_metric_identity, teardown),
         cmocka_unit_test_teardown(test_signals_option, teardown),
         cmocka_unit_test_teardown(test_shared_batch, teardown),
+        cmocka_unit_test(test_concurrent_workers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

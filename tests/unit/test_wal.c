@@ -1,7 +1,8 @@
 /* test_wal.c - unit tests for the write-ahead log of the persistent queue
  * (core/wal.c): round trip, group commit, torn and corrupt records, segment
  * deletion once every record is released, batches holding records, the
- * delivery progress across a crash, a resumed replay, and the capacity. */
+ * delivery progress across a crash (per exporter too, and old progress files),
+ * a resumed replay, and the capacity. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -21,6 +22,7 @@
 #include <cmocka.h>
 
 #include "core/wal.h"
+#include "core/wal_internal.h"
 #include "otc/otc_batch.h"
 #include "otc/otc_rc.h"
 
@@ -742,6 +744,430 @@ static void test_record_forms(void **state)
     }
 }
 
+
+/* ------------------------------------------------- progress per exporter */
+
+static const char *const ids_ab[] = {"otlp/a", "otlp/b"};
+
+/* The record number in a replayed payload ("record N ..."). */
+static int rec_no(const char *data)
+{
+    int i = -1;
+
+    assert_int_equal(sscanf(data, "record %d", &i), 1);
+    return i;
+}
+
+/* Run child(dir) in a process that ends as kill -9 would (no close). */
+static void crash_run(const char *dir, void (*child)(const char *dir))
+{
+    pid_t pid = fork();
+    int status;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        child(dir);
+        _exit(0);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The only progress file in dir: its bytes (malloc'd) and size. */
+static uint8_t *read_progress(const char *dir, size_t *len)
+{
+    char names[8][64], p[512];
+    struct stat st;
+    uint8_t *buf;
+    FILE *f;
+
+    assert_int_equal(list_segments(dir, names, 8), 1);
+    snprintf(p, sizeof(p), "%s/%.20s.ack", dir, names[0]);
+    assert_int_equal(stat(p, &st), 0);
+    buf = malloc((size_t)st.st_size + 1);
+    assert_non_null(f = fopen(p, "rb"));
+    assert_int_equal(fread(buf, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+    fclose(f);
+    *len = (size_t)st.st_size;
+    return buf;
+}
+
+/* Records 0-4 delivered to a, 5 to both (not yet released), 6 released, 7 to
+ * b; 8 and 9 to nobody. One progress round, then the crash. */
+static void per_exporter_child(const char *dir)
+{
+    struct otc_wal_rec *recs[10];
+    struct otc_wal *w = open_wal(dir, true, 64 << 20);
+    uint64_t a = otc_wal_exporter_key("otlp/a"), b = otc_wal_exporter_key("otlp/b");
+    struct otc_wal_stats st;
+
+    otc_wal_set_exporters(w, ids_ab, 2);
+    append_n(w, 0, 10, recs);
+    for (int i = 0; i < 5; i++) {
+        otc_wal_rec_done_by(recs[i], a);
+    }
+    otc_wal_rec_done_by(recs[5], a);
+    otc_wal_rec_done_by(recs[5], b);
+    otc_wal_rec_done_by(recs[6], a); /* then released: only the full entry is written */
+    otc_wal_rec_release(recs[6]);
+    otc_wal_rec_done_by(recs[7], b);
+    otc_wal_rec_done_by(recs[8], otc_wal_exporter_key("otlp/other")); /* not in the pipeline */
+    otc_wal_stats(w, &st);
+    assert_int_equal(st.xacked, 9);
+    otc_wal_flush_acks(w);
+}
+
+/* What the replay of the per_exporter_child's log gives, with the exporters
+ * ids[0..n): want_skip[i] for record i, -1 when it is not replayed. */
+static void replay_expect(const char *dir, const char *const *ids, size_t n, const int *want_skip)
+{
+    struct seen *s = calloc(1, sizeof(*s));
+    struct otc_wal *w = open_wal(dir, true, 64 << 20);
+    struct otc_wal_stats st;
+    int got[10];
+    size_t skipped = 0;
+
+    for (int i = 0; i < 10; i++) {
+        got[i] = -1;
+        skipped += want_skip[i] < 0;
+    }
+    otc_wal_set_exporters(w, ids, n);
+    assert_int_equal(otc_wal_replay(w, collect, s), OTC_OK);
+    for (size_t k = 0; k < s->n; k++) {
+        int i = rec_no(s->data[k]);
+        assert_true(i >= 0 && i < 10);
+        if (k > 0) {
+            assert_true(i > rec_no(s->data[k - 1])); /* in order */
+        }
+        got[i] = (int)otc_wal_rec_skip(s->seg[k]);
+    }
+    for (int i = 0; i < 10; i++) {
+        if (got[i] != want_skip[i]) {
+            fail_msg("record %d: skip %d, want %d", i, got[i], want_skip[i]);
+        }
+    }
+    otc_wal_stats(w, &st);
+    assert_int_equal(st.skipped, skipped);
+    seen_release(s);
+    otc_wal_close(w);
+    seen_free(s);
+}
+
+/* Entries written per exporter come back: each record is replayed with the
+ * set of exporters that have it; one they all have is not replayed. The file
+ * holds one block: the full entry, two declarations, the exporter entries
+ * (record 6's dropped: it was delivered to all in the same round; the unknown
+ * exporter's never noted). */
+static void test_progress_per_exporter(void **state)
+{
+    char *dir = make_dir();
+    const int want[10] = {1, 1, 1, 1, 1, -1, -1, 2, 0, 0};
+    uint8_t *buf;
+    size_t len, nent, decl = 0, full = 0, x = 0;
+
+    (void)state;
+    crash_run(dir, per_exporter_child);
+    buf = read_progress(dir, &len);
+    nent = get32(buf);
+    assert_int_equal(len, WAL_ACK_HDR + 8 * nent);
+    assert_int_equal(get32(buf + 4), otc_crc32c(0, buf + WAL_ACK_HDR, 8 * nent));
+    for (size_t i = 0; i < nent; i++) {
+        uint64_t e = get64(buf + WAL_ACK_HDR + 8 * i);
+        unsigned top = (unsigned)(e >> 56);
+        if (top == WAL_ENT_DECL) {
+            decl++;
+            assert_true((e & WAL_KEY_MASK) == otc_wal_exporter_key(ids_ab[((e >> 48) & 0xff) - 1]));
+        } else if (top == 0) {
+            full++;
+        } else {
+            assert_true(top == 1 || top == 2);
+            assert_true(decl >= top); /* declared before use */
+            x++;
+        }
+    }
+    assert_int_equal(full, 1);
+    assert_int_equal(decl, 2);
+    assert_int_equal(x, 8); /* 0-4 a, 5 a and b, 7 b */
+    free(buf);
+    replay_expect(dir, ids_ab, 2, want);
+    rm_dir(dir);
+}
+
+/* The config changed between the runs: a gone, c new, b now first. A new
+ * exporter gets every record not delivered to all; a gone one's entries
+ * count for nothing; one left alone has what it had. */
+static void test_progress_exporters_changed(void **state)
+{
+    static const char *const ids_bc[] = {"otlp/b", "otlp/c"};
+    static const char *const ids_b[] = {"otlp/b"};
+    const int want_bc[10] = {0, 0, 0, 0, 0, 1, -1, 1, 0, 0};
+    const int want_b[10] = {0, 0, 0, 0, 0, -1, -1, -1, 0, 0};
+    char *dir = make_dir();
+
+    (void)state;
+    crash_run(dir, per_exporter_child);
+    /* the replay is read again at the next start while nothing is released */
+    {
+        struct otc_wal *w = open_wal(dir, true, 64 << 20);
+        otc_wal_close(w);
+    }
+    replay_expect(dir, ids_bc, 2, want_bc);
+    rm_dir(dir);
+    dir = make_dir();
+    crash_run(dir, per_exporter_child);
+    replay_expect(dir, ids_b, 1, want_b); /* b alone: what b has is done */
+    rm_dir(dir);
+}
+
+/* One exporter: exactly the progress a log without exporters writes (only
+ * offsets), and nothing is noted per exporter. */
+static void single_exporter_child(const char *dir)
+{
+    static const char *const ids_a[] = {"otlp/a"};
+    struct otc_wal_rec *recs[10];
+    struct otc_wal *w = open_wal(dir, true, 64 << 20);
+    struct otc_wal_stats st;
+
+    otc_wal_set_exporters(w, ids_a, 1);
+    append_n(w, 0, 10, recs);
+    for (int i = 0; i < 4; i++) {
+        otc_wal_rec_done_by(recs[i], otc_wal_exporter_key("otlp/a"));
+        otc_wal_rec_release(recs[i]);
+    }
+    otc_wal_rec_done_by(recs[4], otc_wal_exporter_key("otlp/a"));
+    otc_wal_stats(w, &st);
+    assert_int_equal(st.xacked, 0);
+    otc_wal_flush_acks(w);
+}
+
+static void test_progress_single_exporter(void **state)
+{
+    char *dir = make_dir();
+    uint8_t *buf;
+    size_t len;
+
+    (void)state;
+    crash_run(dir, single_exporter_child);
+    buf = read_progress(dir, &len);
+    assert_int_equal(len, WAL_ACK_HDR + 4 * 8);
+    assert_int_equal(get32(buf), 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(get64(buf + WAL_ACK_HDR + 8 * (size_t)i) >> 56, 0);
+    }
+    free(buf);
+    rm_dir(dir);
+}
+
+/* A progress file of the format before exporter entries, written by hand:
+ * its offsets mean delivered to every exporter, whatever the pipeline has. */
+static void old_format_child(const char *dir)
+{
+    struct otc_wal_rec *recs[10];
+    struct otc_wal *w = open_wal(dir, true, 64 << 20);
+    uint8_t blk[WAL_ACK_HDR + 3 * 8];
+    char names[8][64], p[512];
+    FILE *f;
+
+    append_n(w, 0, 10, recs);
+    put32(blk, 3);
+    put64(blk + WAL_ACK_HDR, recs[1]->off);
+    put64(blk + WAL_ACK_HDR + 8, recs[4]->off);
+    put64(blk + WAL_ACK_HDR + 16, recs[9]->off);
+    put32(blk + 4, otc_crc32c(0, blk + WAL_ACK_HDR, 3 * 8));
+    assert_int_equal(list_segments(dir, names, 8), 1);
+    snprintf(p, sizeof(p), "%s/%.20s.ack", dir, names[0]);
+    assert_non_null(f = fopen(p, "wb"));
+    assert_int_equal(fwrite(blk, 1, sizeof(blk), f), sizeof(blk));
+    fclose(f);
+}
+
+static void test_progress_old_format(void **state)
+{
+    char *dir = make_dir();
+    const int want[10] = {0, -1, 0, 0, -1, 0, 0, 0, 0, -1};
+
+    (void)state;
+    crash_run(dir, old_format_child);
+    replay_expect(dir, ids_ab, 2, want);
+    rm_dir(dir);
+}
+
+/* Two rounds: a's entries for 0-3, then b's for 0-3 and 4 delivered to all. */
+static void two_rounds_child(const char *dir)
+{
+    struct otc_wal_rec *recs[10];
+    struct otc_wal *w = open_wal(dir, true, 64 << 20);
+
+    otc_wal_set_exporters(w, ids_ab, 2);
+    append_n(w, 0, 10, recs);
+    for (int i = 0; i < 4; i++) {
+        otc_wal_rec_done_by(recs[i], otc_wal_exporter_key("otlp/a"));
+    }
+    otc_wal_flush_acks(w);
+    for (int i = 0; i < 4; i++) {
+        otc_wal_rec_done_by(recs[i], otc_wal_exporter_key("otlp/b"));
+    }
+    otc_wal_rec_release(recs[4]);
+    otc_wal_flush_acks(w);
+}
+
+/* A torn or corrupt second block (with b's declaration in it) ends the file
+ * there: records 0-3 come back for b (duplicates), record 4 for both; a's
+ * entries of the first block hold. Intact, the records 0-4 are not replayed. */
+static void test_progress_per_exporter_torn(void **state)
+{
+    const int intact[10] = {-1, -1, -1, -1, -1, 0, 0, 0, 0, 0};
+    const int cut[10] = {1, 1, 1, 1, 0, 0, 0, 0, 0, 0};
+    const size_t first = WAL_ACK_HDR + 5 * 8; /* a's declaration, 4 entries */
+
+    (void)state;
+    for (int mode = 0; mode < 3; mode++) {
+        char *dir = make_dir();
+        char names[8][64], p[512];
+        uint8_t *buf;
+        size_t len;
+
+        crash_run(dir, two_rounds_child);
+        buf = read_progress(dir, &len);
+        assert_int_equal(get32(buf), 5);
+        assert_int_equal(len, first + WAL_ACK_HDR + 6 * 8); /* b's declaration, 4, the full one */
+        free(buf);
+        assert_int_equal(list_segments(dir, names, 8), 1);
+        snprintf(p, sizeof(p), "%s/%.20s.ack", dir, names[0]);
+        if (mode == 1) {
+            assert_int_equal(truncate(p, (off_t)(len - 5)), 0);
+        } else if (mode == 2) {
+            int fd = open(p, O_RDWR);
+            uint8_t c;
+            assert_true(fd >= 0);
+            assert_int_equal(pread(fd, &c, 1, (off_t)(first + WAL_ACK_HDR + 9)), 1);
+            c ^= 0x40;
+            assert_int_equal(pwrite(fd, &c, 1, (off_t)(first + WAL_ACK_HDR + 9)), 1);
+            close(fd);
+        }
+        replay_expect(dir, ids_ab, 2, mode == 0 ? intact : cut);
+        rm_dir(dir);
+    }
+}
+
+/* Batches: an exporter done with a batch notes the records it alone carries,
+ * its own and those of the batches it adopted that nothing else holds; not
+ * those of a batch something else still holds (a batching stage's input
+ * still partly pending, another pipeline), nor another log's. */
+static void test_batch_done_by(void **state)
+{
+    char *dir = make_dir(), *dir2 = make_dir();
+    struct otc_wal *w = open_wal(dir, false, 64 << 20), *w2 = open_wal(dir2, false, 64 << 20);
+    uint64_t a = otc_wal_exporter_key("otlp/a");
+    struct otc_wal_rec *recs[4], *other[1];
+    struct otc_batch *in[4], *out, *held, *copy;
+    struct otc_wal_stats st;
+
+    (void)state;
+    otc_wal_set_exporters(w, ids_ab, 2);
+    otc_wal_set_exporters(w2, ids_ab, 2);
+    append_n(w, 0, 4, recs);
+    append_n(w2, 0, 1, other);
+    for (int i = 0; i < 4; i++) {
+        in[i] = otc_batch_from_bytes(OTC_TRACES, "", 0);
+        assert_int_equal(otc_wal_rec_hold(in[i], recs[i]), OTC_OK);
+    }
+    assert_int_equal(otc_wal_rec_hold(in[3], other[0]), OTC_OK); /* shared with w2 */
+    /* out: a batching stage's request made of in[0] (only out holds it), a
+     * copy of in[1] (which holds in[1]), in[2] (also held elsewhere) */
+    out = otc_batch_from_bytes(OTC_TRACES, "", 0);
+    held = otc_batch_ref(in[2]);
+    assert_int_equal(otc_batch_adopt(out, in[0]), OTC_OK);
+    copy = otc_batch_from_bytes(OTC_TRACES, "", 0);
+    assert_int_equal(otc_batch_adopt(copy, in[1]), OTC_OK);
+    assert_int_equal(otc_batch_adopt(out, copy), OTC_OK);
+    assert_int_equal(otc_batch_adopt(out, in[2]), OTC_OK);
+    otc_wal_batch_done_by(w, out, a);
+    otc_wal_stats(w, &st);
+    assert_int_equal(st.xacked, 2); /* in[0] and in[1] */
+    otc_wal_batch_done_by(w, out, otc_wal_exporter_key("otlp/x")); /* not w's exporter */
+    otc_wal_stats(w, &st);
+    assert_int_equal(st.xacked, 2);
+    otc_batch_unref(held);
+    otc_wal_batch_done_by(w, out, a); /* now in[2] too (the other two again) */
+    otc_wal_stats(w, &st);
+    assert_int_equal(st.xacked, 5);
+    /* in[3] carries a record of w and one of w2: each log notes its own */
+    otc_wal_batch_done_by(w, in[3], a);
+    otc_wal_stats(w, &st);
+    assert_int_equal(st.xacked, 6);
+    otc_wal_stats(w2, &st);
+    assert_int_equal(st.xacked, 0);
+    otc_batch_unref(in[3]);
+    otc_batch_unref(out);
+    otc_wal_stats(w, &st);
+    assert_int_equal(st.acked, 4);
+    otc_wal_close(w);
+    otc_wal_close(w2);
+    rm_dir(dir);
+    rm_dir(dir2);
+}
+
+/* Two exporter threads finish the same batches at once (each notes the
+ * records, then lets go) while the progress writer runs every millisecond:
+ * every record ends delivered to all, and the log is empty at close. Run
+ * under ThreadSanitizer this checks the locking of the notes. */
+#define DONE_THREADS_N 400
+
+struct done_thread {
+    struct otc_wal    *w;
+    struct otc_batch **b;
+    uint64_t           key;
+};
+
+static void *done_thread_run(void *arg)
+{
+    struct done_thread *d = arg;
+
+    for (int i = 0; i < DONE_THREADS_N; i++) {
+        otc_wal_batch_done_by(d->w, d->b[i], d->key);
+        otc_batch_unref(d->b[i]);
+    }
+    return NULL;
+}
+
+static void test_done_by_threads(void **state)
+{
+    char *dir = make_dir();
+    struct otc_wal_options o = {.fsync = false, .segment_size = 16 << 10, .ack_interval_ns = 1000000};
+    struct otc_wal_rec *recs[DONE_THREADS_N];
+    struct otc_batch *b[DONE_THREADS_N];
+    struct done_thread d[2];
+    pthread_t t[2];
+    struct otc_wal_stats st;
+    char err[256], names[64][64];
+    struct otc_wal *w = otc_wal_open(dir, &o, NULL, err, sizeof(err));
+
+    (void)state;
+    assert_non_null(w);
+    otc_wal_set_exporters(w, ids_ab, 2);
+    append_n(w, 0, DONE_THREADS_N, recs);
+    for (int i = 0; i < DONE_THREADS_N; i++) {
+        b[i] = otc_batch_from_bytes(OTC_LOGS, "", 0);
+        assert_int_equal(otc_wal_rec_hold(b[i], recs[i]), OTC_OK);
+        otc_batch_ref(b[i]); /* one reference per exporter */
+    }
+    for (int k = 0; k < 2; k++) {
+        d[k] = (struct done_thread){w, b, otc_wal_exporter_key(ids_ab[k])};
+        assert_int_equal(pthread_create(&t[k], NULL, done_thread_run, &d[k]), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        pthread_join(t[k], NULL);
+    }
+    otc_wal_stats(w, &st);
+    assert_int_equal(st.acked, DONE_THREADS_N);
+    assert_int_equal(st.queued, 0);
+    assert_int_equal(st.xacked, 2 * DONE_THREADS_N); /* each noted its own */
+    otc_wal_close(w);
+    assert_int_equal(list_segments(dir, names, 64), 0);
+    rm_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -757,6 +1183,13 @@ int main(void)
         cmocka_unit_test(test_progress_skips_delivered),
         cmocka_unit_test(test_progress_background),
         cmocka_unit_test(test_progress_damaged),
+        cmocka_unit_test(test_progress_per_exporter),
+        cmocka_unit_test(test_progress_exporters_changed),
+        cmocka_unit_test(test_progress_single_exporter),
+        cmocka_unit_test(test_progress_old_format),
+        cmocka_unit_test(test_progress_per_exporter_torn),
+        cmocka_unit_test(test_batch_done_by),
+        cmocka_unit_test(test_done_by_threads),
         cmocka_unit_test(test_replay_resume),
         cmocka_unit_test(test_capacity),
         cmocka_unit_test(test_record_forms),
