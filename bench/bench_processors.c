@@ -829,6 +829,8 @@ int main(int argc, char **argv)
     static const char *const tf_repl[] = {"trace_statements",
         "[replace_pattern(span.attributes[\"attribute.key.000.000\"], \"value-(\\\\d+)\", \"v-$1\")]",
         NULL};
+    static const char *const tf_sha[] = {"trace_statements",
+        "[set(span.attributes[\"h\"], SHA256(span.attributes[\"attribute.key.000.000\"]))]", NULL};
     static const char *const tf_logs[] = {"log_statements",
         "[set(log.severity_text, \"INFO\") where log.severity_number == SEVERITY_NUMBER_INFO]", NULL};
     static const char *const dedup_big[] = {"max_entries", "1048576", NULL};
@@ -914,6 +916,8 @@ int main(int argc, char **argv)
     bench_proc("transform set(span.name) where (no match)", &otc_processor_transform_ops, tf_where,
                iters, IN_DECODED, false, 0);
     bench_proc("transform replace_pattern(attribute, $1)", &otc_processor_transform_ops, tf_repl,
+               iters, IN_DECODED, false, 0);
+    bench_proc("transform set(attribute, SHA256(attribute))", &otc_processor_transform_ops, tf_sha,
                iters, IN_DECODED, false, 0);
     bench_proc("transform set(log.severity_text) where, logs", &otc_processor_transform_ops,
                tf_logs, iters, IN_LOGS, false, 0);

@@ -457,7 +457,7 @@ static int fn_sha256(struct ottl_run *r, const struct ottl_node *c, struct ottl_
     if (!(h = otc_arena_alloc(r->env->arena, 2 * sizeof(md) + 1))) {
         return OTC_ENOMEM;
     }
-    SHA256((const unsigned char *)v.s, v.len, md);
+    ottl_sha256(v.s, v.len, md);
     ottl_hex_lower(h, md, sizeof(md));
     out->t = V_STR;
     out->s = h;
@@ -604,7 +604,9 @@ const char *ottl_fn_check(const struct ottl_node *call, size_t *bad)
             if (!is_str_lit(a)) {
                 return "expected a regular expression as a string literal";
             }
-            a->re = pcre2_compile((PCRE2_SPTR)a->v.s, a->v.len, PCRE2_UTF, &err, &off, NULL);
+            /* MATCH_INVALID_UTF: subjects with broken UTF-8 are matched safely, JIT too */
+            a->re = pcre2_compile((PCRE2_SPTR)a->v.s, a->v.len, PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
+                                  &err, &off, NULL);
             if (a->re) {
                 pcre2_jit_compile(a->re, PCRE2_JIT_COMPLETE); /* interpreted when JIT is absent */
             }

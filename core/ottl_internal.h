@@ -176,6 +176,7 @@ int  ottl_re_replace(struct ottl_run *r, const pcre2_code *re, const char *s, si
 void ottl_apply_fn(struct ottl_sbuf *b, const struct ottl_node *fn, const char *fmt, const char *s,
                    size_t n);
 bool ottl_glob(const char *pattern, const char *s);
+void ottl_sha256(const void *p, size_t n, unsigned char out[32]);
 void ottl_hex_lower(char *out, const unsigned char *p, size_t n);
 /* ottl_names.c */
 bool ottl_enum_find(const char *name, int64_t *v);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "ottl_internal.h"
@@ -55,6 +56,55 @@ static void md_put(pcre2_match_data *md, bool own)
     }
 }
 
+/* SHA-256 through one fetched algorithm and a digest context per thread
+ * (OpenSSL 3's one-shot SHA256() fetches the algorithm on every call). */
+static EVP_MD        *sha_md;
+static pthread_key_t  sha_key;
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+
+static void sha_ctx_free(void *c)
+{
+    EVP_MD_CTX_free(c);
+}
+
+static void sha_init(void)
+{
+    sha_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (pthread_key_create(&sha_key, sha_ctx_free) != 0) {
+        EVP_MD_free(sha_md);
+        sha_md = NULL;
+    }
+}
+
+void ottl_sha256(const void *p, size_t n, unsigned char out[SHA256_DIGEST_LENGTH])
+{
+    EVP_MD_CTX *c;
+    unsigned int len;
+
+    pthread_once(&sha_once, sha_init);
+    if (sha_md && ((c = pthread_getspecific(sha_key)) ||
+                   ((c = EVP_MD_CTX_new()) && (pthread_setspecific(sha_key, c) == 0 ||
+                                              (EVP_MD_CTX_free(c), c = NULL, false))))) {
+        if (EVP_DigestInit_ex2(c, sha_md, NULL) && EVP_DigestUpdate(c, p, n) &&
+            EVP_DigestFinal_ex(c, out, &len)) {
+            return;
+        }
+    }
+    SHA256(p, n, out); /* the slow path, when the above could not be set up */
+}
+
+/* pcre2_jit_match when the pattern was JIT-compiled (it skips the checks
+ * pcre2_match repeats on every call), else pcre2_match. */
+static int re_match(const pcre2_code *re, const char *s, size_t len, size_t at, pcre2_match_data *md)
+{
+    size_t jit = 0;
+
+    if (pcre2_pattern_info(re, PCRE2_INFO_JITSIZE, &jit) == 0 && jit > 0) {
+        return pcre2_jit_match(re, (PCRE2_SPTR)s, len, at, 0, md, NULL);
+    }
+    return pcre2_match(re, (PCRE2_SPTR)s, len, at, 0, md, NULL);
+}
+
 /* Whether the regex matches anywhere in s. */
 int ottl_re_search(struct ottl_run *r, const pcre2_code *re, const char *s, size_t len,
                      bool *found)
@@ -66,7 +116,7 @@ int ottl_re_search(struct ottl_run *r, const pcre2_code *re, const char *s, size
     if (!md) {
         return OTC_ENOMEM;
     }
-    rc = pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, md, NULL);
+    rc = re_match(re, s, len, 0, md);
     md_put(md, own);
     if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
         return ottl_fail(r, "regex match failed (PCRE2 error %d)", rc);
@@ -179,7 +229,7 @@ void ottl_apply_fn(struct ottl_sbuf *b, const struct ottl_node *fn, const char *
     const char *pct;
 
     (void)fn; /* SHA256, the one function the parser accepts here */
-    SHA256((const unsigned char *)s, n, md);
+    ottl_sha256(s, n, md);
     ottl_hex_lower(h, md, sizeof(md));
     if (!fmt || !(pct = strstr(fmt, "%s"))) {
         ottl_sb_add(b, h, strlen(h));
@@ -207,7 +257,7 @@ int ottl_re_replace(struct ottl_run *r, const pcre2_code *re, const char *s, siz
         return OTC_ENOMEM;
     }
     while (at <= len) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)s, len, at, 0, md, NULL);
+        int rc = re_match(re, s, len, at, md);
         PCRE2_SIZE *ov;
         if (rc == PCRE2_ERROR_NOMATCH) {
             break;
