@@ -17,6 +17,7 @@
 #include "processor/dedup/dedup.h"
 #include "processor/memory_limiter/memory_limiter.h"
 #include "processor/probabilistic_sampler/probabilistic_sampler.h"
+#include "processor/filter/filter.h"
 #include "processor/resource/resource.h"
 #include "processor/tail_sampling/tail_sampling.h"
 #include "processor/transform/transform.h"
@@ -38,6 +39,7 @@ const struct otc_component_ops *const otc_components[] = {
     &otc_processor_probabilistic_sampler_ops,
     &otc_processor_tail_sampling_ops,
     &otc_processor_truncate_ops,
+    &otc_processor_filter_ops,
     &otc_processor_transform_ops,
     &otc_processor_attributes_ops,
     &otc_processor_resource_ops,

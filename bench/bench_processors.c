@@ -1,5 +1,5 @@
 /* bench_processors.c - cost of each processor (probabilistic_sampler, truncate,
- * transform, attributes, resource, dedup, batch, memory_limiter) per span of a
+ * transform, filter, attributes, resource, dedup, batch, memory_limiter) per span of a
  * 100-span request with 10 string attributes per span (and per log record and
  * metric data point of requests of the same shape), next to a pass-through
  * stage and the arena decode that any decoding stage needs (batch also on
@@ -31,6 +31,7 @@
 #include "processor/batch/batch.h"
 #include "processor/dedup/dedup.h"
 #include "processor/dedup/dedup_table.h"
+#include "processor/filter/filter.h"
 #include "processor/memory_limiter/memory_limiter.h"
 #include "processor/probabilistic_sampler/probabilistic_sampler.h"
 #include "processor/resource/resource.h"
@@ -133,14 +134,22 @@ static int proc_make(struct otc_instance *ins, const struct otc_component_ops *o
             fprintf(stderr, "%s: unknown option %s\n", ops->type, opts[i]);
             return OTC_EINVAL;
         }
-        if (e->type == OTC_CFG_STRLIST) {
+        if (e->type == OTC_CFG_STRLIST) { /* "[item\nitem...]" */
             struct otc_strlist *l = (struct otc_strlist *)((char *)ins->ctx + e->offset);
-            size_t n = strlen(opts[i + 1]);
-            l->v = calloc(1, sizeof(char *));
-            if (!l->v || !(l->v[0] = strndup(opts[i + 1] + 1, n > 2 ? n - 2 : 0))) {
+            const char *p = opts[i + 1] + 1, *end = opts[i + 1] + strlen(opts[i + 1]) - 1;
+            l->v = calloc(8, sizeof(char *));
+            while (l->v && p < end && l->n < 8) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                const char *stop = nl ? nl : end;
+                if (!(l->v[l->n] = strndup(p, (size_t)(stop - p)))) {
+                    return OTC_ENOMEM;
+                }
+                l->n++;
+                p = stop + 1;
+            }
+            if (!l->v) {
                 return OTC_ENOMEM;
             }
-            l->n = 1;
         } else if (otc_config_map_set(e, ins->ctx, opts[i + 1], err, sizeof(err)) != OTC_OK) {
             fprintf(stderr, "%s: %s: %s\n", ops->type, opts[i], err);
             return OTC_EINVAL;
@@ -898,6 +907,26 @@ int main(int argc, char **argv)
                                            "[truncate_all(span.attributes, 12)]", NULL};
     static const char *const tf_limit[] = {"trace_statements",
                                            "[limit(span.attributes, 5, [])]", NULL};
+    static const char *const flt_none[] = {"traces.span",
+                                           "[attributes[\"http.target\"] == \"/health\"]", NULL};
+    static const char *const flt_re[] = {"traces.span", "[IsMatch(name, \"^health\")]", NULL};
+    static const char *const flt_10[] = {"traces.span", "[IsMatch(name, \"^span-1[0-9]-\")]", NULL};
+    static const char *const flt_flat[] = {"trace_conditions",
+        "[resource.attributes[\"k8s.namespace\"] == \"kube-system\"\n"
+        "span.attributes[\"http.target\"] == \"/health\" and span.kind == SPAN_KIND_SERVER]", NULL};
+    static const char *const flt_logs[] = {"logs.log_record",
+                                           "[severity_number < SEVERITY_NUMBER_INFO]", NULL};
+    static const char *const tf_set[] = {"trace_statements",
+                                         "[set(span.attributes[\"env\"], \"prod\")]", NULL};
+    static const char *const tf_where[] = {"trace_statements",
+        "[set(span.name, \"x\") where span.attributes[\"http.target\"] == \"/health\"]", NULL};
+    static const char *const tf_repl[] = {"trace_statements",
+        "[replace_pattern(span.attributes[\"attribute.key.000.000\"], \"value-(\\\\d+)\", \"v-$1\")]",
+        NULL};
+    static const char *const tf_sha[] = {"trace_statements",
+        "[set(span.attributes[\"h\"], SHA256(span.attributes[\"attribute.key.000.000\"]))]", NULL};
+    static const char *const tf_logs[] = {"log_statements",
+        "[set(log.severity_text, \"INFO\") where log.severity_number == SEVERITY_NUMBER_INFO]", NULL};
     static const char *const dedup_big[] = {"max_entries", "1048576", NULL};
     static const char *const dedup_small[] = {"max_entries", "65536", NULL};
     static const char *const batch_def[] = {NULL};
@@ -963,6 +992,29 @@ int main(int argc, char **argv)
                tf_trunc, iters, IN_DECODED, false, 0);
     bench_proc("transform limit(span.attributes, 5, [])", &otc_processor_transform_ops, tf_limit,
                iters, IN_DECODED, false, 0);
+    /* filter and transform on OTTL: both decode the request (the decode figure above) */
+    bench_proc("filter span condition, no match", &otc_processor_filter_ops, flt_none, iters,
+               IN_DECODED, false, 0);
+    bench_proc("filter span condition, no match, undecoded", &otc_processor_filter_ops, flt_none,
+               iters, IN_RAW, false, 0);
+    bench_proc("filter IsMatch(name), no match", &otc_processor_filter_ops, flt_re, iters,
+               IN_DECODED, false, 0);
+    bench_proc("filter IsMatch(name), drops 10%", &otc_processor_filter_ops, flt_10, iters,
+               IN_DECODED, false, 0);
+    bench_proc("filter trace_conditions resource+span, no match", &otc_processor_filter_ops,
+               flt_flat, iters, IN_DECODED, false, 0);
+    bench_proc("filter log_record severity, no match, logs", &otc_processor_filter_ops, flt_logs,
+               iters, IN_LOGS, false, 0);
+    bench_proc("transform set(span.attributes[\"env\"], \"prod\")", &otc_processor_transform_ops,
+               tf_set, iters, IN_DECODED, false, 0);
+    bench_proc("transform set(span.name) where (no match)", &otc_processor_transform_ops, tf_where,
+               iters, IN_DECODED, false, 0);
+    bench_proc("transform replace_pattern(attribute, $1)", &otc_processor_transform_ops, tf_repl,
+               iters, IN_DECODED, false, 0);
+    bench_proc("transform set(attribute, SHA256(attribute))", &otc_processor_transform_ops, tf_sha,
+               iters, IN_DECODED, false, 0);
+    bench_proc("transform set(log.severity_text) where, logs", &otc_processor_transform_ops,
+               tf_logs, iters, IN_LOGS, false, 0);
     /* dedup: the table is first filled untimed (its pages touched), so the timed
      * checks are the steady state of a long-running collector: full, evicting */
     bench_proc("dedup, new keys (1M-entry table, full, evicting)", &otc_processor_dedup_ops,

@@ -515,10 +515,10 @@ static char **strv_push(char **v, size_t n, const char *s, bool *ok)
 
 /* One item of otelcol's grouped OTTL form ({context, statements, conditions,
  * error_mode}) appended to l as OTC_CFG_F_OTTL describes. */
-static int apply_ottl_group(struct otc_yaml *y, yaml_node_t *m, const char *what, const char *key,
-                            struct otc_strlist *l, struct otc_diag *d)
+static int apply_ottl_group(struct otc_yaml *y, yaml_node_t *m, size_t idx, const char *what,
+                            const char *key, struct otc_strlist *l, struct otc_diag *d)
 {
-    const char *ctx = NULL;
+    const char *ctx = NULL, *mode = "";
     yaml_node_t *lists[2] = {NULL, NULL}; /* statements, conditions */
     bool ok = true;
 
@@ -536,7 +536,7 @@ static int apply_ottl_group(struct otc_yaml *y, yaml_node_t *m, const char *what
             }
             lists[ks[0] == 'c'] = v;
         } else if (ks && !strcmp(ks, "error_mode") && otc_yaml_str(v)) {
-            continue; /* per group; the owner's statements cannot fail at run time anyway */
+            mode = otc_yaml_str(v); /* the group's own, checked by the owner */
         } else {
             otc_diag_add(d, y->path, &k->start_mark, "%s: key \"%s\": unknown key \"%s\" in a "
                          "statement group (context, statements, conditions, error_mode)", what, key,
@@ -544,9 +544,12 @@ static int apply_ottl_group(struct otc_yaml *y, yaml_node_t *m, const char *what
             return OTC_EINVAL;
         }
     }
-    if (!ctx || !*ctx || strchr(ctx, OTC_OTTL_SEP) || strchr(ctx, OTC_OTTL_COND)) {
-        otc_diag_add(d, y->path, &m->start_mark, "%s: key \"%s\": a statement group needs a "
-                     "\"context\"", what, key);
+    if (!ctx) {
+        ctx = ""; /* otelcol 0.120+: the group's context is inferred from its paths */
+    }
+    if (strpbrk(ctx, "\x1e\x1c") || strpbrk(mode, "\x1e\x1c")) {
+        otc_diag_add(d, y->path, &m->start_mark, "%s: key \"%s\": invalid characters in a "
+                     "statement group", what, key);
         return OTC_EINVAL;
     }
     for (int c = 1; c >= 0; c--) { /* conditions first: they qualify every statement */
@@ -564,8 +567,8 @@ static int apply_ottl_group(struct otc_yaml *y, yaml_node_t *m, const char *what
                 return OTC_EINVAL;
             }
             otc_buf_init(&b);
-            otc_buf_addf(&b, "%c%s%c%s", OTC_OTTL_SEP, ctx, c ? OTC_OTTL_COND : OTC_OTTL_SEP,
-                         otc_yaml_str(v));
+            otc_buf_addf(&b, "%c%zu%c%s%c%s%c%s", OTC_OTTL_SEP, idx, OTC_OTTL_SEP, ctx,
+                         OTC_OTTL_SEP, mode, c ? OTC_OTTL_COND : OTC_OTTL_SEP, otc_yaml_str(v));
             if (b.oom) {
                 otc_buf_free(&b);
                 return OTC_ENOMEM;
@@ -660,7 +663,8 @@ static int apply_collection(struct otc_yaml *y, yaml_node_t *val, const char *wh
         for (yaml_node_item_t *it = val->data.sequence.items.start; it < val->data.sequence.items.top; it++) {
             yaml_node_t *v = otc_yaml_node(y, *it);
             if ((e->flags & OTC_CFG_F_OTTL) && v->type == YAML_MAPPING_NODE) {
-                int rc = apply_ottl_group(y, v, what, key, l, d);
+                int rc = apply_ottl_group(y, v, (size_t)(it - val->data.sequence.items.start),
+                                          what, key, l, d);
                 if (rc != OTC_OK) {
                     return rc;
                 }

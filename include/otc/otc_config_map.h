@@ -38,9 +38,11 @@ enum otc_cfg_type {
 #define OTC_CFG_F_MAX 2u /* value <= max */
 #define OTC_CFG_F_ICASE 4u /* OTC_CFG_ENUM: choices match whatever the case */
 /* OTC_CFG_STRLIST of OTTL statements: an item may also be otelcol's grouped form,
- * a mapping {context: C, statements: [S...], conditions: [W...], error_mode: M}.
- * Each S is stored as OTC_OTTL_SEP C OTC_OTTL_SEP S, each W as OTC_OTTL_SEP C
- * OTC_OTTL_COND W (the owner decides what it supports); error_mode is accepted. */
+ * a mapping {context: C, statements: [S...], conditions: [W...], error_mode: M}
+ * at index I of the list. Each W is stored as SEP I SEP C SEP M COND W, each S
+ * as SEP I SEP C SEP M SEP S (SEP = OTC_OTTL_SEP, COND = OTC_OTTL_COND; M may
+ * be empty; C is empty when the group has none: it is inferred), conditions
+ * first; otc_ottl_item_split (otc_ottl.h) reads them. */
 #define OTC_CFG_F_OTTL 8u
 #define OTC_OTTL_SEP  '\x1e'
 #define OTC_OTTL_COND '\x1c'

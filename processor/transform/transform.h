@@ -1,5 +1,5 @@
-/* transform.h - the `transform` processor: otelcol's transform processor
- * configuration, limited to the truncate_all and limit OTTL statements. */
+/* transform.h - the `transform` processor: otelcol's transform processor, its
+ * statements in OTTL (otc_ottl.h). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef OTC_PROCESSOR_TRANSFORM_H
 #define OTC_PROCESSOR_TRANSFORM_H

@@ -22,6 +22,7 @@
 #include "processor/dedup/dedup.h"
 #include "processor/memory_limiter/memory_limiter.h"
 #include "processor/probabilistic_sampler/probabilistic_sampler.h"
+#include "processor/filter/filter.h"
 #include "processor/transform/transform.h"
 #include "processor/truncate/truncate.h"
 
@@ -36,8 +37,18 @@ static const struct {
 } stages[] = {
     {&otc_processor_memory_limiter_ops, "check_interval: 1s\nlimit_mib: 4096\n"},
     {&otc_processor_probabilistic_sampler_ops, "sampling_percentage: 60\nhash_seed: 7\n"},
+    {&otc_processor_filter_ops,
+     "traces:\n  span:\n    - 'attributes[\"k\"] == \"v\" or IsMatch(name, \"a\")'\n"
+     "    - 'resource.attributes[\"service.name\"] == nil and kind == SPAN_KIND_SERVER'\n"
+     "    - 'instrumentation_scope.name == \"s\" or Len(attributes) > 3'\n"
+     "logs:\n  log_record:\n    - 'severity_number < SEVERITY_NUMBER_WARN and severity_number > 0'\n"
+     "    - 'IsMatch(body, \"x\") or attributes[\"k\"] != nil'\n"
+     "metrics:\n  datapoint:\n    - 'attributes[\"a\"] != nil'\n"},
     {&otc_processor_transform_ops,
-     "trace_statements: ['truncate_all(span.attributes, 5)', 'limit(resource.attributes, 2, [])']\n"
+     "trace_statements: ['truncate_all(span.attributes, 5)', 'limit(resource.attributes, 2, [])',\n"
+     "  'set(span.attributes[\"n\"], Concat([span.name, resource.attributes[\"a\"]], \"-\"))',\n"
+     "  'replace_pattern(span.name, \"(a+)\", \"<$1>\") where span.kind != SPAN_KIND_CLIENT',\n"
+     "  'set(spanevent.attributes[\"e\"], span.name)']\n"
      "metric_statements: ['truncate_all(datapoint.attributes, 3)']\n"
      "log_statements: ['limit(log.attributes, 2, [])']\n"},
     {&otc_processor_truncate_ops, "max_value_length: 7\nmax_attributes: 3\nlog_body: true\n"},
@@ -56,6 +67,13 @@ static const struct {
     {&otc_processor_probabilistic_sampler_ops, "sampling_percentage: 60\nhash_seed: 7\n"},
     {&otc_processor_truncate_ops, "max_value_length: 7\nmax_attributes: 3\nlog_body: true\n"},
     {&otc_processor_dedup_ops, "window: 30s\nmax_entries: 64\n"},
+    {&otc_processor_filter_ops,
+     "traces:\n  span:\n    - 'attributes[\"k\"] == \"v\" or IsMatch(name, \"a\")'\n"
+     "    - 'resource.attributes[\"service.name\"] == nil and kind == SPAN_KIND_SERVER'\n"
+     "    - 'instrumentation_scope.name == \"s\" or Len(attributes) > 3'\n"
+     "logs:\n  log_record:\n    - 'severity_number < SEVERITY_NUMBER_WARN and severity_number > 0'\n"
+     "    - 'IsMatch(body, \"x\") or attributes[\"k\"] != nil'\n"
+     "metrics:\n  datapoint:\n    - 'attributes[\"a\"] != nil'\n"},
 };
 #define N_WIRE (sizeof(wire_stages) / sizeof(wire_stages[0]))
 

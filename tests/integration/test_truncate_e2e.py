@@ -3,8 +3,8 @@
 # truncate processor (max_value_length 10, max_attributes 6, log_body) cut
 # strings without splitting UTF-8 sequences, drop attributes beyond the limit
 # and raise dropped_attributes_count, as a model of otelcol's semantics says.
-# `otelc validate` rejects an invalid OTTL statement naming it and its
-# file:line:column.
+# `otelc validate` rejects an OTTL statement it cannot run (an unsupported
+# function) naming it and its file:line:column.
 # SPDX-License-Identifier: Apache-2.0
 import copy
 import os
@@ -235,7 +235,7 @@ def main(t):
     # ---- otelc validate: an invalid OTTL statement is named with line and column
     bad = CONFIG.format(port=port, ottl=OTTL_LEN, max_len=MAX_LEN, max_attrs=MAX_ATTRS,
                         exporter=h.otlp_exporter_yaml("otlp/sink", sink.port))
-    stmt = 'set(span.attributes["x"], "y")'
+    stmt = 'replace_all_matches(span.attributes, "a*", "b")'
     bad = bad.replace("      - truncate_all(span.attributes, %d)\n" % OTTL_LEN,
                       "      - truncate_all(span.attributes, %d)\n      - '%s'\n"
                       % (OTTL_LEN, stmt))

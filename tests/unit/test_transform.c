@@ -1,8 +1,8 @@
-/* test_transform.c - unit tests for the transform processor: the accepted OTTL
- * statements truncate_all(<ctx>.attributes, N) and limit(<ctx>.attributes, N,
- * [keys]) in every context of traces, metrics and logs, configured through the
- * YAML loader; every other statement is a config error naming it with
- * file:line:column. Single-threaded cmocka executable. */
+/* test_transform.c - unit tests for the transform processor: truncate_all and
+ * limit in every context of traces, metrics and logs, the contrib README's
+ * statements in the flat and grouped forms (conditions, where, error_mode),
+ * configured through the YAML loader; statements otelc cannot run are config
+ * errors naming them with file:line:column. Single-threaded cmocka executable. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "proc_test_util.h"
 #include "processor/transform/transform.h"
@@ -363,64 +363,77 @@ static void expect_rejected(const char *list, const char *sig, const char *stmt_
 
 static void test_rejected(void **state)
 {
+    expect_rejected("trace_statements", "traces", "'frobnicate(span.attributes)'",
+                    "trace_statements[1]: \"frobnicate(span.attributes)\"",
+                    "function frobnicate() is not supported at character 1");
     expect_rejected("trace_statements", "traces", "'set(attributes[\"x\"], \"y\")'",
-                    "trace_statements[1]: unsupported OTTL statement",
-                    "\"set(attributes[\"x\"], \"y\")\"");
-    expect_rejected("log_statements", "logs", "delete_key(log.attributes, \"k\")",
-                    "unsupported OTTL statement", "delete_key(log.attributes, \"k\")");
+                    "\"set(attributes[\"x\"], \"y\")\"", "path \"attributes\" needs its context");
     expect_rejected("trace_statements", "traces", "truncate_all(attributes, 10)",
-                    "\"truncate_all(attributes, 10)\"", "\"attributes\" needs its context");
+                    "\"truncate_all(attributes, 10)\"", "needs its context, e.g. span.attributes");
     expect_rejected("trace_statements", "traces", "truncate_all(span.attributes, -1)",
                     "truncate_all(span.attributes, -1)", "cannot be negative");
     expect_rejected("trace_statements", "traces", "limit(span.attributes, 1, [\"a\", \"b\"])",
                     "limit(span.attributes, 1, [", "less than number of priority attributes 2");
     expect_rejected("metric_statements", "metrics", "truncate_all(metric.attributes, 5)",
-                    "truncate_all(metric.attributes, 5)", "context \"metric\" has no attributes");
+                    "truncate_all(metric.attributes, 5)",
+                    "path \"metric.attributes\" is not supported in context metric");
     expect_rejected("log_statements", "logs", "truncate_all(span.attributes, 5)",
-                    "truncate_all(span.attributes, 5)", "context \"span\" has no attributes");
+                    "truncate_all(span.attributes, 5)", "context \"span\" does not exist in logs");
     expect_rejected("trace_statements", "traces",
-                    "truncate_all(span.attributes, 5) where name == \"x\"",
-                    "truncate_all(span.attributes, 5) where", "conditions (where)");
-    expect_rejected("trace_statements", "traces", "'truncate_all(span.attributes[\"k\"], 5)'",
-                    "truncate_all(span.attributes[", "whole attribute map");
+                    "truncate_all(span.attributes, 5) where span.nam == \"x\"",
+                    "truncate_all(span.attributes, 5) where", "path \"span.nam\" is not supported");
+    expect_rejected("trace_statements", "traces", "'truncate_all(span.name, 5)'",
+                    "truncate_all(span.name, 5)", "the target must be a map");
     expect_rejected("trace_statements", "traces", "limit(span.attributes, 5)",
-                    "limit(span.attributes, 5)", "limit takes 3 arguments");
+                    "limit(span.attributes, 5)", "limit: takes 3 arguments, got 2");
     expect_rejected("trace_statements", "traces", "truncate_all(span.attributes, 5, 6)",
-                    "truncate_all(span.attributes, 5, 6)", "character 32 of");
+                    "truncate_all(span.attributes, 5, 6)", "character 34 of");
 
-    /* otelcol's grouped form: unsupported functions and conditions are named */
+    /* otelcol's grouped form: errors point at the group */
     {
         struct pt_built bt;
         pt_build(&bt, FILE_NAME,
                  CFG_HEAD "    trace_statements:\n      - context: span\n        statements:\n"
-                 "          - replace_pattern(name, \"a\", \"b\")\n"
+                 "          - set(name, Frob(name))\n"
                  CFG_TAIL("traces"));
         pt_print_diags(&bt.d);
         assert_int_not_equal(bt.rc, OTC_OK);
-        assert_true(pt_diag_has(&bt.d, "trace_statements[0]", "replace_pattern(name",
-                                "function replace_pattern() is not supported", NULL));
+        assert_true(pt_diag_has(&bt.d, FILE_NAME ":8:9: ", "trace_statements[0]", "set(name, Frob",
+                                "function Frob() is not supported", NULL));
         pt_built_free(&bt);
         pt_build(&bt, FILE_NAME,
                  CFG_HEAD "    trace_statements:\n      - context: span\n"
-                 "        conditions: ['name == \"x\"']\n"
+                 "        conditions: ['nme == \"x\"']\n"
                  "        statements: [\"truncate_all(attributes, 10)\"]\n"
                  CFG_TAIL("traces"));
         pt_print_diags(&bt.d);
         assert_int_not_equal(bt.rc, OTC_OK);
-        assert_true(pt_diag_has(&bt.d, "conditions are not supported", "name == \"x\"", NULL));
+        assert_true(pt_diag_has(&bt.d, "path \"nme\" is not supported in context span", NULL));
         pt_built_free(&bt);
+        /* a group without a context infers it from its paths, which must name one */
         pt_build(&bt, FILE_NAME,
                  CFG_HEAD "    trace_statements:\n      - statements: [\"truncate_all(attributes, 10)\"]\n"
                  CFG_TAIL("traces"));
+        pt_print_diags(&bt.d);
         assert_int_not_equal(bt.rc, OTC_OK);
-        assert_true(pt_diag_has(&bt.d, "a statement group needs a \"context\"", NULL));
+        assert_true(pt_diag_has(&bt.d, FILE_NAME ":8:9: ", "trace_statements[0]",
+                                "path \"attributes\" needs its context", NULL));
         pt_built_free(&bt);
         pt_build(&bt, FILE_NAME,
                  CFG_HEAD "    metric_statements:\n      - context: metric\n"
                  "        statements: [\"truncate_all(attributes, 10)\"]\n"
                  CFG_TAIL("metrics"));
+        pt_print_diags(&bt.d);
         assert_int_not_equal(bt.rc, OTC_OK);
-        assert_true(pt_diag_has(&bt.d, "context \"metric\" has no attributes", NULL));
+        assert_true(pt_diag_has(&bt.d, "path \"attributes\" is not supported in context metric", NULL));
+        pt_built_free(&bt);
+        pt_build(&bt, FILE_NAME,
+                 CFG_HEAD "    log_statements:\n      - context: log\n        error_mode: loud\n"
+                 "        statements: [\"set(body, \\\"x\\\")\"]\n"
+                 CFG_TAIL("logs"));
+        pt_print_diags(&bt.d);
+        assert_int_not_equal(bt.rc, OTC_OK);
+        assert_true(pt_diag_has(&bt.d, "error_mode \"loud\" is not one of", NULL));
         pt_built_free(&bt);
     }
 }
@@ -464,6 +477,186 @@ static void test_grouped(void **state)
     otc_batch_unref(out);
 }
 
+/* The contrib README's flat statements on a span and a log record. */
+static void test_readme_flat(void **state)
+{
+    const char *yaml = CFG_HEAD
+        "    error_mode: ignore\n"
+        "    trace_statements:\n"
+        "      - keep_keys(span.attributes, [\"service.name\", \"process.command_line\"])\n"
+        "      - replace_pattern(span.attributes[\"process.command_line\"], \"password\\\\=[^\\\\s]*(\\\\s?)\", \"password=***\")\n"
+        "      - limit(span.attributes, 100, [])\n"
+        "      - truncate_all(span.attributes, 4096)\n"
+        "      - set(span.status.code, STATUS_CODE_OK) where span.attributes[\"http.path\"] == \"/health\"\n"
+        "      - set(span.name, Concat([resource.attributes[\"service.name\"], span.name], \":\"))\n"
+        CFG_TAIL("traces");
+    const char *logs = CFG_HEAD
+        "    log_statements:\n"
+        "      - set(log.severity_text, \"FAIL\") where log.body == \"request failed\"\n"
+        "      - replace_all_patterns(log.attributes, \"value\", \"/account/\\\\d{4}\", \"/account/{accountId}\")\n"
+        "      - set(log.body, log.attributes[\"http.route\"])\n"
+        CFG_TAIL("logs");
+    struct otc_arena a;
+    otc_traces_req *req;
+    otc_logs_req *lreq;
+    otc_span *sp;
+    otc_log_record *lr;
+    otc_key_value *kvs[3], *rk[1];
+    uint8_t tid[16] = {5};
+    struct otc_batch *out;
+    const otc_span *o;
+    const otc_log_record *ol;
+
+    (void)state;
+    otc_arena_init(&a, 1 << 12);
+    req = pt_traces(&a, 1);
+    sp = pt_span(&a, tid, 16, 0);
+    sp->name = pt_str(&a, "GET");
+    kvs[0] = pt_kv(&a, "process.command_line", pt_any_str(&a, "app --password=secret -v"));
+    kvs[1] = pt_kv(&a, "http.path", pt_any_str(&a, "/health"));
+    kvs[2] = pt_kv(&a, "service.name", pt_any_str(&a, "svc"));
+    sp->attributes = pt_attrs(&a, 3, kvs);
+    sp->n_attributes = 3;
+    rk[0] = pt_kv(&a, "service.name", pt_any_str(&a, "cart"));
+    req->resource_spans[0]->resource->attributes = pt_attrs(&a, 1, rk);
+    req->resource_spans[0]->resource->n_attributes = 1;
+    req->resource_spans[0]->scope_spans[0]->spans[0] = sp;
+    out = run_yaml(yaml, pt_batch(OTC_TRACES, &a, &req->base));
+    assert_false(out->raw_fresh); /* changed: the bytes are encoded again */
+    o = ((const otc_traces_req *)out->msg)->resource_spans[0]->scope_spans[0]->spans[0];
+    assert_int_equal(o->n_attributes, 2);
+    assert_string_equal(o->attributes[0]->value->string_value, "app --password=***-v");
+    assert_null(o->status); /* http.path was dropped by keep_keys before the where ran */
+    assert_string_equal(o->name, "cart:GET");
+    otc_batch_unref(out);
+
+    otc_arena_init(&a, 1 << 12);
+    lreq = pt_logs(&a, 1);
+    lr = pt_log(&a, NULL, 0, 1);
+    lr->body = pt_any_str(&a, "request failed");
+    kvs[0] = pt_kv(&a, "http.route", pt_any_str(&a, "/account/1234/list"));
+    lr->attributes = pt_attrs(&a, 1, kvs);
+    lr->n_attributes = 1;
+    lreq->resource_logs[0]->scope_logs[0]->log_records[0] = lr;
+    out = run_yaml(logs, pt_batch(OTC_LOGS, &a, &lreq->base));
+    ol = ((const otc_logs_req *)out->msg)->resource_logs[0]->scope_logs[0]->log_records[0];
+    assert_string_equal(ol->severity_text, "FAIL");
+    assert_string_equal(ol->body->string_value, "/account/{accountId}/list");
+    otc_batch_unref(out);
+}
+
+/* Grouped statements with group conditions: only spans matching one run them. */
+static void test_group_conditions(void **state)
+{
+    const char *yaml = CFG_HEAD
+        "    trace_statements:\n"
+        "      - context: resource\n"
+        "        statements:\n"
+        "          - set(attributes[\"deployment.environment\"], \"prod\")\n"
+        "      - context: span\n"
+        "        conditions:\n"
+        "          - kind == SPAN_KIND_SERVER\n"
+        "          - attributes[\"force\"] == true\n"
+        "        statements:\n"
+        "          - set(attributes[\"server\"], true)\n"
+        "          - set(status.code, STATUS_CODE_ERROR) where attributes[\"http.status_code\"] >= 500\n"
+        "      - context: span\n"
+        "        statements:\n"
+        "          - set(attributes[\"seen\"], 1)\n"
+        "      - conditions: ['span.attributes[\"force\"] == true']\n" /* context inferred: span */
+        "        statements: ['set(resource.attributes[\"forced\"], span.name)']\n"
+        CFG_TAIL("traces");
+    struct otc_arena a;
+    otc_traces_req *req;
+    otc_key_value *kv;
+    uint8_t tid[16] = {6};
+    struct otc_batch *out;
+    const otc_resource_spans *rs;
+
+    (void)state;
+    otc_arena_init(&a, 1 << 12);
+    req = pt_traces(&a, 3);
+    for (int i = 0; i < 3; i++) {
+        otc_span *sp = pt_span(&a, tid, 16, (uint64_t)i);
+        sp->kind = i == 0 ? OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER
+                          : OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_CLIENT;
+        kv = pt_kv(&a, "http.status_code", pt_any_int(&a, i == 0 ? 503 : 200));
+        if (i == 2) {
+            kv = pt_kv(&a, "force", pt_any_bool(&a, true));
+        }
+        sp->attributes = pt_attrs(&a, 1, &kv);
+        sp->n_attributes = 1;
+        req->resource_spans[0]->scope_spans[0]->spans[i] = sp;
+    }
+    out = run_yaml(yaml, pt_batch(OTC_TRACES, &a, &req->base));
+    rs = ((const otc_traces_req *)out->msg)->resource_spans[0];
+    assert_string_equal(rs->resource->attributes[0]->key, "deployment.environment");
+    assert_int_equal(rs->resource->n_attributes, 2); /* the inferred group ran for span 2 only */
+    assert_string_equal(rs->resource->attributes[1]->key, "forced");
+    assert_string_equal(rs->resource->attributes[1]->value->string_value, "pt-span");
+    {
+        otc_span *const *sp = rs->scope_spans[0]->spans;
+        assert_int_equal(sp[0]->n_attributes, 3); /* server, and seen */
+        assert_string_equal(sp[0]->attributes[1]->key, "server");
+        assert_int_equal(sp[0]->status->code, 2);
+        assert_int_equal(sp[1]->n_attributes, 2); /* a client: only seen */
+        assert_string_equal(sp[1]->attributes[1]->key, "seen");
+        assert_int_equal(sp[2]->n_attributes, 3); /* forced */
+        assert_null(sp[2]->status);
+    }
+    otc_batch_unref(out);
+}
+
+/* A statement that fails at run time: propagate drops the batch, ignore goes on. */
+static void test_error_mode(void **state)
+{
+    static const char *const modes[] = {"propagate", "ignore"};
+
+    (void)state;
+    for (int m = 0; m < 2; m++) {
+        char yaml[1024];
+        struct pt_built bt;
+        struct otc_instance *ins;
+        struct otc_arena a;
+        otc_traces_req *req;
+        otc_span *sp;
+        otc_key_value *kv;
+        uint8_t tid[16] = {7};
+        int rc;
+
+        snprintf(yaml, sizeof(yaml), CFG_HEAD "    error_mode: %s\n    trace_statements:\n"
+                 "      - set(span.attributes[\"h\"], SHA256(span.attributes[\"n\"]))\n"
+                 "      - set(span.name, \"after\")\n" CFG_TAIL("traces"), modes[m]);
+        otc_arena_init(&a, 1 << 12);
+        req = pt_traces(&a, 1);
+        sp = pt_span(&a, tid, 16, 0);
+        kv = pt_kv(&a, "n", pt_any_int(&a, 1));
+        sp->attributes = pt_attrs(&a, 1, &kv);
+        sp->n_attributes = 1;
+        req->resource_spans[0]->scope_spans[0]->spans[0] = sp;
+        pt_build(&bt, FILE_NAME, yaml);
+        assert_int_equal(bt.rc, OTC_OK);
+        ins = &bt.e->pipelines[0].processors[0];
+        assert_int_equal(ins->ops->init(ins, ins->ctx), OTC_OK);
+        ins->next.ins = &pt_capture_ins;
+        pt_captured.n = 0;
+        rc = ins->ops->consume(ins, ins->ctx, pt_batch(OTC_TRACES, &a, &req->base));
+        if (m == 0) {
+            assert_int_not_equal(rc, OTC_OK);
+            assert_int_equal(pt_captured.n, 0);
+            assert_int_equal(atomic_load(&ins->counters.dropped[OTC_TRACES]), 1);
+        } else {
+            const otc_span *o;
+            assert_int_equal(rc, OTC_OK);
+            assert_int_equal(pt_captured.n, 1);
+            o = ((const otc_traces_req *)pt_captured.b[0]->msg)->resource_spans[0]->scope_spans[0]->spans[0];
+            assert_string_equal(o->name, "after");
+            pt_capture_reset();
+        }
+        pt_built_free(&bt);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +666,9 @@ int main(void)
         cmocka_unit_test(test_semantics),
         cmocka_unit_test(test_rejected),
         cmocka_unit_test(test_grouped),
+        cmocka_unit_test(test_readme_flat),
+        cmocka_unit_test(test_group_conditions),
+        cmocka_unit_test(test_error_mode),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
