@@ -18,6 +18,8 @@
 
 #define SET_OFF(f) offsetof(struct otc_exporter_settings, f)
 
+#define EXPORTER_RING_MAX (1 << 20) /* batches an exporter's queue holds in memory, at most */
+
 static const char *const sizer_choices[] = {"requests", "items", "bytes", NULL};
 static const char *const batch_sizers[] = {"items", "bytes", "requests", NULL};
 
@@ -31,8 +33,9 @@ static const struct otc_config_entry exporter_helper_map[] = {
      "batches sent at once: calls under way (otlp) or export threads (exporters that send "
      "one batch at a time use 1)"},
     {OTC_CFG_INT, "sending_queue.queue_size", "1000", SET_OFF(queue_size),
-     OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, 1 << 20, NULL,
-     "batches the queue holds; when full the pipeline waits and receivers answer UNAVAILABLE"},
+     OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, 1LL << 50, NULL,
+     "batches the queue holds in memory (at most 1048576); with storage, the persistent "
+     "queue's capacity in the unit of sizer; when full receivers answer UNAVAILABLE"},
     {OTC_CFG_ENUM, "sending_queue.sizer", "requests", SET_OFF(sizer), 0, 0, 0, sizer_choices,
      "what queue_size counts in the persistent queue (storage): requests, items or bytes on disk"},
     {OTC_CFG_STR, "sending_queue.storage", NULL, SET_OFF(storage), 0, 0, 0, NULL,
@@ -518,7 +521,9 @@ static void *exporter_loop(void *arg)
 int otc_exporter_start(struct otc_engine *e, struct otc_exporter_rt *rt)
 {
     unsigned threads = 1;
-    int64_t qsize = rt->set.queue_enabled ? rt->set.queue_size : 1;
+    /* the ring in memory counts batches, whatever the persistent queue's sizer */
+    int64_t qsize = !rt->set.queue_enabled ? 1
+                    : rt->set.queue_size > EXPORTER_RING_MAX ? EXPORTER_RING_MAX : rt->set.queue_size;
     int rc;
 
     rt->wal_key = otc_wal_exporter_key(rt->ins.id);

@@ -1,9 +1,11 @@
 /* dedup_table.c - bounded set of recently seen 128-bit keys for the dedup
  * processor. Keys live in a FIFO ring in insertion order (so the oldest leave
  * first and expiry is a walk from the head); a linear-probing index of 8-byte
- * slots finds them. Used only by the pipeline worker thread that owns it. */
+ * slots finds them. Used by one thread at a time: the dedup processor holds
+ * the lock of the shard the table is. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "otc/otc_rc.h"
@@ -22,6 +24,13 @@ static inline uint64_t slot_make(uint32_t fp, size_t pos)
     return ((uint64_t)fp << 32) | (uint64_t)(pos + 1);
 }
 
+static void *table_alloc(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    return p == MAP_FAILED ? NULL : p;
+}
+
 int otc_dedup_table_init(struct otc_dedup_table *t, size_t max_entries, int64_t window_ns)
 {
     size_t slots = 2;
@@ -33,15 +42,16 @@ int otc_dedup_table_init(struct otc_dedup_table *t, size_t max_entries, int64_t 
     while (slots < 2 * max_entries) {
         slots <<= 1;
     }
-    /* calloc: untouched pages of a large table cost no resident memory */
-    t->ring = calloc(max_entries, sizeof(*t->ring));
-    t->index = calloc(slots, sizeof(*t->index));
+    /* Anonymous mappings: zeroed pages that cost no resident memory until a
+     * key lands in them (calloc may take a chunk from the heap and clear it). */
+    t->cap = max_entries;
+    t->mask = slots - 1;
+    t->ring = table_alloc(max_entries * sizeof(*t->ring));
+    t->index = table_alloc(slots * sizeof(*t->index));
     if (!t->ring || !t->index) {
         otc_dedup_table_release(t);
         return OTC_ENOMEM;
     }
-    t->cap = max_entries;
-    t->mask = slots - 1;
     t->window_ns = window_ns;
     t->bytes = max_entries * sizeof(*t->ring) + slots * sizeof(*t->index);
     return OTC_OK;
@@ -49,8 +59,12 @@ int otc_dedup_table_init(struct otc_dedup_table *t, size_t max_entries, int64_t 
 
 void otc_dedup_table_release(struct otc_dedup_table *t)
 {
-    free(t->ring);
-    free(t->index);
+    if (t->ring) {
+        munmap(t->ring, t->cap * sizeof(*t->ring));
+    }
+    if (t->index) {
+        munmap(t->index, (t->mask + 1) * sizeof(*t->index));
+    }
     memset(t, 0, sizeof(*t));
 }
 

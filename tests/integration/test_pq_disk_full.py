@@ -187,6 +187,14 @@ def main(c):
     # all that goes past it
     scenario(c, "sizer", os.path.join(h.tmpdir(), "q-sizer"),
              "\n      sizer: bytes\n      queue_size: %d" % SIZER_BYTES, SIZER_BYTES)
+    # a large disk queue is a large number in bytes (the in-memory ring stays bounded)
+    for queue in ("\n      sizer: bytes\n      queue_size: 1073741824",
+                  "\n      sizer: items\n      queue_size: 50000000"):
+        path = h.write_config(config(h.free_port(), h.free_port(), h.free_port(),
+                                     os.path.join(h.tmpdir(), "q-big"), queue))
+        res = h.run_otelc(["validate", "--config", path])
+        c.check(res.returncode == 0, "validate takes%s" % queue.replace("\n     ", ""),
+                res.stdout + res.stderr)
 
 
 if __name__ == "__main__":
