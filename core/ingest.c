@@ -100,6 +100,7 @@ static int pipeline_enter(struct otc_pipeline *p, struct otc_batch *b)
         atomic_fetch_add_explicit(&p->queue_refused, 1, memory_order_relaxed);
         return OTC_EAGAIN;
     }
+    otc_pipeline_maybe_help(p);
     return OTC_OK;
 }
 

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "clock.h"
 #include "engine.h"
@@ -121,6 +122,45 @@ static int pipeline_timers(struct otc_pipeline *p)
     return (int)((wait + 999999u) / 1000000u);
 }
 
+void otc_pipeline_maybe_help(struct otc_pipeline *p)
+{
+    if (p->n_workers > 1 && atomic_load_explicit(&p->helpers_idle, memory_order_relaxed) > 0 &&
+        otc_queue_len(&p->queue) >= OTC_PIPELINE_HELP_BACKLOG) {
+        pthread_mutex_lock(&p->help_lock);
+        pthread_cond_broadcast(&p->help_wake);
+        pthread_mutex_unlock(&p->help_lock);
+    }
+}
+
+/* Workers above 0 help only while requests wait: they sleep until worker 0
+ * finds a backlog (a request that one thread carries costs fewer wake-ups and
+ * hand-offs between cores on one thread), take requests while the backlog
+ * lasts, and look at the closing flag at least every OTC_WORKER_IDLE_MS. */
+static bool helper_take(struct otc_pipeline *p, void **b)
+{
+    if (otc_queue_len(&p->queue) > 0 && otc_queue_pop(&p->queue, b)) {
+        return true;
+    }
+    if (!atomic_load(&p->closing)) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += OTC_WORKER_IDLE_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_mutex_lock(&p->help_lock);
+        atomic_fetch_add(&p->helpers_idle, 1);
+        /* pairs with worker 0's check of helpers_idle after its pop: a backlog
+         * seen before this thread counted itself idle is seen below */
+        if (otc_queue_len(&p->queue) < OTC_PIPELINE_HELP_BACKLOG && !atomic_load(&p->closing)) {
+            pthread_cond_timedwait(&p->help_wake, &p->help_lock, &ts);
+        }
+        atomic_fetch_sub(&p->helpers_idle, 1);
+        pthread_mutex_unlock(&p->help_lock);
+    }
+    return otc_queue_pop(&p->queue, b);
+}
+
 /* One worker of p. Worker 0 also runs the processors' timers and, once
  * every other worker has left its loop, the final flush. */
 struct pipeline_worker {
@@ -137,8 +177,16 @@ static void *pipeline_loop(void *arg)
 
     pthread_setname_np(pthread_self(), "pipeline");
     for (;;) {
-        bool got = otc_queue_pop_wait(&p->queue, &b, wait_ms);
+        bool got;
 
+        if (w->index == 0) {
+            got = otc_queue_pop_wait(&p->queue, &b, wait_ms);
+            if (got) {
+                otc_pipeline_maybe_help(p);
+            }
+        } else {
+            got = helper_take(p, &b);
+        }
         if (got) {
             uint64_t qb = ((struct otc_batch *)b)->queued_bytes;
             if (qb) { /* taken: the budget is free for the next request */
@@ -214,6 +262,8 @@ int otc_pipeline_start(struct otc_pipeline *p)
         }
     }
     pthread_mutex_init(&p->timer_lock, NULL);
+    pthread_mutex_init(&p->help_lock, NULL);
+    pthread_cond_init(&p->help_wake, NULL);
     atomic_store(&p->running, p->n_workers);
     for (unsigned i = 0; i < p->n_workers; i++) {
         struct pipeline_worker *w = malloc(sizeof(*w));

@@ -16,6 +16,7 @@
 #define OTC_PIPELINE_QUEUE_MIN_BYTES (4u << 20)  /* default budget: 1/16 of the memory, */
 #define OTC_PIPELINE_QUEUE_MAX_BYTES (64u << 20) /* within these bounds */
 #define OTC_PIPELINE_MAX_WORKERS 16     /* worker threads of one pipeline, at most */
+#define OTC_PIPELINE_HELP_BACKLOG 4   /* requests waiting that wake the other workers */
 #define OTC_WORKER_IDLE_MS 100     /* pipeline and exporter threads look at their
                                       closing flag (and timers) at least this often */
 
@@ -42,6 +43,9 @@ struct otc_pipeline {
     pthread_t                threads[OTC_PIPELINE_MAX_WORKERS];
     atomic_uint              running;     /* workers not yet out of their loop */
     pthread_mutex_t          timer_lock;  /* one worker at a time runs the timers */
+    pthread_mutex_t          help_lock;   /* workers above 0 sleep on help_wake until */
+    pthread_cond_t           help_wake;   /* worker 0 sees a backlog */
+    atomic_uint              helpers_idle;
     /* admission by bytes (service.pipelines.<id>.queue): receivers reserve a
      * request's bytes before handing it over, the worker gives them back when
      * it takes the request */
@@ -60,6 +64,9 @@ struct otc_pipeline {
  * as many as configured (auto: the CPUs the process may use) when every
  * processor is concurrent, else one. Main thread. */
 int otc_pipeline_start(struct otc_pipeline *p);
+/* Wake p's idle workers above 0 when requests are waiting (worker 0 after
+ * each pop, receivers after each push). Any thread. */
+void otc_pipeline_maybe_help(struct otc_pipeline *p);
 /* How many workers p would run with workers_cfg (0: auto); why not, in err,
  * when workers_cfg asks for more than one and a processor cannot share. */
 unsigned otc_pipeline_workers(const struct otc_pipeline *p, char *err, size_t errlen);
