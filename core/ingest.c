@@ -60,6 +60,16 @@ static bool pipeline_queued(const struct otc_pipeline *p)
     return !(p->n_processors == 0 && p->n_exporters == 1 && p->exporters[0]->set.queue_enabled);
 }
 
+/* Give back the bytes reserved in the budgets of the first n of ps. */
+static void release_budgets(struct otc_pipeline *const *ps, unsigned n, uint64_t bytes)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (pipeline_queued(ps[i])) {
+            atomic_fetch_sub_explicit(&ps[i]->queued_bytes, bytes, memory_order_relaxed);
+        }
+    }
+}
+
 /* Reserve b's bytes in the budget of each of the n pipelines that queue it.
  * A queue with nothing reserved takes any one request, however big. False
  * (nothing reserved, the refusal counted) when one of them is full. */
@@ -74,13 +84,8 @@ static bool reserve_budgets(struct otc_pipeline *const *ps, unsigned n, uint64_t
         }
         before = atomic_fetch_add_explicit(&p->queued_bytes, bytes, memory_order_relaxed);
         if (before > 0 && before + bytes > p->queue_max_bytes) {
-            atomic_fetch_sub_explicit(&p->queued_bytes, bytes, memory_order_relaxed);
             atomic_fetch_add_explicit(&p->queue_refused, 1, memory_order_relaxed);
-            while (i-- > 0) {
-                if (pipeline_queued(ps[i])) {
-                    atomic_fetch_sub_explicit(&ps[i]->queued_bytes, bytes, memory_order_relaxed);
-                }
-            }
+            release_budgets(ps, i + 1, bytes);
             return false;
         }
     }
@@ -162,12 +167,7 @@ static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *
                              full ? "the persistent queue is full (sending_queue.queue_size)"
                                   : "cannot write the persistent queue");
             }
-            for (unsigned k = 0; k < n; k++) {
-                if (pipeline_queued(t->p[s][k])) {
-                    atomic_fetch_sub_explicit(&t->p[s][k]->queued_bytes, b->queued_bytes,
-                                              memory_order_relaxed);
-                }
-            }
+            release_budgets(t->p[s], n, b->queued_bytes);
             count_received(ins, b, false);
             otc_batch_unref(b);
             return OTC_EAGAIN;
