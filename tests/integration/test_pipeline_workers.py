@@ -66,6 +66,8 @@ def main(t):
     sink = h.Sink("workers-sink", max_workers=32)
     port = h.free_port()
     proc = h.start_otelc(config(port, sink.port, 3, chain))
+    # a thread names itself once it runs: give the workers a moment to start
+    h.wait_until(lambda: thread_names(proc.pid).get("pipeline") == 3, 5)
     names = thread_names(proc.pid)
     h.log("otelc threads: %s" % dict(names))
     t.eq(names.get("pipeline"), 3, "the traces pipeline runs 3 worker threads")
