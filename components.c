@@ -3,6 +3,8 @@
  * components' headers. core/registry.c looks types up in it; nothing else
  * names a concrete component. Read-only after start-up, any thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "connector/forward/forward.h"
+#include "connector/routing/routing.h"
 #include "exporter/debug/debug.h"
 #include "exporter/file/file.h"
 #include "exporter/nop/nop.h"
@@ -46,6 +48,8 @@ const struct otc_component_ops *const otc_components[] = {
     &otc_extension_health_check_ops,
     &otc_extension_bearertokenauth_ops,
     &otc_extension_file_storage_ops,
+    &otc_connector_forward_ops,
+    &otc_connector_routing_ops,
 };
 
 const size_t otc_components_len = sizeof(otc_components) / sizeof(otc_components[0]);

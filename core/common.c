@@ -60,6 +60,7 @@ const char *otc_kind_name(enum otc_kind k)
     case OTC_PROCESSOR: return "processor";
     case OTC_EXPORTER:  return "exporter";
     case OTC_EXTENSION: return "extension";
+    case OTC_CONNECTOR: return "connector";
     }
     return "?";
 }

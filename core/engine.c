@@ -115,6 +115,12 @@ int otc_engine_start_pipelines(struct otc_engine *e)
             return rc;
         }
     }
+    for (size_t i = 0; i < e->n_connectors; i++) {
+        struct otc_instance *c = &e->connectors[i];
+        if (c->signals && (rc = otc_instance_init_start(c)) != OTC_OK) {
+            return rc;
+        }
+    }
     for (size_t i = 0; i < e->n_pipelines; i++) {
         if ((rc = otc_pipeline_start(&e->pipelines[i])) != OTC_OK) {
             return rc;
@@ -210,20 +216,33 @@ void otc_engine_stop(struct otc_engine *e)
     for (size_t i = 0; i < e->n_pipelines; i++) {
         otc_persistent_queue_stop(&e->pipelines[i]);
     }
-    /* 2. pipelines drain their queues and flush their processors */
-    for (size_t i = 0; i < e->n_pipelines; i++) {
-        atomic_store(&e->pipelines[i].closing, true);
-        otc_queue_kick(&e->pipelines[i].queue);
+    /* 2. pipelines drain their queues and flush their processors, in rank
+     * order: a pipeline a connector feeds runs until those before it are done */
+    for (unsigned rank = 0, more = 1; more; rank++) {
+        more = 0;
+        for (size_t i = 0; i < e->n_pipelines; i++) {
+            if (e->pipelines[i].rank == rank) {
+                atomic_store(&e->pipelines[i].closing, true);
+                otc_queue_kick(&e->pipelines[i].queue);
+            }
+            more |= e->pipelines[i].rank > rank;
+        }
+        for (size_t i = 0; i < e->n_pipelines; i++) {
+            struct otc_pipeline *p = &e->pipelines[i];
+            if (p->rank != rank) {
+                continue;
+            }
+            for (unsigned w = 0; w < p->n_started; w++) {
+                join_with_deadline(e, p->threads[w], deadline);
+            }
+            p->n_started = 0;
+            for (size_t k = 0; k < p->n_processors; k++) {
+                otc_instance_shutdown(&p->processors[k]);
+            }
+        }
     }
-    for (size_t i = 0; i < e->n_pipelines; i++) {
-        struct otc_pipeline *p = &e->pipelines[i];
-        for (unsigned w = 0; w < p->n_started; w++) {
-            join_with_deadline(e, p->threads[w], deadline);
-        }
-        p->n_started = 0;
-        for (size_t k = 0; k < p->n_processors; k++) {
-            otc_instance_shutdown(&p->processors[k]);
-        }
+    for (size_t i = 0; i < e->n_connectors; i++) {
+        otc_instance_shutdown(&e->connectors[i]);
     }
     /* 3. exporters send what is queued, within the shutdown timeout */
     for (size_t i = 0; i < e->n_exporters; i++) {
@@ -292,7 +311,9 @@ void otc_engine_destroy(struct otc_engine *e)
         free(p->processors);
         free(p->admit);
         free(p->receivers);
+        free(p->conn_in);
         free(p->exporters);
+        free(p->connectors);
         free(p->id);
     }
     for (size_t i = 0; i < e->n_receivers; i++) {
@@ -319,6 +340,10 @@ void otc_engine_destroy(struct otc_engine *e)
         otc_instance_release(&e->extensions[i]);
     }
     free(e->extensions);
+    for (size_t i = 0; i < e->n_connectors; i++) {
+        otc_instance_release(&e->connectors[i]);
+    }
+    free(e->connectors);
     free(e->service_ext);
     free(e);
 }

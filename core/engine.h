@@ -31,6 +31,8 @@ struct otc_engine {
     size_t                  n_pipelines;
     struct otc_instance    *extensions;     /* every configured extension */
     size_t                  n_extensions;
+    struct otc_instance    *connectors;     /* every configured connector */
+    size_t                  n_connectors;
     struct otc_instance   **service_ext;    /* service.extensions, in start order */
     size_t                  n_service_ext;
     struct otc_telemetry    telemetry;      /* service.telemetry.metrics */

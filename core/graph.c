@@ -14,7 +14,9 @@
 #include "otc/otc_sysinfo.h"
 #include "persistent_queue.h"
 
-static const char *const section_names[] = {"receivers", "processors", "exporters", "extensions"};
+/* indexed by enum otc_kind */
+static const char *const section_names[] = {"receivers", "processors", "exporters", "extensions",
+                                            "connectors"};
 
 /* "type/name" -> type (into buf). Errors for empty parts. */
 static int split_id(const char *id, char *type, size_t n)
@@ -179,6 +181,8 @@ static int build_shared(struct otc_engine *e, struct otc_yaml *y, enum otc_kind 
             }
         } else if (kind == OTC_EXTENSION) {
             ins = &e->extensions[i++];
+        } else if (kind == OTC_CONNECTOR) {
+            ins = &e->connectors[i++];
         } else if (kind == OTC_EXPORTER) {
             struct otc_exporter_rt *rt = &e->exporters[i++];
             ins = &rt->ins;
@@ -205,6 +209,8 @@ static int build_shared(struct otc_engine *e, struct otc_yaml *y, enum otc_kind 
         e->n_receivers = i;
     } else if (kind == OTC_EXTENSION) {
         e->n_extensions = i;
+    } else if (kind == OTC_CONNECTOR) {
+        e->n_connectors = i;
     } else if (kind == OTC_EXPORTER) {
         e->n_exporters = i;
     }
@@ -231,7 +237,33 @@ static struct otc_exporter_rt *find_exporter(struct otc_engine *e, const char *i
     return NULL;
 }
 
-/* Resolve one list (receivers/processors/exporters) of a pipeline. */
+static struct otc_instance *find_connector(struct otc_engine *e, const char *id)
+{
+    for (size_t i = 0; i < e->n_connectors; i++) {
+        if (e->connectors[i].id && !strcmp(e->connectors[i].id, id)) {
+            return &e->connectors[i];
+        }
+    }
+    return NULL;
+}
+
+/* Is ins already in v[0..n)? Then the id is listed twice: reported at item. */
+static bool listed_twice(struct otc_yaml *y, struct otc_pipeline *p, yaml_node_t *item, const char *what,
+                         struct otc_instance *const *v, size_t n, const struct otc_instance *ins,
+                         struct otc_diag *d)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (v[k] == ins) {
+            otc_diag_add(d, y->path, &item->start_mark, "pipeline \"%s\": %s \"%s\" is listed twice",
+                         p->id, what, ins->id);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Resolve one list (receivers/processors/exporters) of a pipeline. Receivers
+ * and exporters may name connectors. */
 static int pipeline_list(struct otc_engine *e, struct otc_yaml *y, struct otc_pipeline *p,
                          yaml_node_t *pn, enum otc_kind kind, struct otc_diag *d)
 {
@@ -261,15 +293,17 @@ static int pipeline_list(struct otc_engine *e, struct otc_yaml *y, struct otc_pi
     }
     if (kind == OTC_RECEIVER) {
         p->receivers = calloc(n ? n : 1, sizeof(*p->receivers));
+        p->conn_in = calloc(n ? n : 1, sizeof(*p->conn_in));
     } else if (kind == OTC_PROCESSOR) {
         p->processors = calloc(n ? n : 1, sizeof(*p->processors));
         p->admit = calloc(n ? n : 1, sizeof(*p->admit));
     } else {
         p->exporters = calloc(n ? n : 1, sizeof(*p->exporters));
+        p->connectors = calloc(n ? n : 1, sizeof(*p->connectors));
     }
-    if ((kind == OTC_RECEIVER && !p->receivers) ||
+    if ((kind == OTC_RECEIVER && (!p->receivers || !p->conn_in)) ||
         (kind == OTC_PROCESSOR && (!p->processors || !p->admit)) ||
-        (kind == OTC_EXPORTER && !p->exporters)) {
+        (kind == OTC_EXPORTER && (!p->exporters || !p->connectors))) {
         return OTC_ENOMEM;
     }
     for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
@@ -286,6 +320,27 @@ static int pipeline_list(struct otc_engine *e, struct otc_yaml *y, struct otc_pi
             continue;
         }
         def = graph_component(y, kind, id, &defined);
+        if (!defined && kind != OTC_PROCESSOR) {
+            struct otc_instance *c;
+            (void)graph_component(y, OTC_CONNECTOR, id, &defined);
+            if (defined && (c = find_connector(e, id)) != NULL) {
+                struct otc_instance **v = kind == OTC_RECEIVER ? p->conn_in : p->connectors;
+                size_t *nv = kind == OTC_RECEIVER ? &p->n_conn_in : &p->n_connectors;
+                if (listed_twice(y, p, item, "connector", v, *nv, c, d)) {
+                    rc = OTC_EINVAL;
+                    continue;
+                }
+                v[(*nv)++] = c;
+                if (!(c->ops->signals & OTC_SIG_BIT(p->signal))) {
+                    otc_diag_add(d, y->path, &item->start_mark,
+                                 "pipeline \"%s\": connector \"%s\" does not support %s", p->id,
+                                 id, otc_signal_name(p->signal));
+                    rc = OTC_EINVAL;
+                }
+                c->signals |= OTC_SIG_BIT(p->signal);
+                continue;
+            }
+        }
         if (!defined) {
             otc_diag_add(d, y->path, &item->start_mark,
                          "pipeline \"%s\": references %s \"%s\", which is not configured under \"%s\"",
@@ -295,16 +350,9 @@ static int pipeline_list(struct otc_engine *e, struct otc_yaml *y, struct otc_pi
         }
         if (kind == OTC_RECEIVER) {
             ins = find_receiver(e, id);
-            if (ins) {
-                for (size_t k = 0; k < p->n_receivers; k++) {
-                    if (p->receivers[k] == ins) {
-                        otc_diag_add(d, y->path, &item->start_mark,
-                                     "pipeline \"%s\": receiver \"%s\" is listed twice", p->id, id);
-                        rc = OTC_EINVAL;
-                        ins = NULL;
-                        break;
-                    }
-                }
+            if (ins && listed_twice(y, p, item, "receiver", p->receivers, p->n_receivers, ins, d)) {
+                rc = OTC_EINVAL;
+                ins = NULL;
             }
             if (ins) {
                 p->receivers[p->n_receivers++] = ins;
@@ -505,6 +553,117 @@ static int build_pipelines(struct otc_engine *e, struct otc_yaml *y, yaml_node_t
     return rc;
 }
 
+/* The key node of id under section kind (for error positions), or the root. */
+static yaml_node_t *component_key(struct otc_yaml *y, enum otc_kind kind, const char *id)
+{
+    yaml_node_t *sec = otc_yaml_get(y, otc_yaml_root(y), section_names[kind]);
+
+    for (yaml_node_pair_t *p = sec && sec->type == YAML_MAPPING_NODE ? sec->data.mapping.pairs.start : NULL;
+         p && p < sec->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = otc_yaml_node(y, p->key);
+        const char *ks = otc_yaml_str(k);
+        if (ks && !strcmp(ks, id)) {
+            return k;
+        }
+    }
+    return otc_yaml_root(y);
+}
+
+/* Does some pipeline of signal s list connector c as an exporter (out) or as
+ * a receiver (!out)? */
+static bool connector_used(const struct otc_engine *e, const struct otc_instance *c, enum otc_signal s,
+                           bool out)
+{
+    for (size_t i = 0; i < e->n_pipelines; i++) {
+        const struct otc_pipeline *p = &e->pipelines[i];
+        struct otc_instance *const *v = out ? p->connectors : p->conn_in;
+        size_t n = out ? p->n_connectors : p->n_conn_in;
+        for (size_t k = 0; p->signal == s && k < n; k++) {
+            if (v[k] == c) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* The connectors, checked as otelcol does once the pipelines are known: a
+ * connector an exporting pipeline names is also a receiver of a pipeline of
+ * that signal, and the other way round; no pipeline reaches itself through
+ * connectors. Then each pipeline's rank (the order pipelines drain in). (No
+ * type is both a connector and a receiver or exporter, so an id cannot be
+ * ambiguous as it can in otelcol.) */
+static int connect_graph(struct otc_engine *e, struct otc_yaml *y, struct otc_diag *d)
+{
+    int rc = OTC_OK;
+    bool changed = true;
+
+    for (size_t i = 0; i < e->n_connectors; i++) {
+        struct otc_instance *c = &e->connectors[i];
+        for (int s = 0; c->id && s < OTC_SIGNAL_COUNT; s++) {
+            bool out = connector_used(e, c, (enum otc_signal)s, true);
+            bool in = connector_used(e, c, (enum otc_signal)s, false);
+            if (out != in) {
+                otc_diag_add(d, y->path, &component_key(y, OTC_CONNECTOR, c->id)->start_mark,
+                             "connectors: \"%s\" is used as %s in a %s pipeline but not as %s in "
+                             "any %s pipeline", c->id, out ? "exporter" : "receiver",
+                             otc_signal_name((enum otc_signal)s), out ? "receiver" : "exporter",
+                             otc_signal_name((enum otc_signal)s));
+                rc = OTC_EINVAL;
+            }
+        }
+    }
+    if (rc != OTC_OK) {
+        return rc;
+    }
+    /* ranks: longest connector path to each pipeline; still growing after
+     * n_pipelines rounds means a cycle */
+    for (size_t round = 0; changed; round++) {
+        changed = false;
+        for (size_t i = 0; i < e->n_pipelines; i++) {
+            struct otc_pipeline *a = &e->pipelines[i];
+            for (size_t j = 0; j < e->n_pipelines; j++) {
+                struct otc_pipeline *b = &e->pipelines[j];
+                for (size_t k = 0; b->signal == a->signal && k < a->n_connectors; k++) {
+                    for (size_t m = 0; m < b->n_conn_in; m++) {
+                        if (b->conn_in[m] == a->connectors[k] && b->rank < a->rank + 1) {
+                            b->rank = a->rank + 1;
+                            changed = true;
+                        }
+                    }
+                }
+            }
+        }
+        if (changed && round >= e->n_pipelines) {
+            for (size_t i = 0; i < e->n_pipelines; i++) {
+                if (e->pipelines[i].rank > e->n_pipelines) {
+                    otc_diag_add(d, y->path, NULL, "service: pipelines: cycle through connectors: "
+                                 "pipeline \"%s\" feeds itself", e->pipelines[i].id);
+                    return OTC_EINVAL;
+                }
+            }
+        }
+    }
+    return rc;
+}
+
+/* Each used connector's link(), once the pipelines it feeds are known. */
+static int link_connectors(struct otc_engine *e, struct otc_yaml *y, struct otc_diag *d)
+{
+    int rc = OTC_OK;
+
+    for (size_t i = 0; i < e->n_connectors; i++) {
+        struct otc_instance *c = &e->connectors[i];
+        char err[512] = "";
+        if (c->signals && c->ops->link && c->ops->link(c, c->ctx, err, sizeof(err)) != OTC_OK) {
+            otc_diag_add(d, y->path, &component_key(y, OTC_CONNECTOR, c->id)->start_mark,
+                         "connectors: %s: %s", c->id, err[0] ? err : "invalid");
+            rc = OTC_EINVAL;
+        }
+    }
+    return rc;
+}
+
 static void wire_graph(struct otc_engine *e)
 {
     for (size_t i = 0; i < e->n_pipelines; i++) {
@@ -526,11 +685,11 @@ static void wire_graph(struct otc_engine *e)
 int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine **out)
 {
     static const char *const top_keys[] = {"receivers", "processors", "exporters", "extensions",
-                                           "service", NULL};
+                                           "connectors", "service", NULL};
     struct otc_engine *e;
     yaml_node_t *root = otc_yaml_root(y);
     yaml_node_t *svc = NULL, *pipes = NULL;
-    size_t n_rcv = 0, n_proc = 0, n_exp = 0, n_ext = 0;
+    size_t n_rcv = 0, n_proc = 0, n_exp = 0, n_ext = 0, n_conn = 0;
     int rc = OTC_OK;
 
     *out = NULL;
@@ -547,7 +706,8 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
         }
         if (!known) {
             otc_diag_add(d, y->path, &kn->start_mark,
-                         "unknown top-level key \"%s\" (receivers, processors, exporters, extensions, service)",
+                         "unknown top-level key \"%s\" (receivers, processors, exporters, "
+                         "extensions, connectors, service)",
                          k ? k : "?");
             rc = OTC_EINVAL;
         }
@@ -564,6 +724,9 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
     if (check_section(y, OTC_EXTENSION, d, &n_ext) != OTC_OK) {
         rc = OTC_EINVAL;
     }
+    if (check_section(y, OTC_CONNECTOR, d, &n_conn) != OTC_OK) {
+        rc = OTC_EINVAL;
+    }
     e = calloc(1, sizeof(*e));
     if (!e) {
         return OTC_ENOMEM;
@@ -572,16 +735,17 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
     e->receiver_conf = calloc(n_rcv ? n_rcv : 1, sizeof(*e->receiver_conf));
     e->exporters = calloc(n_exp ? n_exp : 1, sizeof(*e->exporters));
     e->extensions = calloc(n_ext ? n_ext : 1, sizeof(*e->extensions));
+    e->connectors = calloc(n_conn ? n_conn : 1, sizeof(*e->connectors));
     if (otc_telemetry_init(&e->telemetry) != OTC_OK || !e->receivers || !e->receiver_conf || !e->exporters ||
-        !e->extensions) {
+        !e->extensions || !e->connectors) {
         otc_engine_destroy(e);
         return OTC_ENOMEM;
     }
     /* exporters first, then processors, then receivers (otelcol's build order) */
     /* each section is checked even when another failed: every error is reported */
-    for (int k = 0; k < 4; k++) {
-        static const enum otc_kind order[] = {OTC_EXTENSION, OTC_EXPORTER, OTC_PROCESSOR,
-                                              OTC_RECEIVER};
+    for (int k = 0; k < 5; k++) {
+        static const enum otc_kind order[] = {OTC_EXTENSION, OTC_EXPORTER, OTC_CONNECTOR,
+                                              OTC_PROCESSOR, OTC_RECEIVER};
         if (build_shared(e, y, order[k], d) != OTC_OK) {
             rc = OTC_EINVAL;
         }
@@ -590,6 +754,9 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
         rc = OTC_EINVAL;
     }
     if (svc && build_pipelines(e, y, svc, pipes, d) != OTC_OK) {
+        rc = OTC_EINVAL;
+    }
+    if (rc == OTC_OK && connect_graph(e, y, d) != OTC_OK) {
         rc = OTC_EINVAL;
     }
     if (rc == OTC_OK && otc_persistent_queue_resolve(e, y, d) != OTC_OK) {
@@ -615,12 +782,17 @@ int otc_engine_build(struct otc_yaml *y, struct otc_diag *d, struct otc_engine *
     }
     for (size_t i = 0; i < e->n_pipelines; i++) {
         struct otc_pipeline *p = &e->pipelines[i];
-        for (size_t k = 0; k < p->n_receivers; k++) {
-            if (add_feed(p->receivers[k], p) != OTC_OK) {
+        for (size_t k = 0; k < p->n_receivers + p->n_conn_in; k++) {
+            struct otc_instance *r = k < p->n_receivers ? p->receivers[k] : p->conn_in[k - p->n_receivers];
+            if (add_feed(r, p) != OTC_OK) {
                 otc_engine_destroy(e);
                 return OTC_ENOMEM;
             }
         }
+    }
+    if (link_connectors(e, y, d) != OTC_OK) {
+        otc_engine_destroy(e);
+        return OTC_EINVAL;
     }
     *out = e;
     return OTC_OK;
@@ -641,20 +813,22 @@ void otc_engine_describe(const struct otc_engine *e, FILE *out)
     for (size_t i = 0; i < e->n_pipelines; i++) {
         const struct otc_pipeline *p = &e->pipelines[i];
         struct otc_instance *tmp[64];
-        size_t n;
+        size_t n = 0;
 
         fprintf(out, "  %s:\n", p->id);
-        describe_list(out, "receivers", p->receivers, p->n_receivers);
+        for (size_t k = 0; k < p->n_receivers + p->n_conn_in && n < 64; k++) {
+            tmp[n++] = k < p->n_receivers ? p->receivers[k] : p->conn_in[k - p->n_receivers];
+        }
+        describe_list(out, "receivers", tmp, n);
         n = p->n_processors < 64 ? p->n_processors : 64;
         for (size_t k = 0; k < n; k++) {
             tmp[k] = &p->processors[k];
         }
         describe_list(out, "processors", tmp, n);
-        n = p->n_exporters < 64 ? p->n_exporters : 64;
-        for (size_t k = 0; k < n; k++) {
-            tmp[k] = &p->exporters[k]->ins;
+        n = 0;
+        for (size_t k = 0; k < p->n_exporters + p->n_connectors && n < 64; k++) {
+            tmp[n++] = k < p->n_exporters ? &p->exporters[k]->ins : p->connectors[k - p->n_exporters];
         }
         describe_list(out, "exporters", tmp, n);
     }
 }
-

@@ -57,7 +57,8 @@ void otc_feeds_synchronize(void)
  * request (a full exporter queue is then answered UNAVAILABLE at once). */
 static bool pipeline_queued(const struct otc_pipeline *p)
 {
-    return !(p->n_processors == 0 && p->n_exporters == 1 && p->exporters[0]->set.queue_enabled);
+    return !(p->n_processors == 0 && p->n_exporters == 1 && p->n_connectors == 0 &&
+             p->exporters[0]->set.queue_enabled);
 }
 
 /* Give back the bytes reserved in the budgets of the first n of ps. */
@@ -109,6 +110,21 @@ static int pipeline_enter(struct otc_pipeline *p, struct otc_batch *b)
     return OTC_OK;
 }
 
+/* Write b to p's persistent queue; the record is done once b is freed. */
+static int wal_hold(struct otc_pipeline *p, struct otc_batch *b, bool *full)
+{
+    struct otc_wal_rec *rec;
+    const uint8_t *data;
+    size_t len;
+    int rc = otc_batch_bytes(b, &data, &len);
+
+    if (rc == OTC_OK &&
+        (rc = otc_wal_append(p->wal, (uint8_t)b->signal, data, len, b->items, &rec, full)) == OTC_OK) {
+        rc = otc_wal_rec_hold(b, rec);
+    }
+    return rc;
+}
+
 static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *t,
                          struct otc_batch *b)
 {
@@ -148,20 +164,12 @@ static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *
     /* persistent storage: the request is durable before any pipeline sees it */
     for (unsigned i = 0; i < n; i++) {
         struct otc_pipeline *p = t->p[s][i];
-        struct otc_wal_rec *rec;
-        const uint8_t *data;
-        size_t len;
         bool full = false;
 
         if (!p->wal) {
             continue;
         }
-        rc = otc_batch_bytes(b, &data, &len);
-        if (rc == OTC_OK &&
-            (rc = otc_wal_append(p->wal, (uint8_t)s, data, len, b->items, &rec, &full)) == OTC_OK) {
-            rc = otc_wal_rec_hold(b, rec);
-        }
-        if (rc != OTC_OK) {
+        if ((rc = wal_hold(p, b, &full)) != OTC_OK) {
             if (wal_log_allowed()) {
                 otc_log_warn(ins, "pipeline %s: %s; answering UNAVAILABLE", p->id,
                              full ? "the persistent queue is full (sending_queue.queue_size)"
@@ -230,3 +238,52 @@ struct otc_feed_table *otc_feed_table_new(struct otc_engine *e, const struct otc
     return t;
 }
 
+
+/* From a connector, on the exporting pipeline's worker: b enters p as a
+ * receiver's request would, but a full queue (or a persistent queue that
+ * cannot be written) makes the caller wait rather than refuse, as a full
+ * exporter queue does, until the shutdown timeout has passed. */
+int otc_pipeline_enter_wait(struct otc_pipeline *p, struct otc_batch *b)
+{
+    struct otc_engine *e = p->engine;
+    int64_t backoff = 50000;
+
+    for (;;) {
+        bool full = false;
+        uint64_t before;
+
+        if (p->wal && !b->durable) {
+            if (atomic_load(&b->refs) > 1 && !(b = otc_batch_writable(b))) {
+                return OTC_ENOMEM;
+            }
+            if (wal_hold(p, b, &full) != OTC_OK) {
+                goto wait;
+            }
+        }
+        if (b->queued_bytes == 0 && atomic_load(&b->refs) == 1) {
+            b->queued_bytes = b->arena.bytes; /* only this thread holds it */
+        }
+        if (!pipeline_queued(p)) {
+            if (otc_exporter_enqueue(p->exporters[0], b) == OTC_OK) {
+                return OTC_OK;
+            }
+            goto wait;
+        }
+        before = atomic_fetch_add_explicit(&p->queued_bytes, b->queued_bytes, memory_order_relaxed);
+        if ((before == 0 || before + b->queued_bytes <= p->queue_max_bytes) &&
+            otc_queue_push(&p->queue, b) == OTC_OK) {
+            otc_pipeline_maybe_help(p);
+            return OTC_OK;
+        }
+        atomic_fetch_sub_explicit(&p->queued_bytes, b->queued_bytes, memory_order_relaxed);
+    wait:
+        if (atomic_load(&e->abort)) {
+            otc_batch_unref(b);
+            return OTC_ESHUTDOWN;
+        }
+        otc_sleep_ns(backoff);
+        if (backoff < 2000000) {
+            backoff *= 2;
+        }
+    }
+}

@@ -24,4 +24,10 @@ struct otc_feed_table *otc_feed_table_new(struct otc_engine *e, const struct otc
  * before this call. Main thread. */
 void otc_feeds_synchronize(void);
 
+/* A connector's output into p (otc_connector_emit): takes ownership of b;
+ * waits while p's queue is full; OTC_ESHUTDOWN once the shutdown timeout has
+ * passed, OTC_ENOMEM (b freed either way). Pipeline workers. */
+struct otc_pipeline;
+int otc_pipeline_enter_wait(struct otc_pipeline *p, struct otc_batch *b);
+
 #endif

@@ -23,17 +23,18 @@ static bool fanout_skips(const struct otc_batch *b, size_t i)
 }
 
 /* Hand b to every exporter of p, except those that have it already (a
- * replayed record). A full exporter queue makes the worker wait, which fills
- * the pipeline queue, which makes receivers answer UNAVAILABLE. */
+ * replayed record), then to every connector. A full exporter queue makes the
+ * worker wait, which fills the pipeline queue, which makes receivers answer
+ * UNAVAILABLE; a connector's full output pipeline does the same. */
 static int pipeline_fanout(struct otc_pipeline *p, struct otc_batch *b)
 {
     struct otc_engine *e = p->engine;
-    size_t last = p->n_exporters;
+    size_t last = p->n_exporters, n_conn = p->n_connectors;
 
     while (last > 0 && fanout_skips(b, last - 1)) {
         last--;
     }
-    if (last == 0) { /* no exporter, or every one has it */
+    if (last == 0 && n_conn == 0) { /* no exporter, or every one has it */
         otc_batch_unref(b);
         return OTC_OK;
     }
@@ -43,6 +44,9 @@ static int pipeline_fanout(struct otc_pipeline *p, struct otc_batch *b)
      * pipeline sharing it), which could hand those records on again. */
     if (atomic_load_explicit(&b->refs, memory_order_acquire) == 1) {
         b->fanout_log = p->wal && p->n_exporters > 1 ? p->wal : NULL;
+        if (n_conn && b->queued_bytes == 0) {
+            b->queued_bytes = b->arena.bytes; /* what connectors' outputs count */
+        }
     }
     for (size_t i = 0; i < last; i++) {
         struct otc_exporter_rt *rt = p->exporters[i];
@@ -52,7 +56,7 @@ static int pipeline_fanout(struct otc_pipeline *p, struct otc_batch *b)
         if (fanout_skips(b, i)) {
             continue;
         }
-        x = (i + 1 < last) ? otc_batch_ref(b) : b;
+        x = (i + 1 < last || n_conn) ? otc_batch_ref(b) : b;
 
         while (otc_exporter_enqueue(rt, x) != OTC_OK) {
             if (atomic_load(&e->abort)) {
@@ -65,6 +69,13 @@ static int pipeline_fanout(struct otc_pipeline *p, struct otc_batch *b)
                 backoff *= 2;
             }
         }
+    }
+    for (size_t k = 0; k < n_conn; k++) {
+        struct otc_instance *c = p->connectors[k];
+        struct otc_batch *x = (k + 1 < n_conn) ? otc_batch_ref(b) : b;
+
+        atomic_fetch_add_explicit(&c->counters.incoming[x->signal], x->items, memory_order_relaxed);
+        c->ops->consume(c, c->ctx, x);
     }
     return OTC_OK;
 }

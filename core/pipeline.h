@@ -36,6 +36,12 @@ struct otc_pipeline {
     bool                     has_timers;
     struct otc_exporter_rt **exporters;
     size_t                   n_exporters;
+    struct otc_instance    **connectors;  /* connectors it exports to (after its exporters) */
+    size_t                   n_connectors;
+    struct otc_instance    **conn_in;     /* connectors it receives from */
+    size_t                   n_conn_in;
+    unsigned                 rank;        /* connector hops from a pipeline fed by receivers
+                                             only: pipelines drain in rank order */
     struct otc_queue         queue;       /* popped by its workers */
     int64_t                  workers_cfg; /* service.pipelines.<id>.workers (0: auto) */
     unsigned                 n_workers;   /* worker threads (decided at start) */

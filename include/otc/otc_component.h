@@ -16,7 +16,10 @@
 #include "otc_rc.h"
 #include "otc_signal.h"
 
-enum otc_kind { OTC_RECEIVER, OTC_PROCESSOR, OTC_EXPORTER, OTC_EXTENSION };
+/* A connector (otelcol's) is the exporter of one pipeline and the receiver of
+ * others of the same signal: its consume() runs on the exporting pipeline's
+ * workers and passes data on with otc_connector_emit(). */
+enum otc_kind { OTC_RECEIVER, OTC_PROCESSOR, OTC_EXPORTER, OTC_EXTENSION, OTC_CONNECTOR };
 
 struct otc_instance;
 struct otc_export_call;
@@ -40,6 +43,8 @@ struct otc_component_ops {
     int  (*start)(struct otc_instance *ins, void *ctx);
     /* Takes ownership of b, whatever it returns.
      * Processors: called on the pipeline's worker thread; pass on with otc_next().
+     * Connectors: called on the exporting pipeline's workers (several at once:
+     * must be thread-safe); pass on with otc_connector_emit().
      * Exporters: called on the exporter's own thread; OTC_EIO asks for a retry
      * (then ownership stays with the engine), OTC_EPERM drops the batch. */
     int  (*consume)(struct otc_instance *ins, void *ctx, struct otc_batch *b);
@@ -73,6 +78,10 @@ struct otc_component_ops {
      * signal); called after validate() for each pipeline, writes a reason that
      * starts with the option's key path where there is one. */
     int  (*validate_signal)(const void *ctx, enum otc_signal s, char *err, size_t errlen);
+    /* Connectors, optional: called once the graph is built, to resolve and
+     * check the pipelines the options name (otc_connector_output); writes a
+     * reason that starts with the option's key path. */
+    int  (*link)(struct otc_instance *ins, void *ctx, char *err, size_t errlen);
 };
 
 /* Every component compiled in: defined by components.c at the top of the tree,
@@ -137,7 +146,7 @@ struct otc_instance {
     _Atomic uint64_t                timer_due_ns; /* processors: CLOCK_MONOTONIC time of the
                                                      next timer() call, 0 = none (set by any
                                                      worker, read by the one running timers) */
-    struct otc_pipeline           **feeds[OTC_SIGNAL_COUNT]; /* receivers: pipelines fed */
+    struct otc_pipeline           **feeds[OTC_SIGNAL_COUNT]; /* receivers, connectors: pipelines fed */
     unsigned                        n_feeds[OTC_SIGNAL_COUNT]; /* (as built; nonzero = signal served) */
     struct otc_feed_table *_Atomic  feed_table; /* receivers: what otc_receiver_deliver uses
                                                    (the engine swaps it on reload) */
@@ -154,6 +163,18 @@ bool otc_next_mutates(const struct otc_instance *ins);
 /* How many of the pipeline's workers may run a processor's consume() at once
  * (1 unless every processor of the pipeline is concurrent). From init() on. */
 unsigned otc_stage_workers(const struct otc_instance *ins);
+/* Connector: how many pipelines of signal s list it as a receiver (its
+ * outputs, in the order the config lists the pipelines), and the id of one. */
+unsigned    otc_connector_outputs(const struct otc_instance *ins, enum otc_signal s);
+const char *otc_connector_output_id(const struct otc_instance *ins, enum otc_signal s, unsigned i);
+/* Connector: the output of signal s that is pipeline id, or -1. */
+int         otc_connector_output(const struct otc_instance *ins, enum otc_signal s, const char *id);
+/* Connector: hand b to output i of b's signal (takes ownership). Waits while
+ * that pipeline's queue is full, as an exporter's full queue makes the
+ * pipeline's worker wait, so nothing is dropped and the pressure reaches the
+ * receivers; OTC_ESHUTDOWN (b counted lost) only once the shutdown timeout
+ * has passed. */
+int         otc_connector_emit(struct otc_instance *ins, unsigned i, struct otc_batch *b);
 /* Receiver: hand b to every pipeline fed by this receiver for b->signal (takes
  * ownership). OTC_OK once every pipeline has taken it; OTC_EAGAIN when a queue
  * is full (answer UNAVAILABLE); OTC_ESHUTDOWN when stopping. */
