@@ -185,8 +185,10 @@ static int print_reference(void)
  * keeps no per-component stability level: every one is given as Beta. */
 static int list_components(void)
 {
-    static const char *const sections[] = {"receivers", "processors", "exporters", NULL, "extensions"};
-    static const enum otc_kind order[] = {OTC_RECEIVER, OTC_PROCESSOR, OTC_EXPORTER, OTC_EXTENSION};
+    static const char *const sections[] = {"receivers", "processors", "exporters", "extensions",
+                                           "connectors"};
+    static const enum otc_kind order[] = {OTC_RECEIVER, OTC_PROCESSOR, OTC_EXPORTER, OTC_CONNECTOR,
+                                          OTC_EXTENSION};
     static const char *const signals[] = {"logs", "metrics", "traces"};
     static const unsigned bits[] = {OTC_SIG_LOGS, OTC_SIG_METRICS, OTC_SIG_TRACES};
     size_t n;
@@ -196,15 +198,12 @@ static int list_components(void)
            "  version: %s\n", OTELC_VERSION);
     for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
         bool any = false;
-        if (order[o] == OTC_EXTENSION) {
-            printf("connectors: []\n");
-        }
         for (size_t i = 0; i < n; i++) {
             if (all[i]->kind != order[o]) {
                 continue;
             }
             if (!any) {
-                printf("%s:\n", sections[order[o] == OTC_EXTENSION ? 4 : order[o]]);
+                printf("%s:\n", sections[order[o]]);
                 any = true;
             }
             printf("  - name: %s\n    module: otelc/%s/%s %s\n    stability:\n", all[i]->type,
@@ -213,12 +212,21 @@ static int list_components(void)
                 printf("      extension: Beta\n");
                 continue;
             }
+            if (all[i]->kind == OTC_CONNECTOR) { /* same-signal connectors only */
+                for (int a = 0; a < 3; a++) {
+                    for (int b = 0; b < 3; b++) {
+                        printf("      %s-to-%s: %s\n", signals[a], signals[b],
+                               a == b && (all[i]->signals & bits[a]) ? "Beta" : "Undefined");
+                    }
+                }
+                continue;
+            }
             for (int s = 0; s < 3; s++) {
                 printf("      %s: %s\n", signals[s], (all[i]->signals & bits[s]) ? "Beta" : "Undefined");
             }
         }
         if (!any) {
-            printf("%s: []\n", sections[order[o] == OTC_EXTENSION ? 4 : order[o]]);
+            printf("%s: []\n", sections[order[o]]);
         }
     }
     printf("providers:\n");
