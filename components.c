@@ -19,6 +19,7 @@
 #include "processor/dedup/dedup.h"
 #include "processor/memory_limiter/memory_limiter.h"
 #include "processor/probabilistic_sampler/probabilistic_sampler.h"
+#include "processor/ratelimiter/ratelimiter.h"
 #include "processor/filter/filter.h"
 #include "processor/resource/resource.h"
 #include "processor/tail_sampling/tail_sampling.h"
@@ -45,6 +46,7 @@ const struct otc_component_ops *const otc_components[] = {
     &otc_processor_transform_ops,
     &otc_processor_attributes_ops,
     &otc_processor_resource_ops,
+    &otc_processor_ratelimiter_ops,
     &otc_extension_health_check_ops,
     &otc_extension_bearertokenauth_ops,
     &otc_extension_file_storage_ops,
@@ -59,6 +61,8 @@ const size_t otc_components_len = sizeof(otc_components) / sizeof(otc_components
 const struct otc_component_alias otc_component_aliases[] = {
     {OTC_EXPORTER, "otlp_grpc", "otlp"},
     {OTC_EXPORTER, "otlp_http", "otlphttp"},
+    /* Elastic's ratelimitprocessor registers its factory as "ratelimit" */
+    {OTC_PROCESSOR, "ratelimit", "ratelimiter"},
 };
 
 const size_t otc_component_aliases_len =

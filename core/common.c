@@ -18,6 +18,7 @@ const char *otc_strerror(int rc)
     case OTC_EUNSUPP:   return "not supported";
     case OTC_EPERM:     return "permanent failure";
     case OTC_ELIMIT:    return "limit exceeded";
+    case OTC_ETHROTTLED: return "rate limited, retry later";
     default:            return rc > 0 ? "count" : "unknown error";
     }
 }

@@ -672,7 +672,7 @@ static void wire_graph(struct otc_engine *e)
             p->processors[k].next.pipeline = p;
             p->processors[k].next.ins = (k + 1 < p->n_processors) ? &p->processors[k + 1] : NULL;
             p->has_timers |= p->processors[k].ops->timer != NULL;
-            if (p->processors[k].ops->admit) {
+            if (p->processors[k].ops->admit || p->processors[k].ops->admit_request) {
                 p->admit[p->n_admit++] = &p->processors[k];
             }
         }

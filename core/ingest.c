@@ -1,10 +1,12 @@
 /* ingest.c - receivers hand requests to the engine here: admission by the
  * pipelines' gates, the persistent queue's append, per-transport counters,
  * and the feed tables that route a request to its pipelines (swapped safely
- * on reload). Delivery runs on receiver threads; tables are built and
+ * on reload). Admission gates (admit, admit_request) run here, before the
+ * receiver answers. Delivery runs on receiver threads; tables are built and
  * swapped on the main thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 #include "engine.h"
@@ -125,8 +127,36 @@ static int wal_hold(struct otc_pipeline *p, struct otc_batch *b, bool *full)
     return rc;
 }
 
+/* The admission gates of the n pipelines, in order: OTC_OK, or the first
+ * refusal (a says more for admit_request gates). Tokens a gate took stay
+ * taken when a later gate or budget refuses the request. */
+static int admit_gates(struct otc_pipeline *const *ps, unsigned n, struct otc_batch *b,
+                       struct otc_admission *a)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct otc_pipeline *p = ps[i];
+        for (size_t k = 0; k < p->n_admit; k++) {
+            struct otc_instance *pr = p->admit[k];
+            int rc;
+
+            if (pr->ops->admit && !pr->ops->admit(pr, pr->ctx, b->arena.bytes)) {
+                return OTC_EAGAIN;
+            }
+            if (pr->ops->admit_request) {
+                a->b = b;
+                rc = pr->ops->admit_request(pr, pr->ctx, a);
+                a->b = NULL;
+                if (rc != OTC_OK) {
+                    return rc == OTC_ETHROTTLED || rc == OTC_ELIMIT ? rc : OTC_EAGAIN;
+                }
+            }
+        }
+    }
+    return OTC_OK;
+}
+
 static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *t,
-                         struct otc_batch *b)
+                         struct otc_batch *b, struct otc_admission *a)
 {
     enum otc_signal s = b->signal;
     unsigned n = t ? t->n[s] : 0;
@@ -143,16 +173,10 @@ static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *
         otc_batch_unref(b);
         return OTC_ESHUTDOWN;
     }
-    for (unsigned i = 0; i < n; i++) {
-        struct otc_pipeline *p = t->p[s][i];
-        for (size_t k = 0; k < p->n_admit; k++) {
-            struct otc_instance *pr = p->admit[k];
-            if (!pr->ops->admit(pr, pr->ctx, b->arena.bytes)) {
-                count_received(ins, b, false);
-                otc_batch_unref(b);
-                return OTC_EAGAIN;
-            }
-        }
+    if ((rc = admit_gates(t->p[s], n, b, a)) != OTC_OK) {
+        count_received(ins, b, false);
+        otc_batch_unref(b);
+        return rc;
     }
     /* the queues' byte budgets, before anything is written or handed over */
     b->queued_bytes = b->arena.bytes;
@@ -199,17 +223,30 @@ static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *
     return rc;
 }
 
-int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
+int otc_receiver_deliver_call(struct otc_instance *ins, struct otc_batch *b,
+                              struct otc_admission *a)
 {
     /* pairs with the seq_cst epoch flip in otc_feeds_synchronize(): a reader counted
      * after the flip loads the table stored before it */
     unsigned idx = atomic_load(&feeds_epoch) & 1u;
+    struct otc_admission none;
     int rc;
 
+    if (!a) {
+        memset(&none, 0, sizeof(none));
+        a = &none;
+    }
+    a->retry_after_ns = 0;
+    a->reason[0] = '\0';
     atomic_fetch_add(&feeds_readers[idx], 1);
-    rc = deliver_table(ins, atomic_load(&ins->feed_table), b);
+    rc = deliver_table(ins, atomic_load(&ins->feed_table), b, a);
     atomic_fetch_sub(&feeds_readers[idx], 1);
     return rc;
+}
+
+int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)
+{
+    return otc_receiver_deliver_call(ins, b, NULL);
 }
 
 /* An immutable copy of what r feeds (its build-time lists), for engine e. */

@@ -25,6 +25,7 @@ struct otc_instance;
 struct otc_export_call;
 struct otc_auth_ops;
 struct otc_storage_ops;
+struct otc_admission;
 
 struct otc_component_ops {
     const char                    *type;       /* key used in pipeline.yaml */
@@ -82,6 +83,14 @@ struct otc_component_ops {
      * check the pipelines the options name (otc_connector_output); writes a
      * reason that starts with the option's key path. */
     int  (*link)(struct otc_instance *ins, void *ctx, char *err, size_t errlen);
+    /* Processors, optional: admit() that sees the request and the call, on
+     * receiver threads before the receiver answers (struct otc_admission).
+     * OTC_OK admits; OTC_ETHROTTLED refuses with a delay (a->retry_after_ns:
+     * the receiver answers RESOURCE_EXHAUSTED with RetryInfo, or HTTP 429 with
+     * Retry-After); OTC_ELIMIT refuses for good (RESOURCE_EXHAUSTED without
+     * RetryInfo, or 413); OTC_EAGAIN refuses as admit() does. a->reason may
+     * say why. Must be thread-safe and must not keep a->b. */
+    int  (*admit_request)(struct otc_instance *ins, void *ctx, struct otc_admission *a);
 };
 
 /* Every component compiled in: defined by components.c at the top of the tree,
@@ -155,6 +164,25 @@ struct otc_instance {
     bool                            started;
 };
 
+/* Client metadata of a call (gRPC metadata, HTTP headers), for stages that
+ * key by it: a receiver passes it when its include_metadata is true. */
+struct otc_client_meta {
+    /* The idx-th value (0, 1, ...) of key, matched whatever its case, with its
+     * length in *len (not NUL-terminated); NULL past the last. */
+    const char *(*get)(const void *src, const char *key, size_t idx, size_t *len);
+    const void  *src;
+};
+
+/* One request on its way in: what a receiver knows of the call, and what
+ * admission gates (ops->admit_request) answer. */
+struct otc_admission {
+    struct otc_batch             *b;        /* engine: the request (read-only; may be
+                                               undecoded) */
+    const struct otc_client_meta *client;   /* receiver: metadata, or NULL */
+    int64_t                       retry_after_ns; /* gate: OTC_ETHROTTLED's delay */
+    char                          reason[160];    /* gate: why it refused ("" = default) */
+};
+
 /* Processor: hand b to the next stage (takes ownership). */
 int otc_next(struct otc_instance *ins, struct otc_batch *b);
 /* Processor: true when a later processor of ins's pipeline changes batches in
@@ -179,6 +207,12 @@ int         otc_connector_emit(struct otc_instance *ins, unsigned i, struct otc_
  * ownership). OTC_OK once every pipeline has taken it; OTC_EAGAIN when a queue
  * is full (answer UNAVAILABLE); OTC_ESHUTDOWN when stopping. */
 int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b);
+/* otc_receiver_deliver with the call's side (a may be NULL): also OTC_ETHROTTLED
+ * (answer RESOURCE_EXHAUSTED with RetryInfo a->retry_after_ns, or HTTP 429 with
+ * Retry-After) and OTC_ELIMIT (RESOURCE_EXHAUSTED, or 413) from a pipeline's
+ * admission gates, with a->reason. */
+int otc_receiver_deliver_call(struct otc_instance *ins, struct otc_batch *b,
+                              struct otc_admission *a);
 /* True when the engine is shutting down (long waits in components poll this). */
 bool otc_engine_stopping(const struct otc_engine *e);
 /* True once service.shutdown_timeout has passed during shutdown: an exporter

@@ -14,6 +14,7 @@ enum otc_rc {
     OTC_EUNSUPP   = -6, /* signal or feature not supported by the component */
     OTC_EPERM     = -7, /* permanent export failure: retrying cannot help */
     OTC_ELIMIT    = -8, /* input exceeds a built-in or configured limit */
+    OTC_ETHROTTLED = -9, /* refused by a rate limit: retry after the delay given */
 };
 
 const char *otc_strerror(int rc);

@@ -123,6 +123,7 @@ static const char *http_reason(int code)
     case 405: return "Method Not Allowed";
     case 413: return "Request Entity Too Large";
     case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
     case 503: return "Service Unavailable";
     default:  return "Internal Server Error";
     }
@@ -179,6 +180,25 @@ static void http_send_status(struct otlp_http *h, struct evhttp_request *req, in
     st.code = rpc_code;
     st.message = (char *)msg;
     http_send_msg(h, req, code, enc, &st.base);
+}
+
+/* A throttled request: 429 with Retry-After (whole seconds, rounded up) and a
+ * Status body carrying RetryInfo; a refusal that waiting cannot cure
+ * (retry_ns 0: larger than the limit's burst) is 413, which clients do not retry. */
+static void http_send_exhausted(struct otlp_http *h, struct evhttp_request *req,
+                                enum http_enc enc, const char *msg, int64_t retry_ns)
+{
+    struct otlp_retry_status r;
+    int code = retry_ns > 0 ? 429 : 413;
+
+    otc_log_debug(h->ins, "OTLP/HTTP %s: %d %s", evhttp_request_get_uri(req), code, msg);
+    if (retry_ns > 0) {
+        char secs[24];
+        snprintf(secs, sizeof(secs), "%lld", (long long)((retry_ns + 999999999) / 1000000000));
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", secs);
+    }
+    otlp_retry_status_init(&r, RPC_RESOURCE_EXHAUSTED, msg, retry_ns);
+    http_send_msg(h, req, code, enc, &r.st.base);
 }
 
 /* A plain-text answer, for requests that are not OTLP at all (404, 405, 415). */
@@ -693,7 +713,17 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
         return;
     }
     b->transport = OTC_TRANSPORT_HTTP; /* self-metrics: transport="http" */
-    rc = otlp_ingest_accept(h->ins, b, &rejected);
+    {
+        struct otc_client_meta meta = {otlp_meta_http_get, in};
+        struct otc_admission adm = {.client = h->o.include_metadata ? &meta : NULL};
+
+        rc = otlp_ingest_accept(h->ins, b, &rejected, &adm);
+        if (rc == OTC_ETHROTTLED || rc == OTC_ELIMIT) {
+            http_send_exhausted(h, req, enc, adm.reason[0] ? adm.reason : otc_strerror(rc),
+                                rc == OTC_ETHROTTLED ? adm.retry_after_ns : 0);
+            return;
+        }
+    }
     switch (rc) {
     case OTC_OK:
         http_send_export_ok(h, req, s, enc, rejected);

@@ -41,6 +41,7 @@ struct otlp_http_options {
     struct otc_instance      *auth;                     /* an authenticator (otc_auth.h), or NULL */
     const struct otc_strlist *compression;              /* Content-Encodings accepted; NULL or
                                                            empty: every one otelc decodes */
+    bool                      include_metadata;         /* headers for admission gates */
 };
 
 /* Bind o->endpoint and serve on a new thread. Paths of signals without a

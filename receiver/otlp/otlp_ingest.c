@@ -1,11 +1,17 @@
 /* otlp_ingest.c - what the `otlp` receiver's two protocols share once a
  * request is read: id checks and UTF-8 repair before delivery, the entry limit,
  * and counting a refused request's items from its bytes. Runs on the calling
- * protocol's thread (the gRPC completion-queue thread or the HTTP thread). */
+ * protocol's thread (the gRPC completion-queue thread or the HTTP thread).
+ * Also the throttling answer's Status (RetryInfo) and the client metadata
+ * readers both protocols hand to admission gates. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <event2/keyvalq_struct.h>
+#include <grpc/grpc.h>
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
@@ -95,7 +101,8 @@ static bool ids_valid(const struct otc_batch *b)
     return true;
 }
 
-int otlp_ingest_accept(struct otc_instance *ins, struct otc_batch *b, size_t *rejected)
+int otlp_ingest_accept(struct otc_instance *ins, struct otc_batch *b, size_t *rejected,
+                       struct otc_admission *a)
 {
     enum otc_signal s = b->signal;
 
@@ -119,7 +126,61 @@ int otlp_ingest_accept(struct otc_instance *ins, struct otc_batch *b, size_t *re
         otc_log_debug(ins, "replaced invalid UTF-8 in %zu strings%s", n,
                       enomem ? " (out of memory: some left as they were)" : "");
     }
-    return otc_receiver_deliver(ins, b);
+    return otc_receiver_deliver_call(ins, b, a);
+}
+
+void otlp_retry_status_init(struct otlp_retry_status *r, int code, const char *msg,
+                            int64_t retry_ns)
+{
+    google__rpc__status__init(&r->st);
+    r->st.code = code;
+    r->st.message = (char *)(msg ? msg : "");
+    if (retry_ns <= 0) {
+        return;
+    }
+    google__protobuf__duration__init(&r->d);
+    r->d.seconds = retry_ns / 1000000000;
+    r->d.nanos = (int32_t)(retry_ns % 1000000000);
+    google__rpc__retry_info__init(&r->ri);
+    r->ri.retry_delay = &r->d;
+    google__protobuf__any__init(&r->any);
+    r->any.type_url = (char *)"type.googleapis.com/google.rpc.RetryInfo";
+    r->any.value.data = r->ri_buf;
+    r->any.value.len = google__rpc__retry_info__pack(&r->ri, r->ri_buf); /* < 32 bytes */
+    r->anys[0] = &r->any;
+    r->st.details = r->anys;
+    r->st.n_details = 1;
+}
+
+const char *otlp_meta_grpc_get(const void *src, const char *key, size_t idx, size_t *len)
+{
+    const grpc_metadata_array *md = src;
+    size_t kl = strlen(key);
+
+    for (size_t i = 0; i < md->count; i++) {
+        const grpc_metadata *m = &md->metadata[i];
+
+        if (GRPC_SLICE_LENGTH(m->key) == kl &&
+            !strncasecmp((const char *)GRPC_SLICE_START_PTR(m->key), key, kl) && idx-- == 0) {
+            *len = GRPC_SLICE_LENGTH(m->value);
+            return (const char *)GRPC_SLICE_START_PTR(m->value);
+        }
+    }
+    return NULL;
+}
+
+const char *otlp_meta_http_get(const void *src, const char *key, size_t idx, size_t *len)
+{
+    const struct evkeyvalq *h = src;
+    const struct evkeyval *kv;
+
+    for (kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
+        if (!strcasecmp(kv->key, key) && idx-- == 0) {
+            *len = strlen(kv->value);
+            return kv->value;
+        }
+    }
+    return NULL;
 }
 
 int otlp_ingest_check_entries(const struct otc_batch *b, size_t max, char *why, size_t whylen)

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "google/rpc/error_details.pb-c.h"
+#include "google/rpc/status.pb-c.h"
 #include "otc/otc_component.h"
 #include "otc/otc_pb_depth.h"
 
@@ -14,7 +16,28 @@
  * (their count in *rejected, for partial_success), then delivers to the
  * pipelines (takes ownership of b). Returns what otc_receiver_deliver returns,
  * or OTC_OK when nothing was left to deliver. */
-int otlp_ingest_accept(struct otc_instance *ins, struct otc_batch *b, size_t *rejected);
+int otlp_ingest_accept(struct otc_instance *ins, struct otc_batch *b, size_t *rejected,
+                       struct otc_admission *a);
+
+/* A google.rpc.Status for a throttled request: code, message, and (retry_ns
+ * > 0) one detail, a google.rpc.RetryInfo with that delay (OTLP's throttling:
+ * RESOURCE_EXHAUSTED with RetryInfo over gRPC, the same Status as a 429 body
+ * over HTTP). Everything lives in the struct: st points into it. */
+struct otlp_retry_status {
+    Google__Rpc__Status        st;
+    Google__Protobuf__Any      any;
+    Google__Protobuf__Any     *anys[1];
+    Google__Rpc__RetryInfo     ri;
+    Google__Protobuf__Duration d;
+    uint8_t                    ri_buf[32];
+};
+void otlp_retry_status_init(struct otlp_retry_status *r, int code, const char *msg,
+                            int64_t retry_ns);
+
+/* Client metadata (otc_client_meta.get) of gRPC metadata (src: a
+ * grpc_metadata_array) and of libevent HTTP headers (src: a struct evkeyvalq). */
+const char *otlp_meta_grpc_get(const void *src, const char *key, size_t idx, size_t *len);
+const char *otlp_meta_http_get(const void *src, const char *key, size_t idx, size_t *len);
 /* OTC_OK, or OTC_ELIMIT (the reason in why) when the undecoded b holds more
  * than max resources, scopes and items (0 = no limit). */
 int otlp_ingest_check_entries(const struct otc_batch *b, size_t max, char *why, size_t whylen);

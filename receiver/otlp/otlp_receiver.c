@@ -46,7 +46,7 @@ struct otlp_ctx {
     int64_t  ka_timeout;        /* ns, 0 = gRPC's default (20s) */
     int64_t  ka_min_time;       /* ns, 0 = gRPC's default (5m) */
     bool     ka_permit_without_stream;
-    bool     grpc_include_metadata; /* accepted; see the table */
+    bool     grpc_include_metadata; /* client metadata for admission gates */
     bool     http_include_metadata;
     struct otc_strlist http_compression;
     int64_t  max_items;         /* entries per request, 0 = no limit */
@@ -92,6 +92,8 @@ struct otlp_call {
     grpc_call_details    details;  /* generic calls only */
     grpc_byte_buffer    *reply;
     grpc_slice           status_msg;
+    grpc_metadata        trailer;  /* grpc-status-details-bin of a throttled answer */
+    size_t               n_trailers;
     int                  cancelled;
 };
 
@@ -155,8 +157,8 @@ static const struct otc_config_entry otlp_config[] = {
      "bytes of HTTP/2 frames buffered per connection before a write (0 = gRPC's default)"},
     {OTC_CFG_BOOL, "protocols.grpc.include_metadata", "false", OFF(grpc_include_metadata), 0,
      0, 0, NULL,
-     "accepted, no effect: otelcol keeps client metadata for processors that group by it "
-     "(batch metadata_keys); no otelc stage reads it"},
+     "hand the call's metadata to stages that key by it (ratelimiter metadata_keys); "
+     "without it they see none, as in otelcol (batch metadata_keys: accepted, no effect)"},
     {OTC_CFG_STR, "protocols.grpc.tls.cert_file", NULL, OFF(grpc_tls.cert_file), 0, 0, 0, NULL,
      "PEM server certificate (chain); set with key_file to serve TLS"},
     {OTC_CFG_STR, "protocols.grpc.tls.key_file", NULL, OFF(grpc_tls.key_file), 0, 0, 0, NULL,
@@ -212,8 +214,8 @@ static const struct otc_config_entry otlp_config[] = {
      "only: zlib, deflate, snappy, lz4 are accepted here and still refused with 400"},
     {OTC_CFG_BOOL, "protocols.http.include_metadata", "false", OFF(http_include_metadata), 0,
      0, 0, NULL,
-     "accepted, no effect: otelcol keeps request headers for processors that group by them "
-     "(batch metadata_keys); no otelc stage reads them"},
+     "hand the request headers to stages that key by them (ratelimiter metadata_keys); "
+     "without it they see none, as in otelcol (batch metadata_keys: accepted, no effect)"},
     {OTC_CFG_STR, "protocols.http.tls.cert_file", NULL, OFF(http_tls.cert_file), 0, 0, 0, NULL,
      "PEM server certificate (chain); set with key_file to serve HTTPS"},
     {OTC_CFG_STR, "protocols.http.tls.key_file", NULL, OFF(http_tls.key_file), 0, 0, 0, NULL,
@@ -373,6 +375,7 @@ static bool call_request(struct otlp_ctx *rx, struct otlp_call *c)
     c->payload = NULL;
     c->reply = NULL;
     c->status_msg = grpc_empty_slice();
+    c->n_trailers = 0;
     if (c->signal < 0) {
         grpc_call_details_init(&c->details);
         err = grpc_server_request_call(rx->server, &c->call, &c->details, &c->md, c->cq, c->cq,
@@ -405,6 +408,11 @@ static void call_cleanup(struct otlp_call *c)
     }
     grpc_slice_unref(c->status_msg);
     c->status_msg = grpc_empty_slice();
+    if (c->n_trailers) {
+        grpc_slice_unref(c->trailer.key);
+        grpc_slice_unref(c->trailer.value);
+        c->n_trailers = 0;
+    }
     grpc_metadata_array_destroy(&c->md);
     if (c->signal < 0) {
         grpc_call_details_destroy(&c->details);
@@ -433,6 +441,8 @@ static void call_answer(struct otlp_call *c, grpc_status_code code, const char *
     op->op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     op->data.send_status_from_server.status = code;
     op->data.send_status_from_server.status_details = msg && *msg ? &c->status_msg : NULL;
+    op->data.send_status_from_server.trailing_metadata_count = c->n_trailers;
+    op->data.send_status_from_server.trailing_metadata = c->n_trailers ? &c->trailer : NULL;
     op++;
     op->op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     op->data.recv_close_on_server.cancelled = &c->cancelled;
@@ -443,6 +453,25 @@ static void call_answer(struct otlp_call *c, grpc_status_code code, const char *
         otc_log_err(c->rx->ins, "cannot answer a call: error %d", err);
         c->state = CALL_REQUESTED; /* handled as finished by the caller */
     }
+}
+
+/* RESOURCE_EXHAUSTED for a throttled request, with a google.rpc.Status in the
+ * grpc-status-details-bin trailer: with RetryInfo (retry_ns > 0) the client
+ * retries after that delay; without it the refusal is final (OTLP). */
+static void call_answer_exhausted(struct otlp_call *c, const char *msg, int64_t retry_ns)
+{
+    struct otlp_retry_status r;
+    uint8_t buf[512];
+    size_t n;
+
+    otlp_retry_status_init(&r, GRPC_STATUS_RESOURCE_EXHAUSTED, msg, retry_ns);
+    if (google__rpc__status__get_packed_size(&r.st) <= sizeof(buf)) {
+        n = google__rpc__status__pack(&r.st, buf);
+        c->trailer.key = grpc_slice_from_static_string("grpc-status-details-bin");
+        c->trailer.value = grpc_slice_from_copied_buffer((const char *)buf, n);
+        c->n_trailers = 1;
+    }
+    call_answer(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
 }
 
 /* The response: empty, or carrying partial_success when items were rejected. */
@@ -570,7 +599,18 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
         call_answer(c, GRPC_STATUS_OK, NULL);
         return;
     }
-    rc = otlp_ingest_accept(rx->ins, b, &rejected);
+    {
+        struct otc_client_meta meta = {otlp_meta_grpc_get, &c->md};
+        struct otc_admission adm = {.client = rx->grpc_include_metadata ? &meta : NULL};
+
+        rc = otlp_ingest_accept(rx->ins, b, &rejected, &adm);
+        if (rc == OTC_ETHROTTLED || rc == OTC_ELIMIT) {
+            snprintf(msg, sizeof(msg), "otlp: %s",
+                     adm.reason[0] ? adm.reason : otc_strerror(rc));
+            call_answer_exhausted(c, msg, rc == OTC_ETHROTTLED ? adm.retry_after_ns : 0);
+            return;
+        }
+    }
     switch (rc) {
     case OTC_OK:
         c->reply = make_reply(s, rejected, OTLP_REJECTED_WHY);
@@ -766,6 +806,7 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
             o.paths[s] = rx->http_paths[s];
         }
         o.compression = &rx->http_compression;
+        o.include_metadata = rx->http_include_metadata;
         rc = otlp_http_start(&rx->http, ins, &o);
         if (rc != OTC_OK) {
             return rc;
