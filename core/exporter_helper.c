@@ -73,6 +73,20 @@ static const struct otc_config_entry exporter_helper_map[] = {
      OTC_CFG_F_MIN, 1, 0, NULL, "growth factor of the wait"},
     {OTC_CFG_DOUBLE, "retry_on_failure.randomization_factor", "0.5", SET_OFF(randomization_factor),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 1, NULL, "jitter: the wait varies by this fraction"},
+    {OTC_CFG_BOOL, "circuit_breaker.enabled", "false", SET_OFF(cb_enabled), 0, 0, 0, NULL,
+     "otelc: stop calling a backend that keeps failing: the data waits in the sending queue "
+     "(counted as queued, not failed) until a probe succeeds"},
+    {OTC_CFG_INT, "circuit_breaker.failure_threshold", "10", SET_OFF(cb_failure_threshold),
+     OTC_CFG_F_MIN, 1, 0, NULL,
+     "consecutive retryable failures (unreachable, UNAVAILABLE, 429, 503, ...) that open the "
+     "circuit; after a failure, calls under way are kept below the failures left"},
+    {OTC_CFG_DURATION, "circuit_breaker.recovery_timeout", "5m", SET_OFF(cb_recovery_ns),
+     OTC_CFG_F_MIN, 0.001, 0, NULL,
+     "how long the circuit stays open (no call at all) before probes are let through"},
+    {OTC_CFG_INT, "circuit_breaker.half_open_requests", "1", SET_OFF(cb_half_open),
+     OTC_CFG_F_MIN, 1, 0, NULL,
+     "probes let through once recovery_timeout has passed: all of them succeeding closes the "
+     "circuit, one failing opens it again for recovery_timeout"},
     OTC_CFG_END,
 };
 
@@ -209,6 +223,9 @@ static uint64_t exporter_seed(void)
 struct export_try {
     struct otc_batch *b;
     uint64_t          start;
+    uint64_t          held;    /* ns spent waiting on the circuit breaker */
+    int               ticket;  /* the breaker's ticket of the next attempt
+                                  (OTC_BRK_REFUSED: none taken yet) */
     unsigned          attempt;
     struct otc_backoff bo;
     int64_t           wait;    /* before the next attempt */
@@ -220,6 +237,7 @@ static void export_try_init(struct export_try *t, struct otc_exporter_rt *rt, st
     memset(t, 0, sizeof(*t));
     t->b = b;
     t->start = otc_now_ns();
+    t->ticket = OTC_BRK_REFUSED;
     atomic_fetch_add(&rt->ins.counters.in_flight, 1); /* until the batch is released */
     otc_backoff_init(&t->bo, &rt->set, exporter_seed());
 }
@@ -233,6 +251,43 @@ static void export_attempt(struct otc_exporter_rt *rt, struct export_try *t,
     res->reason[0] = '\0';
     t->attempt++;
     atomic_fetch_add(&rt->stats.attempts, 1);
+}
+
+/* The breaker's side of an attempt that ended with rc: its ticket back. */
+static void export_report(struct otc_exporter_rt *rt, struct export_try *t, int rc,
+                          const struct otc_export_result *res)
+{
+    enum otc_brk_outcome o = rc == OTC_EIO ? OTC_BRK_FAIL : OTC_BRK_OK;
+
+    if (rc == OTC_EIO && atomic_load(&rt->ins.engine->abort)) {
+        o = OTC_BRK_UNUSED; /* cut short at shutdown: says nothing of the backend */
+    }
+    otc_breaker_release(&rt->breaker, t->ticket, o, res->reason[0] ? res->reason : otc_strerror(rc),
+                        otc_now_ns());
+    t->ticket = OTC_BRK_REFUSED;
+}
+
+/* Wait for the breaker's ticket for t's next attempt (none needed when one
+ * is held or the breaker is disabled). False when shutdown_timeout passed. */
+static bool export_gate(struct otc_exporter_rt *rt, struct otc_engine *e, struct export_try *t)
+{
+    uint64_t from = 0;
+
+    if (!rt->breaker.enabled || t->ticket != OTC_BRK_REFUSED) {
+        return true;
+    }
+    while ((t->ticket = otc_breaker_acquire(&rt->breaker, otc_now_ns())) == OTC_BRK_REFUSED) {
+        if (atomic_load(&e->abort)) {
+            t->held += from ? otc_now_ns() - from : 0;
+            return false;
+        }
+        if (!from) {
+            from = otc_now_ns();
+        }
+        otc_sleep_ns(10 * 1000000);
+    }
+    t->held += from ? otc_now_ns() - from : 0;
+    return true;
 }
 
 /* An attempt ended with rc (res says more): count and log what happened.
@@ -285,8 +340,10 @@ static bool export_settle(struct otc_exporter_rt *rt, struct otc_engine *e, stru
         wait = res->retry_after_ns;
     }
     now = otc_now_ns();
-    if (rt->set.max_elapsed_ns > 0 &&
-        now + (uint64_t)wait - t->start > (uint64_t)rt->set.max_elapsed_ns) {
+    /* With the circuit breaker, time waiting on it does not count, nor do
+     * failures once the circuit has opened: an open circuit drops nothing. */
+    if (rt->set.max_elapsed_ns > 0 && otc_breaker_state(&rt->breaker) == OTC_CIRCUIT_CLOSED &&
+        now + (uint64_t)wait - t->start - t->held > (uint64_t)rt->set.max_elapsed_ns) {
         char why[96];
         snprintf(why, sizeof(why), "retry_on_failure.max_elapsed_time reached after %u attempts in %.1fs",
                  t->attempt, (double)(now - t->start) / 1e9);
@@ -320,16 +377,19 @@ static void export_with_retry(struct otc_exporter_rt *rt, struct otc_engine *e, 
             int64_t left = (int64_t)(deadline - otc_now_ns());
             otc_sleep_ns(left < 10 * 1000000 ? (left > 0 ? left : 0) : 10 * 1000000);
         }
-        if (atomic_load(&e->abort)) {
+        if (atomic_load(&e->abort) || !export_gate(rt, e, t)) {
             otc_exporter_lost(rt, t->b->signal, t->b->items, true);
             break;
         }
         export_attempt(rt, t, res);
         rc = ins->ops->consume(ins, ins->ctx, otc_batch_ref(t->b));
+        export_report(rt, t, rc, res);
         if (export_settle(rt, e, t, rc, res)) {
             break;
         }
     }
+    otc_breaker_release(&rt->breaker, t->ticket, OTC_BRK_UNUSED, NULL, otc_now_ns());
+    t->ticket = OTC_BRK_REFUSED;
     otc_batch_unref(t->b);
     t->b = NULL;
     atomic_fetch_sub(&rt->ins.counters.in_flight, 1);
@@ -359,6 +419,7 @@ static void export_slot_free(struct otc_exporter_rt *rt, struct export_try *t)
  * was freed. */
 static bool export_sent(struct otc_exporter_rt *rt, struct export_try *t, int rc)
 {
+    export_report(rt, t, rc, &t->call.result);
     if (!export_settle(rt, rt->ins.engine, t, rc, &t->call.result)) {
         if (otc_queue_push(&rt->retry_queue, t) == OTC_OK) {
             return true;
@@ -394,7 +455,7 @@ static void exporter_pump(struct otc_exporter_rt *rt)
         unsigned n = atomic_load(&rt->in_flight);
         struct export_try *t;
         void *b;
-        int rc;
+        int rc, ticket;
 
         if (n >= rt->max_in_flight || atomic_load(&e->abort)) {
             return;
@@ -402,7 +463,14 @@ static void exporter_pump(struct otc_exporter_rt *rt)
         if (!atomic_compare_exchange_weak(&rt->in_flight, &n, n + 1)) {
             continue;
         }
+        /* the breaker first: while it refuses, batches stay in the queue (the
+         * retry threads pump again at least every OTC_WORKER_IDLE_MS) */
+        if ((ticket = otc_breaker_acquire(&rt->breaker, otc_now_ns())) == OTC_BRK_REFUSED) {
+            atomic_fetch_sub(&rt->in_flight, 1);
+            return;
+        }
         if (!otc_queue_pop(&rt->queue, &b)) {
+            otc_breaker_release(&rt->breaker, ticket, OTC_BRK_UNUSED, NULL, otc_now_ns());
             atomic_fetch_sub(&rt->in_flight, 1);
             if (otc_queue_len(&rt->queue) == 0) {
                 return;
@@ -417,10 +485,12 @@ static void exporter_pump(struct otc_exporter_rt *rt)
                           otc_strerror(OTC_ENOMEM));
             export_done(rt, b);
             otc_batch_unref(b);
+            otc_breaker_release(&rt->breaker, ticket, OTC_BRK_UNUSED, NULL, otc_now_ns());
             atomic_fetch_sub(&rt->in_flight, 1);
             continue;
         }
         export_try_init(t, rt, b);
+        t->ticket = ticket;
         t->call.engine_data = rt;
         export_attempt(rt, t, &t->call.result);
         rc = rt->ins.ops->send(&rt->ins, rt->ins.ctx, otc_batch_ref(t->b), &t->call);
@@ -471,6 +541,9 @@ static void exporter_retry_loop(struct otc_exporter_rt *rt, struct otc_engine *e
             continue;
         }
         if (!atomic_load(&rt->closing)) {
+            if (rt->breaker.enabled && otc_queue_len(&rt->queue) > 0) {
+                exporter_pump(rt); /* the circuit may let calls through again */
+            }
             continue;
         }
         if (atomic_load(&e->abort)) {
@@ -503,6 +576,13 @@ static void *exporter_loop(void *arg)
         return NULL;
     }
     for (;;) {
+        /* while the circuit refuses calls, batches stay in the queue; a few
+         * threads may still pop at once and wait for a ticket with the batch */
+        if (rt->breaker.enabled && !atomic_load(&e->abort) && otc_queue_len(&rt->queue) > 0 &&
+            !otc_breaker_would_admit(&rt->breaker, otc_now_ns())) {
+            otc_sleep_ns(10 * 1000000);
+            continue;
+        }
         if (otc_queue_pop_wait(&rt->queue, &p, OTC_WORKER_IDLE_MS)) {
             struct export_try t;
             export_try_init(&t, rt, p);
@@ -528,6 +608,11 @@ int otc_exporter_start(struct otc_engine *e, struct otc_exporter_rt *rt)
 
     rt->wal_key = otc_wal_exporter_key(rt->ins.id);
     if ((rc = otc_queue_init(&rt->queue, (unsigned)qsize)) != OTC_OK) {
+        return rc;
+    }
+    if ((rc = otc_breaker_init(&rt->breaker, &rt->ins, rt->set.cb_enabled,
+                               rt->set.cb_failure_threshold, rt->set.cb_recovery_ns,
+                               rt->set.cb_half_open)) != OTC_OK) {
         return rc;
     }
     if ((rc = otc_instance_init_start(&rt->ins)) != OTC_OK) {
@@ -594,6 +679,28 @@ void otc_exporter_release(struct otc_exporter_rt *rt)
         otc_queue_destroy(&rt->retry_queue);
     }
     free(rt->threads);
+    otc_breaker_destroy(&rt->breaker);
     otc_config_map_free(exporter_helper_map, &rt->set);
     otc_instance_release(&rt->ins);
+}
+
+static const struct otc_exporter_rt *rt_of(const struct otc_instance *exporter)
+{
+    return (const struct otc_exporter_rt *)((const char *)exporter -
+                                            offsetof(struct otc_exporter_rt, ins));
+}
+
+enum otc_circuit_state otc_exporter_circuit_state(const struct otc_instance *exporter)
+{
+    return otc_breaker_state(&rt_of(exporter)->breaker);
+}
+
+bool otc_exporter_circuit_open(const struct otc_instance *exporter)
+{
+    return otc_exporter_circuit_state(exporter) != OTC_CIRCUIT_CLOSED;
+}
+
+uint64_t otc_exporter_circuit_changes(const struct otc_instance *exporter)
+{
+    return atomic_load(&rt_of(exporter)->breaker.changes);
 }

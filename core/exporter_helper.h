@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include "otc/otc_component.h"
+#include "circuit_breaker.h"
 #include "otc/otc_queue.h"
 #include "wal.h"
 
@@ -37,6 +38,11 @@ struct otc_exporter_settings {
     int64_t batch_min_size;
     int64_t batch_max_size;
     int     batch_sizer;
+    /* circuit_breaker */
+    bool    cb_enabled;
+    int64_t cb_failure_threshold;
+    int64_t cb_recovery_ns;
+    int64_t cb_half_open;
 };
 
 /* The exporter helper's own counters, beyond the otelcol ones it keeps in
@@ -84,12 +90,25 @@ struct otc_exporter_rt {
     atomic_uint_fast64_t         drop_log_s;     /* second of the current drop-line window */
     atomic_uint                  drop_log_n;     /* drop lines written in that second */
     atomic_uint_fast64_t         drop_log_held;  /* drop lines held back since the last one */
+    struct otc_breaker           breaker;   /* circuit_breaker (disabled: every call passes) */
     bool                         used;
     uint64_t                     wal_key;   /* otc_wal_exporter_key(ins.id): names it in
                                                the persistent queues' progress */
 };
 
-/* The exporter helper option table (timeout, sending_queue, retry_on_failure). */
+/* The circuit breaker of an exporter (circuit_breaker options), for stages
+ * that route around an exporter whose backend is down (failover): any
+ * thread, lock-free reads. exporter is an instance the engine built as an
+ * exporter. otc_exporter_circuit_open is true while the circuit is open or
+ * half-open (probing), false while closed or when the breaker is disabled.
+ * otc_exporter_circuit_changes counts the state changes so far: a poller
+ * that sees it move reads the state again (a cheap poll, no callback). */
+enum otc_circuit_state otc_exporter_circuit_state(const struct otc_instance *exporter);
+bool     otc_exporter_circuit_open(const struct otc_instance *exporter);
+uint64_t otc_exporter_circuit_changes(const struct otc_instance *exporter);
+
+/* The exporter helper option table (timeout, sending_queue, retry_on_failure,
+ * circuit_breaker). */
 const struct otc_config_entry *otc_exporter_helper_map(void);
 
 /* What sending_queue.queue_size counts in the persistent queue. */
