@@ -1,7 +1,8 @@
 /* bench_processors.c - cost of each processor (probabilistic_sampler, truncate,
  * transform, filter, attributes, resource, dedup, batch, memory_limiter) per span of a
  * 100-span request with 10 string attributes per span (and per log record and
- * metric data point of requests of the same shape), next to a pass-through
+ * metric data point of requests of the same shape; the ratelimiter's admission
+ * also per request), next to a pass-through
  * stage and the arena decode that any decoding stage needs (batch also on
  * undecoded requests, as the receivers' fast path delivers them, and with the
  * exporter's encoding of its output); the dedup check per key,
@@ -34,6 +35,7 @@
 #include "processor/filter/filter.h"
 #include "processor/memory_limiter/memory_limiter.h"
 #include "processor/probabilistic_sampler/probabilistic_sampler.h"
+#include "processor/ratelimiter/ratelimiter.h"
 #include "processor/resource/resource.h"
 #include "processor/transform/transform.h"
 #include "processor/truncate/truncate.h"
@@ -507,6 +509,16 @@ static int cmp_double(const void *a, const void *b)
  * Undecoded requests (IN_RAW) are made the same way, without the decode. */
 #define GROUP 8
 
+/* The receiver's admission of b by ins: admit() or admit_request(). */
+static bool admitted(struct otc_instance *ins, struct otc_batch *b)
+{
+    if (ins->ops->admit_request) {
+        struct otc_admission a = {.b = b};
+        return ins->ops->admit_request(ins, ins->ctx, &a) == OTC_OK;
+    }
+    return ins->ops->admit(ins, ins->ctx, b->arena.bytes);
+}
+
 static double run_case(struct otc_instance *ins, int iters, enum input in, bool admit,
                        unsigned seed_base, int warm)
 {
@@ -531,7 +543,7 @@ static double run_case(struct otc_instance *ins, int iters, enum input in, bool 
         }
         t0 = thread_ns();
         for (int k = 0; k < GROUP; k++) {
-            if (!admit || ins->ops->admit(ins, ins->ctx, g[k]->arena.bytes)) {
+            if (!admit || admitted(ins, g[k])) {
                 ins->ops->consume(ins, ins->ctx, g[k]);
             } else {
                 otc_batch_unref(g[k]);
@@ -585,10 +597,16 @@ static bool wanted(const char *name)
     return !only || strstr(name, only);
 }
 
+static bool per_request; /* report also ns per request (admission gates) */
+
 static void report(const char *name, double ns, double min)
 {
     printf("%-52s %7.1f ns/span (min %6.1f)  %5.1f%% of decode, pass-through %.1f\n", name, ns,
            min, 100.0 * ns / decode_ns, pass_ns);
+    if (per_request) {
+        printf("%-52s %7.0f ns/request, pass-through %.0f ns/request\n", "", ns * SPANS,
+               pass_ns * SPANS);
+    }
 }
 
 /* One processor case: build, run, free. */
@@ -931,6 +949,14 @@ int main(int argc, char **argv)
     static const char *const dedup_small[] = {"max_entries", "65536", NULL};
     static const char *const batch_def[] = {NULL};
     static const char *const memlim[] = {"check_interval", "1s", "limit_mib", "65536", NULL};
+    static const char *const rl_one[] = {"rate", "1000000000", "burst", "1000000000",
+                                         "strategy", "records", NULL};
+    static const char *const rl_res[] = {"rate", "1000000000", "burst", "1000000000",
+                                         "strategy", "records", "resource_keys",
+                                         "[service.name]", NULL};
+    static const char *const rl_bytes[] = {"rate", "1000000000", "burst", "1000000000",
+                                           "strategy", "bytes", "resource_keys",
+                                           "[service.name]", NULL};
     struct otc_instance pass;
     size_t len;
 
@@ -1066,6 +1092,16 @@ int main(int argc, char **argv)
                dedup_big, iters, IN_METRICS_RAW, false, (1 << 20) / SPANS + 1);
     bench_proc("memory_limiter (admit + consume)", &otc_processor_memory_limiter_ops, memlim,
                iters, IN_DECODED, true, 0);
+    /* ratelimiter: its decision at admission, on undecoded requests as the
+     * receivers deliver them (rate high enough that every request passes) */
+    per_request = true;
+    bench_proc("ratelimiter records, one key (admit + consume)", &otc_processor_ratelimiter_ops,
+               rl_one, iters, IN_RAW, true, 0);
+    bench_proc("ratelimiter records, resource_keys (admit + consume)",
+               &otc_processor_ratelimiter_ops, rl_res, iters, IN_RAW, true, 0);
+    bench_proc("ratelimiter bytes, resource_keys (admit + consume)",
+               &otc_processor_ratelimiter_ops, rl_bytes, iters, IN_RAW, true, 0);
+    per_request = false;
     /* attributes decodes (its undecoded case includes the decode), runs its actions
      * dry first and rewrites only a request something changes in; resource reads
      * an undecoded request's Resources alone and rewrites its bytes */

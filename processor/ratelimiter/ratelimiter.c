@@ -398,7 +398,7 @@ static bool group_request(const struct rl_ctx *x, struct otc_admission *a, struc
     char kbuf[RL_KEY_BYTES];
     struct keybuf k = {kbuf, 0, sizeof(kbuf), false};
     const uint8_t *raw, *p, *end;
-    size_t raw_len, meta_len;
+    size_t raw_len, meta_len, n_res = 0;
     struct otc_pb_field f;
     int r;
 
@@ -421,8 +421,14 @@ static bool group_request(const struct rl_ctx *x, struct otc_admission *a, struc
     if (otc_batch_bytes(b, &raw, &raw_len) != OTC_OK) {
         return false;
     }
+    /* one resource container (the common case): its records are the request's,
+     * counted by the receiver already */
     p = raw;
     end = raw + raw_len;
+    while ((r = otc_pb_next_field(&p, end, &f)) > 0 && n_res < 2) {
+        n_res += f.num == 1 && f.wt == 2;
+    }
+    p = raw;
     while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
         const uint8_t *res = NULL, *q = f.p;
         size_t res_len = 0;
@@ -444,6 +450,7 @@ static bool group_request(const struct rl_ctx *x, struct otc_admission *a, struc
         /* requests: one token from each bucket the request maps to (below) */
         t = x->strategy == RL_REQUESTS ? 0.0
           : x->strategy == RL_BYTES    ? (double)f.len
+          : n_res == 1                 ? (double)b->items
                                        : (double)count_items(b->signal, f.p, f.len, 0);
         if (!groups_add(g, k.p, k.len, t)) {
             return false;
