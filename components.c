@@ -3,6 +3,7 @@
  * components' headers. core/registry.c looks types up in it; nothing else
  * names a concrete component. Read-only after start-up, any thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "connector/failover/failover.h"
 #include "connector/forward/forward.h"
 #include "connector/routing/routing.h"
 #include "exporter/debug/debug.h"
@@ -51,6 +52,7 @@ const struct otc_component_ops *const otc_components[] = {
     &otc_extension_bearertokenauth_ops,
     &otc_extension_file_storage_ops,
     &otc_connector_forward_ops,
+    &otc_connector_failover_ops,
     &otc_connector_routing_ops,
 };
 

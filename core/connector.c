@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "exporter_helper.h"
 #include "ingest.h"
 #include "pipeline.h"
 
@@ -27,6 +28,18 @@ int otc_connector_output(const struct otc_instance *ins, enum otc_signal s, cons
         }
     }
     return -1;
+}
+
+bool otc_connector_output_ready(const struct otc_instance *ins, enum otc_signal s, unsigned i)
+{
+    const struct otc_pipeline *p = i < ins->n_feeds[s] ? ins->feeds[s][i] : NULL;
+
+    for (size_t k = 0; p && k < p->n_exporters; k++) {
+        if (otc_exporter_circuit_open(&p->exporters[k]->ins)) {
+            return false;
+        }
+    }
+    return p != NULL;
 }
 
 int otc_connector_emit(struct otc_instance *ins, unsigned i, struct otc_batch *b)

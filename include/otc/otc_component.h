@@ -197,6 +197,9 @@ unsigned    otc_connector_outputs(const struct otc_instance *ins, enum otc_signa
 const char *otc_connector_output_id(const struct otc_instance *ins, enum otc_signal s, unsigned i);
 /* Connector: the output of signal s that is pipeline id, or -1. */
 int         otc_connector_output(const struct otc_instance *ins, enum otc_signal s, const char *id);
+/* Connector: true unless an exporter of output i's pipeline has its circuit
+ * open or half-open (circuit_breaker). Any thread. */
+bool        otc_connector_output_ready(const struct otc_instance *ins, enum otc_signal s, unsigned i);
 /* Connector: hand b to output i of b's signal (takes ownership). Waits while
  * that pipeline's queue is full, as an exporter's full queue makes the
  * pipeline's worker wait, so nothing is dropped and the pressure reaches the

@@ -13,7 +13,11 @@
 #   (e) a pipeline.yaml edit under load (SIGHUP) moves a tenant from one
 #       backend to the other: nothing answered OK is lost or duplicated, and
 #       what was sent after the reload goes to the new backend;
-#   (f) bad connector configs are refused with file:line and the key.
+#   (f) bad connector configs are refused with file:line and the key;
+#   (g) failover: when the primary backend fails and its exporter's circuit
+#       opens (while that exporter has a queue), data flows to the secondary
+#       within retry_gap, and back once the primary recovers; every span
+#       answered OK arrives exactly once.
 # SPDX-License-Identifier: Apache-2.0
 import collections
 import os
@@ -503,6 +507,110 @@ def case_bad(checks):
                      "(f) %s: refused with file:line and %r" % (name, want), out[-600:])
 
 
+FAILOVER_CFG = """receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{port}
+exporters:
+  otlp/primary:
+    endpoint: 127.0.0.1:{p1}
+    tls:
+      insecure: true
+    timeout: 2s
+    sending_queue:
+      queue_size: 1000
+    retry_on_failure:
+      initial_interval: 100ms
+      max_interval: 200ms
+      max_elapsed_time: 0
+    circuit_breaker:
+      enabled: true
+      failure_threshold: 3
+      recovery_timeout: 3s
+{secondary}connectors:
+  failover:
+    priority_levels:
+      - [traces/primary]
+      - [traces/secondary]
+    retry_gap: 2s
+    retry_interval: 10s
+service:
+  shutdown_timeout: 20s
+  pipelines:
+    traces/in:
+      receivers: [otlp]
+      exporters: [failover]
+    traces/primary:
+      receivers: [failover]
+      exporters: [otlp/primary]
+    traces/secondary:
+      receivers: [failover]
+      exporters: [otlp/secondary]
+"""
+
+
+def case_failover(checks):
+    primary, secondary = h.Sink("primary"), h.Sink("secondary")
+    port = h.free_port()
+    proc = h.start_otelc(FAILOVER_CFG.format(port=port, p1=primary.port, secondary=exporter(
+        "otlp/secondary", secondary)), port=port)
+    client = h.Client(port)
+    ok = []
+
+    def send(n):
+        for _ in range(n):
+            req = h.make_traces(5)
+            if client.export_retrying("traces", req)[0] == OK:
+                ok.append((time.monotonic(), req))
+            time.sleep(0.02)
+
+    send(20)
+    primary.wait_count("traces", 100, 10)
+    checks.eq(secondary.count("traces"), 0, "(g) failover: while the primary is healthy, the "
+              "secondary gets nothing")
+    attempts_before = primary.attempts["traces"]
+    primary.fail_next(10 ** 9)
+    t_fail = time.monotonic()
+    t_first = None
+    while t_first is None and time.monotonic() < t_fail + 15:
+        send(1)
+        if secondary.count("traces"):
+            t_first = time.monotonic()
+    send(40)
+    checks.check(t_first is not None and t_first - t_fail < 2.0,
+                 "(g) failover: the primary failing, data reached the secondary %.2f s later "
+                 "(retry_gap 2s)" % ((t_first or t_fail + 99) - t_fail))
+    attempts_while_down = primary.attempts["traces"] - attempts_before
+    primary.normal()
+    t_back = time.monotonic()
+    h.wait_until(lambda: "now sending to priority level 0" in h.otelc_stderr(proc), 15)
+    send(30)
+    late = [r for t, r in ok if t > t_back + 5.0]
+    h.wait_until(lambda: primary.count("traces") + secondary.count("traces") >= 5 * len(ok), 20)
+    client.close()
+    stderr = h.otelc_stderr(proc)
+    h.stop_otelc(proc)
+    got = collections.Counter(h.flatten("traces", primary.requests("traces")) +
+                              h.flatten("traces", secondary.requests("traces")))
+    want = collections.Counter(h.flatten("traces", [r for _t, r in ok]))
+    lost, extra = sum((want - got).values()), sum((got - want).values())
+    checks.check(lost == 0 and extra == 0,
+                 "(g) failover: every one of the %d spans answered OK arrived exactly once (lost %d, "
+                 "extra %d)" % (sum(want.values()), lost, extra))
+    in_primary = collections.Counter(h.flatten("traces", primary.requests("traces")))
+    late_items = collections.Counter(h.flatten("traces", late))
+    checks.check(late and not (late_items - in_primary),
+                 "(g) failover: once the primary recovered, data went back to it (%d requests sent "
+                 "later all reached the primary)" % len(late))
+    checks.check("now sending to priority level 1" in stderr and
+                 "now sending to priority level 0" in stderr,
+                 "(g) failover: each switch of level is one log line", stderr[-600:])
+    checks.check(3 <= attempts_while_down <= 3 + 6,
+                 "(g) failover: the failing primary saw %d calls (failure_threshold 3, then a probe "
+                 "each recovery_timeout of 3s)" % attempts_while_down)
+
+
 def main(checks):
     case_routing_resource(checks)
     case_routing_items(checks)
@@ -510,6 +618,7 @@ def main(checks):
     case_backpressure(checks)
     case_reload(checks)
     case_bad(checks)
+    case_failover(checks)
 
 
 if __name__ == "__main__":
