@@ -70,6 +70,7 @@ def tier_yaml(listen, sink, processors=""):
             "service:\n  pipelines:\n"
             "    traces:\n      receivers: [otlp]\n%s      exporters: [otlp/sink]\n"
             "    logs:\n      receivers: [otlp]\n      exporters: [otlp/sink]\n"
+            "    metrics:\n      receivers: [otlp]\n      exporters: [otlp/sink]\n"
             % (listen, ("processors:\n" + processors) if processors else "",
                h.otlp_exporter_yaml("otlp/sink", sink.port),
                "      processors: [tail_sampling]\n" if processors else ""))
@@ -445,9 +446,79 @@ def phase3(t):
         h.stop_otelc(tiers[a])
 
 
+# ---- phase 4: routing by service and by metric name
+
+def phase4(t):
+    sinks = [h.Sink("tier%d" % i) for i in range(3)]
+    eps = ["127.0.0.1:%d" % h.free_port() for _ in range(3)]
+    tiers = [start_tier(eps[i], sinks[i]) for i in range(3)]
+    port = h.free_port()
+    lb = ("    protocol:\n      otlp:\n        tls:\n          insecure: true\n"
+          "    resolver:\n      static:\n        hostnames: [%s]\n" % ", ".join(eps))
+    cfg = ("receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:%d\n"
+           "exporters:\n  loadbalancing/svc:\n    routing_key: service\n%s"
+           "  loadbalancing/metric:\n    routing_key: metric\n%s"
+           "service:\n  pipelines:\n"
+           "    traces:\n      receivers: [otlp]\n      exporters: [loadbalancing/svc]\n"
+           "    metrics:\n      receivers: [otlp]\n      exporters: [loadbalancing/metric]\n"
+           % (port, lb, lb))
+    agent = h.start_otelc(cfg)
+    client = h.Client(port)
+    points = ring_build(sorted(eps))
+    services = ["checkout", "cart", "payment", "search", "auth", "ads"]
+    req = ts.new_request()
+    n_spans = 0
+    for i in range(120):
+        ts.add_span(req, trace_id("lb4", i), 0, res_name=services[i % len(services)], parent=False)
+        n_spans += 1
+    ts.send(t, client, [req], "phase 4 (service)")
+    mreq = h.pb.request["metrics"]()
+    rm = mreq.resource_metrics.add()
+    rm.resource.attributes.extend(h.attrs({"service.name": "metrics-src"}))
+    sm = rm.scope_metrics.add()
+    names = ["lb.metric.%d" % i for i in range(24)]
+    for name in names:
+        m = sm.metrics.add(name=name)
+        for k in range(2):
+            m.gauge.data_points.add(as_int=k, time_unix_nano=h._now_ns())
+    code, _ = client.export_retrying("metrics", mreq, timeout=20)
+    t.eq(code, OK, "phase 4: metrics accepted")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (sum(s.count("traces") for s in sinks) < n_spans or
+                                           sum(s.count("metrics") for s in sinks) < 48):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    bad_svc, bad_metric, n_points = [], [], 0
+    for i, s in enumerate(sinks):
+        for r in s.requests("traces"):
+            for rs in r.resource_spans:
+                svc = [a.value.string_value for a in rs.resource.attributes if a.key == "service.name"][0]
+                if ring_pick(points, svc.encode()) != eps[i]:
+                    bad_svc.append(svc)
+        for r in s.requests("metrics"):
+            for rm in r.resource_metrics:
+                for sm in rm.scope_metrics:
+                    for m in sm.metrics:
+                        n_points += len(m.gauge.data_points)
+                        if ring_pick(points, m.name.encode()) != eps[i]:
+                            bad_metric.append(m.name)
+    t.check(sum(s.count("traces") for s in sinks) == n_spans and not bad_svc,
+            "phase 4: routing_key service: each service's spans on the tier its name picks", bad_svc[:5])
+    t.check(n_points == 48 and not bad_metric,
+            "phase 4: routing_key metric: each metric's 2 points on the tier its name picks (%d points)"
+            % n_points, bad_metric[:5])
+    client.close()
+    h.stop_otelc(agent)
+    for p in tiers:
+        h.stop_otelc(p)
+    for s in sinks:
+        s.stop()
+
+
 def main(t):
     phase1(t)
     phase2(t)
+    phase4(t)
     phase3(t)
 
 
