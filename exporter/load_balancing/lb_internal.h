@@ -97,6 +97,15 @@ struct lb_ctx {
 int lb_route(struct lb_ctx *lb, enum otc_signal s, const uint8_t *data, size_t len,
              uint32_t *pos, size_t n, size_t *n_out);
 
+/* lb_split.c: split a serialized traces or logs request of n_items items
+ * into n_shares requests in one pass: item i goes to share own[i] (0xffff:
+ * to none); count[k] is how many items share k gets; out[k] has room for len
+ * bytes when count[k] > 0 (else NULL); out_len[k] gets its length. Containers
+ * without items in a share are left out of it, as otc_pb_keep_items does.
+ * OTC_OK, OTC_EINVAL (malformed), OTC_ENOMEM. Any thread. */
+int lb_split(const uint8_t *buf, size_t len, const uint16_t *own, size_t n_items,
+             const size_t *count, size_t n_shares, uint8_t **out, size_t *out_len);
+
 /* lb_backends.c: apply protocol.otlp (tree, may be NULL) over the otlp
  * exporter's defaults in ctx, set endpoint, and validate; *timeout_ns (may be
  * NULL) gets protocol.otlp.timeout (0 when not given). err names the key. */

@@ -9,8 +9,10 @@
 #include "lb_ring.h"
 #include "otc/otc_rc.h"
 
-/* The reflected IEEE polynomial's table, computed once. */
-static uint32_t crc_table[256];
+/* The reflected IEEE polynomial's tables for slicing by 8 (t[0] is the
+ * classic byte table; t[k][i] is t[k-1][i] advanced by one zero byte),
+ * computed once. A trace id is two 8-byte steps. */
+static uint32_t crc_table[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 static void crc_init(void)
@@ -20,7 +22,12 @@ static void crc_init(void)
         for (int k = 0; k < 8; k++) {
             c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
         }
-        crc_table[i] = c;
+        crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++) {
+        for (int k = 1; k < 8; k++) {
+            crc_table[k][i] = crc_table[0][crc_table[k - 1][i] & 0xff] ^ (crc_table[k - 1][i] >> 8);
+        }
     }
 }
 
@@ -30,8 +37,17 @@ uint32_t lb_crc32(uint32_t crc, const void *data, size_t len)
 
     pthread_once(&crc_once, crc_init);
     crc = ~crc;
+    while (len >= 8) {
+        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                             (uint32_t)p[3] << 24);
+        crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+              crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^ crc_table[3][p[4]] ^
+              crc_table[2][p[5]] ^ crc_table[1][p[6]] ^ crc_table[0][p[7]];
+        p += 8;
+        len -= 8;
+    }
     while (len--) {
-        crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+        crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
     }
     return ~crc;
 }

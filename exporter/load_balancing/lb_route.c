@@ -158,6 +158,67 @@ static uint32_t attributes_pos(struct route *r, const uint8_t *p, size_t len)
     return lb_ring_position(r->key, r->key_len);
 }
 
+/* The trace id of a serialized Span or LogRecord (field num, the last one
+ * given counts, as in unpack), skipping the other fields without reading
+ * them: the routing reads nothing else. False when malformed. */
+static bool read_trace_id(const uint8_t *p, size_t len, uint32_t num, const uint8_t **id,
+                          size_t *id_len)
+{
+    const uint8_t *end = p + len;
+
+    *id = NULL;
+    *id_len = 0;
+    while (p < end) {
+        uint64_t key, n;
+
+        if (*p < 0x80) {
+            key = *p++;
+        } else if (!(p = otc_pb_varint(p, end, &key))) {
+            return false;
+        }
+        switch (key & 7) {
+        case 0:
+            while (p < end && (*p & 0x80)) {
+                p++;
+            }
+            if (p++ >= end) {
+                return false;
+            }
+            break;
+        case 1:
+            if (end - p < 8) {
+                return false;
+            }
+            p += 8;
+            break;
+        case 5:
+            if (end - p < 4) {
+                return false;
+            }
+            p += 4;
+            break;
+        case 2:
+            if (p < end && *p < 0x80) {
+                n = *p++;
+            } else if (!(p = otc_pb_varint(p, end, &n))) {
+                return false;
+            }
+            if (n > (uint64_t)(end - p)) {
+                return false;
+            }
+            if ((key >> 3) == num) {
+                *id = p;
+                *id_len = (size_t)n;
+            }
+            p += n;
+            break;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
+
 static int push(struct route *r, uint32_t pos)
 {
     if (r->n >= r->cap) {
@@ -199,22 +260,19 @@ static int on_item(void *arg, const uint8_t *p, size_t len)
     struct route *r = arg;
 
     switch (r->lb->routing_key) {
-    case LB_KEY_TRACE:
-        if (r->s == OTC_TRACES) {
-            struct otc_pb_span sp;
-            if (!otc_pb_span_read(p, len, NULL, &sp)) {
-                return OTC_EINVAL;
-            }
-            return push(r, lb_ring_position(sp.trace_id ? sp.trace_id : (const uint8_t *)"",
-                                            sp.trace_id_len));
-        } else {
-            struct otc_pb_log lr;
-            if (!otc_pb_log_read(p, len, NULL, &lr)) {
-                return OTC_EINVAL;
-            }
-            return push(r, lr.trace_id_len ? lb_ring_position(lr.trace_id, lr.trace_id_len)
-                                           : random_pos(r->lb));
+    case LB_KEY_TRACE: {
+        /* Span.trace_id is field 1, LogRecord.trace_id field 9 */
+        const uint8_t *id;
+        size_t n;
+
+        if (!read_trace_id(p, len, r->s == OTC_TRACES ? 1 : 9, &id, &n)) {
+            return OTC_EINVAL;
         }
+        if (n == 0 && r->s == OTC_LOGS) {
+            return push(r, random_pos(r->lb)); /* otelcol gives such records a random id */
+        }
+        return push(r, lb_ring_position(id ? id : (const uint8_t *)"", n));
+    }
     case LB_KEY_ATTRIBUTES:
         return push(r, attributes_pos(r, p, len));
     default:

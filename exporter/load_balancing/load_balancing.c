@@ -321,8 +321,9 @@ static int lb_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
     size_t len, n = 0, cap = b->items + 16, todo = 0;
     uint32_t *pos = NULL;
     uint16_t *own = NULL;
-    uint8_t *keep = NULL, *done = NULL;
+    uint8_t *keep = NULL, *done = NULL, *settled = NULL;
     size_t *count = NULL;
+    struct otc_batch **shares = NULL;
     uint64_t rejected = 0;
     int64_t retry_after = 0;
     bool retry = false, fresh;
@@ -374,7 +375,8 @@ static int lb_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
     own = malloc((n ? n : 1) * sizeof(*own));
     keep = malloc(n ? n : 1);
     count = calloc(set->n, sizeof(*count));
-    if (!own || !keep || !count) {
+    settled = calloc(set->n, 1);
+    if (!own || !keep || !count || !settled) {
         rc = OTC_ENOMEM;
         goto out;
     }
@@ -387,23 +389,65 @@ static int lb_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
         count[own[i]]++;
         todo++;
     }
+    /* every backend's share at once (traces, logs), or one at a time (metrics,
+     * where items are data points inside Metrics) */
+    if (!(shares = calloc(set->n, sizeof(*shares)))) {
+        rc = OTC_ENOMEM;
+        goto out;
+    }
+    if (b->signal != OTC_METRICS && !(fresh && todo > 0 && count[own[0]] == n)) {
+        uint8_t **outs = calloc(set->n, sizeof(*outs));
+        size_t *lens = calloc(set->n, sizeof(*lens));
+        int src = outs && lens ? OTC_OK : OTC_ENOMEM;
+
+        for (size_t k = 0; src == OTC_OK && k < set->n; k++) {
+            if (count[k] && !(shares[k] = otc_batch_alloc_raw(b->signal, len, &outs[k]))) {
+                src = OTC_ENOMEM;
+            }
+        }
+        if (src == OTC_OK) {
+            src = lb_split(data, len, own, n, count, set->n, outs, lens);
+        }
+        for (size_t k = 0; k < set->n; k++) {
+            if (shares[k]) {
+                shares[k]->raw_len = lens[k];
+                shares[k]->items = count[k];
+                shares[k]->received_ns = b->received_ns;
+            }
+        }
+        free(outs);
+        free(lens);
+        if (src != OTC_OK) {
+            snprintf(reason, sizeof(reason), src == OTC_ENOMEM ? "out of memory" : "malformed request");
+            rc = src == OTC_ENOMEM ? OTC_ENOMEM : OTC_EPERM;
+            goto out;
+        }
+    }
     for (size_t k = 0; k < set->n; k++) {
         struct lb_backend *be = set->b[k];
         struct otc_export_result saved;
-        struct otc_batch *sub;
+        struct otc_batch *sub = shares[k];
         int r;
 
         if (!count[k]) {
             continue;
         }
-        for (size_t i = 0; i < n; i++) {
-            keep[i] = own[i] == k;
-        }
+        shares[k] = NULL;
         memset(res, 0, sizeof(*res));
+        if (!sub) {
+            bool whole = fresh && count[k] == n;
+            for (size_t i = 0; !whole && i < n; i++) {
+                keep[i] = own[i] == k;
+            }
+            sub = share_of(b, data, len, keep, count[k], whole);
+        }
         if (!be->started) {
             snprintf(res->reason, sizeof(res->reason), "its otlp exporter did not start");
+            if (sub) {
+                otc_batch_unref(sub);
+            }
             r = OTC_EIO;
-        } else if (!(sub = share_of(b, data, len, keep, count[k], fresh && count[k] == n))) {
+        } else if (!sub) {
             snprintf(res->reason, sizeof(res->reason), "out of memory");
             r = OTC_EIO;
         } else {
@@ -421,10 +465,7 @@ static int lb_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
             snprintf(reason, sizeof(reason), "backend %.80s: %.160s", be->endpoint, saved.reason);
             continue;
         }
-        /* delivered, or failed for good: not sent again */
-        for (size_t i = 0; i < n; i++) {
-            done[i] |= keep[i];
-        }
+        settled[k] = 1; /* delivered, or failed for good: not sent again */
         if (r == OTC_OK) {
             rejected += saved.rejected < count[k] ? saved.rejected : count[k];
             if (saved.rejected) {
@@ -433,6 +474,11 @@ static int lb_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
         } else {
             rejected += count[k];
             snprintf(reason, sizeof(reason), "backend %.80s: %.160s", be->endpoint, saved.reason);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (own[i] != NONE && settled[own[i]]) {
+            done[i] = 1;
         }
     }
 settle:
@@ -456,17 +502,23 @@ settle:
         res->rejected = pend->rejected;
         rc = OTC_OK;
     }
-    (void)todo;
 out:
     if (rc == OTC_ENOMEM || (rc == OTC_EPERM && !res->reason[0])) {
         snprintf(res->reason, sizeof(res->reason), "%s", reason[0] ? reason : otc_strerror(rc));
     }
     pending_free(pend);
-    lb_set_put(set);
     free(pos);
     free(own);
     free(keep);
     free(count);
+    free(settled);
+    for (size_t k = 0; shares && k < set->n; k++) {
+        if (shares[k]) {
+            otc_batch_unref(shares[k]);
+        }
+    }
+    free(shares);
+    lb_set_put(set);
     otc_batch_unref(b);
     return rc;
 }
