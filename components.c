@@ -8,6 +8,7 @@
 #include "connector/routing/routing.h"
 #include "exporter/debug/debug.h"
 #include "exporter/file/file.h"
+#include "exporter/load_balancing/load_balancing.h"
 #include "exporter/nop/nop.h"
 #include "exporter/otlp/otlp_exporter.h"
 #include "exporter/otlphttp/otlphttp_exporter.h"
@@ -37,6 +38,7 @@ const struct otc_component_ops *const otc_components[] = {
     &otc_exporter_debug_ops,
     &otc_exporter_file_ops,
     &otc_exporter_nop_ops,
+    &otc_exporter_load_balancing_ops,
     &otc_processor_memory_limiter_ops,
     &otc_processor_dedup_ops,
     &otc_processor_batch_ops,
@@ -65,6 +67,8 @@ const struct otc_component_alias otc_component_aliases[] = {
     {OTC_EXPORTER, "otlp_http", "otlphttp"},
     /* Elastic's ratelimitprocessor registers its factory as "ratelimit" */
     {OTC_PROCESSOR, "ratelimit", "ratelimiter"},
+    /* otelcol-contrib's name for the load_balancing exporter */
+    {OTC_EXPORTER, "loadbalancing", "load_balancing"},
 };
 
 const size_t otc_component_aliases_len =

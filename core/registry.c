@@ -36,6 +36,11 @@ const struct otc_component_ops *otc_registry_find(enum otc_kind kind, const char
     return ops;
 }
 
+const struct otc_component_ops *otc_component_find(enum otc_kind kind, const char *type)
+{
+    return otc_registry_find(kind, type);
+}
+
 int otc_registry_check(void)
 {
     for (size_t i = 0; i < otc_component_aliases_len; i++) {

@@ -405,6 +405,61 @@ static void add_metric(struct otc_telemetry_hist *h, double *v, const struct otc
     }
 }
 
+static bool same_labels(const struct otc_metric *a, const struct otc_metric *b)
+{
+    if (a->n_labels != b->n_labels) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n_labels; i++) {
+        if (strcmp(a->label_keys[i], b->label_keys[i]) || strcmp(a->label_values[i], b->label_values[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True when a metric before m in c's list has m's name and labels. */
+static bool labels_before(const struct otc_counters *c, const struct otc_metric *m)
+{
+    for (const struct otc_metric *o = atomic_load_explicit(&c->metrics, memory_order_acquire);
+         o && o != m; o = o->next) {
+        if (!strcmp(o->name, m->name) && o->kind == m->kind && same_labels(o, m)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The series of component k with ls's name and labels: summed over the
+ * component's instances (a processor in several pipelines). */
+static void metric_series(const struct otc_telemetry *t, struct otc_telemetry_sink *sink,
+                          const struct otc_telemetry_family *fam, size_t k, const struct otc_metric *ls)
+{
+    struct otc_telemetry_hist h;
+    struct otc_telemetry_label l[1 + OTC_METRIC_MAX_LABELS];
+    double v = 0;
+
+    memset(&h, 0, sizeof(h));
+    l[0] = (struct otc_telemetry_label){kind_label[t->src[k].kind], t->src[k].id};
+    for (size_t i = 0; i < ls->n_labels; i++) {
+        l[1 + i] = (struct otc_telemetry_label){ls->label_keys[i], ls->label_values[i]};
+    }
+    for (size_t j = k; j < t->n_src; j++) {
+        if (!same_component(&t->src[j], &t->src[k])) {
+            continue;
+        }
+        for (const struct otc_metric *o = atomic_load_explicit(&t->src[j].counters->metrics,
+                                                                memory_order_acquire);
+             o; o = o->next) {
+            if (!strcmp(o->name, ls->name) && o->kind == ls->kind && same_labels(o, ls)) {
+                add_metric(&h, &v, o);
+            }
+        }
+    }
+    sink->point(sink, fam, l, 1 + ls->n_labels, ls->kind == OTC_METRIC_HISTOGRAM ? h.sum : v,
+                ls->kind == OTC_METRIC_HISTOGRAM ? &h : NULL);
+}
+
 static void visit_component_metrics(const struct otc_telemetry *t, struct otc_telemetry_sink *sink)
 {
     for (size_t i = 0; i < t->n_src; i++) {
@@ -420,33 +475,19 @@ static void visit_component_metrics(const struct otc_telemetry *t, struct otc_te
                                                 m->help ? m->help : "", m->scope ? m->scope : SCOPE_SERVICE,
                                                 m->kind};
             sink->begin(sink, &fam);
-            /* one series per component id, starting with the first that has it */
+            /* one series per component id and label set, starting with the
+             * first component that has it */
             for (size_t k = i; k < t->n_src; k++) {
-                struct otc_telemetry_hist h;
-                struct otc_telemetry_label l = {kind_label[t->src[k].kind], t->src[k].id};
-                double v = 0;
-                bool any = false;
-
                 if (seen_before(t, k, NULL, 0)) {
                     continue;
                 }
-                memset(&h, 0, sizeof(h));
-                for (size_t j = k; j < t->n_src; j++) {
-                    if (!same_component(&t->src[j], &t->src[k])) {
-                        continue;
+                for (const struct otc_metric *ls = atomic_load_explicit(&t->src[k].counters->metrics,
+                                                                         memory_order_acquire);
+                     ls; ls = ls->next) {
+                    if (!strcmp(ls->name, m->name) && ls->kind == m->kind &&
+                        !labels_before(t->src[k].counters, ls)) {
+                        metric_series(t, sink, &fam, k, ls);
                     }
-                    for (const struct otc_metric *o = atomic_load_explicit(&t->src[j].counters->metrics,
-                                                                            memory_order_acquire);
-                         o; o = o->next) {
-                        if (!strcmp(o->name, m->name) && o->kind == m->kind) {
-                            add_metric(&h, &v, o);
-                            any = true;
-                        }
-                    }
-                }
-                if (any) {
-                    sink->point(sink, &fam, &l, 1, m->kind == OTC_METRIC_HISTOGRAM ? h.sum : v,
-                                m->kind == OTC_METRIC_HISTOGRAM ? &h : NULL);
                 }
             }
             sink->end(sink, &fam);

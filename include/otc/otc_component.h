@@ -110,6 +110,11 @@ struct otc_component_alias {
 extern const struct otc_component_alias otc_component_aliases[];
 extern const size_t otc_component_aliases_len;
 
+/* The ops of the component of kind and type (an alias too), or NULL: how a
+ * component built on another one (the load_balancing exporter's per-backend
+ * otlp exporters) reaches it without naming it. Any thread. */
+const struct otc_component_ops *otc_component_find(enum otc_kind kind, const char *type);
+
 /* Self-observability counters of one instance, by signal (otelcol names in comments). */
 struct otc_counters {
     atomic_uint_fast64_t accepted[OTC_SIGNAL_COUNT];       /* receiver_accepted_* */

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define OTC_METRIC_MAX_BOUNDS 24
+#define OTC_METRIC_MAX_LABELS 2
 
 enum otc_metric_kind {
     OTC_METRIC_COUNTER,   /* monotonic sum: Prometheus counter (_total) */
@@ -27,6 +28,11 @@ struct otc_metric {
     enum otc_metric_kind kind;
     const double        *bounds;   /* histogram: ascending upper bounds */
     size_t               n_bounds; /* at most OTC_METRIC_MAX_BOUNDS */
+    /* labels of this series beside the component's (optional): metrics of one
+     * name whose labels differ are separate series of one family */
+    const char          *label_keys[OTC_METRIC_MAX_LABELS];
+    const char          *label_values[OTC_METRIC_MAX_LABELS];
+    size_t               n_labels;
     /* updated with otc_metric_add / otc_metric_set / otc_metric_record */
     atomic_int_fast64_t  value;    /* counter or gauge; histogram: the sum */
     atomic_uint_fast64_t count;    /* histogram: observations */
@@ -37,8 +43,9 @@ struct otc_metric {
 
 struct otc_instance;
 
-/* Add m to ins's self-telemetry, shown with ins's kind and id as labels.
- * Call from init(); m must live until destroy(). */
+/* Add m to ins's self-telemetry, shown with ins's kind and id as labels
+ * (and m's own). Call from init(), or later from one thread of the component
+ * at a time (a series that appears at run time); m must live until destroy(). */
 int  otc_metric_register(struct otc_instance *ins, struct otc_metric *m);
 void otc_metric_record(struct otc_metric *m, uint64_t v); /* histogram observation */
 

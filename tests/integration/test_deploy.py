@@ -8,7 +8,8 @@
 # IP, the HPA alone sets the replica count, pods spread over nodes, and a
 # changed config rolls the pods. `kubectl kustomize` renders the kustomization
 # offline when kubectl is installed; `kubectl apply --dry-run=client` needs an
-# API server.
+# API server. deploy/two-tier (agents with load_balancing, a sampling tier
+# with tail_sampling behind a headless Service) is checked the same way.
 # SPDX-License-Identifier: Apache-2.0
 import os
 import re
@@ -117,8 +118,11 @@ def main(t):
     listed = kust.get("resources", [])
     manifests = sorted(os.path.relpath(os.path.join(r, f), DEPLOY)
                        for r, _d, fs in os.walk(os.path.join(DEPLOY, "k8s"))
-                       for f in fs if f.endswith((".yaml", ".yml")))
+                       for f in fs if f.endswith((".yaml", ".yml")) and f != "kustomization.yaml")
     t.eq(sorted(listed), manifests, "the kustomization lists every manifest under deploy/k8s")
+    k8s_kust = load_all(os.path.join(DEPLOY, "k8s", "kustomization.yaml"))[0]
+    t.eq(sorted(os.path.join("k8s", r) for r in k8s_kust.get("resources", [])), manifests,
+         "deploy/k8s/kustomization.yaml (the base of deploy/two-tier) lists the same manifests")
 
     docs = {}
     for rel in manifests:
@@ -306,5 +310,108 @@ def main(t):
         t.check(False, "`kubectl apply --dry-run=client -k deploy/`", r.stderr[-2000:])
 
 
+TWO_TIER = os.path.join(DEPLOY, "two-tier")
+
+
+def check_two_tier(t):
+    """deploy/two-tier: agents (deploy/k8s) with the load_balancing exporter and
+    the dns resolver on the headless Service of a StatefulSet running
+    tail_sampling. The manifests and both configs agree with each other."""
+    kust = load_all(os.path.join(TWO_TIER, "kustomization.yaml"))[0]
+    t.check("../k8s" in kust.get("resources", []), "two-tier: the agents are deploy/k8s's manifests")
+    gens = {g["name"]: dict(f.split("=", 1) for f in g["files"]) for g in kust.get("configMapGenerator", [])}
+    t.eq(sorted(gens), ["otelc-config", "otelc-sampling-config"], "two-tier: one config per tier")
+    docs = {}
+    for rel in kust["resources"]:
+        if rel.endswith(".yaml"):
+            for d in load_all(os.path.join(TWO_TIER, rel)):
+                docs.setdefault(d["kind"], []).append(d)
+    sts, svc = docs["StatefulSet"][0], docs["Service"][0]
+    t.eq(svc["spec"].get("clusterIP"), "None", "two-tier: the sampling Service is headless")
+    t.eq(sts["spec"]["serviceName"], svc["metadata"]["name"], "two-tier: the StatefulSet's serviceName "
+         "is the headless Service")
+    t.eq(svc["spec"]["selector"], sts["spec"]["selector"]["matchLabels"],
+         "two-tier: the headless Service selects the sampling pods")
+    pdb = docs["PodDisruptionBudget"][0]
+    t.eq(pdb["spec"]["selector"]["matchLabels"], sts["spec"]["selector"]["matchLabels"],
+         "two-tier: the sampling PDB selects the sampling pods")
+    pod = sts["spec"]["template"]["spec"]
+    ctr = pod["containers"][0]
+    by_name = {p["name"]: p["containerPort"] for p in ctr["ports"]}
+    vol = [v for v in pod["volumes"] if v["name"] == "config"][0]
+    t.eq(vol["configMap"]["name"], "otelc-sampling-config", "two-tier: the sampling pods mount their config")
+
+    cfgs = {}
+    for gen, files in gens.items():
+        with open(os.path.join(TWO_TIER, files["pipeline.yaml"])) as f:
+            text = f.read()
+        cfgs[gen] = yaml.safe_load(text)
+        r = h.run_otelc(["validate", "--config", h.write_config(text, "two-tier-%s.yaml" % gen)],
+                        env={"MY_POD_IP": "127.0.0.1"})
+        t.check(r.returncode == 0, "two-tier: %s passes `otelc validate`" % files["pipeline.yaml"],
+                r.stdout + r.stderr)
+    agent, sampling = cfgs["otelc-config"], cfgs["otelc-sampling-config"]
+    lbs = [v for k, v in agent["exporters"].items() if k.split("/")[0] in ("loadbalancing", "load_balancing")]
+    t.eq(len(lbs), 1, "two-tier: the agents have one load_balancing exporter")
+    lb = lbs[0]
+    dns = lb["resolver"]["dns"]
+    ns = load_all(os.path.join(DEPLOY, "k8s", "namespace.yaml"))[0]["metadata"]["name"]
+    t.eq(dns["hostname"], "%s.%s.svc.cluster.local" % (svc["metadata"]["name"], ns),
+         "two-tier: the dns resolver reads the headless Service's name")
+    grpc_port = port_of(sampling["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"])
+    t.eq(int(dns.get("port", 4317)), grpc_port, "two-tier: the resolver's port is the sampling tier's OTLP/gRPC port")
+    t.eq(by_name.get("otlp-grpc"), grpc_port, "two-tier: the sampling container exposes that port")
+    t.check(any(p["port"] == grpc_port and p["name"] == "otlp-grpc" for p in svc["spec"]["ports"]),
+            "two-tier: the headless Service lists that port")
+    lb_pipes = [n for n, p in agent["service"]["pipelines"].items()
+                if any(e.split("/")[0] in ("loadbalancing", "load_balancing") for e in p["exporters"])]
+    t.check(lb_pipes and all(n.startswith("traces") for n in lb_pipes),
+            "two-tier: the agents' traces go through load_balancing (%s)" % lb_pipes)
+    procs = sampling["service"]["pipelines"]["traces"]["processors"]
+    t.check("tail_sampling" in procs and procs[0] == "memory_limiter",
+            "two-tier: the sampling tier's traces pipeline runs memory_limiter first, then tail_sampling")
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    t.check(grace > duration_s(sampling["service"].get("shutdown_timeout", "25s")),
+            "two-tier: the sampling pods' grace period exceeds shutdown_timeout")
+    limit = mib(ctr["resources"]["limits"]["memory"])
+    ml = sampling["processors"]["memory_limiter"]
+    t.check(ml["limit_mib"] + ml.get("spike_limit_mib", 0) <= limit,
+            "two-tier: the sampling tier's memory_limiter fits its container limit")
+
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        h.log("skip - kubectl is not installed: `kubectl kustomize deploy/two-tier` not run")
+        return
+    r = subprocess.run([kubectl, "kustomize", TWO_TIER], capture_output=True, text=True, timeout=60)
+    t.check(r.returncode == 0, "`kubectl kustomize deploy/two-tier` renders", r.stderr)
+    if r.returncode != 0:
+        return
+    rendered = [d for d in yaml.safe_load_all(r.stdout) if d]
+    t.eq(sorted(d["kind"] for d in rendered),
+         sorted(["Namespace", "ConfigMap", "ConfigMap", "Deployment", "StatefulSet", "Service", "Service",
+                 "HorizontalPodAutoscaler", "PodDisruptionBudget", "PodDisruptionBudget"]),
+         "two-tier: kustomize output has both tiers")
+    t.check(all(d["metadata"].get("namespace", ns) == ns for d in rendered),
+            "two-tier: kustomize puts everything in %s" % ns)
+    cms = {d["metadata"]["name"]: d for d in rendered if d["kind"] == "ConfigMap"}
+    dep = [d for d in rendered if d["kind"] == "Deployment"][0]
+    st = [d for d in rendered if d["kind"] == "StatefulSet"][0]
+
+    def mounted(o):
+        return [v for v in o["spec"]["template"]["spec"]["volumes"] if v["name"] == "config"][0][
+            "configMap"]["name"]
+    t.check(mounted(dep) in cms and "loadbalancing" in cms[mounted(dep)]["data"]["pipeline.yaml"],
+            "two-tier: the agents mount the generated config with load_balancing")
+    t.check(mounted(st) in cms and "tail_sampling" in cms[mounted(st)]["data"]["pipeline.yaml"],
+            "two-tier: the sampling pods mount the generated config with tail_sampling")
+    t.check(mounted(dep) != "otelc-config" and mounted(st) != "otelc-sampling-config",
+            "two-tier: both ConfigMap names carry a content hash")
+
+
+def main_all(t):
+    main(t)
+    check_two_tier(t)
+
+
 if __name__ == "__main__":
-    h.run_test(main, timeout=120)
+    h.run_test(main_all, timeout=120)
