@@ -203,6 +203,17 @@ def components(t):
                           ("extensions", "health_check")):
         names = [x.get("name") for x in c.get(section) or []]
         t.check(name in names, "components: %s lists %s" % (section, name), names)
+    exp = {x.get("name"): x for x in c.get("exporters") or []}
+    for alias, canon in (("otlp_grpc", "otlp"), ("otlp_http", "otlphttp")):
+        t.check(alias in exp and canon in exp and exp[alias].get("module") == exp[canon].get("module")
+                and exp[alias].get("stability") == exp[canon].get("stability"),
+                "components: the exporter %s is listed under %s too, same module" % (canon, alias),
+                sorted(exp))
+    ref = h.run_otelc(["reference"]).stdout
+    t.check("#### exporter `otlp` (also `otlp_grpc`)" in ref and
+            "#### exporter `otlphttp` (also `otlp_http`)" in ref,
+            "reference: an exporter's heading names its alias",
+            [l for l in ref.splitlines() if l.startswith("#### exporter")])
     otlp = [x for x in c.get("receivers") or [] if x.get("name") == "otlp"]
     t.check(otlp and set(otlp[0].get("stability", {})) == {"logs", "metrics", "traces"} and
             otlp[0].get("module"), "components: each entry has module and stability per signal", otlp)
