@@ -155,6 +155,27 @@ int otc_parse_duration(const char *s, int64_t *out_ns)
     return OTC_OK;
 }
 
+/* A duration option's value as otelcol decodes it into a time.Duration: a
+ * Go duration string, or a bare integer, which is a number of nanoseconds
+ * (confmap's mapstructure sets the int64 as it is: `flush_interval: 5` is 5ns). */
+int otc_parse_duration_value(const char *s, int64_t *out_ns)
+{
+    const char *p = s + (*s == '+');
+    char *end;
+    long long v;
+
+    if (*p >= '0' && *p <= '9' && strspn(p, "0123456789") == strlen(p)) {
+        errno = 0;
+        v = strtoll(p, &end, 10);
+        if (errno || *end) {
+            return OTC_EINVAL;
+        }
+        *out_ns = v;
+        return OTC_OK;
+    }
+    return otc_parse_duration(s, out_ns);
+}
+
 static int check_range(const struct otc_config_entry *e, double v, char *err, size_t errlen)
 {
     if ((e->flags & OTC_CFG_F_MIN) && v < e->min) {
@@ -216,8 +237,9 @@ int otc_config_map_set(const struct otc_config_entry *e, void *ctx, const char *
     }
     case OTC_CFG_DURATION: {
         int64_t v;
-        if (otc_parse_duration(text, &v) != OTC_OK) {
-            snprintf(err, errlen, "expected a duration such as 200ms, 5s or 1m, got '%s'", text);
+        if (otc_parse_duration_value(text, &v) != OTC_OK) {
+            snprintf(err, errlen, "expected a duration such as 200ms, 5s or 1m (or an integer of "
+                     "nanoseconds), got '%s'", text);
             return OTC_EINVAL;
         }
         if (check_range(e, (double)v / 1e9, err, errlen) != OTC_OK) {

@@ -171,7 +171,14 @@ static int print_reference(void)
     for (size_t i = 0; i < n; i++) {
         const struct otc_config_entry *maps[2] = {all[i]->config_map,
                                                   all[i]->kind == OTC_EXPORTER ? otc_exporter_helper_map() : NULL};
-        printf("#### %s `%s`\n\n", otc_kind_name(all[i]->kind), all[i]->type);
+        printf("#### %s `%s`", otc_kind_name(all[i]->kind), all[i]->type);
+        for (size_t a = 0; a < otc_component_aliases_len; a++) {
+            if (otc_component_aliases[a].kind == all[i]->kind &&
+                !strcmp(otc_component_aliases[a].type, all[i]->type)) {
+                printf(" (also `%s`)", otc_component_aliases[a].alias);
+            }
+        }
+        printf("\n\n");
         printf("| option | type | default | meaning |\n|---|---|---|---|\n");
         for (int m = 0; m < 2; m++) {
             print_rows(maps[m], "");
@@ -179,6 +186,32 @@ static int print_reference(void)
         printf("\n");
     }
     return 0;
+}
+
+/* One entry of `components`: name, module, stability per signal. */
+static void print_component(const struct otc_component_ops *c, const char *name)
+{
+    static const char *const signals[] = {"logs", "metrics", "traces"};
+    static const unsigned bits[] = {OTC_SIG_LOGS, OTC_SIG_METRICS, OTC_SIG_TRACES};
+
+    printf("  - name: %s\n    module: otelc/%s/%s %s\n    stability:\n", name,
+           otc_kind_name(c->kind), c->type, OTELC_VERSION);
+    if (c->kind == OTC_EXTENSION) {
+        printf("      extension: Beta\n");
+        return;
+    }
+    if (c->kind == OTC_CONNECTOR) { /* same-signal connectors only */
+        for (int a = 0; a < 3; a++) {
+            for (int b = 0; b < 3; b++) {
+                printf("      %s-to-%s: %s\n", signals[a], signals[b],
+                       a == b && (c->signals & bits[a]) ? "Beta" : "Undefined");
+            }
+        }
+        return;
+    }
+    for (int s = 0; s < 3; s++) {
+        printf("      %s: %s\n", signals[s], (c->signals & bits[s]) ? "Beta" : "Undefined");
+    }
 }
 
 /* The components built in, as otelcol's `components` prints them. otelc
@@ -189,8 +222,6 @@ static int list_components(void)
                                            "connectors"};
     static const enum otc_kind order[] = {OTC_RECEIVER, OTC_PROCESSOR, OTC_EXPORTER, OTC_CONNECTOR,
                                           OTC_EXTENSION};
-    static const char *const signals[] = {"logs", "metrics", "traces"};
-    static const unsigned bits[] = {OTC_SIG_LOGS, OTC_SIG_METRICS, OTC_SIG_TRACES};
     size_t n;
     const struct otc_component_ops *const *all = otc_registry_all(&n);
 
@@ -206,23 +237,15 @@ static int list_components(void)
                 printf("%s:\n", sections[order[o]]);
                 any = true;
             }
-            printf("  - name: %s\n    module: otelc/%s/%s %s\n    stability:\n", all[i]->type,
-                   otc_kind_name(all[i]->kind), all[i]->type, OTELC_VERSION);
-            if (all[i]->kind == OTC_EXTENSION) {
-                printf("      extension: Beta\n");
-                continue;
-            }
-            if (all[i]->kind == OTC_CONNECTOR) { /* same-signal connectors only */
-                for (int a = 0; a < 3; a++) {
-                    for (int b = 0; b < 3; b++) {
-                        printf("      %s-to-%s: %s\n", signals[a], signals[b],
-                               a == b && (all[i]->signals & bits[a]) ? "Beta" : "Undefined");
-                    }
+            /* the component under its own type, then under each other name
+             * it answers to (otelcol's otlp_grpc and otlp_http for otlp and
+             * otlphttp), each entry as otelcol prints one */
+            print_component(all[i], all[i]->type);
+            for (size_t a = 0; a < otc_component_aliases_len; a++) {
+                if (otc_component_aliases[a].kind == all[i]->kind &&
+                    !strcmp(otc_component_aliases[a].type, all[i]->type)) {
+                    print_component(all[i], otc_component_aliases[a].alias);
                 }
-                continue;
-            }
-            for (int s = 0; s < 3; s++) {
-                printf("      %s: %s\n", signals[s], (all[i]->signals & bits[s]) ? "Beta" : "Undefined");
             }
         }
         if (!any) {

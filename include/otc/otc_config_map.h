@@ -164,5 +164,8 @@ int otc_parse_int(const char *s, int64_t *out);
 int otc_parse_double(const char *s, double *out);
 int otc_parse_size(const char *s, uint64_t *out);
 int otc_parse_duration(const char *s, int64_t *out_ns);
+/* A duration option's value: otc_parse_duration's strings, or a bare integer
+ * of nanoseconds (what otelcol makes of `timeout: 5`). */
+int otc_parse_duration_value(const char *s, int64_t *out_ns);
 
 #endif

@@ -1,8 +1,12 @@
 /* probabilistic_sampler.c - the `probabilistic_sampler` processor: otelcol-contrib's
- * probabilisticsamplerprocessor in hash_seed mode. Each span (by trace id) and log
- * record (by trace id or an attribute) is kept or dropped with the same decision
- * otelcol makes, so every span of a trace shares one fate on every collector with
- * the same seed. Runs on the pipeline worker threads, several at once. */
+ * probabilisticsamplerprocessor in its three modes. hash_seed (the default) keeps
+ * a span (by trace id) or log record (by trace id or an attribute) by a seeded
+ * FNV-1a hash; proportional and equalizing use the OpenTelemetry consistent
+ * sampling scheme (56 bits of randomness from the trace id or the tracestate's
+ * rv, thresholds th). Kept items carry the decision as otelcol writes it: the
+ * span's W3C tracestate `ot=rv:...;th:...`, a log record's sampling.randomness
+ * and sampling.threshold attributes. Runs on the pipeline worker threads,
+ * several at once. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <math.h>
@@ -23,10 +27,13 @@
 #define TH_ALWAYS         0ull                /* 100%: every randomness passes */
 #define TH_NEVER          MAX_ADJUSTED        /* 0%: none passes */
 #define RND_ALL           (MAX_ADJUSTED - 1)  /* the randomness used when none exists */
+#define HEX_DIGITS        14
 
 #define PRIORITY_KEY      "sampling.priority"
 #define LOG_THRESHOLD_KEY "sampling.threshold"
 #define LOG_RANDOM_KEY    "sampling.randomness"
+
+enum sampler_kind { K_NEVER, K_HASH, K_EQUALIZING, K_PROPORTIONAL };
 
 struct sampler_ctx {
     double    sampling_percentage;
@@ -38,10 +45,10 @@ struct sampler_ctx {
     char     *from_attribute;
     char     *sampling_priority;
     /* derived by init */
-    uint32_t  seed;
+    enum sampler_kind kind;
     uint32_t  seed_h;        /* FNV-1a state after the seed's 4 bytes */
-    uint64_t  threshold;     /* reject threshold: keep when randomness >= threshold */
-    bool      never;         /* otelcol's neverSampler: 0%, or a rate that rounds to 0 */
+    uint64_t  threshold;     /* hash_seed and equalizing: the configured threshold */
+    double    ratio;         /* proportional: the probability, in [2^-56, 1] */
     bool      logs_trace_id; /* attribute_source: traceID */
 };
 
@@ -52,23 +59,27 @@ static const struct otc_config_entry sampler_config[] = {
      "percentage of traces (and logs) kept, as a 32-bit float like otelcol; >= 100 keeps all, "
      "0 keeps none"},
     {OTC_CFG_INT, "hash_seed", "0", OFF(hash_seed), OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 4294967295.0,
-     NULL, "uint32 seed of the FNV-1a hash; collectors of one tier must share it"},
+     NULL, "uint32 seed of the FNV-1a hash (hash_seed mode, and the log attribute hash); "
+     "collectors of one tier must share it"},
     {OTC_CFG_STR, "mode", NULL, OFF(mode), 0, 0, 0, NULL,
-     "sampler mode: hash_seed (the default; proportional and equalizing are not implemented)"},
+     "hash_seed (the default: a seeded hash of the trace id), proportional (the OpenTelemetry "
+     "consistent scheme, multiplying the probability an item arrives with) or equalizing (the "
+     "same scheme, lowering every item to at most this probability)"},
     {OTC_CFG_BOOL, "fail_closed", "true", OFF(fail_closed), 0, 0, 0, NULL,
      "drop items whose sampling randomness is missing or unusable (no trace id, no from_attribute "
-     "value, a tracestate with an explicit threshold or randomness); false keeps them"},
-    {OTC_CFG_INT, "sampling_precision", "4", OFF(sampling_precision),
-     OTC_CFG_F_MIN | OTC_CFG_F_MAX, 1, 14, NULL,
-     "hex digits of the threshold derived from a log record's sampling_priority percentage"},
+     "value, a malformed or inconsistent tracestate; in hash_seed mode also a tracestate or log "
+     "record that already carries rv or th); false keeps them"},
+    {OTC_CFG_INT, "sampling_precision", "4", OFF(sampling_precision), 0, 0, 0, NULL,
+     "hex digits of the thresholds written (th, sampling.threshold), 1 to 14"},
     {OTC_CFG_STR, "attribute_source", "traceID", OFF(attribute_source), 0, 0, 0, NULL,
-     "logs: traceID hashes the record's trace id (from_attribute when it has none); record "
-     "hashes the from_attribute value"},
+     "logs, hash_seed mode: traceID hashes the record's trace id (from_attribute when it has "
+     "none); record hashes the from_attribute value"},
     {OTC_CFG_STR, "from_attribute", NULL, OFF(from_attribute), 0, 0, 0, NULL,
-     "logs: name of the log record attribute whose value is hashed"},
+     "logs, hash_seed mode: name of the log record attribute whose value is hashed"},
     {OTC_CFG_STR, "sampling_priority", NULL, OFF(sampling_priority), 0, 0, 0, NULL,
-     "logs: name of a numeric log record attribute that overrides the percentage for that "
-     "record (spans always use the sampling.priority attribute)"},
+     "logs: name of a numeric log record attribute whose value, a percentage, replaces the "
+     "sampling probability for that record (spans always use the sampling.priority attribute: 0 "
+     "drops, above 0 keeps)"},
     OTC_CFG_END,
 };
 
@@ -92,42 +103,69 @@ static int sampler_validate(const void *vctx, char *err, size_t errlen)
         snprintf(err, errlen, "sampling rate is too small: %g%%", (double)pct);
         return OTC_EINVAL;
     }
-    if (x->mode && *x->mode && strcmp(x->mode, "hash_seed")) {
-        if (!strcmp(x->mode, "proportional") || !strcmp(x->mode, "equalizing")) {
-            snprintf(err, errlen, "mode \"%s\" is not supported; otelc implements hash_seed only",
-                     x->mode);
-        } else {
-            snprintf(err, errlen, "unsupported sampler mode \"%s\" (hash_seed)", x->mode);
-        }
+    if (x->mode && *x->mode && strcmp(x->mode, "hash_seed") && strcmp(x->mode, "proportional") &&
+        strcmp(x->mode, "equalizing")) {
+        snprintf(err, errlen, "unsupported sampler mode \"%s\"", x->mode);
         return OTC_EINVAL;
     }
-    if (!x->attribute_source ||
-        (strcmp(x->attribute_source, "traceID") && strcmp(x->attribute_source, "record"))) {
+    if (x->attribute_source && *x->attribute_source && strcmp(x->attribute_source, "traceID") &&
+        strcmp(x->attribute_source, "record")) {
         snprintf(err, errlen, "invalid attribute source: %s. Expected: traceID or record",
-                 x->attribute_source ? x->attribute_source : "");
+                 x->attribute_source);
+        return OTC_EINVAL;
+    }
+    if (x->sampling_precision == 0) {
+        snprintf(err, errlen, "invalid sampling precision: 0");
+        return OTC_EINVAL;
+    }
+    if (x->sampling_precision > HEX_DIGITS) {
+        snprintf(err, errlen, "sampling precision is too great, should be <= 14: %lld",
+                 (long long)x->sampling_precision);
+        return OTC_EINVAL;
+    }
+    if (x->sampling_precision < 0) {
+        snprintf(err, errlen, "sampling precision is negative: %lld",
+                 (long long)x->sampling_precision);
         return OTC_EINVAL;
     }
     return OTC_OK;
 }
 
 static uint32_t sampler_seed_state(uint32_t seed);
+static int prob_threshold(double prob, int prec, uint64_t *out);
 
 static int sampler_init(struct otc_instance *ins, void *vctx)
 {
     struct sampler_ctx *x = vctx;
     float pct = (float)x->sampling_percentage;
+    const char *mode = x->mode && *x->mode ? x->mode : "hash_seed";
     uint32_t scaled;
 
+    (void)ins;
     if (pct > 100) {
         pct = 100;
     }
-    x->seed = (uint32_t)x->hash_seed;
-    x->seed_h = sampler_seed_state(x->seed);
-    x->logs_trace_id = !strcmp(x->attribute_source, "traceID");
-    /* As otelcol: the product is taken in float32 and truncated toward zero. */
-    scaled = pct > 0 ? (uint32_t)(pct * (float)(HASH_BUCKETS / 100.0)) : 0;
-    x->never = scaled == 0;
-    x->threshold = x->never ? TH_NEVER : (uint64_t)(HASH_BUCKETS - scaled) << 42;
+    x->seed_h = sampler_seed_state((uint32_t)x->hash_seed);
+    x->logs_trace_id = !x->attribute_source || !*x->attribute_source ||
+                       !strcmp(x->attribute_source, "traceID");
+    /* An unset mode is hash_seed for every signal (otelcol's default). */
+    x->ratio = (double)pct / 100.0;
+    if (x->ratio < 1.0 / (double)MAX_ADJUSTED) {
+        x->ratio = 1.0 / (double)MAX_ADJUSTED;
+    }
+    if (pct == 0) {
+        x->kind = K_NEVER;
+    } else if (!strcmp(mode, "equalizing")) {
+        x->kind = K_EQUALIZING;
+        prob_threshold(x->ratio, (int)x->sampling_precision, &x->threshold);
+    } else if (!strcmp(mode, "proportional")) {
+        x->kind = K_PROPORTIONAL;
+    } else {
+        /* As otelcol: the product is taken in float32 and truncated toward zero. */
+        scaled = (uint32_t)(pct * (float)(HASH_BUCKETS / 100.0));
+        x->kind = scaled == 0 ? K_NEVER : K_HASH;
+        x->threshold = (uint64_t)(HASH_BUCKETS - scaled) << 42;
+    }
     return OTC_OK;
 }
 
@@ -190,9 +228,7 @@ static bool is_hex(const char *s, size_t n)
     return true;
 }
 
-/* ------------------------------------------------------------ tracestate */
-
-enum ts_state { TS_OK, TS_ERROR, TS_IN_USE };
+/* ------------------------------------------------------------ W3C syntax */
 
 static bool ts_lcalpha(char c)
 {
@@ -260,74 +296,225 @@ static void ts_trim(const char **s, size_t *n)
     }
 }
 
-/* The "ot" member's value: key:value pairs joined by ';' (keys [a-z][a-z0-9]*,
- * values [a-zA-Z0-9._-]*), at most 256 bytes. Sets *rv / *th when a valid
- * randomness / threshold is present; false on any syntax or value error. */
-static bool ts_otel_parse(const char *v, size_t n, bool *rv, bool *th)
+/* ------------------------------------------------------------ values */
+
+/* Go's strconv.ParseUint(s, 16, 64) of 1 to 14 hex digits. */
+static bool hex_value(const char *s, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (n == 0 || n > HEX_DIGITS || !is_hex(s, n)) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        v = v << 4 | (uint64_t)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    *out = v;
+    return true;
+}
+
+/* pkg/sampling RValueToRandomness: exactly 14 hex digits. */
+static bool rvalue_parse(const char *s, size_t n, uint64_t *rnd)
+{
+    return n == HEX_DIGITS && hex_value(s, n, rnd);
+}
+
+/* pkg/sampling TValueToThreshold: 1 to 14 hex digits, trailing zeros implied. */
+static bool tvalue_parse(const char *s, size_t n, uint64_t *th)
+{
+    uint64_t v;
+
+    if (!hex_value(s, n, &v)) {
+        return false;
+    }
+    *th = v << (4 * (HEX_DIGITS - n));
+    return true;
+}
+
+/* Randomness.RValue: 14 lower-case hex digits. */
+static void rvalue_format(uint64_t rnd, char out[HEX_DIGITS + 1])
+{
+    snprintf(out, HEX_DIGITS + 1, "%014llx", (unsigned long long)(rnd & RND_ALL));
+}
+
+/* Threshold.TValue: "0" for always, else 14 hex digits without trailing zeros
+ * ("" for never). */
+static void tvalue_format(uint64_t th, char out[HEX_DIGITS + 1])
+{
+    size_t n = HEX_DIGITS;
+
+    if (th == TH_ALWAYS) {
+        strcpy(out, "0");
+        return;
+    }
+    if (th >= MAX_ADJUSTED) {
+        out[0] = '\0';
+        return;
+    }
+    rvalue_format(th, out);
+    while (n > 0 && out[n - 1] == '0') {
+        out[--n] = '\0';
+    }
+}
+
+/* The randomness of a trace id by W3C Trace Context level 2: its last 7 bytes. */
+static uint64_t trace_id_randomness(const uint8_t *id)
+{
+    uint64_t v = 0;
+
+    for (int i = 9; i < 16; i++) {
+        v = v << 8 | id[i];
+    }
+    return v;
+}
+
+/* pkg/sampling ProbabilityToThresholdWithPrecision: 0, or 1 when prob is out
+ * of [2^-56, 1] (*out is then TH_ALWAYS, as there). */
+static int prob_threshold(double prob, int prec, uint64_t *out)
+{
+    int expf, expr;
+    uint64_t th;
+    int shift;
+
+    *out = TH_ALWAYS;
+    if (prec == 0) {
+        prec = HEX_DIGITS;
+    }
+    if (!(prob >= 1.0 / (double)MAX_ADJUSTED && prob <= 1.0)) {
+        return 1;
+    }
+    if (prob == 1.0) {
+        return 0;
+    }
+    /* one more digit for every leading hex 0 or f */
+    frexp(prob, &expf);
+    frexp(1 - prob, &expr);
+    prec = (prec + expf / -4 > prec + expr / -4) ? prec + expf / -4 : prec + expr / -4;
+    if (prec > HEX_DIGITS) {
+        prec = HEX_DIGITS;
+    }
+    th = MAX_ADJUSTED - (uint64_t)round(prob * (double)MAX_ADJUSTED);
+    shift = 4 * (HEX_DIGITS - prec);
+    if (shift != 0) {
+        th += 1ull << (shift - 1);
+        th >>= shift;
+        th <<= shift;
+    }
+    *out = th;
+    return 0;
+}
+
+/* Threshold.Probability */
+static double th_probability(uint64_t th)
+{
+    return (double)(MAX_ADJUSTED - th) / (double)MAX_ADJUSTED;
+}
+
+/* ------------------------------------------------------------ tracestate */
+
+/* A parsed W3C tracestate as pkg/sampling's W3CTraceState holds it: the other
+ * vendors' members in order, and the "ot" member's rv, th and other fields.
+ * Strings point into the span's tracestate, or into rv_buf / th_buf once
+ * the sampler sets them. */
+struct ts_kv {
+    const char *k, *v;
+    size_t      kn, vn;
+};
+
+#define TS_MEMBERS  32 /* at most 31 members parse */
+#define OT_MEMBERS  86 /* "k:" and a separator each, in 256 bytes */
+
+struct tstate {
+    struct ts_kv other[TS_MEMBERS];
+    size_t       n_other;
+    struct ts_kv ot[OT_MEMBERS];
+    size_t       n_ot;
+    const char  *rv, *tv; /* NULL: none */
+    size_t       rvn, tvn;
+    uint64_t     rnd, th;
+    char         rv_buf[HEX_DIGITS + 1], th_buf[HEX_DIGITS + 1];
+};
+
+/* NewOpenTelemetryTraceState: the "ot" member's fields key:value joined by
+ * ';' (keys [a-z][a-z0-9]*, values [a-zA-Z0-9._-]*, at most 256 bytes). A
+ * syntax error empties it; a bad rv or th value leaves that field out. False
+ * on any error. */
+static bool ts_parse_ot(struct tstate *t, const char *v, size_t n)
 {
     size_t i = 0;
     bool ok = true;
 
-    *rv = *th = false;
-    if (n > 256) {
+    t->n_ot = 0;
+    t->rv = t->tv = NULL;
+    if (n == 0 || n > 256 || v[n - 1] == ';') {
         return false;
     }
-    /* syntax first, as otelcol's regular expression */
+    /* syntax first */
     for (;;) {
-        size_t k = i, val;
+        size_t k = i;
         if (i >= n || !ts_lcalpha(v[i])) {
             return false;
         }
         while (i < n && ts_lcalnum(v[i])) {
             i++;
         }
-        if (i >= n || v[i] != ':') {
+        if (i >= n || v[i] != ':' || i == k) {
             return false;
         }
-        val = ++i;
+        i++;
         while (i < n && (ts_lcalnum(v[i]) || (v[i] >= 'A' && v[i] <= 'Z') || v[i] == '.' ||
                          v[i] == '_' || v[i] == '-')) {
             i++;
         }
-        if (val - 1 - k == 2 && !memcmp(v + k, "rv", 2)) {
-            if (i - val == 14 && is_hex(v + val, 14)) {
-                *rv = true;
-            } else {
-                ok = false;
-            }
-        } else if (val - 1 - k == 2 && !memcmp(v + k, "th", 2)) {
-            if (i - val >= 1 && i - val <= 14 && is_hex(v + val, i - val)) {
-                *th = true;
-            } else {
-                ok = false;
-            }
-        }
         if (i == n) {
-            return ok;
+            break;
         }
         if (v[i] != ';') {
-            *rv = *th = false;
             return false;
         }
         i++;
     }
+    /* then the fields */
+    for (i = 0; i < n;) {
+        const char *m = v + i, *semi = memchr(m, ';', n - i), *colon;
+        size_t mn = semi ? (size_t)(semi - m) : n - i, kn;
+
+        i += mn + 1;
+        colon = memchr(m, ':', mn);
+        kn = (size_t)(colon - m);
+        if (kn == 2 && !memcmp(m, "rv", 2)) {
+            t->rv = rvalue_parse(colon + 1, mn - 3, &t->rnd) ? colon + 1 : NULL;
+            t->rvn = mn - 3;
+            ok &= t->rv != NULL;
+        } else if (kn == 2 && !memcmp(m, "th", 2)) {
+            t->tv = tvalue_parse(colon + 1, mn - 3, &t->th) ? colon + 1 : NULL;
+            t->tvn = mn - 3;
+            ok &= t->tv != NULL;
+        } else if (t->n_ot < OT_MEMBERS) {
+            t->ot[t->n_ot++] = (struct ts_kv){m, colon + 1, kn, mn - kn - 1};
+        }
+    }
+    return ok;
 }
 
-/* otelcol's NewW3CTraceState as the hash_seed mode uses it: TS_ERROR for a
- * malformed tracestate, TS_IN_USE when its "ot" member carries rv or th. */
-static enum ts_state ts_check(const char *ts)
+/* NewW3CTraceState: false on any error, with what parsed kept in t (as
+ * there: members before a 32nd, and those without a size or "ot" error). */
+static bool ts_parse(struct tstate *t, const char *ts)
 {
-    size_t len = strlen(ts), items = 0;
+    size_t len = ts ? strlen(ts) : 0, items = 0;
     const char *p = ts, *end = ts + len;
-    bool err = false, rv = false, th = false;
+    bool ok = true;
 
+    t->n_other = t->n_ot = 0;
+    t->rv = t->tv = NULL;
     if (len == 0) {
-        return TS_OK;
+        return true;
     }
     if (len > 1024) {
-        return TS_ERROR;
+        return false;
     }
-    /* every list member: OWS (key "=" value) OWS, or empty */
+    /* syntax: every list member OWS (key "=" value) OWS, or empty */
     while (p < end) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *m = p, *eq;
@@ -341,18 +528,18 @@ static enum ts_state ts_check(const char *ts)
         eq = memchr(m, '=', mn);
         if (!eq || eq == m || !ts_key_valid(m, (size_t)(eq - m)) ||
             !ts_value_valid(eq + 1, mn - (size_t)(eq - m) - 1)) {
-            return TS_ERROR;
+            return false;
         }
     }
-    /* then the members themselves (at most 31: otelcol counts empty ones too) */
+    /* then the members (empty ones count toward the 32) */
     p = ts;
     while (p < end) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *m = p, *eq, *at;
         size_t mn = (size_t)((comma ? comma : end) - p), kn;
 
-        if (++items >= 32) {
-            return TS_ERROR;
+        if (++items >= TS_MEMBERS) {
+            return false;
         }
         p = comma ? comma + 1 : end;
         ts_trim(&m, &mn);
@@ -363,18 +550,98 @@ static enum ts_state ts_check(const char *ts)
         kn = (size_t)(eq - m);
         at = memchr(m, '@', kn);
         if (kn > 256 || (at && ((size_t)(at - m) > 241 || kn - (size_t)(at - m) - 1 > 14))) {
-            err = true;
+            ok = false;
             continue;
         }
-        if (kn == 2 && !memcmp(m, "ot", 2) &&
-            !ts_otel_parse(eq + 1, mn - kn - 1, &rv, &th)) {
-            err = true;
+        if (kn == 2 && !memcmp(m, "ot", 2)) {
+            ok &= ts_parse_ot(t, eq + 1, mn - kn - 1);
+        } else {
+            t->other[t->n_other++] = (struct ts_kv){m, eq + 1, kn, mn - kn - 1};
         }
     }
-    if (err) {
-        return TS_ERROR;
+    return ok;
+}
+
+static void ts_set_rv(struct tstate *t, uint64_t rnd)
+{
+    rvalue_format(rnd, t->rv_buf);
+    t->rnd = rnd;
+    t->rv = t->rv_buf;
+    t->rvn = HEX_DIGITS;
+}
+
+/* UpdateTValueWithSampling: refused (no change) when it would raise the
+ * probability the tracestate states. */
+static void ts_update_th(struct tstate *t, uint64_t th)
+{
+    if (t->tv && t->th > th) {
+        return;
     }
-    return rv || th ? TS_IN_USE : TS_OK;
+    tvalue_format(th, t->th_buf);
+    t->th = th;
+    t->tvn = strlen(t->th_buf);
+    t->tv = t->tvn ? t->th_buf : NULL;
+}
+
+/* W3CTraceState.Serialize into the arena: "ot=rv:..;th:..;<other ot fields>"
+ * first, then the other members. NULL on ENOMEM. */
+static char *ts_serialize(const struct tstate *t, struct otc_arena *a)
+{
+    size_t n = 0, ot = 0;
+    char *out, *w;
+
+    if (t->rv) {
+        ot += 3 + t->rvn + 1;
+    }
+    if (t->tv) {
+        ot += 3 + t->tvn + 1;
+    }
+    for (size_t i = 0; i < t->n_ot; i++) {
+        ot += t->ot[i].kn + 1 + t->ot[i].vn + 1;
+    }
+    n = ot ? 3 + ot : 0;
+    for (size_t i = 0; i < t->n_other; i++) {
+        n += t->other[i].kn + 1 + t->other[i].vn + 1;
+    }
+    if (!(out = otc_arena_alloc(a, n + 1))) {
+        return NULL;
+    }
+    w = out;
+#define PUT(s, len) do { memcpy(w, (s), (len)); w += (len); } while (0)
+    if (ot) {
+        char sep = '=';
+        PUT("ot", 2);
+        if (t->rv) {
+            *w++ = sep;
+            PUT("rv:", 3);
+            PUT(t->rv, t->rvn);
+            sep = ';';
+        }
+        if (t->tv) {
+            *w++ = sep;
+            PUT("th:", 3);
+            PUT(t->tv, t->tvn);
+            sep = ';';
+        }
+        for (size_t i = 0; i < t->n_ot; i++) {
+            *w++ = sep;
+            PUT(t->ot[i].k, t->ot[i].kn);
+            *w++ = ':';
+            PUT(t->ot[i].v, t->ot[i].vn);
+            sep = ';';
+        }
+    }
+    for (size_t i = 0; i < t->n_other; i++) {
+        if (w != out) {
+            *w++ = ',';
+        }
+        PUT(t->other[i].k, t->other[i].kn);
+        *w++ = '=';
+        PUT(t->other[i].v, t->other[i].vn);
+    }
+#undef PUT
+    *w = '\0';
+    return out;
 }
 
 /* ------------------------------------------------------------ priority */
@@ -445,73 +712,6 @@ static enum prio span_priority(const otc_span *sp)
     default:
         return PRIO_DEFER;
     }
-}
-
-/* pkg/sampling ProbabilityToThresholdWithPrecision; false when out of range. */
-static bool prob_threshold(double prob, int prec, uint64_t *out)
-{
-    uint64_t r;
-    int shift;
-
-    if (!(prob >= 1.0 / (double)MAX_ADJUSTED && prob <= 1.0)) {
-        return false;
-    }
-    if (prob == 1.0) {
-        *out = TH_ALWAYS;
-        return true;
-    }
-    for (double reject = 1 - prob; reject * 16 < 1;) {
-        reject *= 16;
-        prec++;
-    }
-    if (prec > 14) {
-        return false;
-    }
-    r = MAX_ADJUSTED - (uint64_t)round(prob * (double)MAX_ADJUSTED);
-    shift = 4 * (14 - prec);
-    if (shift > 0) {
-        r += 1ull << (shift - 1);
-        r >>= shift;
-        r <<= shift;
-    }
-    *out = r;
-    return true;
-}
-
-/* ------------------------------------------------------------ decisions */
-
-static uint64_t fail_threshold(const struct sampler_ctx *x)
-{
-    return x->fail_closed ? TH_NEVER : TH_ALWAYS;
-}
-
-/* The decision for a span without a priority attribute, given its trace id
- * and how its tracestate parsed. */
-static bool id_keep(const struct sampler_ctx *x, const ProtobufCBinaryData *trace_id,
-                    enum ts_state ts)
-{
-    uint64_t rnd = RND_ALL, th;
-
-    if (x->never) {
-        /* only a tracestate that does not parse is an error here */
-        th = ts == TS_ERROR ? fail_threshold(x) : TH_NEVER;
-    } else if (!trace_id_valid(trace_id) || ts != TS_OK) {
-        th = fail_threshold(x);
-    } else {
-        rnd = sampler_randomness(sampler_hash(x->seed_h, trace_id->data, 16));
-        th = x->threshold;
-    }
-    return rnd >= th;
-}
-
-static bool span_keep(const struct sampler_ctx *x, const otc_span *sp)
-{
-    enum prio prio = span_priority(sp);
-
-    if (prio != PRIO_DEFER) {
-        return prio == PRIO_KEEP;
-    }
-    return id_keep(x, &sp->trace_id, ts_check(sp->trace_state));
 }
 
 /* strconv.FormatFloat as pdata's Value.AsString formats a double (ES6 style). */
@@ -618,473 +818,378 @@ static const uint8_t *value_bytes(const otc_any_value *v, char *buf, size_t cap,
     }
 }
 
-/* What a log record's decision reads, gathered from either form of a batch. */
-struct log_facts {
-    const uint8_t *trace_id;
-    size_t         trace_id_len;
-    const char    *ts, *rs; /* sampling.threshold / sampling.randomness strings ("": none) */
-    size_t         tn, rn;
-    const uint8_t *from; /* the from_attribute value's bytes, when the decision needs them */
-    size_t         from_len;
-    double         prio; /* the sampling_priority attribute's percentage / 100 (0: none) */
+/* ------------------------------------------------------------ decisions */
+
+/* What otelcol's commonShouldSampleLogic works with for one item. */
+struct item_state {
+    uint64_t rnd;     /* the randomness */
+    bool     missing; /* none was found (rnd is then RND_ALL) */
+    bool     carrier; /* the item's sampling fields parsed and may be written */
+    bool     err;     /* a parse error, or sampling fields hash_seed mode must leave alone */
+    bool     has_th;  /* the item arrived with a threshold */
+    uint64_t th;
 };
 
-static bool id_bytes_valid(const uint8_t *id, size_t len)
+static uint64_t fail_threshold(const struct sampler_ctx *x)
 {
-    ProtobufCBinaryData b = {len, (uint8_t *)id};
-
-    return trace_id_valid(&b);
+    return x->fail_closed ? TH_NEVER : TH_ALWAYS;
 }
 
-/* Whether the decision hashes the from_attribute value (no trace id to hash). */
-static bool log_needs_from(const struct sampler_ctx *x, const uint8_t *tid, size_t tid_len)
+/* The consistency check, then the mode's threshold (before priority). A
+ * threshold the randomness contradicts is cleared (*clear_th). */
+static uint64_t item_threshold(const struct sampler_ctx *x, struct item_state *s, bool *clear_th)
 {
-    return !x->never && x->from_attribute && *x->from_attribute &&
-           !(x->logs_trace_id && id_bytes_valid(tid, tid_len));
-}
+    uint64_t th;
 
-/* sampling.threshold / sampling.randomness string attributes of a log record:
- * any (hash_seed mode) or only unparsable ones (0% sampler) are an error. */
-static bool log_sampling_attrs_error(const struct log_facts *f, bool parse_errors_only)
-{
-    if (!parse_errors_only) {
-        return f->tn > 0 || f->rn > 0;
-    }
-    return (f->tn > 0 && (f->tn > 14 || !is_hex(f->ts, f->tn))) ||
-           (f->rn > 0 && (f->rn != 14 || !is_hex(f->rs, f->rn)));
-}
-
-static bool log_decide(const struct sampler_ctx *x, const struct log_facts *f)
-{
-    uint64_t rnd = RND_ALL, th, pth;
-
-    if (x->never) {
-        th = log_sampling_attrs_error(f, true) ? fail_threshold(x) : TH_NEVER;
-    } else {
-        bool missing = true;
-        if (x->logs_trace_id && id_bytes_valid(f->trace_id, f->trace_id_len)) {
-            rnd = sampler_randomness(sampler_hash(x->seed_h, f->trace_id, 16));
-            missing = false;
+    *clear_th = false;
+    if (!s->err) {
+        if (s->missing) {
+            s->err = true;
+        } else if (s->carrier && s->has_th && s->rnd < s->th) {
+            *clear_th = true;
+            s->has_th = false;
+            s->err = true;
         }
-        if (missing && f->from && f->from_len > 0) {
-            rnd = sampler_randomness(sampler_hash(x->seed_h, f->from, f->from_len));
-            missing = false;
-        }
-        th = missing || log_sampling_attrs_error(f, false) ? fail_threshold(x) : x->threshold;
     }
-    if (f->prio != 0 && prob_threshold(f->prio, (int)x->sampling_precision, &pth)) {
+    if (s->err) {
+        return fail_threshold(x);
+    }
+    switch (x->kind) {
+    case K_NEVER:
+        return TH_NEVER;
+    case K_HASH:
+        return x->threshold;
+    case K_EQUALIZING:
+        return s->has_th && x->threshold < s->th ? s->th : x->threshold;
+    case K_PROPORTIONAL:
+    default:
+        if (prob_threshold((s->has_th ? th_probability(s->th) : 1.0) * x->ratio,
+                           (int)x->sampling_precision, &th) == 1) {
+            return TH_NEVER; /* the product fell below 2^-56 */
+        }
+        return th;
+    }
+}
+
+/* One span: true to keep it. A kept span gets the tracestate otelcol writes
+ * (in the arena); false with *oom set when that memory is short. */
+static bool span_sample(const struct sampler_ctx *x, otc_span *sp, struct otc_arena *a, bool *oom)
+{
+    struct tstate ts;
+    struct item_state s = {.rnd = RND_ALL, .missing = true};
+    bool parsed = ts_parse(&ts, sp->trace_state);
+    bool tid = trace_id_valid(&sp->trace_id), clear;
+    enum prio prio;
+    uint64_t th;
+
+    switch (x->kind) {
+    case K_NEVER:
+        /* a stand-in randomness; the tracestate is carried even when it has errors */
+        s.missing = false;
+        s.carrier = true;
+        s.err = !parsed;
+        break;
+    case K_HASH:
+        if (tid) {
+            s.rnd = sampler_randomness(sampler_hash(x->seed_h, sp->trace_id.data, 16));
+            s.missing = false;
+        }
+        if (!parsed || ts.rv || ts.tv) {
+            s.err = true; /* hash_seed leaves explicit rv and th alone */
+        } else {
+            ts_set_rv(&ts, s.rnd);
+            s.carrier = true;
+        }
+        break;
+    default:
+        if (!parsed) {
+            s.err = true;
+        } else {
+            s.carrier = true;
+            if (ts.rv) {
+                s.rnd = ts.rnd;
+                s.missing = false;
+            } else if (tid) {
+                s.rnd = trace_id_randomness(sp->trace_id.data);
+                s.missing = false;
+            }
+        }
+        break;
+    }
+    s.has_th = ts.tv != NULL;
+    s.th = ts.th;
+    th = item_threshold(x, &s, &clear);
+    if (clear) {
+        ts.tv = NULL;
+    }
+    prio = span_priority(sp);
+    if (prio != PRIO_DEFER) {
+        th = prio == PRIO_KEEP ? TH_ALWAYS : TH_NEVER;
+    }
+    if (s.rnd < th) {
+        return false;
+    }
+    if (s.carrier) {
+        char *out;
+        ts_update_th(&ts, th);
+        if (!(out = ts_serialize(&ts, a))) {
+            *oom = true;
+            return false;
+        }
+        sp->trace_state = out;
+    }
+    return true;
+}
+
+/* A string attribute's value ("" when absent or not a string). */
+static const char *attr_str(otc_key_value *const *kvs, size_t n, const char *key)
+{
+    const otc_any_value *v = attr_get(kvs, n, key);
+
+    return v && v->value_case == ANY(STRING_VALUE) && v->string_value ? v->string_value : "";
+}
+
+/* pdata's Map.PutStr on a decoded log record: the first attribute named key
+ * gets the value, or a new one is appended. OTC_ENOMEM when the arena is out. */
+static int attr_put_str(otc_log_record *lr, const char *key, const char *val, struct otc_arena *a)
+{
+    otc_any_value *v = otc_arena_alloc(a, sizeof(*v));
+    otc_key_value *kv = NULL, **arr;
+
+    if (!v) {
+        return OTC_ENOMEM;
+    }
+    opentelemetry__proto__common__v1__any_value__init(v);
+    v->value_case = ANY(STRING_VALUE);
+    if (!(v->string_value = otc_arena_memdup(a, val, strlen(val) + 1))) {
+        return OTC_ENOMEM;
+    }
+    for (size_t i = 0; i < lr->n_attributes; i++) {
+        if (!strcmp(lr->attributes[i]->key, key)) {
+            lr->attributes[i]->value = v;
+            return OTC_OK;
+        }
+    }
+    if (!(kv = otc_arena_alloc(a, sizeof(*kv))) ||
+        !(arr = otc_arena_alloc(a, (lr->n_attributes + 1) * sizeof(*arr)))) {
+        return OTC_ENOMEM;
+    }
+    opentelemetry__proto__common__v1__key_value__init(kv);
+    kv->key = (char *)key; /* a constant: the arena's strings are never freed one by one */
+    kv->value = v;
+    if (lr->n_attributes) {
+        memcpy(arr, lr->attributes, lr->n_attributes * sizeof(*arr));
+    }
+    arr[lr->n_attributes++] = kv;
+    lr->attributes = arr;
+    return OTC_OK;
+}
+
+/* The log record's sampling_priority attribute as a threshold (false: none
+ * usable), as otelcol's logRecordToPriorityThreshold. */
+static bool log_priority(const struct sampler_ctx *x, const otc_log_record *lr, uint64_t *th)
+{
+    const otc_any_value *v;
+    double p = 0;
+
+    if (!x->sampling_priority || !*x->sampling_priority ||
+        !(v = attr_get(lr->attributes, lr->n_attributes, x->sampling_priority))) {
+        return false;
+    }
+    if (v->value_case == ANY(DOUBLE_VALUE)) {
+        p = v->double_value / 100.0;
+    } else if (v->value_case == ANY(INT_VALUE)) {
+        p = (double)v->int_value / 100.0;
+    }
+    return p != 0 && prob_threshold(p, (int)x->sampling_precision, th) == 0;
+}
+
+/* One log record: true to keep it. A kept record gets the sampling.randomness
+ * (hash_seed mode) and sampling.threshold attributes otelcol writes. */
+static bool log_sample(const struct sampler_ctx *x, otc_log_record *lr, struct otc_arena *a,
+                       bool *oom)
+{
+    const char *tvs = attr_str(lr->attributes, lr->n_attributes, LOG_THRESHOLD_KEY);
+    const char *rvs = attr_str(lr->attributes, lr->n_attributes, LOG_RANDOM_KEY);
+    struct item_state s = {.rnd = RND_ALL, .missing = true};
+    bool tid = trace_id_valid(&lr->trace_id), perr = false, has_rv = false, set_rv = false;
+    bool clear;
+    uint64_t th, pth, rv = 0;
+    char buf[64], text[HEX_DIGITS + 1];
+
+    /* newLogRecordCarrier */
+    if (*tvs) {
+        if (tvalue_parse(tvs, strlen(tvs), &s.th)) {
+            s.has_th = true;
+        } else {
+            perr = true;
+        }
+    }
+    if (*rvs) {
+        if (rvalue_parse(rvs, strlen(rvs), &rv)) {
+            has_rv = true;
+        } else {
+            perr = true;
+        }
+    }
+    switch (x->kind) {
+    case K_NEVER:
+        s.missing = false;
+        s.carrier = true;
+        s.err = perr;
+        break;
+    case K_HASH:
+        if (x->logs_trace_id && tid) {
+            s.rnd = sampler_randomness(sampler_hash(x->seed_h, lr->trace_id.data, 16));
+            s.missing = false;
+        }
+        if (s.missing && x->from_attribute && *x->from_attribute) {
+            size_t n;
+            const uint8_t *p = value_bytes(
+                attr_get(lr->attributes, lr->n_attributes, x->from_attribute), buf, sizeof(buf), &n);
+            if (p && n > 0) {
+                s.rnd = sampler_randomness(sampler_hash(x->seed_h, p, n));
+                s.missing = false;
+            }
+        }
+        if (perr || has_rv || s.has_th) {
+            s.err = true; /* hash_seed leaves explicit randomness and thresholds alone */
+        } else {
+            s.carrier = true;
+            set_rv = !s.missing;
+        }
+        break;
+    default:
+        if (perr) {
+            s.err = true;
+        } else {
+            s.carrier = true;
+            if (has_rv) {
+                s.rnd = rv;
+                s.missing = false;
+            } else if (tid) {
+                s.rnd = trace_id_randomness(lr->trace_id.data);
+                s.missing = false;
+            }
+        }
+        break;
+    }
+    if (!s.carrier) {
+        s.has_th = false;
+    }
+    th = item_threshold(x, &s, &clear);
+    if (log_priority(x, lr, &pth)) {
         th = pth;
     }
-    return rnd >= th;
-}
-
-static bool log_keep(const struct sampler_ctx *x, const otc_log_record *lr)
-{
-    const otc_any_value *t = attr_get(lr->attributes, lr->n_attributes, LOG_THRESHOLD_KEY);
-    const otc_any_value *r = attr_get(lr->attributes, lr->n_attributes, LOG_RANDOM_KEY);
-    struct log_facts f = {.trace_id = lr->trace_id.data, .trace_id_len = lr->trace_id.len};
-    char buf[64];
-
-    f.ts = t && t->value_case == ANY(STRING_VALUE) ? t->string_value : "";
-    f.rs = r && r->value_case == ANY(STRING_VALUE) ? r->string_value : "";
-    f.tn = strlen(f.ts);
-    f.rn = strlen(f.rs);
-    if (log_needs_from(x, f.trace_id, f.trace_id_len)) {
-        f.from = value_bytes(attr_get(lr->attributes, lr->n_attributes, x->from_attribute), buf,
-                             sizeof(buf), &f.from_len);
+    if (s.rnd < th) {
+        return false;
     }
-    if (x->sampling_priority && *x->sampling_priority) {
-        const otc_any_value *v = attr_get(lr->attributes, lr->n_attributes, x->sampling_priority);
-        if (v && v->value_case == ANY(DOUBLE_VALUE)) {
-            f.prio = v->double_value / 100.0;
-        } else if (v && v->value_case == ANY(INT_VALUE)) {
-            f.prio = (double)v->int_value / 100.0;
+    if (s.carrier) {
+        if (set_rv) {
+            rvalue_format(s.rnd, text);
+            if (attr_put_str(lr, LOG_RANDOM_KEY, text, a) != OTC_OK) {
+                goto oom;
+            }
+        }
+        if (!(s.has_th && th < s.th)) {
+            tvalue_format(th, text);
+            if (attr_put_str(lr, LOG_THRESHOLD_KEY, text, a) != OTC_OK) {
+                goto oom;
+            }
         }
     }
-    return log_decide(x, &f);
+    return true;
+oom:
+    *oom = true;
+    return false;
 }
 
 /* ------------------------------------------------------------ batches */
 
-struct decide_out {
-    size_t total;
-    size_t kept;
-    bool   empty_groups; /* a scope or resource without items: otelcol removes it */
-};
-
-/* Pass 1, read-only: decide every item, in request order, into keep (or only count
- * when keep is NULL). */
 struct msg_decide {
     const struct sampler_ctx *x;
+    struct otc_arena         *arena;
     uint8_t                  *keep;
-    struct decide_out        *o;
+    size_t                    total, kept;
+    bool                      oom;
 };
-
-static void decide_record(struct msg_decide *d, bool k)
-{
-    if (d->keep) {
-        d->keep[d->o->total] = k;
-    }
-    d->o->total++;
-    d->o->kept += k;
-}
 
 static int decide_span(void *arg, ProtobufCMessage *item)
 {
     struct msg_decide *d = arg;
+    bool k = span_sample(d->x, (otc_span *)item, d->arena, &d->oom);
 
-    decide_record(d, span_keep(d->x, (const otc_span *)item));
+    d->keep[d->total++] = k;
+    d->kept += k;
     return 0;
 }
 
 static int decide_log(void *arg, ProtobufCMessage *item)
 {
     struct msg_decide *d = arg;
+    bool k = log_sample(d->x, (otc_log_record *)item, d->arena, &d->oom);
 
-    decide_record(d, log_keep(d->x, (const otc_log_record *)item));
+    d->keep[d->total++] = k;
+    d->kept += k;
     return 0;
-}
-
-static void decide_msg(const struct sampler_ctx *x, enum otc_signal s, const ProtobufCMessage *msg,
-                       uint8_t *keep, struct decide_out *o)
-{
-    struct msg_decide d = {x, keep, o};
-    struct otc_msg_visitor v = {.item = s == OTC_TRACES ? decide_span : decide_log, .arg = &d};
-
-    otc_msg_walk(s, msg, &v, &o->empty_groups);
-}
-
-/* Pass 1 on an undecoded request, walking its bytes: the same decisions for
- * the spans that carry neither a tracestate nor a sampling.priority attribute,
- * and for the log records wire_log describes. Any other item stops the walk
- * (WIRE_SLOW): the decoded pass decides. */
-#define WIRE_SLOW 1
-
-/* Trace ids hashed together: each FNV-1a is a chain of 16 dependent
- * multiplies, so hashing several side by side lets them overlap. */
-#define HASH_LANES 8
-
-struct wire_decide {
-    const struct sampler_ctx *x;
-    uint8_t                  *keep;
-    size_t                    cap; /* decisions keep has room for */
-    struct decide_out        *o;
-    struct otc_pb_keys        keys; /* attributes that send an item to the decoded pass */
-    const uint8_t            *ids[HASH_LANES]; /* valid trace ids waiting for their hash */
-    size_t                    at[HASH_LANES];  /* and their item numbers */
-    unsigned                  n_ids;
-};
-
-static void wire_record(struct wire_decide *w, size_t at, bool k)
-{
-    if (w->keep) {
-        w->keep[at] = k;
-    }
-    w->o->kept += k;
-}
-
-static void wire_hash_waiting(struct wire_decide *w)
-{
-    uint32_t h[HASH_LANES];
-
-    for (unsigned j = 0; j < HASH_LANES; j++) {
-        h[j] = w->x->seed_h;
-        if (j >= w->n_ids) {
-            w->ids[j] = w->ids[0]; /* a full set of lanes keeps the loop simple */
-        }
-    }
-    for (unsigned i = 0; i < 16; i++) {
-        for (unsigned j = 0; j < HASH_LANES; j++) {
-            h[j] = (h[j] ^ w->ids[j][i]) * 16777619u;
-        }
-    }
-    for (unsigned j = 0; j < w->n_ids; j++) {
-        wire_record(w, w->at[j], sampler_randomness(h[j]) >= w->x->threshold);
-    }
-    w->n_ids = 0;
-}
-
-/* The decision of a span or log record with a valid trace id and nothing else
- * that matters: by the hash of the id, unless every randomness passes. */
-static void wire_decide_id(struct wire_decide *w, const uint8_t *trace_id)
-{
-    size_t at = w->o->total++;
-
-    if (w->x->threshold == TH_ALWAYS) {
-        wire_record(w, at, true); /* no need to hash */
-        return;
-    }
-    w->ids[w->n_ids] = trace_id;
-    w->at[w->n_ids++] = at;
-    if (w->n_ids == HASH_LANES) {
-        wire_hash_waiting(w);
-    }
-}
-
-static int wire_span(void *arg, const uint8_t *p, size_t len)
-{
-    struct wire_decide *w = arg;
-    const struct sampler_ctx *x = w->x;
-    struct otc_pb_span sp;
-    ProtobufCBinaryData id;
-    size_t at = w->o->total;
-
-    if (at == w->cap || !otc_pb_span_read(p, len, &w->keys, &sp) || sp.trace_state_len > 0 ||
-        sp.has_key) {
-        return WIRE_SLOW;
-    }
-    id.data = (uint8_t *)sp.trace_id;
-    id.len = sp.trace_id_len;
-    if (x->never || !trace_id_valid(&id)) {
-        w->o->total++;
-        wire_record(w, at, id_keep(x, &id, TS_OK));
-    } else {
-        wire_decide_id(w, sp.trace_id);
-    }
-    return 0;
-}
-
-/* The attributes a log record's decision looks up, by attr_get's rule: the
- * first KeyValue whose key (up to a NUL, as the decoded string ends there)
- * is the name. */
-enum { LK_THRESHOLD, LK_RANDOM, LK_FROM, LK_PRIO, LK_N };
-
-/* A log record decided from its bytes with everything log_keep reads; false
- * when a KeyValue or AnyValue is not as unpack would take it. */
-static bool wire_log_facts(const struct sampler_ctx *x, const uint8_t *p, size_t len,
-                           const struct otc_pb_log *lr, struct log_facts *f, char *buf,
-                           size_t cap)
-{
-    const char *names[LK_N] = {LOG_THRESHOLD_KEY, LOG_RANDOM_KEY,
-                               log_needs_from(x, lr->trace_id, lr->trace_id_len)
-                                   ? x->from_attribute
-                                   : NULL,
-                               x->sampling_priority && *x->sampling_priority ? x->sampling_priority
-                                                                             : NULL};
-    struct otc_pb_any val[LK_N];
-    bool found[LK_N] = {false}, present[LK_N] = {false};
-    struct otc_pb_iter it;
-    const uint8_t *v;
-    size_t n;
-    int r;
-
-    memset(f, 0, sizeof(*f));
-    f->trace_id = lr->trace_id;
-    f->trace_id_len = lr->trace_id_len;
-    otc_pb_iter_init(&it, p, len, OTC_PB_LOG_ATTRIBUTES);
-    while ((r = otc_pb_iter_next(&it, &v, &n)) > 0) {
-        struct otc_pb_kv kv;
-        size_t kl;
-
-        if (!otc_pb_kv_read(v, n, &kv)) {
-            return false;
-        }
-        kl = kv.key ? strnlen((const char *)kv.key, kv.key_len) : 0;
-        for (int k = 0; k < LK_N; k++) {
-            if (found[k] || !names[k] || strlen(names[k]) != kl ||
-                (kl && memcmp(names[k], kv.key, kl))) {
-                continue;
-            }
-            found[k] = true;
-            if (kv.value) {
-                if (!otc_pb_any_read(kv.value, kv.value_len, &val[k])) {
-                    return false;
-                }
-                present[k] = true;
-            }
-        }
-    }
-    if (r < 0) {
-        return false;
-    }
-    f->ts = f->rs = "";
-    if (present[LK_THRESHOLD] && val[LK_THRESHOLD].kind == OTC_PB_ANY_STRING) {
-        f->ts = (const char *)val[LK_THRESHOLD].p;
-        f->tn = strnlen(f->ts, val[LK_THRESHOLD].len);
-    }
-    if (present[LK_RANDOM] && val[LK_RANDOM].kind == OTC_PB_ANY_STRING) {
-        f->rs = (const char *)val[LK_RANDOM].p;
-        f->rn = strnlen(f->rs, val[LK_RANDOM].len);
-    }
-    if (present[LK_FROM]) {
-        const struct otc_pb_any *a = &val[LK_FROM];
-        double d;
-
-        switch (a->kind) {
-        case OTC_PB_ANY_STRING:
-            f->from = a->p;
-            f->from_len = strnlen((const char *)a->p, a->len);
-            break;
-        case OTC_PB_ANY_BYTES:
-            f->from = a->p;
-            f->from_len = a->len;
-            break;
-        case OTC_PB_ANY_BOOL:
-            f->from_len = (size_t)snprintf(buf, cap, "%s", a->v ? "true" : "false");
-            f->from = (const uint8_t *)buf;
-            break;
-        case OTC_PB_ANY_INT:
-            f->from_len = (size_t)snprintf(buf, cap, "%lld", (long long)(int64_t)a->v);
-            f->from = (const uint8_t *)buf;
-            break;
-        case OTC_PB_ANY_DOUBLE:
-            memcpy(&d, &a->v, sizeof(d));
-            f->from_len = go_double_string(d, buf, cap);
-            f->from = (const uint8_t *)buf;
-            break;
-        default:
-            break;
-        }
-    }
-    if (present[LK_PRIO]) {
-        double d;
-
-        if (val[LK_PRIO].kind == OTC_PB_ANY_DOUBLE) {
-            memcpy(&d, &val[LK_PRIO].v, sizeof(d));
-            f->prio = d / 100.0;
-        } else if (val[LK_PRIO].kind == OTC_PB_ANY_INT) {
-            f->prio = (double)(int64_t)val[LK_PRIO].v / 100.0;
-        }
-    }
-    return true;
-}
-
-/* A log record with a valid trace id and none of the attributes that could
- * change the decision (sampling.threshold, sampling.randomness, the
- * sampling_priority attribute: w->keys) is decided by its trace id's hash;
- * any other from everything log_keep reads, from the bytes too. */
-static int wire_log(void *arg, const uint8_t *p, size_t len)
-{
-    struct wire_decide *w = arg;
-    const struct sampler_ctx *x = w->x;
-    struct otc_pb_log lr;
-    struct log_facts f;
-    size_t at = w->o->total;
-    char buf[64];
-
-    if (at == w->cap || !otc_pb_log_read(p, len, &w->keys, &lr)) {
-        return WIRE_SLOW;
-    }
-    if (!lr.has_key && !x->never && x->logs_trace_id &&
-        id_bytes_valid(lr.trace_id, lr.trace_id_len)) {
-        wire_decide_id(w, lr.trace_id);
-        return 0;
-    }
-    if (!wire_log_facts(x, p, len, &lr, &f, buf, sizeof(buf))) {
-        return WIRE_SLOW;
-    }
-    w->o->total++;
-    wire_record(w, at, log_decide(x, &f));
-    return 0;
-}
-
-/* false when the request is for the decoded pass: a walk that stopped. */
-static bool decide_wire(const struct sampler_ctx *x, const struct otc_batch *b, uint8_t *keep,
-                        struct decide_out *o)
-{
-    const char *span_keys[] = {PRIORITY_KEY, NULL};
-    const char *log_keys[] = {LOG_THRESHOLD_KEY, LOG_RANDOM_KEY,
-                              x->sampling_priority && *x->sampling_priority ? x->sampling_priority
-                                                                            : NULL,
-                              NULL};
-    struct wire_decide w = {.x = x, .keep = keep, .cap = keep ? b->items : SIZE_MAX, .o = o};
-    struct otc_pb_visitor v = {.item = b->signal == OTC_TRACES ? wire_span : wire_log, .arg = &w};
-
-    otc_pb_keys_init(&w.keys, b->signal == OTC_TRACES ? span_keys : log_keys);
-
-    if (otc_pb_walk(b->raw, b->raw_len, &v, &o->empty_groups) != OTC_OK) {
-        return false;
-    }
-    if (w.n_ids) {
-        wire_hash_waiting(&w);
-    }
-    return true;
 }
 
 /* Room for one decision per item, per call (workers share the ctx): on the
  * stack for requests of up to KEEP_STACK items, else on the heap. */
 #define KEEP_STACK 4096
 
-struct keep_buf {
-    uint8_t  stack[KEEP_STACK];
-    uint8_t *heap;
-};
-
-/* NULL when memory is short. */
-static uint8_t *sampler_keep_buf(struct keep_buf *kb, size_t n)
+static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
 {
-    if (n <= KEEP_STACK) {
-        return kb->stack;
-    }
-    free(kb->heap);
-    kb->heap = malloc(n);
-    return kb->heap;
-}
-
-static int sampler_decide(struct otc_instance *ins, struct sampler_ctx *x, struct otc_batch *b,
-                          struct keep_buf *kb)
-{
+    struct sampler_ctx *x = vctx;
     enum otc_signal s = b->signal;
-    const ProtobufCMessage *msg;
-    struct decide_out o = {0};
-    uint8_t *keep;
+    uint8_t stack[KEEP_STACK], *heap = NULL;
+    struct msg_decide d = {.x = x};
+    struct otc_msg_visitor v = {.arg = &d};
     ProtobufCMessage *mut;
+    bool empty_groups = false;
+    size_t items;
 
     if (s != OTC_TRACES && s != OTC_LOGS) {
         return otc_next(ins, b);
     }
-    if (!otc_batch_is_decoded(b)) {
-        keep = sampler_keep_buf(kb, b->items);
-        if (decide_wire(x, b, keep, &o) && o.total == b->items) {
-            if (keep && o.kept > 0 && (o.kept < o.total || o.empty_groups)) {
-                /* drop on the wire: the kept spans go on as the bytes that arrived */
-                if (!(b = otc_batch_keep_items(b, keep, o.kept))) {
-                    atomic_fetch_add(&ins->counters.dropped[s], o.total);
-                    return OTC_ENOMEM;
-                }
-                atomic_fetch_add(&ins->counters.dropped[s], o.total - o.kept);
-                return otc_next(ins, b);
-            }
-            goto decided;
-        }
-        o = (struct decide_out){0};
+    if (!otc_batch_msg(b)) {
+        return otc_next(ins, b); /* malformed: as the stages before, the next one decides */
     }
-    if (!(msg = otc_batch_msg(b))) {
-        return otc_next(ins, b);
-    }
-    keep = sampler_keep_buf(kb, otc_request_count_items(s, msg));
-    decide_msg(x, s, msg, keep, &o);
-decided:
-    if (o.kept == o.total && !o.empty_groups) {
-        return otc_next(ins, b); /* untouched: the received bytes go on as they are */
-    }
-    if (o.kept == 0) {
+    /* Every kept item is written to (its tracestate or attributes): a private
+     * copy when the batch is shared. */
+    if (!(b = otc_batch_writable(b)) || !(mut = otc_batch_msg_mut(b))) {
         otc_batch_unref(b);
-        atomic_fetch_add(&ins->counters.dropped[s], o.total);
-        return OTC_OK;
-    }
-    /* A private copy (when shared) decodes the same bytes: same order, same decisions. */
-    b = keep ? otc_batch_writable(b) : (otc_batch_unref(b), NULL);
-    if (!b || !(mut = otc_batch_msg_mut(b))) {
-        otc_batch_unref(b);
-        atomic_fetch_add(&ins->counters.dropped[s], o.total);
         return OTC_ENOMEM;
     }
-    otc_msg_keep_items(s, mut, keep);
-    otc_batch_recount(b);
-    atomic_fetch_add(&ins->counters.dropped[s], o.total - o.kept);
+    items = otc_request_count_items(s, mut);
+    d.keep = items <= KEEP_STACK ? stack : (heap = malloc(items));
+    if (!d.keep) {
+        atomic_fetch_add(&ins->counters.dropped[s], items);
+        otc_batch_unref(b);
+        return OTC_ENOMEM;
+    }
+    d.arena = &b->arena;
+    v.item = s == OTC_TRACES ? decide_span : decide_log;
+    otc_msg_walk(s, mut, &v, &empty_groups);
+    if (d.oom) {
+        free(heap);
+        atomic_fetch_add(&ins->counters.dropped[s], d.total);
+        otc_batch_unref(b);
+        return OTC_ENOMEM;
+    }
+    if (d.kept == 0) {
+        free(heap);
+        atomic_fetch_add(&ins->counters.dropped[s], d.total);
+        otc_batch_unref(b);
+        return OTC_OK;
+    }
+    if (d.kept < d.total || empty_groups) {
+        otc_msg_keep_items(s, mut, d.keep);
+        otc_batch_recount(b);
+    }
+    free(heap);
+    atomic_fetch_add(&ins->counters.dropped[s], d.total - d.kept);
     return otc_next(ins, b);
-}
-
-static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
-{
-    struct keep_buf kb;
-    int rc;
-
-    kb.heap = NULL;
-    rc = sampler_decide(ins, vctx, b, &kb);
-    free(kb.heap);
-    return rc;
 }
 
 const struct otc_component_ops otc_processor_probabilistic_sampler_ops = {

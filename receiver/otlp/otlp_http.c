@@ -789,6 +789,14 @@ static void http_handle(struct evhttp_request *req, void *arg)
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     int s = -1;
 
+    /* response_headers: on every answer, whatever it is (confighttp sets
+     * them before any other handler runs) */
+    for (size_t i = 0; h->o.response_headers && i < h->o.response_headers->n; i++) {
+        struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+
+        evhttp_remove_header(out, h->o.response_headers->keys[i]);
+        evhttp_add_header(out, h->o.response_headers->keys[i], h->o.response_headers->vals[i]);
+    }
     for (int i = 0; path && i < OTC_SIGNAL_COUNT; i++) {
         if (h->ins->n_feeds[i] && strcmp(path, h->o.paths[i]) == 0) {
             s = i;

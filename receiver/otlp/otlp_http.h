@@ -34,6 +34,7 @@ struct otlp_http_options {
     const struct otc_strlist *cors_origins;             /* may be empty */
     const struct otc_strlist *cors_headers;
     int64_t                   cors_max_age;             /* seconds, 0 = not sent */
+    const struct otc_strmap  *response_headers;         /* set on every response; may be empty */
     uint64_t                  max_header;               /* request line + headers, bytes */
     int64_t                   idle_timeout_ns;          /* no bytes for this long: close */
     size_t                    max_items;                /* entries per request, 0 = no limit */

@@ -61,6 +61,7 @@ struct otlp_ctx {
     struct otc_strlist cors_origins;
     struct otc_strlist cors_headers;
     int64_t  cors_max_age;
+    struct otc_strmap http_response_headers;
     struct otlp_tls http_tls;
     char    *http_auth;
     /* runtime */
@@ -208,6 +209,8 @@ static const struct otc_config_entry otlp_config[] = {
     {OTC_CFG_INT, "protocols.http.cors.max_age", "0", OFF(cors_max_age),
      OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 1 << 30, NULL,
      "seconds a browser may cache a preflight answer (0 = no Access-Control-Max-Age)"},
+    {OTC_CFG_STRMAP, "protocols.http.response_headers", NULL, OFF(http_response_headers), 0, 0,
+     0, NULL, "headers set on every response of the HTTP server (name: value)"},
     {OTC_CFG_STRLIST, "protocols.http.compression_algorithms", NULL, OFF(http_compression), 0,
      0, 0, NULL,
      "Content-Encodings accepted (default: all); others get 400. otelc decodes gzip and zstd "
@@ -778,6 +781,7 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
             .cors_origins = &rx->cors_origins,
             .cors_headers = &rx->cors_headers,
             .cors_max_age = rx->cors_max_age,
+            .response_headers = &rx->http_response_headers,
             .max_header = rx->http_max_header,
             .idle_timeout_ns = rx->http_idle_timeout,
             .max_items = (size_t)rx->max_items,

@@ -39,6 +39,10 @@ ENV = {
     "OTEL_K8S_NODE_IP": "127.0.0.1",
     "OTEL_K8S_POD_IP": "127.0.0.1",
     "OTEL_K8S_POD_NAME": "otelc-0",
+    # the OpenTelemetry demo's collector
+    "OTEL_COLLECTOR_HOST": "127.0.0.1",
+    "OTEL_COLLECTOR_PORT_GRPC": "4317",
+    "OTEL_COLLECTOR_PORT_HTTP": "4318",
 }
 
 SIGNAL_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}

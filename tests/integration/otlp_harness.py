@@ -605,8 +605,8 @@ class Sink:
         with self._cond:
             return list(self.received[sig])
 
-    def items(self, sig):
-        return flatten(sig, self.requests(sig))
+    def items(self, sig, drop_ot=False):
+        return flatten(sig, self.requests(sig), drop_ot)
 
     def count(self, sig):
         return count_items(sig, self.requests(sig))
@@ -1016,12 +1016,23 @@ def _ser(m):
     return m.SerializeToString(deterministic=True)
 
 
-def flatten(signal_name, requests):
+def _without_ot(sp):
+    """A copy of span sp without the "ot" member of its tracestate (what the
+    probabilistic_sampler writes on every span it keeps, as otelcol's does)."""
+    members = [m for m in sp.trace_state.split(",") if m.strip() and m.split("=")[0].strip() != "ot"]
+    sp = copy.deepcopy(sp)
+    sp.trace_state = ",".join(m.strip() for m in members)
+    return sp
+
+
+def flatten(signal_name, requests, drop_ot=False):
     """Flatten requests (messages or bytes) into a sorted list of canonical
     tuples, one per item (span, log record, metric data point):
       (resource + resource schema_url, scope + scope schema_url, [metric
        descriptor,] item), each a deterministic serialization.
-    Any re-batching of the same items gives the same list."""
+    Any re-batching of the same items gives the same list. drop_ot: spans
+    compared without their tracestate's "ot" member (a probabilistic_sampler
+    on the way writes one)."""
     out = []
     for req in requests:
         if isinstance(req, (bytes, bytearray)):
@@ -1031,7 +1042,8 @@ def flatten(signal_name, requests):
                 rk = _ser(rs.resource) + b"|" + rs.schema_url.encode()
                 for ss in rs.scope_spans:
                     sk = _ser(ss.scope) + b"|" + ss.schema_url.encode()
-                    out.extend((rk, sk, _ser(sp)) for sp in ss.spans)
+                    out.extend((rk, sk, _ser(_without_ot(sp) if drop_ot else sp))
+                               for sp in ss.spans)
         elif signal_name == "logs":
             for rl in req.resource_logs:
                 rk = _ser(rl.resource) + b"|" + rl.schema_url.encode()
@@ -1077,11 +1089,12 @@ def count_items(signal_name, requests):
     return n
 
 
-def compare(signal_name, sent, received):
+def compare(signal_name, sent, received, drop_ot=False):
     """Multiset comparison. Returns (missing, extra): Counters of flattened
-    items sent but not received, and received but not sent (or too often)."""
-    a = collections.Counter(flatten(signal_name, sent))
-    b = collections.Counter(flatten(signal_name, received))
+    items sent but not received, and received but not sent (or too often).
+    drop_ot: as flatten's, on both sides."""
+    a = collections.Counter(flatten(signal_name, sent, drop_ot))
+    b = collections.Counter(flatten(signal_name, received, drop_ot))
     return a - b, b - a
 
 

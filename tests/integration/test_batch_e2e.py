@@ -36,8 +36,8 @@ def send_ok(t, c, sig, reqs, what):
                    "codes %s" % [x.name for x in codes])
 
 
-def check_all_arrived(t, sink, sig, sent, what):
-    missing, extra = h.compare(sig, sent, sink.requests(sig))
+def check_all_arrived(t, sink, sig, sent, what, drop_ot=False):
+    missing, extra = h.compare(sig, sent, sink.requests(sig), drop_ot)
     t.check(not missing and not extra, "%s: every %s item arrived exactly once" % (what, sig),
             h.diff_report(sig, missing, extra))
 
@@ -192,7 +192,8 @@ def test_top_level_pipeline_yaml(t):
         sink.wait_count(sig, want, 20)
     time.sleep(0.5)  # batch timeout is 200ms: anything duplicated would be here by now
     for sig, reqs in sent.items():
-        check_all_arrived(t, sink, sig, reqs, "pipeline.yaml")
+        # its probabilistic_sampler writes otelcol's ot=rv:..;th:0 on every span
+        check_all_arrived(t, sink, sig, reqs, "pipeline.yaml", drop_ot=True)
     h.stop_otelc(proc)
 
 

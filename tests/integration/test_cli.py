@@ -4,6 +4,7 @@
 # values; print-config (YAML, JSON, redacted); components as otelcol's YAML;
 # --feature-gates accepted; validate lists the errors of two files at once
 # (telemetry section included) with file:line; an unreadable file is named.
+# A value that is one whole ${env:} or ${file:} reference is parsed as YAML.
 # A config split over two files runs as one, and a change to the second file
 # is reloaded.
 # SPDX-License-Identifier: Apache-2.0
@@ -118,6 +119,33 @@ def merging(t):
     t.check(r.returncode == 1 and "OTELC_NOPE" in r.stderr, "an unset env: source is named", r.stderr)
 
 
+def whole_values(t):
+    """A value that is one whole ${env:...} or ${file:...} reference is parsed
+    as YAML (a list or mapping comes from a variable or file), as otelcol's
+    confmap does; a reference inside a longer value is replaced by text."""
+    proc = h.write_config("verbosity: detailed\nsampling_initial: 3\n", "debug-settings.yaml")
+    text = ("receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:4317\n"
+            "exporters:\n  debug: ${file:%s}\n  nop:\n"
+            "  otlp:\n    endpoint: \"x-${env:WHOLE_LIST}:4317\"\n"
+            "    headers: ${env:WHOLE_MAP}\n"
+            "service:\n  pipelines:\n    traces:\n      receivers: [otlp]\n"
+            "      exporters: ${env:WHOLE_LIST}\n" % proc)
+    path = h.write_config(text, "whole.yaml")
+    env = {"WHOLE_LIST": "[debug, nop]", "WHOLE_MAP": "{x-a: one, x-b: two}"}
+    c = print_config(t, ["--config", path, "--mode", "unredacted"], env=env, what="of whole references")
+    t.eq(c.get("service", {}).get("pipelines", {}).get("traces", {}).get("exporters"), ["debug", "nop"],
+         "a whole ${env:VAR} holding a YAML list becomes the list")
+    t.eq(c.get("exporters", {}).get("debug"), {"verbosity": "detailed", "sampling_initial": 3},
+         "a whole ${file:PATH} holding a YAML mapping becomes the mapping")
+    t.eq(c.get("exporters", {}).get("otlp", {}).get("headers"), {"x-a": "one", "x-b": "two"},
+         "a whole ${env:VAR} holding a flow mapping becomes the mapping")
+    t.eq(c.get("exporters", {}).get("otlp", {}).get("endpoint"), "x-[debug, nop]:4317",
+         "a reference inside a longer value is replaced by its text")
+    r = h.run_otelc(["validate", "--config", path], env=env)
+    t.check(r.returncode == 0 and "debug" in r.stdout and "nop" in r.stdout,
+            "validate: the pipeline takes its exporters from the variable", r.stdout + r.stderr)
+
+
 def validate_errors(t):
     bad1 = h.write_config("""receivers:
   otlp:
@@ -175,6 +203,17 @@ def components(t):
                           ("extensions", "health_check")):
         names = [x.get("name") for x in c.get(section) or []]
         t.check(name in names, "components: %s lists %s" % (section, name), names)
+    exp = {x.get("name"): x for x in c.get("exporters") or []}
+    for alias, canon in (("otlp_grpc", "otlp"), ("otlp_http", "otlphttp")):
+        t.check(alias in exp and canon in exp and exp[alias].get("module") == exp[canon].get("module")
+                and exp[alias].get("stability") == exp[canon].get("stability"),
+                "components: the exporter %s is listed under %s too, same module" % (canon, alias),
+                sorted(exp))
+    ref = h.run_otelc(["reference"]).stdout
+    t.check("#### exporter `otlp` (also `otlp_grpc`)" in ref and
+            "#### exporter `otlphttp` (also `otlp_http`)" in ref,
+            "reference: an exporter's heading names its alias",
+            [l for l in ref.splitlines() if l.startswith("#### exporter")])
     otlp = [x for x in c.get("receivers") or [] if x.get("name") == "otlp"]
     t.check(otlp and set(otlp[0].get("stability", {})) == {"logs", "metrics", "traces"} and
             otlp[0].get("module"), "components: each entry has module and stability per signal", otlp)
@@ -218,6 +257,7 @@ def split_config_runs(t):
 
 def main(t):
     merging(t)
+    whole_values(t)
     validate_errors(t)
     components(t)
     split_config_runs(t)

@@ -120,6 +120,9 @@ def main(t):
            "          allowed_origins: [\"https://*.example.com\"]\n"
            "          allowed_headers: [X-Custom]\n"
            "          max_age: 600\n"
+           "        response_headers:\n"
+           "          X-Served-By: otelc-test\n"
+           "          Cache-Control: no-store\n"
            "exporters:\n" % (gport, hport, LIMIT)
            + h.otlp_exporter_yaml("otlp/sink", sink.port, timeout="1s", queue_size=2)
            + "service:\n  pipelines:\n")
@@ -128,6 +131,18 @@ def main(t):
     proc = h.start_otelc(cfg, port=hport)
     t.check(h.wait_until(lambda: h.port_open(gport), 10), "gRPC and HTTP listen side by side")
     sent = {s: [] for s in h.SIGNALS}
+
+    # ---- response_headers: on every answer (200, 404, 405, 415, preflight)
+    first = h.make_request("traces", 1)
+    sent["traces"].append(first)
+    for what, args in (("200", ("/v1/traces", first.SerializeToString(), proto_headers())),
+                       ("404", ("/nope", b"x", proto_headers())),
+                       ("415", ("/v1/traces", b"x", {"Content-Type": "text/plain"}))):
+        st, hd, _ = post(hport, *args)
+        t.check(hd.get("x-served-by") == "otelc-test" and hd.get("cache-control") == "no-store",
+                "response_headers on a %s answer (got %d: %s)" % (what, st, hd))
+    st, hd, _ = post(hport, "/v1/traces", None, method="GET")
+    t.check(st == 405 and hd.get("x-served-by") == "otelc-test", "response_headers on a 405 answer")
 
     # ---- binary protobuf, plain, gzip and zstd
     for sig in h.SIGNALS:

@@ -1,4 +1,6 @@
 # test_sampling.py: the probabilistic_sampler through the real otelc binary.
+# Phase 3: proportional and equalizing modes side by side against a reference
+# of the consistent scheme (kept set and written tracestate, logs too).
 # Traces of several spans are sent with the spans of each trace spread over
 # different requests (and, in phase 1, over two otelc instances sharing a
 # seed); every trace arrives whole or not at all, the kept fraction is within
@@ -182,5 +184,113 @@ def main(t):
     h.stop_otelc(proc)
 
 
+# ---- reference: the OpenTelemetry consistent scheme (proportional, equalizing).
+# Randomness: the last 7 bytes of the trace id, or the tracestate's rv; kept
+# when randomness >= threshold; a kept span's tracestate gets th (hex digits,
+# trailing zeros dropped) and keeps the other members after "ot".
+
+def w3c_randomness(tid):
+    return int.from_bytes(tid[9:], "big")
+
+
+def phase_consistent(t, rng):
+    """proportional 25% and equalizing 25% side by side: spans arriving
+    unsampled, or with ot=th:8 (sampled at 50% before), with and without
+    another vendor's member; log records too."""
+    sink = h.Sink("consistent")
+    port = h.free_port()
+    text = ("receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 127.0.0.1:%d\n"
+            "processors:\n"
+            "  probabilistic_sampler/p:\n    mode: proportional\n    sampling_percentage: 25\n"
+            "  probabilistic_sampler/e:\n    mode: equalizing\n    sampling_percentage: 25\n"
+            "  attributes/p:\n    actions: [{key: via, value: p, action: insert}]\n"
+            "  attributes/e:\n    actions: [{key: via, value: e, action: insert}]\n"
+            "exporters:\n%s"
+            "service:\n  pipelines:\n"
+            "    traces/p:\n      receivers: [otlp]\n      processors: [probabilistic_sampler/p, attributes/p]\n"
+            "      exporters: [otlp/sink]\n"
+            "    traces/e:\n      receivers: [otlp]\n      processors: [probabilistic_sampler/e, attributes/e]\n"
+            "      exporters: [otlp/sink]\n"
+            "    logs/p:\n      receivers: [otlp]\n      processors: [probabilistic_sampler/p, attributes/p]\n"
+            "      exporters: [otlp/sink]\n"
+            % (port, h.otlp_exporter_yaml("otlp/sink", sink.port)))
+    proc = h.start_otelc(text, port=port)
+    client = h.Client(port)
+    ids = make_trace_ids(rng, 4000)
+    req = h.make_traces(len(ids))
+    spans = req.resource_spans[0].scope_spans[0].spans
+    want = {}
+    for i, (sp, tid) in enumerate(zip(spans, ids)):
+        sp.trace_id = tid
+        arriving = ["", "ot=th:8", "vendor=x", "ot=th:8,vendor=x"][i % 4]
+        sp.trace_state = arriving
+        r = w3c_randomness(tid)
+        incoming_th = 0x80000000000000 if "th:8" in arriving else 0
+        rest = ",vendor=x" if "vendor" in arriving else ""
+        if r >= incoming_th:  # what an honest upstream sampler let through
+            # proportional: 25% of what arrived (50% -> 12.5%, th e)
+            th_p = 0xc0000000000000 if not incoming_th else 0xe0000000000000
+            if r >= th_p:
+                want[(sp.span_id, "p")] = ("ot=th:%s" % ("c" if not incoming_th else "e")) + rest
+            # equalizing: 25% whatever arrived (th c)
+            if r >= 0xc0000000000000:
+                want[(sp.span_id, "e")] = "ot=th:c" + rest
+        else:
+            sp.trace_state = ""  # no inconsistent thresholds in this phase
+            if r >= 0xc0000000000000:
+                want[(sp.span_id, "p")] = "ot=th:c"
+                want[(sp.span_id, "e")] = "ot=th:c"
+    code = client.call(h.METHOD["traces"], req.SerializeToString(), timeout=20)[0]
+    t.check(code.name == "OK", "consistent modes: traces answered OK (%s)" % code.name)
+    logs = h.make_logs(2000)
+    recs = logs.resource_logs[0].scope_logs[0].log_records
+    lids = make_trace_ids(rng, len(recs))
+    want_logs = set()
+    for lr, tid in zip(recs, lids):
+        lr.trace_id = tid
+        if w3c_randomness(tid) >= 0xc0000000000000:
+            want_logs.add(tid)
+    code = client.call(h.METHOD["logs"], logs.SerializeToString(), timeout=20)[0]
+    t.check(code.name == "OK", "consistent modes: logs answered OK (%s)" % code.name)
+    sink.wait_count("traces", len(want), 30)
+    sink.wait_count("logs", len(want_logs), 30)
+    time.sleep(0.5)
+    got = {}
+    for r in sink.requests("traces"):
+        r = h.decode("traces", r) if isinstance(r, (bytes, bytearray)) else r
+        for rs in r.resource_spans:
+            for ss in rs.scope_spans:
+                for sp in ss.spans:
+                    via = [a.value.string_value for a in sp.attributes if a.key == "via"][0]
+                    got[(sp.span_id, via)] = sp.trace_state
+    t.check(got == want, "proportional and equalizing 25%%: the kept spans and their tracestates "
+            "equal the reference (%d kept of %d x 2; %d got, %d differ)"
+            % (len(want), len(ids), len(got),
+               len(set(got.items()) ^ set(want.items()))),
+            sorted(set(got.items()) ^ set(want.items()))[:5])
+    frac = sum(1 for k in want if k[1] == "p") / len(ids)
+    t.check(0.15 < frac < 0.35, "proportional kept %.1f%% of spans arriving at 100%%/50%%" % (100 * frac))
+    got_logs, bad = set(), []
+    for r in sink.requests("logs"):
+        r = h.decode("logs", r) if isinstance(r, (bytes, bytearray)) else r
+        for rl in r.resource_logs:
+            for sl in rl.scope_logs:
+                for lr in sl.log_records:
+                    got_logs.add(bytes(lr.trace_id))
+                    th = [a.value.string_value for a in lr.attributes if a.key == "sampling.threshold"]
+                    if th != ["c"]:
+                        bad.append(th)
+    t.check(got_logs == want_logs and not bad,
+            "proportional 25%%: the kept log records (%d of %d) are the reference's, each with "
+            "sampling.threshold c" % (len(got_logs), len(recs)), bad[:3])
+    client.close()
+    h.stop_otelc(proc)
+
+
+def main_all(t):
+    main(t)
+    phase_consistent(t, random.Random(7))
+
+
 if __name__ == "__main__":
-    h.run_test(main, timeout=240)
+    h.run_test(main_all, timeout=300)

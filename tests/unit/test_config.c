@@ -609,7 +609,7 @@ static void test_wrong_type(void **state)
                         "      receivers: [otlp]\n"
                         "      exporters: [otlp/sink]\n",
                         FILE_NAME ":8:14: exporter \"otlp/sink\": key \"timeout\": expected a "
-                        "duration such as 200ms, 5s or 1m, got 'abc'");
+                        "duration such as 200ms, 5s or 1m (or an integer of nanoseconds), got 'abc'");
     /* a mapping where a scalar is expected */
     expect_single_error(RECEIVER_OTLP
                         "exporters:\n"                          /* 5 */

@@ -182,6 +182,19 @@ static void test_parse_duration(void **state)
         }
         assert_int_equal(v, -1);
     }
+    /* an option's value may also be a bare integer: nanoseconds, as otelcol
+     * decodes an int into a time.Duration */
+    assert_int_equal(otc_parse_duration_value("5", &v), OTC_OK);
+    assert_int_equal(v, 5);
+    assert_int_equal(otc_parse_duration_value("5000000000", &v), OTC_OK);
+    assert_int_equal(v, SEC(5));
+    assert_int_equal(otc_parse_duration_value("0", &v), OTC_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(otc_parse_duration_value("1m30s", &v), OTC_OK);
+    assert_int_equal(v, SEC(90));
+    assert_int_equal(otc_parse_duration_value("-5", &v), OTC_EINVAL);
+    assert_int_equal(otc_parse_duration_value("99999999999999999999", &v), OTC_EINVAL);
+    assert_int_equal(otc_parse_duration_value("5 ", &v), OTC_EINVAL);
 }
 
 /* ------------------------------------------------------------ tables */
@@ -362,8 +375,14 @@ static void test_set_errors(void **state)
     assert_string_equal(err, "value must be <= 1.67772e+07");
     assert_int_equal(s.bytes, 4u << 20);
 
+    assert_int_equal(otc_config_map_set(entry("wait"), &s, "5x", err, sizeof(err)), OTC_EINVAL);
+    assert_string_equal(err, "expected a duration such as 200ms, 5s or 1m (or an integer of "
+                             "nanoseconds), got '5x'");
+    /* a bare integer is nanoseconds (otelcol's int into time.Duration) */
     assert_int_equal(otc_config_map_set(entry("wait"), &s, "5", err, sizeof(err)), OTC_EINVAL);
-    assert_string_equal(err, "expected a duration such as 200ms, 5s or 1m, got '5'");
+    assert_string_equal(err, "value must be >= 0.001");
+    assert_int_equal(otc_config_map_set(entry("wait"), &s, "2000000", err, sizeof(err)), OTC_OK);
+    assert_int_equal(s.wait_ns, MS(2));
     assert_int_equal(otc_config_map_set(entry("wait"), &s, "0", err, sizeof(err)), OTC_EINVAL);
     assert_string_equal(err, "value must be >= 0.001");
     assert_int_equal(otc_config_map_set(entry("wait"), &s, "1ms", err, sizeof(err)), OTC_OK);
