@@ -37,6 +37,13 @@ void otc_diag_add(struct otc_diag *d, const char *file, const yaml_mark_t *m, co
 void otc_diag_print(const struct otc_diag *d, FILE *out);
 void otc_diag_free(struct otc_diag *d);
 
+/* config_graft.c: true when a scalar is one reference and nothing else
+ * ("${env:X}", "${X:-d}", "${file:P}"); node idx (an index into y's nodes),
+ * already resolved to text, becomes the mapping or sequence the text parses
+ * to (scalars stay text). OTC_ENOMEM or OTC_OK. */
+bool otc_yaml_whole_reference(const char *s, size_t len);
+int  otc_yaml_graft(struct otc_yaml *y, int idx, const char *text, size_t len);
+
 /* Parse path; substitutes ${env:VAR}, ${env:VAR:-default}, ${VAR}, ${file:PATH}
  * and $$ in scalars. */
 int  otc_yaml_load(struct otc_yaml *y, const char *path, struct otc_diag *d);
