@@ -7,8 +7,13 @@
  * per-backend requests. The pass-through is that sender alone. Single thread.
  * Arguments: [requests per case] [case: "pass" or an index of cases[]], the
  * latter for instruction counts: valgrind --tool=callgrind
- * --toggle-collect=sender_consume (pass) or --toggle-collect=lb_consume. */
+ * --toggle-collect=sender_consume (pass) or --toggle-collect=lb_consume.
+ * glibc's mmap and trim thresholds are fixed high first: otherwise whether a
+ * freed request goes back to the system (munmap, or a heap trimmed, then page
+ * faults on the next allocation: tens of us) changes with the allocator's
+ * history, and the pass-through's figure with it (3 to 150 ns/span). */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +181,8 @@ int main(int argc, char **argv)
     };
 
     iters -= iters % GROUP;
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     for (unsigned i = 0; i < 64; i++) {
         reqs[i] = otc_test_traces_bytes(SPANS, ATTRS, i + 1, &req_len[i]);
     }
@@ -198,10 +205,13 @@ int main(int argc, char **argv)
         }
         snprintf(id, sizeof(id), "loadbalancing/%zu", c);
         ins = lb_make(cases[c].n, cases[c].key, id);
+        if (!only) {
+            pass = run(&sender_ins, iters); /* measured again next to each case */
+        }
         sent_requests = sent_items = 0;
         ns = run(ins, iters);
-        printf("%-56s %6.1f ns/span  %5.2fx pass-through, %+.1f ns/span; %.1f exports per request\n",
-               cases[c].name, ns, pass > 0 ? ns / pass : 0, ns - pass,
+        printf("%-56s %6.1f ns/span  %5.2fx pass-through (%.1f), %+.1f ns/span; %.1f exports "
+               "per request\n", cases[c].name, ns, pass > 0 ? ns / pass : 0, pass, ns - pass,
                (double)sent_requests / (5.0 * iters));
         if (sent_items != (size_t)5 * iters * SPANS) {
             printf("  (lost items: %zu of %zu sent)\n", sent_items, (size_t)5 * iters * SPANS);
