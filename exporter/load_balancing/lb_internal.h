@@ -99,8 +99,9 @@ int lb_route(struct lb_ctx *lb, enum otc_signal s, const uint8_t *data, size_t l
 
 /* lb_split.c: split a serialized traces or logs request of n_items items
  * into n_shares requests in one pass: item i goes to share own[i] (0xffff:
- * to none); count[k] is how many items share k gets; out[k] has room for len
- * bytes when count[k] > 0 (else NULL); out_len[k] gets its length. Containers
+ * to none); count[k] is how many items share k gets; out[k] has room for
+ * share k's length when count[k] > 0 (else NULL); out_len[k] gets its length.
+ * With out NULL, nothing is written and out_len[k] gets the lengths. Containers
  * without items in a share are left out of it, as otc_pb_keep_items does.
  * OTC_OK, OTC_EINVAL (malformed), OTC_ENOMEM. Any thread. */
 int lb_split(const uint8_t *buf, size_t len, const uint16_t *own, size_t n_items,

@@ -230,9 +230,12 @@ int lb_split(const uint8_t *buf, size_t len, const uint16_t *own, size_t n_items
         goto out;
     }
     for (size_t k = 0; k < n_shares; k++) {
-        sp.cur[k] = out[k];
+        sp.cur[k] = out ? out[k] : NULL;
         if (count[k]) {
             all[n_all++] = (uint16_t)k;
+        }
+        if (!out) {
+            out_len[k] = 0;
         }
     }
     rc = OTC_EINVAL;
@@ -240,20 +243,44 @@ int lb_split(const uint8_t *buf, size_t len, const uint16_t *own, size_t n_items
         size_t bytes = (size_t)(p - start);
 
         if (f.num == CHILD_RES && f.wt == 2) {
-            if (resource_write(&sp, f.p, f.len) != OTC_OK) {
+            if (out) {
+                if (resource_write(&sp, f.p, f.len) != OTC_OK) {
+                    goto out;
+                }
+                continue;
+            }
+            /* sizes only: each share's copy of this Resource* */
+            if (resource_sizes(&sp, f.p, f.len) != OTC_OK) {
                 goto out;
+            }
+            for (size_t i = 0; i < sp.n_r_have; i++) {
+                uint16_t k = sp.r_have[i];
+                out_len[k] += 1 + varint_size(sp.r_len[k]) + sp.r_len[k];
+            }
+            {
+                const uint8_t *q = f.p, *qe = f.p + f.len;
+                struct otc_pb_field g;
+                while (otc_pb_next_field(&q, qe, &g) > 0) {
+                    if (g.num == CHILD && g.wt == 2) {
+                        sp.idx += scope_items(g.p, g.len);
+                    }
+                }
             }
             continue;
         }
         for (size_t i = 0; i < n_all; i++) { /* any other field of the request */
-            memcpy(sp.cur[all[i]], start, bytes);
-            sp.cur[all[i]] += bytes;
+            if (out) {
+                memcpy(sp.cur[all[i]], start, bytes);
+                sp.cur[all[i]] += bytes;
+            } else {
+                out_len[all[i]] += bytes;
+            }
         }
     }
     if (r < 0 || sp.idx != n_items) {
         goto out;
     }
-    for (size_t k = 0; k < n_shares; k++) {
+    for (size_t k = 0; out && k < n_shares; k++) {
         out_len[k] = out[k] ? (size_t)(sp.cur[k] - out[k]) : 0;
     }
     rc = OTC_OK;

@@ -400,8 +400,11 @@ static int lb_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
         size_t *lens = calloc(set->n, sizeof(*lens));
         int src = outs && lens ? OTC_OK : OTC_ENOMEM;
 
+        if (src == OTC_OK) {
+            src = lb_split(data, len, own, n, count, set->n, NULL, lens); /* the sizes */
+        }
         for (size_t k = 0; src == OTC_OK && k < set->n; k++) {
-            if (count[k] && !(shares[k] = otc_batch_alloc_raw(b->signal, len, &outs[k]))) {
+            if (count[k] && !(shares[k] = otc_batch_alloc_raw(b->signal, lens[k], &outs[k]))) {
                 src = OTC_ENOMEM;
             }
         }

@@ -45,6 +45,7 @@ static void check_split(enum otc_signal s, size_t n_shares, unsigned seed)
     uint8_t *req = three(s, &len);
     uint16_t *own;
     size_t *count = calloc(n_shares, sizeof(size_t)), *lens = calloc(n_shares, sizeof(size_t));
+    size_t *sizes = calloc(n_shares, sizeof(size_t));
     uint8_t **outs = calloc(n_shares, sizeof(uint8_t *)), *keep, *want = malloc(len);
 
     assert_int_equal(otc_pb_scan_request(s, req, len, &n_items), OTC_OK);
@@ -57,10 +58,16 @@ static void check_split(enum otc_signal s, size_t n_shares, unsigned seed)
             count[own[i]]++;
         }
     }
+    /* the sizes first, then the shares in buffers of exactly that size */
+    assert_int_equal(lb_split(req, len, own, n_items, count, n_shares, NULL, lens), OTC_OK);
     for (size_t k = 0; k < n_shares; k++) {
-        outs[k] = count[k] ? malloc(len) : NULL;
+        sizes[k] = lens[k];
+        outs[k] = count[k] ? malloc(lens[k]) : NULL;
     }
     assert_int_equal(lb_split(req, len, own, n_items, count, n_shares, outs, lens), OTC_OK);
+    for (size_t k = 0; k < n_shares; k++) {
+        assert_int_equal(lens[k], sizes[k]);
+    }
     for (size_t k = 0; k < n_shares; k++) {
         size_t kept = 0, wl;
         for (size_t i = 0; i < n_items; i++) {
@@ -92,6 +99,7 @@ static void check_split(enum otc_signal s, size_t n_shares, unsigned seed)
     free(keep);
     free(want);
     free(count);
+    free(sizes);
     free(lens);
     free(outs);
 }
