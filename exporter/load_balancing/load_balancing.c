@@ -96,6 +96,10 @@ static int lb_validate(const void *vctx, char *err, size_t errlen)
         snprintf(err, errlen, "resolver.static.hostnames: no backend given");
         return OTC_EINVAL;
     }
+    if (lb->static_set && lb->hostnames.n > 4096) {
+        snprintf(err, errlen, "resolver.static.hostnames: %zu backends, at most 4096", lb->hostnames.n);
+        return OTC_EINVAL;
+    }
     for (size_t i = 0; lb->static_set && i < lb->hostnames.n; i++) {
         if (!*lb->hostnames.v[i]) {
             snprintf(err, errlen, "resolver.static.hostnames[%zu]: empty", i);
