@@ -402,6 +402,9 @@ def phase3(t):
     for _ in range(3):
         after += send_some(40, "after")
     new_points = ring_build(sorted(eps[a] for a in (addrs[0], addrs[1], addrs[3])))
+    # everything so far delivered (an answer OK means queued in the agent), so
+    # that what is re-routed below is only what was sent after the stop
+    h.wait_until(lambda: sum(s.count("traces") for s in sinks.values()) >= sum(sent.values()), 20)
 
     # a tier stops while data is queued for it, then leaves the name
     h.stop_otelc(tiers[addrs[1]])
