@@ -4,8 +4,10 @@
  * statement runs in the narrowest context they name) or grouped under a
  * `context` with `conditions`, each statement run over every item of its
  * context in order, with error_mode. Statements are compiled on the main
- * thread; batches are processed on the pipeline worker thread. */
+ * thread; batches are processed on the pipeline's workers, several at once
+ * (a compiled statement is read-only; the error count is atomic). */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +21,8 @@ struct transform_ctx {
     int                  error_mode;
     struct otc_strlist   statements[OTC_SIGNAL_COUNT]; /* trace_, metric_, log_statements */
     struct otc_ottl_list compiled[OTC_SIGNAL_COUNT];
-    uint64_t             last_err_ns;
-    uint64_t             errors; /* since the last error line */
+    atomic_uint_fast64_t last_err_ns;
+    atomic_uint_fast64_t errors; /* since the last error line */
 };
 
 static const char *const list_names[OTC_SIGNAL_COUNT] = {
@@ -120,7 +122,7 @@ static int tf_visit(void *arg, struct otc_ottl_env *env)
             return rc;
         }
         if (mode == OTC_OTTL_IGNORE) {
-            r->t->errors++;
+            atomic_fetch_add_explicit(&r->t->errors, 1, memory_order_relaxed);
         }
     }
     return OTC_OTTL_KEEP;
@@ -128,13 +130,12 @@ static int tf_visit(void *arg, struct otc_ottl_env *env)
 
 static void tf_log_errors(struct otc_instance *ins, struct transform_ctx *t, const char *why)
 {
-    uint64_t now = otc_now_ns();
+    uint64_t now = otc_now_ns(), last = atomic_load(&t->last_err_ns);
 
-    if (t->errors && now - t->last_err_ns >= ERR_LOG_NS) {
+    if (atomic_load_explicit(&t->errors, memory_order_relaxed) && now - last >= ERR_LOG_NS &&
+        atomic_compare_exchange_strong(&t->last_err_ns, &last, now)) {
         otc_log_warn(ins, "%llu statement evaluation(s) failed (error_mode ignore), last: %s",
-                     (unsigned long long)t->errors, why);
-        t->errors = 0;
-        t->last_err_ns = now;
+                     (unsigned long long)atomic_exchange(&t->errors, 0), why);
     }
 }
 
@@ -185,7 +186,7 @@ const struct otc_component_ops otc_processor_transform_ops = {
     .kind = OTC_PROCESSOR,
     .signals = OTC_SIG_ALL,
     .mutates = true,
-    .concurrent = false,
+    .concurrent = true,
     .ctx_size = sizeof(struct transform_ctx),
     .config_map = transform_config,
     .validate = transform_validate,

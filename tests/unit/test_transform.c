@@ -4,6 +4,9 @@
  * configured through the YAML loader; statements otelc cannot run are config
  * errors naming them with file:line:column. Single-threaded cmocka executable. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "proc_test_util.h"
 #include "processor/transform/transform.h"
 
@@ -657,6 +660,82 @@ static void test_error_mode(void **state)
     }
 }
 
+/* Several pipeline workers at once on one transform (it is concurrent): each
+ * thread sends its own batches; every span comes out with the attribute set,
+ * and every failed statement (error_mode ignore) is counted once. */
+#define MT_THREADS  4
+#define MT_REQUESTS 200
+
+static atomic_uint mt_out, mt_bad;
+
+static int mt_sink(struct otc_instance *ins, void *ctx, struct otc_batch *b)
+{
+    const otc_traces_req *req = (const otc_traces_req *)otc_batch_msg(b);
+    const otc_span *sp = req->resource_spans[0]->scope_spans[0]->spans[0];
+    bool ok = false;
+
+    (void)ins;
+    (void)ctx;
+    for (size_t i = 0; i < sp->n_attributes; i++) {
+        ok |= !strcmp(sp->attributes[i]->key, "env") &&
+              !strcmp(sp->attributes[i]->value->string_value, "prod");
+    }
+    atomic_fetch_add(ok ? &mt_out : &mt_bad, 1);
+    otc_batch_unref(b);
+    return OTC_OK;
+}
+
+static const struct otc_component_ops mt_sink_ops = {.type = "sink", .kind = OTC_PROCESSOR,
+                                                     .consume = mt_sink};
+static struct otc_instance mt_sink_ins = {.ops = &mt_sink_ops, .id = "sink"};
+
+static void *mt_worker(void *p)
+{
+    struct otc_instance *ins = p;
+
+    for (unsigned r = 0; r < MT_REQUESTS; r++) {
+        struct otc_arena a;
+        otc_traces_req *req;
+        uint8_t tid[16] = {(uint8_t)r, 1};
+
+        otc_arena_init(&a, 1 << 12);
+        req = pt_traces(&a, 1);
+        req->resource_spans[0]->scope_spans[0]->spans[0] = pt_span(&a, tid, 16, 0);
+        ins->ops->consume(ins, ins->ctx, pt_batch(OTC_TRACES, &a, &req->base));
+    }
+    return NULL;
+}
+
+static void test_concurrent_workers(void **state)
+{
+    const char yaml[] = CFG_HEAD "    error_mode: ignore\n    trace_statements:\n"
+                        "      - set(span.attributes[\"env\"], \"prod\")\n"
+                        "      - set(span.name, Concat([span.name, \"x\"], \"-\"))\n"
+                        "      - set(span.attributes[\"h\"], SHA256(span.attributes[\"none\"]))\n"
+                        CFG_TAIL("traces");
+    struct pt_built bt;
+    struct otc_instance *ins;
+    pthread_t th[MT_THREADS];
+
+    (void)state;
+    pt_build(&bt, FILE_NAME, yaml);
+    assert_int_equal(bt.rc, OTC_OK);
+    ins = &bt.e->pipelines[0].processors[0];
+    assert_true(ins->ops->concurrent);
+    assert_int_equal(ins->ops->init(ins, ins->ctx), OTC_OK);
+    ins->next.ins = &mt_sink_ins;
+    for (int t = 0; t < MT_THREADS; t++) {
+        assert_int_equal(pthread_create(&th[t], NULL, mt_worker, ins), 0);
+    }
+    for (int t = 0; t < MT_THREADS; t++) {
+        pthread_join(th[t], NULL);
+    }
+    assert_int_equal(atomic_load(&mt_out), MT_THREADS * MT_REQUESTS);
+    assert_int_equal(atomic_load(&mt_bad), 0);
+    assert_int_equal(atomic_load(&ins->counters.dropped[OTC_TRACES]), 0);
+    pt_built_free(&bt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -669,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_readme_flat),
         cmocka_unit_test(test_group_conditions),
         cmocka_unit_test(test_error_mode),
+        cmocka_unit_test(test_concurrent_workers),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
