@@ -26,7 +26,7 @@ def config(port, sink_port, workers, processors):
             "  truncate:\n    max_value_length: 256\n"
             "  dedup:\n    max_entries: 262144\n"
             "  batch:\n    timeout: 50ms\n    send_batch_size: 500\n"
-            "  transform:\n    trace_statements:\n      - truncate_all(span.attributes, 100)\n"
+            "  filter:\n    traces:\n      span:\n        - name == \"health\"\n"
             "exporters:\n%s"
             "service:\n  pipelines:\n    traces:\n      receivers: [otlp]\n"
             "      processors: [%s]\n      exporters: [otlp/sink]\n      workers: %s\n"
@@ -55,7 +55,7 @@ def thread_names(pid):
 
 def main(t):
     chain = ["probabilistic_sampler", "truncate", "dedup", "batch"]
-    for workers, procs, want in (("2", chain + ["transform"], "processor \"transform\""),
+    for workers, procs, want in (("2", chain + ["filter"], "processor \"filter\""),
                                  ("lots", chain, "workers"), ("99", chain, "workers")):
         path = h.write_config(config(h.free_port(), h.free_port(), workers, procs))
         res = h.run_otelc(["validate", "--config", path])
