@@ -11,9 +11,11 @@
  * the others on their decoded form. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "otc/otc_attr_match.h"
 #include "otc/otc_buf.h"
 #include "otc/otc_ottl.h"
 #include "otc/otc_pb_walk.h"
@@ -23,7 +25,7 @@
 #define MAX_PASSES 8
 
 /* The legacy per-context lists, by signal. */
-enum { L_SPAN, L_SPANEVENT, L_METRIC, L_DATAPOINT, L_LOG, L_COUNT };
+enum { L_SPAN, L_SPANEVENT, L_METRIC, L_DATAPOINT, L_LOG, L_TRES, L_MRES, L_LRES, L_COUNT };
 
 static const struct {
     const char       *key;
@@ -35,34 +37,48 @@ static const struct {
     {"metrics.metric", OTC_METRICS, OTC_OTTL_METRIC},
     {"metrics.datapoint", OTC_METRICS, OTC_OTTL_DATAPOINT},
     {"logs.log_record", OTC_LOGS, OTC_OTTL_LOG},
+    {"traces.resource", OTC_TRACES, OTC_OTTL_RESOURCE},
+    {"metrics.resource", OTC_METRICS, OTC_OTTL_RESOURCE},
+    {"logs.resource", OTC_LOGS, OTC_OTTL_RESOURCE},
 };
 
 static const char *const flat_names[OTC_SIGNAL_COUNT] = {
     "trace_conditions", "metric_conditions", "log_conditions",
 };
 
-/* Conditions walked together over one context; any true drops the item. */
+/* The older match-properties form (filterconfig): what a pass matches with. */
+enum filter_match { FM_OTTL, FM_SPAN, FM_LOG, FM_METRIC, FM_RESOURCE };
+
+/* Conditions walked together over one context; any true drops the item. Or,
+ * for the older form, an include / exclude pair: an item that include does
+ * not match or exclude matches is dropped. */
 struct filter_pass {
     enum otc_ottl_ctx           ctx;
     const struct otc_ottl_list *list;
     size_t                      first, n;
+    enum filter_match           match;
+    const struct otc_matcher   *inc, *exc;
 };
 
-/* The older metric name matching: metrics.include / metrics.exclude. */
-enum { N_INCLUDE, N_EXCLUDE, N_COUNT };
-static const char *const name_keys[N_COUNT] = {"metrics.include", "metrics.exclude"};
-static const char *const match_types[] = {"", "strict", "regexp", NULL};
+enum { P_INCLUDE, P_EXCLUDE, P_COUNT };
+static const char *const span_keys[P_COUNT] = {"spans.include", "spans.exclude"};
+static const char *const log_keys[P_COUNT] = {"logs.include", "logs.exclude"};
+static const char *const metric_keys[P_COUNT] = {"metrics.include", "metrics.exclude"};
 
 struct filter_ctx {
     int                  error_mode;
-    int                  name_match[N_COUNT];            /* index into match_types */
-    struct otc_strlist   name_src[N_COUNT];              /* metric_names */
-    struct otc_strlist   name_conds;                     /* as OTTL conditions */
-    struct otc_ottl_list name_list;
+    struct otc_match_props spans[P_COUNT];   /* spans.include / spans.exclude */
+    struct otc_match_props logs[P_COUNT];    /* logs.include / logs.exclude */
+    struct otc_match_props metrics[P_COUNT]; /* metrics.include / metrics.exclude */
+    struct otc_strlist   metric_expr[P_COUNT];
+    bool                 metrics_regexp, metrics_cache;
+    int64_t              metrics_cache_max;
+    struct otc_strlist   profile_src[3];     /* accepted: otelc has no profiles */
     struct otc_strlist   legacy_src[L_COUNT];
     struct otc_strlist   flat_src[OTC_SIGNAL_COUNT];
     struct otc_ottl_list legacy_list[L_COUNT];
     struct otc_ottl_list flat_list[OTC_SIGNAL_COUNT];
+    struct otc_matcher  *span_m[P_COUNT], *log_m[P_COUNT], *metric_m[P_COUNT], *res_m[P_COUNT];
     struct filter_pass   passes[OTC_SIGNAL_COUNT][MAX_PASSES];
     size_t               n_passes[OTC_SIGNAL_COUNT];
     uint64_t             last_err_ns;
@@ -74,6 +90,47 @@ struct filter_ctx {
 };
 
 #define OFF(f) offsetof(struct filter_ctx, f)
+#define PM(i, w, f) OTC_MATCH_OFF(OFF(w[i]), f)
+
+/* filterprocessor's LogMatchProperties, read into otc_match_props. */
+#define LOG_ROWS(w, i, what)                                                                      \
+    {OTC_CFG_SECTION, w, NULL, PM(i, logs, present), 0, 0, 0, NULL, what},                        \
+    {OTC_CFG_STR, w ".match_type", NULL, PM(i, logs, match_type), 0, 0, 0, NULL,                  \
+     "strict or regexp (required where a text or value is matched)"},                             \
+    {OTC_CFG_LIST, w ".resource_attributes", NULL, PM(i, logs, resources), 0, 0, 0,               \
+     OTC_CFG_SUB(&otc_match_attr_sub), "every one of these resource attributes matches"},         \
+    {OTC_CFG_LIST, w ".record_attributes", NULL, PM(i, logs, attributes), 0, 0, 0,                \
+     OTC_CFG_SUB(&otc_match_attr_sub), "every one of these log record attributes matches"},       \
+    {OTC_CFG_STRLIST, w ".severity_texts", NULL, PM(i, logs, log_severity_texts), 0, 0, 0, NULL,  \
+     "the severity text matches one of these"},                                                   \
+    {OTC_CFG_SECTION, w ".severity_number", NULL, PM(i, logs, sev_present), 0, 0, 0, NULL,        \
+     "match on the severity number"},                                                             \
+    {OTC_CFG_STR, w ".severity_number.min", NULL, PM(i, logs, sev_min), 0, 0, 0, NULL,            \
+     "lowest severity matched: 1-24 or a name (INFO, warn2, ...; any case); empty: any"},         \
+    {OTC_CFG_BOOL, w ".severity_number.match_undefined", "false", PM(i, logs, sev_undefined), 0,  \
+     0, 0, NULL, "records without a severity number match"},                                      \
+    {OTC_CFG_STRLIST, w ".bodies", NULL, PM(i, logs, log_bodies), 0, 0, 0, NULL,                  \
+     "the body (as text) matches one of these"}
+
+/* filterconfig.MetricMatchProperties. */
+#define METRIC_ROWS(w, i, what)                                                                   \
+    {OTC_CFG_SECTION, w, NULL, PM(i, metrics, present), 0, 0, 0, NULL, what},                     \
+    {OTC_CFG_STR, w ".match_type", NULL, PM(i, metrics, match_type), 0, 0, 0, NULL,               \
+     "strict (equal) or regexp (the pattern found in the name); expr is refused (see the "        \
+     "Compatibility section)"},                                                                   \
+    {OTC_CFG_SECTION, w ".regexp", NULL, PM(i, metrics, regexp), 0, 0, 0, NULL,                   \
+     "options of match_type regexp"},                                                             \
+    {OTC_CFG_BOOL, w ".regexp.cacheenabled", "false", PM(i, metrics, cache_enabled), 0, 0, 0,     \
+     NULL, "accepted, no effect: otelc does not cache match results"},                            \
+    {OTC_CFG_INT, w ".regexp.cachemaxnumentries", "0", PM(i, metrics, cache_max), 0, 0, 0, NULL,  \
+     "accepted, no effect (see cacheenabled)"},                                                   \
+    {OTC_CFG_STRLIST, w ".metric_names", NULL, PM(i, metrics, metric_names), 0, 0, 0, NULL,       \
+     "names or patterns of the metrics; none: the names do not filter"},                          \
+    {OTC_CFG_STRLIST, w ".expressions", NULL, OFF(metric_expr[i]), 0, 0, 0, NULL,                 \
+     "expressions of match_type expr (the expr language): refused, otelc does not have it"},      \
+    {OTC_CFG_LIST, w ".resource_attributes", NULL, PM(i, metrics, resources), 0, 0, 0,            \
+     OTC_CFG_SUB(&otc_match_attr_sub), "every one of these resource attributes matches (a "       \
+     "resource that fails include or matches exclude is dropped with its metrics)"}
 
 static const struct otc_config_entry filter_config[] = {
     {OTC_CFG_ENUM, "error_mode", "propagate", OFF(error_mode), 0, 0, 0, otc_ottl_error_modes,
@@ -90,16 +147,38 @@ static const struct otc_config_entry filter_config[] = {
      "left without points goes too)"},
     {OTC_CFG_STRLIST, "logs.log_record", NULL, OFF(legacy_src[L_LOG]), 0, 0, 0, NULL,
      "OTTL conditions in the log context: a log record matching any is dropped"},
-    {OTC_CFG_ENUM, "metrics.include.match_type", "", OFF(name_match[N_INCLUDE]), 0, 0, 0,
-     match_types, "the older metric filter: how metrics.include.metric_names match (strict: "
-     "equal; regexp: the pattern found in the name); only metrics that match are kept"},
-    {OTC_CFG_STRLIST, "metrics.include.metric_names", NULL, OFF(name_src[N_INCLUDE]), 0, 0, 0,
-     NULL, "the older metric filter: names or patterns of the metrics to keep"},
-    {OTC_CFG_ENUM, "metrics.exclude.match_type", "", OFF(name_match[N_EXCLUDE]), 0, 0, 0,
-     match_types, "the older metric filter: how metrics.exclude.metric_names match; metrics "
-     "that match are dropped"},
-    {OTC_CFG_STRLIST, "metrics.exclude.metric_names", NULL, OFF(name_src[N_EXCLUDE]), 0, 0, 0,
-     NULL, "the older metric filter: names or patterns of the metrics to drop"},
+    {OTC_CFG_STRLIST, "traces.resource", NULL, OFF(legacy_src[L_TRES]), 0, 0, 0, NULL,
+     "OTTL conditions in the resource context: a resource matching any is dropped with its spans"},
+    {OTC_CFG_STRLIST, "metrics.resource", NULL, OFF(legacy_src[L_MRES]), 0, 0, 0, NULL,
+     "OTTL conditions in the resource context: a resource matching any is dropped with its "
+     "metrics"},
+    {OTC_CFG_STRLIST, "logs.resource", NULL, OFF(legacy_src[L_LRES]), 0, 0, 0, NULL,
+     "OTTL conditions in the resource context: a resource matching any is dropped with its logs"},
+    OTC_MATCH_PROPS_ROWS("spans.include", OFF(spans[P_INCLUDE]),
+                         "the older span filter: only spans matching every property given are "
+                         "kept (checked before spans.exclude)"),
+    OTC_MATCH_PROPS_ROWS("spans.exclude", OFF(spans[P_EXCLUDE]),
+                         "the older span filter: spans matching every property given are dropped"),
+    LOG_ROWS("logs.include", P_INCLUDE, "the older log filter: only log records matching every "
+             "property given are kept (checked before logs.exclude)"),
+    LOG_ROWS("logs.exclude", P_EXCLUDE, "the older log filter: log records matching every "
+             "property given are dropped"),
+    METRIC_ROWS("metrics.include", P_INCLUDE, "the older metric filter: only metrics matching are "
+                "kept (checked before metrics.exclude)"),
+    METRIC_ROWS("metrics.exclude", P_EXCLUDE, "the older metric filter: metrics matching are "
+                "dropped"),
+    {OTC_CFG_SECTION, "metrics.regexp", NULL, OFF(metrics_regexp), 0, 0, 0, NULL,
+     "options of match_type regexp for the older metric filter"},
+    {OTC_CFG_BOOL, "metrics.regexp.cacheenabled", "false", OFF(metrics_cache), 0, 0, 0, NULL,
+     "accepted, no effect: otelc does not cache match results (PCRE2 patterns are JIT-compiled)"},
+    {OTC_CFG_INT, "metrics.regexp.cachemaxnumentries", "0", OFF(metrics_cache_max), 0, 0, 0, NULL,
+     "accepted, no effect (see cacheenabled)"},
+    {OTC_CFG_STRLIST, "profiles.resource", NULL, OFF(profile_src[0]), 0, 0, 0, NULL,
+     "accepted, no effect: otelc has no profiles signal"},
+    {OTC_CFG_STRLIST, "profiles.profile", NULL, OFF(profile_src[1]), 0, 0, 0, NULL,
+     "accepted, no effect: otelc has no profiles signal"},
+    {OTC_CFG_STRLIST, "profile_conditions", NULL, OFF(profile_src[2]), OTC_CFG_F_OTTL, 0, 0, NULL,
+     "accepted, no effect: otelc has no profiles signal"},
     {OTC_CFG_STRLIST, "trace_conditions", NULL, OFF(flat_src[OTC_TRACES]), OTC_CFG_F_OTTL, 0, 0,
      NULL,
      "OTTL conditions on traces whose paths name their context (resource, scope, span, "
@@ -133,92 +212,166 @@ static void filter_destroy(void *vctx)
         otc_ottl_list_free(&f->flat_list[s]);
         f->n_passes[s] = 0;
     }
-    otc_ottl_list_free(&f->name_list);
-    for (size_t i = 0; i < f->name_conds.n; i++) {
-        free(f->name_conds.v[i]);
+    for (int i = 0; i < P_COUNT; i++) {
+        otc_matcher_free(f->span_m[i]);
+        otc_matcher_free(f->log_m[i]);
+        otc_matcher_free(f->metric_m[i]);
+        otc_matcher_free(f->res_m[i]);
+        f->span_m[i] = f->log_m[i] = f->metric_m[i] = f->res_m[i] = NULL;
     }
-    free(f->name_conds.v);
-    memset(&f->name_conds, 0, sizeof(f->name_conds));
 }
 
-/* s as an OTTL string literal into b. */
-static void quote(struct otc_buf *b, const char *s)
+#define FAIL(...) do { snprintf(err, errlen, __VA_ARGS__); return OTC_EINVAL; } while (0)
+
+static bool any_src(const struct filter_ctx *f, int first, int last)
 {
-    otc_buf_add(b, "\"", 1);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') {
-            otc_buf_add(b, "\\", 1);
+    for (int i = first; i <= last; i++) {
+        if (f->legacy_src[i].n) {
+            return true;
         }
-        if (*s == '\n') {
-            otc_buf_add(b, "\\n", 2);
-            continue;
-        }
-        otc_buf_add(b, s, 1);
     }
-    otc_buf_add(b, "\"", 1);
+    return false;
 }
 
-/* metrics.include / metrics.exclude as one metric-context drop condition
- * each: not (any name matches) / any name matches. */
-static int filter_names(struct filter_ctx *f, char *err, size_t errlen)
+/* otelcol's checks of which forms may be used together. */
+static int filter_forms(const struct filter_ctx *f, char *err, size_t errlen)
 {
-    for (int k = 0; k < N_COUNT; k++) {
-        struct otc_buf b;
-        char **grown;
+    bool spans = f->spans[P_INCLUDE].present || f->spans[P_EXCLUDE].present;
+    bool logs = f->logs[P_INCLUDE].present || f->logs[P_EXCLUDE].present;
+    bool metrics = f->metrics[P_INCLUDE].present || f->metrics[P_EXCLUDE].present;
 
-        if (!f->name_src[k].n && !f->name_match[k]) {
-            continue;
+    if (spans && (any_src(f, L_SPAN, L_SPANEVENT) || f->legacy_src[L_TRES].n)) {
+        FAIL("spans: cannot use \"traces.resource\", \"traces.span\", \"traces.spanevent\" and "
+             "the span settings \"spans.include\", \"spans.exclude\" at the same time");
+    }
+    if (metrics && (any_src(f, L_METRIC, L_DATAPOINT) || f->legacy_src[L_MRES].n)) {
+        FAIL("metrics: cannot use \"metrics.resource\", \"metrics.metric\", \"metrics.datapoint\" "
+             "and the settings \"metrics.include\", \"metrics.exclude\" at the same time");
+    }
+    if (logs && (f->legacy_src[L_LOG].n || f->legacy_src[L_LRES].n)) {
+        FAIL("logs: cannot use \"logs.resource\", \"logs.log_record\" and the settings "
+             "\"logs.include\", \"logs.exclude\" at the same time");
+    }
+    if (f->flat_src[OTC_METRICS].n && metrics) {
+        FAIL("metric_conditions: cannot be used with \"metrics.include\", \"metrics.exclude\"");
+    }
+    if (f->flat_src[OTC_LOGS].n && logs) {
+        FAIL("log_conditions: cannot be used with \"logs.include\", \"logs.exclude\"");
+    }
+    for (int i = 0; i < P_COUNT; i++) {
+        const char *m = f->metrics[i].match_type;
+        if (f->metrics[i].present && m && !strcmp(m, "expr") && f->metric_expr[i].n) {
+            FAIL("%s.expressions: match_type expr (the expr language) is not supported by otelc; "
+                 "write the conditions in OTTL (metrics.metric)", metric_keys[i]);
         }
-        if (!f->name_match[k] || !f->name_src[k].n) {
-            snprintf(err, errlen, "%s: needs match_type (strict or regexp) and metric_names",
-                     name_keys[k]);
-            return OTC_EINVAL;
-        }
-        if (f->legacy_src[L_METRIC].n || f->legacy_src[L_DATAPOINT].n || f->flat_src[OTC_METRICS].n) {
-            snprintf(err, errlen, "%s: cannot be used with OTTL metric conditions", name_keys[k]);
-            return OTC_EINVAL;
-        }
-        otc_buf_init(&b);
-        otc_buf_addf(&b, "%s(", k == N_INCLUDE ? "not " : "");
-        for (size_t i = 0; i < f->name_src[k].n; i++) {
-            if (i) {
-                otc_buf_add(&b, " or ", 4);
+        if (f->logs[i].present && f->logs[i].sev_min && *f->logs[i].sev_min) {
+            int64_t n;
+            if (!strcmp(f->logs[i].sev_min, "0") ||
+                otc_match_severity(f->logs[i].sev_min, &n) != OTC_OK) {
+                FAIL("%s.severity_number.min: '%s' is not a valid severity", log_keys[i],
+                     f->logs[i].sev_min);
             }
-            if (f->name_match[k] == 1) {
-                otc_buf_add(&b, "name == ", 8);
-                quote(&b, f->name_src[k].v[i]);
-            } else {
-                otc_buf_add(&b, "IsMatch(name, ", 14);
-                quote(&b, f->name_src[k].v[i]);
-                otc_buf_add(&b, ")", 1);
-            }
         }
-        otc_buf_add(&b, ")", 1);
-        if (b.oom || !(grown = realloc(f->name_conds.v, (f->name_conds.n + 1) * sizeof(*grown)))) {
-            otc_buf_free(&b);
-            return OTC_ENOMEM;
-        }
-        f->name_conds.v = grown;
-        f->name_conds.v[f->name_conds.n++] = b.data; /* the buffer's text, now owned here */
     }
     return OTC_OK;
 }
 
-static int filter_compile(struct filter_ctx *f, char *err, size_t errlen)
+/* A message about a logs section names the key as written there
+ * (record_attributes, not the match properties' attributes). */
+static void log_key_names(const char *w, char *err, size_t errlen)
+{
+    static const char *const map[][2] = {
+        {"attributes", "record_attributes"}, {"resources", "resource_attributes"},
+        {"log_severity_texts", "severity_texts"}, {"log_bodies", "bodies"},
+        {"log_severity_number", "severity_number"},
+    };
+    size_t wl = strlen(w);
+    char tmp[512];
+
+    if (strncmp(err, w, wl) || err[wl] != '.') {
+        return;
+    }
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        size_t kl = strlen(map[i][0]);
+        const char *rest = err + wl + 1 + kl;
+        if (!strncmp(err + wl + 1, map[i][0], kl) && (*rest == '.' || *rest == '[' || *rest == ':')) {
+            snprintf(tmp, sizeof(tmp), "%s.%s%s", w, map[i][1], rest);
+            snprintf(err, errlen, "%s", tmp);
+            return;
+        }
+    }
+}
+
+static void add_pass(struct filter_ctx *f, enum otc_signal s, enum otc_ottl_ctx c,
+                     enum filter_match m, const struct otc_matcher *inc,
+                     const struct otc_matcher *exc)
+{
+    if (inc || exc) {
+        f->passes[s][f->n_passes[s]++] = (struct filter_pass){
+            .ctx = c, .match = m, .inc = inc, .exc = exc,
+        };
+    }
+}
+
+/* The older form for signal s: spans.*, logs.* or metrics.* include /
+ * exclude, as matchers and passes (none where the newer flat conditions
+ * are given, which otelcol then uses alone). */
+static int filter_older(struct filter_ctx *f, enum otc_signal s, char *err, size_t errlen)
+{
+    int rc = OTC_OK;
+
+    if (f->flat_src[s].n) {
+        return OTC_OK;
+    }
+    for (int i = 0; i < P_COUNT && rc == OTC_OK; i++) {
+        if (s == OTC_TRACES && f->spans[i].present) {
+            rc = otc_matcher_make(&f->spans[i], span_keys[i], s, &f->span_m[i], err, errlen);
+        } else if (s == OTC_LOGS && f->logs[i].present) {
+            struct otc_match_props p = f->logs[i];
+            if (!p.resources.n && !p.attributes.n && !p.log_severity_texts.n &&
+                !p.log_bodies.n && !p.sev_present) {
+                continue; /* an empty section is ignored */
+            }
+            if (p.sev_min && !*p.sev_min) {
+                p.sev_min = NULL;
+            }
+            if ((rc = otc_matcher_make(&p, log_keys[i], s, &f->log_m[i], err, errlen))) {
+                log_key_names(log_keys[i], err, errlen);
+            }
+        } else if (s == OTC_METRICS && f->metrics[i].present) {
+            const struct otc_match_props *p = &f->metrics[i];
+            if (!p->match_type || strcmp(p->match_type, "expr")) {
+                rc = otc_matcher_make(p, metric_keys[i], s, &f->metric_m[i], err, errlen);
+            }
+            if (rc == OTC_OK) {
+                rc = otc_matcher_make_resource(p, metric_keys[i], &p->resources, &f->res_m[i],
+                                               err, errlen);
+            }
+        }
+    }
+    if (rc != OTC_OK) {
+        return rc;
+    }
+    add_pass(f, s, OTC_OTTL_RESOURCE, FM_RESOURCE, f->res_m[P_INCLUDE], f->res_m[P_EXCLUDE]);
+    add_pass(f, s, OTC_OTTL_METRIC, FM_METRIC, f->metric_m[P_INCLUDE], f->metric_m[P_EXCLUDE]);
+    add_pass(f, s, OTC_OTTL_SPAN, FM_SPAN, f->span_m[P_INCLUDE], f->span_m[P_EXCLUDE]);
+    add_pass(f, s, OTC_OTTL_LOG, FM_LOG, f->log_m[P_INCLUDE], f->log_m[P_EXCLUDE]);
+    return OTC_OK;
+}
+
+/* Compile the conditions, and the older form for the signals in mask. */
+static int filter_compile(struct filter_ctx *f, unsigned mask, char *err, size_t errlen)
 {
     int rc;
 
-    if ((rc = filter_names(f, err, errlen)) != OTC_OK) {
+    if ((rc = filter_forms(f, err, errlen)) != OTC_OK) {
         return rc;
     }
-    if (f->name_conds.n) {
-        if ((rc = otc_ottl_list_compile(&f->name_conds, "metrics.include/exclude", OTC_METRICS,
-                                        true, OTC_OTTL_METRIC, &f->name_list, err, errlen)) != OTC_OK) {
+    for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
+        if ((mask & OTC_SIG_BIT(s)) &&
+            (rc = filter_older(f, (enum otc_signal)s, err, errlen)) != OTC_OK) {
             return rc;
         }
-        f->passes[OTC_METRICS][f->n_passes[OTC_METRICS]++] = (struct filter_pass){
-            .ctx = OTC_OTTL_METRIC, .list = &f->name_list, .first = 0, .n = f->name_list.n,
-        };
     }
 
     for (int i = 0; i < L_COUNT; i++) {
@@ -270,6 +423,12 @@ static int filter_keysets(struct filter_ctx *f)
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
         for (size_t i = 0; i < f->n_passes[s]; i++) {
             const struct filter_pass *p = &f->passes[s][i];
+            if (p->match != FM_OTTL) { /* match properties read any attribute */
+                for (int c = 0; c < OTC_OTTL_CTX_COUNT; c++) {
+                    f->keys[s][c].all = true;
+                }
+                continue;
+            }
             for (size_t e = p->first; e < p->first + p->n; e++) {
                 for (int c = 0; c < OTC_OTTL_CTX_COUNT; c++) {
                     struct otc_ottl_keyset *ks = &f->keys[s][c];
@@ -300,29 +459,46 @@ static int filter_keysets(struct filter_ctx *f)
     return OTC_OK;
 }
 
-static int filter_validate(const void *vctx, char *err, size_t errlen)
+/* A copy of the options alone (nothing compiled), checked for the signals in mask. */
+static int filter_check(const void *vctx, unsigned mask, char *err, size_t errlen)
 {
+    const struct filter_ctx *src = vctx;
     struct filter_ctx *f = calloc(1, sizeof(*f));
     int rc;
 
     if (!f) {
         return OTC_ENOMEM;
     }
-    memcpy(f->legacy_src, ((const struct filter_ctx *)vctx)->legacy_src, sizeof(f->legacy_src));
-    memcpy(f->flat_src, ((const struct filter_ctx *)vctx)->flat_src, sizeof(f->flat_src));
-    memcpy(f->name_src, ((const struct filter_ctx *)vctx)->name_src, sizeof(f->name_src));
-    memcpy(f->name_match, ((const struct filter_ctx *)vctx)->name_match, sizeof(f->name_match));
-    rc = filter_compile(f, err, errlen);
+    f->error_mode = src->error_mode;
+    memcpy(f->spans, src->spans, sizeof(f->spans));
+    memcpy(f->logs, src->logs, sizeof(f->logs));
+    memcpy(f->metrics, src->metrics, sizeof(f->metrics));
+    memcpy(f->metric_expr, src->metric_expr, sizeof(f->metric_expr));
+    memcpy(f->legacy_src, src->legacy_src, sizeof(f->legacy_src));
+    memcpy(f->flat_src, src->flat_src, sizeof(f->flat_src));
+    rc = filter_compile(f, mask, err, errlen);
     filter_destroy(f);
     free(f);
     return rc;
+}
+
+static int filter_validate(const void *vctx, char *err, size_t errlen)
+{
+    return filter_check(vctx, 0, err, errlen);
+}
+
+/* The older form is checked for the signals of the pipelines the processor
+ * is in, as otelcol creates (and checks) it per signal. */
+static int filter_validate_signal(const void *vctx, enum otc_signal s, char *err, size_t errlen)
+{
+    return filter_check(vctx, OTC_SIG_BIT(s), err, errlen);
 }
 
 static int filter_init(struct otc_instance *ins, void *vctx)
 {
     struct filter_ctx *f = vctx;
     char err[512];
-    int rc = filter_compile(f, err, sizeof(err));
+    int rc = filter_compile(f, ins->signals ? ins->signals : OTC_SIG_ALL, err, sizeof(err));
 
     if (rc == OTC_OK && (rc = filter_keysets(f)) != OTC_OK) {
         snprintf(err, sizeof(err), "out of memory");
@@ -340,10 +516,35 @@ struct filter_run {
     char                      why[256];
 };
 
+/* Whether the older form's matcher m matches the item of env. */
+static bool older_match(enum filter_match k, const struct otc_matcher *m,
+                        const struct otc_ottl_env *env)
+{
+    switch (k) {
+    case FM_SPAN:
+        return otc_match_span(m, env->span, env->resource, env->scope);
+    case FM_LOG:
+        return otc_match_log(m, env->log, env->resource, env->scope);
+    case FM_METRIC:
+        return otc_match_metric_name(m, env->metric->name, strlen(env->metric->name));
+    case FM_RESOURCE:
+        return otc_match_resource_attrs(m, env->resource);
+    default:
+        return false;
+    }
+}
+
 static int filter_visit(void *arg, struct otc_ottl_env *env)
 {
     struct filter_run *r = arg;
     const struct filter_pass *p = r->p;
+
+    if (p->match != FM_OTTL) { /* include first, then exclude */
+        return (p->inc && !older_match(p->match, p->inc, env)) ||
+                       (p->exc && older_match(p->match, p->exc, env))
+                   ? OTC_OTTL_DROP
+                   : OTC_OTTL_KEEP;
+    }
 
     for (size_t i = p->first; i < p->first + p->n; i++) {
         const struct otc_ottl_entry *e = &p->list->v[i];
@@ -653,6 +854,7 @@ const struct otc_component_ops otc_processor_filter_ops = {
     .ctx_size = sizeof(struct filter_ctx),
     .config_map = filter_config,
     .validate = filter_validate,
+    .validate_signal = filter_validate_signal,
     .init = filter_init,
     .start = NULL,
     .consume = filter_consume,

@@ -417,6 +417,8 @@ static void test_readme_metrics(void **state)
 }
 
 static void expect_rejected(const char *opts, const char *where, const char *n1, const char *n2);
+static void expect_rejected_in(const char *sig, const char *opts, const char *where,
+                               const char *n1, const char *n2);
 
 /* The older metric name filter (the opentelemetry.io configuration page's
  * example): include regexp keeps the matching metrics, exclude strict drops. */
@@ -472,8 +474,8 @@ static void test_metric_names(void **state)
     assert_string_equal(o->metrics[1]->name, "my.prefix_c");
     assert_int_equal(dropped, 2);
     otc_batch_unref(out);
-    expect_rejected("    metrics:\n      include:\n        metric_names: [a]\n", FILE_NAME,
-                    "metrics.include: needs match_type", "");
+    expect_rejected_in("metrics", "    metrics:\n      include:\n        metric_names: [a]\n",
+                       FILE_NAME, "metrics.include.match_type: unrecognized match_type: ''", "");
 }
 
 /* A condition that fails at run time (Len of a bool): propagate fails the
@@ -520,10 +522,18 @@ static void test_error_mode(void **state)
 
 static void expect_rejected(const char *opts, const char *where, const char *n1, const char *n2)
 {
+    expect_rejected_in("traces", opts, where, n1, n2);
+}
+
+static void expect_rejected_in(const char *sig, const char *opts, const char *where,
+                               const char *n1, const char *n2)
+{
     char yaml[1024];
     struct pt_built bt;
 
-    snprintf(yaml, sizeof(yaml), CFG_HEAD "%s" CFG_TAIL("traces"), opts);
+    snprintf(yaml, sizeof(yaml), CFG_HEAD "%s" "exporters:\n  nop:\n"
+             "service:\n  pipelines:\n    %s:\n      receivers: [otlp]\n"
+             "      processors: [filter]\n      exporters: [nop]\n", opts, sig);
     pt_build(&bt, FILE_NAME, yaml);
     pt_print_diags(&bt.d);
     assert_int_not_equal(bt.rc, OTC_OK);
@@ -551,6 +561,420 @@ static void test_config_errors(void **state)
     expect_rejected("    traces:\n      spans: ['name == \"a\"']\n", FILE_NAME, "spans", "");
 }
 
+/* ------------------------------------------------ the older match-properties form */
+
+/* One resource (service.name) and scope (name, version) per span, as
+ * otelcol-contrib's generateTraces builds them (filterprocessor traces_test). */
+struct tspec {
+    const char *service, *span, *key, *value, *scope, *version;
+};
+
+static struct otc_batch *traces_of(const struct tspec *t, size_t n)
+{
+    struct otc_arena a;
+    otc_traces_req *req;
+    otc_resource_spans **v;
+
+    otc_arena_init(&a, 1 << 14);
+    req = pt_traces(&a, 1);
+    v = pt_alloc(&a, n * sizeof(*v));
+    for (size_t i = 0; i < n; i++) {
+        otc_traces_req *one = pt_traces(&a, 1);
+        otc_resource_spans *rs = one->resource_spans[0];
+        otc_span *sp = span_named(&a, t[i].span, i);
+        if (t[i].service) {
+            rs->resource->attributes = one_attr(&a, "service.name", pt_any_str(&a, t[i].service),
+                                                &rs->resource->n_attributes);
+        }
+        if (t[i].key) {
+            sp->attributes = one_attr(&a, t[i].key, pt_any_str(&a, t[i].value), &sp->n_attributes);
+        }
+        rs->scope_spans[0]->scope->name = pt_str(&a, t[i].scope ? t[i].scope : "");
+        rs->scope_spans[0]->scope->version = pt_str(&a, t[i].version ? t[i].version : "");
+        rs->scope_spans[0]->spans[0] = sp;
+        v[i] = rs;
+    }
+    req->n_resource_spans = n;
+    req->resource_spans = v;
+    return pt_batch(OTC_TRACES, &a, &req->base);
+}
+
+/* The names of the spans that came out, in order, joined by ",". */
+static void span_names(struct otc_batch *out, char *buf, size_t n)
+{
+    const otc_traces_req *r;
+
+    buf[0] = 0;
+    if (!out) {
+        return;
+    }
+    assert_int_equal(otc_batch_decode(out), OTC_OK);
+    r = (const otc_traces_req *)out->msg;
+    for (size_t i = 0; i < r->n_resource_spans; i++) {
+        for (size_t j = 0; j < r->resource_spans[i]->n_scope_spans; j++) {
+            const otc_scope_spans *ss = r->resource_spans[i]->scope_spans[j];
+            assert_true(ss->n_spans > 0); /* emptied containers are removed */
+            for (size_t k = 0; k < ss->n_spans; k++) {
+                size_t l = strlen(buf);
+                snprintf(buf + l, n - l, "%s%s", l ? "," : "", ss->spans[k]->name);
+            }
+        }
+    }
+}
+
+static void expect_spans(const char *opts, const struct tspec *t, size_t n, const char *want)
+{
+    char yaml[2048], got[256];
+    uint64_t dropped;
+    int rc;
+    struct otc_batch *out;
+
+    snprintf(yaml, sizeof(yaml), CFG_HEAD "%s" CFG_TAIL("traces"), opts);
+    out = run_yaml(yaml, traces_of(t, n), &rc, &dropped);
+    assert_int_equal(rc, OTC_OK);
+    span_names(out, got, sizeof(got));
+    if (strcmp(got, want)) {
+        fail_msg("%s: kept \"%s\", expected \"%s\"", opts, got, want);
+    }
+    if (out) {
+        otc_batch_unref(out);
+    }
+}
+
+static void test_spans_include_exclude(void **state)
+{
+    /* filterprocessor traces_test.go: redisTraces, nameTraces */
+    static const struct tspec redis[] = {
+        {"test_service", "test!", "db.type", "redis", "otel", "11"},
+    };
+    static const struct tspec names[] = {
+        {"keep", "a", NULL, NULL, "otel", "11"},
+        {"dont_keep", "b", NULL, NULL, "otel", "11"},
+        {"keep", "c", NULL, NULL, "otel", "11"},
+    };
+    /* contrib's testdata/config_traces.yaml (filter/spans): include strict on
+     * services and an attribute whose value is the literal text, exclude by
+     * a regexp on another attribute */
+    static const struct tspec mixed[] = {
+        {"test", "s1", "should_include", "(true|probably_true)", NULL, NULL},
+        {"test2", "s2", "should_include", "true", NULL, NULL},
+        {"other", "s3", "should_include", "(true|probably_true)", NULL, NULL},
+        {"test2", "s4", "should_exclude", "false", NULL, NULL},
+    };
+    static const struct tspec libs[] = {
+        {"svc", "a", NULL, NULL, "otel", "11"},
+        {"svc", "b", NULL, NULL, "otel", "12"},
+        {"svc", "c", NULL, NULL, "other", "11"},
+        {NULL, "d", NULL, NULL, NULL, NULL},
+    };
+    const char *redis_props = "        match_type: strict\n"
+                              "        attributes:\n          - {key: db.type, value: redis}\n";
+    char opts[512];
+
+    (void)state;
+    snprintf(opts, sizeof(opts), "    spans:\n      exclude:\n%s", redis_props);
+    expect_spans(opts, redis, 1, ""); /* filterRedis: everything filtered */
+    snprintf(opts, sizeof(opts), "    spans:\n      include:\n%s", redis_props);
+    expect_spans(opts, redis, 1, "test!"); /* keepRedis */
+    expect_spans("    spans:\n      include:\n        match_type: strict\n        services: [keep]\n",
+                 names, 3, "a,c"); /* keepServiceName */
+    expect_spans("    spans:\n"
+                 "      include:\n        match_type: strict\n        services: [test, test2]\n"
+                 "        attributes:\n          - key: should_include\n"
+                 "            value: \"(true|probably_true)\"\n"
+                 "      exclude:\n        match_type: regexp\n"
+                 "        attributes:\n          - key: should_exclude\n"
+                 "            value: \"(probably_false|false)\"\n",
+                 mixed, 4, "s1");
+    /* exclude alone, regexp: s4 goes; the others have no should_exclude */
+    expect_spans("    spans:\n      exclude:\n        match_type: regexp\n"
+                 "        attributes:\n          - {key: should_exclude, value: \"(probably_false|false)\"}\n",
+                 mixed, 4, "s1,s2,s3");
+    /* libraries (scope name and version), span names by regexp, services by regexp */
+    expect_spans("    spans:\n      include:\n        match_type: strict\n"
+                 "        libraries:\n          - {name: otel, version: \"11\"}\n", libs, 4, "a");
+    expect_spans("    spans:\n      include:\n        match_type: regexp\n"
+                 "        libraries:\n          - {name: \"^otel\"}\n", libs, 4, "a,b");
+    expect_spans("    spans:\n      exclude:\n        match_type: regexp\n"
+                 "        span_names: [\"^[ab]$\"]\n", libs, 4, "c,d");
+    /* a span without service.name matches no service pattern but ".*" does
+     * match otelcol's "<nil-service-name>" stand-in */
+    expect_spans("    spans:\n      include:\n        match_type: regexp\n        services: [sv]\n",
+                 libs, 4, "a,b,c");
+    expect_spans("    spans:\n      include:\n        match_type: strict\n"
+                 "        span_kinds: [SPAN_KIND_INTERNAL]\n", libs, 4, "");
+}
+
+struct lspec {
+    int         sev;
+    const char *text, *body, *key, *value;
+};
+
+static struct otc_batch *logs_of(const struct lspec *l, size_t n, const char *res_key,
+                                 const char *res_value)
+{
+    struct otc_arena a;
+    otc_logs_req *req;
+
+    otc_arena_init(&a, 1 << 13);
+    req = pt_logs(&a, n);
+    if (res_key) {
+        otc_resource_logs *rl = req->resource_logs[0];
+        rl->resource->attributes = one_attr(&a, res_key, pt_any_str(&a, res_value),
+                                            &rl->resource->n_attributes);
+    }
+    for (size_t i = 0; i < n; i++) {
+        otc_log_record *lr = pt_log(&a, NULL, 0, i);
+        lr->severity_number = l[i].sev;
+        lr->severity_text = pt_str(&a, l[i].text ? l[i].text : "");
+        lr->body = pt_any_str(&a, l[i].body);
+        if (l[i].key) {
+            lr->attributes = one_attr(&a, l[i].key, pt_any_str(&a, l[i].value), &lr->n_attributes);
+        }
+        req->resource_logs[0]->scope_logs[0]->log_records[i] = lr;
+    }
+    return pt_batch(OTC_LOGS, &a, &req->base);
+}
+
+static void expect_logs_res(const char *opts, const struct lspec *l, size_t n, const char *rk,
+                            const char *rv, const char *want)
+{
+    char yaml[2048], got[256] = "";
+    uint64_t dropped;
+    int rc;
+    struct otc_batch *out;
+
+    snprintf(yaml, sizeof(yaml), CFG_HEAD "%s" CFG_TAIL("logs"), opts);
+    out = run_yaml(yaml, logs_of(l, n, rk, rv), &rc, &dropped);
+    assert_int_equal(rc, OTC_OK);
+    if (out) {
+        const otc_logs_req *r;
+        assert_int_equal(otc_batch_decode(out), OTC_OK);
+        r = (const otc_logs_req *)out->msg;
+        for (size_t i = 0; i < r->n_resource_logs; i++) {
+            for (size_t j = 0; j < r->resource_logs[i]->n_scope_logs; j++) {
+                const otc_scope_logs *sl = r->resource_logs[i]->scope_logs[j];
+                for (size_t k = 0; k < sl->n_log_records; k++) {
+                    size_t len = strlen(got);
+                    snprintf(got + len, sizeof(got) - len, "%s%s", len ? "," : "",
+                             sl->log_records[k]->body->string_value);
+                }
+            }
+        }
+        otc_batch_unref(out);
+    }
+    if (strcmp(got, want)) {
+        fail_msg("%s: kept \"%s\", expected \"%s\"", opts, got, want);
+    }
+}
+
+static void expect_logs(const char *opts, const struct lspec *l, size_t n, const char *want)
+{
+    expect_logs_res(opts, l, n, NULL, NULL, want);
+}
+
+static void test_logs_include_exclude(void **state)
+{
+    static const struct lspec sev[] = {
+        {1, "TRACE", "trace", NULL, NULL},  {5, "DEBUG", "debug", NULL, NULL},
+        {9, "INFO", "info", NULL, NULL},    {14, "WARN2", "warn2", NULL, NULL},
+        {17, "ERROR", "error", NULL, NULL}, {21, "FATAL", "fatal", NULL, NULL},
+        {0, "", "undefined", NULL, NULL},   {10, "INFO2", "info2", NULL, NULL},
+        {6, "DEBUG2", "debug2", NULL, NULL},
+    };
+    static const struct lspec hosts[] = {
+        {9, NULL, "h1", "host.name", "host1"},
+        {9, NULL, "h2", "host.name", "mycustomhost2"},
+        {9, NULL, "b1", "host.name", "banned_host_1"},
+        {9, NULL, "none", NULL, NULL},
+    };
+    static const struct lspec bodies[] = {
+        {9, NULL, "This is an important event", NULL, NULL},
+        {9, NULL, "This is a minor event", NULL, NULL},
+    };
+
+    (void)state;
+    /* contrib's testdata/config_logs_min_severity.yaml */
+    expect_logs("    logs:\n      include:\n        severity_number:\n          min: \"INFO\"\n"
+                "          match_undefined: true\n",
+                sev, 9, "info,warn2,error,fatal,undefined,info2");
+    expect_logs("    logs:\n      exclude:\n        severity_number:\n          min: \"ERROR\"\n",
+                sev, 9, "trace,debug,info,warn2,undefined,info2,debug2");
+    expect_logs("    logs:\n      include:\n        severity_number:\n          min: \"INFO\"\n"
+                "          match_undefined: true\n"
+                "      exclude:\n        severity_number:\n          min: \"ERROR\"\n",
+                sev, 9, "info,warn2,undefined,info2"); /* INFO and WARN ranges, and undefined */
+    /* min in lower case (otelcol upper-cases it); undefined not matched by default */
+    expect_logs("    logs:\n      include:\n        severity_number: {min: warn}\n",
+                sev, 9, "warn2,error,fatal");
+    /* config_logs_severity_regexp.yaml */
+    expect_logs("    logs:\n      include:\n        match_type: regexp\n"
+                "        severity_texts: [\"INFO[2-4]?\"]\n      exclude:\n"
+                "        match_type: regexp\n        severity_texts: [\"DEBUG[2-4]?\"]\n",
+                sev, 9, "info,info2");
+    expect_logs("    logs:\n      exclude:\n        match_type: strict\n"
+                "        severity_texts: [DEBUG, DEBUG2]\n", sev, 9,
+                "trace,info,warn2,error,fatal,undefined,info2");
+    /* config_logs_record_attributes_regexp.yaml */
+    expect_logs("    logs:\n      include:\n        match_type: regexp\n"
+                "        record_attributes:\n          - key: host.name\n"
+                "            value: \"(host1|mycustomhost2)\"\n", hosts, 4, "h1,h2");
+    expect_logs("    logs:\n      exclude:\n        match_type: regexp\n"
+                "        record_attributes:\n          - {key: host.name, value: banned_host_.*}\n",
+                hosts, 4, "h1,h2,none");
+    /* filter/empty: a section with nothing to match is ignored */
+    expect_logs("    logs:\n      include:\n        match_type: regexp\n", hosts, 4, "h1,h2,b1,none");
+    /* config_logs_body_*.yaml: bodies */
+    expect_logs("    logs:\n      include:\n        match_type: strict\n"
+                "        bodies: [\"This is an important event\"]\n", bodies, 2,
+                "This is an important event");
+    expect_logs("    logs:\n      exclude:\n        match_type: regexp\n"
+                "        bodies: [\"^This.*minor\"]\n", bodies, 2, "This is an important event");
+    /* resource_attributes: the one resource matches or not */
+    expect_logs_res("    logs:\n      include:\n        match_type: strict\n"
+                    "        resource_attributes:\n          - {key: k8s.namespace.name, value: prod}\n",
+                    bodies, 2, "k8s.namespace.name", "prod",
+                    "This is an important event,This is a minor event");
+    expect_logs_res("    logs:\n      include:\n        match_type: strict\n"
+                    "        resource_attributes:\n          - {key: k8s.namespace.name, value: prod}\n",
+                    bodies, 2, "k8s.namespace.name", "dev", "");
+}
+
+static struct otc_batch *metrics_of(const char *res_value, const char *const *names, size_t n)
+{
+    struct otc_arena a;
+    otc_metrics_req *req;
+    otc_resource_metrics *rm;
+    otc_scope_metrics *sm;
+
+    otc_arena_init(&a, 1 << 13);
+    req = pt_alloc(&a, sizeof(*req));
+    rm = pt_alloc(&a, sizeof(*rm));
+    sm = pt_alloc(&a, sizeof(*sm));
+    opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__init(req);
+    opentelemetry__proto__metrics__v1__resource_metrics__init(rm);
+    opentelemetry__proto__metrics__v1__scope_metrics__init(sm);
+    rm->resource = pt_resource(&a);
+    rm->resource->attributes = one_attr(&a, "env", pt_any_str(&a, res_value),
+                                        &rm->resource->n_attributes);
+    sm->n_metrics = n;
+    sm->metrics = pt_alloc(&a, n * sizeof(*sm->metrics));
+    for (size_t i = 0; i < n; i++) {
+        sm->metrics[i] = metric(&a, names[i], 1, 1);
+    }
+    rm->n_scope_metrics = 1;
+    rm->scope_metrics = pt_alloc(&a, sizeof(*rm->scope_metrics));
+    rm->scope_metrics[0] = sm;
+    req->n_resource_metrics = 1;
+    req->resource_metrics = pt_alloc(&a, sizeof(*req->resource_metrics));
+    req->resource_metrics[0] = rm;
+    return pt_batch(OTC_METRICS, &a, &req->base);
+}
+
+static size_t metrics_kept(const char *opts, const char *res_value)
+{
+    static const char *const names[] = {"hello_world", "hello/world", "other"};
+    char yaml[1024];
+    uint64_t dropped;
+    int rc;
+    size_t n = 0;
+    struct otc_batch *out;
+
+    snprintf(yaml, sizeof(yaml), CFG_HEAD "%s" CFG_TAIL("metrics"), opts);
+    out = run_yaml(yaml, metrics_of(res_value, names, 3), &rc, &dropped);
+    assert_int_equal(rc, OTC_OK);
+    if (out) {
+        const otc_metrics_req *r;
+        assert_int_equal(otc_batch_decode(out), OTC_OK);
+        r = (const otc_metrics_req *)out->msg;
+        for (size_t i = 0; i < r->n_resource_metrics; i++) {
+            n += r->resource_metrics[i]->scope_metrics[0]->n_metrics;
+        }
+        otc_batch_unref(out);
+    }
+    return n;
+}
+
+static void test_metrics_include_exclude(void **state)
+{
+    (void)state;
+    /* contrib's testdata/config_strict.yaml */
+    assert_int_equal(metrics_kept("    metrics:\n      include:\n        match_type: strict\n", "a"),
+                     3); /* filter/empty: no names, nothing filtered */
+    assert_int_equal(metrics_kept("    metrics:\n      include:\n        match_type: strict\n"
+                                  "        metric_names: [hello_world, hello/world]\n", "a"), 2);
+    assert_int_equal(metrics_kept("    metrics:\n      exclude:\n        match_type: strict\n"
+                                  "        metric_names: [hello_world, hello/world]\n", "a"), 1);
+    assert_int_equal(metrics_kept("    metrics:\n      include:\n        match_type: strict\n"
+                                  "        metric_names: [hello_world, hello/world]\n"
+                                  "      exclude:\n        match_type: strict\n"
+                                  "        metric_names: [hello_world]\n", "a"), 1);
+    /* config_regexp.yaml's cache options are accepted */
+    assert_int_equal(metrics_kept("    metrics:\n      include:\n        match_type: regexp\n"
+                                  "        regexp: {cacheenabled: true, cachemaxnumentries: 10}\n"
+                                  "        metric_names: [\".*_world\"]\n", "a"), 1);
+    /* resource_attributes: the resource goes with its metrics */
+    assert_int_equal(metrics_kept("    metrics:\n      include:\n        match_type: strict\n"
+                                  "        resource_attributes: [{key: env, value: prod}]\n",
+                                  "prod"), 3);
+    assert_int_equal(metrics_kept("    metrics:\n      include:\n        match_type: strict\n"
+                                  "        resource_attributes: [{key: env, value: prod}]\n",
+                                  "dev"), 0);
+    assert_int_equal(metrics_kept("    metrics:\n      exclude:\n        match_type: regexp\n"
+                                  "        resource_attributes: [{key: env, value: ^pr}]\n",
+                                  "prod"), 0);
+    /* match_type expr without expressions selects nothing to filter */
+    assert_int_equal(metrics_kept("    metrics:\n      exclude:\n        match_type: expr\n", "a"), 3);
+    /* OTTL resource conditions of the traces / metrics / logs sections */
+    assert_int_equal(metrics_kept("    metrics:\n      resource:\n        - 'attributes[\"env\"] == \"dev\"'\n",
+                                  "dev"), 0);
+}
+
+static void test_older_form_errors(void **state)
+{
+    (void)state;
+    expect_rejected("    spans:\n      include:\n        match_type: strict\n        log_bodies: [x]\n",
+                    FILE_NAME, "spans.include.log_bodies: log_bodies should not be specified for "
+                    "trace spans", "");
+    expect_rejected("    spans:\n      include:\n        match_type: strict\n", FILE_NAME,
+                    "spans.include: at least one of", "must be specified for spans");
+    expect_rejected("    spans:\n      exclude:\n        match_type: glob\n        span_names: [a]\n",
+                    FILE_NAME, "spans.exclude.match_type: unrecognized match_type: 'glob'", "");
+    expect_rejected("    spans:\n      include:\n        match_type: regexp\n        span_names: [\"(\"]\n",
+                    FILE_NAME, "spans.include.span_names[0]: invalid regular expression", "");
+    expect_rejected("    spans:\n      include:\n        match_type: strict\n        services: [a]\n"
+                    "    traces:\n      span: ['name == \"a\"']\n", FILE_NAME,
+                    "cannot use \"traces.resource\", \"traces.span\"", "at the same time");
+    /* the spans section is checked only where the processor runs on traces */
+    {
+        char yaml[1024];
+        struct pt_built bt;
+        snprintf(yaml, sizeof(yaml), CFG_HEAD "%s" CFG_TAIL("logs"),
+                 "    spans:\n      include:\n        match_type: strict\n        log_bodies: [x]\n");
+        pt_build(&bt, FILE_NAME, yaml);
+        assert_int_equal(bt.rc, OTC_OK);
+        pt_built_free(&bt);
+    }
+    /* config_logs_invalid_severity.yaml */
+    expect_rejected_in("logs", "    logs:\n      include:\n        severity_number: {min: foo}\n",
+                       FILE_NAME, "logs.include.severity_number.min: 'foo' is not a valid severity", "");
+    expect_rejected_in("logs", "    logs:\n      include:\n        severity_number: {min: \"0\"}\n",
+                       FILE_NAME, "'0' is not a valid severity", "");
+    expect_rejected_in("logs", "    logs:\n      include:\n        match_type: regexp\n"
+                       "        record_attributes: [{key: n, value: 1}]\n", FILE_NAME,
+                       "logs.include.record_attributes[0].value: match_type=regexp for \"n\" only "
+                       "supports Str, but found Int", "");
+    expect_rejected_in("logs", "    logs:\n      exclude:\n        bodies: [a]\n"
+                       "    log_conditions: ['log.body == \"x\"']\n", FILE_NAME,
+                       "log_conditions: cannot be used with", "");
+    expect_rejected_in("metrics", "    metrics:\n      include:\n        match_type: expr\n"
+                       "        expressions: ['MetricName == \"a\"']\n", FILE_NAME,
+                       "metrics.include.expressions: match_type expr", "not supported by otelc");
+    expect_rejected_in("metrics", "    metrics:\n      include:\n        match_type: strict\n"
+                       "        metric_names: [a]\n      metric: ['name == \"a\"']\n",
+                       FILE_NAME, "cannot use \"metrics.resource\", \"metrics.metric\"", "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +987,10 @@ int main(void)
         cmocka_unit_test(test_error_mode),
         cmocka_unit_test(test_metric_names),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_spans_include_exclude),
+        cmocka_unit_test(test_logs_include_exclude),
+        cmocka_unit_test(test_metrics_include_exclude),
+        cmocka_unit_test(test_older_form_errors),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
