@@ -941,6 +941,11 @@ static int walk_item(void *arg, const uint8_t *p, size_t len)
         .shard = tid ? (uint32_t)((id_hash(tid) >> 32) % q->n_shards) : 0, .tid = tid,
         .facts = ts_span_facts(q->pol, &sp, &q->scratch), .start = sp.start, .end = sp.end,
         .root = sp.parent_len == 0};
+    if (q->pol->ottl_mask) {
+        const struct ts_in_head *h = &q->in_hd[q->n_in_hd - 1];
+        q->in[q->n_in - 1].facts |= ts_ottl_facts(q->pol, p, len, h->has_res ? h->res : NULL, h->res_len,
+                                                  h->has_scope ? h->scope : NULL, h->scope_len);
+    }
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "otc/otc_ottl.h"
 #include "otc/otc_pb_walk.h"
 #include "otc/otc_rc.h"
 #include "tail_sampling_policy.h"
@@ -22,13 +23,13 @@
 enum ts_type {
     TS_ALWAYS, TS_LATENCY, TS_NUMERIC, TS_STRING, TS_BOOLEAN, TS_PROBABILISTIC, TS_STATUS,
     TS_RATE, TS_BYTES, TS_SPAN_COUNT, TS_TRACE_STATE, TS_AND, TS_COMPOSITE, TS_NOT, TS_DROP,
-    TS_TRACE_FLAGS,
+    TS_TRACE_FLAGS, TS_OTTL,
 };
 
 static const char *const type_names[] = {
     "always_sample", "latency", "numeric_attribute", "string_attribute", "boolean_attribute",
     "probabilistic", "status_code", "rate_limiting", "bytes_limiting", "span_count",
-    "trace_state", "and", "composite", "not", "drop", "trace_flags", NULL,
+    "trace_state", "and", "composite", "not", "drop", "trace_flags", "ottl_condition", NULL,
 };
 
 struct ts_policy {
@@ -59,6 +60,9 @@ struct ts_policy {
     size_t        n_subs;
     int64_t      *sub_limit;    /* composite: spans per second of each sub-policy */
     int64_t      *sub_used;
+    /* ottl_condition: span and span event conditions */
+    struct otc_ottl_list span_c, event_c;
+    int           error_mode;
 };
 
 /* ------------------------------------------------------------ hashing */
@@ -433,6 +437,77 @@ static int parse_status(struct ts_parse *ps, struct ts_policy *p)
     return OTC_OK;
 }
 
+/* ottl_condition: {error_mode, span: [...], spanevent: [...]}, OTTL conditions
+ * in the span and spanevent contexts. */
+static int get_strlist(struct ts_parse *ps, const struct otc_cfg_tree *m, const char *key,
+                       struct otc_strlist *out)
+{
+    const struct otc_cfg_tree *v = otc_cfg_tree_get(m, key);
+    struct otc_cfg_tree one;
+
+    if (!v || v->kind == OTC_TREE_NULL) {
+        return OTC_OK;
+    }
+    if (v->kind == OTC_TREE_SCALAR) {
+        one = (struct otc_cfg_tree){.kind = OTC_TREE_SEQ, .items = (struct otc_cfg_tree *)v, .n = 1};
+        v = &one;
+    }
+    if (v->kind != OTC_TREE_SEQ) {
+        return fail(ps, "ottl_condition.%s: expected a list of conditions", key);
+    }
+    if (!(out->v = calloc(v->n ? v->n : 1, sizeof(*out->v)))) {
+        return OTC_ENOMEM;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        if (!scalar(&v->items[i])) {
+            return fail(ps, "ottl_condition.%s[%zu]: expected a string", key, i);
+        }
+        out->v[i] = v->items[i].scalar; /* borrowed from the tree */
+        out->n = i + 1;
+    }
+    return OTC_OK;
+}
+
+static int parse_ottl(struct ts_parse *ps, const struct otc_cfg_tree *c, struct ts_policy *p)
+{
+    struct otc_strlist span = {0}, event = {0};
+    const char *mode;
+    char why[400];
+    int rc;
+
+    p->error_mode = OTC_OTTL_PROPAGATE;
+    if ((rc = check_keys(ps, c, "ottl_condition", (const char *const[]){"error_mode", "span", "spanevent", NULL}))) {
+        return rc;
+    }
+    mode = scalar(otc_cfg_tree_get(c, "error_mode"));
+    if (mode && *mode) {
+        size_t i;
+        for (i = 0; otc_ottl_error_modes[i] && strcmp(otc_ottl_error_modes[i], mode); i++) {
+        }
+        if (!otc_ottl_error_modes[i]) {
+            return fail(ps, "ottl_condition.error_mode: unknown error mode \"%s\" (propagate, ignore or silent)",
+                        mode);
+        }
+        p->error_mode = (int)i;
+    }
+    if ((rc = get_strlist(ps, c, "span", &span)) == OTC_OK &&
+        (rc = get_strlist(ps, c, "spanevent", &event)) == OTC_OK) {
+        if (!span.n && !event.n) {
+            rc = fail(ps, "ottl_condition: expected at least one OTTL condition to filter on");
+        } else if ((rc = otc_ottl_list_compile(&span, "ottl_condition.span", OTC_TRACES, true, OTC_OTTL_SPAN,
+                                               &p->span_c, why, sizeof(why))) != OTC_OK ||
+                   (rc = otc_ottl_list_compile(&event, "ottl_condition.spanevent", OTC_TRACES, true,
+                                               OTC_OTTL_SPANEVENT, &p->event_c, why, sizeof(why))) != OTC_OK) {
+            if (rc != OTC_ENOMEM) {
+                rc = fail(ps, "%s", why);
+            }
+        }
+    }
+    free(span.v);
+    free(event.v);
+    return rc;
+}
+
 /* The body of policy t (a mapping with name, type and the type's own mapping). */
 static int parse_policy(struct ts_parse *ps, const struct otc_cfg_tree *t, struct ts_policy *p, int depth,
                         bool need_name)
@@ -463,10 +538,6 @@ static int parse_policy(struct ts_parse *ps, const struct otc_cfg_tree *t, struc
         return fail(ps, "type: a policy needs a type");
     }
     for (k = 0; type_names[k] && strcmp(type_names[k], type); k++) {
-    }
-    if (!type_names[k] && !strcmp(type, "ottl_condition")) {
-        return fail(ps, "type: policy type \"ottl_condition\" is not supported by otelc (OTTL conditions "
-                        "are not implemented in this processor)");
     }
     if (!type_names[k]) {
         return fail(ps, "type: unknown policy type \"%s\"", type);
@@ -608,6 +679,8 @@ static int parse_policy(struct ts_parse *ps, const struct otc_cfg_tree *t, struc
             return rc;
         }
         return parse_subs(ps, otc_cfg_tree_get(c, "drop_sub_policy"), "drop_sub_policy", p, depth);
+    case TS_OTTL:
+        return parse_ottl(ps, c, p);
     case TS_COMPOSITE:
         return parse_composite(ps, c, p, depth);
     case TS_NOT: {
@@ -648,6 +721,8 @@ static void policy_clear(struct ts_policy *p)
     free(p->salt);
     free(p->sub_limit);
     free(p->sub_used);
+    otc_ottl_list_free(&p->span_c);
+    otc_ottl_list_free(&p->event_c);
     memset(p, 0, sizeof(*p));
 }
 
@@ -666,12 +741,13 @@ void ts_policies_free(struct ts_policies *ps)
     ps->leaf = NULL;
     ps->n = ps->n_leaf = 0;
     ps->latency_mask = 0;
+    ps->ottl_mask = 0;
 }
 
 static bool reads_spans(enum ts_type t)
 {
     return t == TS_LATENCY || t == TS_NUMERIC || t == TS_STRING || t == TS_BOOLEAN || t == TS_STATUS ||
-           t == TS_TRACE_STATE || t == TS_TRACE_FLAGS;
+           t == TS_TRACE_STATE || t == TS_TRACE_FLAGS || t == TS_OTTL;
 }
 
 /* Give each policy that reads span contents, at any depth, its fact bit. */
@@ -686,6 +762,9 @@ static int assign_facts(struct ts_policies *ps, struct ts_policy *p)
         ps->leaf[ps->n_leaf++] = p;
         if (p->type == TS_LATENCY) {
             ps->latency_mask |= 1ull << p->fact;
+        }
+        if (p->type == TS_OTTL) {
+            ps->ottl_mask |= 1ull << p->fact;
         }
     }
     for (size_t i = 0; i < p->n_subs; i++) {
@@ -991,6 +1070,69 @@ uint64_t ts_resource_facts(const struct ts_policies *ps, const uint8_t *res, siz
     return res ? attr_facts(ps, res, len, OTC_PB_RESOURCE_ATTRIBUTES, sc) : 0;
 }
 
+/* Whether any condition of l is true in env; an evaluation error counts as
+ * false and, with error_mode propagate, ends the policy's look at this span
+ * (*stop). */
+static bool ottl_any(const struct ts_policy *p, const struct otc_ottl_list *l, struct otc_ottl_env *env,
+                     bool *stop)
+{
+    char why[128];
+
+    for (size_t i = 0; i < l->n; i++) {
+        const struct otc_ottl_entry *e = &l->v[i];
+        int mode = e->error_mode >= 0 ? e->error_mode : p->error_mode;
+        bool yes = false;
+        if (otc_ottl_eval(e->o, env, &yes, why, sizeof(why)) != OTC_OK) {
+            if (mode == OTC_OTTL_PROPAGATE) {
+                *stop = true;
+                return false;
+            }
+            continue;
+        }
+        if (yes) {
+            return true;
+        }
+    }
+    return false;
+}
+
+uint64_t ts_ottl_facts(const struct ts_policies *ps, const uint8_t *span, size_t len, const uint8_t *res,
+                       size_t res_len, const uint8_t *scope, size_t scope_len)
+{
+    Opentelemetry__Proto__Resource__V1__Resource empty_res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+    Opentelemetry__Proto__Common__V1__InstrumentationScope empty_scope =
+        OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
+    struct otc_arena a;
+    struct otc_ottl_env env = {.arena = &a};
+    uint64_t facts = 0;
+
+    if (!ps->ottl_mask) {
+        return 0;
+    }
+    otc_arena_init(&a, len + res_len + scope_len + 1024);
+    env.span = opentelemetry__proto__trace__v1__span__unpack(&a.pb, len, span);
+    env.resource = res ? opentelemetry__proto__resource__v1__resource__unpack(&a.pb, res_len, res) : &empty_res;
+    env.scope = scope ? opentelemetry__proto__common__v1__instrumentation_scope__unpack(&a.pb, scope_len, scope)
+                      : &empty_scope;
+    if (env.span && env.resource && env.scope) {
+        for (uint64_t m = ps->ottl_mask; m; m &= m - 1) {
+            int i = __builtin_ctzll(m);
+            const struct ts_policy *p = ps->leaf[i];
+            bool stop = false, hit = ottl_any(p, &p->span_c, &env, &stop);
+            for (size_t k = 0; !hit && !stop && p->event_c.n && k < env.span->n_events; k++) {
+                env.event = env.span->events[k];
+                hit = ottl_any(p, &p->event_c, &env, &stop);
+            }
+            env.event = NULL;
+            if (hit) {
+                facts |= 1ull << i;
+            }
+        }
+    }
+    otc_arena_release(&a);
+    return facts;
+}
+
 uint64_t ts_latency_facts(const struct ts_policies *ps, uint64_t start, uint64_t end)
 {
     uint64_t facts = 0;
@@ -1032,6 +1174,7 @@ static enum ts_decision eval(struct ts_policy *p, const struct ts_trace_view *t)
     case TS_TRACE_FLAGS:
     case TS_STATUS:
     case TS_TRACE_STATE:
+    case TS_OTTL:
         return t->facts & (1ull << p->fact) ? TS_SAMPLED : TS_NOT_SAMPLED;
     case TS_NUMERIC:
     case TS_STRING:

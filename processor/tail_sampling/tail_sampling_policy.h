@@ -60,6 +60,7 @@ struct ts_policies {
     struct ts_policy **leaf;
     size_t             n_leaf;
     uint64_t           latency_mask; /* bits of latency policies */
+    uint64_t           ottl_mask;    /* bits of ottl_condition policies */
     pthread_mutex_t    lock;         /* the rate policies' state, during a decision */
     bool               lock_ready;
 };
@@ -87,6 +88,12 @@ uint64_t ts_span_facts(const struct ts_policies *p, const struct ts_wire_span *s
 /* Facts of a resource (a serialized Resource): its attributes. */
 uint64_t ts_resource_facts(const struct ts_policies *p, const uint8_t *res, size_t len,
                            struct ts_scratch *s);
+/* Facts of the ottl_condition policies for one span (serialized), with its
+ * resource and scope (serialized; NULL when absent): decoded into scratch
+ * memory and the conditions evaluated (span conditions, then those of each
+ * span event). 0 when no policy has OTTL conditions. */
+uint64_t ts_ottl_facts(const struct ts_policies *p, const uint8_t *span, size_t len, const uint8_t *res,
+                       size_t res_len, const uint8_t *scope, size_t scope_len);
 /* Facts of the latency policies once a trace spans [start, end] (otelcol looks
  * at the running duration after each span, in arrival order). */
 uint64_t ts_latency_facts(const struct ts_policies *p, uint64_t start, uint64_t end);

@@ -97,6 +97,7 @@ struct sp {
     const char *tracestate;
     uint32_t    flags;            /* span flags (W3C trace flags in the low byte) */
     const char *res_skey, *res_sval; /* a resource attribute */
+    const char *event;            /* a span event of this name */
 };
 
 static void tid_of(uint8_t trace, uint8_t out[16])
@@ -187,6 +188,14 @@ static struct otc_batch *req_of(const struct sp *s, size_t n)
             sp->n_attributes = na;
         }
         sp->flags = s[i].flags;
+        if (s[i].event) {
+            Opentelemetry__Proto__Trace__V1__Span__Event *ev = pt_alloc(&a, sizeof(*ev));
+            opentelemetry__proto__trace__v1__span__event__init(ev);
+            ev->name = pt_str(&a, s[i].event);
+            sp->events = pt_alloc(&a, sizeof(*sp->events));
+            sp->events[0] = ev;
+            sp->n_events = 1;
+        }
         if (s[i].tracestate) {
             sp->trace_state = pt_str(&a, s[i].tracestate);
         }
@@ -863,6 +872,44 @@ static void block_on_overflow_refuses(void **state)
 
 /* ------------------------------------------------------------ config */
 
+/* ottl_condition: a trace is sampled when a condition is true for any of its
+ * spans (span context, resource and scope paths included) or span events;
+ * with error_mode ignore a condition that fails counts as false. */
+static void ottl_condition_policy(void **state)
+{
+    struct ts_inst t;
+    struct otc_instance *ins;
+
+    (void)state;
+    ins = ts_new(&t, "decision_wait: 1s\npolicies:\n  - name: o\n    type: ottl_condition\n"
+                     "    ottl_condition:\n      error_mode: ignore\n      span:\n"
+                     "        - 'Len(attributes[\"flag\"]) > 100'\n"
+                     "        - 'attributes[\"route\"] == \"/pay\" and kind == SPAN_KIND_UNSPECIFIED'\n"
+                     "        - 'resource.attributes[\"env\"] == \"prod\"'\n"
+                     "      spanevent:\n        - 'name == \"exception\"'\n");
+    FEED(ins, {.trace = 1, .skey = "route", .sval = "/pay"}, {.trace = 1, .skey = "route", .sval = "/x", .child = true},
+         {.trace = 2, .skey = "route", .sval = "/payx"},
+         {.trace = 3, .res = 1, .res_skey = "env", .res_sval = "prod"},
+         {.trace = 4, .res = 2, .res_skey = "env", .res_sval = "dev", .event = "exception"},
+         {.trace = 5, .event = "retry", .bkey = "flag", .bval = true});
+    tick(ins, 2 * SEC);
+    assert_int_equal(fwd(1), 2); /* one span matched: the whole trace */
+    assert_int_equal(fwd(2), 0);
+    assert_int_equal(fwd(3), 1); /* a resource path in the span context */
+    assert_int_equal(fwd(4), 1); /* a span event */
+    assert_int_equal(fwd(5), 0); /* Len of a bool fails: ignored, false */
+    ts_free(&t);
+
+    /* propagate (the default): the failing condition ends the look at that span */
+    ins = ts_new(&t, "decision_wait: 1s\npolicies:\n  - {name: o, type: ottl_condition, ottl_condition: "
+                     "{span: ['Len(attributes[\"flag\"]) > 100', 'name == \"pt-span\"']}}\n");
+    FEED(ins, {.trace = 1, .bkey = "flag", .bval = true}, {.trace = 2, .skey = "flag", .sval = "x"});
+    tick(ins, 2 * SEC);
+    assert_int_equal(fwd(1), 0);
+    assert_int_equal(fwd(2), 1);
+    ts_free(&t);
+}
+
 static void expect_error(const char *yaml, const char *a, const char *b)
 {
     struct ts_inst t;
@@ -895,7 +942,13 @@ static void config_errors(void **state)
                  "policy_order: [zz], composite_sub_policy: [{name: a, type: always_sample}]}}]\n",
                  "policy_order", "\"zz\"");
     expect_error("policies: [{name: o, type: ottl_condition, ottl_condition: {span: ['x']}}]\n",
-                 "\"ottl_condition\"", "not supported");
+                 "ottl_condition.span[0]", "");
+    expect_error("policies: [{name: o, type: ottl_condition, ottl_condition: {error_mode: ignore}}]\n",
+                 "policies[0] \"o\"", "expected at least one OTTL condition");
+    expect_error("policies: [{name: o, type: ottl_condition, ottl_condition: {error_mode: loud, span: ['true']}}]\n",
+                 "ottl_condition.error_mode", "\"loud\"");
+    expect_error("policies: [{name: o, type: ottl_condition, ottl_condition: {spans: ['true']}}]\n",
+                 "unknown key", "spans");
     expect_error("decision_cache: {sampled_cache_size: 1__0}\npolicies: [{name: a, type: always_sample}]\n",
                  "sampled_cache_size", "");
     expect_error("num_traces: 0\npolicies: [{name: a, type: always_sample}]\n", "num_traces", "");
@@ -1074,6 +1127,7 @@ int main(void)
         cmocka_unit_test(large_decision_split),
         cmocka_unit_test(reads_rewritten_request),
         cmocka_unit_test(block_on_overflow_refuses),
+        cmocka_unit_test(ottl_condition_policy),
         cmocka_unit_test(config_errors),
         cmocka_unit_test(config_defaults),
         cmocka_unit_test(concurrent_workers),
