@@ -377,8 +377,8 @@ static const struct otc_config_entry ts_config[] = {
     {OTC_CFG_TREE, "policies", NULL, OFF(policies_cfg), 0, 0, 0, NULL,
      "the sampling policies, as otelcol-contrib writes them: always_sample, latency, "
      "numeric_attribute, string_attribute, boolean_attribute, probabilistic, status_code, "
-     "rate_limiting, bytes_limiting, span_count, trace_state, trace_flags, and, composite, not, drop "
-     "(ottl_condition is not supported)"},
+     "rate_limiting, bytes_limiting, span_count, trace_state, trace_flags, ottl_condition, and, "
+     "composite, not, drop"},
     OTC_CFG_END,
 };
 

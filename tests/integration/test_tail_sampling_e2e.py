@@ -2,8 +2,7 @@
 # binary over loopback, with configs as users write them.
 #   phase 1: the example config of otelcol-contrib's tailsamplingprocessor README
 #            (processor/tailsamplingprocessor/README.md, "Examples"), with a short
-#            decision_wait and without its ottl_condition policy, which otelc does
-#            not implement: always_sample keeps every trace whole except those the
+#            decision_wait: always_sample keeps every trace whole except those the
 #            drop policy matches (url.path /health, /metrics by regex).
 #   phase 2: status_code, latency, string_attribute, numeric_attribute and
 #            probabilistic together; the spans of each trace are spread over
@@ -79,8 +78,7 @@ def pipeline_yaml(port, sink, processor_yaml):
             % (port, processor_yaml, h.otlp_exporter_yaml("otlp/sink", sink.port)))
 
 
-# The README's example as written there (flow style), decision_wait shortened
-# and the ottl_condition policy (test-policy-13) left out.
+# The README's example as written there (flow style), decision_wait shortened.
 README_EXAMPLE = r"""  tail_sampling:
     decision_wait: 2s
     num_traces: 100
@@ -148,6 +146,21 @@ README_EXAMPLE = r"""  tail_sampling:
               name: test-policy-12,
               type: boolean_attribute,
               boolean_attribute: {key: key4, value: true}
+         },
+         {
+              name: test-policy-13,
+              type: ottl_condition,
+              ottl_condition: {
+                   error_mode: ignore,
+                   span: [
+                        "attributes[\"test_attr_key_1\"] == \"test_attr_val_1\"",
+                        "attributes[\"test_attr_key_2\"] != \"test_attr_val_1\"",
+                   ],
+                   spanevent: [
+                        "name != \"test_span_event_name\"",
+                        "attributes[\"test_event_attr_key_2\"] != \"test_event_attr_val_1\"",
+                   ]
+              }
          },
          {
             name: and-policy-1,
