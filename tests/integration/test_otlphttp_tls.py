@@ -1,6 +1,7 @@
 # test_otlphttp_tls.py: the otlphttp exporter over https, to a second otelc's
 # OTLP/HTTP receiver, with certificates made by the openssl CLI during the test.
-# 1. A receiver with a private CA: the exporter trusting that CA (tls.ca_file)
+# 1. A receiver with a private CA: the exporter (named otlp_http, otelcol's
+#    canonical name; otlphttp elsewhere) trusting that CA (tls.ca_file)
 #    delivers every signal intact, with each compression (gzip, zstd, snappy,
 #    zlib... as far as the receiver takes them: gzip, zstd, snappy, none); one
 #    trusting another CA delivers nothing and logs why.
@@ -73,7 +74,8 @@ def upstream_cfg(gport, exporters, token=None, signals=h.SIGNALS):
 def exporter_complaints(proc):
     """The exporter's warning and error lines in proc's log."""
     return [ln for ln in h.otelc_stderr(proc).splitlines()
-            if "[exporter:otlphttp" in ln and ("[warn]" in ln or "[error]" in ln)]
+            if ("[exporter:otlphttp" in ln or "[exporter:otlp_http" in ln)
+            and ("[warn]" in ln or "[error]" in ln)]
 
 
 def send_all(gport, sizes=(5, 3)):
@@ -110,7 +112,8 @@ def private_ca(t, d, ca, other, srv):
         lines = "    endpoint: %s\n    tls:\n      ca_file: %s\n" % (url, ca[1])
         if compression != "gzip":  # gzip is the default
             lines += "    compression: %s\n" % compression
-        up = h.start_otelc(upstream_cfg(gport, {"otlphttp": lines}), port=gport)
+        # otlp_http: the exporter's canonical name (otlphttp is its alias)
+        up = h.start_otelc(upstream_cfg(gport, {"otlp_http": lines}), port=gport)
         sent = send_all(gport)
         check_arrived(t, sink, sent, "https with a private CA, compression %s" % compression)
         h.stop_otelc(up)
@@ -174,7 +177,7 @@ def mtls_bearer(t, d, ca, srv, cli):
             # a new connection per request, each re-reading the certificate files
             lines += "    disable_keep_alives: true\n"
             lines = lines.replace("    tls:\n", "    tls:\n      reload_interval: 1ms\n")
-        up = h.start_otelc(upstream_cfg(gport, {"otlphttp/mtls": lines}, token=TOKEN), port=gport)
+        up = h.start_otelc(upstream_cfg(gport, {"otlp_http/mtls": lines}, token=TOKEN), port=gport)
         sent = send_all(gport)
         check_arrived(t, sink, sent, "mTLS + bearer token, compression %s" % compression)
         h.stop_otelc(up)
