@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "heap.h"
 #include "otc/otc_buf.h"
 
 #define OTELC_VERSION "0.1.0"
@@ -404,6 +405,9 @@ static int serve(const struct sources *src, const sigset_t *set, struct otc_engi
         if (due) {
             timeout = due > now ? (int)((due - now + 999999u) / 1000000u) : 0;
         }
+        if (timeout < 0 || timeout > 1000) {
+            timeout = 1000; /* the idle heap trim looks once a second */
+        }
         if (sfd < 0) { /* no signalfd: wait for the signals the old way */
             sigwait(set, &sig);
         } else if (poll(pfd, ifd >= 0 ? 2 : 1, timeout) > 0 && (pfd[0].revents & POLLIN)) {
@@ -412,6 +416,7 @@ static int serve(const struct sources *src, const sigset_t *set, struct otc_engi
                 sig = (int)si.ssi_signo;
             }
         }
+        otc_heap_idle_tick();
         if (ifd >= 0 && (pfd[1].revents & POLLIN)) {
             char buf[4096];
             while (read(ifd, buf, sizeof(buf)) > 0) {
@@ -457,6 +462,7 @@ static int run(const struct sources *src)
     int sig = 0;
     int rc;
 
+    otc_heap_tune();
     /* gRPC's threads inherit this mask, so the signals reach the main thread. */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
