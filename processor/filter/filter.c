@@ -6,10 +6,12 @@
  * item of the context each condition's paths name (a resource or scope
  * condition drops the whole container). Scope and resource containers left
  * empty are removed; a batch left empty is not passed on. Conditions are
- * compiled on the main thread; batches are matched on the pipeline worker
- * thread: traces and logs that arrive undecoded item by item from their bytes,
- * the others on their decoded form. */
+ * compiled on the main thread; batches are matched on the pipeline's workers,
+ * several at once (what a call needs is its own; the error count is atomic):
+ * traces and logs that arrive undecoded item by item from their bytes, the
+ * others on their decoded form. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -81,12 +83,10 @@ struct filter_ctx {
     struct otc_matcher  *span_m[P_COUNT], *log_m[P_COUNT], *metric_m[P_COUNT], *res_m[P_COUNT];
     struct filter_pass   passes[OTC_SIGNAL_COUNT][MAX_PASSES];
     size_t               n_passes[OTC_SIGNAL_COUNT];
-    uint64_t             last_err_ns;
-    uint64_t             errors;
+    atomic_uint_fast64_t last_err_ns;
+    atomic_uint_fast64_t errors;
     struct otc_ottl_keyset keys[OTC_SIGNAL_COUNT][OTC_OTTL_CTX_COUNT]; /* wire path: the
                                         attributes the conditions read, per context */
-    uint8_t             *keep;     /* wire path: one entry per item */
-    size_t               keep_cap;
 };
 
 #define OFF(f) offsetof(struct filter_ctx, f)
@@ -195,9 +195,6 @@ static void filter_destroy(void *vctx)
 {
     struct filter_ctx *f = vctx;
 
-    free(f->keep);
-    f->keep = NULL;
-    f->keep_cap = 0;
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
         for (int c = 0; c < OTC_OTTL_CTX_COUNT; c++) {
             free(f->keys[s][c].v);
@@ -556,7 +553,9 @@ static int filter_visit(void *arg, struct otc_ottl_env *env)
             if (mode == OTC_OTTL_PROPAGATE) {
                 return rc;
             }
-            r->f->errors += mode == OTC_OTTL_IGNORE;
+            if (mode == OTC_OTTL_IGNORE) {
+                atomic_fetch_add_explicit(&r->f->errors, 1, memory_order_relaxed);
+            }
             continue;
         }
         if (yes) {
@@ -721,53 +720,52 @@ static int filter_wire(struct otc_instance *ins, struct filter_ctx *f, struct fi
     };
     bool empty_groups = false;
     size_t items = b->items;
+    uint8_t keep_small[1024]; /* per call: several workers run this at once */
+    int handled = 1;
 
-    if (f->keep_cap < items + 1) {
-        uint8_t *k = realloc(f->keep, items + 1);
-        if (!k) {
-            return 0;
-        }
-        f->keep = k;
-        f->keep_cap = items + 1;
+    (void)f;
+    w.keep = items + 1 <= sizeof(keep_small) ? keep_small : malloc(items + 1);
+    if (!w.keep) {
+        return 0;
     }
-    w.keep = f->keep;
     w.cap = items;
     w.env.arena = &w.scratch;
     otc_arena_init(&w.scratch, b->raw_len / 2 + 256);
     *rc = otc_pb_walk(b->raw, b->raw_len, &v, &empty_groups);
     otc_arena_release(&w.scratch);
     if (*rc == OTC_EINVAL || *rc == OTC_ENOMEM || (*rc == OTC_OK && w.n != items)) {
-        return 0; /* malformed for this reader, or miscounted: decode */
+        handled = 0; /* malformed for this reader, or miscounted: decode */
+        goto out;
     }
     *out = b;
-    if (*rc != OTC_OK) { /* error_mode propagate */
-        return 1;
-    }
-    if (w.kept == items && !empty_groups) {
-        return 1; /* untouched */
+    if (*rc != OTC_OK || (w.kept == items && !empty_groups)) {
+        goto out; /* error_mode propagate, or untouched */
     }
     atomic_fetch_add(&ins->counters.dropped[b->signal], items - w.kept);
     if (w.kept == 0) {
         otc_batch_unref(b);
         *out = NULL;
-        return 1;
+        goto out;
     }
     if (!(*out = otc_batch_keep_items(b, w.keep, w.kept))) {
         atomic_fetch_add(&ins->counters.dropped[b->signal], w.kept);
         *rc = OTC_ENOMEM;
     }
-    return 1;
+out:
+    if (w.keep != keep_small) {
+        free(w.keep);
+    }
+    return handled;
 }
 
 static void filter_log_errors(struct otc_instance *ins, struct filter_ctx *f, const char *why)
 {
-    uint64_t now = otc_now_ns();
+    uint64_t now = otc_now_ns(), last = atomic_load(&f->last_err_ns);
 
-    if (f->errors && now - f->last_err_ns >= ERR_LOG_NS) {
+    if (atomic_load_explicit(&f->errors, memory_order_relaxed) && now - last >= ERR_LOG_NS &&
+        atomic_compare_exchange_strong(&f->last_err_ns, &last, now)) {
         otc_log_warn(ins, "%llu condition evaluation(s) failed (error_mode ignore), last: %s",
-                     (unsigned long long)f->errors, why);
-        f->errors = 0;
-        f->last_err_ns = now;
+                     (unsigned long long)atomic_exchange(&f->errors, 0), why);
     }
 }
 
@@ -850,7 +848,7 @@ const struct otc_component_ops otc_processor_filter_ops = {
     .kind = OTC_PROCESSOR,
     .signals = OTC_SIG_ALL,
     .mutates = true,
-    .concurrent = false,
+    .concurrent = true,
     .ctx_size = sizeof(struct filter_ctx),
     .config_map = filter_config,
     .validate = filter_validate,

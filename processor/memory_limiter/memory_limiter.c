@@ -63,7 +63,8 @@ static const struct otc_config_entry memlim_config[] = {
     {OTC_CFG_DURATION, "min_gc_interval_when_soft_limited", "10s", OFF(min_trim_soft_ns),
      OTC_CFG_F_MIN, 0, 0, NULL,
      "above the soft limit, least time between two returns of free heap pages to the system "
-     "(malloc_trim, otelcol's forced GC)"},
+     "(malloc_trim, otelcol's forced GC); at once when batches hold less than half of the RSS "
+     "(the rest is then mostly free heap, which otelcol would not count)"},
     {OTC_CFG_DURATION, "min_gc_interval_when_hard_limited", "0s", OFF(min_trim_hard_ns),
      OTC_CFG_F_MIN, 0, 0, NULL, "the same above the hard limit (0 = at every check)"},
     OTC_CFG_END,
@@ -122,8 +123,11 @@ static uint64_t read_rss(const struct memlim_ctx *x)
 /* Sample RSS. Above the soft limit, hand free heap pages back to the kernel
  * first (the counterpart of otelcol's forced GC), so that memory the
  * allocator merely keeps cached does not hold the gate shut; at most once per
- * min_gc_interval_when_{soft,hard}_limited. Only the caller that won the
- * check (maybe_measure's CAS, or init) runs this. */
+ * min_gc_interval_when_{soft,hard}_limited, or at once when batches hold less
+ * than half of the RSS: the rest is then mostly free heap that otelc keeps
+ * while data flows (core/heap.c), and otelcol's limiter, which counts the
+ * heap in use rather than RSS, would not count it. Only the caller that won
+ * the check (maybe_measure's CAS, or init) runs this. */
 static void measure(struct memlim_ctx *x, uint64_t now)
 {
     uint64_t live = atomic_load_explicit(&otc_arena_live_bytes, memory_order_relaxed);
@@ -131,7 +135,7 @@ static void measure(struct memlim_ctx *x, uint64_t now)
     uint64_t min = rss > x->limit ? (uint64_t)x->min_trim_hard_ns : (uint64_t)x->min_trim_soft_ns;
     uint64_t last = atomic_load_explicit(&x->last_trim_ns, memory_order_relaxed);
 
-    if (rss > x->soft && (last == 0 || now - last >= min)) {
+    if (rss > x->soft && (last == 0 || now - last >= min || live < rss / 2)) {
         atomic_store_explicit(&x->last_trim_ns, now, memory_order_relaxed);
         malloc_trim(0);
         live = atomic_load_explicit(&otc_arena_live_bytes, memory_order_relaxed);

@@ -5,6 +5,9 @@
  * removal of emptied containers, error_mode, and config errors with their
  * file:line:column. Single-threaded cmocka executable. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "proc_test_util.h"
 #include "otc/otc_pb_walk.h"
 #include "processor/filter/filter.h"
@@ -975,9 +978,92 @@ static void test_older_form_errors(void **state)
                        FILE_NAME, "cannot use \"metrics.resource\", \"metrics.metric\"", "");
 }
 
+/* Several pipeline workers at once on one filter (it is concurrent): each
+ * thread sends undecoded requests of two spans, one of which the condition
+ * drops; exactly the other one comes out of every request. */
+#define MT_THREADS  4
+#define MT_REQUESTS 200
+
+static atomic_uint mt_kept, mt_bad;
+
+static int mt_sink(struct otc_instance *ins, void *ctx, struct otc_batch *b)
+{
+    const otc_traces_req *req = (const otc_traces_req *)otc_batch_msg(b);
+    const otc_scope_spans *ss = req ? req->resource_spans[0]->scope_spans[0] : NULL;
+
+    (void)ins;
+    (void)ctx;
+    atomic_fetch_add(ss && ss->n_spans == 1 && !strcmp(ss->spans[0]->name, "keep") ? &mt_kept
+                                                                                     : &mt_bad, 1);
+    otc_batch_unref(b);
+    return OTC_OK;
+}
+
+static const struct otc_component_ops mt_sink_ops = {.type = "sink", .kind = OTC_PROCESSOR,
+                                                     .consume = mt_sink};
+static struct otc_instance mt_sink_ins = {.ops = &mt_sink_ops, .id = "sink"};
+
+static void *mt_worker(void *p)
+{
+    struct otc_instance *ins = p;
+
+    for (unsigned r = 0; r < MT_REQUESTS; r++) {
+        struct otc_arena a;
+        otc_traces_req *req;
+        otc_scope_spans *ss;
+        struct otc_batch *b;
+        uint8_t *buf;
+        size_t len;
+
+        otc_arena_init(&a, 1 << 12);
+        req = pt_traces(&a, 2);
+        ss = req->resource_spans[0]->scope_spans[0];
+        ss->spans[0] = span_named(&a, "drop-me", r);
+        ss->spans[1] = span_named(&a, "keep", r + 1);
+        len = protobuf_c_message_get_packed_size(&req->base);
+        buf = malloc(len);
+        protobuf_c_message_pack(&req->base, buf);
+        b = otc_batch_from_bytes(OTC_TRACES, buf, len);
+        b->items = 2; /* undecoded, as the receivers' scan delivers it */
+        free(buf);
+        otc_arena_release(&a);
+        ins->ops->consume(ins, ins->ctx, b);
+    }
+    return NULL;
+}
+
+static void test_concurrent_workers(void **state)
+{
+    const char yaml[] = CFG_HEAD "    error_mode: ignore\n    traces:\n      span:\n"
+                        "        - name == \"drop-me\"\n"
+                        "        - Int(name) > 3\n" CFG_TAIL("traces");
+    struct pt_built bt;
+    struct otc_instance *ins;
+    pthread_t th[MT_THREADS];
+
+    (void)state;
+    pt_build(&bt, FILE_NAME, yaml);
+    assert_int_equal(bt.rc, OTC_OK);
+    ins = &bt.e->pipelines[0].processors[0];
+    assert_true(ins->ops->concurrent);
+    assert_int_equal(ins->ops->init(ins, ins->ctx), OTC_OK);
+    ins->next.ins = &mt_sink_ins;
+    for (int t = 0; t < MT_THREADS; t++) {
+        assert_int_equal(pthread_create(&th[t], NULL, mt_worker, ins), 0);
+    }
+    for (int t = 0; t < MT_THREADS; t++) {
+        pthread_join(th[t], NULL);
+    }
+    assert_int_equal(atomic_load(&mt_kept), MT_THREADS * MT_REQUESTS);
+    assert_int_equal(atomic_load(&mt_bad), 0);
+    assert_int_equal(atomic_load(&ins->counters.dropped[OTC_TRACES]), MT_THREADS * MT_REQUESTS);
+    pt_built_free(&bt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_concurrent_workers),
         cmocka_unit_test(test_readme_traces),
         cmocka_unit_test(test_flat_conditions),
         cmocka_unit_test(test_untouched_and_all_dropped),
