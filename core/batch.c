@@ -378,6 +378,37 @@ struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep,
     return out == b ? b : batch_replace(b, out);
 }
 
+struct otc_batch *otc_batch_edit_items(struct otc_batch *b, const uint8_t *keep, size_t kept,
+                                       const struct otc_pb_edit *edits, size_t n_edits)
+{
+    struct otc_batch *out = b;
+    size_t cap = b->raw_len, n;
+    uint8_t *dst;
+
+    for (size_t i = 0; i < n_edits; i++) {
+        long long g = otc_pb_edit_growth(&edits[i]);
+        cap += (g > 0 ? (size_t)g : 0) + 15; /* the item's, its scope's and resource's prefixes */
+    }
+    if (atomic_load_explicit(&b->refs, memory_order_acquire) == 1) {
+        dst = otc_arena_alloc(&b->arena, cap ? cap : 1);
+    } else if ((out = otc_batch_alloc_raw(b->signal, cap, &dst))) {
+        out->received_ns = b->received_ns;
+    }
+    if (!out || !dst ||
+        (n = otc_pb_edit_items(b->signal, b->raw, b->raw_len, keep, edits, n_edits, dst)) ==
+            SIZE_MAX) {
+        if (out != b) {
+            otc_batch_unref(out);
+        }
+        otc_batch_unref(b);
+        return NULL;
+    }
+    out->raw = dst;
+    out->raw_len = n;
+    out->items = kept;
+    return out == b ? b : batch_replace(b, out);
+}
+
 struct otc_batch *otc_batch_rewrite(struct otc_batch *b, size_t len,
                                     size_t (*write)(void *arg, const struct otc_batch *b,
                                                     uint8_t *dst),

@@ -58,8 +58,10 @@ static size_t keep_data(const uint8_t *p, const uint8_t *end, const uint8_t *kee
 
     for (const uint8_t *start = p; (r = otc_pb_next_field(&p, end, &f)) > 0; start = p) {
         if (f.num == DATA_POINTS && f.wt == 2) {
+            size_t i = (*idx)++;
+
             (*n)++;
-            if (!keep[(*idx)++]) {
+            if (keep && !keep[i]) {
                 continue;
             }
             (*k)++;
@@ -131,13 +133,49 @@ static int keep_metric(const uint8_t *p, size_t len, const uint8_t *keep, size_t
     return 1;
 }
 
+/* What a pass over a request writes: the keep decisions (NULL: keep all), the
+ * edits of traces and logs items, and where the pass is in both. */
+struct keep_pass {
+    const uint8_t            *keep;
+    const struct otc_pb_edit *edits;
+    size_t                    n_edits;
+    size_t                    idx; /* items seen, in walk order */
+    size_t                    ei;  /* edits applied */
+    bool                      metrics;
+};
+
+/* An item with its edit applied, written to out: its new length (SIZE_MAX
+ * when a splice does not fit the item). */
+static size_t edit_item(const uint8_t *p, size_t len, const struct otc_pb_edit *e, uint8_t *out)
+{
+    size_t at = 0, n = 0;
+
+    for (size_t i = 0; i < e->n_splices; i++) {
+        const struct otc_pb_splice *sp = &e->splices[i];
+
+        if (sp->from < at || sp->to < sp->from || sp->to > len) {
+            return SIZE_MAX;
+        }
+        if (out) {
+            memcpy(out + n, p + at, sp->from - at);
+            memcpy(out + n + (sp->from - at), sp->data, sp->n);
+        }
+        n += sp->from - at + sp->n;
+        at = sp->to;
+    }
+    if (out) {
+        memcpy(out + n, p + at, len - at);
+    }
+    return n + len - at;
+}
+
 /* The content of the message at p..end at nesting level (0 request, 1
  * Resource*, 2 Scope* container) without the dropped items and emptied
- * containers, written to out (when not NULL). Returns its length; 0 for a
- * container left without items (dropped), SIZE_MAX when malformed. *idx counts
- * the items seen, in walk order. */
-static size_t keep_level(const uint8_t *p, const uint8_t *end, int level, bool metrics,
-                         const uint8_t *keep, size_t *idx, uint8_t *out)
+ * containers, with the edited items changed, written to out (when not NULL).
+ * Returns its length; 0 for a container left without items (dropped),
+ * SIZE_MAX when malformed. */
+static size_t keep_level(const uint8_t *p, const uint8_t *end, int level, struct keep_pass *k,
+                         uint8_t *out)
 {
     const uint32_t child = level == 0 ? 1 : 2; /* request.1 Resource*, Resource*.2 / Scope*.2 */
     size_t n = 0;
@@ -146,6 +184,7 @@ static size_t keep_level(const uint8_t *p, const uint8_t *end, int level, bool m
     int r;
 
     for (const uint8_t *start = p; (r = otc_pb_next_field(&p, end, &f)) > 0; start = p) {
+        const struct otc_pb_edit *e = NULL;
         size_t clen;
 
         if (f.num != child || f.wt != 2) {
@@ -155,9 +194,9 @@ static size_t keep_level(const uint8_t *p, const uint8_t *end, int level, bool m
             n += (size_t)(p - start);
             continue;
         }
-        if (level == 2 && metrics) {
-            size_t first = *idx;
-            int kr = keep_metric(f.p, f.len, keep, idx, NULL, &clen);
+        if (level == 2 && k->metrics) {
+            size_t first = k->idx;
+            int kr = keep_metric(f.p, f.len, k->keep, &k->idx, NULL, &clen);
 
             if (kr < 0) {
                 return SIZE_MAX;
@@ -166,16 +205,24 @@ static size_t keep_level(const uint8_t *p, const uint8_t *end, int level, bool m
                 continue;
             }
             if (out) {
-                *idx = first;
+                k->idx = first;
             }
         } else if (level == 2) {
-            if (!keep[(*idx)++]) {
+            size_t i = k->idx++;
+
+            if (k->keep && !k->keep[i]) {
                 continue;
             }
             clen = f.len;
+            if (k->ei < k->n_edits && k->edits[k->ei].item == i) {
+                e = &k->edits[k->ei++];
+                if ((clen = edit_item(f.p, f.len, e, NULL)) == SIZE_MAX) {
+                    return SIZE_MAX;
+                }
+            }
         } else {
-            size_t first = *idx;
-            clen = keep_level(f.p, f.p + f.len, level + 1, metrics, keep, idx, NULL);
+            size_t first = k->idx, first_edit = k->ei;
+            clen = keep_level(f.p, f.p + f.len, level + 1, k, NULL);
             if (clen == SIZE_MAX) {
                 return SIZE_MAX;
             }
@@ -183,7 +230,8 @@ static size_t keep_level(const uint8_t *p, const uint8_t *end, int level, bool m
                 continue;
             }
             if (out) {
-                *idx = first;
+                k->idx = first;
+                k->ei = first_edit;
             }
         }
         any = true;
@@ -191,12 +239,14 @@ static size_t keep_level(const uint8_t *p, const uint8_t *end, int level, bool m
             uint8_t *o = out + n;
             *o++ = (uint8_t)(child << 3 | 2);
             o = put_varint(o, clen);
-            if (level == 2 && metrics) {
-                keep_metric(f.p, f.len, keep, idx, o, &clen);
+            if (level == 2 && k->metrics) {
+                keep_metric(f.p, f.len, k->keep, &k->idx, o, &clen);
+            } else if (e) {
+                edit_item(f.p, f.len, e, o);
             } else if (level == 2) {
                 memcpy(o, f.p, clen);
             } else {
-                keep_level(f.p, f.p + f.len, level + 1, metrics, keep, idx, o);
+                keep_level(f.p, f.p + f.len, level + 1, k, o);
             }
         }
         n += 1 + varint_size(clen) + clen;
@@ -210,11 +260,28 @@ static size_t keep_level(const uint8_t *p, const uint8_t *end, int level, bool m
 size_t otc_pb_keep_items(enum otc_signal s, const uint8_t *buf, size_t len, const uint8_t *keep,
                          uint8_t *out)
 {
-    size_t idx = 0;
+    struct keep_pass k = {.keep = keep, .metrics = s == OTC_METRICS};
 
     if (!buf) {
         return 0;
     }
-    return keep_level(buf, buf + len, 0, s == OTC_METRICS, keep, &idx, out);
+    return keep_level(buf, buf + len, 0, &k, out);
 }
 
+size_t otc_pb_edit_items(enum otc_signal s, const uint8_t *buf, size_t len, const uint8_t *keep,
+                         const struct otc_pb_edit *edits, size_t n_edits, uint8_t *out)
+{
+    struct keep_pass k = {.keep = keep, .edits = edits, .n_edits = n_edits};
+    size_t n;
+
+    if (s == OTC_METRICS && n_edits) {
+        return SIZE_MAX; /* items are Metrics there, kept by their points */
+    }
+    k.metrics = s == OTC_METRICS;
+    if (!buf) {
+        return n_edits ? SIZE_MAX : 0;
+    }
+    n = keep_level(buf, buf + len, 0, &k, out);
+    /* every edit names a kept item, in order */
+    return n != SIZE_MAX && k.ei == n_edits ? n : SIZE_MAX;
+}

@@ -501,8 +501,15 @@ bool otc_pb_span_read(const uint8_t *p, size_t len, const struct otc_pb_keys *ke
             p += 9;
             continue;
         }
-        if (otc_pb_next_field(&p, end, &f) < 0 || !span_field(sp, &f, keys)) {
-            return false;
+        {
+            const uint8_t *start = p;
+
+            if (otc_pb_next_field(&p, end, &f) < 0 || !span_field(sp, &f, keys)) {
+                return false;
+            }
+            if (f.num == SPAN_TRACE_STATE && f.wt == 2) {
+                sp->trace_state_field = start;
+            }
         }
     }
     return true;
@@ -520,12 +527,14 @@ bool otc_pb_log_read(const uint8_t *p, size_t len, const struct otc_pb_keys *key
     const uint8_t *end = p + len;
     struct otc_pb_field f;
 
+    const uint8_t *after = NULL; /* the first field numbered above the attributes */
+
     memset(lr, 0, sizeof(*lr));
     if (keys && !keys->n) {
         keys = NULL;
     }
     while (p < end) {
-        const uint8_t *v;
+        const uint8_t *v, *start = p;
         size_t n;
         unsigned tag = p[0];
 
@@ -540,18 +549,32 @@ bool otc_pb_log_read(const uint8_t *p, size_t len, const struct otc_pb_keys *key
         } else if (otc_pb_next_field(&p, end, &f) < 0) {
             return false;
         } else if (f.wt != 2) {
+            if (!after && f.num > LOG_ATTRIBUTES) {
+                after = start;
+            }
             continue;
         } else {
             tag = f.num << 3 | 2;
             v = f.p;
             n = f.len;
         }
+        if (tag == (LOG_ATTRIBUTES << 3 | 2)) {
+            if (!note_attr(v, n, keys, &lr->has_key)) {
+                return false;
+            }
+            lr->attrs_end = p;
+            continue;
+        }
+        if (!after && (tag >> 3) > LOG_ATTRIBUTES) {
+            after = start;
+        }
         if (tag == (LOG_TRACE_ID << 3 | 2)) {
             lr->trace_id = v;
             lr->trace_id_len = n;
-        } else if (tag == (LOG_ATTRIBUTES << 3 | 2) && !note_attr(v, n, keys, &lr->has_key)) {
-            return false;
         }
+    }
+    if (!lr->attrs_end) {
+        lr->attrs_end = after ? after : end;
     }
     return true;
 }

@@ -127,6 +127,14 @@ struct otc_batch *otc_batch_writable(struct otc_batch *b);
  * (b's reference is dropped then too). */
 struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep, size_t kept);
 
+/* otc_batch_keep_items with some kept items changed: edits as
+ * otc_pb_edit_items takes them (traces and logs; keep NULL keeps every item).
+ * The same ownership rules; NULL on ENOMEM, malformed bytes or an edit that
+ * does not fit (b's reference is dropped then too). */
+struct otc_pb_edit;
+struct otc_batch *otc_batch_edit_items(struct otc_batch *b, const uint8_t *keep, size_t kept,
+                                       const struct otc_pb_edit *edits, size_t n_edits);
+
 /* Give an undecoded batch new serialized bytes with the same items: write(arg,
  * b, dst) fills at most len bytes at dst (reading b->raw as it likes) and
  * returns the length written, or SIZE_MAX on failure. Like otc_batch_writable,

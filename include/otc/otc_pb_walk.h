@@ -278,6 +278,7 @@ bool otc_pb_keys_init(struct otc_pb_keys *k, const char *const *keys);
 struct otc_pb_span {
     const uint8_t *trace_id, *span_id, *trace_state;
     size_t         trace_id_len, span_id_len, trace_state_len;
+    const uint8_t *trace_state_field; /* the trace_state field's first byte (its tag) */
     uint64_t       start_time_unix_nano;
     size_t         n_attributes;
     bool           has_key; /* an attribute is named one of the keys asked for */
@@ -292,6 +293,8 @@ bool otc_pb_span_read(const uint8_t *p, size_t len, const struct otc_pb_keys *ke
 struct otc_pb_log {
     const uint8_t *trace_id;
     size_t         trace_id_len;
+    const uint8_t *attrs_end; /* where an attribute appended goes (after the last one, else
+                                 before the first field numbered above them, else the end) */
     bool           has_key; /* an attribute is named one of the keys asked for */
 };
 
@@ -311,6 +314,44 @@ bool otc_pb_log_read(const uint8_t *p, size_t len, const struct otc_pb_keys *key
  * length written, or SIZE_MAX when buf is malformed. */
 size_t otc_pb_keep_items(enum otc_signal s, const uint8_t *buf, size_t len, const uint8_t *keep,
                          uint8_t *out);
+
+/* A change to one item for otc_pb_edit_items: the item's bytes from..to
+ * (offsets in the item) replaced by the n bytes at data. */
+struct otc_pb_splice {
+    size_t         from, to;
+    const uint8_t *data;
+    size_t         n;
+};
+
+/* One item written changed: its number in walk order, and the splices (by
+ * increasing from, not overlapping) that make its new bytes from the old. */
+struct otc_pb_edit {
+    size_t                      item;
+    const struct otc_pb_splice *splices;
+    size_t                      n_splices;
+};
+
+/* How much longer an edit makes its item (negative: shorter). */
+static inline long long otc_pb_edit_growth(const struct otc_pb_edit *e)
+{
+    long long g = 0;
+
+    for (size_t i = 0; i < e->n_splices; i++) {
+        g += (long long)e->splices[i].n - (long long)(e->splices[i].to - e->splices[i].from);
+    }
+    return g;
+}
+
+/* otc_pb_keep_items for traces and logs with some kept items changed: edits
+ * (n_edits of them, by increasing item) are applied to their items, the length
+ * prefixes of the items and containers around them recomputed; keep NULL keeps
+ * every item (and still removes the containers without any). Everything else
+ * goes on as it arrived. out needs room for len plus, for every edit, its
+ * growth (when positive) and 15 bytes (three length prefixes longer); NULL:
+ * only the length is computed. Returns the length written, or SIZE_MAX when
+ * buf is malformed or an edit does not fit its item. */
+size_t otc_pb_edit_items(enum otc_signal s, const uint8_t *buf, size_t len, const uint8_t *keep,
+                         const struct otc_pb_edit *edits, size_t n_edits, uint8_t *out);
 
 /* ---------------------------------------------------------- decoded form */
 

@@ -17,6 +17,7 @@
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_walk.h"
 #include "probabilistic_sampler.h"
+#include "sampler_internal.h"
 
 #define ANY(c) OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_##c
 
@@ -27,30 +28,11 @@
 #define TH_ALWAYS         0ull                /* 100%: every randomness passes */
 #define TH_NEVER          MAX_ADJUSTED        /* 0%: none passes */
 #define RND_ALL           (MAX_ADJUSTED - 1)  /* the randomness used when none exists */
-#define HEX_DIGITS        14
+#define HEX_DIGITS        SAMPLER_HEX_DIGITS
 
-#define PRIORITY_KEY      "sampling.priority"
-#define LOG_THRESHOLD_KEY "sampling.threshold"
-#define LOG_RANDOM_KEY    "sampling.randomness"
-
-enum sampler_kind { K_NEVER, K_HASH, K_EQUALIZING, K_PROPORTIONAL };
-
-struct sampler_ctx {
-    double    sampling_percentage;
-    int64_t   hash_seed;
-    char     *mode;
-    bool      fail_closed;
-    int64_t   sampling_precision;
-    char     *attribute_source;
-    char     *from_attribute;
-    char     *sampling_priority;
-    /* derived by init */
-    enum sampler_kind kind;
-    uint32_t  seed_h;        /* FNV-1a state after the seed's 4 bytes */
-    uint64_t  threshold;     /* hash_seed and equalizing: the configured threshold */
-    double    ratio;         /* proportional: the probability, in [2^-56, 1] */
-    bool      logs_trace_id; /* attribute_source: traceID */
-};
+#define PRIORITY_KEY      SAMPLER_PRIORITY_KEY
+#define LOG_THRESHOLD_KEY SAMPLER_THRESHOLD_KEY
+#define LOG_RANDOM_KEY    SAMPLER_RANDOM_KEY
 
 #define OFF(f) offsetof(struct sampler_ctx, f)
 
@@ -205,15 +187,15 @@ static uint64_t sampler_randomness(uint32_t h)
     return ((HASH_BUCKET_MASK - hashed) << 42) | (mixed << 14) | hashed;
 }
 
-static bool trace_id_valid(const ProtobufCBinaryData *id)
+static bool trace_id_valid(const uint8_t *id, size_t len)
 {
     uint64_t a, b;
 
-    if (id->len != 16) {
+    if (len != 16) {
         return false;
     }
-    memcpy(&a, id->data, 8);
-    memcpy(&b, id->data + 8, 8);
+    memcpy(&a, id, 8);
+    memcpy(&b, id + 8, 8);
     return (a | b) != 0;
 }
 
@@ -335,7 +317,13 @@ static bool tvalue_parse(const char *s, size_t n, uint64_t *th)
 /* Randomness.RValue: 14 lower-case hex digits. */
 static void rvalue_format(uint64_t rnd, char out[HEX_DIGITS + 1])
 {
-    snprintf(out, HEX_DIGITS + 1, "%014llx", (unsigned long long)(rnd & RND_ALL));
+    static const char digit[] = "0123456789abcdef";
+
+    for (int i = HEX_DIGITS - 1; i >= 0; i--) {
+        out[i] = digit[rnd & 15];
+        rnd >>= 4;
+    }
+    out[HEX_DIGITS] = '\0';
 }
 
 /* Threshold.TValue: "0" for always, else 14 hex digits without trailing zeros
@@ -498,11 +486,12 @@ static bool ts_parse_ot(struct tstate *t, const char *v, size_t n)
     return ok;
 }
 
-/* NewW3CTraceState: false on any error, with what parsed kept in t (as
- * there: members before a 32nd, and those without a size or "ot" error). */
-static bool ts_parse(struct tstate *t, const char *ts)
+/* NewW3CTraceState of the len bytes at ts: false on any error, with what
+ * parsed kept in t (as there: members before a 32nd, and those without a
+ * size or "ot" error). */
+static bool ts_parse(struct tstate *t, const char *ts, size_t len)
 {
-    size_t len = ts ? strlen(ts) : 0, items = 0;
+    size_t items = 0;
     const char *p = ts, *end = ts + len;
     bool ok = true;
 
@@ -583,12 +572,10 @@ static void ts_update_th(struct tstate *t, uint64_t th)
     t->tv = t->tvn ? t->th_buf : NULL;
 }
 
-/* W3CTraceState.Serialize into the arena: "ot=rv:..;th:..;<other ot fields>"
- * first, then the other members. NULL on ENOMEM. */
-static char *ts_serialize(const struct tstate *t, struct otc_arena *a)
+/* The length of ts_write's text. */
+static size_t ts_length(const struct tstate *t)
 {
     size_t n = 0, ot = 0;
-    char *out, *w;
 
     if (t->rv) {
         ot += 3 + t->rvn + 1;
@@ -603,12 +590,17 @@ static char *ts_serialize(const struct tstate *t, struct otc_arena *a)
     for (size_t i = 0; i < t->n_other; i++) {
         n += t->other[i].kn + 1 + t->other[i].vn + 1;
     }
-    if (!(out = otc_arena_alloc(a, n + 1))) {
-        return NULL;
-    }
-    w = out;
+    return n ? n - 1 : 0; /* separators: one fewer than the parts */
+}
+
+/* W3CTraceState.Serialize to out (ts_length bytes, no NUL): "ot=rv:..;th:..;
+ * <other ot fields>" first, then the other members. Returns the length. */
+static size_t ts_write(const struct tstate *t, char *out)
+{
+    char *w = out;
+
 #define PUT(s, len) do { memcpy(w, (s), (len)); w += (len); } while (0)
-    if (ot) {
+    if (t->rv || t->tv || t->n_ot) {
         char sep = '=';
         PUT("ot", 2);
         if (t->rv) {
@@ -640,13 +632,10 @@ static char *ts_serialize(const struct tstate *t, struct otc_arena *a)
         PUT(t->other[i].v, t->other[i].vn);
     }
 #undef PUT
-    *w = '\0';
-    return out;
+    return (size_t)(w - out);
 }
 
 /* ------------------------------------------------------------ priority */
-
-enum prio { PRIO_DEFER, PRIO_KEEP, PRIO_DROP };
 
 static const otc_any_value *attr_get(otc_key_value *const *kvs, size_t n, const char *key)
 {
@@ -685,7 +674,7 @@ static bool go_parse_float(const char *s, double *out)
     return true;
 }
 
-static enum prio prio_of(double v)
+enum sampler_prio sampler_prio_of(double v)
 {
     if (v == 0) {
         return PRIO_DROP;
@@ -693,11 +682,17 @@ static enum prio prio_of(double v)
     return v > 0 ? PRIO_KEEP : PRIO_DEFER;
 }
 
+enum sampler_prio sampler_prio_string(const char *s)
+{
+    double d;
+
+    return go_parse_float(s, &d) ? sampler_prio_of(d) : PRIO_DEFER;
+}
+
 /* The OpenTracing sampling.priority span attribute, as otelcol reads it. */
-static enum prio span_priority(const otc_span *sp)
+static enum sampler_prio span_priority(const otc_span *sp)
 {
     const otc_any_value *v = attr_get(sp->attributes, sp->n_attributes, PRIORITY_KEY);
-    double d;
 
     if (!v) {
         return PRIO_DEFER;
@@ -706,16 +701,16 @@ static enum prio span_priority(const otc_span *sp)
     case ANY(INT_VALUE):
         return v->int_value == 0 ? PRIO_DROP : v->int_value > 0 ? PRIO_KEEP : PRIO_DEFER;
     case ANY(DOUBLE_VALUE):
-        return prio_of(v->double_value);
+        return sampler_prio_of(v->double_value);
     case ANY(STRING_VALUE):
-        return go_parse_float(v->string_value, &d) ? prio_of(d) : PRIO_DEFER;
+        return sampler_prio_string(v->string_value);
     default:
         return PRIO_DEFER;
     }
 }
 
 /* strconv.FormatFloat as pdata's Value.AsString formats a double (ES6 style). */
-static size_t go_double_string(double f, char *out, size_t cap)
+size_t sampler_double_string(double f, char *out, size_t cap)
 {
     char tmp[40], digits[24];
     size_t nd = 0, o = 0;
@@ -811,7 +806,7 @@ static const uint8_t *value_bytes(const otc_any_value *v, char *buf, size_t cap,
         *len = (size_t)snprintf(buf, cap, "%lld", (long long)v->int_value);
         return (const uint8_t *)buf;
     case ANY(DOUBLE_VALUE):
-        *len = go_double_string(v->double_value, buf, cap);
+        *len = sampler_double_string(v->double_value, buf, cap);
         return (const uint8_t *)buf;
     default:
         return NULL;
@@ -871,17 +866,16 @@ static uint64_t item_threshold(const struct sampler_ctx *x, struct item_state *s
     }
 }
 
-/* One span: true to keep it. A kept span gets the tracestate otelcol writes
- * (in the arena); false with *oom set when that memory is short. */
-static bool span_sample(const struct sampler_ctx *x, otc_span *sp, struct otc_arena *a, bool *oom)
+bool sampler_span_decide(const struct sampler_ctx *x, const struct sampler_span_in *in, char *out,
+                         size_t *out_len)
 {
     struct tstate ts;
     struct item_state s = {.rnd = RND_ALL, .missing = true};
-    bool parsed = ts_parse(&ts, sp->trace_state);
-    bool tid = trace_id_valid(&sp->trace_id), clear;
-    enum prio prio;
+    bool parsed = ts_parse(&ts, in->trace_state, in->trace_state_len);
+    bool tid = trace_id_valid(in->trace_id, in->trace_id_len), clear;
     uint64_t th;
 
+    *out_len = SIZE_MAX;
     switch (x->kind) {
     case K_NEVER:
         /* a stand-in randomness; the tracestate is carried even when it has errors */
@@ -891,7 +885,7 @@ static bool span_sample(const struct sampler_ctx *x, otc_span *sp, struct otc_ar
         break;
     case K_HASH:
         if (tid) {
-            s.rnd = sampler_randomness(sampler_hash(x->seed_h, sp->trace_id.data, 16));
+            s.rnd = sampler_randomness(sampler_hash(x->seed_h, in->trace_id, 16));
             s.missing = false;
         }
         if (!parsed || ts.rv || ts.tv) {
@@ -910,7 +904,7 @@ static bool span_sample(const struct sampler_ctx *x, otc_span *sp, struct otc_ar
                 s.rnd = ts.rnd;
                 s.missing = false;
             } else if (tid) {
-                s.rnd = trace_id_randomness(sp->trace_id.data);
+                s.rnd = trace_id_randomness(in->trace_id);
                 s.missing = false;
             }
         }
@@ -922,21 +916,47 @@ static bool span_sample(const struct sampler_ctx *x, otc_span *sp, struct otc_ar
     if (clear) {
         ts.tv = NULL;
     }
-    prio = span_priority(sp);
-    if (prio != PRIO_DEFER) {
-        th = prio == PRIO_KEEP ? TH_ALWAYS : TH_NEVER;
+    if (in->prio != PRIO_DEFER) {
+        th = in->prio == PRIO_KEEP ? TH_ALWAYS : TH_NEVER;
     }
     if (s.rnd < th) {
         return false;
     }
     if (s.carrier) {
-        char *out;
         ts_update_th(&ts, th);
-        if (!(out = ts_serialize(&ts, a))) {
+        if (ts_length(&ts) <= SAMPLER_TS_MAX) { /* always: see SAMPLER_TS_MAX */
+            *out_len = ts_write(&ts, out);
+        }
+    }
+    return true;
+}
+
+/* One decoded span: true to keep it. A kept span gets the tracestate otelcol
+ * writes (in the arena); false with *oom set when that memory is short. */
+static bool span_sample(const struct sampler_ctx *x, otc_span *sp, struct otc_arena *a, bool *oom)
+{
+    struct sampler_span_in in = {
+        .trace_id = sp->trace_id.data,
+        .trace_id_len = sp->trace_id.len,
+        .trace_state = sp->trace_state ? sp->trace_state : "",
+        .trace_state_len = sp->trace_state ? strlen(sp->trace_state) : 0,
+        .prio = span_priority(sp),
+    };
+    char buf[SAMPLER_TS_MAX];
+    size_t n;
+    char *ts;
+
+    if (!sampler_span_decide(x, &in, buf, &n)) {
+        return false;
+    }
+    if (n != SIZE_MAX) {
+        if (!(ts = otc_arena_alloc(a, n + 1))) {
             *oom = true;
             return false;
         }
-        sp->trace_state = out;
+        memcpy(ts, buf, n);
+        ts[n] = '\0';
+        sp->trace_state = ts;
     }
     return true;
 }
@@ -985,48 +1005,31 @@ static int attr_put_str(otc_log_record *lr, const char *key, const char *val, st
     return OTC_OK;
 }
 
-/* The log record's sampling_priority attribute as a threshold (false: none
- * usable), as otelcol's logRecordToPriorityThreshold. */
-static bool log_priority(const struct sampler_ctx *x, const otc_log_record *lr, uint64_t *th)
+bool sampler_log_needs_from(const struct sampler_ctx *x, const uint8_t *trace_id, size_t len)
 {
-    const otc_any_value *v;
-    double p = 0;
-
-    if (!x->sampling_priority || !*x->sampling_priority ||
-        !(v = attr_get(lr->attributes, lr->n_attributes, x->sampling_priority))) {
-        return false;
-    }
-    if (v->value_case == ANY(DOUBLE_VALUE)) {
-        p = v->double_value / 100.0;
-    } else if (v->value_case == ANY(INT_VALUE)) {
-        p = (double)v->int_value / 100.0;
-    }
-    return p != 0 && prob_threshold(p, (int)x->sampling_precision, th) == 0;
+    return x->kind == K_HASH && x->from_attribute && *x->from_attribute &&
+           !(x->logs_trace_id && trace_id_valid(trace_id, len));
 }
 
-/* One log record: true to keep it. A kept record gets the sampling.randomness
- * (hash_seed mode) and sampling.threshold attributes otelcol writes. */
-static bool log_sample(const struct sampler_ctx *x, otc_log_record *lr, struct otc_arena *a,
-                       bool *oom)
+bool sampler_log_decide(const struct sampler_ctx *x, const struct sampler_log_in *in,
+                        struct sampler_log_out *out)
 {
-    const char *tvs = attr_str(lr->attributes, lr->n_attributes, LOG_THRESHOLD_KEY);
-    const char *rvs = attr_str(lr->attributes, lr->n_attributes, LOG_RANDOM_KEY);
     struct item_state s = {.rnd = RND_ALL, .missing = true};
-    bool tid = trace_id_valid(&lr->trace_id), perr = false, has_rv = false, set_rv = false;
-    bool clear;
+    bool tid = trace_id_valid(in->trace_id, in->trace_id_len), perr = false, has_rv = false;
+    bool set_rv = false, clear;
     uint64_t th, pth, rv = 0;
-    char buf[64], text[HEX_DIGITS + 1];
 
+    out->randomness = out->threshold = false;
     /* newLogRecordCarrier */
-    if (*tvs) {
-        if (tvalue_parse(tvs, strlen(tvs), &s.th)) {
+    if (in->threshold_len) {
+        if (tvalue_parse(in->threshold, in->threshold_len, &s.th)) {
             s.has_th = true;
         } else {
             perr = true;
         }
     }
-    if (*rvs) {
-        if (rvalue_parse(rvs, strlen(rvs), &rv)) {
+    if (in->randomness_len) {
+        if (rvalue_parse(in->randomness, in->randomness_len, &rv)) {
             has_rv = true;
         } else {
             perr = true;
@@ -1040,17 +1043,12 @@ static bool log_sample(const struct sampler_ctx *x, otc_log_record *lr, struct o
         break;
     case K_HASH:
         if (x->logs_trace_id && tid) {
-            s.rnd = sampler_randomness(sampler_hash(x->seed_h, lr->trace_id.data, 16));
+            s.rnd = sampler_randomness(sampler_hash(x->seed_h, in->trace_id, 16));
             s.missing = false;
         }
-        if (s.missing && x->from_attribute && *x->from_attribute) {
-            size_t n;
-            const uint8_t *p = value_bytes(
-                attr_get(lr->attributes, lr->n_attributes, x->from_attribute), buf, sizeof(buf), &n);
-            if (p && n > 0) {
-                s.rnd = sampler_randomness(sampler_hash(x->seed_h, p, n));
-                s.missing = false;
-            }
+        if (s.missing && in->from && in->from_len > 0) {
+            s.rnd = sampler_randomness(sampler_hash(x->seed_h, in->from, in->from_len));
+            s.missing = false;
         }
         if (perr || has_rv || s.has_th) {
             s.err = true; /* hash_seed leaves explicit randomness and thresholds alone */
@@ -1068,7 +1066,7 @@ static bool log_sample(const struct sampler_ctx *x, otc_log_record *lr, struct o
                 s.rnd = rv;
                 s.missing = false;
             } else if (tid) {
-                s.rnd = trace_id_randomness(lr->trace_id.data);
+                s.rnd = trace_id_randomness(in->trace_id);
                 s.missing = false;
             }
         }
@@ -1078,7 +1076,8 @@ static bool log_sample(const struct sampler_ctx *x, otc_log_record *lr, struct o
         s.has_th = false;
     }
     th = item_threshold(x, &s, &clear);
-    if (log_priority(x, lr, &pth)) {
+    /* logRecordToPriorityThreshold */
+    if (in->priority != 0 && prob_threshold(in->priority, (int)x->sampling_precision, &pth) == 0) {
         th = pth;
     }
     if (s.rnd < th) {
@@ -1086,22 +1085,59 @@ static bool log_sample(const struct sampler_ctx *x, otc_log_record *lr, struct o
     }
     if (s.carrier) {
         if (set_rv) {
-            rvalue_format(s.rnd, text);
-            if (attr_put_str(lr, LOG_RANDOM_KEY, text, a) != OTC_OK) {
-                goto oom;
-            }
+            rvalue_format(s.rnd, out->randomness_text);
+            out->randomness = true;
         }
         if (!(s.has_th && th < s.th)) {
-            tvalue_format(th, text);
-            if (attr_put_str(lr, LOG_THRESHOLD_KEY, text, a) != OTC_OK) {
-                goto oom;
-            }
+            tvalue_format(th, out->threshold_text);
+            out->threshold = true;
         }
     }
     return true;
-oom:
-    *oom = true;
-    return false;
+}
+
+/* One decoded log record: true to keep it. A kept record gets the
+ * sampling.randomness (hash_seed mode) and sampling.threshold attributes
+ * otelcol writes; false with *oom set when the arena is short. */
+static bool log_sample(const struct sampler_ctx *x, otc_log_record *lr, struct otc_arena *a,
+                       bool *oom)
+{
+    const char *tvs = attr_str(lr->attributes, lr->n_attributes, LOG_THRESHOLD_KEY);
+    const char *rvs = attr_str(lr->attributes, lr->n_attributes, LOG_RANDOM_KEY);
+    struct sampler_log_in in = {
+        .trace_id = lr->trace_id.data,
+        .trace_id_len = lr->trace_id.len,
+        .threshold = tvs,
+        .threshold_len = strlen(tvs),
+        .randomness = rvs,
+        .randomness_len = strlen(rvs),
+    };
+    struct sampler_log_out out;
+    char buf[64];
+
+    if (sampler_log_needs_from(x, in.trace_id, in.trace_id_len)) {
+        in.from = value_bytes(attr_get(lr->attributes, lr->n_attributes, x->from_attribute), buf,
+                              sizeof(buf), &in.from_len);
+    }
+    if (x->sampling_priority && *x->sampling_priority) {
+        const otc_any_value *v = attr_get(lr->attributes, lr->n_attributes, x->sampling_priority);
+
+        if (v && v->value_case == ANY(DOUBLE_VALUE)) {
+            in.priority = v->double_value / 100.0;
+        } else if (v && v->value_case == ANY(INT_VALUE)) {
+            in.priority = (double)v->int_value / 100.0;
+        }
+    }
+    if (!sampler_log_decide(x, &in, &out)) {
+        return false;
+    }
+    if ((out.randomness &&
+         attr_put_str(lr, LOG_RANDOM_KEY, out.randomness_text, a) != OTC_OK) ||
+        (out.threshold && attr_put_str(lr, LOG_THRESHOLD_KEY, out.threshold_text, a) != OTC_OK)) {
+        *oom = true;
+        return false;
+    }
+    return true;
 }
 
 /* ------------------------------------------------------------ batches */
@@ -1151,6 +1187,19 @@ static int sampler_consume(struct otc_instance *ins, void *vctx, struct otc_batc
 
     if (s != OTC_TRACES && s != OTC_LOGS) {
         return otc_next(ins, b);
+    }
+    if (!otc_batch_is_decoded(b)) {
+        size_t dropped = 0;
+        int rc = sampler_wire(x, &b, &dropped);
+
+        atomic_fetch_add(&ins->counters.dropped[s], dropped);
+        if (rc == OTC_OK) {
+            return b ? otc_next(ins, b) : OTC_OK;
+        }
+        if (rc != OTC_EUNSUPP) {
+            return rc; /* b released */
+        }
+        /* bytes the wire path does not read: decoded, the same decisions */
     }
     if (!otc_batch_msg(b)) {
         return otc_next(ins, b); /* malformed: as the stages before, the next one decides */

@@ -656,7 +656,7 @@ static void test_truncate_forms_agree(void **state)
 /* Log records for the sampler: with and without trace ids; a from_attribute
  * of every kind; sampling.threshold / .randomness, valid and not; a priority
  * as a double, an int and a string; keys that end at a NUL. */
-static uint8_t *sampler_logs(size_t *len)
+static uint8_t *sampler_logs(size_t *len, bool nul)
 {
     enum { N = 48 };
     struct otc_arena a;
@@ -689,12 +689,13 @@ static uint8_t *sampler_logs(size_t *len)
             kv[n++] = pt_kv(&a, "sampling.threshold", pt_any_str(&a, i & 8 ? "8" : "xyz"));
             break;
         case 4:
-            kv[n++] = pt_kv(&a, "user.id?NUL", pt_any_bytes(&a, "\x01\x02", 2));
+            kv[n++] = pt_kv(&a, nul ? "user.id?NUL" : "user.idx", pt_any_bytes(&a, "\x01\x02", 2));
             kv[n++] = pt_kv(&a, "sampling.randomness", pt_any_str(&a, "00112233445566"));
             break;
         case 5:
             kv[n++] = pt_kv(&a, "prio", pt_any_double(&a, 12.5 * (double)(i % 5)));
-            kv[n++] = pt_kv(&a, "sampling.threshold?NUL", pt_any_str(&a, "c"));
+            kv[n++] = pt_kv(&a, nul ? "sampling.threshold?NUL" : "sampling.threshold",
+                            pt_any_str(&a, "c"));
             break;
         case 6:
             kv[n++] = pt_kv(&a, "prio", pt_any_int(&a, (int64_t)(i % 3) * 40));
@@ -711,9 +712,12 @@ static uint8_t *sampler_logs(size_t *len)
     return pack(&a, &req->base, len);
 }
 
-/* The sampler decides every log record alike from either form, in every mode
- * (it decodes both: a kept record gets the sampling attributes otelcol
- * writes). */
+static void sampler_forms(enum otc_signal s, const char *const *cfg, const uint8_t *p,
+                          size_t len, bool same_bytes, uint64_t *dropped);
+
+/* The sampler decides and writes every log record alike from either form, in
+ * every mode (a kept record gets the sampling attributes otelcol writes: a
+ * replaced value, or attributes appended), sampled and at 100%. */
 static void test_sampler_logs_forms_agree(void **state)
 {
     static const char *const c1[] = {"sampling_percentage", "50", "hash_seed", "3", NULL};
@@ -725,32 +729,206 @@ static void test_sampler_logs_forms_agree(void **state)
     static const char *const c5[] = {"sampling_percentage", "0", "fail_closed", "false",
                                      "sampling_priority", "prio", NULL};
     static const char *const c6[] = {"sampling_percentage", "100", NULL};
-    static const char *const *const configs[] = {c1, c2, c3, c4, c5, c6};
-    size_t len;
-    uint8_t *p = sampler_logs(&len);
+    static const char *const c7[] = {"sampling_percentage", "50", "mode", "proportional",
+                                     "fail_closed", "false", NULL};
+    static const char *const c8[] = {"sampling_percentage", "100", "mode", "equalizing",
+                                     "sampling_priority", "prio", NULL};
+    static const char *const *const configs[] = {c1, c2, c3, c4, c5, c6, c7, c8};
 
     (void)state;
-    for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
-        uint64_t dd, dw;
-        bool und_d = false, und_w = false;
-        struct otc_batch *od = run_form(&otc_processor_probabilistic_sampler_ops, configs[c],
-                                        OTC_LOGS, p, len, true, &dd, &und_d);
-        struct otc_batch *ow = run_form(&otc_processor_probabilistic_sampler_ops, configs[c],
-                                        OTC_LOGS, p, len, false, &dw, &und_w);
+    for (int nul = 0; nul < 2; nul++) {
+        size_t len;
+        uint8_t *p = sampler_logs(&len, nul);
 
-        assert_int_equal(dd, dw);
-        assert_true((od == NULL) == (ow == NULL));
-        (void)und_w;
-        if (od) {
-            assert_same_request(OTC_LOGS, od, ow);
+        for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
+            uint64_t d;
+
+            sampler_forms(OTC_LOGS, configs[c], p, len, !nul, &d);
+            if (c == 0 || c == 2 || c == 3) {
+                assert_true(d > 0 && d < 48); /* some kept, some dropped */
+            }
         }
-        if (c == 0 || c == 2 || c == 3) {
-            assert_true(dd > 0 && dd < 48); /* some kept, some dropped */
-        }
-        otc_batch_unref(od);
-        otc_batch_unref(ow);
+        free(p);
     }
-    free(p);
+}
+
+/* Spans for the sampler in two resources of two scopes each (one scope of a
+ * single span): tracestates of every kind (none, th, rv and th, other
+ * vendors, malformed, "ot" with other fields, with a NUL when nul), trace ids
+ * random and all zeros, sampling.priority as an int, a double and a string. With
+ * all_rv every span carries an rv, which hash_seed mode leaves alone. */
+static uint8_t *sampler_spans(size_t *len, bool nul, bool all_rv)
+{
+    static const char *const states[] = {
+        "", "ot=th:8", "ot=rv:90000000000000;th:8", "vendor=x,ot=th:c;foo:bar",
+        "ot=rv:c0000000000000", "bad state!!", "ot=th:8NUL?junk", "a=1,b=2",
+        "ot=rv:00000000000001;th:0", ""};
+    enum { PER = 12 };
+    struct otc_arena a;
+    otc_traces_req *req;
+    size_t n = 0;
+
+    otc_arena_init(&a, 1 << 18);
+    req = pt_traces(&a, PER);
+    req->resource_spans = otc_arena_memdup(&a, req->resource_spans, sizeof(void *) * 2);
+    req->n_resource_spans = 2;
+    for (size_t r = 0; r < 2; r++) {
+        otc_resource_spans *rs = req->resource_spans[0];
+
+        if (r == 1) {
+            rs = pt_alloc(&a, sizeof(*rs));
+            opentelemetry__proto__trace__v1__resource_spans__init(rs);
+            rs->schema_url = pt_str(&a, "https://schema/2");
+            req->resource_spans[1] = rs;
+        }
+        rs->n_scope_spans = 2;
+        rs->scope_spans = pt_alloc(&a, 2 * sizeof(*rs->scope_spans));
+        for (size_t c = 0; c < 2; c++) {
+            otc_scope_spans *ss = pt_alloc(&a, sizeof(*ss));
+            size_t k = r == 1 && c == 0 ? 1 : PER;
+
+            opentelemetry__proto__trace__v1__scope_spans__init(ss);
+            ss->scope = pt_scope(&a);
+            ss->n_spans = k;
+            ss->spans = pt_alloc(&a, k * sizeof(*ss->spans));
+            for (size_t i = 0; i < k; i++, n++) {
+                uint8_t tid[16];
+                otc_key_value *kv[3];
+                size_t na = 0;
+                otc_span *sp;
+                const char *ts = states[n % 10];
+
+                for (int b = 0; b < 16; b++) { /* every 7th all zeros: no randomness */
+                    tid[b] = n % 7 == 3 ? 0 : (uint8_t)(n * 53 + b * 29 + 7);
+                }
+                sp = pt_span(&a, tid, 16, n);
+                if (all_rv) {
+                    ts = "ot=rv:40000000000000";
+                } else if (!nul && n % 10 == 6) {
+                    ts = "ot=th:8";
+                }
+                sp->trace_state = pt_str(&a, ts);
+                sp->start_time_unix_nano = 1000 + n;
+                kv[na++] = pt_kv(&a, "http.method", pt_any_str(&a, "GET"));
+                if (!all_rv && (n % 10 == 9 || n % 13 == 4)) {
+                    switch (n % 5) {
+                    case 0:
+                        kv[na++] = pt_kv(&a, "sampling.priority", pt_any_int(&a, 0));
+                        break;
+                    case 1:
+                        kv[na++] = pt_kv(&a, "sampling.priority", pt_any_double(&a, 1.5));
+                        break;
+                    case 2:
+                        kv[na++] = pt_kv(&a, "sampling.priority", pt_any_str(&a, "0"));
+                        break;
+                    case 3:
+                        kv[na++] = pt_kv(&a, nul ? "sampling.priority?NUL" : "sampling.priority",
+                                         pt_any_str(&a, "2"));
+                        break;
+                    default:
+                        kv[na++] = pt_kv(&a, "sampling.priority", pt_any_str(&a, "x"));
+                        break;
+                    }
+                }
+                kv[na++] = pt_kv(&a, "peer", pt_any_int(&a, (int64_t)n));
+                sp->attributes = pt_attrs(&a, na, kv);
+                sp->n_attributes = na;
+                ss->spans[i] = sp;
+            }
+            rs->scope_spans[c] = ss;
+        }
+    }
+    return pack(&a, &req->base, len);
+}
+
+/* The output of the sampler on both forms of one request: the same drops and
+ * the same request; the wire path's stays undecoded and, for requests an
+ * encoder wrote (no NULs to cut), has the bytes the decoded path encodes. */
+static void sampler_forms(enum otc_signal s, const char *const *cfg, const uint8_t *p,
+                          size_t len, bool same_bytes, uint64_t *dropped)
+{
+    uint64_t dd, dw;
+    bool und_d = false, und_w = false;
+    struct otc_batch *od = run_form(&otc_processor_probabilistic_sampler_ops, cfg, s, p, len, true,
+                                    &dd, &und_d);
+    struct otc_batch *ow = run_form(&otc_processor_probabilistic_sampler_ops, cfg, s, p, len,
+                                    false, &dw, &und_w);
+
+    assert_int_equal(dd, dw);
+    assert_true((od == NULL) == (ow == NULL));
+    if (od) {
+        const uint8_t *pd;
+        size_t ld;
+
+        assert_true(und_w);
+        assert_int_equal(od->items, ow->items);
+        assert_same_request(s, od, ow);
+        assert_int_equal(otc_batch_bytes(od, &pd, &ld), OTC_OK);
+        if (same_bytes) {
+            assert_int_equal(ow->raw_len, ld);
+            assert_memory_equal(ow->raw, pd, ld);
+        }
+    }
+    *dropped = dd;
+    otc_batch_unref(od);
+    otc_batch_unref(ow);
+}
+
+/* The sampler decides and writes every span alike from either form, in every
+ * mode, sampled and at 100%; a request it leaves as it is goes on as it came. */
+static void test_sampler_traces_forms_agree(void **state)
+{
+    static const char *const c1[] = {"sampling_percentage", "50", "hash_seed", "3", NULL};
+    static const char *const c2[] = {"sampling_percentage", "100", NULL};
+    static const char *const c3[] = {"sampling_percentage", "0", "fail_closed", "false", NULL};
+    static const char *const c4[] = {"sampling_percentage", "50", "mode", "proportional", NULL};
+    static const char *const c5[] = {"sampling_percentage", "30", "mode", "equalizing",
+                                     "sampling_precision", "3", NULL};
+    static const char *const c6[] = {"sampling_percentage", "100", "mode", "proportional",
+                                     "fail_closed", "false", NULL};
+    static const char *const c7[] = {"sampling_percentage", "100", "mode", "equalizing", NULL};
+    static const char *const c8[] = {"sampling_percentage", "25", "fail_closed", "false", NULL};
+    static const char *const c9[] = {"sampling_percentage", "0", NULL};
+    static const char *const *const configs[] = {c1, c2, c3, c4, c5, c6, c7, c8, c9};
+    static const char *const keep_as_is[] = {"sampling_percentage", "100", "fail_closed", "false",
+                                             NULL};
+    const size_t total = 12 * 3 + 1;
+
+    (void)state;
+    for (int nul = 0; nul < 2; nul++) {
+        size_t len;
+        uint8_t *p = sampler_spans(&len, nul, false);
+
+        for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
+            uint64_t d;
+
+            sampler_forms(OTC_TRACES, configs[c], p, len, !nul, &d);
+            if (c == 0 || c == 3 || c == 4 || c == 7) {
+                assert_true(d > 0 && d < total); /* some kept, some dropped */
+            }
+            if (c == 8) {
+                assert_int_equal(d, total);
+            }
+        }
+        free(p);
+    }
+    /* nothing to write: the same bytes go on, undecoded */
+    {
+        size_t len;
+        uint8_t *p = sampler_spans(&len, false, true);
+        uint64_t d;
+        bool und = false;
+        struct otc_batch *o = run_form(&otc_processor_probabilistic_sampler_ops, keep_as_is,
+                                       OTC_TRACES, p, len, false, &d, &und);
+
+        assert_non_null(o);
+        assert_true(und);
+        assert_int_equal(d, 0);
+        assert_int_equal(o->raw_len, len);
+        assert_memory_equal(o->raw, p, len);
+        otc_batch_unref(o);
+        free(p);
+    }
 }
 
 /* A span attribute named sampling.priority up to a NUL is the priority, as
@@ -940,6 +1118,7 @@ int main(void)
         cmocka_unit_test(test_dedup_forms_agree),
         cmocka_unit_test(test_truncate_forms_agree),
         cmocka_unit_test(test_sampler_logs_forms_agree),
+        cmocka_unit_test(test_sampler_traces_forms_agree),
         cmocka_unit_test(test_sampler_nul_key),
         cmocka_unit_test(test_malformed),
     };
