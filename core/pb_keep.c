@@ -133,6 +133,16 @@ static int keep_metric(const uint8_t *p, size_t len, const uint8_t *keep, size_t
     return 1;
 }
 
+/* The sizes of a Resource* container's Scope* containers, found when the
+ * container is sized and used when it is written right after (so that its
+ * items are read twice, not three times): up to MEMO_SCOPES of them. */
+#define MEMO_SCOPES 32
+struct scope_memo {
+    size_t len;   /* its new length (0: left out) */
+    size_t items; /* the items (data points) in it */
+    size_t edits; /* the edits of its items */
+};
+
 /* What a pass over a request writes: the keep decisions (NULL: keep all), the
  * edits of traces and logs items, and where the pass is in both. */
 struct keep_pass {
@@ -142,6 +152,9 @@ struct keep_pass {
     size_t                    idx; /* items seen, in walk order */
     size_t                    ei;  /* edits applied */
     bool                      metrics;
+    bool                      memo_valid; /* memo holds the container written next */
+    size_t                    n_memo, mi;
+    struct scope_memo         memo[MEMO_SCOPES];
 };
 
 /* An item with its edit applied, written to out: its new length (SIZE_MAX
@@ -179,9 +192,18 @@ static size_t keep_level(const uint8_t *p, const uint8_t *end, int level, struct
 {
     const uint32_t child = level == 0 ? 1 : 2; /* request.1 Resource*, Resource*.2 / Scope*.2 */
     size_t n = 0;
-    bool any = false;
+    bool any = false, memo_over = false, use_memo = false;
     struct otc_pb_field f;
     int r;
+
+    if (level == 1 && !out) {
+        k->n_memo = 0;
+        k->memo_valid = false;
+    } else if (level == 1) {
+        use_memo = k->memo_valid;
+        k->memo_valid = false;
+        k->mi = 0;
+    }
 
     for (const uint8_t *start = p; (r = otc_pb_next_field(&p, end, &f)) > 0; start = p) {
         const struct otc_pb_edit *e = NULL;
@@ -220,11 +242,28 @@ static size_t keep_level(const uint8_t *p, const uint8_t *end, int level, struct
                     return SIZE_MAX;
                 }
             }
+        } else if (use_memo && k->mi < k->n_memo) {
+            const struct scope_memo *m = &k->memo[k->mi++];
+
+            clen = m->len;
+            if (clen == 0) { /* left out: past its items */
+                k->idx += m->items;
+                k->ei += m->edits;
+                continue;
+            }
         } else {
             size_t first = k->idx, first_edit = k->ei;
             clen = keep_level(f.p, f.p + f.len, level + 1, k, NULL);
             if (clen == SIZE_MAX) {
                 return SIZE_MAX;
+            }
+            if (level == 1 && !out) {
+                if (k->n_memo < MEMO_SCOPES) {
+                    k->memo[k->n_memo++] = (struct scope_memo){clen, k->idx - first,
+                                                               k->ei - first_edit};
+                } else {
+                    memo_over = true;
+                }
             }
             if (clen == 0) {
                 continue;
@@ -253,6 +292,9 @@ static size_t keep_level(const uint8_t *p, const uint8_t *end, int level, struct
     }
     if (r < 0) {
         return SIZE_MAX;
+    }
+    if (level == 1 && !out) {
+        k->memo_valid = !memo_over;
     }
     return level > 0 && !any ? 0 : n;
 }

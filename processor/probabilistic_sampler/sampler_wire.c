@@ -167,6 +167,12 @@ static size_t span_ts_insert_at(const uint8_t *p, size_t len)
     const uint8_t *q = p, *end = p + len;
     struct otc_pb_field f;
 
+    /* as encoders write a span: trace_id (16 bytes), span_id (8), then a field
+     * with a one-byte tag numbered above trace_state, or nothing */
+    if (len >= 28 && p[0] == 0x0a && p[1] == 16 && p[18] == 0x12 && p[19] == 8 &&
+        (len == 28 || (p[28] < 0x80 && (p[28] >> 3) > SPAN_TRACE_STATE))) {
+        return 28;
+    }
     for (const uint8_t *start = q; otc_pb_next_field(&q, end, &f) > 0; start = q) {
         if (f.num > SPAN_TRACE_STATE) {
             return (size_t)(start - p);
