@@ -750,6 +750,41 @@ static void test_sampler_logs_forms_agree(void **state)
         }
         free(p);
     }
+    /* records that all carry a randomness, which hash_seed mode leaves alone
+     * (kept with fail_closed false): nothing to write, the same bytes go on */
+    {
+        static const char *const keep_as_is[] = {"sampling_percentage", "100", "fail_closed",
+                                                 "false", NULL};
+        struct otc_arena a;
+        otc_logs_req *req;
+        size_t len;
+        uint8_t *p;
+        uint64_t d;
+        bool und = false;
+        struct otc_batch *o;
+
+        otc_arena_init(&a, 1 << 14);
+        req = pt_logs(&a, 8);
+        for (size_t i = 0; i < 8; i++) {
+            uint8_t tid[16] = {1, (uint8_t)i};
+            otc_log_record *lr = pt_log(&a, tid, 16, i);
+            otc_key_value *kv = pt_kv(&a, "sampling.randomness", pt_any_str(&a, "00112233445566"));
+
+            lr->attributes = pt_attrs(&a, 1, &kv);
+            lr->n_attributes = 1;
+            req->resource_logs[0]->scope_logs[0]->log_records[i] = lr;
+        }
+        p = pack(&a, &req->base, &len);
+        o = run_form(&otc_processor_probabilistic_sampler_ops, keep_as_is, OTC_LOGS, p, len, false,
+                     &d, &und);
+        assert_non_null(o);
+        assert_true(und);
+        assert_int_equal(d, 0);
+        assert_int_equal(o->raw_len, len);
+        assert_memory_equal(o->raw, p, len);
+        otc_batch_unref(o);
+        free(p);
+    }
 }
 
 /* Spans for the sampler in two resources of two scopes each (one scope of a
