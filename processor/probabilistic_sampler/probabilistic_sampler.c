@@ -5,8 +5,9 @@
  * sampling scheme (56 bits of randomness from the trace id or the tracestate's
  * rv, thresholds th). Kept items carry the decision as otelcol writes it: the
  * span's W3C tracestate `ot=rv:...;th:...`, a log record's sampling.randomness
- * and sampling.threshold attributes. Runs on the pipeline worker threads,
- * several at once. */
+ * and sampling.threshold attributes. This file holds the decisions and the
+ * decoded path; an undecoded request is decided and written on the wire
+ * (sampler_wire.c). Runs on the pipeline worker threads, several at once. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
 #include <math.h>
