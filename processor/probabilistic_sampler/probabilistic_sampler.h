@@ -1,5 +1,6 @@
-/* probabilistic_sampler.h - the `probabilistic_sampler` processor: otelcol's
- * hash_seed sampling of spans (by trace id) and log records. */
+/* probabilistic_sampler.h - the `probabilistic_sampler` processor:
+ * otelcol-contrib's hash_seed, proportional and equalizing sampling of spans
+ * and log records, writing the sampling threshold on what it keeps. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef OTC_PROCESSOR_PROBABILISTIC_SAMPLER_H
 #define OTC_PROCESSOR_PROBABILISTIC_SAMPLER_H
