@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "otc/otc_auth.h"
+#include "otc/otc_deflate.h"
 #include "otc/otc_grpc_loop.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
@@ -531,6 +532,80 @@ static bool call_authorized(struct otlp_ctx *rx, struct otlp_call *c)
     return a->server_check(rx->grpc_authn, NULL, 0) == OTC_OK;
 }
 
+/* otc_inflate's output: a new batch for each size asked, the last one kept. */
+struct inflate_dst {
+    enum otc_signal   s;
+    struct otc_batch *b;
+};
+
+static uint8_t *inflate_get(void *arg, size_t n)
+{
+    struct inflate_dst *d = arg;
+    uint8_t *dst = NULL;
+
+    otc_batch_unref(d->b);
+    d->b = otc_batch_alloc_raw(d->s, n, &dst);
+    return dst;
+}
+
+/* A compressed request (gRPC core hands it over as it came: per-message
+ * decompression is off) inflated with libdeflate straight into a batch's
+ * arena, at most max_recv_msg_size_mib. OTC_OK with *out, else the call is
+ * answered as gRPC core would (RESOURCE_EXHAUSTED when too large) or
+ * INVALID_ARGUMENT when the message does not inflate. */
+static int call_inflate(struct otlp_ctx *rx, struct otlp_call *c, struct otc_batch **out)
+{
+    grpc_slice_buffer *sb = &c->payload->data.raw.slice_buffer;
+    grpc_compression_algorithm alg = c->payload->data.raw.compression;
+    size_t max = (size_t)(rx->max_recv_msg_size_mib ? rx->max_recv_msg_size_mib : 4) << 20;
+    struct inflate_dst d = {(enum otc_signal)c->signal, NULL};
+    const uint8_t *in;
+    uint8_t *flat = NULL;
+    size_t len = sb->length, n = 0;
+    char msg[200];
+    int rc;
+
+    if (alg != GRPC_COMPRESS_GZIP && alg != GRPC_COMPRESS_DEFLATE) { /* no other in 1.51 */
+        call_answer(c, GRPC_STATUS_UNIMPLEMENTED, "otlp: unsupported grpc-encoding");
+        return OTC_EUNSUPP;
+    }
+    if (sb->count == 1) { /* usual for small messages: inflate from gRPC's slice */
+        in = GRPC_SLICE_START_PTR(sb->slices[0]);
+    } else {
+        if (!(flat = malloc(len))) {
+            call_answer(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "otlp: out of memory");
+            return OTC_ENOMEM;
+        }
+        for (size_t i = 0, at = 0; i < sb->count; i++) {
+            memcpy(flat + at, GRPC_SLICE_START_PTR(sb->slices[i]), GRPC_SLICE_LENGTH(sb->slices[i]));
+            at += GRPC_SLICE_LENGTH(sb->slices[i]);
+        }
+        in = flat;
+    }
+    rc = otc_inflate(alg == GRPC_COMPRESS_GZIP ? OTC_DEFLATE_GZIP : OTC_DEFLATE_ZLIB, in, len, max,
+                     inflate_get, &d, &n);
+    free(flat);
+    if (rc != OTC_OK) {
+        otc_batch_unref(d.b);
+        if (rc == OTC_ELIMIT && n) {
+            snprintf(msg, sizeof(msg), "Received message larger than max (%zu vs. %zu)", n, max);
+        } else if (rc == OTC_ELIMIT) {
+            snprintf(msg, sizeof(msg), "Received message larger than max (more than %zu after "
+                     "inflating)", max);
+        } else {
+            snprintf(msg, sizeof(msg), "otlp: cannot inflate the %zu-byte %s request: %s", len,
+                     alg == GRPC_COMPRESS_GZIP ? "gzip" : "deflate",
+                     rc == OTC_EINVAL ? "corrupt or truncated" : "out of memory");
+        }
+        call_answer(c, rc == OTC_EINVAL ? GRPC_STATUS_INVALID_ARGUMENT
+                                        : GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
+        return rc;
+    }
+    d.b->raw_len = n;
+    *out = d.b;
+    return OTC_OK;
+}
+
 static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
 {
     enum otc_signal s = (enum otc_signal)c->signal;
@@ -559,7 +634,15 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
         call_answer(c, GRPC_STATUS_INVALID_ARGUMENT, "otlp: no complete request message");
         return;
     }
-    if (len > 0) {
+    if (len > 0 && c->payload->data.raw.compression != GRPC_COMPRESS_NONE) {
+        if ((rc = call_inflate(rx, c, &b)) != OTC_OK) {
+            return; /* answered */
+        }
+        if (!(len = b->raw_len)) { /* an empty message, as if sent uncompressed */
+            otc_batch_unref(b);
+            b = NULL;
+        }
+    } else if (len > 0) {
         grpc_byte_buffer_reader reader;
         grpc_slice slice;
         uint8_t *dst;
@@ -578,6 +661,8 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
             grpc_slice_unref(slice);
         }
         grpc_byte_buffer_reader_destroy(&reader);
+    }
+    if (b) {
         if (otlp_ingest_check_entries(b, (size_t)rx->max_items, msg, sizeof(msg)) != OTC_OK) {
             otc_batch_unref(b);
             call_answer(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
@@ -820,6 +905,8 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
         return OTC_OK;
     }
     otc_grpc_arg_int(&chargs, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, mib * 1024 * 1024);
+    /* compressed requests arrive as sent; call_inflate inflates them (libdeflate) */
+    otc_grpc_arg_int(&chargs, GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, 0);
     /* Without this a second collector could bind the same port and split the traffic. */
     otc_grpc_arg_int(&chargs, GRPC_ARG_ALLOW_REUSEPORT, 0);
     if (rx->max_concurrent_streams > 0) {
