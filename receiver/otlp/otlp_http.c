@@ -20,13 +20,13 @@
 #include <event2/thread.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <zlib.h>
 #include <snappy-c.h>
 #include <zstd.h>
 
 #include "google/rpc/status.pb-c.h"
 #include "otc/otc_auth.h"
 #include "otc/otc_buf.h"
+#include "otc/otc_deflate.h"
 #include "otc/otc_json.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
@@ -362,76 +362,32 @@ static void cors_preflight(struct otlp_http *h, struct evhttp_request *req, cons
 
 /* ---------------------------------------------------------- decompress */
 
+/* otc_inflate's output: malloc'd anew for each size asked. */
+static uint8_t *http_inflate_get(void *arg, size_t n)
+{
+    uint8_t **buf = arg;
+
+    free(*buf);
+    *buf = malloc(n ? n : 1);
+    return *buf;
+}
+
 /* Inflate gzip (several members allowed) into a malloc'd buffer of at most
- * max bytes. 0, or 413 when larger, 400 when corrupt (reason in why). */
+ * max bytes, with libdeflate (otc_inflate). 0, or 413 when larger, 400 when
+ * corrupt, 500 out of memory (reason in why). */
 static int http_gunzip(const uint8_t *in, size_t inlen, size_t max, uint8_t **out,
                        size_t *outlen, const char **why)
 {
-    z_stream z;
-    size_t cap = inlen * 4 + 1024, n = 0;
-    uint8_t *buf;
-    int zrc = Z_OK;
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int rc = otc_inflate(OTC_DEFLATE_GZIP, in, inlen, max, http_inflate_get, &buf, &n);
 
-    memset(&z, 0, sizeof(z));
-    if (cap > max + 1) {
-        cap = max + 1;
-    }
-    buf = malloc(cap);
-    if (!buf || inflateInit2(&z, 15 + 16) != Z_OK) {
+    if (rc != OTC_OK) {
         free(buf);
-        *why = "out of memory";
-        return 500;
-    }
-    z.next_in = (Bytef *)in;
-    z.avail_in = (uInt)inlen;
-    for (;;) {
-        if (n == cap) {
-            uint8_t *nb;
-
-            if (cap > max) {
-                break; /* holds max + 1 bytes: too large */
-            }
-            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            nb = realloc(buf, cap);
-            if (!nb) {
-                zrc = Z_MEM_ERROR;
-                break;
-            }
-            buf = nb;
-        }
-        z.next_out = buf + n;
-        z.avail_out = (uInt)(cap - n);
-        zrc = inflate(&z, Z_NO_FLUSH);
-        n = cap - z.avail_out;
-        if (zrc == Z_STREAM_END) {
-            if (z.avail_in == 0) {
-                break;
-            }
-            if (inflateReset(&z) != Z_OK) { /* another gzip member follows */
-                zrc = Z_DATA_ERROR;
-                break;
-            }
-            zrc = Z_OK;
-            continue;
-        }
-        if (zrc != Z_OK && !(zrc == Z_BUF_ERROR && z.avail_out == 0)) {
-            break;
-        }
-        if (z.avail_in == 0 && z.avail_out > 0) {
-            zrc = Z_DATA_ERROR; /* truncated */
-            break;
-        }
-    }
-    inflateEnd(&z);
-    if (n > max) {
-        free(buf);
-        *why = "decompressed body larger than max_request_body_size";
-        return 413;
-    }
-    if (zrc != Z_STREAM_END) {
-        free(buf);
-        *why = zrc == Z_MEM_ERROR ? "out of memory" : "invalid or truncated gzip body";
-        return zrc == Z_MEM_ERROR ? 500 : 400;
+        *why = rc == OTC_ELIMIT  ? "decompressed body larger than max_request_body_size"
+               : rc == OTC_EINVAL ? "invalid or truncated gzip body"
+                                  : "out of memory";
+        return rc == OTC_ELIMIT ? 413 : rc == OTC_EINVAL ? 400 : 500;
     }
     *out = buf;
     *outlen = n;
