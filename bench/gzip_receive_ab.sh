@@ -10,7 +10,10 @@
 # process (start and stop cancel out in gzip - plain): repeatable on a busy host.
 # Usage: bench/gzip_receive_ab.sh OTELC_A OTELC_B [OTLP_LOADGEN]
 #        env: ROUNDS (5), DURATION (10 s), RATE (400 requests/s), ITEMS (100 spans),
-#             TOOL (cpu | callgrind), REQUESTS (callgrind: 400, at 50 requests/s)
+#             TOOL (cpu | callgrind), REQUESTS (callgrind: 400, at 50 requests/s),
+#             CONFIG_PLAIN and CONFIG_GZIP: other configs for the plain and gzip runs
+#             (e.g. bench/run.sh's fullchain.yaml and fullchain-gzip.yaml), whose
+#             receiver listens on ${env:OTELC_GRPC_ENDPOINT}; start their backend first
 # SPDX-License-Identifier: Apache-2.0
 set -euo pipefail
 
@@ -43,16 +46,20 @@ service:
       exporters: [nop]
 YAML
 
+CONFIG_PLAIN=${CONFIG_PLAIN:-$DIR/config.yaml}
+CONFIG_GZIP=${CONFIG_GZIP:-$DIR/config.yaml}
+export OTELC_GRPC_ENDPOINT=127.0.0.1:$PORT
+
 ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 
 # run BIN MODE -> "cpu_s_per_million_spans ok_requests" (callgrind: instructions per span)
 run() {
-    local bin=$1 mode=$2 pid t0 t1 ok extra=()
-    [ "$mode" = gzip ] && extra=(--gzip)
+    local bin=$1 mode=$2 pid t0 t1 ok extra=() cfg=$CONFIG_PLAIN
+    [ "$mode" = gzip ] && extra=(--gzip) && cfg=$CONFIG_GZIP
     if [ "$TOOL" = callgrind ]; then
         rm -f "$DIR/cg.out"
         valgrind --tool=callgrind --callgrind-out-file="$DIR/cg.out" \
-            "$bin" --config "$DIR/config.yaml" >"$DIR/otelc.log" 2>&1 &
+            "$bin" --config "$cfg" >"$DIR/otelc.log" 2>&1 &
         pid=$!
         for _ in $(seq 600); do
             (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
@@ -66,7 +73,7 @@ run() {
         awk -v ok="$ok" -v n="$ITEMS" '/^totals:/ {printf "%.0f %d\n", $2 / (ok * n), ok}' "$DIR/cg.out"
         return
     fi
-    "$bin" --config "$DIR/config.yaml" >"$DIR/otelc.log" 2>&1 &
+    "$bin" --config "$cfg" >"$DIR/otelc.log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
