@@ -233,7 +233,9 @@ if grep -q 'processors: \[memory_limiter, probabilistic_sampler, truncate, dedup
    grep -q 'OTELC_EXPORTER' "$SRC/pipeline.yaml"; then
     CHAIN_FROM="the top-level pipeline.yaml (exporter otlp, sampling 100%)"
     cp "$SRC/pipeline.yaml" "$RUN_DIR/fullchain-gzip.yaml"
-    sed 's/^    compression: gzip/    compression: none/' "$SRC/pipeline.yaml" >"$RUN_DIR/fullchain.yaml"
+    # no compression: also without the gzip level (compression_params and its level)
+    sed -e 's/^    compression: gzip/    compression: none/' -e '/^    compression_params:/,/^      level:/d' \
+        "$SRC/pipeline.yaml" >"$RUN_DIR/fullchain.yaml"
 else
     for c in none gzip; do
         f=$RUN_DIR/fullchain.yaml
