@@ -2,9 +2,11 @@
  * LogRecord into a scratch protobuf-c struct for OTTL conditions, without
  * decoding the request: only the fields OTTL paths read (a span's events and
  * links are left out), strings copied NUL-terminated into the caller's arena,
- * nested AnyValues unpacked by protobuf-c. Runs on the thread that holds the
- * batch. */
+ * nested AnyValues unpacked by protobuf-c; and the key sets that say which
+ * attributes to read. Runs on the thread that holds the batch (key sets: at
+ * start-up). */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
 #include <string.h>
 
 #include "otc/otc_pb_walk.h"
@@ -229,4 +231,42 @@ bool otc_ottl_wire_log(const uint8_t *p, size_t len, struct otc_arena *a,
     return ok && r == 0 && wire_attrs(a, p, len, OTC_PB_LOG_ATTRIBUTES, keys,
                                       &out->attributes,
                                       &out->n_attributes);
+}
+
+int otc_ottl_keysets_add(struct otc_ottl_keyset keys[OTC_OTTL_CTX_COUNT], const struct otc_ottl *o)
+{
+    for (int c = 0; c < OTC_OTTL_CTX_COUNT; c++) {
+        struct otc_ottl_keyset *ks = &keys[c];
+        const char *const *k;
+        size_t n;
+
+        if (!otc_ottl_attr_keys(o, (enum otc_ottl_ctx)c, &k, &n)) {
+            ks->all = true;
+            continue;
+        }
+        for (size_t j = 0; j < n; j++) {
+            const char **v = realloc(ks->v, (ks->n + 1) * sizeof(*v));
+            size_t *len;
+            if (!v) {
+                return OTC_ENOMEM;
+            }
+            ks->v = v;
+            if (!(len = realloc(ks->len, (ks->n + 1) * sizeof(*len)))) {
+                return OTC_ENOMEM;
+            }
+            ks->len = len;
+            ks->v[ks->n] = k[j];
+            ks->len[ks->n++] = strlen(k[j]);
+        }
+    }
+    return OTC_OK;
+}
+
+void otc_ottl_keysets_free(struct otc_ottl_keyset keys[OTC_OTTL_CTX_COUNT])
+{
+    for (int c = 0; c < OTC_OTTL_CTX_COUNT; c++) {
+        free(keys[c].v);
+        free(keys[c].len);
+        keys[c] = (struct otc_ottl_keyset){0};
+    }
 }

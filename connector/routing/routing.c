@@ -107,11 +107,7 @@ static void routing_destroy(void *vctx)
     free(r->routes);
     r->routes = NULL;
     r->n_routes = 0;
-    for (int c = 0; c < OTC_OTTL_CTX_COUNT; c++) {
-        free(r->keys[c].v);
-        free(r->keys[c].len);
-        r->keys[c] = (struct otc_ottl_keyset){0};
-    }
+    otc_ottl_keysets_free(r->keys);
 }
 
 /* The condition of route i: its condition, or its statement's where clause. */
@@ -220,36 +216,6 @@ static int routing_validate(const void *vctx, char *err, size_t errlen)
     return rc;
 }
 
-/* Add the attribute keys o reads in context c to the wire path's key set. */
-static int add_keys(struct routing_ctx *r, const struct otc_ottl *o)
-{
-    for (int c = 0; c < OTC_OTTL_CTX_COUNT; c++) {
-        struct otc_ottl_keyset *ks = &r->keys[c];
-        const char *const *k;
-        size_t n;
-
-        if (!otc_ottl_attr_keys(o, (enum otc_ottl_ctx)c, &k, &n)) {
-            ks->all = true;
-            continue;
-        }
-        for (size_t j = 0; j < n; j++) {
-            const char **v = realloc(ks->v, (ks->n + 1) * sizeof(*v));
-            size_t *len;
-            if (!v) {
-                return OTC_ENOMEM;
-            }
-            ks->v = v;
-            if (!(len = realloc(ks->len, (ks->n + 1) * sizeof(*len)))) {
-                return OTC_ENOMEM;
-            }
-            ks->len = len;
-            ks->v[ks->n] = k[j];
-            ks->len[ks->n++] = strlen(k[j]);
-        }
-    }
-    return OTC_OK;
-}
-
 /* The pipelines of names as output bits of signal s. */
 static int outputs_of(const struct otc_instance *ins, enum otc_signal s, const struct otc_strlist *names,
                       const char *key, uint64_t *out, char *err, size_t errlen)
@@ -319,7 +285,7 @@ static int routing_link(struct otc_instance *ins, void *vctx, char *err, size_t 
             if (!rt->cond[s]) {
                 continue;
             }
-            if (add_keys(r, rt->cond[s]) != OTC_OK) {
+            if (otc_ottl_keysets_add(r->keys, rt->cond[s]) != OTC_OK) {
                 snprintf(err, errlen, "out of memory");
                 return OTC_ENOMEM;
             }

@@ -129,6 +129,12 @@ struct otc_ottl_keyset {
     size_t       n;
 };
 
+/* Add the attribute keys o reads in each context to keys (one key set per
+ * context, for the readers below): OTC_OK or OTC_ENOMEM. */
+int  otc_ottl_keysets_add(struct otc_ottl_keyset keys[OTC_OTTL_CTX_COUNT], const struct otc_ottl *o);
+/* Free what otc_ottl_keysets_add gathered; leaves the sets empty. */
+void otc_ottl_keysets_free(struct otc_ottl_keyset keys[OTC_OTTL_CTX_COUNT]);
+
 /* Read one serialized Resource, InstrumentationScope, Span (without its events
  * and links) or LogRecord into *out for evaluating conditions on a request that
  * is not decoded; of the attributes, those keys says; strings and values are

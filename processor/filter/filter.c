@@ -196,11 +196,7 @@ static void filter_destroy(void *vctx)
     struct filter_ctx *f = vctx;
 
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
-        for (int c = 0; c < OTC_OTTL_CTX_COUNT; c++) {
-            free(f->keys[s][c].v);
-            free(f->keys[s][c].len);
-            memset(&f->keys[s][c], 0, sizeof(f->keys[s][c]));
-        }
+        otc_ottl_keysets_free(f->keys[s]);
     }
     for (int i = 0; i < L_COUNT; i++) {
         otc_ottl_list_free(&f->legacy_list[i]);
@@ -427,28 +423,8 @@ static int filter_keysets(struct filter_ctx *f)
                 continue;
             }
             for (size_t e = p->first; e < p->first + p->n; e++) {
-                for (int c = 0; c < OTC_OTTL_CTX_COUNT; c++) {
-                    struct otc_ottl_keyset *ks = &f->keys[s][c];
-                    const char *const *k;
-                    size_t n;
-                    if (!otc_ottl_attr_keys(p->list->v[e].o, (enum otc_ottl_ctx)c, &k, &n)) {
-                        ks->all = true;
-                        continue;
-                    }
-                    for (size_t j = 0; j < n; j++) {
-                        const char **v = realloc(ks->v, (ks->n + 1) * sizeof(*v));
-                        size_t *len;
-                        if (!v) {
-                            return OTC_ENOMEM;
-                        }
-                        ks->v = v;
-                        if (!(len = realloc(ks->len, (ks->n + 1) * sizeof(*len)))) {
-                            return OTC_ENOMEM;
-                        }
-                        ks->len = len;
-                        ks->v[ks->n] = k[j];
-                        ks->len[ks->n++] = strlen(k[j]);
-                    }
+                if (otc_ottl_keysets_add(f->keys[s], p->list->v[e].o) != OTC_OK) {
+                    return OTC_ENOMEM;
                 }
             }
         }
