@@ -795,7 +795,7 @@ static int otlp_exp_send(struct otc_instance *ins, void *vctx, struct otc_batch 
     /* Under the lock, so that the loop thread (which takes it to remove an ended
      * call, or to cancel calls) sees the call listed and whole. */
     pthread_mutex_lock(&x->calls_lock);
-    if ((rc = rpc_start(ins, x, r, b, otc_grpc_loop_here(), &done->result)) == OTC_OK) {
+    if ((rc = rpc_start(ins, x, r, b, x->cq, &done->result)) == OTC_OK) {
         r->next = x->calls;
         if (x->calls) {
             x->calls->prev = r;

@@ -1,9 +1,9 @@
-/* otc_grpc_loop.h - the process's gRPC completion queues and the threads that
- * drive them (one per usable CPU), shared by the OTLP/gRPC receivers (server
- * calls, spread over every queue) and the otlp exporter (client calls, on the
- * queue of the thread that starts them), so that a request and the call
- * forwarding it complete on the same thread, as in the forward-only baseline.
- * Any thread may start calls on them; a handler runs on its queue's loop thread. */
+/* otc_grpc_loop.h - the process's gRPC completion queue and the threads that
+ * drive it (up to one per usable CPU; those above the first poll only while
+ * the first cannot keep up), shared by the OTLP/gRPC receivers (server calls)
+ * and the otlp exporter (client calls): the thread that reads a completion
+ * runs its handler, with no hand-off between threads per request. Any thread
+ * may start calls on it; a handler runs on whichever loop thread reads it. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef OTC_INCLUDE_GRPC_LOOP_H
 #define OTC_INCLUDE_GRPC_LOOP_H
@@ -29,20 +29,25 @@ struct otc_grpc_tick {
 /* Before the first otc_grpc_loop_get: how many loop threads (0: one per CPU
  * the process may use; at most OTC_GRPC_LOOPS_MAX). */
 void otc_grpc_loop_set_threads(unsigned n);
-/* The loops, started by the first user; loop 0's queue, or NULL when out of
- * memory. Each successful call needs one otc_grpc_loop_put. A server
- * registers every loop's queue (otc_grpc_loop_cq) before grpc_server_start. */
+/* The loops, started by the first user; the shared queue, or NULL when out
+ * of memory. Each successful call needs one otc_grpc_loop_put. A server
+ * registers the queue before grpc_server_start. */
 grpc_completion_queue *otc_grpc_loop_get(void);
-/* Loops running, and loop i's queue (between a get and its put). */
+/* The shared queue (between a get and its put). */
+grpc_completion_queue *otc_grpc_loop_cq(void);
+/* Loop threads running, and how many of them poll now (1 .. count). */
 unsigned               otc_grpc_loop_count(void);
-grpc_completion_queue *otc_grpc_loop_cq(unsigned i);
-/* The queue for a call started now: on a loop thread its own (the call ends
- * on the thread that started it, with no hand-off), elsewhere the next loop
- * in turn. */
-grpc_completion_queue *otc_grpc_loop_here(void);
+unsigned               otc_grpc_loop_active(void);
 /* Done with the queue: every call and server of the caller must have ended.
- * The last user shuts the queue down and joins the thread. */
+ * The last user shuts the queue down and joins the threads. */
 void otc_grpc_loop_put(void);
+/* The choice loop 0 makes every tick: how many loops poll next, from k
+ * polling now (of n) and their summed demand (CPU time plus run-queue wait,
+ * as shares of the tick); st carries the counts of ticks in a row. */
+struct otc_grpc_loop_policy {
+    unsigned hot, calm, fits;
+};
+unsigned otc_grpc_loop_decide(struct otc_grpc_loop_policy *st, unsigned k, unsigned n, double sum);
 /* Run tick->fn on loop 0's thread, about every 100 ms, until removed (the caller owns tick). */
 void otc_grpc_loop_add_tick(struct otc_grpc_tick *tick);
 /* Remove tick; once this returns, tick->fn is not running and will not run. */

@@ -1,9 +1,9 @@
 /* otlp_receiver.c - the `otlp` receiver: serves the OTLP/gRPC Trace, Metrics and
  * Logs services with the gRPC core C API, decodes each request into a batch
  * and answers OK only once every pipeline has taken it (UNAVAILABLE otherwise).
- * The loop threads (otc_grpc_loop.h) run everything below, each for the call
- * slots on its queue; OTLP/HTTP
- * (otlp_http.c, its own thread) hands its requests to the same otlp_ingest.c. */
+ * The gRPC loop threads (otc_grpc_loop.h) run everything below, any of them
+ * for any call slot; OTLP/HTTP (otlp_http.c, its own thread) hands its
+ * requests to the same otlp_ingest.c. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -70,7 +70,7 @@ struct otlp_ctx {
     struct otlp_http      *http;
     struct otc_instance   *ins;
     grpc_server           *server;
-    grpc_completion_queue *cq;            /* loop 0's (otc_grpc_loop_get): the shutdown tag */
+    grpc_completion_queue *cq;            /* the loops' shared queue (otc_grpc_loop_get) */
     void                  *method[OTC_SIGNAL_COUNT];
     struct otc_grpc_tag    shutdown_tag;  /* the server's shutdown notification */
     atomic_bool            shutting_down;
@@ -84,7 +84,7 @@ enum call_state { CALL_REQUESTED, CALL_ANSWERING };
 struct otlp_call {
     struct otc_grpc_tag  tag;      /* first: the shared queue's tags point here */
     struct otlp_ctx     *rx;
-    grpc_completion_queue *cq;     /* the loop this slot's calls arrive on */
+    grpc_completion_queue *cq;     /* where this slot's calls arrive: the loops' queue */
     int                  signal;   /* -1: generic (unknown method) */
     enum call_state      state;
     grpc_call           *call;
@@ -364,6 +364,7 @@ static int otlp_validate(const void *vctx, char *err, size_t errlen)
 
 static void call_cleanup(struct otlp_call *c);
 static void call_done(struct otc_grpc_tag *tag, bool ok);
+static void call_recycle(struct otlp_call *c);
 
 /* Ask gRPC for the next call of c's kind into slot c; false (c cleaned up,
  * the caller frees it) when gRPC refuses, e.g. once the server shuts down. */
@@ -455,8 +456,10 @@ static void call_answer(struct otlp_call *c, grpc_status_code code, const char *
     err = grpc_call_start_batch(c->call, ops, (size_t)(op - ops), &c->tag, NULL);
     if (err != GRPC_CALL_OK) {
         otc_log_err(c->rx->ins, "cannot answer a call: error %d", err);
-        c->state = CALL_REQUESTED; /* handled as finished by the caller */
+        call_recycle(c);
     }
+    /* else c belongs to its answer's completion, which any loop thread may
+     * run at once: the caller touches c no more */
 }
 
 /* RESOURCE_EXHAUSTED for a throttled request, with a google.rpc.Status in the
@@ -716,9 +719,9 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
     }
 }
 
-/* A call slot's event, on the shared loop thread: a request arrived (or, at
- * shutdown, never will), or its answer went out. The slot's live_calls count
- * is given back last: once it reaches 0 the shutting-down thread may free rx. */
+/* A call slot's event, on a loop thread: a request arrived (or, at shutdown,
+ * never will), or its answer went out. Every path that handles a request ends
+ * with call_answer, after which the slot belongs to the answer's completion. */
 static void call_done(struct otc_grpc_tag *tag, bool ok)
 {
     struct otlp_call *c = (struct otlp_call *)tag;
@@ -740,11 +743,18 @@ static void call_done(struct otc_grpc_tag *tag, bool ok)
         } else {
             handle_export(rx, c);
         }
-        if (c->state == CALL_ANSWERING) {
-            return;
-        }
+        return;
     }
-    /* the answer went out (or failed): recycle the slot */
+    call_recycle(c);
+}
+
+/* The answer went out (or could not be started): the slot asks for the next
+ * call. Its live_calls count is given back last: once it reaches 0 the
+ * shutting-down thread may free rx. */
+static void call_recycle(struct otlp_call *c)
+{
+    struct otlp_ctx *rx = c->rx;
+
     call_cleanup(c);
     if (atomic_load(&rx->shutting_down) || !call_request(rx, c)) {
         free(c);
@@ -753,7 +763,7 @@ static void call_done(struct otc_grpc_tag *tag, bool ok)
 }
 
 /* A new call slot for signal s (-1: any other method), requested from gRPC. */
-static int call_slot_add(struct otlp_ctx *rx, int s, unsigned loop)
+static int call_slot_add(struct otlp_ctx *rx, int s)
 {
     struct otlp_call *c = calloc(1, sizeof(*c));
 
@@ -762,7 +772,7 @@ static int call_slot_add(struct otlp_ctx *rx, int s, unsigned loop)
     }
     c->rx = rx;
     c->signal = s;
-    c->cq = otc_grpc_loop_cq(loop);
+    c->cq = rx->cq;
     if (!call_request(rx, c)) {
         free(c);
     }
@@ -932,9 +942,7 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
     if (!(rx->cq = otc_grpc_loop_get())) {
         return OTC_ENOMEM;
     }
-    for (unsigned i = 0; i < otc_grpc_loop_count(); i++) {
-        grpc_server_register_completion_queue(rx->server, otc_grpc_loop_cq(i), NULL);
-    }
+    grpc_server_register_completion_queue(rx->server, rx->cq, NULL);
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
         if (ins->n_feeds[s]) {
             rx->method[s] = grpc_server_register_method(rx->server, method_paths[s], NULL,
@@ -963,13 +971,13 @@ static int otlp_start(struct otc_instance *ins, void *vctx)
     rx->server_started = true;
     for (int s = 0; s < OTC_SIGNAL_COUNT; s++) {
         for (int i = 0; rx->method[s] && i < CALLS_PER_METHOD; i++) {
-            if ((rc = call_slot_add(rx, s, (unsigned)i)) != OTC_OK) {
+            if ((rc = call_slot_add(rx, s)) != OTC_OK) {
                 return rc;
             }
         }
     }
     for (int i = 0; i < GENERIC_CALLS; i++) {
-        if ((rc = call_slot_add(rx, -1, (unsigned)i)) != OTC_OK) {
+        if ((rc = call_slot_add(rx, -1)) != OTC_OK) {
             return rc;
         }
     }
@@ -988,7 +996,7 @@ static void otlp_shutdown(struct otc_instance *ins, void *vctx)
     if (!rx->server) {
         return;
     }
-    /* The loop thread owns the call slots; it recycles none from here on. */
+    /* The loop threads own the call slots; they recycle none from here on. */
     atomic_store(&rx->shutting_down, true);
     if (rx->server_started) {
         rx->shutdown_tag.done = server_shutdown_done;
