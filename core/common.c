@@ -19,6 +19,7 @@ const char *otc_strerror(int rc)
     case OTC_EPERM:     return "permanent failure";
     case OTC_ELIMIT:    return "limit exceeded";
     case OTC_ETHROTTLED: return "rate limited, retry later";
+    case OTC_EFULL:     return "queue at its byte budget, waiting";
     default:            return rc > 0 ? "count" : "unknown error";
     }
 }

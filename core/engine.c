@@ -78,7 +78,8 @@ int otc_engine_telemetry_register(struct otc_engine *e)
     }
     for (size_t i = 0; i < e->n_pipelines && rc == OTC_OK; i++) {
         struct otc_pipeline *p = &e->pipelines[i];
-        struct otc_telemetry_pipeline q = {p->id, &p->queued_bytes, p->queue_max_bytes, &p->queue_refused};
+        struct otc_telemetry_pipeline q = {p->id, &p->queued_bytes, p->queue_max_bytes,
+                                           &p->queue_refused, &p->queue_waited};
         rc = otc_telemetry_add_pipeline(&e->telemetry, &q);
     }
     for (size_t i = 0; i < e->n_pipelines && rc == OTC_OK; i++) {

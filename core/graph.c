@@ -422,19 +422,24 @@ static int add_feed(struct otc_instance *r, struct otc_pipeline *p)
  * process may use, within 4 and 64 MiB. */
 struct pipeline_queue_cfg {
     uint64_t max_bytes;
+    int64_t  max_wait;
 };
 
 static const struct otc_config_entry pipeline_queue_map[] = {
     {OTC_CFG_SIZE, "max_bytes", "0", offsetof(struct pipeline_queue_cfg, max_bytes), 0, 0, 0, NULL,
      "memory the requests waiting in the pipeline's queue may hold before receivers answer "
      "UNAVAILABLE; 0: 1/16 of the memory limit (cgroup or MemTotal), within 4 and 64 MiB"},
+    {OTC_CFG_DURATION, "max_wait", "1s", offsetof(struct pipeline_queue_cfg, max_wait),
+     OTC_CFG_F_MIN | OTC_CFG_F_MAX, 0, 60, NULL,
+     "how long an OTLP request may wait for room when the queue is at max_bytes before it is "
+     "answered UNAVAILABLE (within the gRPC call's deadline); 0: answer at once"},
     {0},
 };
 
 static int pipeline_queue_options(struct otc_yaml *y, struct otc_pipeline *p, const char *id,
                                   yaml_node_t *node, struct otc_diag *d)
 {
-    struct pipeline_queue_cfg cfg = {0};
+    struct pipeline_queue_cfg cfg = {0, OTC_PIPELINE_QUEUE_WAIT_NS};
     char key[300];
     int rc = OTC_OK;
 
@@ -449,6 +454,7 @@ static int pipeline_queue_options(struct otc_yaml *y, struct otc_pipeline *p, co
                                                              : mem;
     }
     p->queue_max_bytes = cfg.max_bytes;
+    p->queue_max_wait_ns = cfg.max_wait;
     return rc;
 }
 

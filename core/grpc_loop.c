@@ -2,7 +2,8 @@
  * it ("grpc-loop"; up to one per CPU the process may use, at most
  * OTC_GRPC_LOOPS_MAX): they run the completion handlers of the receivers' and
  * the otlp exporter's calls, and loop 0 the periodic ticks and the choice of
- * how many loops poll. Get/put and ticks are called from any thread. */
+ * how many loops poll; each loop also runs the timers its own handlers
+ * deferred. Get/put and ticks are called from any thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE /* pthread_setname_np, gettid */
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "otc/otc_grpc_loop.h"
+#include "otc/otc_rc.h"
 #include "otc/otc_sysinfo.h"
 
 #define LOOP_TICK_MS   100
@@ -43,6 +45,8 @@ struct loop {
     unsigned  index;
     atomic_int tid;        /* for its schedstat (0 until the thread runs) */
     uint64_t  last_busy;   /* ns of CPU plus run-queue wait at the last tick */
+    struct otc_grpc_timer *timers; /* pending, earliest first: this loop's thread only */
+    unsigned  n_timers;
 };
 
 static pthread_mutex_t loop_lock = PTHREAD_MUTEX_INITIALIZER; /* users, threads, ticks */
@@ -57,6 +61,7 @@ static atomic_uint loop_active = 1; /* loops polling: 0 .. loop_active-1 */
 static struct otc_grpc_loop_policy loop_policy;
 static int64_t  loop_last_tick_ns;
 static struct otc_grpc_tick *loop_ticks;
+static _Thread_local struct loop *loop_self; /* this thread's loop, if it is one */
 
 static int64_t now_ns(void)
 {
@@ -64,6 +69,73 @@ static int64_t now_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t otc_grpc_loop_now_ns(void)
+{
+    return now_ns();
+}
+
+int otc_grpc_loop_defer(struct otc_grpc_timer *timer, int64_t at_ns)
+{
+    struct loop *l = loop_self;
+    struct otc_grpc_timer **p;
+
+    if (!l) {
+        return OTC_EINVAL;
+    }
+    timer->at_ns = at_ns;
+    /* after the timers due at the same time: they run in the order deferred */
+    for (p = &l->timers; *p && (*p)->at_ns <= at_ns; p = &(*p)->next) {
+    }
+    timer->next = *p;
+    *p = timer;
+    l->n_timers++;
+    return OTC_OK;
+}
+
+void otc_grpc_loop_cancel(struct otc_grpc_timer *timer)
+{
+    struct loop *l = loop_self;
+
+    for (struct otc_grpc_timer **p = l ? &l->timers : NULL; p && *p; p = &(*p)->next) {
+        if (*p == timer) {
+            *p = timer->next;
+            timer->next = NULL;
+            l->n_timers--;
+            return;
+        }
+    }
+}
+
+unsigned otc_grpc_loop_timers(void)
+{
+    return loop_self ? loop_self->n_timers : 0;
+}
+
+/* Run the timers of l due by now. Those a timer's fn defers again (even due
+ * at once) wait for the next pass, after the queue has been looked at. */
+static void run_timers(struct loop *l)
+{
+    int64_t now = now_ns();
+    struct otc_grpc_timer *due = l->timers, **end = &l->timers;
+
+    while (*end && (*end)->at_ns <= now) {
+        end = &(*end)->next;
+        l->n_timers--;
+    }
+    if (end == &l->timers) {
+        return;
+    }
+    l->timers = *end;
+    *end = NULL;
+    while (due) {
+        struct otc_grpc_timer *t = due;
+
+        due = t->next;
+        t->next = NULL;
+        t->fn(t);
+    }
 }
 
 /* A loop thread's CPU time plus its time waiting for a CPU, in ns (the first
@@ -140,18 +212,51 @@ static void run_ticks(void)
     pthread_mutex_unlock(&loop_lock);
 }
 
-/* A loop above 0 while it is not needed: sleeps; false once the loops stop. */
-static bool helper_wait(unsigned index)
+/* A loop above 0 while it is not needed: sleeps, waking for its own timers
+ * (run outside the lock); false once the loops stop. */
+static bool helper_wait(struct loop *l)
 {
     bool run;
 
     pthread_mutex_lock(&loop_lock);
-    while (!loop_stopping && index >= atomic_load(&loop_active)) {
-        pthread_cond_wait(&loop_wake, &loop_lock);
+    while (!loop_stopping && l->index >= atomic_load(&loop_active)) {
+        struct timespec until;
+        int64_t left;
+
+        if (!l->timers) {
+            pthread_cond_wait(&loop_wake, &loop_lock);
+            continue;
+        }
+        if ((left = l->timers->at_ns - now_ns()) > 0) {
+            /* loop_wake waits on CLOCK_REALTIME: the timer's distance from now */
+            clock_gettime(CLOCK_REALTIME, &until);
+            left += until.tv_nsec;
+            until.tv_sec += (time_t)(left / 1000000000);
+            until.tv_nsec = (long)(left % 1000000000);
+            pthread_cond_timedwait(&loop_wake, &loop_lock, &until);
+            continue;
+        }
+        pthread_mutex_unlock(&loop_lock);
+        run_timers(l);
+        pthread_mutex_lock(&loop_lock);
     }
     run = !loop_stopping;
     pthread_mutex_unlock(&loop_lock);
     return run;
+}
+
+/* How long a polling loop may wait for the queue: wait_ms, or less when one
+ * of its timers is due sooner. */
+static gpr_timespec loop_deadline(const struct loop *l, int64_t wait_ms)
+{
+    int64_t wait = wait_ms * 1000000;
+
+    if (l->timers) {
+        int64_t until = l->timers->at_ns - now_ns();
+
+        wait = until < 0 ? 0 : until < wait ? until : wait;
+    }
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(wait, GPR_TIMESPAN));
 }
 
 static void *loop_main(void *arg)
@@ -163,26 +268,28 @@ static void *loop_main(void *arg)
 
     pthread_setname_np(pthread_self(), "grpc-loop");
     atomic_store(&l->tid, (int)gettid());
+    loop_self = l;
     for (;;) {
         int64_t wait_ms = HELPER_STEP_MS, now_ms;
         grpc_event ev;
 
-        if (!first && l->index >= atomic_load(&loop_active) && !helper_wait(l->index)) {
+        if (!first && l->index >= atomic_load(&loop_active) && !helper_wait(l)) {
             break;
         }
         if (first) {
             now_ms = now_ns() / 1000000;
             wait_ms = next_tick > now_ms ? next_tick - now_ms : 0;
         }
-        ev = grpc_completion_queue_next(
-            cq, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(wait_ms, GPR_TIMESPAN)),
-            NULL);
+        ev = grpc_completion_queue_next(cq, loop_deadline(l, wait_ms), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
             break;
         }
         if (ev.type == GRPC_OP_COMPLETE) {
             struct otc_grpc_tag *tag = ev.tag;
             tag->done(tag, ev.success != 0);
+        }
+        if (l->timers) {
+            run_timers(l);
         }
         if (first && (now_ms = now_ns() / 1000000) >= next_tick) {
             run_ticks();
@@ -226,6 +333,8 @@ grpc_completion_queue *otc_grpc_loop_get(void)
 
             l->index = loop_n;
             l->last_busy = 0;
+            l->timers = NULL;
+            l->n_timers = 0;
             atomic_store(&l->tid, 0);
             if (pthread_create(&l->thread, NULL, loop_main, l) != 0) {
                 break;

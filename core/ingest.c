@@ -2,9 +2,12 @@
  * pipelines' gates, the persistent queue's append, per-transport counters,
  * and the feed tables that route a request to its pipelines (swapped safely
  * on reload). Admission gates (admit, admit_request) run here, before the
- * receiver answers. Delivery runs on receiver threads; tables are built and
+ * receiver answers. A request that finds a byte budget full may be kept by
+ * its receiver and offered again (otc_receiver_redeliver) rather than
+ * refused at once. Delivery runs on receiver threads; tables are built and
  * swapped on the main thread. */
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,14 +18,19 @@
 #include "pipeline.h"
 
 /* Self-metrics of a receiver, per request: the total, and the OTLP/HTTP part. */
+static void count_items(struct otc_instance *ins, enum otc_signal s, uint8_t transport,
+                        size_t items, bool accepted)
+{
+    atomic_fetch_add(accepted ? &ins->counters.accepted[s] : &ins->counters.refused[s], items);
+    if (transport == OTC_TRANSPORT_HTTP) {
+        atomic_fetch_add(accepted ? &ins->counters.http_accepted[s] : &ins->counters.http_refused[s],
+                         items);
+    }
+}
+
 static void count_received(struct otc_instance *ins, const struct otc_batch *b, bool accepted)
 {
-    atomic_fetch_add(accepted ? &ins->counters.accepted[b->signal] : &ins->counters.refused[b->signal],
-                     b->items);
-    if (b->transport == OTC_TRANSPORT_HTTP) {
-        atomic_fetch_add(accepted ? &ins->counters.http_accepted[b->signal]
-                                  : &ins->counters.http_refused[b->signal], b->items);
-    }
+    count_items(ins, b->signal, b->transport, b->items, accepted);
 }
 
 /* Persistent queue write failures: one line a second at most. */
@@ -74,9 +82,10 @@ static void release_budgets(struct otc_pipeline *const *ps, unsigned n, uint64_t
 }
 
 /* Reserve b's bytes in the budget of each of the n pipelines that queue it.
- * A queue with nothing reserved takes any one request, however big. False
- * (nothing reserved, the refusal counted) when one of them is full. */
-static bool reserve_budgets(struct otc_pipeline *const *ps, unsigned n, uint64_t bytes)
+ * A queue with nothing reserved takes any one request, however big. NULL
+ * when reserved; else the first pipeline found full (nothing reserved). */
+static struct otc_pipeline *reserve_budgets(struct otc_pipeline *const *ps, unsigned n,
+                                            uint64_t bytes)
 {
     for (unsigned i = 0; i < n; i++) {
         struct otc_pipeline *p = ps[i];
@@ -87,12 +96,11 @@ static bool reserve_budgets(struct otc_pipeline *const *ps, unsigned n, uint64_t
         }
         before = atomic_fetch_add_explicit(&p->queued_bytes, bytes, memory_order_relaxed);
         if (before > 0 && before + bytes > p->queue_max_bytes) {
-            atomic_fetch_add_explicit(&p->queue_refused, 1, memory_order_relaxed);
             release_budgets(ps, i + 1, bytes);
-            return false;
+            return p;
         }
     }
-    return true;
+    return NULL;
 }
 
 /* Hand b (its bytes reserved) to pipeline p's queue, or to its one exporter's
@@ -105,7 +113,6 @@ static int pipeline_enter(struct otc_pipeline *p, struct otc_batch *b)
     }
     if (otc_queue_push(&p->queue, b) != OTC_OK) {
         atomic_fetch_sub_explicit(&p->queued_bytes, b->queued_bytes, memory_order_relaxed);
-        atomic_fetch_add_explicit(&p->queue_refused, 1, memory_order_relaxed);
         return OTC_EAGAIN;
     }
     otc_pipeline_maybe_help(p);
@@ -155,14 +162,107 @@ static int admit_gates(struct otc_pipeline *const *ps, unsigned n, struct otc_ba
     return OTC_OK;
 }
 
+/* The longest a request to the n pipelines may wait for room: the smallest
+ * queue.max_wait among them. */
+static int64_t pipelines_wait_ns(struct otc_pipeline *const *ps, unsigned n)
+{
+    int64_t w = INT64_MAX;
+
+    for (unsigned i = 0; i < n; i++) {
+        w = ps[i]->queue_max_wait_ns < w ? ps[i]->queue_max_wait_ns : w;
+    }
+    return n ? w : 0;
+}
+
+/* b found pipeline p's queue (or the exporter queue it feeds straight) full
+ * before anything was handed over: kept for another try (OTC_EFULL, counted
+ * once as waiting), or refused (counted, freed: OTC_EAGAIN). */
+static int refuse_full(struct otc_instance *ins, struct otc_pipeline *p, struct otc_batch *b,
+                       struct otc_admission *a, bool may_wait)
+{
+    if (may_wait) {
+        if (!a->waited) {
+            a->waited = true;
+            atomic_fetch_add_explicit(&p->queue_waited, 1, memory_order_relaxed);
+        }
+        return OTC_EFULL;
+    }
+    if (pipeline_queued(p)) {
+        atomic_fetch_add_explicit(&p->queue_refused, 1, memory_order_relaxed);
+    }
+    count_received(ins, b, false);
+    otc_batch_unref(b);
+    return OTC_EAGAIN;
+}
+
+/* b, past the admission gates, into the n pipelines: their byte budgets,
+ * their persistent queues, their queues. Only a refusal before anything was
+ * handed over may keep b for another try (a->wait): a full budget, or the
+ * one queue of a request to a single pipeline without a persistent queue. */
+static int deliver_pipelines(struct otc_instance *ins, struct otc_pipeline *const *ps, unsigned n,
+                             struct otc_batch *b, struct otc_admission *a)
+{
+    enum otc_signal s = b->signal;
+    size_t items = b->items;
+    bool may_wait = a->wait && (a->wait_ns = pipelines_wait_ns(ps, n)) > 0;
+    struct otc_pipeline *full;
+    uint8_t transport;
+    int rc = OTC_OK;
+
+    /* the queues' byte budgets, before anything is written or handed over */
+    b->queued_bytes = b->arena.bytes;
+    if ((full = reserve_budgets(ps, n, b->queued_bytes)) != NULL) {
+        return refuse_full(ins, full, b, a, may_wait);
+    }
+    /* persistent storage: the request is durable before any pipeline sees it */
+    for (unsigned i = 0; i < n; i++) {
+        struct otc_pipeline *p = ps[i];
+        bool wal_full = false;
+
+        if (!p->wal) {
+            continue;
+        }
+        if ((rc = wal_hold(p, b, &wal_full)) != OTC_OK) {
+            if (wal_log_allowed()) {
+                otc_log_warn(ins, "pipeline %s: %s; answering UNAVAILABLE", p->id,
+                             wal_full ? "the persistent queue is full (sending_queue.queue_size)"
+                                      : "cannot write the persistent queue");
+            }
+            release_budgets(ps, n, b->queued_bytes);
+            count_received(ins, b, false);
+            otc_batch_unref(b);
+            return OTC_EAGAIN;
+        }
+    }
+    /* counted before the last push hands b over */
+    transport = b->transport;
+    if (n == 1 && !ps[0]->wal) {
+        if (pipeline_enter(ps[0], b) != OTC_OK) {
+            return refuse_full(ins, ps[0], b, a, may_wait);
+        }
+    } else {
+        for (unsigned i = 0; i < n; i++) {
+            struct otc_batch *x = (i + 1 < n) ? otc_batch_ref(b) : b;
+            if (pipeline_enter(ps[i], x) != OTC_OK) {
+                if (pipeline_queued(ps[i])) {
+                    atomic_fetch_add_explicit(&ps[i]->queue_refused, 1, memory_order_relaxed);
+                }
+                otc_batch_unref(x);
+                rc = OTC_EAGAIN;
+            }
+        }
+    }
+    /* per request, as otelcol: accepted only when every pipeline took it */
+    count_items(ins, s, transport, items, rc == OTC_OK);
+    return rc;
+}
+
 static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *t,
-                         struct otc_batch *b, struct otc_admission *a)
+                         struct otc_batch *b, struct otc_admission *a, bool gates)
 {
     enum otc_signal s = b->signal;
     unsigned n = t ? t->n[s] : 0;
-    size_t items = b->items;
-    uint8_t transport;
-    int rc = OTC_OK;
+    int rc;
 
     if (n == 0) {
         otc_batch_unref(b);
@@ -173,75 +273,48 @@ static int deliver_table(struct otc_instance *ins, const struct otc_feed_table *
         otc_batch_unref(b);
         return OTC_ESHUTDOWN;
     }
-    if ((rc = admit_gates(t->p[s], n, b, a)) != OTC_OK) {
+    if (gates && (rc = admit_gates(t->p[s], n, b, a)) != OTC_OK) {
         count_received(ins, b, false);
         otc_batch_unref(b);
         return rc;
     }
-    /* the queues' byte budgets, before anything is written or handed over */
-    b->queued_bytes = b->arena.bytes;
-    if (!reserve_budgets(t->p[s], n, b->queued_bytes)) {
-        count_received(ins, b, false);
-        otc_batch_unref(b);
-        return OTC_EAGAIN;
-    }
-    /* persistent storage: the request is durable before any pipeline sees it */
-    for (unsigned i = 0; i < n; i++) {
-        struct otc_pipeline *p = t->p[s][i];
-        bool full = false;
+    return deliver_pipelines(ins, t->p[s], n, b, a);
+}
 
-        if (!p->wal) {
-            continue;
-        }
-        if ((rc = wal_hold(p, b, &full)) != OTC_OK) {
-            if (wal_log_allowed()) {
-                otc_log_warn(ins, "pipeline %s: %s; answering UNAVAILABLE", p->id,
-                             full ? "the persistent queue is full (sending_queue.queue_size)"
-                                  : "cannot write the persistent queue");
-            }
-            release_budgets(t->p[s], n, b->queued_bytes);
-            count_received(ins, b, false);
-            otc_batch_unref(b);
-            return OTC_EAGAIN;
-        }
-    }
-    /* counted before the last push hands b over */
-    transport = b->transport;
-    for (unsigned i = 0; i < n; i++) {
-        struct otc_batch *x = (i + 1 < n) ? otc_batch_ref(b) : b;
-        if (pipeline_enter(t->p[s][i], x) != OTC_OK) {
-            otc_batch_unref(x);
-            rc = OTC_EAGAIN;
-        }
-    }
-    /* per request, as otelcol: accepted only when every pipeline took it */
-    atomic_fetch_add(rc == OTC_OK ? &ins->counters.accepted[s] : &ins->counters.refused[s], items);
-    if (transport == OTC_TRANSPORT_HTTP) {
-        atomic_fetch_add(rc == OTC_OK ? &ins->counters.http_accepted[s]
-                                      : &ins->counters.http_refused[s], items);
-    }
+/* A receiver's delivery, counted as a reader of ins's feed table. */
+static int deliver(struct otc_instance *ins, struct otc_batch *b, struct otc_admission *a,
+                   bool gates)
+{
+    /* pairs with the seq_cst epoch flip in otc_feeds_synchronize(): a reader counted
+     * after the flip loads the table stored before it */
+    unsigned idx = atomic_load(&feeds_epoch) & 1u;
+    int rc;
+
+    a->retry_after_ns = 0;
+    a->reason[0] = '\0';
+    atomic_fetch_add(&feeds_readers[idx], 1);
+    rc = deliver_table(ins, atomic_load(&ins->feed_table), b, a, gates);
+    atomic_fetch_sub(&feeds_readers[idx], 1);
     return rc;
 }
 
 int otc_receiver_deliver_call(struct otc_instance *ins, struct otc_batch *b,
                               struct otc_admission *a)
 {
-    /* pairs with the seq_cst epoch flip in otc_feeds_synchronize(): a reader counted
-     * after the flip loads the table stored before it */
-    unsigned idx = atomic_load(&feeds_epoch) & 1u;
     struct otc_admission none;
-    int rc;
 
     if (!a) {
         memset(&none, 0, sizeof(none));
         a = &none;
     }
-    a->retry_after_ns = 0;
-    a->reason[0] = '\0';
-    atomic_fetch_add(&feeds_readers[idx], 1);
-    rc = deliver_table(ins, atomic_load(&ins->feed_table), b, a);
-    atomic_fetch_sub(&feeds_readers[idx], 1);
-    return rc;
+    a->waited = false;
+    return deliver(ins, b, a, true);
+}
+
+int otc_receiver_redeliver(struct otc_instance *ins, struct otc_batch *b,
+                           struct otc_admission *a)
+{
+    return deliver(ins, b, a, false);
 }
 
 int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b)

@@ -15,6 +15,7 @@
                                          budget (queue.max_bytes) is what binds */
 #define OTC_PIPELINE_QUEUE_MIN_BYTES (4u << 20)  /* default budget: 1/16 of the memory, */
 #define OTC_PIPELINE_QUEUE_MAX_BYTES (64u << 20) /* within these bounds */
+#define OTC_PIPELINE_QUEUE_WAIT_NS 1000000000LL /* queue.max_wait's default: 1s */
 #define OTC_PIPELINE_MAX_WORKERS 16     /* worker threads of one pipeline, at most */
 #define OTC_PIPELINE_HELP_BACKLOG 4   /* requests waiting that wake the other workers */
 #define OTC_WORKER_IDLE_MS 100     /* pipeline and exporter threads look at their
@@ -58,6 +59,9 @@ struct otc_pipeline {
     uint64_t                 queue_max_bytes;
     atomic_uint_fast64_t     queued_bytes;
     atomic_uint_fast64_t     queue_refused;  /* requests refused by the budget */
+    int64_t                  queue_max_wait_ns; /* queue.max_wait: how long a receiver's
+                                                   request may wait for room (0: none) */
+    atomic_uint_fast64_t     queue_waited;   /* requests that waited for room */
     atomic_bool              closing;
     struct otc_instance     *storage;     /* storage extension of its exporters, or NULL */
     struct otc_wal          *wal;         /* write-ahead log at the entrance (storage) */

@@ -341,7 +341,8 @@ static void visit_pq(const struct otc_telemetry *t, struct otc_telemetry_sink *s
 }
 
 /* otelc_pipeline_queue_*{pipeline="traces"}: the byte budget of each
- * pipeline's queue, what it holds, and the requests it refused. */
+ * pipeline's queue, what it holds, the requests it refused, and those that
+ * waited for room (queue.max_wait). */
 static void visit_pipelines(const struct otc_telemetry *t, struct otc_telemetry_sink *sink)
 {
     static const struct otc_telemetry_family fams[] = {
@@ -353,6 +354,10 @@ static void visit_pipelines(const struct otc_telemetry *t, struct otc_telemetry_
         {"otelc_pipeline_queue_refused_requests", "{requests}",
          "Requests answered UNAVAILABLE because the pipeline's queue was at its byte budget.",
          SCOPE_SERVICE, OTC_METRIC_COUNTER},
+        {"otelc_pipeline_queue_waited_requests", "{requests}",
+         "Requests that waited for room because the pipeline's queue was at its byte budget "
+         "(service.pipelines.<id>.queue.max_wait), whether taken in the end or not.",
+         SCOPE_SERVICE, OTC_METRIC_COUNTER},
     };
 
     if (!t->n_pipes) {
@@ -363,7 +368,10 @@ static void visit_pipelines(const struct otc_telemetry *t, struct otc_telemetry_
         for (size_t i = 0; i < t->n_pipes; i++) {
             const struct otc_telemetry_pipeline *q = &t->pipes[i];
             struct otc_telemetry_label l = {"pipeline", q->id};
-            uint64_t v = f == 0 ? atomic_load(q->bytes) : f == 1 ? q->capacity : atomic_load(q->refused);
+            uint64_t v = f == 0   ? atomic_load(q->bytes)
+                         : f == 1 ? q->capacity
+                         : f == 2 ? atomic_load(q->refused)
+                                  : atomic_load(q->waited);
 
             sink->point(sink, &fams[f], &l, 1, (double)v, NULL);
         }

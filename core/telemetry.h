@@ -55,12 +55,14 @@ struct otc_telemetry_pq {
 };
 
 /* A pipeline's queue in front of its worker: bytes held against its budget,
- * and the requests its budget refused (otelc_pipeline_queue_*). */
+ * the requests its budget refused, and those that waited for room
+ * (otelc_pipeline_queue_*). */
 struct otc_telemetry_pipeline {
     const char                 *id;        /* pipeline label */
     const atomic_uint_fast64_t *bytes;
     uint64_t                    capacity;  /* bytes */
     const atomic_uint_fast64_t *refused;
+    const atomic_uint_fast64_t *waited;
 };
 
 /* A periodic reader: `periodic: {interval, timeout, exporter: {otlp: {...}}}`. */

@@ -186,6 +186,15 @@ struct otc_admission {
     const struct otc_client_meta *client;   /* receiver: metadata, or NULL */
     int64_t                       retry_after_ns; /* gate: OTC_ETHROTTLED's delay */
     char                          reason[160];    /* gate: why it refused ("" = default) */
+    /* receiver: the request may wait for room in its pipelines' byte budgets:
+     * when one is full and nothing was handed over yet, delivery returns
+     * OTC_EFULL and b stays the receiver's, to offer again with
+     * otc_receiver_redeliver (the admission gates are not run again) */
+    bool                          wait;
+    /* engine, with OTC_EFULL: how long the request may wait, at most (the
+     * smallest service.pipelines.<id>.queue.max_wait of its pipelines) */
+    int64_t                       wait_ns;
+    bool                          waited;         /* engine: counted as waiting */
 };
 
 /* Processor: hand b to the next stage (takes ownership). */
@@ -218,9 +227,18 @@ int otc_receiver_deliver(struct otc_instance *ins, struct otc_batch *b);
 /* otc_receiver_deliver with the call's side (a may be NULL): also OTC_ETHROTTLED
  * (answer RESOURCE_EXHAUSTED with RetryInfo a->retry_after_ns, or HTTP 429 with
  * Retry-After) and OTC_ELIMIT (RESOURCE_EXHAUSTED, or 413) from a pipeline's
- * admission gates, with a->reason. */
+ * admission gates, with a->reason; with a->wait set, OTC_EFULL (b not taken)
+ * when a queue's byte budget is full and its pipelines allow a wait. */
 int otc_receiver_deliver_call(struct otc_instance *ins, struct otc_batch *b,
                               struct otc_admission *a);
+/* A request that otc_receiver_deliver_call (a->wait set) answered OTC_EFULL:
+ * offer it to the pipelines' budgets again, and the persistent queues and
+ * queues after them; the admission gates it passed are not run again. Takes
+ * ownership of b unless it returns OTC_EFULL again (only while a->wait is
+ * set: clear it for the last try). Otherwise the codes of
+ * otc_receiver_deliver. Receiver threads. */
+int otc_receiver_redeliver(struct otc_instance *ins, struct otc_batch *b,
+                           struct otc_admission *a);
 /* True when the engine is shutting down (long waits in components poll this). */
 bool otc_engine_stopping(const struct otc_engine *e);
 /* True once service.shutdown_timeout has passed during shutdown: an exporter

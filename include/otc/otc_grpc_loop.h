@@ -3,13 +3,16 @@
  * the first cannot keep up), shared by the OTLP/gRPC receivers (server calls)
  * and the otlp exporter (client calls): the thread that reads a completion
  * runs its handler, with no hand-off between threads per request. Any thread
- * may start calls on it; a handler runs on whichever loop thread reads it. */
+ * may start calls on it; a handler runs on whichever loop thread reads it.
+ * A handler may also defer work to later on its own loop thread
+ * (otc_grpc_timer), e.g. to answer a call later without blocking the loop. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #ifndef OTC_INCLUDE_GRPC_LOOP_H
 #define OTC_INCLUDE_GRPC_LOOP_H
 
 #include <grpc/grpc.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* What every tag given to the shared queue points at: the handler of its
  * completion (ok: the operation succeeded), run on the loop thread. */
@@ -22,6 +25,15 @@ struct otc_grpc_tick {
     void (*fn)(void *arg);
     void *arg;
     struct otc_grpc_tick *next;
+};
+
+/* A function a loop thread runs once, at or soon after at_ns (the clock of
+ * otc_grpc_loop_now_ns): set with otc_grpc_loop_defer on that loop thread.
+ * The caller owns the struct; next is the loop's. */
+struct otc_grpc_timer {
+    void (*fn)(struct otc_grpc_timer *timer);
+    int64_t at_ns;
+    struct otc_grpc_timer *next;
 };
 
 #define OTC_GRPC_LOOPS_MAX 16
@@ -52,6 +64,23 @@ unsigned otc_grpc_loop_decide(struct otc_grpc_loop_policy *st, unsigned k, unsig
 void otc_grpc_loop_add_tick(struct otc_grpc_tick *tick);
 /* Remove tick; once this returns, tick->fn is not running and will not run. */
 void otc_grpc_loop_remove_tick(struct otc_grpc_tick *tick);
+
+/* Now on the clock of the loop timers (CLOCK_MONOTONIC, ns). Any thread. */
+int64_t otc_grpc_loop_now_ns(void);
+/* On a loop thread only (a completion handler or a timer's fn): run
+ * timer->fn(timer) on this same thread once otc_grpc_loop_now_ns() >= at_ns
+ * (timers due at once run after the current handler returns, earliest
+ * first). A polling loop waits for the queue no longer than its earliest
+ * timer; a loop above 0 that stops polling still wakes for its timers.
+ * OTC_EINVAL (nothing deferred) on any other thread. A timer still pending
+ * when the last otc_grpc_loop_put stops the loops never runs: its owner ends
+ * its timers before that put. */
+int  otc_grpc_loop_defer(struct otc_grpc_timer *timer, int64_t at_ns);
+/* On the loop thread that deferred timer: it will not run (no-op when it is
+ * not pending). */
+void otc_grpc_loop_cancel(struct otc_grpc_timer *timer);
+/* Timers pending on this loop thread (0 on any other thread). */
+unsigned otc_grpc_loop_timers(void);
 
 /* Channel and server arguments, appended to ca->args (the caller's array has
  * room for every one it may add): an integer (capped at INT32_MAX), a duration

@@ -15,6 +15,8 @@ enum otc_rc {
     OTC_EPERM     = -7, /* permanent export failure: retrying cannot help */
     OTC_ELIMIT    = -8, /* input exceeds a built-in or configured limit */
     OTC_ETHROTTLED = -9, /* refused by a rate limit: retry after the delay given */
+    OTC_EFULL     = -10, /* a queue's byte budget is full; the caller keeps the request
+                            and may offer it again (otc_receiver_redeliver) */
 };
 
 const char *otc_strerror(int rc);

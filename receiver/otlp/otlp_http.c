@@ -1,7 +1,9 @@
 /* otlp_http.c - OTLP/HTTP for the `otlp` receiver: POST /v1/{traces,metrics,logs}
  * with binary protobuf or OTLP/JSON bodies, gzip, zstd or snappy encoded, answered in
- * the request's content type (google.rpc.Status on errors), plus CORS.
- * One libevent thread per receiver runs every callback below. */
+ * the request's content type (google.rpc.Status on errors), plus CORS. A
+ * request that finds a queue at its byte budget waits on an event timer
+ * (queue.max_wait) before a 503. One libevent thread per receiver runs every
+ * callback below. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <ctype.h>
 #include <pthread.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
@@ -42,19 +45,46 @@
 #define RPC_UNIMPLEMENTED      12
 
 #define HTTP_IDLE_TIMEOUT_NS 60000000000LL /* idle_timeout's default */
+/* A request waiting for room in its pipelines' queues (queue.max_wait) is
+ * offered again after 1 ms, then after twice as long each time, up to 20 ms. */
+#define PARK_STEP_FIRST_NS 1000000LL
+#define PARK_STEP_MAX_NS   20000000LL
+/* At stop, the answers to the requests that were waiting get this long to go out. */
+#define STOP_FLUSH_US      50000
 
 enum http_enc { ENC_PROTO, ENC_JSON };
+
+struct http_park;
 
 struct otlp_http {
     struct otc_instance      *ins;
     struct otlp_http_options  o;
     struct event_base        *base;
     struct evhttp            *http;
-    struct event             *tick;      /* polls `stop` (a loopbreak may precede the loop) */
+    struct event             *tick;      /* polls `stop`; made active by otlp_http_stop */
     SSL_CTX                  *ssl;       /* protocols.http.tls, or NULL */
     atomic_bool               stop;
+    bool                      stopping;  /* the loop thread saw stop: it answers, then exits */
+    struct http_park         *parked;    /* requests waiting for room (loop thread only) */
     pthread_t                 thread;
     bool                      thread_started;
+};
+
+/* A request waiting for room in its pipelines' byte budgets: offered again
+ * at each run of its timer until taken, refused, or past until. */
+struct http_park {
+    struct otlp_http      *h;
+    struct evhttp_request *req;
+    struct event          *timer;
+    struct otc_batch      *b;
+    struct otc_admission   adm;
+    enum otc_signal        s;
+    enum http_enc          enc;
+    size_t                 rejected;  /* items dropped before delivery (partial_success) */
+    int64_t                until;     /* CLOCK_MONOTONIC, ns */
+    int64_t                step;      /* the next back-off, ns */
+    struct http_park      *next;
+    struct http_park     **prevp;
 };
 
 static pthread_once_t http_threads_once = PTHREAD_ONCE_INIT;
@@ -543,6 +573,12 @@ static bool http_compression_allowed(const struct otc_strlist *l, const char *ce
     return false;
 }
 
+static void http_answer(struct otlp_http *h, struct evhttp_request *req, enum otc_signal s,
+                        enum http_enc enc, int rc, size_t rejected);
+static bool http_park(struct otlp_http *h, struct evhttp_request *req, enum otc_signal s,
+                      enum http_enc enc, struct otc_batch *b, const struct otc_admission *a,
+                      size_t rejected);
+
 static void http_export(struct otlp_http *h, struct evhttp_request *req, enum otc_signal s)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
@@ -671,7 +707,8 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
     b->transport = OTC_TRANSPORT_HTTP; /* self-metrics: transport="http" */
     {
         struct otc_client_meta meta = {otlp_meta_http_get, in};
-        struct otc_admission adm = {.client = h->o.include_metadata ? &meta : NULL};
+        struct otc_admission adm = {.client = h->o.include_metadata ? &meta : NULL,
+                                    .wait = !h->stopping && !atomic_load(&h->stop)};
 
         rc = otlp_ingest_accept(h->ins, b, &rejected, &adm);
         if (rc == OTC_ETHROTTLED || rc == OTC_ELIMIT) {
@@ -679,7 +716,21 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
                                 rc == OTC_ETHROTTLED ? adm.retry_after_ns : 0);
             return;
         }
+        if (rc == OTC_EFULL) {
+            if (http_park(h, req, s, enc, b, &adm, rejected)) {
+                return; /* answered later, from http_park_retry */
+            }
+            adm.wait = false;
+            rc = otc_receiver_redeliver(h->ins, b, &adm);
+        }
     }
+    http_answer(h, req, s, enc, rc, rejected);
+}
+
+/* The answer to a delivery's outcome rc (not the admission gates'). */
+static void http_answer(struct otlp_http *h, struct evhttp_request *req, enum otc_signal s,
+                        enum http_enc enc, int rc, size_t rejected)
+{
     switch (rc) {
     case OTC_OK:
         http_send_export_ok(h, req, s, enc, rejected);
@@ -696,6 +747,88 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
         http_send_status(h, req, 404, enc, RPC_UNIMPLEMENTED, "no pipeline for this signal");
         break;
     }
+}
+
+/* ------------------------------------------------------- waiting for room */
+
+static int64_t http_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void http_park_arm(struct http_park *pk, int64_t delay_ns)
+{
+    struct timeval tv = {.tv_sec = delay_ns / 1000000000,
+                         .tv_usec = (delay_ns % 1000000000) / 1000};
+
+    evtimer_add(pk->timer, &tv);
+}
+
+/* Offer the parked request again; answer it unless it is to wait on. The
+ * last try comes once its wait is over or the receiver stops (the collector
+ * stopping answers 503 at once). */
+static void http_park_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_park *pk = arg;
+    struct otlp_http *h = pk->h;
+    int64_t now = http_now_ns();
+    struct otc_batch *b = pk->b;
+    int rc;
+
+    (void)fd;
+    (void)what;
+    pk->adm.wait = now < pk->until && !h->stopping;
+    pk->b = NULL;
+    rc = otc_receiver_redeliver(h->ins, b, &pk->adm);
+    if (rc == OTC_EFULL) {
+        pk->b = b;
+        pk->step = pk->step * 2 < PARK_STEP_MAX_NS ? pk->step * 2 : PARK_STEP_MAX_NS;
+        http_park_arm(pk, pk->step < pk->until - now ? pk->step : pk->until - now);
+        return;
+    }
+    *pk->prevp = pk->next;
+    if (pk->next) {
+        pk->next->prevp = pk->prevp;
+    }
+    http_answer(h, pk->req, pk->s, pk->enc, rc, pk->rejected);
+    event_free(pk->timer);
+    free(pk);
+}
+
+/* Keep b (refused with OTC_EFULL) with req and offer it again from a timer
+ * of this loop, for at most the pipelines' max_wait (HTTP requests carry no
+ * deadline). False (b stays the caller's) when out of memory. */
+static bool http_park(struct otlp_http *h, struct evhttp_request *req, enum otc_signal s,
+                      enum http_enc enc, struct otc_batch *b, const struct otc_admission *a,
+                      size_t rejected)
+{
+    struct http_park *pk = calloc(1, sizeof(*pk));
+
+    if (!pk || !(pk->timer = evtimer_new(h->base, http_park_retry, pk))) {
+        free(pk);
+        return false;
+    }
+    pk->h = h;
+    pk->req = req;
+    pk->b = b;
+    pk->adm = *a;
+    pk->adm.client = NULL; /* the gates are not run again */
+    pk->s = s;
+    pk->enc = enc;
+    pk->rejected = rejected;
+    pk->step = PARK_STEP_FIRST_NS;
+    pk->until = http_now_ns() + a->wait_ns;
+    pk->next = h->parked;
+    pk->prevp = &h->parked;
+    if (h->parked) {
+        h->parked->prevp = &pk->next;
+    }
+    h->parked = pk;
+    http_park_arm(pk, pk->step < a->wait_ns ? pk->step : a->wait_ns);
+    return true;
 }
 
 /* auth.authenticator: the configured header must carry the token. */
@@ -788,13 +921,27 @@ static void http_handle(struct evhttp_request *req, void *arg)
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* Every 100 ms, and at once when otlp_http_stop activates it: once stop is
+ * set, answer the requests waiting for room (a last try each), then leave
+ * the loop, after a moment for those answers to go out. */
 static void http_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct otlp_http *h = arg;
+    bool answered = h->parked != NULL;
 
     (void)fd;
     (void)what;
-    if (atomic_load(&h->stop)) {
+    if (!atomic_load(&h->stop) || h->stopping) {
+        return;
+    }
+    h->stopping = true;
+    while (h->parked) {
+        event_del(h->parked->timer);
+        http_park_retry(-1, EV_TIMEOUT, h->parked);
+    }
+    if (answered) {
+        event_base_loopexit(h->base, &(struct timeval){.tv_sec = 0, .tv_usec = STOP_FLUSH_US});
+    } else {
         event_base_loopbreak(h->base);
     }
 }
@@ -951,8 +1098,18 @@ void otlp_http_stop(struct otlp_http *h)
     }
     if (h->thread_started) {
         atomic_store(&h->stop, true);
-        event_base_loopbreak(h->base);
+        event_active(h->tick, EV_TIMEOUT, 0);
         pthread_join(h->thread, NULL);
+    }
+    /* none is left once the loop ran its stop (http_tick); their connections
+     * go with the server below */
+    while (h->parked) {
+        struct http_park *pk = h->parked;
+
+        h->parked = pk->next;
+        otc_batch_unref(pk->b);
+        event_free(pk->timer);
+        free(pk);
     }
     if (h->tick) {
         event_free(h->tick);

@@ -1,9 +1,11 @@
 /* otlp_receiver.c - the `otlp` receiver: serves the OTLP/gRPC Trace, Metrics and
  * Logs services with the gRPC core C API, decodes each request into a batch
- * and answers OK only once every pipeline has taken it (UNAVAILABLE otherwise).
- * The gRPC loop threads (otc_grpc_loop.h) run everything below, any of them
- * for any call slot; OTLP/HTTP (otlp_http.c, its own thread) hands its
- * requests to the same otlp_ingest.c. */
+ * and answers OK only once every pipeline has taken it (UNAVAILABLE otherwise;
+ * a request that finds a queue at its byte budget first waits on a loop timer,
+ * within queue.max_wait and the call's deadline). The gRPC loop threads
+ * (otc_grpc_loop.h) run everything below, any of them for any call slot (a
+ * waiting request's timer runs on the loop thread that parked it); OTLP/HTTP
+ * (otlp_http.c, its own thread) hands its requests to the same otlp_ingest.c. */
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -29,6 +31,13 @@
 /* At shutdown, calls already taken get this long to send their answer before the
  * rest are cancelled (a cancelled answer leaves the client unsure, so it resends). */
 #define SHUTDOWN_GRACE_MS 1000
+/* A request waiting for room in its pipelines' queues (queue.max_wait) is
+ * offered again after 1 ms, then after twice as long each time, up to 20 ms;
+ * it is answered this long before the call's deadline at least (or a tenth
+ * of the time the call had left, when more). */
+#define PARK_STEP_FIRST_NS  1000000LL
+#define PARK_STEP_MAX_NS    20000000LL
+#define PARK_MARGIN_MIN_NS  50000000LL
 
 struct otlp_ctx {
     /* options */
@@ -79,7 +88,7 @@ struct otlp_ctx {
     bool                   server_started;
 };
 
-enum call_state { CALL_REQUESTED, CALL_ANSWERING };
+enum call_state { CALL_REQUESTED, CALL_PARKED, CALL_ANSWERING };
 
 struct otlp_call {
     struct otc_grpc_tag  tag;      /* first: the shared queue's tags point here */
@@ -97,6 +106,15 @@ struct otlp_call {
     grpc_metadata        trailer;  /* grpc-status-details-bin of a throttled answer */
     size_t               n_trailers;
     int                  cancelled;
+    /* CALL_PARKED: the request waits on the loop thread that parked it (its
+     * timer, no gRPC operation under way) for room in its pipelines'
+     * byte budgets, offered again at each timer until taken or until */
+    struct otc_grpc_timer timer;
+    struct otc_batch    *parked;
+    struct otc_admission adm;
+    int64_t              park_until;   /* otc_grpc_loop_now_ns clock */
+    int64_t              park_step;    /* the next back-off, ns */
+    size_t               rejected;     /* items dropped before delivery (partial_success) */
 };
 
 static const char *const tls_versions[] = {OTLP_TLS_VERSIONS, NULL};
@@ -365,6 +383,10 @@ static int otlp_validate(const void *vctx, char *err, size_t errlen)
 static void call_cleanup(struct otlp_call *c);
 static void call_done(struct otc_grpc_tag *tag, bool ok);
 static void call_recycle(struct otlp_call *c);
+static void call_answer_rc(struct otlp_call *c, int rc, size_t rejected);
+static bool call_park(struct otlp_call *c, struct otc_batch *b, const struct otc_admission *a,
+                      size_t rejected);
+static void call_retry(struct otc_grpc_timer *t);
 
 /* Ask gRPC for the next call of c's kind into slot c; false (c cleaned up,
  * the caller frees it) when gRPC refuses, e.g. once the server shuts down. */
@@ -417,6 +439,10 @@ static void call_cleanup(struct otlp_call *c)
         grpc_slice_unref(c->trailer.key);
         grpc_slice_unref(c->trailer.value);
         c->n_trailers = 0;
+    }
+    if (c->parked) {
+        otc_batch_unref(c->parked);
+        c->parked = NULL;
     }
     grpc_metadata_array_destroy(&c->md);
     if (c->signal < 0) {
@@ -692,7 +718,8 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
     }
     {
         struct otc_client_meta meta = {otlp_meta_grpc_get, &c->md};
-        struct otc_admission adm = {.client = rx->grpc_include_metadata ? &meta : NULL};
+        struct otc_admission adm = {.client = rx->grpc_include_metadata ? &meta : NULL,
+                                    .wait = !atomic_load(&rx->shutting_down)};
 
         rc = otlp_ingest_accept(rx->ins, b, &rejected, &adm);
         if (rc == OTC_ETHROTTLED || rc == OTC_ELIMIT) {
@@ -701,10 +728,23 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
             call_answer_exhausted(c, msg, rc == OTC_ETHROTTLED ? adm.retry_after_ns : 0);
             return;
         }
+        if (rc == OTC_EFULL) {
+            if (call_park(c, b, &adm, rejected)) {
+                return; /* answered later, from call_retry */
+            }
+            adm.wait = false; /* no time left to wait: one last try */
+            rc = otc_receiver_redeliver(rx->ins, b, &adm);
+        }
     }
+    call_answer_rc(c, rc, rejected);
+}
+
+/* The answer to a delivery's outcome rc (not the admission gates'). */
+static void call_answer_rc(struct otlp_call *c, int rc, size_t rejected)
+{
     switch (rc) {
     case OTC_OK:
-        c->reply = make_reply(s, rejected, OTLP_REJECTED_WHY);
+        c->reply = make_reply((enum otc_signal)c->signal, rejected, OTLP_REJECTED_WHY);
         call_answer(c, GRPC_STATUS_OK, NULL);
         break;
     case OTC_EAGAIN:
@@ -717,6 +757,79 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
         call_answer(c, GRPC_STATUS_UNIMPLEMENTED, "otlp: no pipeline for this signal");
         break;
     }
+}
+
+/* How long call c may still run before its deadline (INT64_MAX: none). */
+static int64_t call_time_left(const struct otlp_call *c)
+{
+    gpr_timespec d = c->deadline, left;
+
+    if (gpr_time_cmp(d, gpr_inf_future(d.clock_type)) == 0) {
+        return INT64_MAX;
+    }
+    left = gpr_time_sub(gpr_convert_clock_type(d, GPR_CLOCK_MONOTONIC),
+                        gpr_now(GPR_CLOCK_MONOTONIC));
+    return (int64_t)left.tv_sec * 1000000000 + left.tv_nsec;
+}
+
+/* Keep b (refused with OTC_EFULL) in slot c and offer it again from this
+ * loop's timers, for at most the pipelines' max_wait and never so long that
+ * the answer could miss the call's deadline. False when there is no time to
+ * wait (b stays the caller's). */
+static bool call_park(struct otlp_call *c, struct otc_batch *b, const struct otc_admission *a,
+                      size_t rejected)
+{
+    int64_t now = otc_grpc_loop_now_ns();
+    int64_t left = call_time_left(c);
+    int64_t wait = a->wait_ns;
+
+    if (left != INT64_MAX) {
+        int64_t margin = left / 10 > PARK_MARGIN_MIN_NS ? left / 10 : PARK_MARGIN_MIN_NS;
+
+        wait = left - margin < wait ? left - margin : wait;
+    }
+    if (wait <= 0) {
+        return false;
+    }
+    c->parked = b;
+    c->adm = *a;
+    c->adm.client = NULL; /* the gates are not run again */
+    c->rejected = rejected;
+    c->park_until = now + wait;
+    c->park_step = PARK_STEP_FIRST_NS;
+    c->timer.fn = call_retry;
+    if (otc_grpc_loop_defer(&c->timer, now + (c->park_step < wait ? c->park_step : wait)) != OTC_OK) {
+        c->parked = NULL;
+        return false;
+    }
+    c->state = CALL_PARKED;
+    return true;
+}
+
+/* A parked request's timer, on its loop thread: offer it again; once taken,
+ * refused, past its wait, or when the receiver or the collector stops,
+ * answer. */
+static void call_retry(struct otc_grpc_timer *t)
+{
+    struct otlp_call *c = (struct otlp_call *)((char *)t - offsetof(struct otlp_call, timer));
+    struct otlp_ctx *rx = c->rx;
+    int64_t now = otc_grpc_loop_now_ns();
+    struct otc_batch *b = c->parked;
+    int rc;
+
+    /* the last try: the wait is over, or the receiver stops (the collector
+     * stopping answers OTC_ESHUTDOWN at once) */
+    c->adm.wait = now < c->park_until && !atomic_load(&rx->shutting_down);
+    c->parked = NULL;
+    rc = otc_receiver_redeliver(rx->ins, b, &c->adm);
+    if (rc == OTC_EFULL) {
+        c->parked = b;
+        c->park_step = c->park_step * 2 < PARK_STEP_MAX_NS ? c->park_step * 2 : PARK_STEP_MAX_NS;
+        (void)otc_grpc_loop_defer(&c->timer, now + c->park_step < c->park_until
+                                                 ? now + c->park_step : c->park_until);
+        return;
+    }
+    call_answer_rc(c, rc, c->rejected); /* c is the answer's from here on */
 }
 
 /* A call slot's event, on a loop thread: a request arrived (or, at shutdown,
