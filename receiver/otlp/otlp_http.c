@@ -49,6 +49,10 @@
  * offered again after 1 ms, then after twice as long each time, up to 20 ms. */
 #define PARK_STEP_FIRST_NS 1000000LL
 #define PARK_STEP_MAX_NS   20000000LL
+/* Requests waiting at once, at most (each holds its decoded body outside the
+ * pipeline's budget; as many as the gRPC side's call slots for 3 signals):
+ * past that, a request that finds the budget full is answered 503 at once. */
+#define PARK_MAX           96
 /* At stop, the answers to the requests that were waiting get this long to go out. */
 #define STOP_FLUSH_US      50000
 
@@ -66,6 +70,7 @@ struct otlp_http {
     atomic_bool               stop;
     bool                      stopping;  /* the loop thread saw stop: it answers, then exits */
     struct http_park         *parked;    /* requests waiting for room (loop thread only) */
+    unsigned                  n_parked;
     pthread_t                 thread;
     bool                      thread_started;
 };
@@ -708,7 +713,8 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
     {
         struct otc_client_meta meta = {otlp_meta_http_get, in};
         struct otc_admission adm = {.client = h->o.include_metadata ? &meta : NULL,
-                                    .wait = !h->stopping && !atomic_load(&h->stop)};
+                                    .wait = !h->stopping && !atomic_load(&h->stop) &&
+                                            h->n_parked < PARK_MAX};
 
         rc = otlp_ingest_accept(h->ins, b, &rejected, &adm);
         if (rc == OTC_ETHROTTLED || rc == OTC_ELIMIT) {
@@ -793,6 +799,7 @@ static void http_park_retry(evutil_socket_t fd, short what, void *arg)
     if (pk->next) {
         pk->next->prevp = pk->prevp;
     }
+    h->n_parked--;
     http_answer(h, pk->req, pk->s, pk->enc, rc, pk->rejected);
     event_free(pk->timer);
     free(pk);
@@ -827,6 +834,7 @@ static bool http_park(struct otlp_http *h, struct evhttp_request *req, enum otc_
         h->parked->prevp = &pk->next;
     }
     h->parked = pk;
+    h->n_parked++;
     http_park_arm(pk, pk->step < a->wait_ns ? pk->step : a->wait_ns);
     return true;
 }

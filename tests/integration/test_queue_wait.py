@@ -219,10 +219,12 @@ def case_b_c_d_refusals(t):
     # d: max_wait 0 refuses at once
     c = Collector("0")
     c.sink.block()
-    for _ in range(40):
-        code, _d, dt = c.call(h.make_traces(SPANS))
-        if code != SC.OK:
-            break
+    for _ in range(2):  # full; then full again once the worker has settled (batch's timer)
+        for _ in range(40):
+            code, _d, dt = c.call(h.make_traces(SPANS))
+            if code != SC.OK:
+                break
+        time.sleep(0.3)
     res = [c.call(h.make_traces(SPANS)) for _ in range(5)]
     h.log("d. max_wait 0: %s after %s s" % (codes(res), ", ".join("%.3f" % x for _c, _d, x in res)))
     t.eq(codes(res), {"UNAVAILABLE": 5}, "d. max_wait 0: UNAVAILABLE")
