@@ -15,7 +15,9 @@
 #   e. OTLP/HTTP: 200 when the backend resumes in time, 503 after the wait
 #      otherwise; a client that hangs up while its request waits harms nothing;
 #   f. SIGTERM while calls wait: each is answered UNAVAILABLE ("shutting
-#      down") promptly and the process exits within its shutdown timeout.
+#      down") promptly and the process exits within its shutdown timeout;
+#   g. the admission gates (ratelimiter) are not charged again while a
+#      request waits.
 # SPDX-License-Identifier: Apache-2.0
 import collections
 import concurrent.futures
@@ -37,11 +39,12 @@ SPANS = 40
 BURST = 20          # concurrent calls: below the receiver's 32 call slots per signal
 
 
-def config(port, http_port, sink_port, mport, tel_port, max_wait, shutdown="10s"):
+def config(port, http_port, sink_port, mport, tel_port, max_wait, shutdown="10s", rate=0):
+    limiter = ("  ratelimiter:\n    rate: 1\n    burst: %d\n" % rate) if rate else ""
     return ("receivers:\n  otlp:\n    protocols:\n"
             "      grpc:\n        endpoint: 127.0.0.1:%d\n"
             "      http:\n        endpoint: 127.0.0.1:%d\n"
-            "processors:\n  batch:\n    send_batch_size: 100\n    timeout: 10ms\n"
+            "processors:\n  batch:\n    send_batch_size: 100\n    timeout: 10ms\n%s"
             "exporters:\n  otlp/sink:\n    endpoint: 127.0.0.1:%d\n    tls:\n      insecure: true\n"
             "    timeout: 60s\n"
             "    sending_queue:\n      queue_size: 1\n      num_consumers: 1\n"
@@ -53,19 +56,20 @@ def config(port, http_port, sink_port, mport, tel_port, max_wait, shutdown="10s"
             "        - periodic:\n            interval: 200\n            exporter:\n              otlp:\n"
             "                protocol: grpc\n                endpoint: 127.0.0.1:%d\n"
             "  pipelines:\n"
-            "    traces:\n      receivers: [otlp]\n      processors: [batch]\n"
+            "    traces:\n      receivers: [otlp]\n      processors: [%sbatch]\n"
             "      exporters: [otlp/sink]\n"
             "      queue:\n        max_bytes: %d\n        max_wait: %s\n"
-            % (port, http_port, sink_port, shutdown, mport, tel_port, BUDGET, max_wait))
+            % (port, http_port, limiter, sink_port, shutdown, mport, tel_port,
+               "ratelimiter, " if rate else "", BUDGET, max_wait))
 
 
 class Collector:
-    def __init__(self, max_wait, shutdown="10s"):
+    def __init__(self, max_wait, shutdown="10s", rate=0):
         self.sink = h.Sink("stalled-sink", max_workers=16)
         self.tel = h.Sink("self-telemetry", max_workers=4)
         self.port, self.http_port, self.mport = h.free_port(), h.free_port(), h.free_port()
         self.proc = h.start_otelc(config(self.port, self.http_port, self.sink.port, self.mport,
-                                         self.tel.port, max_wait, shutdown))
+                                         self.tel.port, max_wait, shutdown, rate))
         self.client = h.Client(self.port)
 
     def metric(self, name):
@@ -174,6 +178,26 @@ def case_a_burst_within_wait(t):
     t.check(pushed is not None and pushed > 0,
             "a. the OTLP self-telemetry push carries otelc_pipeline_queue_waited_requests (%s)"
             % pushed)
+    c.stop()
+
+
+def case_g_gates_once(t):
+    """The admission gates run once per request, not at each new try: a
+    ratelimiter with a burst of BURST + 2 requests (refilled at 1/s) lets a
+    burst of BURST requests through whole, however many times they are
+    offered again while they wait."""
+    c = Collector("3s", rate=BURST + 2)
+    c.sink.block()
+    reqs = [h.make_traces(SPANS) for _ in range(BURST)]
+    futs = c.burst_async(reqs)
+    time.sleep(0.7)
+    c.sink.release()
+    res = [f.result() for f in futs]
+    waited = c.metric("otelc_pipeline_queue_waited_requests")
+    h.log("g. ratelimiter burst %d, %d requests, backend stalled 0.7 s: %s; waited %s"
+          % (BURST + 2, BURST, codes(res), waited))
+    t.check(waited is not None and waited > 0, "g. requests waited (%s)" % waited)
+    t.eq(codes(res), {"OK": BURST}, "g. a waiting request is not charged by the ratelimiter again")
     c.stop()
 
 
@@ -316,6 +340,7 @@ def case_f_shutdown(t):
 
 def main(t):
     case_a_burst_within_wait(t)
+    case_g_gates_once(t)
     case_b_c_d_refusals(t)
     case_e_http(t)
     case_f_shutdown(t)
