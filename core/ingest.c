@@ -111,6 +111,16 @@ static int pipeline_enter(struct otc_pipeline *p, struct otc_batch *b)
     if (!pipeline_queued(p)) {
         return otc_exporter_enqueue(p->exporters[0], b);
     }
+    /* run here, with no hand-off, when the pipeline's workers have nothing to
+     * do; the bytes reserved are given back once the processors are done */
+    {
+        uint64_t qb = b->queued_bytes; /* b may be gone after the run */
+
+        if (otc_pipeline_run_inline(p, b)) {
+            atomic_fetch_sub_explicit(&p->queued_bytes, qb, memory_order_relaxed);
+            return OTC_OK;
+        }
+    }
     if (otc_queue_push(&p->queue, b) != OTC_OK) {
         atomic_fetch_sub_explicit(&p->queued_bytes, b->queued_bytes, memory_order_relaxed);
         return OTC_EAGAIN;

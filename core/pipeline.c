@@ -1,7 +1,8 @@
 /* pipeline.c - the data path inside a pipeline: the worker loop that runs the
  * processor chain and its timers, otc_next between stages, and the fan-out to
  * the exporters' queues. Started on the main thread; the loop runs on the
- * pipeline's worker threads (several when every processor may share them). */
+ * pipeline's worker threads (several when every processor may share them),
+ * and the chain also on receivers' threads (otc_pipeline_run_inline). */
 /* SPDX-License-Identifier: Apache-2.0 */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -20,6 +21,75 @@
 static bool fanout_skips(const struct otc_batch *b, size_t i)
 {
     return i < 64 && (b->skip_exporters >> i & 1u);
+}
+
+/* True on a receiver's thread while it runs a pipeline's processors
+ * (otc_pipeline_run_inline): nothing there may wait. */
+static _Thread_local bool on_receiver;
+
+/* A hand-over to a full exporter queue, left to worker 0 by a receiver. */
+struct fanout_resume {
+    struct fanout_resume *next;
+    struct otc_batch     *b;
+    size_t                exporter;
+};
+
+/* Queue x into exporter rt, waiting while its queue is full (a full queue
+ * holds the worker, so the pipeline's queue fills and receivers refuse). */
+static void exporter_put_wait(struct otc_engine *e, struct otc_exporter_rt *rt, struct otc_batch *x)
+{
+    int64_t backoff = 50000;
+
+    while (otc_exporter_enqueue(rt, x) != OTC_OK) {
+        if (atomic_load(&e->abort)) {
+            otc_exporter_lost(rt, x->signal, x->items, false);
+            otc_batch_unref(x);
+            return;
+        }
+        otc_sleep_ns(backoff);
+        if (backoff < 2000000) {
+            backoff *= 2;
+        }
+    }
+}
+
+/* On a receiver's thread: x for exporter i of p waits for worker 0 (false
+ * when out of memory: the caller waits instead). */
+static bool resume_later(struct otc_pipeline *p, struct otc_batch *x, size_t i)
+{
+    struct fanout_resume *r = malloc(sizeof(*r));
+
+    if (!r) {
+        return false;
+    }
+    r->b = x;
+    r->exporter = i;
+    pthread_mutex_lock(&p->resume_lock);
+    r->next = p->resume;
+    p->resume = r;
+    atomic_store(&p->resume_pending, true);
+    pthread_mutex_unlock(&p->resume_lock);
+    otc_queue_kick(&p->queue);
+    return true;
+}
+
+/* On worker 0: the hand-overs receivers left, each waiting for room. */
+static void run_resumes(struct otc_pipeline *p)
+{
+    struct fanout_resume *r;
+
+    pthread_mutex_lock(&p->resume_lock);
+    r = p->resume;
+    p->resume = NULL;
+    atomic_store(&p->resume_pending, false);
+    pthread_mutex_unlock(&p->resume_lock);
+    while (r) {
+        struct fanout_resume *next = r->next;
+
+        exporter_put_wait(p->engine, p->exporters[r->exporter], r->b);
+        free(r);
+        r = next;
+    }
 }
 
 /* Hand b to every exporter of p, except those that have it already (a
@@ -51,23 +121,13 @@ static int pipeline_fanout(struct otc_pipeline *p, struct otc_batch *b)
     for (size_t i = 0; i < last; i++) {
         struct otc_exporter_rt *rt = p->exporters[i];
         struct otc_batch *x;
-        int64_t backoff = 50000;
 
         if (fanout_skips(b, i)) {
             continue;
         }
         x = (i + 1 < last || n_conn) ? otc_batch_ref(b) : b;
-
-        while (otc_exporter_enqueue(rt, x) != OTC_OK) {
-            if (atomic_load(&e->abort)) {
-                otc_exporter_lost(rt, x->signal, x->items, false);
-                otc_batch_unref(x);
-                break;
-            }
-            otc_sleep_ns(backoff);
-            if (backoff < 2000000) {
-                backoff *= 2;
-            }
+        if (otc_exporter_enqueue(rt, x) != OTC_OK && !(on_receiver && resume_later(p, x, i))) {
+            exporter_put_wait(e, rt, x);
         }
     }
     for (size_t k = 0; k < n_conn; k++) {
@@ -131,6 +191,40 @@ static int pipeline_timers(struct otc_pipeline *p)
         }
     }
     return (int)((wait + 999999u) / 1000000u);
+}
+
+bool otc_pipeline_run_inline(struct otc_pipeline *p, struct otc_batch *b)
+{
+    if (!p->inline_ok || on_receiver || otc_queue_len(&p->queue) != 0 ||
+        atomic_load(&p->resume_pending)) {
+        return false;
+    }
+    for (size_t i = 0; i < p->n_exporters; i++) {
+        struct otc_queue *q = &p->exporters[i]->queue;
+
+        if (otc_queue_len(q) >= q->capacity / 2) {
+            return false;
+        }
+    }
+    /* pairs with worker 0, which sets closing before it waits for inline_runs */
+    atomic_fetch_add(&p->inline_runs, 1);
+    if (atomic_load(&p->closing)) {
+        atomic_fetch_sub(&p->inline_runs, 1);
+        return false;
+    }
+    on_receiver = true;
+    pipeline_run(p, b);
+    if (p->has_timers && pthread_mutex_trylock(&p->timer_lock) == 0) {
+        int next_ms = pipeline_timers(p);
+
+        pthread_mutex_unlock(&p->timer_lock);
+        if (next_ms < OTC_WORKER_IDLE_MS) {
+            otc_queue_kick(&p->queue); /* worker 0 may sleep past a timer set just now */
+        }
+    }
+    on_receiver = false;
+    atomic_fetch_sub(&p->inline_runs, 1);
+    return true;
 }
 
 void otc_pipeline_maybe_help(struct otc_pipeline *p)
@@ -213,6 +307,9 @@ static void *pipeline_loop(void *arg)
                 wait_ms = next;
             }
         }
+        if (w->index == 0 && atomic_load(&p->resume_pending)) {
+            run_resumes(p);
+        }
         if (got) {
             continue;
         }
@@ -222,10 +319,12 @@ static void *pipeline_loop(void *arg)
     }
     atomic_fetch_sub(&p->running, 1);
     if (w->index == 0) {
-        /* the others may still be inside a stage: flush after them */
-        while (atomic_load(&p->running) != 0) {
+        /* the others, and receivers running the processors, may still be
+         * inside a stage: flush after them */
+        while (atomic_load(&p->running) != 0 || atomic_load(&p->inline_runs) != 0) {
             otc_sleep_ns(1000000);
         }
+        run_resumes(p);
         /* Stages holding data (batching) pass it on in pipeline order. */
         for (size_t i = 0; i < p->n_processors; i++) {
             struct otc_instance *pr = &p->processors[i];
@@ -257,6 +356,28 @@ unsigned otc_pipeline_workers(const struct otc_pipeline *p, char *err, size_t er
     return n;
 }
 
+/* Whether receivers may run p's processors on their own threads: every
+ * processor is concurrent (and `workers: 1` was not asked for), p feeds no
+ * connector (they may wait for room downstream) and every exporter has a
+ * queue (one without sends on the thread that hands it the batch). */
+static bool pipeline_inline_ok(const struct otc_pipeline *p)
+{
+    if (p->n_processors == 0 || p->n_connectors > 0 || p->workers_cfg == 1) {
+        return false;
+    }
+    for (size_t k = 0; k < p->n_processors; k++) {
+        if (!p->processors[k].ops->concurrent) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < p->n_exporters; i++) {
+        if (!p->exporters[i]->set.queue_enabled) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int otc_pipeline_start(struct otc_pipeline *p)
 {
     int rc;
@@ -273,6 +394,8 @@ int otc_pipeline_start(struct otc_pipeline *p)
         }
     }
     pthread_mutex_init(&p->timer_lock, NULL);
+    pthread_mutex_init(&p->resume_lock, NULL);
+    p->inline_ok = pipeline_inline_ok(p);
     pthread_mutex_init(&p->help_lock, NULL);
     pthread_cond_init(&p->help_wake, NULL);
     atomic_store(&p->running, p->n_workers);

@@ -63,6 +63,14 @@ struct otc_pipeline {
                                                    request may wait for room (0: none) */
     atomic_uint_fast64_t     queue_waited;   /* requests that waited for room */
     atomic_bool              closing;
+    /* run-to-completion: a receiver runs the processors on its own thread
+     * when nothing waits in the queue (no hand-off); what an exporter's full
+     * queue refuses then goes to worker 0, which waits for room */
+    bool                     inline_ok;
+    atomic_uint              inline_runs;  /* receivers inside the processors now */
+    pthread_mutex_t          resume_lock;
+    struct fanout_resume    *resume;       /* for worker 0: batch and exporter */
+    atomic_bool              resume_pending;
     struct otc_instance     *storage;     /* storage extension of its exporters, or NULL */
     struct otc_wal          *wal;         /* write-ahead log at the entrance (storage) */
     pthread_t                replay_thread; /* feeds what earlier runs left into queue */
@@ -74,6 +82,10 @@ struct otc_pipeline {
  * as many as configured (auto: the CPUs the process may use) when every
  * processor is concurrent, else one. Main thread. */
 int otc_pipeline_start(struct otc_pipeline *p);
+/* On a receiver's thread: run b through p's processors here when p allows it
+ * and nothing waits in its queue, every exporter queue has room and p is not
+ * closing. False: b is still the caller's (queue it). */
+bool otc_pipeline_run_inline(struct otc_pipeline *p, struct otc_batch *b);
 /* Wake p's idle workers above 0 when requests are waiting (worker 0 after
  * each pop, receivers after each push). Any thread. */
 void otc_pipeline_maybe_help(struct otc_pipeline *p);
