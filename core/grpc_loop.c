@@ -27,9 +27,9 @@
  * at TRY each for TRY_TICKS ticks. The last is a trial: more loops cost more
  * CPU for the same work (gRPC hands the poller role between them), so their
  * demand overstates the load, and loop 0 alone shows whether it keeps up. */
-#define DEMAND_UP   0.75
+#define DEMAND_UP   0.90
 #define DEMAND_DOWN 0.60
-#define DEMAND_TRY  1.00
+#define DEMAND_TRY  1.30
 #define UP_TICKS    2
 #define DOWN_TICKS  2
 #define TRY_TICKS   20

@@ -20,13 +20,16 @@ static void decide_up_after_two_hot_ticks(void **state)
     struct otc_grpc_loop_policy st = {0};
 
     (void)state;
-    assert_int_equal(otc_grpc_loop_decide(&st, 1, 4, 0.80), 1);
-    assert_int_equal(otc_grpc_loop_decide(&st, 1, 4, 0.80), 2);
+    assert_int_equal(otc_grpc_loop_decide(&st, 1, 4, 0.95), 1);
+    assert_int_equal(otc_grpc_loop_decide(&st, 1, 4, 0.95), 2);
     /* a cool tick in between starts the count again */
-    assert_int_equal(otc_grpc_loop_decide(&st, 2, 4, 1.60), 2);
-    assert_int_equal(otc_grpc_loop_decide(&st, 2, 4, 1.00), 2);
-    assert_int_equal(otc_grpc_loop_decide(&st, 2, 4, 1.60), 2);
-    assert_int_equal(otc_grpc_loop_decide(&st, 2, 4, 1.60), 3);
+    assert_int_equal(otc_grpc_loop_decide(&st, 2, 4, 1.90), 2);
+    assert_int_equal(otc_grpc_loop_decide(&st, 2, 4, 1.50), 2);
+    assert_int_equal(otc_grpc_loop_decide(&st, 2, 4, 1.90), 2);
+    assert_int_equal(otc_grpc_loop_decide(&st, 2, 4, 1.90), 3);
+    /* 0.85 each: below UP, loop 0 alone keeps up */
+    assert_int_equal(otc_grpc_loop_decide(&st, 3, 4, 2.55), 3);
+    assert_int_equal(otc_grpc_loop_decide(&st, 3, 4, 2.55), 3);
     /* all in use: no more */
     for (int i = 0; i < 5; i++) {
         assert_int_equal(otc_grpc_loop_decide(&st, 4, 4, 3.90), 4);
@@ -53,20 +56,20 @@ static void decide_down_when_calm(void **state)
     }
 }
 
-/* Policy: between 0.6 and 1.0 for the rest, a trial with one fewer after 20
- * ticks; above 1.0, never. */
+/* Policy: between 0.6 and 1.3 for the rest, a trial with one fewer after 20
+ * ticks; above 1.3, never. */
 static void decide_trial_after_twenty_ticks(void **state)
 {
     struct otc_grpc_loop_policy st = {0};
 
     (void)state;
     for (int i = 0; i < 19; i++) {
-        assert_int_equal(otc_grpc_loop_decide(&st, 2, 2, 0.80), 2);
+        assert_int_equal(otc_grpc_loop_decide(&st, 2, 2, 1.20), 2);
     }
-    assert_int_equal(otc_grpc_loop_decide(&st, 2, 2, 0.80), 1);
+    assert_int_equal(otc_grpc_loop_decide(&st, 2, 2, 1.20), 1);
     memset(&st, 0, sizeof(st));
     for (int i = 0; i < 100; i++) {
-        assert_int_equal(otc_grpc_loop_decide(&st, 2, 2, 1.30), 2);
+        assert_int_equal(otc_grpc_loop_decide(&st, 2, 2, 1.40), 2);
     }
 }
 
@@ -87,7 +90,7 @@ static void busy_tick(void *arg)
 {
     (void)arg;
     if (atomic_load(&burning)) {
-        burn_ms(95);
+        burn_ms(98);
     }
 }
 
