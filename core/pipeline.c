@@ -218,8 +218,10 @@ bool otc_pipeline_run_inline(struct otc_pipeline *p, struct otc_batch *b)
         int next_ms = pipeline_timers(p);
 
         pthread_mutex_unlock(&p->timer_lock);
-        if (next_ms < OTC_WORKER_IDLE_MS) {
-            otc_queue_kick(&p->queue); /* worker 0 may sleep past a timer set just now */
+        /* worker 0 would sleep past a timer set just now */
+        if (otc_now_ns() + (uint64_t)next_ms * 1000000u <
+            atomic_load_explicit(&p->worker0_wake_ns, memory_order_relaxed)) {
+            otc_queue_kick(&p->queue);
         }
     }
     on_receiver = false;
@@ -285,6 +287,8 @@ static void *pipeline_loop(void *arg)
         bool got;
 
         if (w->index == 0) {
+            atomic_store_explicit(&p->worker0_wake_ns, otc_now_ns() + (uint64_t)wait_ms * 1000000u,
+                                  memory_order_relaxed);
             got = otc_queue_pop_wait(&p->queue, &b, wait_ms);
             if (got) {
                 otc_pipeline_maybe_help(p);

@@ -71,6 +71,7 @@ struct otc_pipeline {
     pthread_mutex_t          resume_lock;
     struct fanout_resume    *resume;       /* for worker 0: batch and exporter */
     atomic_bool              resume_pending;
+    atomic_uint_fast64_t     worker0_wake_ns; /* when worker 0 wakes, timers or not */
     struct otc_instance     *storage;     /* storage extension of its exporters, or NULL */
     struct otc_wal          *wal;         /* write-ahead log at the entrance (storage) */
     pthread_t                replay_thread; /* feeds what earlier runs left into queue */
