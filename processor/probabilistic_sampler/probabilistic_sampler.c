@@ -987,7 +987,11 @@ static int attr_put_str(otc_log_record *lr, const char *key, const char *val, st
     }
     for (size_t i = 0; i < lr->n_attributes; i++) {
         if (!strcmp(lr->attributes[i]->key, key)) {
+            /* the KeyValue is written anew, as the wire path writes it: without
+             * the fields unknown to OTLP it may have carried */
             lr->attributes[i]->value = v;
+            lr->attributes[i]->base.n_unknown_fields = 0;
+            lr->attributes[i]->base.unknown_fields = NULL;
             return OTC_OK;
         }
     }

@@ -251,7 +251,10 @@ def case_b_c_d_refusals(t):
         time.sleep(0.3)
     res = [c.call(h.make_traces(SPANS)) for _ in range(5)]
     h.log("d. max_wait 0: %s after %s s" % (codes(res), ", ".join("%.3f" % x for _c, _d, x in res)))
-    t.eq(codes(res), {"UNAVAILABLE": 5}, "d. max_wait 0: UNAVAILABLE")
+    # the worker may still take one request off the queue meanwhile (it then
+    # waits for the stalled exporter), which makes room for one more
+    t.check(codes(res).get("UNAVAILABLE", 0) >= 4 and set(codes(res)) <= {"UNAVAILABLE", "OK"},
+            "d. max_wait 0: UNAVAILABLE (%s)" % codes(res))
     t.check(all(x < 0.3 for _c, _d, x in res), "d. max_wait 0: at once")
     t.eq(c.metric("otelc_pipeline_queue_waited_requests"), 0.0, "d. max_wait 0: nothing waited")
     c.sink.release()
