@@ -93,7 +93,6 @@ enum call_state { CALL_REQUESTED, CALL_PARKED, CALL_ANSWERING };
 struct otlp_call {
     struct otc_grpc_tag  tag;      /* first: the shared queue's tags point here */
     struct otlp_ctx     *rx;
-    grpc_completion_queue *cq;     /* where this slot's calls arrive: the loops' queue */
     int                  signal;   /* -1: generic (unknown method) */
     enum call_state      state;
     grpc_call           *call;
@@ -405,12 +404,12 @@ static bool call_request(struct otlp_ctx *rx, struct otlp_call *c)
     c->n_trailers = 0;
     if (c->signal < 0) {
         grpc_call_details_init(&c->details);
-        err = grpc_server_request_call(rx->server, &c->call, &c->details, &c->md, c->cq, c->cq,
+        err = grpc_server_request_call(rx->server, &c->call, &c->details, &c->md, rx->cq, rx->cq,
                                        &c->tag);
     } else {
         err = grpc_server_request_registered_call(rx->server, rx->method[c->signal], &c->call,
-                                                  &c->deadline, &c->md, &c->payload, c->cq,
-                                                  c->cq, &c->tag);
+                                                  &c->deadline, &c->md, &c->payload, rx->cq,
+                                                  rx->cq, &c->tag);
     }
     if (err != GRPC_CALL_OK) {
         if (!atomic_load(&rx->shutting_down)) {
@@ -885,7 +884,6 @@ static int call_slot_add(struct otlp_ctx *rx, int s)
     }
     c->rx = rx;
     c->signal = s;
-    c->cq = rx->cq;
     if (!call_request(rx, c)) {
         free(c);
     }
