@@ -76,19 +76,27 @@ static bool resume_later(struct otc_pipeline *p, struct otc_batch *x, size_t i)
 /* On worker 0: the hand-overs receivers left, each waiting for room. */
 static void run_resumes(struct otc_pipeline *p)
 {
-    struct fanout_resume *r;
+    struct fanout_resume *r, *oldest = NULL;
 
     pthread_mutex_lock(&p->resume_lock);
     r = p->resume;
     p->resume = NULL;
     atomic_store(&p->resume_pending, false);
     pthread_mutex_unlock(&p->resume_lock);
+    /* the list holds the newest first: delivered in the order they were left */
     while (r) {
         struct fanout_resume *next = r->next;
 
-        exporter_put_wait(p->engine, p->exporters[r->exporter], r->b);
-        free(r);
+        r->next = oldest;
+        oldest = r;
         r = next;
+    }
+    while (oldest) {
+        struct fanout_resume *next = oldest->next;
+
+        exporter_put_wait(p->engine, p->exporters[oldest->exporter], oldest->b);
+        free(oldest);
+        oldest = next;
     }
 }
 
