@@ -8,6 +8,7 @@
 import gzip
 import json
 import os
+import socket
 import sys
 import urllib.error
 import urllib.request
@@ -118,6 +119,17 @@ service:
         sink.stop()
 
 
+def unix_accepts(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def unix_socket(t):
     """protocols.grpc.transport: unix serves OTLP/gRPC on a Unix domain socket."""
     sock = os.path.join(h.tmpdir(), "otlp.sock")
@@ -140,10 +152,13 @@ service:
 """ % sock
     proc = h.start_otelc(config, port=None)
     try:
-        h.wait_until(lambda: os.path.exists(sock), 10)
+        # The socket file appears at bind(), a moment before listen(): wait
+        # until it takes a connection, or the client may be refused.
+        t.check(h.wait_until(lambda: unix_accepts(sock), 10),
+                "the Unix socket takes connections")
         client = h.Client("unix:" + sock)
-        code, _ = client.export("traces", h.make_request("traces", 2), timeout=10)
-        t.check(code == OK, "an export over the Unix socket is answered OK", code)
+        code, _, details = client.export_full("traces", h.make_request("traces", 2), timeout=10)
+        t.check(code == OK, "an export over the Unix socket is answered OK", "%s %s" % (code, details))
         client.close()
     finally:
         h.stop_otelc(proc)
