@@ -235,6 +235,7 @@ enum input {
     IN_DECODED, /* decoded, from the pool */
     IN_FRESH,   /* decoded, with new trace ids (dedup must see new keys) */
     IN_RAW,     /* undecoded, items counted by the receivers' scan (their fast path) */
+    IN_RAW_REWRITTEN, /* undecoded, as after a stage rewrote it (no scan bounds) */
     IN_FRESH_RAW, /* undecoded, with new trace ids */
     IN_LOGS_RAW,  /* undecoded logs requests (logs_pool) */
     IN_LOGS,      /* decoded logs requests */
@@ -309,13 +310,11 @@ static uint8_t *metrics_bytes(unsigned seed, size_t *len)
 static struct otc_batch *undecoded_signal(enum otc_signal s, const struct req *r)
 {
     struct otc_batch *b = otc_batch_from_bytes(s, r->bytes, r->len);
-    size_t items;
 
-    if (!b || otc_pb_scan_request(s, r->bytes, r->len, &items) != OTC_OK) {
+    if (!b || otc_batch_scan(b, NULL) != OTC_OK) {
         fprintf(stderr, "cannot scan the request\n");
         exit(1);
     }
-    b->items = items;
     return b;
 }
 
@@ -425,6 +424,12 @@ static struct otc_batch *make_input(enum input in, unsigned idx, uint32_t tag)
         return unique_raw(idx, tag);
     case IN_RAW:
         return undecoded(&pool[idx % POOL]);
+    case IN_RAW_REWRITTEN: {
+        struct otc_batch *b = undecoded(&pool[idx % POOL]);
+
+        b->scanned = (struct otc_scan_bounds){0};
+        return b;
+    }
     case IN_LOGS_RAW:
         return undecoded_signal(OTC_LOGS, &logs_pool[idx % POOL]);
     case IN_LOGS:
@@ -1010,6 +1015,8 @@ int main(int argc, char **argv)
                trunc_scan, iters, IN_DECODED, false, 0);
     bench_proc("truncate, nothing over the limit, undecoded", &otc_processor_truncate_ops,
                trunc_scan, iters, IN_RAW, false, 0);
+    bench_proc("truncate, nothing over the limit, undecoded, rewritten (no scan bounds)",
+               &otc_processor_truncate_ops, trunc_scan, iters, IN_RAW_REWRITTEN, false, 0);
     bench_proc("truncate max_value_length 12 (every value cut)", &otc_processor_truncate_ops,
                trunc_cut, iters, IN_DECODED, false, 0);
     bench_proc("truncate max_value_length 12, max_attributes 5", &otc_processor_truncate_ops,

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "otc/otc_batch.h"
+#include "otc/otc_pb_check.h"
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_depth.h"
 #include "otc/otc_pb_walk.h"
@@ -87,6 +88,22 @@ struct otc_batch *otc_batch_alloc_raw(enum otc_signal s, size_t len, uint8_t **d
     b->raw_fresh = true;
     *dst = raw;
     return b;
+}
+
+int otc_batch_scan(struct otc_batch *b, size_t *entries)
+{
+    struct otc_pb_scan_info info;
+    int rc = otc_pb_scan_request_info(b->signal, b->raw, b->raw_len, &info);
+
+    if (rc == OTC_OK) {
+        b->items = info.items;
+        b->scanned = (struct otc_scan_bounds){b->raw, b->raw_len, info.longest_value,
+                                              info.most_attrs};
+        if (entries) {
+            *entries = info.entries;
+        }
+    }
+    return rc;
 }
 
 struct otc_batch *otc_batch_from_bytes(enum otc_signal s, const void *data, size_t len)
@@ -357,6 +374,8 @@ struct otc_batch *otc_batch_writable(struct otc_batch *b)
 struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep, size_t kept)
 {
     struct otc_batch *out = b;
+    const struct otc_scan_bounds *scanned = otc_batch_scanned(b);
+    struct otc_scan_bounds bounds = scanned ? *scanned : (struct otc_scan_bounds){0};
     uint8_t *dst;
     size_t n;
 
@@ -375,6 +394,9 @@ struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep,
     out->raw = dst;
     out->raw_len = n;
     out->items = kept;
+    if (scanned) {
+        otc_batch_rescanned(out, &bounds, 0, 0); /* fewer items: the bounds still hold */
+    }
     return out == b ? b : batch_replace(b, out);
 }
 

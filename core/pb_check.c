@@ -404,7 +404,12 @@ struct scan_field {
     uint8_t                kind;    /* enum scan_kind */
     bool                   singular; /* SK_MESSAGE not repeated: merged when given twice */
     bool                   item;     /* SK_MESSAGE: a span, log record or data point */
+    bool                   entry;    /* SK_MESSAGE: what otc_pb_count_entries counts */
+    uint8_t                role;     /* SK_MESSAGE: enum scan_role of the sub-message */
 };
+
+/* Sub-messages the scan measures for struct otc_pb_scan_info. */
+enum scan_role { ROLE_OTHER, ROLE_KV, ROLE_ANY };
 
 enum scan_ids { IDS_NONE, IDS_SPAN, IDS_LOG };
 
@@ -444,6 +449,18 @@ static bool is_item(const ProtobufCMessageDescriptor *d)
            d == &opentelemetry__proto__metrics__v1__histogram_data_point__descriptor ||
            d == &opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor ||
            d == &opentelemetry__proto__metrics__v1__summary_data_point__descriptor;
+}
+
+/* Resources, scopes, items and metrics: otc_pb_count_entries' entries. */
+static bool is_entry(const ProtobufCMessageDescriptor *d)
+{
+    return d == &opentelemetry__proto__trace__v1__resource_spans__descriptor ||
+           d == &opentelemetry__proto__trace__v1__scope_spans__descriptor ||
+           d == &opentelemetry__proto__logs__v1__resource_logs__descriptor ||
+           d == &opentelemetry__proto__logs__v1__scope_logs__descriptor ||
+           d == &opentelemetry__proto__metrics__v1__resource_metrics__descriptor ||
+           d == &opentelemetry__proto__metrics__v1__scope_metrics__descriptor ||
+           d == &opentelemetry__proto__metrics__v1__metric__descriptor || is_item(d);
 }
 
 /* The wire types protobuf-c unpacks for f without error, as a bit mask. */
@@ -545,6 +562,12 @@ static const struct scan_msg *scan_table(const ProtobufCMessageDescriptor *d)
                 return NULL;
             }
             sf->item = is_item(f->descriptor);
+            sf->entry = is_entry(f->descriptor);
+            sf->role = f->descriptor == &opentelemetry__proto__common__v1__key_value__descriptor
+                           ? ROLE_KV
+                       : f->descriptor == &opentelemetry__proto__common__v1__any_value__descriptor
+                           ? ROLE_ANY
+                           : ROLE_OTHER;
             sf->singular = f->label != PROTOBUF_C_LABEL_REPEATED;
             if (sf->singular && i < 64) {
                 sf->bit = 1ull << i;
@@ -587,6 +610,7 @@ struct scan_level {
     const struct scan_msg *msg;
     const uint8_t         *end;
     uint64_t               seen; /* singular message fields met (by field index) */
+    size_t                 kvs;  /* KeyValues met */
     uint8_t                ids;  /* ID_* bits: the last occurrence was valid */
 };
 
@@ -641,12 +665,46 @@ static void note_id(struct scan_level *l, unsigned field, uint64_t n)
     }
 }
 
+/* A KeyValue of n bytes at v laid out as encoders write a string attribute:
+ * key (0x0a, one-byte length, bytes), then value (0x12, one-byte length)
+ * holding only its string (0x0a, one-byte length, bytes). *key_len, *value_len
+ * (the AnyValue's) and *str_len are its parts. The scan takes such a one at
+ * once: entering the KeyValue and its AnyValue as levels was a third of the
+ * scan of attribute-heavy requests. */
+static inline bool plain_kv(const uint8_t *v, size_t n, size_t *key_len, size_t *value_len,
+                            size_t *str_len)
+{
+    size_t kl, vl, sl;
+
+    if (n < 6 || v[0] != 0x0a || (kl = v[1]) >= 0x80 || kl + 6 > n || v[kl + 2] != 0x12 ||
+        (vl = v[kl + 3]) >= 0x80 || kl + 4 + vl != n || v[kl + 4] != 0x0a ||
+        (sl = v[kl + 5]) >= 0x80 || sl + 2 != vl) {
+        return false;
+    }
+    *key_len = kl;
+    *value_len = vl;
+    *str_len = sl;
+    return true;
+}
+
 int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_t *items)
+{
+    struct otc_pb_scan_info info;
+    int rc = otc_pb_scan_request_info(s, buf, len, &info);
+
+    if (rc == OTC_OK) {
+        *items = info.items;
+    }
+    return rc;
+}
+
+int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
+                             struct otc_pb_scan_info *info)
 {
     struct scan_level stack[OTC_PB_MAX_DEPTH];
     unsigned depth = 0;
     const uint8_t *p = buf;
-    size_t n_items = 0;
+    size_t n_items = 0, entries = 0, longest = 0, most = 0;
 
     if (!otc_request_descriptor(s)) {
         return OTC_EINVAL;
@@ -655,7 +713,7 @@ int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_
     if (!scan_roots[s]) {
         return OTC_PB_SCAN_SLOW; /* no tables: the decoding path checks everything */
     }
-    stack[0] = (struct scan_level){scan_roots[s], buf + len, 0, 0};
+    stack[0] = (struct scan_level){scan_roots[s], buf + len, 0, 0, 0};
     for (;;) {
         struct scan_level *top = &stack[depth];
         const struct scan_field *f;
@@ -666,8 +724,11 @@ int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_
             if (!ids_ok(top)) {
                 return OTC_PB_SCAN_SLOW;
             }
+            if (top->kvs > most) {
+                most = top->kvs;
+            }
             if (depth == 0) {
-                *items = n_items;
+                *info = (struct otc_pb_scan_info){n_items, entries, longest, most};
                 return OTC_OK;
             }
             depth--;
@@ -727,6 +788,23 @@ int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_
         }
         switch (f->kind) {
         case SK_MESSAGE:
+            if (f->role == ROLE_KV) {
+                size_t kl, vl, sl;
+
+                top->kvs++;
+                /* as the KeyValue and AnyValue levels below would take it */
+                if (!f->singular && depth + 2 < OTC_PB_MAX_DEPTH && plain_kv(p, n, &kl, &vl, &sl)) {
+                    if (utf8_first_bad(p + 2, kl) != kl ||
+                        utf8_first_bad(p + kl + 6, sl) != sl) {
+                        return OTC_PB_SCAN_SLOW;
+                    }
+                    longest = vl > longest ? vl : longest;
+                    p += n;
+                    continue;
+                }
+            } else if (f->role == ROLE_ANY && n > longest) {
+                longest = n;
+            }
             /* A singular sub-message or oneof member seen twice is merged or
              * replaced by unpack: the slow path keeps the counts exact. */
             if (f->singular) {
@@ -739,8 +817,9 @@ int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_
                 return OTC_ELIMIT;
             }
             n_items += f->item;
+            entries += f->entry;
             depth++;
-            stack[depth] = (struct scan_level){f->sub, p + n, 0, 0};
+            stack[depth] = (struct scan_level){f->sub, p + n, 0, 0, 0};
             continue;
         case SK_STRING:
             if (utf8_first_bad(p, (size_t)n) != (size_t)n) {

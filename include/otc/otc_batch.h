@@ -18,6 +18,16 @@ struct otc_batch_release;
 
 enum otc_transport { OTC_TRANSPORT_GRPC = 0, OTC_TRANSPORT_HTTP = 1 };
 
+/* What the receiver's scan found in the bytes it scanned (raw, raw_len): a
+ * stage whose limits these are within needs no walk of its own. Trusted only
+ * while the batch still holds those bytes, undecoded (otc_batch_scanned). */
+struct otc_scan_bounds {
+    const uint8_t *raw;
+    size_t         raw_len;
+    size_t         longest_value; /* bytes of the longest AnyValue */
+    size_t         most_attrs;    /* most KeyValues in one message */
+};
+
 struct otc_batch {
     atomic_uint        refs;
     enum otc_signal    signal;
@@ -44,8 +54,32 @@ struct otc_batch {
     bool               durable;   /* has release hooks, or adopted a batch that
                                      does: a copy must keep it alive
                                      (otc_batch_writable) */
+    struct otc_scan_bounds scanned; /* receivers: set when the scan took the request */
     struct otc_arena   arena;
 };
+
+/* The scan's bounds of b's bytes, NULL when b's bytes are not those scanned
+ * (a stage rewrote them) or b is decoded (a stage may change msg). */
+static inline const struct otc_scan_bounds *otc_batch_scanned(const struct otc_batch *b)
+{
+    if (b->scanned.raw != b->raw || b->scanned.raw_len != b->raw_len || !b->raw ||
+        atomic_load_explicit((atomic_bool *)&b->decoded, memory_order_acquire)) {
+        return NULL;
+    }
+    return &b->scanned;
+}
+
+/* b's bytes were just rewritten from bytes that had the scan bounds sb (copied
+ * before the rewrite), by a stage that added at most attrs KeyValues to any
+ * one message and no AnyValue longer than value_len bytes: the bounds, so
+ * grown, hold for the new bytes. */
+static inline void otc_batch_rescanned(struct otc_batch *b, const struct otc_scan_bounds *sb,
+                                       size_t attrs, size_t value_len)
+{
+    b->scanned = (struct otc_scan_bounds){
+        b->raw, b->raw_len, sb->longest_value > value_len ? sb->longest_value : value_len,
+        sb->most_attrs + attrs};
+}
 
 /* Create a batch holding a copy of len bytes of a serialized request of signal s. */
 struct otc_batch *otc_batch_from_bytes(enum otc_signal s, const void *data, size_t len);
@@ -56,6 +90,10 @@ struct otc_batch *otc_batch_alloc_raw(enum otc_signal s, size_t len, uint8_t **d
 struct otc_batch *otc_batch_from_msg(enum otc_signal s, struct otc_arena *arena,
                                      ProtobufCMessage *msg);
 
+/* The receivers' scan of b's serialized bytes (otc_pb_scan_request_info). On
+ * OTC_OK b stays undecoded, with its item count and scan bounds set, and
+ * *entries (when not NULL) gets its resources, scopes and items. */
+int otc_batch_scan(struct otc_batch *b, size_t *entries);
 /* Decode raw into the arena (no-op when already decoded). OTC_EINVAL on bad
  * protobuf, OTC_ELIMIT when messages nest more than OTC_PB_MAX_DEPTH deep. */
 int otc_batch_decode(struct otc_batch *b);

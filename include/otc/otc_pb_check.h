@@ -45,4 +45,20 @@ size_t otc_pb_utf8_repair(ProtobufCMessage *m, struct otc_arena *a, bool *enomem
 #define OTC_PB_SCAN_SLOW 1
 int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_t *items);
 
+/* What one scan learns of a request besides its validity, for the receivers
+ * (entries: otc_pb_count_entries' count, so that a clean request needs no
+ * separate count) and for stages that would otherwise walk it again (the
+ * bounds, kept in the batch: struct otc_scan_bounds). */
+struct otc_pb_scan_info {
+    size_t items;         /* as otc_pb_scan_request's *items */
+    size_t entries;       /* resources, scopes and items (metrics: and metrics) */
+    size_t longest_value; /* bytes of the longest AnyValue anywhere (attribute
+                             values, array and kvlist members, log bodies) */
+    size_t most_attrs;    /* most KeyValues in one message (attribute sets,
+                             kvlists) */
+};
+/* otc_pb_scan_request, filling *info when it returns OTC_OK. */
+int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
+                             struct otc_pb_scan_info *info);
+
 #endif

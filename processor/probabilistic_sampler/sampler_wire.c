@@ -446,6 +446,8 @@ int sampler_wire(const struct sampler_ctx *x, struct otc_batch **bp, size_t *dro
     const char *const span_keys[] = {SAMPLER_PRIORITY_KEY, NULL};
     const char *log_keys[5] = {SAMPLER_THRESHOLD_KEY, SAMPLER_RANDOM_KEY};
     struct wire w = {.x = x, .cap = b->items};
+    const struct otc_scan_bounds *scanned = otc_batch_scanned(b);
+    struct otc_scan_bounds bounds = scanned ? *scanned : (struct otc_scan_bounds){0};
     struct otc_pb_visitor v = {.item = b->signal == OTC_TRACES ? wire_span : wire_log, .arg = &w};
     uint8_t stack[KEEP_STACK], *heap = NULL;
     size_t nk = 2;
@@ -485,6 +487,11 @@ int sampler_wire(const struct sampler_ctx *x, struct otc_batch **bp, size_t *dro
         if (!(*bp = otc_batch_edit_items(b, w.keep, w.kept, w.edits, w.n_edits))) {
             *dropped = w.total;
             rc = OTC_ENOMEM;
+        } else if (scanned) {
+            /* spans: only their tracestate changes; log records: at most two
+             * sampling attributes, values of SAMPLER_HEX_DIGITS */
+            otc_batch_rescanned(*bp, &bounds, (*bp)->signal == OTC_LOGS ? 2 : 0,
+                                2 + SAMPLER_HEX_DIGITS);
         }
     } /* else nothing changes: the batch goes on as it arrived */
     otc_arena_release(&w.scratch);

@@ -298,6 +298,16 @@ static bool wire_within(const struct truncate_ctx *t, const struct otc_batch *b)
     return otc_pb_walk(b->raw, b->raw_len, &v, NULL) == OTC_OK;
 }
 
+/* True when the receiver's scan of b's bytes saw no AnyValue longer than the
+ * limit (so no string in one) and no message with more KeyValues than
+ * max_attributes: no walk needed. */
+static bool scan_within(const struct truncate_ctx *t, const struct otc_batch *b)
+{
+    const struct otc_scan_bounds *sb = otc_batch_scanned(b);
+
+    return sb && sb->longest_value <= t->max_len && sb->most_attrs <= t->max_attrs;
+}
+
 /* ------------------------------------------------------------- consume */
 
 static int truncate_consume(struct otc_instance *ins, void *vctx, struct otc_batch *b)
@@ -308,7 +318,7 @@ static int truncate_consume(struct otc_instance *ins, void *vctx, struct otc_bat
     const ProtobufCMessage *msg;
     ProtobufCMessage *mut;
 
-    if (!otc_batch_is_decoded(b) && wire_within(t, b)) {
+    if (!otc_batch_is_decoded(b) && (scan_within(t, b) || wire_within(t, b))) {
         return otc_next(ins, b);
     }
     msg = otc_batch_msg(b);

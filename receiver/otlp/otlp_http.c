@@ -598,7 +598,7 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
     size_t rejected = 0;
     char msg[320];
     int rc;
-    size_t scanned = 0;
+    char bad[200];
 
     if (ct && media_type_is(ct, "application/x-protobuf")) {
         enc = ENC_PROTO;
@@ -657,22 +657,16 @@ static void http_export(struct otlp_http *h, struct evhttp_request *req, enum ot
             evbuffer_remove(body, dst, n);
         }
         free(plain);
-        if (otlp_ingest_check_entries(b, h->o.max_items, msg, sizeof(msg)) != OTC_OK) {
-            otc_batch_unref(b);
-            http_send_status(h, req, 413, enc, RPC_RESOURCE_EXHAUSTED, msg);
-            return;
-        }
         /* Fast path: a request the scan finds clean stays undecoded; stages
          * that read it decode it lazily on their own threads. */
-        rc = otc_pb_scan_request(s, b->raw, b->raw_len, &scanned);
-        if (rc == OTC_OK) {
-            b->items = scanned;
-        } else if (rc == OTC_ELIMIT || (rc = otc_batch_decode(b)) != OTC_OK) {
+        if ((rc = otlp_ingest_check(b, h->o.max_items, bad, sizeof(bad))) != OTC_OK) {
             otc_batch_unref(b);
-            snprintf(msg, sizeof(msg), "cannot decode %s: %s in a %zu-byte body",
-                     otc_request_descriptor(s)->name, rc == OTC_ELIMIT ? OTLP_TOO_DEEP : "malformed protobuf",
-                     n);
-            http_send_status(h, req, 400, enc, RPC_INVALID_ARGUMENT, msg);
+            if (rc == OTC_ELIMIT) {
+                http_send_status(h, req, 413, enc, RPC_RESOURCE_EXHAUSTED, bad);
+            } else {
+                snprintf(msg, sizeof(msg), "%s in a %zu-byte body", bad, n);
+                http_send_status(h, req, 400, enc, RPC_INVALID_ARGUMENT, msg);
+            }
             return;
         }
     } else {

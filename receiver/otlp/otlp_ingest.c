@@ -193,6 +193,26 @@ int otlp_ingest_check_entries(const struct otc_batch *b, size_t max, char *why, 
     return OTC_ELIMIT;
 }
 
+int otlp_ingest_check(struct otc_batch *b, size_t max, char *why, size_t whylen)
+{
+    size_t entries = 0;
+    int rc = otc_batch_scan(b, &entries);
+
+    if (rc == OTC_OK && (!max || entries <= max)) {
+        return OTC_OK;
+    }
+    /* counted before protobuf-c allocates a struct for each entry */
+    if (otlp_ingest_check_entries(b, max, why, whylen) != OTC_OK) {
+        return OTC_ELIMIT;
+    }
+    if (rc == OTC_ELIMIT || (rc = otc_batch_decode(b)) != OTC_OK) {
+        snprintf(why, whylen, "cannot decode %s: %s", otc_request_descriptor(b->signal)->name,
+                 rc == OTC_ELIMIT ? OTLP_TOO_DEEP : "malformed protobuf");
+        return OTC_EINVAL;
+    }
+    return OTC_OK;
+}
+
 /* Items in a serialized request, found by walking the wire format along a
  * path of field numbers (a mask per level), without decoding or allocating.
  * Malformed input counts what was found before the damage. */

@@ -41,6 +41,12 @@ const char *otlp_meta_http_get(const void *src, const char *key, size_t idx, siz
 /* OTC_OK, or OTC_ELIMIT (the reason in why) when the undecoded b holds more
  * than max resources, scopes and items (0 = no limit). */
 int otlp_ingest_check_entries(const struct otc_batch *b, size_t max, char *why, size_t whylen);
+/* The checks of a received request b (serialized, not decoded yet): the scan,
+ * which leaves a clean request undecoded with its item count and scan bounds;
+ * otherwise the entry count, then decoding. OTC_OK: b may go on. OTC_ELIMIT:
+ * more than max entries (RESOURCE_EXHAUSTED). OTC_EINVAL: not decodable
+ * (INVALID_ARGUMENT). why names the problem. */
+int otlp_ingest_check(struct otc_batch *b, size_t max, char *why, size_t whylen);
 
 /* Count a request refused for a missing or wrong credential as refused (its
  * items found by a scan of the protobuf bytes, nothing decoded); transport is

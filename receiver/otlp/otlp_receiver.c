@@ -642,7 +642,7 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
     size_t rejected = 0;
     char msg[256];
     int rc;
-    size_t scanned = 0;
+    char why[200];
 
     if (rx->grpc_authn && !call_authorized(rx, c)) {
         grpc_slice all = grpc_empty_slice();
@@ -691,22 +691,16 @@ static void handle_export(struct otlp_ctx *rx, struct otlp_call *c)
         grpc_byte_buffer_reader_destroy(&reader);
     }
     if (b) {
-        if (otlp_ingest_check_entries(b, (size_t)rx->max_items, msg, sizeof(msg)) != OTC_OK) {
-            otc_batch_unref(b);
-            call_answer(c, GRPC_STATUS_RESOURCE_EXHAUSTED, msg);
-            return;
-        }
         /* Fast path: a request the scan finds clean stays undecoded; stages
          * that read it decode it lazily on their own threads. */
-        rc = otc_pb_scan_request(s, b->raw, b->raw_len, &scanned);
-        if (rc == OTC_OK) {
-            b->items = scanned;
-        } else if (rc == OTC_ELIMIT || (rc = otc_batch_decode(b)) != OTC_OK) {
+        if ((rc = otlp_ingest_check(b, (size_t)rx->max_items, why, sizeof(why))) != OTC_OK) {
             otc_batch_unref(b);
-            snprintf(msg, sizeof(msg), "otlp: cannot decode %s: %s in a %zu-byte request",
-                     otc_request_descriptor(s)->name, rc == OTC_ELIMIT ? OTLP_TOO_DEEP : "malformed protobuf",
-                     len);
-            call_answer(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
+            if (rc == OTC_ELIMIT) {
+                call_answer(c, GRPC_STATUS_RESOURCE_EXHAUSTED, why);
+            } else {
+                snprintf(msg, sizeof(msg), "otlp: %s in a %zu-byte request", why, len);
+                call_answer(c, GRPC_STATUS_INVALID_ARGUMENT, msg);
+            }
             return;
         }
     }

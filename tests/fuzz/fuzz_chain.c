@@ -242,8 +242,9 @@ static void twins_agree(const uint8_t *data, size_t size, size_t items)
         if (!b) {
             return;
         }
-        b->items = items;
-        if (t == 1 && otc_batch_decode(b) != OTC_OK) {
+        /* the wire twin as the receivers leave it: scanned, with its bounds */
+        if (t == 0 ? otc_batch_scan(b, NULL) != OTC_OK || b->items != items
+                   : otc_batch_decode(b) != OTC_OK) {
             abort();
         }
         twins[t][0].ops->consume(&twins[t][0], twins[t][0].ctx, b);

@@ -187,11 +187,7 @@ struct otc_batch *otc_test_traces_batch(size_t n_spans, size_t n_attrs, unsigned
 
 int otc_test_as_received(struct otc_batch *b)
 {
-    size_t items;
-
-    if (getenv("OTC_FX_UNDECODED") &&
-        otc_pb_scan_request(b->signal, b->raw, b->raw_len, &items) == OTC_OK) {
-        b->items = items;
+    if (getenv("OTC_FX_UNDECODED") && otc_batch_scan(b, NULL) == OTC_OK) {
         return OTC_OK;
     }
     return otc_batch_decode(b);

@@ -322,8 +322,8 @@ static struct otc_batch *form(enum otc_signal s, const uint8_t *p, size_t len, b
     size_t items;
 
     assert_non_null(b);
-    assert_int_equal(otc_pb_scan_request(s, p, len, &items), OTC_OK);
-    b->items = items;
+    assert_int_equal(otc_batch_scan(b, NULL), OTC_OK); /* as the receivers leave it */
+    items = b->items;
     if (decoded) {
         assert_int_equal(otc_batch_decode(b), OTC_OK);
         assert_int_equal(b->items, items);
@@ -712,6 +712,22 @@ static uint8_t *sampler_logs(size_t *len, bool nul)
     return pack(&a, &req->base, len);
 }
 
+/* The scan bounds a stage carried over to the bytes it wrote (otc_batch_rescanned)
+ * are bounds of those bytes. */
+static size_t bounds_checked;
+
+static void scan_bounds_hold(enum otc_signal s, const struct otc_batch *b)
+{
+    const struct otc_scan_bounds *sb = otc_batch_scanned(b);
+    struct otc_pb_scan_info now;
+
+    assert_non_null(sb);
+    assert_int_equal(otc_pb_scan_request_info(s, b->raw, b->raw_len, &now), OTC_OK);
+    assert_true(now.longest_value <= sb->longest_value);
+    assert_true(now.most_attrs <= sb->most_attrs);
+    bounds_checked++;
+}
+
 static void sampler_forms(enum otc_signal s, const char *const *cfg, const uint8_t *p,
                           size_t len, bool same_bytes, uint64_t *dropped);
 
@@ -750,6 +766,7 @@ static void test_sampler_logs_forms_agree(void **state)
         }
         free(p);
     }
+    assert_true(bounds_checked > 0);
     /* records that all carry a randomness, which hash_seed mode leaves alone
      * (kept with fail_closed false): nothing to write, the same bytes go on */
     {
@@ -903,6 +920,7 @@ static void sampler_forms(enum otc_signal s, const char *const *cfg, const uint8
             assert_int_equal(ow->raw_len, ld);
             assert_memory_equal(ow->raw, pd, ld);
         }
+        scan_bounds_hold(s, ow);
     }
     *dropped = dd;
     otc_batch_unref(od);

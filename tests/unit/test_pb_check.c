@@ -478,23 +478,26 @@ static size_t ref_first_bad(const uint8_t *s, size_t len)
 }
 
 /* The scan as specified, without lookup tables: each field found through
- * protobuf-c's descriptors, strings checked with ref_first_bad. The real scan
- * must give the same result on every input. */
-static int ref_scan(enum otc_signal sig, const uint8_t *buf, size_t len, size_t *items)
+ * protobuf-c's descriptors, every message entered as a level, strings checked
+ * with ref_first_bad. The real scan must give the same result on every input,
+ * and the same items, longest AnyValue and most KeyValues in one message. */
+static int ref_scan(enum otc_signal sig, const uint8_t *buf, size_t len, struct otc_pb_scan_info *info)
 {
     struct {
         const ProtobufCMessageDescriptor *d;
         const uint8_t *end;
         uint64_t seen;
+        size_t kvs;
         int tid, sid, pid; /* span: valid; log: invalid */
     } st[OTC_PB_MAX_DEPTH];
     unsigned depth = 0;
     const uint8_t *p = buf;
-    size_t n_items = 0;
+    size_t n_items = 0, longest = 0, most = 0;
 
     st[0].d = otc_request_descriptor(sig);
     st[0].end = buf + len;
     st[0].seen = 0;
+    st[0].kvs = 0;
     st[0].tid = st[0].sid = st[0].pid = 0;
     for (;;) {
         const ProtobufCMessageDescriptor *d = st[depth].d;
@@ -512,8 +515,11 @@ static int ref_scan(enum otc_signal sig, const uint8_t *buf, size_t len, size_t 
                 (st[depth].tid || st[depth].sid)) {
                 return OTC_PB_SCAN_SLOW;
             }
+            most = st[depth].kvs > most ? st[depth].kvs : most;
             if (depth == 0) {
-                *items = n_items;
+                info->items = n_items;
+                info->longest_value = longest;
+                info->most_attrs = most;
                 return OTC_OK;
             }
             depth--;
@@ -612,11 +618,16 @@ static int ref_scan(enum otc_signal sig, const uint8_t *buf, size_t len, size_t 
                            c == &opentelemetry__proto__metrics__v1__histogram_data_point__descriptor ||
                            c == &opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor ||
                            c == &opentelemetry__proto__metrics__v1__summary_data_point__descriptor;
+                st[depth].kvs += c == &opentelemetry__proto__common__v1__key_value__descriptor;
+                if (c == &opentelemetry__proto__common__v1__any_value__descriptor && n > longest) {
+                    longest = n;
+                }
             }
             depth++;
             st[depth].d = f->descriptor;
             st[depth].end = p + n;
             st[depth].seen = 0;
+            st[depth].kvs = 0;
             st[depth].tid = st[depth].sid = st[depth].pid = 0;
             continue;
         }
@@ -671,15 +682,22 @@ static int ref_scan(enum otc_signal sig, const uint8_t *buf, size_t len, size_t 
  * request through, against decoding it. Returns the scan's result. */
 static int scan_checked(enum otc_signal s, const uint8_t *buf, size_t len, size_t *items)
 {
-    size_t got = (size_t)-1, want = (size_t)-2;
+    size_t got = (size_t)-1, entries = 0;
+    struct otc_pb_scan_info info, want;
     int rc = otc_pb_scan_request(s, buf, len, &got);
     int ref = ref_scan(s, buf, len, &want);
 
     assert_int_equal(rc, ref);
+    assert_int_equal(otc_pb_scan_request_info(s, buf, len, &info), rc);
     if (rc == OTC_OK) {
         ProtobufCMessage *m = protobuf_c_message_unpack(otc_request_descriptor(s), NULL, len, buf);
 
-        assert_int_equal(got, want);
+        assert_int_equal(got, want.items);
+        assert_int_equal(info.items, want.items);
+        assert_int_equal(info.longest_value, want.longest_value);
+        assert_int_equal(info.most_attrs, want.most_attrs);
+        assert_int_equal(otc_pb_count_entries(s, buf, len, 0, &entries), OTC_OK);
+        assert_int_equal(info.entries, entries);
         assert_non_null(m);
         assert_int_equal(otc_request_count_items(s, m), got);
         assert_true(otc_pb_utf8_valid(m));
