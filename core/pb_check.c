@@ -665,6 +665,28 @@ static void note_id(struct scan_level *l, unsigned field, uint64_t n)
     }
 }
 
+/* Whether the n bytes at p (n >= 6) are all below 0x80: 8 at a time, the last
+ * word overlapping the one before. */
+static inline bool all_ascii(const uint8_t *p, size_t n)
+{
+    uint64_t acc = 0, w;
+    size_t i = 0;
+
+    if (n < 8) {
+        uint32_t a, b;
+
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        return !((a | b) & 0x80808080u);
+    }
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    memcpy(&w, p + n - 8, 8);
+    return !((acc | w) & HIGH_BITS);
+}
+
 /* A KeyValue of n bytes at v laid out as encoders write a string attribute:
  * key (0x0a, one-byte length, bytes), then value (0x12, one-byte length)
  * holding only its string (0x0a, one-byte length, bytes). *key_len, *value_len
@@ -794,8 +816,10 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
                 top->kvs++;
                 /* as the KeyValue and AnyValue levels below would take it */
                 if (!f->singular && depth + 2 < OTC_PB_MAX_DEPTH && plain_kv(p, n, &kl, &vl, &sl)) {
-                    if (utf8_first_bad(p + 2, kl) != kl ||
-                        utf8_first_bad(p + kl + 6, sl) != sl) {
+                    /* its tags and lengths are ASCII: all of it is when both
+                     * strings are, and then both are valid UTF-8 */
+                    if (!all_ascii(p, (size_t)n) && (utf8_first_bad(p + 2, kl) != kl ||
+                                                     utf8_first_bad(p + kl + 6, sl) != sl)) {
                         return OTC_PB_SCAN_SLOW;
                     }
                     longest = vl > longest ? vl : longest;
