@@ -4,12 +4,16 @@
 # forward-only baseline in each round: otlp_loadgen -> server -> baseline_receive.
 # CPU = utime+stime of the server over the load (/proc/PID/stat), per million
 # items answered OK; voluntary context switches of all its threads per request.
+# With TOOL=callgrind each run is otelc under callgrind taking REQUESTS requests
+# (40 requests/s, 8 in flight) and the figure is instructions per item over the
+# whole process, less a run of the same binary taking one request (start, idle
+# ticks and stop): repeatable on a busy host. No forward-only column then.
 # Usage: bench/ab_cpu.sh OTELC_A OTELC_B CONFIG [BENCH_BUILD_DIR]
 #        CONFIG's receiver listens on ${env:OTELC_GRPC_ENDPOINT} and its exporter
 #        sends to ${env:OTLP_BACKEND} (bench/run.sh's passthrough-*.yaml and
 #        fullchain.yaml do).
 #        env: ROUNDS (3), DURATION (10 s), RATE (2000 requests/s), SIGNAL (traces),
-#             CONCURRENCY (32), ITEMS (100)
+#             CONCURRENCY (32), ITEMS (100), TOOL (cpu | callgrind), REQUESTS (400)
 # SPDX-License-Identifier: Apache-2.0
 set -euo pipefail
 
@@ -70,8 +74,39 @@ run() {
         'BEGIN {printf "%.3f %.2f %d\n", d / hz / (ok * n / 1e6), s / ok, ok}'
 }
 
+# callgrind BIN REQUESTS -> instructions of the whole process
+callgrind() {
+    local pid
+    valgrind --tool=callgrind --callgrind-out-file="$DIR/cg.out" "$1" --config "$CONFIG" \
+        >"$DIR/otelc.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+        sleep 0.1
+    done
+    "$LOADGEN" --endpoint "127.0.0.1:$PORT" --signal "$SIGNAL" --items "$ITEMS" \
+        --concurrency 8 --rate 40 --requests "$2" --quiet >"$DIR/loadgen.txt" 2>&1
+    kill -INT "$pid"
+    wait "$pid" 2>/dev/null || true
+    grep -q " ok=$2 " "$DIR/loadgen.txt" || { echo "not all $2 requests answered OK" >&2; exit 1; }
+    sed -n 's/^summary: *//p' "$DIR/cg.out"
+}
+
 echo "A=$A"
 echo "B=$B"
+if [ "${TOOL:-cpu}" = callgrind ]; then
+    REQUESTS=${REQUESTS:-400}
+    echo "config $CONFIG, $SIGNAL, $REQUESTS requests x $ITEMS items under callgrind;" \
+         "instructions per item (whole process, less a run taking one request)"
+    printf '%-6s %12s %12s %8s\n' round A B B/A
+    for r in $(seq "$ROUNDS"); do
+        a=$(( $(callgrind "$A" "$REQUESTS") - $(callgrind "$A" 1) ))
+        b=$(( $(callgrind "$B" "$REQUESTS") - $(callgrind "$B" 1) ))
+        awk -v r="$r" -v a="$a" -v b="$b" -v n=$(( (REQUESTS - 1) * ITEMS )) \
+            'BEGIN {printf "%-6s %12.0f %12.0f %8.3f\n", r, a / n, b / n, b / a}'
+    done
+    exit 0
+fi
 echo "config $CONFIG, $SIGNAL, rate $RATE requests/s x $ITEMS items, $CONCURRENCY in flight," \
      "$DURATION s per run, $ROUNDS rounds; CPU-s per M items (context switches per request)"
 printf '%-6s %16s %16s %16s %8s %8s %8s\n' round forward A B A/fwd B/fwd B/A
