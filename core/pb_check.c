@@ -824,6 +824,15 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
                     }
                     longest = vl > longest ? vl : longest;
                     p += n;
+                    /* the attributes that follow, with the same one-byte tag
+                     * and length, as long as they are plain and ASCII */
+                    while (key < 0x80 && top->end - p >= 8 && p[0] == key && p[1] < 0x80 &&
+                           (size_t)p[1] <= (size_t)(top->end - p - 2) &&
+                           plain_kv(p + 2, p[1], &kl, &vl, &sl) && all_ascii(p + 2, p[1])) {
+                        top->kvs++;
+                        longest = vl > longest ? vl : longest;
+                        p += 2 + (size_t)p[1];
+                    }
                     continue;
                 }
             } else if (f->role == ROLE_ANY && n > longest) {
