@@ -35,6 +35,8 @@ BASE_OTELC=${BASE_OTELC:-}       # an older otelc binary measured in the same ru
 PHASES=${PHASES:-e2e signals}    # which parts to run: e2e, signals
 SIGNALS=${SIGNALS:-traces logs metrics} # signals of the "signals" phase
 FIXED_RATE=${FIXED_RATE:-2000}   # requests/s of the fixed-rate runs (x ITEMS items)
+FIXED_ROUNDS=${FIXED_ROUNDS:-3}  # rounds of the fixed-rate runs (forward-only, pass-through,
+                                 # full chain in turn); the report takes the median ratio
 SIGNAL_CONCURRENCY=${SIGNAL_CONCURRENCY:-32} # Export calls in flight in the "signals" phase
 SEARCH_DURATION=${SEARCH_DURATION:-4} # seconds of each step of the search for 0 refusals
 SEARCH_STEPS=${SEARCH_STEPS:-8}  # at most this many steps of -10% below the max rate
@@ -42,7 +44,7 @@ CHART_SIGNALS=${CHART_SIGNALS:-$SRC/bench/results-signals.svg}
 SKIP_BUILD=${SKIP_BUILD:-0}      # 1: use the binaries already in BUILD_DIR as they are
 COMMAND_LINE="bench/run.sh${*:+ $*}"
 for v in BASE_OTELC BUILD_DIR JOBS DURATION CONCURRENCY ITEMS ATTRS ATTR_SIZE TRACES PROFILE PROFILE_SECONDS \
-         PHASES SIGNALS FIXED_RATE SIGNAL_CONCURRENCY SEARCH_DURATION SEARCH_STEPS SKIP_BUILD; do
+         PHASES SIGNALS FIXED_RATE FIXED_ROUNDS SIGNAL_CONCURRENCY SEARCH_DURATION SEARCH_STEPS SKIP_BUILD; do
     if printenv "$v" >/dev/null; then
         case ${!v} in
             *" "*) COMMAND_LINE="$v='${!v}' $COMMAND_LINE" ;;
@@ -431,7 +433,7 @@ thread_ticks() { # pid: "tid<TAB>utime+stime<TAB>comm" for each of its threads
 measure_signal() {
     local sig=$1 setup=$2 kind=$3 pid=$4 port=$5 rate=$6 secs=$7 threads=${8:-}
     local out c0 c1 ok items cpu refused errors
-    out=$RUN_DIR/signal-$sig-$setup-$kind-$rate.txt
+    out=$RUN_DIR/signal-$sig-$setup-$kind-$rate-${ROUND:-1}.txt
     [ -z "$threads" ] || thread_ticks "$pid" >"$RUN_DIR/threads-$threads.before"
     c0=$(cpu_ticks "$pid")
     "$LOADGEN" --endpoint "127.0.0.1:$port" --signal "$sig" "${SIG_LOAD_ARGS[@]}" \
@@ -447,7 +449,7 @@ measure_signal() {
     errors=$(result_field "$out" errors)
     cpu=$(awk -v a="$c0" -v b="$c1" -v t="$CLK_TCK" -v n="$items" \
         'BEGIN {printf "%.3f", (n > 0 ? (b - a) / t / (n / 1e6) : 0)}')
-    echo "signal=$sig setup=$setup kind=$kind rate=$rate items_s=$(result_field "$out" items_per_s)" \
+    echo "signal=$sig setup=$setup kind=$kind round=${ROUND:-1} rate=$rate items_s=$(result_field "$out" items_per_s)" \
          "cpu_m=$cpu ticks=$((c1 - c0)) ok=$ok refused=${refused:-0} errors=${errors:-0}" \
          "p99=$(result_field "$out" p99_ms) bytes_per_req=$(result_field "$out" bytes_per_request)" \
          "items_per_req=$(result_field "$out" items_per_request) req_s=$(result_field "$out" req_per_s)" >>"$SIG_ROWS"
@@ -458,28 +460,33 @@ measure_signal() {
     LAST_ERRORS=${errors:-0}
 }
 
-# signal_phase SIGNAL: forward-only, pass-through and full chain at FIXED_RATE; the
-# full chain unthrottled with per-thread CPU; then -10% steps until 0 refusals.
+# signal_phase SIGNAL: forward-only, pass-through and full chain at FIXED_RATE, in
+# turn for FIXED_ROUNDS rounds (each a fresh process); then, in the last round's full
+# chain, the full chain unthrottled with per-thread CPU; then -10% steps until 0 refusals.
 signal_phase() {
     local sig=$1 max k rate
-    PORT=$(free_port)
-    "$FWD" --endpoint "127.0.0.1:$PORT" --downstream "127.0.0.1:$SINK_PORT" \
-        2>"$RUN_DIR/forward-$sig.log" &
-    P=$!
-    PIDS+=("$P")
-    wait_port "$PORT" "$P" || die "the forward-only server did not start"
-    sleep 1
-    measure_signal "$sig" forward fixed "$P" "$PORT" "$FIXED_RATE" "$DURATION"
-    stop_pid "$P"
+    for ROUND in $(seq "$FIXED_ROUNDS"); do
+        PORT=$(free_port)
+        "$FWD" --endpoint "127.0.0.1:$PORT" --downstream "127.0.0.1:$SINK_PORT" \
+            2>"$RUN_DIR/forward-$sig.log" &
+        P=$!
+        PIDS+=("$P")
+        wait_port "$PORT" "$P" || die "the forward-only server did not start"
+        sleep 1
+        measure_signal "$sig" forward fixed "$P" "$PORT" "$FIXED_RATE" "$DURATION"
+        stop_pid "$P"
 
-    start_otelc "passthrough-$sig" "$RUN_DIR/passthrough-$sig.yaml"
-    sleep 1
-    measure_signal "$sig" passthrough fixed "$P" "$PORT" "$FIXED_RATE" "$DURATION"
-    stop_pid "$P"
+        start_otelc "passthrough-$sig" "$RUN_DIR/passthrough-$sig.yaml"
+        sleep 1
+        measure_signal "$sig" passthrough fixed "$P" "$PORT" "$FIXED_RATE" "$DURATION"
+        stop_pid "$P"
 
-    start_otelc "fullchain-$sig" "$RUN_DIR/fullchain.yaml"
-    sleep 1
-    measure_signal "$sig" full fixed "$P" "$PORT" "$FIXED_RATE" "$DURATION"
+        start_otelc "fullchain-$sig" "$RUN_DIR/fullchain.yaml"
+        sleep 1
+        measure_signal "$sig" full fixed "$P" "$PORT" "$FIXED_RATE" "$DURATION"
+        [ "$ROUND" = "$FIXED_ROUNDS" ] || stop_pid "$P"
+    done
+    ROUND=1
     sleep 1
     measure_signal "$sig" full max "$P" "$PORT" 0 "$DURATION" "$sig"
     max=$LAST_REQ_S
@@ -762,7 +769,8 @@ Written by \`bench/run.sh\` (its phase "signals"); re-run it to refresh this sec
 - **Load:** \`otlp_loadgen --signal S\`, $ITEMS items per request (spans, log records or sum data
   points), $ATTRS string attributes per item ($ATTR_SIZE-byte values), $TRACES trace ids per request
   (traces, logs), fresh ids (metrics: timestamps) on every request, $SIGNAL_CONCURRENCY calls in flight on one
-  connection. **Fixed rate:** $FIXED_RATE requests/s ($FIXED_ITEMS_S items/s) for ${DURATION} s. **Max rate:**
+  connection. **Fixed rate:** $FIXED_RATE requests/s ($FIXED_ITEMS_S items/s) for ${DURATION} s, $FIXED_ROUNDS rounds of the three
+  setups in turn (each run a fresh process); CPU and ratio are the medians of the rounds. **Max rate:**
   unthrottled for ${DURATION} s. **Highest rate with 0 refusals:** ${SEARCH_DURATION} s runs at 90%, 81%, ... of
   the requests/s answered OK at the max rate (at most $SEARCH_STEPS steps), down to the first with no
   error; not searched when the max-rate run had none.
@@ -772,7 +780,7 @@ Written by \`bench/run.sh\` (its phase "signals"); re-run it to refresh this sec
   probabilistic_sampler at 100%, truncate, dedup, batch; metrics and logs = memory_limiter,
   truncate, dedup, batch (otelcol's probabilistic_sampler takes traces and logs; pipeline.yaml
   samples traces only); otlp exporter without compression. Each setup is a fresh process; the
-  full chain's fixed-rate, max-rate and search runs share one. The downstream of all is
+  full chain's last fixed-rate run, the max-rate and search runs share one. The downstream of all is
   \`bench/baseline/baseline_receive\`.
 - **Columns:** CPU = utime+stime of the process under test (\`/proc/PID/stat\`) over the run and
   1 s after it, per million items answered OK. Refused = UNAVAILABLE answers (the load generator

@@ -5,7 +5,7 @@
 #
 # Usage: signals_report.py ROWS THREAD_DIR HEADER OUT CHART_DATA
 #   ROWS        lines "signal=S setup=forward|passthrough|full kind=fixed|max|search
-#               rate=R items_s=X cpu_m=C ticks=T ok=N refused=N errors=N p99=MS
+#               [round=K] rate=R items_s=X cpu_m=C ticks=T ok=N refused=N errors=N p99=MS
 #               bytes_per_req=B items_per_req=I req_s=Q" (rate: requests/s asked,
 #               0 = unthrottled; req_s: requests/s sent and answered)
 #   THREAD_DIR  threads-S.before / threads-S.after: "tid<TAB>ticks<TAB>comm" per thread
@@ -29,6 +29,20 @@ def num(x, default=None):
         return float(x)
     except (TypeError, ValueError):
         return default
+
+
+def median(xs):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    k = len(xs) // 2
+    return xs[k] if len(xs) % 2 else (xs[k - 1] + xs[k]) / 2.0
+
+
+def fixed_rounds(rows, sig, setup):
+    """round -> row of the fixed-rate runs of one setup"""
+    return {r.get("round", "1"): r for r in rows
+            if (r["signal"], r["setup"], r["kind"]) == (sig, setup, "fixed")}
 
 
 def read_rows(path):
@@ -117,38 +131,49 @@ def main(argv):
     w("")
     w("Items/s = items answered OK per second. Below 95% of the rate asked, the share reached is")
     w("shown: that run did not reach the rate (a busy machine, refusals, or the calls in flight")
-    w("did not suffice), so its CPU figure is from a lower rate than the others'.")
+    w("did not suffice), so its CPU figure is from a lower rate than the others'. With several")
+    w("rounds, items/s, CPU and p99 are the medians of the rounds, the ratio is the median of")
+    w("the rounds' own ratios (each round's forward-only run is its reference), and refusals")
+    w("and errors are summed.")
     w("")
-    w("| signal | setup | items/s | CPU-s per M items | ratio to forward-only | p99 ms "
-      "| requests refused (UNAVAILABLE) | other errors |")
-    w("|---|---|---:|---:|---:|---:|---:|---:|")
+    w("| signal | setup | items/s | CPU-s per M items | ratio to forward-only | ratio in each round "
+      "| p99 ms | requests refused (UNAVAILABLE) | other errors |")
+    w("|---|---|---:|---:|---:|---|---:|---:|---:|")
     for sig in signals:
-        fwd = num(find(sig, "forward", "fixed").get("cpu_m"))
+        fwd = fixed_rounds(rows, sig, "forward")
         line = [sig]
         for setup, label in SETUPS:
-            r = find(sig, setup, "fixed")
-            if not r:
+            runs = fixed_rounds(rows, sig, setup)
+            if not runs:
                 line.append("-")
                 continue
-            c = num(r.get("cpu_m"))
-            ratio = "%.2f" % (c / fwd) if c and fwd else "-"
-            refused = int(num(r.get("refused"), 0))
-            other = int(num(r.get("errors"), 0)) - refused
-            sent = int(num(r.get("ok"), 0)) + int(num(r.get("errors"), 0))
+            cpus = [num(r.get("cpu_m")) for r in runs.values() if num(r.get("cpu_m"))]
+            c = median(cpus)
+            ratios = [num(r.get("cpu_m")) / num(fwd[k].get("cpu_m")) for k, r in sorted(runs.items())
+                      if k in fwd and num(r.get("cpu_m")) and num(fwd[k].get("cpu_m"))]
+            mr = median(ratios)
+            ratio = "%.2f" % mr if mr is not None else "-"
+            each = " / ".join("%.2f" % x for x in ratios) if len(ratios) > 1 else "-"
+            refused = sum(int(num(r.get("refused"), 0)) for r in runs.values())
+            other = sum(int(num(r.get("errors"), 0)) for r in runs.values()) - refused
+            sent = sum(int(num(r.get("ok"), 0)) + int(num(r.get("errors"), 0)) for r in runs.values())
             pct = " (%.1f%%)" % (100.0 * refused / sent) if refused and sent else ""
-            reached = "{:,.0f}".format(num(r.get("items_s"), 0))
-            asked = num(r.get("rate"), 0) * num(r.get("items_per_req"), 0)
-            if asked and num(r.get("items_s"), 0) < 0.95 * asked:
-                reached += " (%.0f%% of %s)" % (100.0 * num(r.get("items_s"), 0) / asked,
-                                                "{:,.0f}".format(asked))
-            w("| %s | %s | %s | %s | %s | %s | %d%s | %d |" % (
-                sig, label, reached, r.get("cpu_m", "-"),
-                ratio, r.get("p99", "-"), refused, pct, other))
-            line.append(r.get("cpu_m", "-") if c is not None else "-")
+            its = median([num(r.get("items_s"), 0) for r in runs.values()])
+            reached = "{:,.0f}".format(its)
+            any_r = next(iter(runs.values()))
+            asked = num(any_r.get("rate"), 0) * num(any_r.get("items_per_req"), 0)
+            if asked and its < 0.95 * asked:
+                reached += " (%.0f%% of %s)" % (100.0 * its / asked, "{:,.0f}".format(asked))
+            p99 = median([num(r.get("p99")) for r in runs.values() if num(r.get("p99")) is not None])
+            p99 = any_r.get("p99", "-") if len(runs) == 1 else "%.3f" % p99 if p99 is not None else "-"
+            w("| %s | %s | %s | %s | %s | %s | %s | %d%s | %d |" % (
+                sig, label, reached, "%.3f" % c if c is not None else "-", ratio, each, p99,
+                refused, pct, other))
+            line.append("%.3f" % c if c is not None else "-")
             if setup == "full":
                 targets.append(("%s: full chain CPU per item <= 1.2x forward-only, 0 refused"
                                 % sig, "%sx, %d refused" % (ratio, refused),
-                                c is not None and fwd and c / fwd <= 1.2 and refused == 0))
+                                mr is not None and mr <= 1.2 and refused == 0))
         chart.append(line)
     w("")
 

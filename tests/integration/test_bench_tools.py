@@ -227,6 +227,13 @@ def test_signals_report(t):
         "signal=logs setup=full kind=search rate=3240 items_s=320000 cpu_m=2.5 ticks=80 ok=3000 "
         "refused=0 errors=0 p99=4 bytes_per_req=59184 req_s=3000",
     ]
+    # three rounds: the median of the rounds' own ratios (1.50, 1.10, 1.20)
+    for k, (fwd, full) in enumerate(((1.0, 1.5), (2.0, 2.2), (1.0, 1.2))):
+        rows.append("signal=metrics setup=forward kind=fixed round=%d rate=2000 items_s=200000 "
+                    "cpu_m=%.3f ok=4000 refused=0 errors=0 p99=1 items_per_req=100" % (k + 1, fwd))
+        rows.append("signal=metrics setup=full kind=fixed round=%d rate=2000 items_s=200000 "
+                    "cpu_m=%.3f ok=4000 refused=0 errors=0 p99=%d items_per_req=100"
+                    % (k + 1, full, k + 2))
     write(os.path.join(d, "rows.txt"), "\n".join(rows) + "\n")
     # 200 ticks in the process: grpc-loop 100, the logs pipeline 60 (two idle
     # pipelines), two busy exporter threads 10 each, a new gRPC thread 10, 10 ended.
@@ -244,9 +251,9 @@ def test_signals_report(t):
     t.check(p.returncode == 0, "signals_report.py exits 0", p.stdout)
     md = h.read_file(out) if os.path.exists(out) else ""
     t.check(md.startswith("## Per signal\n\nheader text\n"), "the header comes first", md[:200])
-    t.check("| logs | otelc pass-through | 200,000 | 2.200 | 1.10 | 1.6 | 0 | 0 |" in md,
+    t.check("| logs | otelc pass-through | 200,000 | 2.200 | 1.10 | - | 1.6 | 0 | 0 |" in md,
             "pass-through: ratio 1.10 to forward-only", md)
-    t.check("| logs | otelc full chain | 180,000 (90% of 200,000) | 3.000 | 1.50 | 9.0 | 200 (5.0%) | 0 |" in md,
+    t.check("| logs | otelc full chain | 180,000 (90% of 200,000) | 3.000 | 1.50 | - | 9.0 | 200 (5.0%) | 0 |" in md,
             "full chain: ratio 1.50, 200 refused (5.0%)", md)
     t.check("| logs | 400,000 | 900 | 2.500 | 3240 (81%), 3000 reached | 320,000 | 0.80 "
             "| 3600 (90%): 3, 3240 (81%), 3000 reached: 0 |" in md,
@@ -264,7 +271,12 @@ def test_signals_report(t):
     t.check("| logs: highest rate with 0 refusals >= 80% of the max rate | 0.80 | **met** |" in md
             and "| logs: full chain CPU per item <= 1.2x forward-only, 0 refused | 1.50x, 200 "
             "refused | **not met** |" in md, "targets with verdicts", md)
-    t.eq(h.read_file(chart) if os.path.exists(chart) else "", "logs 2.000 2.200 3.000\n",
+    t.check("| metrics | otelc full chain | 200,000 | 1.500 | 1.20 | 1.50 / 1.10 / 1.20 | 3.000 | 0 | 0 |"
+            in md, "rounds: median CPU, the median of the rounds' ratios, each round's ratio", md)
+    t.check("| metrics: full chain CPU per item <= 1.2x forward-only, 0 refused | 1.20x, 0 "
+            "refused | **met** |" in md, "the target from the median ratio", md)
+    t.eq(h.read_file(chart) if os.path.exists(chart) else "",
+         "logs 2.000 2.200 3.000\nmetrics 1.000 - 1.500\n",
          "chart data: forward-only, pass-through, full chain per signal")
 
 
@@ -279,7 +291,7 @@ def test_run_sh_signals(t):
                     "# Benchmark results\n\n## End-to-end\n\nkept\n\n## Per signal\n\nstale\n\n"
                     "## Later\n\nkept too\n")
     env = dict(os.environ, PHASES="signals", SIGNALS="logs", DURATION="1", SEARCH_DURATION="1",
-               SEARCH_STEPS="1", FIXED_RATE="20", SKIP_BUILD="1", BUILD_DIR=h.BUILD_DIR,
+               SEARCH_STEPS="1", FIXED_RATE="20", FIXED_ROUNDS="2", SKIP_BUILD="1", BUILD_DIR=h.BUILD_DIR,
                RESULTS=results, CHART_SIGNALS=os.path.join(d, "signals.svg"),
                RUN_DIR=os.path.join(d, "run"))
     p = subprocess.run(["bash", RUN_SH], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -294,6 +306,9 @@ def test_run_sh_signals(t):
     for setup in ("forward-only", "otelc pass-through", "otelc full chain"):
         t.check(re.search(r"^\| logs \| %s \| [0-9,]+ \| [0-9.]+ \| [0-9.]+ \|" % setup, md, re.M),
                 "a fixed-rate row for logs, %s" % setup, md)
+    t.check(re.search(r"^\| logs \| otelc full chain \| [0-9,]+ \| [0-9.]+ \| [0-9.]+ \| "
+                      r"[0-9.]+ / [0-9.]+ \|", md, re.M),
+            "FIXED_ROUNDS=2: the full chain's ratio in each of the two rounds", md)
     t.check(re.search(r"^\| logs \| [0-9,]+ \| [0-9]+ \| [0-9.]+ \| ", md, re.M),
             "a max-rate row for logs", md)
     t.check(re.search(r"^\| pipeline \| [0-9.]+% \([0-9]+(, [0-9]+ busy)?\) \|$", md, re.M) and
