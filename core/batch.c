@@ -98,7 +98,7 @@ int otc_batch_scan(struct otc_batch *b, size_t *entries)
     if (rc == OTC_OK) {
         b->items = info.items;
         b->scanned = (struct otc_scan_bounds){b->raw, b->raw_len, info.longest_value,
-                                              info.most_attrs};
+                                              info.most_attrs, info.ordered};
         if (entries) {
             *entries = info.entries;
         }

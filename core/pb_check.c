@@ -405,6 +405,7 @@ struct scan_field {
     bool                   singular; /* SK_MESSAGE not repeated: merged when given twice */
     bool                   item;     /* SK_MESSAGE: a span, log record or data point */
     bool                   entry;    /* SK_MESSAGE: what otc_pb_count_entries counts */
+    bool                   repeated; /* may be given several times in a row */
     uint8_t                role;     /* SK_MESSAGE: enum scan_role of the sub-message */
 };
 
@@ -555,6 +556,7 @@ static const struct scan_msg *scan_table(const ProtobufCMessageDescriptor *d)
         struct scan_field *sf = &fs[i];
 
         sf->id = f->id;
+        sf->repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
         sf->wire_ok = wire_types_ok(f);
         sf->kind = (uint8_t)field_kind(f);
         if (sf->kind == SK_MESSAGE) {
@@ -611,6 +613,7 @@ struct scan_level {
     const uint8_t         *end;
     uint64_t               seen; /* singular message fields met (by field index) */
     size_t                 kvs;  /* KeyValues met */
+    uint64_t               last; /* number of the field before */
     uint8_t                ids;  /* ID_* bits: the last occurrence was valid */
 };
 
@@ -727,6 +730,7 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
     unsigned depth = 0;
     const uint8_t *p = buf;
     size_t n_items = 0, entries = 0, longest = 0, most = 0;
+    bool ordered = true;
 
     if (!otc_request_descriptor(s)) {
         return OTC_EINVAL;
@@ -735,7 +739,7 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
     if (!scan_roots[s]) {
         return OTC_PB_SCAN_SLOW; /* no tables: the decoding path checks everything */
     }
-    stack[0] = (struct scan_level){scan_roots[s], buf + len, 0, 0, 0};
+    stack[0] = (struct scan_level){scan_roots[s], buf + len, 0, 0, 0, 0};
     for (;;) {
         struct scan_level *top = &stack[depth];
         const struct scan_field *f;
@@ -750,7 +754,7 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
                 most = top->kvs;
             }
             if (depth == 0) {
-                *info = (struct otc_pb_scan_info){n_items, entries, longest, most};
+                *info = (struct otc_pb_scan_info){n_items, entries, longest, most, ordered};
                 return OTC_OK;
             }
             depth--;
@@ -769,6 +773,10 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
         }
         wt = (unsigned)(key & 7);
         f = scan_field(top->msg, key >> 3);
+        if ((key >> 3) <= top->last && ((key >> 3) < top->last || !f || !f->repeated)) {
+            ordered = false; /* out of order, or a field given twice */
+        }
+        top->last = key >> 3;
         if (f && !(f->wire_ok & (1u << wt))) {
             return OTC_PB_SCAN_SLOW;
         }
@@ -852,7 +860,7 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
             n_items += f->item;
             entries += f->entry;
             depth++;
-            stack[depth] = (struct scan_level){f->sub, p + n, 0, 0, 0};
+            stack[depth] = (struct scan_level){f->sub, p + n, 0, 0, 0, 0};
             continue;
         case SK_STRING:
             if (utf8_first_bad(p, (size_t)n) != (size_t)n) {

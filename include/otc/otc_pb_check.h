@@ -56,6 +56,8 @@ struct otc_pb_scan_info {
                              values, array and kvlist members, log bodies) */
     size_t most_attrs;    /* most KeyValues in one message (attribute sets,
                              kvlists) */
+    bool   ordered;       /* every message has its fields in increasing order,
+                             none but repeated ones given more than once */
 };
 /* otc_pb_scan_request, filling *info when it returns OTC_OK. */
 int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,

@@ -488,16 +488,19 @@ static int ref_scan(enum otc_signal sig, const uint8_t *buf, size_t len, struct 
         const uint8_t *end;
         uint64_t seen;
         size_t kvs;
+        uint64_t last;
         int tid, sid, pid; /* span: valid; log: invalid */
     } st[OTC_PB_MAX_DEPTH];
     unsigned depth = 0;
     const uint8_t *p = buf;
     size_t n_items = 0, longest = 0, most = 0;
+    bool ordered = true;
 
     st[0].d = otc_request_descriptor(sig);
     st[0].end = buf + len;
     st[0].seen = 0;
     st[0].kvs = 0;
+    st[0].last = 0;
     st[0].tid = st[0].sid = st[0].pid = 0;
     for (;;) {
         const ProtobufCMessageDescriptor *d = st[depth].d;
@@ -520,6 +523,7 @@ static int ref_scan(enum otc_signal sig, const uint8_t *buf, size_t len, struct 
                 info->items = n_items;
                 info->longest_value = longest;
                 info->most_attrs = most;
+                info->ordered = ordered;
                 return OTC_OK;
             }
             depth--;
@@ -531,6 +535,11 @@ static int ref_scan(enum otc_signal sig, const uint8_t *buf, size_t len, struct 
         }
         wt = key & 7;
         f = protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
+        if ((key >> 3) < st[depth].last ||
+            ((key >> 3) == st[depth].last && !(f && f->label == PROTOBUF_C_LABEL_REPEATED))) {
+            ordered = false;
+        }
+        st[depth].last = key >> 3;
         if (f) {
             bool rep = f->label == PROTOBUF_C_LABEL_REPEATED, ok;
 
@@ -628,6 +637,7 @@ static int ref_scan(enum otc_signal sig, const uint8_t *buf, size_t len, struct 
             st[depth].end = p + n;
             st[depth].seen = 0;
             st[depth].kvs = 0;
+            st[depth].last = 0;
             st[depth].tid = st[depth].sid = st[depth].pid = 0;
             continue;
         }
@@ -696,6 +706,7 @@ static int scan_checked(enum otc_signal s, const uint8_t *buf, size_t len, size_
         assert_int_equal(info.items, want.items);
         assert_int_equal(info.longest_value, want.longest_value);
         assert_int_equal(info.most_attrs, want.most_attrs);
+        assert_int_equal(info.ordered, want.ordered);
         assert_int_equal(otc_pb_count_entries(s, buf, len, 0, &entries), OTC_OK);
         assert_int_equal(info.entries, entries);
         assert_non_null(m);
