@@ -460,14 +460,11 @@ static bool span_field(struct otc_pb_span *sp, const struct otc_pb_field *f,
     return true;
 }
 
-bool otc_pb_span_read(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
-                      struct otc_pb_span *sp)
-{
-    return otc_pb_span_read_upto(p, len, keys, UINT32_MAX, sp);
-}
-
-bool otc_pb_span_read_upto(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
-                           uint32_t last, struct otc_pb_span *sp)
+/* otc_pb_span_read_upto; inlined in the two readers, so that the whole read
+ * (last = UINT32_MAX) does not pay for the checks against last. */
+static inline __attribute__((always_inline)) bool span_read(const uint8_t *p, size_t len,
+                                                            const struct otc_pb_keys *keys,
+                                                            uint32_t last, struct otc_pb_span *sp)
 {
     const uint8_t *end = p + len;
     struct otc_pb_field f;
@@ -529,6 +526,18 @@ bool otc_pb_span_read_upto(const uint8_t *p, size_t len, const struct otc_pb_key
         }
     }
     return true;
+}
+
+bool otc_pb_span_read(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
+                      struct otc_pb_span *sp)
+{
+    return span_read(p, len, keys, UINT32_MAX, sp);
+}
+
+bool otc_pb_span_read_upto(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
+                           uint32_t last, struct otc_pb_span *sp)
+{
+    return span_read(p, len, keys, last, sp);
 }
 
 /* LogRecord field numbers (opentelemetry/proto/logs/v1/logs.proto). */

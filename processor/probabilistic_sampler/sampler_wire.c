@@ -43,7 +43,6 @@ struct wire {
     size_t                    n_edits;
     struct otc_arena          scratch;
     struct otc_pb_keys        keys; /* attributes read past the item reader */
-    uint32_t                  span_last; /* spans: read up to this field (in order) */
 };
 
 static size_t varint_size(uint64_t v)
@@ -192,7 +191,7 @@ static int wire_span(void *arg, const uint8_t *p, size_t len)
     size_t at = w->total, n;
     uint8_t *o;
 
-    if (at == w->cap || !otc_pb_span_read_upto(p, len, &w->keys, w->span_last, &sp)) {
+    if (at == w->cap || !otc_pb_span_read(p, len, &w->keys, &sp)) {
         return WIRE_SLOW;
     }
     in.trace_id = sp.trace_id;
@@ -463,8 +462,6 @@ int sampler_wire(const struct sampler_ctx *x, struct otc_batch **bp, size_t *dro
         log_keys[nk++] = x->from_attribute;
     }
     otc_pb_keys_init(&w.keys, b->signal == OTC_TRACES ? span_keys : log_keys);
-    /* fields in order: nothing past the attributes counts for the decision */
-    w.span_last = scanned && scanned->ordered ? OTC_PB_SPAN_ATTRIBUTES : UINT32_MAX;
     /* about what a kept item's edit takes: the splices and their bytes */
     otc_arena_init(&w.scratch, 1024 + w.cap * (sizeof(struct otc_pb_edit) +
                                                2 * sizeof(struct otc_pb_splice) + 48));
