@@ -8,6 +8,9 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "otc/otc_batch.h"
 #include "otc/otc_otlp.h"
@@ -668,8 +671,8 @@ static void note_id(struct scan_level *l, unsigned field, uint64_t n)
     }
 }
 
-/* Whether the n bytes at p (n >= 6) are all below 0x80: 8 at a time, the last
- * word overlapping the one before. */
+/* Whether the n bytes at p (n >= 6) are all below 0x80: 16 at a time (SSE2,
+ * which every x86-64 has), else 8, the last load overlapping the one before. */
 static inline bool all_ascii(const uint8_t *p, size_t n)
 {
     uint64_t acc = 0, w;
@@ -682,6 +685,16 @@ static inline bool all_ascii(const uint8_t *p, size_t n)
         memcpy(&b, p + n - 4, 4);
         return !((a | b) & 0x80808080u);
     }
+#ifdef __SSE2__
+    if (n >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + n - 16));
+
+        for (; i + 16 <= n; i += 16) {
+            v = _mm_or_si128(v, _mm_loadu_si128((const __m128i *)(const void *)(p + i)));
+        }
+        return !_mm_movemask_epi8(v);
+    }
+#endif
     for (; i + 8 <= n; i += 8) {
         memcpy(&w, p + i, 8);
         acc |= w;
