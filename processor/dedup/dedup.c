@@ -13,8 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* XXH3 inline; on x86-64 also its AVX2 stripe functions, for long inputs on
+ * processors that have AVX2 (the same hash values, computed twice as wide). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define XXH_DISPATCH_AVX2 1
+#define XXH_TARGET_AVX2 __attribute__((__target__("avx2")))
+#endif
 #define XXH_INLINE_ALL
 #include <xxhash.h>
+#if defined(XXH_DISPATCH_AVX2) && XXH_VERSION_NUMBER == 801 /* its internal names */
+#define DD_HASH_AVX2 1
+#endif
 
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_walk.h"
@@ -178,15 +188,23 @@ static void dedup_destroy(void *vctx)
 
 /* ------------------------------------------------- canonical encoding */
 
-static bool enc_reserve(struct dd_enc *e, size_t n)
+/* The identity of an item is the hash of a canonical encoding of its fields,
+ * the same whichever form the item arrives in. Strings are what the decoded
+ * string holds (cut at the first NUL, as strlen cuts it); numbers are 8 bytes;
+ * variable-length parts are length-prefixed or self-delimiting, so that
+ * different fields never encode the same. A list of KeyValues (attributes) is
+ * each KeyValue, then DD_END; a KeyValue with a string value is written as an
+ * encoder writes it in the list's own field (tag, length, key field, value
+ * field holding the string field), so that the usual attribute is copied from
+ * a request's bytes as it is; any other is DD_KV_OTHER, its key, its value. */
+#define DD_KV_OTHER 0xa1
+#define DD_END      0xa2
+
+static bool __attribute__((noinline)) enc_grow(struct dd_enc *e, size_t n)
 {
-    size_t cap;
+    size_t cap = e->cap ? e->cap : 256;
     uint8_t *p;
 
-    if (e->len + n <= e->cap) {
-        return true;
-    }
-    cap = e->cap ? e->cap : 256;
     while (cap < e->len + n) {
         cap *= 2;
     }
@@ -200,7 +218,12 @@ static bool enc_reserve(struct dd_enc *e, size_t n)
     return true;
 }
 
-static void enc_raw(struct dd_enc *e, const void *p, size_t n)
+static inline bool enc_reserve(struct dd_enc *e, size_t n)
+{
+    return e->len + n <= e->cap || enc_grow(e, n);
+}
+
+static inline void enc_raw(struct dd_enc *e, const void *p, size_t n)
 {
     if (n && enc_reserve(e, n)) {
         memcpy(e->p + e->len, p, n);
@@ -208,14 +231,19 @@ static void enc_raw(struct dd_enc *e, const void *p, size_t n)
     }
 }
 
-static void enc_u64(struct dd_enc *e, uint64_t v)
+static inline void enc_u64(struct dd_enc *e, uint64_t v)
 {
-    enc_raw(e, &v, sizeof(v));
+    if (enc_reserve(e, 8)) {
+        memcpy(e->p + e->len, &v, 8);
+        e->len += 8;
+    }
 }
 
-static void enc_u8(struct dd_enc *e, uint8_t v)
+static inline void enc_u8(struct dd_enc *e, uint8_t v)
 {
-    enc_raw(e, &v, 1);
+    if (enc_reserve(e, 1)) {
+        e->p[e->len++] = v;
+    }
 }
 
 /* Length-prefixed, so that ("ab", "c") and ("a", "bc") differ. */
@@ -230,7 +258,60 @@ static void enc_str(struct dd_enc *e, const char *s)
     enc_bytes(e, s ? s : "", s ? strlen(s) : 0);
 }
 
-static void enc_attrs(struct dd_enc *e, otc_key_value *const *kv, size_t n, int depth);
+static inline size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static inline uint8_t *put_varint(uint8_t *o, uint64_t v)
+{
+    while (v >= 0x80) {
+        *o++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *o++ = (uint8_t)v;
+    return o;
+}
+
+/* A KeyValue with a string value (key k, kn bytes; value s, sn bytes; neither
+ * holding a NUL) in the attribute field whose one-byte tag is tag. */
+static void enc_kv_str(struct dd_enc *e, uint8_t tag, const void *k, size_t kn, const void *s,
+                       size_t sn)
+{
+    size_t vl = 1 + varint_len(sn) + sn;
+    size_t l = 1 + varint_len(kn) + kn + 1 + varint_len(vl) + vl;
+    uint8_t *o;
+
+    if (!enc_reserve(e, 1 + varint_len(l) + l)) {
+        return;
+    }
+    o = e->p + e->len;
+    *o++ = tag;
+    o = put_varint(o, l);
+    *o++ = 0x0a; /* KeyValue.key */
+    o = put_varint(o, kn);
+    if (kn) {
+        memcpy(o, k, kn);
+        o += kn;
+    }
+    *o++ = 0x12; /* KeyValue.value */
+    o = put_varint(o, vl);
+    *o++ = 0x0a; /* AnyValue.string_value */
+    o = put_varint(o, sn);
+    if (sn) {
+        memcpy(o, s, sn);
+        o += sn;
+    }
+    e->len = (size_t)(o - e->p);
+}
+
+static void enc_attrs(struct dd_enc *e, uint8_t tag, otc_key_value *const *kv, size_t n, int depth);
 
 static void enc_any(struct dd_enc *e, const otc_any_value *v, int depth)
 {
@@ -271,30 +352,61 @@ static void enc_any(struct dd_enc *e, const otc_any_value *v, int depth)
         break;
     case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE:
         if (!v->kvlist_value) {
-            enc_u64(e, 0);
+            enc_u8(e, DD_END);
             break;
         }
-        enc_attrs(e, v->kvlist_value->values, v->kvlist_value->n_values, depth + 1);
+        enc_attrs(e, 0x0a, v->kvlist_value->values, v->kvlist_value->n_values, depth + 1);
         break;
     default:
         break;
     }
 }
 
-static void enc_attrs(struct dd_enc *e, otc_key_value *const *kv, size_t n, int depth)
+/* The KeyValues of a list field with one-byte tag tag. */
+static void enc_attrs(struct dd_enc *e, uint8_t tag, otc_key_value *const *kv, size_t n, int depth)
 {
-    enc_u64(e, n);
     for (size_t i = 0; i < n; i++) {
-        enc_str(e, kv[i]->key);
-        enc_any(e, kv[i]->value, depth);
+        const otc_any_value *v = kv[i]->value;
+        const char *k = kv[i]->key ? kv[i]->key : "";
+
+        if (v && depth <= DEDUP_MAX_DEPTH &&
+            v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE) {
+            const char *s = v->string_value ? v->string_value : "";
+
+            enc_kv_str(e, tag, k, strlen(k), s, strlen(s));
+        } else {
+            enc_u8(e, DD_KV_OTHER);
+            enc_bytes(e, k, strlen(k));
+            enc_any(e, v, depth);
+        }
     }
+    enc_u8(e, DD_END);
 }
 
-static struct otc_dedup_key enc_hash(const struct dd_enc *e)
+#ifdef DD_HASH_AVX2
+/* XXH3_128bits of an input longer than XXH3_MIDSIZE_MAX, with AVX2. */
+__attribute__((__target__("avx2"))) static XXH128_hash_t dd_hash_long_avx2(const uint8_t *p, size_t n)
 {
-    XXH128_hash_t h = XXH3_128bits(e->p, e->len);
-    struct otc_dedup_key k = {.lo = h.low64, .hi = h.high64};
+    return XXH3_hashLong_128b_internal(p, n, XXH3_kSecret, sizeof(XXH3_kSecret),
+                                       XXH3_accumulate_512_avx2, XXH3_scrambleAcc_avx2);
+}
+#endif
 
+static inline struct otc_dedup_key enc_hash(const struct dd_enc *e)
+{
+    XXH128_hash_t h;
+    struct otc_dedup_key k;
+
+#ifdef DD_HASH_AVX2
+    if (e->len > XXH3_MIDSIZE_MAX && __builtin_cpu_supports("avx2")) {
+        h = dd_hash_long_avx2(e->p, e->len);
+    } else
+#endif
+    {
+        h = XXH3_128bits(e->p, e->len);
+    }
+    k.lo = h.low64;
+    k.hi = h.high64;
     return k;
 }
 
@@ -331,14 +443,17 @@ static struct otc_dedup_key span_key(const uint8_t *trace_id, size_t trace_id_le
     return k;
 }
 
-/* The identities of a batch's items, in walk order, from either form: the
- * resource and scope keys of the containers being walked, the key of the
- * metric whose points are being walked. */
+/* The identities of a batch's items, in walk order, from either form: the key
+ * of the resource being walked, and that of the resource and scope together.
+ * A metric's data points share the start of their encoding (scope key, metric
+ * name and type), written once per metric: each point is that prefix and its
+ * own fields, hashed once. */
 struct dd_walk {
     struct dd_scratch   *sc;
     size_t               n, cap;
-    struct otc_dedup_key rk, sk, mk;
-    const void          *metric; /* the metric mk belongs to */
+    struct otc_dedup_key rk, sk;
+    const void          *metric; /* the metric whose prefix is at the start of the encoding */
+    size_t               prefix; /* its length */
 };
 
 static int dd_put(struct dd_walk *w, struct otc_dedup_key k)
@@ -350,10 +465,39 @@ static int dd_put(struct dd_walk *w, struct otc_dedup_key k)
     return 0;
 }
 
-/* Log records: resource, scope, timestamps, severity, body, attributes (and
- * the trace context and event name, so records differing only there stay).
- * Metric data points: resource, scope, metric name and type, point
+/* Log records: resource and scope, attributes, timestamps, severity, body
+ * (and the trace context and event name, so records differing only there
+ * stay). Metric data points: resource and scope, metric name and type, point
  * attributes, start and time timestamps. Spans: see span_key. */
+
+/* The start of a metric's points' encoding. */
+static void metric_prefix(struct dd_walk *w, const void *m, const void *name, size_t name_len,
+                          uint32_t type)
+{
+    struct dd_enc *e = &w->sc->enc;
+
+    e->len = 0;
+    enc_key(e, &w->sk);
+    enc_bytes(e, name, name_len);
+    enc_u8(e, (uint8_t)type);
+    w->metric = m;
+    w->prefix = e->len;
+}
+
+_Static_assert((int)OTC_PB_GAUGE == (int)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE &&
+                   (int)OTC_PB_SUM == (int)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM &&
+                   (int)OTC_PB_HISTOGRAM ==
+                       (int)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM &&
+                   (int)OTC_PB_EXP_HISTOGRAM ==
+                       (int)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM &&
+                   (int)OTC_PB_SUMMARY == (int)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY,
+               "metric types are the data_case values");
+
+/* The tag of the attributes field of a data point of metric type t. */
+static inline uint8_t point_attrs_tag(uint32_t t)
+{
+    return (uint8_t)(otc_pb_point_attributes(t) << 3 | 2);
+}
 
 /* ----------------------------------------------- from a decoded request */
 
@@ -364,9 +508,11 @@ static int dd_msg_resource(void *arg, const struct otc_msg_head *h)
     const dd_resource *r = (const dd_resource *)h->msg;
 
     e->len = 0;
-    enc_attrs(e, r ? r->attributes : NULL, r ? r->n_attributes : 0, 0);
+    enc_attrs(e, OTC_PB_RESOURCE_ATTRIBUTES << 3 | 2, r ? r->attributes : NULL,
+              r ? r->n_attributes : 0, 0);
     enc_str(e, h->schema_url);
     w->rk = enc_hash(e);
+    w->metric = NULL;
     return 0;
 }
 
@@ -377,11 +523,14 @@ static int dd_msg_scope(void *arg, const struct otc_msg_head *h)
     const dd_scope *s = (const dd_scope *)h->msg;
 
     e->len = 0;
+    enc_key(e, &w->rk);
     enc_str(e, s ? s->name : NULL);
     enc_str(e, s ? s->version : NULL);
-    enc_attrs(e, s ? s->attributes : NULL, s ? s->n_attributes : 0, 0);
+    enc_attrs(e, OTC_PB_SCOPE_ATTRIBUTES << 3 | 2, s ? s->attributes : NULL,
+              s ? s->n_attributes : 0, 0);
     enc_str(e, h->schema_url);
     w->sk = enc_hash(e);
+    w->metric = NULL;
     return 0;
 }
 
@@ -410,14 +559,13 @@ static int dd_msg_log(void *arg, ProtobufCMessage *item)
     const otc_log_record *lr = (const otc_log_record *)item;
 
     e->len = 0;
-    enc_key(e, &w->rk);
     enc_key(e, &w->sk);
+    enc_attrs(e, OTC_PB_LOG_ATTRIBUTES << 3 | 2, lr->attributes, lr->n_attributes, 0);
     enc_u64(e, lr->time_unix_nano);
     enc_u64(e, lr->observed_time_unix_nano);
     enc_u64(e, (uint64_t)lr->severity_number);
     enc_str(e, lr->severity_text);
     enc_any(e, lr->body, 0);
-    enc_attrs(e, lr->attributes, lr->n_attributes, 0);
     enc_bytes(e, lr->trace_id.data, lr->trace_id.len);
     enc_bytes(e, lr->span_id.data, lr->span_id.len);
     enc_u64(e, lr->flags);
@@ -425,23 +573,10 @@ static int dd_msg_log(void *arg, ProtobufCMessage *item)
     return dd_put(w, enc_hash(e));
 }
 
-static struct otc_dedup_key metric_key(struct dd_walk *w, const uint8_t *name, size_t name_len,
-                                       uint64_t type)
-{
-    struct dd_enc *e = &w->sc->enc;
-
-    e->len = 0;
-    enc_key(e, &w->rk);
-    enc_key(e, &w->sk);
-    enc_bytes(e, name, name_len);
-    enc_u64(e, type);
-    return enc_hash(e);
-}
-
-#define DD_POINT_IDENTITY(e, type, p)                                              \
+#define DD_POINT_IDENTITY(e, type, p, tag)                                         \
     do {                                                                           \
         const type *pt_ = (const type *)(p);                                       \
-        enc_attrs((e), pt_->attributes, pt_->n_attributes, 0);                     \
+        enc_attrs((e), (tag), pt_->attributes, pt_->n_attributes, 0);              \
         enc_u64((e), pt_->start_time_unix_nano);                                   \
         enc_u64((e), pt_->time_unix_nano);                                         \
     } while (0)
@@ -450,27 +585,26 @@ static int dd_msg_point(void *arg, const otc_metric *m, ProtobufCMessage *point)
 {
     struct dd_walk *w = arg;
     struct dd_enc *e = &w->sc->enc;
+    const uint8_t tag = point_attrs_tag((uint32_t)m->data_case);
 
     if (w->metric != m) {
-        w->metric = m;
-        w->mk = metric_key(w, (const uint8_t *)(m->name ? m->name : ""), m->name ? strlen(m->name) : 0,
-                           (uint64_t)m->data_case);
+        metric_prefix(w, m, m->name ? m->name : "", m->name ? strlen(m->name) : 0,
+                      (uint32_t)m->data_case);
     }
-    e->len = 0;
-    enc_key(e, &w->mk);
+    e->len = w->prefix;
     switch (m->data_case) {
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
-        DD_POINT_IDENTITY(e, dd_number_point, point);
+        DD_POINT_IDENTITY(e, dd_number_point, point, tag);
         break;
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
-        DD_POINT_IDENTITY(e, dd_histogram_point, point);
+        DD_POINT_IDENTITY(e, dd_histogram_point, point, tag);
         break;
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
-        DD_POINT_IDENTITY(e, dd_exp_point, point);
+        DD_POINT_IDENTITY(e, dd_exp_point, point, tag);
         break;
     default:
-        DD_POINT_IDENTITY(e, dd_summary_point, point);
+        DD_POINT_IDENTITY(e, dd_summary_point, point, tag);
         break;
     }
     return dd_put(w, enc_hash(e));
@@ -483,6 +617,65 @@ static int dd_msg_point(void *arg, const otc_metric *m, ProtobufCMessage *point)
  * decoded copy. A field that is not as unpack would take it stops the walk
  * (the decoded path then keys the request). */
 #define WIRE_STOP 1
+
+static inline uint32_t dd_load32(const uint8_t *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* otc_pb_next_field for p < end, with a one-byte tag and a one-byte varint or
+ * length (as encoders write most fields of an item) read in place. */
+static inline int dd_next_field(const uint8_t **pp, const uint8_t *end, struct otc_pb_field *f)
+{
+    const uint8_t *p = *pp;
+    size_t left = (size_t)(end - p);
+    unsigned t = p[0];
+
+    f->v = 0;
+    if (t >= 8 && t < 0x80) {
+        f->num = t >> 3;
+        f->wt = t & 7;
+        f->p = NULL;
+        f->len = 0;
+        switch (t & 7) {
+        case 0:
+            if (left >= 2 && p[1] < 0x80) {
+                f->v = p[1];
+                *pp = p + 2;
+                return 1;
+            }
+            break;
+        case 1:
+            if (left >= 9) {
+                memcpy(&f->v, p + 1, 8);
+                *pp = p + 9;
+                return 1;
+            }
+            break;
+        case 2:
+            if (left >= 2 && p[1] < 0x80 && p[1] <= left - 2) {
+                f->p = p + 2;
+                f->len = p[1];
+                *pp = p + 2 + p[1];
+                return 1;
+            }
+            break;
+        case 5:
+            if (left >= 5) {
+                f->v = dd_load32(p + 1);
+                *pp = p + 5;
+                return 1;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    return otc_pb_next_field(pp, end, f);
+}
 
 static void wenc_str(struct dd_enc *e, const uint8_t *p, size_t n)
 {
@@ -498,71 +691,108 @@ static void enc_patch(struct dd_enc *e, size_t at, uint64_t n)
 }
 
 static bool wenc_any(struct dd_enc *e, const uint8_t *p, size_t len, bool present, int depth);
+static bool wenc_any_read(struct dd_enc *e, const struct otc_pb_any *a, int depth);
 
-/* A KeyValue (v, n) as enc_str(key) and enc_any(string value) encode it,
- * when it has the layout encoders write for a string attribute: key (0x0a,
- * one-byte length), value (0x12, one-byte length) holding only its string
- * (0x0a, one-byte length). false (nothing written) for any other. */
-static inline bool wenc_plain_kv(struct dd_enc *e, const uint8_t *v, size_t n)
-{
-    size_t kl, vl, sl;
-    uint64_t kn, sn;
-    uint8_t *o;
-
-    if (n < 6 || v[0] != 0x0a || (kl = v[1]) >= 0x80 || kl + 6 > n || v[kl + 2] != 0x12 ||
-        (vl = v[kl + 3]) >= 0x80 || kl + 4 + vl != n || v[kl + 4] != 0x0a ||
-        (sl = v[kl + 5]) >= 0x80 || sl + 2 != vl) {
-        return false;
-    }
-    kn = strnlen((const char *)v + 2, kl);
-    sn = strnlen((const char *)v + kl + 6, sl);
-    if (!enc_reserve(e, 17 + kn + sn)) {
-        return true; /* e->failed tells */
-    }
-    o = e->p + e->len;
-    memcpy(o, &kn, 8);
-    memcpy(o + 8, v + 2, kn);
-    o += 8 + kn;
-    *o++ = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-    memcpy(o, &sn, 8);
-    memcpy(o + 8, v + kl + 6, sn);
-    e->len += 17 + kn + sn;
-    return true;
-}
-
-/* One KeyValue (v, n), as enc_attrs encodes each. */
-static inline bool wenc_kv(struct dd_enc *e, const uint8_t *v, size_t n, int depth)
+/* One KeyValue (v, n) of a list field with one-byte tag tag, read field by
+ * field, as enc_attrs encodes each. */
+static bool wenc_kv(struct dd_enc *e, uint8_t tag, const uint8_t *v, size_t n, int depth)
 {
     struct otc_pb_kv kv;
+    struct otc_pb_any a;
+    size_t kn;
 
-    if (depth <= DEDUP_MAX_DEPTH && wenc_plain_kv(e, v, n)) {
-        return true;
-    }
     if (!otc_pb_kv_read(v, n, &kv)) {
         return false;
     }
-    wenc_str(e, kv.key, kv.key_len);
-    return wenc_any(e, kv.value, kv.value_len, kv.value != NULL, depth);
+    kn = kv.key ? strnlen((const char *)kv.key, kv.key_len) : 0;
+    if (kv.value && depth <= DEDUP_MAX_DEPTH) {
+        if (!otc_pb_any_read(kv.value, kv.value_len, &a)) {
+            return false;
+        }
+        if (a.kind == OTC_PB_ANY_STRING) {
+            enc_kv_str(e, tag, kv.key, kn, a.p, a.p ? strnlen((const char *)a.p, a.len) : 0);
+            return true;
+        }
+        enc_u8(e, DD_KV_OTHER);
+        enc_bytes(e, kv.key, kn);
+        return wenc_any_read(e, &a, depth);
+    }
+    enc_u8(e, DD_KV_OTHER);
+    enc_bytes(e, kv.key, kn);
+    enc_u8(e, kv.value ? 0xfe : 0xff); /* as enc_any */
+    return true;
+}
+
+/* The KeyValues from *pp on (before end) that are fields tag holding a string
+ * attribute in the layout encoders write (key 0x0a, value 0x12 holding only
+ * its string 0x0a, all with one-byte lengths): written as enc_kv_str writes
+ * them, which is as they are when no NUL cuts a string (one copy for all).
+ * *pp moves past them. 1 when some were taken, 0 when the field at *pp is not
+ * one, -1 when malformed. */
+static inline int wenc_plain_run(struct dd_enc *e, const uint8_t **pp, const uint8_t *end,
+                                 uint8_t tag, int depth)
+{
+    const uint8_t *p = *pp, *q = p;
+
+    /* tag, length, 0x0a, key length in one word; 0x12, value length, 0x0a,
+     * string length in another (protobuf is little-endian, as are the targets) */
+    while (end - q >= 8) {
+        uint32_t h = dd_load32(q);
+        size_t len = (h >> 8) & 0xff, kl = h >> 24, vl;
+
+        if ((h & 0x00ff00ffu) != (tag | 0x0a0000u) || len >= 0x80 || len > (size_t)(end - q - 2) ||
+            kl + 6 > len) {
+            break;
+        }
+        vl = len - kl - 4;
+        if (dd_load32(q + kl + 4) != (0x12u | (uint32_t)vl << 8 | 0x0a0000u | (uint32_t)(vl - 2) << 24)) {
+            break;
+        }
+        q += 2 + len;
+    }
+    if (q == p) {
+        return 0;
+    }
+    *pp = q;
+    /* tags and lengths are not 0 (an empty key or value is: read below) */
+    if (!memchr(p, 0, (size_t)(q - p))) {
+        enc_raw(e, p, (size_t)(q - p));
+        return 1;
+    }
+    for (; p < q; p += 2 + p[1]) {
+        if (!wenc_kv(e, tag, p + 2, p[1], depth)) {
+            return -1;
+        }
+    }
+    return 1;
 }
 
 /* The KeyValues numbered field of the message at p (NULL: none), as enc_attrs. */
 static bool wenc_attrs(struct dd_enc *e, const uint8_t *p, size_t len, uint32_t field, int depth)
 {
-    struct otc_pb_iter it;
-    const uint8_t *v;
-    size_t vn, at = e->len, n = 0;
+    const uint8_t *end = p ? p + len : p;
+    const uint8_t tag = (uint8_t)(field << 3 | 2);
+    struct otc_pb_field f;
     int r;
 
-    enc_u64(e, 0);
-    otc_pb_iter_init(&it, p ? p : (const uint8_t *)"", p ? len : 0, field);
-    while ((r = otc_pb_iter_next(&it, &v, &vn)) > 0) {
-        if (!wenc_kv(e, v, vn, depth)) {
+    while (p < end) {
+        if (p[0] == tag && depth <= DEDUP_MAX_DEPTH) {
+            if ((r = wenc_plain_run(e, &p, end, tag, depth)) < 0) {
+                return false;
+            }
+            if (r > 0) {
+                continue;
+            }
+        }
+        if (dd_next_field(&p, end, &f) <= 0) {
             return false;
         }
-        n++;
+        if (f.num == field && f.wt == 2 && !wenc_kv(e, tag, f.p, f.len, depth)) {
+            return false;
+        }
     }
-    enc_patch(e, at, n);
-    return r == 0;
+    enc_u8(e, DD_END);
+    return true;
 }
 
 static bool wenc_any(struct dd_enc *e, const uint8_t *p, size_t len, bool present, int depth)
@@ -577,25 +807,36 @@ static bool wenc_any(struct dd_enc *e, const uint8_t *p, size_t len, bool presen
         enc_u8(e, 0xfe);
         return true;
     }
+    if (len >= 2 && p[0] == 0x0a && p[1] < 0x80 && p[1] == len - 2) {
+        enc_u8(e, OTC_PB_ANY_STRING); /* only a string with a one-byte length: in place */
+        wenc_str(e, p + 2, len - 2);
+        return true;
+    }
     if (!otc_pb_any_read(p, len, &a)) {
         return false;
     }
-    enc_u8(e, (uint8_t)a.kind);
-    switch (a.kind) {
+    return wenc_any_read(e, &a, depth);
+}
+
+/* An AnyValue read (at depth up to DEDUP_MAX_DEPTH), as enc_any. */
+static bool wenc_any_read(struct dd_enc *e, const struct otc_pb_any *a, int depth)
+{
+    enc_u8(e, (uint8_t)a->kind);
+    switch (a->kind) {
     case OTC_PB_ANY_STRING:
-        wenc_str(e, a.p, a.len);
+        wenc_str(e, a->p, a->len);
         break;
     case OTC_PB_ANY_BOOL:
-        enc_u8(e, a.v ? 1 : 0);
+        enc_u8(e, a->v ? 1 : 0);
         break;
     case OTC_PB_ANY_INT:
-        enc_u64(e, a.v);
+        enc_u64(e, a->v);
         break;
     case OTC_PB_ANY_DOUBLE:
-        enc_raw(e, &a.v, sizeof(a.v));
+        enc_raw(e, &a->v, sizeof(a->v));
         break;
     case OTC_PB_ANY_BYTES:
-        enc_bytes(e, a.p, a.len);
+        enc_bytes(e, a->p, a->len);
         break;
     case OTC_PB_ANY_ARRAY: {
         struct otc_pb_iter it;
@@ -604,7 +845,7 @@ static bool wenc_any(struct dd_enc *e, const uint8_t *p, size_t len, bool presen
         int r;
 
         enc_u64(e, 0);
-        otc_pb_iter_init(&it, a.p, a.len, 1); /* ArrayValue.values */
+        otc_pb_iter_init(&it, a->p, a->len, 1); /* ArrayValue.values */
         while ((r = otc_pb_iter_next(&it, &v, &vn)) > 0) {
             if (!wenc_any(e, v, vn, true, depth + 1)) {
                 return false;
@@ -615,7 +856,7 @@ static bool wenc_any(struct dd_enc *e, const uint8_t *p, size_t len, bool presen
         return r == 0;
     }
     case OTC_PB_ANY_KVLIST:
-        return wenc_attrs(e, a.p, a.len, 1, depth + 1); /* KeyValueList.values */
+        return wenc_attrs(e, a->p, a->len, 1, depth + 1); /* KeyValueList.values */
     default:
         break;
     }
@@ -633,6 +874,7 @@ static int dd_wire_resource(void *arg, const struct otc_pb_head *h)
     }
     wenc_str(e, h->schema_url, h->schema_url_len);
     w->rk = enc_hash(e);
+    w->metric = NULL;
     return 0;
 }
 
@@ -667,6 +909,7 @@ static int dd_wire_scope(void *arg, const struct otc_pb_head *h)
         return WIRE_STOP;
     }
     e->len = 0;
+    enc_key(e, &w->rk);
     wenc_str(e, name, name_len);
     wenc_str(e, version, version_len);
     if (!wenc_attrs(e, h->msg, h->msg_len, OTC_PB_SCOPE_ATTRIBUTES, 0)) {
@@ -674,6 +917,7 @@ static int dd_wire_scope(void *arg, const struct otc_pb_head *h)
     }
     wenc_str(e, h->schema_url, h->schema_url_len);
     w->sk = enc_hash(e);
+    w->metric = NULL;
     return 0;
 }
 
@@ -694,6 +938,7 @@ enum {
     LOG_SEVERITY_NUMBER = 2,
     LOG_SEVERITY_TEXT = 3,
     LOG_BODY = 5,
+    LOG_ATTRIBUTES = 6,
     LOG_FLAGS = 8,
     LOG_TRACE_ID = 9,
     LOG_SPAN_ID = 10,
@@ -706,24 +951,40 @@ _Static_assert(sizeof(dd_severity) == sizeof(int32_t), "severity_number is an in
 
 /* The fields of a log record its identity needs (the last of each counts). */
 struct dd_log {
-    const uint8_t *bytes[13]; /* string and bytes fields, and the body, by number */
-    size_t         len[13];
+    const uint8_t *severity_text, *body, *trace_id, *span_id, *event_name; /* NULL: absent */
+    size_t         severity_text_len, body_len, trace_id_len, span_id_len, event_name_len;
     uint64_t       time, observed, severity;
     uint32_t       flags;
 };
 
+/* A log record in one pass: the attributes are encoded where they are met
+ * (they come first in the identity), the other fields noted and encoded after. */
 static int dd_wire_log(void *arg, const uint8_t *p, size_t len)
 {
     struct dd_walk *w = arg;
     struct dd_enc *e = &w->sc->enc;
-    const uint8_t *rec = p, *end = p + len;
+    const uint8_t tag = OTC_PB_LOG_ATTRIBUTES << 3 | 2;
+    const uint8_t *end = p + len;
     struct dd_log l = {0};
     struct otc_pb_field f;
     dd_severity sev;
     int32_t sev32;
     int r;
 
-    while ((r = otc_pb_next_field(&p, end, &f)) > 0) {
+    e->len = 0;
+    enc_key(e, &w->sk);
+    while (p < end) {
+        if (p[0] == tag) {
+            if ((r = wenc_plain_run(e, &p, end, tag, 0)) < 0) {
+                return WIRE_STOP;
+            }
+            if (r > 0) {
+                continue;
+            }
+        }
+        if (dd_next_field(&p, end, &f) <= 0) {
+            return WIRE_STOP;
+        }
         switch (f.num) {
         case LOG_TIME:
         case LOG_OBSERVED_TIME:
@@ -744,11 +1005,18 @@ static int dd_wire_log(void *arg, const uint8_t *p, size_t len)
             }
             l.flags = (uint32_t)f.v;
             break;
+        case LOG_ATTRIBUTES:
+            if (f.wt == 2 && !wenc_kv(e, tag, f.p, f.len, 0)) {
+                return WIRE_STOP;
+            }
+            break;
         case LOG_BODY:
-            if (f.wt != 2 || l.bytes[LOG_BODY]) {
+            if (f.wt != 2 || l.body) {
                 return WIRE_STOP; /* a body given twice is merged by unpack */
             }
-            /* fall through */
+            l.body = f.p;
+            l.body_len = f.len;
+            break;
         case LOG_SEVERITY_TEXT:
         case LOG_TRACE_ID:
         case LOG_SPAN_ID:
@@ -756,45 +1024,41 @@ static int dd_wire_log(void *arg, const uint8_t *p, size_t len)
             if (f.wt != 2) {
                 return WIRE_STOP;
             }
-            l.bytes[f.num] = f.p;
-            l.len[f.num] = f.len;
+            if (f.num == LOG_SEVERITY_TEXT) {
+                l.severity_text = f.p;
+                l.severity_text_len = f.len;
+            } else if (f.num == LOG_TRACE_ID) {
+                l.trace_id = f.p;
+                l.trace_id_len = f.len;
+            } else if (f.num == LOG_SPAN_ID) {
+                l.span_id = f.p;
+                l.span_id_len = f.len;
+            } else {
+                l.event_name = f.p;
+                l.event_name_len = f.len;
+            }
             break;
         default:
             break;
         }
     }
-    if (r < 0) {
-        return WIRE_STOP;
-    }
+    enc_u8(e, DD_END);
     /* unpack reads an enum's low 32 bits into an int32 */
     sev32 = (int32_t)(uint32_t)l.severity;
     memcpy(&sev, &sev32, sizeof(sev));
-    e->len = 0;
-    enc_key(e, &w->rk);
-    enc_key(e, &w->sk);
     enc_u64(e, l.time);
     enc_u64(e, l.observed);
     enc_u64(e, (uint64_t)sev);
-    wenc_str(e, l.bytes[LOG_SEVERITY_TEXT], l.len[LOG_SEVERITY_TEXT]);
-    if (!wenc_any(e, l.bytes[LOG_BODY], l.len[LOG_BODY], l.bytes[LOG_BODY] != NULL, 0) ||
-        !wenc_attrs(e, rec, len, OTC_PB_LOG_ATTRIBUTES, 0)) {
+    wenc_str(e, l.severity_text, l.severity_text_len);
+    if (!wenc_any(e, l.body, l.body_len, l.body != NULL, 0)) {
         return WIRE_STOP;
     }
-    enc_bytes(e, l.bytes[LOG_TRACE_ID], l.len[LOG_TRACE_ID]);
-    enc_bytes(e, l.bytes[LOG_SPAN_ID], l.len[LOG_SPAN_ID]);
+    enc_bytes(e, l.trace_id, l.trace_id_len);
+    enc_bytes(e, l.span_id, l.span_id_len);
     enc_u64(e, l.flags);
-    wenc_str(e, l.bytes[LOG_EVENT_NAME], l.len[LOG_EVENT_NAME]);
+    wenc_str(e, l.event_name, l.event_name_len);
     return dd_put(w, enc_hash(e));
 }
-
-_Static_assert((int)OTC_PB_GAUGE == (int)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE &&
-                   (int)OTC_PB_SUM == (int)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM &&
-                   (int)OTC_PB_HISTOGRAM ==
-                       (int)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM &&
-                   (int)OTC_PB_EXP_HISTOGRAM ==
-                       (int)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM &&
-                   (int)OTC_PB_SUMMARY == (int)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY,
-               "metric types are the data_case values");
 
 /* A data point: attributes, then start and time, in one pass over the point. */
 static int dd_wire_point(void *arg, const struct otc_pb_metric *m, const uint8_t *p, size_t len)
@@ -802,49 +1066,40 @@ static int dd_wire_point(void *arg, const struct otc_pb_metric *m, const uint8_t
     struct dd_walk *w = arg;
     struct dd_enc *e = &w->sc->enc;
     const uint32_t attrs = otc_pb_point_attributes(m->type);
+    const uint8_t tag = (uint8_t)(attrs << 3 | 2);
     const uint8_t *end = p + len;
     uint64_t start = 0, time = 0;
     struct otc_pb_field f;
-    size_t at, n = 0;
     int r;
 
     if (w->metric != m->p) {
-        w->metric = m->p;
-        w->mk = metric_key(w, m->name, m->name ? strnlen((const char *)m->name, m->name_len) : 0,
-                           m->type);
+        metric_prefix(w, m->p, m->name, m->name ? strnlen((const char *)m->name, m->name_len) : 0,
+                      m->type);
     }
-    e->len = 0;
-    enc_key(e, &w->mk);
-    at = e->len;
-    enc_u64(e, 0);
+    e->len = w->prefix;
     while (p < end) {
-        /* an attribute with a one-byte tag and length (most of a point) */
-        if (p[0] == (uint8_t)(attrs << 3 | 2) && end - p >= 2 && p[1] < 0x80 &&
-            (size_t)p[1] <= (size_t)(end - p - 2)) {
-            const uint8_t *v = p + 2;
-
-            p = v + v[-1];
-            if (!wenc_kv(e, v, (size_t)v[-1], 0)) {
+        if (p[0] == tag) {
+            if ((r = wenc_plain_run(e, &p, end, tag, 0)) < 0) {
                 return WIRE_STOP;
             }
-            n++;
-            continue;
+            if (r > 0) {
+                continue;
+            }
         }
-        if ((r = otc_pb_next_field(&p, end, &f)) < 0) {
+        if (dd_next_field(&p, end, &f) <= 0) {
             return WIRE_STOP;
         }
         if (f.num == attrs && f.wt == 2) {
-            if (!wenc_kv(e, f.p, f.len, 0)) {
+            if (!wenc_kv(e, tag, f.p, f.len, 0)) {
                 return WIRE_STOP;
             }
-            n++;
         } else if (f.wt == 1 && f.num == 2) {
             start = f.v;
         } else if (f.wt == 1 && f.num == 3) {
             time = f.v;
         }
     }
-    enc_patch(e, at, n);
+    enc_u8(e, DD_END);
     enc_u64(e, start);
     enc_u64(e, time);
     return dd_put(w, enc_hash(e));

@@ -443,6 +443,300 @@ static void test_metric_identity(void **state)
     fx_instance_free(ins);
 }
 
+/* ------------------------------------------- identities of both forms */
+
+/* A protobuf writer for requests laid out in ways encoders do not write. */
+struct pbw {
+    uint8_t b[2048];
+    size_t  n;
+};
+
+static void pbw_varint(struct pbw *w, uint64_t v)
+{
+    while (v >= 0x80) {
+        w->b[w->n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    w->b[w->n++] = (uint8_t)v;
+}
+
+static void pbw_bytes(struct pbw *w, uint32_t field, const void *p, size_t n)
+{
+    pbw_varint(w, field << 3 | 2);
+    pbw_varint(w, n);
+    assert_true(w->n + n <= sizeof(w->b));
+    memcpy(w->b + w->n, p, n);
+    w->n += n;
+}
+
+static void pbw_msg(struct pbw *w, uint32_t field, const struct pbw *m)
+{
+    pbw_bytes(w, field, m->b, m->n);
+}
+
+static void pbw_fixed64(struct pbw *w, uint32_t field, uint64_t v)
+{
+    pbw_varint(w, field << 3 | 1);
+    memcpy(w->b + w->n, &v, 8);
+    w->n += 8;
+}
+
+static void pbw_uint(struct pbw *w, uint32_t field, uint64_t v)
+{
+    pbw_varint(w, field << 3);
+    pbw_varint(w, v);
+}
+
+/* KeyValue variants, and the class of each: variants of one class are the
+ * same attribute once decoded (a string is cut at its first NUL; field order
+ * inside a KeyValue does not matter), variants of different classes are not. */
+struct kv_variant {
+    const char *what;
+    int         cls;
+};
+
+static const struct kv_variant kv_variants[] = {
+    {"plain k=v", 0},
+    {"key k\\0x", 0},
+    {"value v\\0y", 0},
+    {"value before key", 0},
+    {"value with a two-byte length", 1},
+    {"empty key", 2},
+    {"empty value", 3},
+    {"int 5", 4},
+    {"bool true", 5},
+    {"double 1.5", 6},
+    {"bytes v", 7},
+    {"array [v, 5]", 8},
+    {"kvlist {k: v}", 9},
+    {"kvlist {k: v\\0z, n: 5}", 10},
+    {"no value", 11},
+    {"empty value message", 12},
+    {"key kv, value empty", 13}, /* not the same as key k, value v */
+    {"key k, value string 'v' in a value with another field first", 0},
+};
+#define N_KV_VARIANTS (sizeof(kv_variants) / sizeof(kv_variants[0]))
+
+static void kv_variant(struct pbw *kv, size_t i)
+{
+    struct pbw v = {0}, inner = {0}, item = {0};
+    static char long_value[200];
+
+    memset(kv, 0, sizeof(*kv));
+    memset(long_value, 'v', sizeof(long_value));
+    switch (i) {
+    case 0:
+        pbw_bytes(kv, 1, "k", 1);
+        pbw_bytes(&v, 1, "v", 1);
+        break;
+    case 1:
+        pbw_bytes(kv, 1, "k\0x", 3);
+        pbw_bytes(&v, 1, "v", 1);
+        break;
+    case 2:
+        pbw_bytes(kv, 1, "k", 1);
+        pbw_bytes(&v, 1, "v\0y", 3);
+        break;
+    case 3:
+        pbw_bytes(&v, 1, "v", 1);
+        pbw_msg(kv, 2, &v);
+        pbw_bytes(kv, 1, "k", 1);
+        return;
+    case 4:
+        pbw_bytes(kv, 1, "k", 1);
+        pbw_bytes(&v, 1, long_value, sizeof(long_value));
+        break;
+    case 5:
+        pbw_bytes(kv, 1, "", 0);
+        pbw_bytes(&v, 1, "v", 1);
+        break;
+    case 6:
+        pbw_bytes(kv, 1, "k", 1);
+        pbw_bytes(&v, 1, "", 0);
+        break;
+    case 7:
+        pbw_bytes(kv, 1, "k", 1);
+        pbw_uint(&v, 3, 5);
+        break;
+    case 8:
+        pbw_bytes(kv, 1, "k", 1);
+        pbw_uint(&v, 2, 1);
+        break;
+    case 9:
+        pbw_bytes(kv, 1, "k", 1);
+        pbw_fixed64(&v, 4, 0x3ff8000000000000ull);
+        break;
+    case 10:
+        pbw_bytes(kv, 1, "k", 1);
+        pbw_bytes(&v, 7, "v", 1);
+        break;
+    case 11:
+        pbw_bytes(kv, 1, "k", 1);
+        pbw_bytes(&item, 1, "v", 1);
+        pbw_msg(&inner, 1, &item);
+        memset(&item, 0, sizeof(item));
+        pbw_uint(&item, 3, 5);
+        pbw_msg(&inner, 1, &item);
+        pbw_msg(&v, 5, &inner);
+        break;
+    case 12:
+    case 13:
+        pbw_bytes(kv, 1, "k", 1);
+        pbw_bytes(&item, 1, "k", 1);
+        {
+            struct pbw s = {0};
+            pbw_bytes(&s, 1, i == 12 ? "v" : "v\0z", i == 12 ? 1 : 3);
+            pbw_msg(&item, 2, &s);
+        }
+        pbw_msg(&inner, 1, &item);
+        if (i == 13) {
+            struct pbw s = {0};
+            memset(&item, 0, sizeof(item));
+            pbw_bytes(&item, 1, "n", 1);
+            pbw_uint(&s, 3, 5);
+            pbw_msg(&item, 2, &s);
+            pbw_msg(&inner, 1, &item);
+        }
+        pbw_msg(&v, 6, &inner);
+        break;
+    case 14:
+        pbw_bytes(kv, 1, "k", 1);
+        return;
+    case 15:
+        pbw_bytes(kv, 1, "k", 1);
+        break; /* an AnyValue without a member */
+    case 16:
+        pbw_bytes(kv, 1, "kv", 2);
+        pbw_bytes(&v, 1, "", 0);
+        break;
+    default:
+        pbw_bytes(kv, 1, "k", 1);
+        pbw_uint(&v, 3, 9); /* replaced by the string that follows: the last member counts */
+        pbw_bytes(&v, 1, "v", 1);
+        break;
+    }
+    pbw_msg(kv, 2, &v);
+}
+
+/* A request of signal s with one item (a log record, or a gauge point and a
+ * histogram point of two metrics) whose resource, and the item, carry the
+ * attribute "a"="b", then variant i, then "c"="d". */
+static struct otc_batch *variant_request(enum otc_signal s, size_t i, bool decoded)
+{
+    static struct pbw req, rc, res, sc, scope, item, data, kv, ab, cd, metric, tmp;
+    size_t items;
+    struct otc_batch *b;
+
+    memset(&req, 0, sizeof(req));
+    memset(&rc, 0, sizeof(rc));
+    memset(&res, 0, sizeof(res));
+    memset(&sc, 0, sizeof(sc));
+    memset(&scope, 0, sizeof(scope));
+    memset(&ab, 0, sizeof(ab));
+    memset(&cd, 0, sizeof(cd));
+    memset(&tmp, 0, sizeof(tmp));
+    pbw_bytes(&ab, 1, "a", 1);
+    pbw_bytes(&tmp, 1, "b", 1);
+    pbw_msg(&ab, 2, &tmp);
+    memset(&tmp, 0, sizeof(tmp));
+    pbw_bytes(&cd, 1, "c", 1);
+    pbw_bytes(&tmp, 1, "d", 1);
+    pbw_msg(&cd, 2, &tmp);
+    kv_variant(&kv, i);
+    pbw_msg(&res, 1, &ab);
+    pbw_msg(&res, 1, &kv);
+    pbw_msg(&res, 1, &cd);
+    pbw_msg(&rc, 1, &res);
+    pbw_bytes(&scope, 1, "scope", 5);
+    pbw_msg(&sc, 1, &scope);
+    if (s == OTC_LOGS) {
+        memset(&item, 0, sizeof(item));
+        memset(&tmp, 0, sizeof(tmp));
+        pbw_fixed64(&item, 1, 1000);
+        pbw_bytes(&tmp, 1, "body", 4);
+        pbw_msg(&item, 5, &tmp);
+        pbw_msg(&item, 6, &ab);
+        pbw_msg(&item, 6, &kv);
+        pbw_msg(&item, 6, &cd);
+        pbw_fixed64(&item, 11, 2000);
+        pbw_msg(&sc, 2, &item);
+    } else {
+        for (uint32_t type = 5; type <= 9; type += 4) { /* gauge, histogram */
+            uint32_t attrs = type == 5 ? 7 : 9;
+
+            memset(&metric, 0, sizeof(metric));
+            memset(&data, 0, sizeof(data));
+            memset(&item, 0, sizeof(item));
+            pbw_bytes(&metric, 1, type == 5 ? "g" : "h", 1);
+            pbw_msg(&item, attrs, &ab);
+            pbw_fixed64(&item, 2, 1000);
+            pbw_msg(&item, attrs, &kv);
+            pbw_msg(&item, attrs, &cd);
+            pbw_fixed64(&item, 3, 2000);
+            pbw_msg(&data, 1, &item);
+            pbw_msg(&metric, type, &data);
+            pbw_msg(&sc, 2, &metric);
+        }
+    }
+    pbw_msg(&rc, 2, &sc);
+    pbw_msg(&req, 1, &rc);
+    b = otc_batch_from_bytes(s, req.b, req.n);
+    assert_non_null(b);
+    if (decoded) {
+        assert_int_equal(otc_batch_decode(b), OTC_OK);
+    } else {
+        assert_int_equal(otc_pb_scan_request(s, b->raw, b->raw_len, &items), OTC_OK);
+        b->items = items;
+    }
+    return b;
+}
+
+/* Each variant keyed from its bytes and from its decoded request: one
+ * identity per class, the same in both forms (a variant whose class was seen
+ * is a duplicate in either form; the second copy always is). */
+static void test_attribute_forms(void **state)
+{
+    static const enum otc_signal sigs[] = {OTC_LOGS, OTC_METRICS};
+
+    (void)state;
+    for (size_t s = 0; s < 2; s++) {
+        for (int first_decoded = 0; first_decoded < 2; first_decoded++) {
+            struct otc_instance *ins = fx_instance(&otc_processor_dedup_ops, NULL, NULL);
+            bool seen[32] = {false};
+            size_t per = sigs[s] == OTC_LOGS ? 1 : 2;
+
+            for (size_t i = 0; i < N_KV_VARIANTS; i++) {
+                size_t before = fx_captured.n;
+                int cls = kv_variants[i].cls;
+
+                /* counted in batches (one per request passed on, whole: its
+                 * items are the same attribute), before the count decodes them */
+                fx_consume(ins, variant_request(sigs[s], i, first_decoded));
+                if (fx_captured.n != before + (seen[cls] ? 0 : 1)) {
+                    fail_msg("%s, %s first: variant \"%s\" %s", sigs[s] == OTC_LOGS ? "logs" : "metrics",
+                             first_decoded ? "decoded" : "undecoded", kv_variants[i].what,
+                             seen[cls] ? "not a duplicate" : "taken for a duplicate");
+                }
+                if (!first_decoded && !seen[cls] &&
+                    otc_batch_is_decoded(fx_captured.b[fx_captured.n - 1])) {
+                    fail_msg("%s: variant \"%s\" not keyed from its bytes",
+                             sigs[s] == OTC_LOGS ? "logs" : "metrics", kv_variants[i].what);
+                }
+                seen[cls] = true;
+                before = fx_captured.n;
+                fx_consume(ins, variant_request(sigs[s], i, !first_decoded));
+                if (fx_captured.n != before) {
+                    fail_msg("%s: variant \"%s\" keyed differently from its other form",
+                             sigs[s] == OTC_LOGS ? "logs" : "metrics", kv_variants[i].what);
+                }
+            }
+            assert_int_equal(fx_captured_items(), 14 * per); /* 14 classes */
+            fx_instance_free(ins);
+            fx_capture_clear();
+        }
+    }
+}
+
 /* Only the configured signals are deduplicated. */
 static void test_signals_option(void **state)
 {
@@ -550,6 +844,7 @@ int main(void)
         cmocka_unit_test_teardown(test_memory_bound, teardown),
         cmocka_unit_test_teardown(test_log_identity, teardown),
         cmocka_unit_test_teardown(test_metric_identity, teardown),
+        cmocka_unit_test_teardown(test_attribute_forms, teardown),
         cmocka_unit_test_teardown(test_signals_option, teardown),
         cmocka_unit_test_teardown(test_shared_batch, teardown),
         cmocka_unit_test(test_concurrent_workers),
