@@ -25,6 +25,9 @@
 #if defined(XXH_DISPATCH_AVX2) && XXH_VERSION_NUMBER == 801 /* its internal names */
 #define DD_HASH_AVX2 1
 #endif
+#ifdef XXH_DISPATCH_AVX2
+#define DD_COPY_AVX2 1
+#endif
 
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_walk.h"
@@ -693,6 +696,51 @@ static void enc_patch(struct dd_enc *e, size_t at, uint64_t n)
 static bool wenc_any(struct dd_enc *e, const uint8_t *p, size_t len, bool present, int depth);
 static bool wenc_any_read(struct dd_enc *e, const struct otc_pb_any *a, int depth);
 
+#ifdef DD_COPY_AVX2
+/* Copy n (>= 32) bytes from s to d; whether none of them is 0. */
+__attribute__((__target__("avx2"))) static bool dd_copy_nonul_avx2(uint8_t *d, const uint8_t *s,
+                                                                   size_t n)
+{
+    __m256i min = _mm256_set1_epi8(-1), v;
+    size_t i;
+
+    for (i = 0; i + 32 <= n; i += 32) {
+        v = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
+        _mm256_storeu_si256((__m256i *)(void *)(d + i), v);
+        min = _mm256_min_epu8(min, v);
+    }
+    if (i < n) { /* the last 32, overlapping */
+        v = _mm256_loadu_si256((const __m256i *)(const void *)(s + n - 32));
+        _mm256_storeu_si256((__m256i *)(void *)(d + n - 32), v);
+        min = _mm256_min_epu8(min, v);
+    }
+    return _mm256_movemask_epi8(_mm256_cmpeq_epi8(min, _mm256_setzero_si256())) == 0;
+}
+#endif
+
+/* Append the n bytes at p when none of them is 0; false (nothing appended,
+ * unless out of memory) when one is. */
+static inline bool enc_copy_nonul(struct dd_enc *e, const uint8_t *p, size_t n)
+{
+#ifdef DD_COPY_AVX2
+    if (n >= 32 && __builtin_cpu_supports("avx2")) {
+        if (!enc_reserve(e, n)) {
+            return true; /* e->failed tells */
+        }
+        if (!dd_copy_nonul_avx2(e->p + e->len, p, n)) {
+            return false;
+        }
+        e->len += n;
+        return true;
+    }
+#endif
+    if (memchr(p, 0, n)) {
+        return false;
+    }
+    enc_raw(e, p, n);
+    return true;
+}
+
 /* One KeyValue (v, n) of a list field with one-byte tag tag, read field by
  * field, as enc_attrs encodes each. */
 static bool wenc_kv(struct dd_enc *e, uint8_t tag, const uint8_t *v, size_t n, int depth)
@@ -734,29 +782,32 @@ static inline int wenc_plain_run(struct dd_enc *e, const uint8_t **pp, const uin
 {
     const uint8_t *p = *pp, *q = p;
 
-    /* tag, length, 0x0a, key length in one word; 0x12, value length, 0x0a,
-     * string length in another (protobuf is little-endian, as are the targets) */
-    while (end - q >= 8) {
-        uint32_t h = dd_load32(q);
-        size_t len = (h >> 8) & 0xff, kl = h >> 24, vl;
+    const uint32_t want = tag | 0x0a0000u;
+    size_t rem = (size_t)(end - q);
 
-        if ((h & 0x00ff00ffu) != (tag | 0x0a0000u) || len >= 0x80 || len > (size_t)(end - q - 2) ||
-            kl + 6 > len) {
+    /* tag, length (< 0x80), 0x0a, key length in one word; 0x12, value length,
+     * 0x0a, string length (value length - 2) in another (protobuf is
+     * little-endian, as are the targets) */
+    while (rem >= 8) {
+        uint32_t h = dd_load32(q), vl;
+        size_t len = (h >> 8) & 0xff, kl = h >> 24;
+
+        if ((h & 0x00ff80ffu) != want || len + 2 > rem || kl + 6 > len) {
             break;
         }
-        vl = len - kl - 4;
-        if (dd_load32(q + kl + 4) != (0x12u | (uint32_t)vl << 8 | 0x0a0000u | (uint32_t)(vl - 2) << 24)) {
+        vl = (uint32_t)(len - kl - 4);
+        if (dd_load32(q + kl + 4) != vl * 0x01000100u + 0xfe0a0012u) {
             break;
         }
-        q += 2 + len;
+        q += len + 2;
+        rem -= len + 2;
     }
     if (q == p) {
         return 0;
     }
     *pp = q;
     /* tags and lengths are not 0 (an empty key or value is: read below) */
-    if (!memchr(p, 0, (size_t)(q - p))) {
-        enc_raw(e, p, (size_t)(q - p));
+    if (enc_copy_nonul(e, p, (size_t)(q - p))) {
         return 1;
     }
     for (; p < q; p += 2 + p[1]) {

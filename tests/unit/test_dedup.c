@@ -514,6 +514,9 @@ static const struct kv_variant kv_variants[] = {
     {"empty value message", 12},
     {"key kv, value empty", 13}, /* not the same as key k, value v */
     {"key k, value string 'v' in a value with another field first", 0},
+    {"key k\\0 and 40 bytes", 0},
+    {"value v\\0 and 40 bytes", 0},
+    {"key of 40 bytes, value of 40 bytes ending in \\0", 14},
 };
 #define N_KV_VARIANTS (sizeof(kv_variants) / sizeof(kv_variants[0]))
 
@@ -609,10 +612,19 @@ static void kv_variant(struct pbw *kv, size_t i)
         pbw_bytes(kv, 1, "kv", 2);
         pbw_bytes(&v, 1, "", 0);
         break;
-    default:
+    case 17:
         pbw_bytes(kv, 1, "k", 1);
         pbw_uint(&v, 3, 9); /* replaced by the string that follows: the last member counts */
         pbw_bytes(&v, 1, "v", 1);
+        break;
+    default: /* long enough for the copy of a run in 32-byte blocks */
+        if (i == 20) { /* the only NUL in the last bytes of the run */
+            pbw_bytes(kv, 1, "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", 40);
+            pbw_bytes(&v, 1, "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\0", 40);
+        } else {
+            pbw_bytes(kv, 1, i == 19 ? "k" : "k\0xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", i == 19 ? 1 : 42);
+            pbw_bytes(&v, 1, i == 18 ? "v" : "v\0yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy", i == 18 ? 1 : 42);
+        }
         break;
     }
     pbw_msg(kv, 2, &v);
@@ -730,7 +742,7 @@ static void test_attribute_forms(void **state)
                              sigs[s] == OTC_LOGS ? "logs" : "metrics", kv_variants[i].what);
                 }
             }
-            assert_int_equal(fx_captured_items(), 14 * per); /* 14 classes */
+            assert_int_equal(fx_captured_items(), 15 * per); /* 15 classes */
             fx_instance_free(ins);
             fx_capture_clear();
         }
