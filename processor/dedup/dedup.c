@@ -19,6 +19,7 @@
 #include <immintrin.h>
 #define XXH_DISPATCH_AVX2 1
 #define XXH_TARGET_AVX2 __attribute__((__target__("avx2")))
+#define XXH_ACC_ALIGN 32 /* the accumulators, as the AVX2 functions load them */
 #endif
 #define XXH_INLINE_ALL
 #include <xxhash.h>
