@@ -229,6 +229,7 @@ struct req {
 static struct req pool[POOL];
 static struct req logs_pool[POOL];    /* the same shape as log records */
 static struct req metrics_pool[POOL]; /* the same shape as gauge data points */
+static struct req metrics1_pool[POOL]; /* 100 gauges of one point each (the load generator's) */
 
 /* How the requests reach the stage. */
 enum input {
@@ -241,13 +242,16 @@ enum input {
     IN_LOGS,      /* decoded logs requests */
     IN_LOGS_FRESH, IN_LOGS_FRESH_RAW, /* with new timestamps (new dedup keys) */
     IN_METRICS, IN_METRICS_RAW, IN_METRICS_FRESH, IN_METRICS_FRESH_RAW,
+    IN_METRICS1_RAW, IN_METRICS1_FRESH, IN_METRICS1_FRESH_RAW, /* metrics1_pool */
 };
 
-/* A metrics request of the spans' shape: one resource, one scope, 10 gauges of
- * 10 points, each point with ATTRS string attributes; malloc'd. */
-static uint8_t *metrics_bytes(unsigned seed, size_t *len)
+/* A metrics request of the spans' shape: one resource, one scope, n_metrics
+ * gauges (10 or 100) of SPANS points in all, each point with ATTRS string
+ * attributes; malloc'd. */
+static uint8_t *metrics_bytes(unsigned seed, size_t n_metrics, size_t *len)
 {
-    enum { N_METRICS = 10, PER = SPANS / N_METRICS };
+    enum { N_METRICS = SPANS };
+    const size_t PER = SPANS / n_metrics;
     static char keys[ATTRS][32], vals[SPANS][ATTRS][32], names[N_METRICS][32];
     static Opentelemetry__Proto__Common__V1__AnyValue av[SPANS][ATTRS];
     static Opentelemetry__Proto__Common__V1__KeyValue kv[SPANS][ATTRS], *kvp[SPANS][ATTRS];
@@ -283,10 +287,10 @@ static uint8_t *metrics_bytes(unsigned seed, size_t *len)
         dp[i].as_int = (int64_t)(seed + i);
         dpp[i] = &dp[i];
     }
-    for (size_t k = 0; k < N_METRICS; k++) {
+    for (size_t k = 0; k < n_metrics; k++) {
         opentelemetry__proto__metrics__v1__metric__init(&m[k]);
         opentelemetry__proto__metrics__v1__gauge__init(&g[k]);
-        snprintf(names[k], sizeof(names[k]), "bench.metric.%02zu", k);
+        snprintf(names[k], sizeof(names[k]), "bench.metric.%03zu", k);
         m[k].name = names[k];
         m[k].data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE;
         m[k].gauge = &g[k];
@@ -294,7 +298,7 @@ static uint8_t *metrics_bytes(unsigned seed, size_t *len)
         g[k].data_points = &dpp[k * PER];
         mp[k] = &m[k];
     }
-    sm.n_metrics = N_METRICS;
+    sm.n_metrics = n_metrics;
     sm.metrics = mp;
     rm.n_scope_metrics = 1;
     rm.scope_metrics = &smp;
@@ -366,9 +370,9 @@ static struct otc_batch *unique_raw(unsigned i, uint32_t tag)
 
 /* A decoded copy of a logs or metrics pool request whose record / point
  * times carry tag (new dedup keys); undecoded (re-encoded) when raw. */
-static struct otc_batch *unique_signal(enum otc_signal s, unsigned i, uint32_t tag, bool raw)
+static struct otc_batch *unique_signal(enum otc_signal s, const struct req *r, uint32_t tag,
+                                       bool raw)
 {
-    struct req *r = s == OTC_LOGS ? &logs_pool[i % POOL] : &metrics_pool[i % POOL];
     struct otc_batch *b = otc_batch_from_bytes(s, r->bytes, r->len), *u;
     ProtobufCMessage *msg;
     struct req e;
@@ -436,14 +440,21 @@ static struct otc_batch *make_input(enum input in, unsigned idx, uint32_t tag)
         return decoded_signal(OTC_LOGS, &logs_pool[idx % POOL]);
     case IN_LOGS_FRESH:
     case IN_LOGS_FRESH_RAW:
-        return unique_signal(OTC_LOGS, idx, tag, in == IN_LOGS_FRESH_RAW);
+        return unique_signal(OTC_LOGS, &logs_pool[idx % POOL], tag, in == IN_LOGS_FRESH_RAW);
     case IN_METRICS:
         return decoded_signal(OTC_METRICS, &metrics_pool[idx % POOL]);
     case IN_METRICS_RAW:
         return undecoded_signal(OTC_METRICS, &metrics_pool[idx % POOL]);
     case IN_METRICS_FRESH:
     case IN_METRICS_FRESH_RAW:
-        return unique_signal(OTC_METRICS, idx, tag, in == IN_METRICS_FRESH_RAW);
+        return unique_signal(OTC_METRICS, &metrics_pool[idx % POOL], tag,
+                             in == IN_METRICS_FRESH_RAW);
+    case IN_METRICS1_RAW:
+        return undecoded_signal(OTC_METRICS, &metrics1_pool[idx % POOL]);
+    case IN_METRICS1_FRESH:
+    case IN_METRICS1_FRESH_RAW:
+        return unique_signal(OTC_METRICS, &metrics1_pool[idx % POOL], tag,
+                             in == IN_METRICS1_FRESH_RAW);
     default:
         return decoded(&pool[idx % POOL]);
     }
@@ -463,6 +474,10 @@ static enum input warm_input(enum input in)
     case IN_METRICS_FRESH:
     case IN_METRICS_FRESH_RAW:
         return IN_METRICS_FRESH;
+    case IN_METRICS1_RAW:
+    case IN_METRICS1_FRESH:
+    case IN_METRICS1_FRESH_RAW:
+        return IN_METRICS1_FRESH;
     default:
         return IN_FRESH;
     }
@@ -977,8 +992,10 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < POOL; i++) {
         pool[i].bytes = otc_test_traces_bytes(SPANS, ATTRS, 7 + i, &pool[i].len);
         logs_pool[i].bytes = otc_test_logs_bytes(SPANS, ATTRS, 7 + i, &logs_pool[i].len);
-        metrics_pool[i].bytes = metrics_bytes(7 + i, &metrics_pool[i].len);
-        if (!pool[i].bytes || !logs_pool[i].bytes || !metrics_pool[i].bytes) {
+        metrics_pool[i].bytes = metrics_bytes(7 + i, 10, &metrics_pool[i].len);
+        metrics1_pool[i].bytes = metrics_bytes(7 + i, SPANS, &metrics1_pool[i].len);
+        if (!pool[i].bytes || !logs_pool[i].bytes || !metrics_pool[i].bytes ||
+            !metrics1_pool[i].bytes) {
             return 1;
         }
     }
@@ -1097,6 +1114,14 @@ int main(int argc, char **argv)
                dedup_big, iters, IN_METRICS_FRESH_RAW, false, (1 << 20) / SPANS + 1);
     bench_proc("dedup, duplicates (1M table), metrics, undecoded", &otc_processor_dedup_ops,
                dedup_big, iters, IN_METRICS_RAW, false, (1 << 20) / SPANS + 1);
+    /* the load generator's shape: a metric per point */
+    bench_proc("dedup, new keys (1M table), 1-point metrics", &otc_processor_dedup_ops, dedup_big,
+               iters, IN_METRICS1_FRESH, false, (1 << 20) / SPANS + 1);
+    bench_proc("dedup, new keys (1M table), 1-point metrics, undecoded", &otc_processor_dedup_ops,
+               dedup_big, iters, IN_METRICS1_FRESH_RAW, false, (1 << 20) / SPANS + 1);
+    bench_proc("dedup, duplicates (1M table), 1-point metrics, undecoded",
+               &otc_processor_dedup_ops, dedup_big, iters, IN_METRICS1_RAW, false,
+               (1 << 20) / SPANS + 1);
     bench_proc("memory_limiter (admit + consume)", &otc_processor_memory_limiter_ops, memlim,
                iters, IN_DECODED, true, 0);
     /* ratelimiter: its decision at admission, on undecoded requests as the
@@ -1208,6 +1233,7 @@ out:
         free(pool[i].bytes);
         free(logs_pool[i].bytes);
         free(metrics_pool[i].bytes);
+        free(metrics1_pool[i].bytes);
     }
     free(captured);
     return 0;

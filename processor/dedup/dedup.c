@@ -432,11 +432,16 @@ static struct otc_dedup_key span_key(const uint8_t *trace_id, size_t trace_id_le
     XXH128_hash_t h;
     struct otc_dedup_key k;
 
-    if (tl) {
-        memcpy(buf, trace_id, tl);
-    }
-    if (sl) {
-        memcpy(buf + 16, span_id, sl);
+    if (tl == 16 && sl == 8) { /* valid ids: copies of a known size */
+        memcpy(buf, trace_id, 16);
+        memcpy(buf + 16, span_id, 8);
+    } else {
+        if (tl) {
+            memcpy(buf, trace_id, tl);
+        }
+        if (sl) {
+            memcpy(buf + 16, span_id, sl);
+        }
     }
     memcpy(buf + 24, &start, 8);
     buf[32] = (uint8_t)tl;
@@ -973,15 +978,62 @@ static int dd_wire_scope(void *arg, const struct otc_pb_head *h)
     return 0;
 }
 
+/* Span fields of its identity. */
+enum { SPAN_TRACE_ID = 1, SPAN_SPAN_ID = 2, SPAN_START_TIME = 7 };
+
+/* A span's trace id, span id and start time, the last of each, as
+ * otc_pb_span_read reads them; the other fields skipped in place. */
 static int dd_wire_span(void *arg, const uint8_t *p, size_t len)
 {
-    struct otc_pb_span sp;
+    const uint8_t *end = p + len, *tid = NULL, *sid = NULL;
+    size_t tl = 0, sl = 0;
+    uint64_t start = 0;
+    struct otc_pb_field f;
 
-    if (!otc_pb_span_read(p, len, NULL, &sp)) {
-        return WIRE_STOP;
+    while (p < end) {
+        size_t left = (size_t)(end - p);
+
+        unsigned t = p[0];
+
+        /* length-delimited fields with a one-byte tag and length (attributes,
+         * most of a span, events, the ids, the name) and the start time: here */
+        if ((t & 0x87) == 2 && t >= 8 && left >= 2 && p[1] < 0x80) {
+            size_t n = p[1];
+
+            if (n > left - 2) {
+                return WIRE_STOP;
+            }
+            if (t == (SPAN_TRACE_ID << 3 | 2)) {
+                tid = p + 2;
+                tl = n;
+            } else if (t == (SPAN_SPAN_ID << 3 | 2)) {
+                sid = p + 2;
+                sl = n;
+            }
+            p += 2 + n;
+            continue;
+        }
+        if (t == (SPAN_START_TIME << 3 | 1) && left >= 9) {
+            memcpy(&start, p + 1, 8);
+            p += 9;
+            continue;
+        }
+        if (dd_next_field(&p, end, &f) <= 0) {
+            return WIRE_STOP;
+        }
+        if (f.wt == 2) {
+            if (f.num == SPAN_TRACE_ID) {
+                tid = f.p;
+                tl = f.len;
+            } else if (f.num == SPAN_SPAN_ID) {
+                sid = f.p;
+                sl = f.len;
+            }
+        } else if (f.wt == 1 && f.num == SPAN_START_TIME) {
+            start = f.v;
+        }
     }
-    return dd_put(arg, span_key(sp.trace_id, sp.trace_id_len, sp.span_id, sp.span_id_len,
-                                sp.start_time_unix_nano));
+    return dd_put(arg, span_key(tid, tl, sid, sl, start));
 }
 
 /* LogRecord field numbers (opentelemetry/proto/logs/v1/logs.proto). */
