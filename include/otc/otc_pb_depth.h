@@ -22,10 +22,15 @@ static inline const uint8_t *otc_pb_varint(const uint8_t *p, const uint8_t *end,
 {
     uint64_t x = 0;
 
-    /* tags and most lengths are one byte: no loop for them */
+    /* tags and most lengths are one byte, the lengths of most messages that
+     * hold items two: no loop for them */
     if (p < end && !(*p & 0x80)) {
         *v = *p;
         return p + 1;
+    }
+    if (end - p >= 2 && !(p[1] & 0x80)) {
+        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        return p + 2;
     }
 
     for (unsigned shift = 0; shift < 70 && p < end; shift += 7) {

@@ -35,6 +35,7 @@ static inline int otc_pb_next_field(const uint8_t **pp, const uint8_t *end, stru
 
     f->p = NULL;
     f->len = 0;
+    f->v = 0;
     if (p >= end) {
         return 0;
     }
