@@ -285,13 +285,37 @@ static inline uint8_t *put_varint(uint8_t *o, uint64_t v)
 
 /* A KeyValue with a string value (key k, kn bytes; value s, sn bytes; neither
  * holding a NUL) in the attribute field whose one-byte tag is tag. */
-static void enc_kv_str(struct dd_enc *e, uint8_t tag, const void *k, size_t kn, const void *s,
-                       size_t sn)
+static inline void enc_kv_str(struct dd_enc *e, uint8_t tag, const void *k, size_t kn,
+                              const void *s, size_t sn)
 {
-    size_t vl = 1 + varint_len(sn) + sn;
-    size_t l = 1 + varint_len(kn) + kn + 1 + varint_len(vl) + vl;
+    size_t vl, l;
     uint8_t *o;
 
+    if (kn + sn + 6 < 0x80) { /* every length one byte (the usual attribute) */
+        if (!enc_reserve(e, kn + sn + 8)) {
+            return;
+        }
+        o = e->p + e->len;
+        o[0] = tag;
+        o[1] = (uint8_t)(kn + sn + 6);
+        o[2] = 0x0a;
+        o[3] = (uint8_t)kn;
+        if (kn) { /* k may be NULL then */
+            memcpy(o + 4, k, kn);
+        }
+        o += 4 + kn;
+        o[0] = 0x12;
+        o[1] = (uint8_t)(sn + 2);
+        o[2] = 0x0a;
+        o[3] = (uint8_t)sn;
+        if (sn) {
+            memcpy(o + 4, s, sn);
+        }
+        e->len += kn + sn + 8;
+        return;
+    }
+    vl = 1 + varint_len(sn) + sn;
+    l = 1 + varint_len(kn) + kn + 1 + varint_len(vl) + vl;
     if (!enc_reserve(e, 1 + varint_len(l) + l)) {
         return;
     }

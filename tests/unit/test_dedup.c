@@ -517,6 +517,7 @@ static const struct kv_variant kv_variants[] = {
     {"key k\\0 and 40 bytes", 0},
     {"value v\\0 and 40 bytes", 0},
     {"key of 40 bytes, value of 40 bytes ending in \\0", 14},
+    {"no key", 2},
 };
 #define N_KV_VARIANTS (sizeof(kv_variants) / sizeof(kv_variants[0]))
 
@@ -616,6 +617,9 @@ static void kv_variant(struct pbw *kv, size_t i)
         pbw_bytes(kv, 1, "k", 1);
         pbw_uint(&v, 3, 9); /* replaced by the string that follows: the last member counts */
         pbw_bytes(&v, 1, "v", 1);
+        break;
+    case 21:
+        pbw_bytes(&v, 1, "v", 1); /* the key is "" once decoded */
         break;
     default: /* long enough for the copy of a run in 32-byte blocks */
         if (i == 20) { /* the only NUL in the last bytes of the run */
