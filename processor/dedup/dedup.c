@@ -284,7 +284,8 @@ static inline uint8_t *put_varint(uint8_t *o, uint64_t v)
 }
 
 /* A KeyValue with a string value (key k, kn bytes; value s, sn bytes; neither
- * holding a NUL) in the attribute field whose one-byte tag is tag. */
+ * holding a NUL; neither pointer NULL) in the attribute field whose one-byte
+ * tag is tag. */
 static inline void enc_kv_str(struct dd_enc *e, uint8_t tag, const void *k, size_t kn,
                               const void *s, size_t sn)
 {
@@ -300,17 +301,13 @@ static inline void enc_kv_str(struct dd_enc *e, uint8_t tag, const void *k, size
         o[1] = (uint8_t)(kn + sn + 6);
         o[2] = 0x0a;
         o[3] = (uint8_t)kn;
-        if (kn) { /* k may be NULL then */
-            memcpy(o + 4, k, kn);
-        }
+        memcpy(o + 4, k, kn);
         o += 4 + kn;
         o[0] = 0x12;
         o[1] = (uint8_t)(sn + 2);
         o[2] = 0x0a;
         o[3] = (uint8_t)sn;
-        if (sn) {
-            memcpy(o + 4, s, sn);
-        }
+        memcpy(o + 4, s, sn);
         e->len += kn + sn + 8;
         return;
     }
@@ -788,7 +785,8 @@ static bool wenc_kv(struct dd_enc *e, uint8_t tag, const uint8_t *v, size_t n, i
             return false;
         }
         if (a.kind == OTC_PB_ANY_STRING) {
-            enc_kv_str(e, tag, kv.key, kn, a.p, a.p ? strnlen((const char *)a.p, a.len) : 0);
+            enc_kv_str(e, tag, kv.key ? kv.key : (const uint8_t *)"", kn, a.p ? a.p : (const uint8_t *)"",
+                       a.p ? strnlen((const char *)a.p, a.len) : 0);
             return true;
         }
         enc_u8(e, DD_KV_OTHER);
