@@ -484,6 +484,7 @@ struct dd_walk {
     struct otc_dedup_key rk, sk;
     const void          *metric; /* the metric whose prefix is at the start of the encoding */
     size_t               prefix; /* its length */
+    bool                 ordered; /* the request's fields are in order (otc_scan_bounds) */
 };
 
 static int dd_put(struct dd_walk *w, struct otc_dedup_key k)
@@ -1007,6 +1008,7 @@ enum { SPAN_TRACE_ID = 1, SPAN_SPAN_ID = 2, SPAN_START_TIME = 7 };
  * otc_pb_span_read reads them; the other fields skipped in place. */
 static int dd_wire_span(void *arg, const uint8_t *p, size_t len)
 {
+    const struct dd_walk *w = arg;
     const uint8_t *end = p + len, *tid = NULL, *sid = NULL;
     size_t tl = 0, sl = 0;
     uint64_t start = 0;
@@ -1016,6 +1018,12 @@ static int dd_wire_span(void *arg, const uint8_t *p, size_t len)
         size_t left = (size_t)(end - p);
 
         unsigned t = p[0];
+
+        /* fields in order, each once: none of the three follows (the
+         * attributes, events and links are not read) */
+        if (w->ordered && t < 0x80 && (t >> 3) > SPAN_START_TIME) {
+            break;
+        }
 
         /* length-delimited fields with a one-byte tag and length (attributes,
          * most of a span, events, the ids, the name) and the start time: here */
@@ -1242,7 +1250,9 @@ static bool dd_keys(struct dd_scratch *x, struct otc_batch *b, bool wire, size_t
     x->enc.failed = false;
     if (wire) {
         struct otc_pb_visitor v = {.arg = &w, .heads = true};
+        const struct otc_scan_bounds *sb = otc_batch_scanned(b);
 
+        w.ordered = sb && sb->ordered;
         if (s == OTC_TRACES) {
             v.item = dd_wire_span; /* spans need neither resource nor scope */
         } else {
