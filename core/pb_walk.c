@@ -460,11 +460,8 @@ static bool span_field(struct otc_pb_span *sp, const struct otc_pb_field *f,
     return true;
 }
 
-/* otc_pb_span_read_upto; inlined in the two readers, so that the whole read
- * (last = UINT32_MAX) does not pay for the checks against last. */
-static inline __attribute__((always_inline)) bool span_read(const uint8_t *p, size_t len,
-                                                            const struct otc_pb_keys *keys,
-                                                            uint32_t last, struct otc_pb_span *sp)
+bool otc_pb_span_read(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
+                      struct otc_pb_span *sp)
 {
     const uint8_t *end = p + len;
     struct otc_pb_field f;
@@ -475,10 +472,6 @@ static inline __attribute__((always_inline)) bool span_read(const uint8_t *p, si
     }
     while (p < end) {
         unsigned tag = p[0];
-
-        if (tag < 0x80 && (tag >> 3) > last) {
-            break; /* fields in order: none of those asked for follows */
-        }
 
         /* Encoders write nearly every span field with a one-byte tag and, for
          * the length-delimited ones, a one-byte length (attributes are most of
@@ -511,13 +504,7 @@ static inline __attribute__((always_inline)) bool span_read(const uint8_t *p, si
         {
             const uint8_t *start = p;
 
-            if (otc_pb_next_field(&p, end, &f) < 0) {
-                return false;
-            }
-            if (f.num > last) {
-                break;
-            }
-            if (!span_field(sp, &f, keys)) {
+            if (otc_pb_next_field(&p, end, &f) < 0 || !span_field(sp, &f, keys)) {
                 return false;
             }
             if (f.num == SPAN_TRACE_STATE && f.wt == 2) {
@@ -526,18 +513,6 @@ static inline __attribute__((always_inline)) bool span_read(const uint8_t *p, si
         }
     }
     return true;
-}
-
-bool otc_pb_span_read(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
-                      struct otc_pb_span *sp)
-{
-    return span_read(p, len, keys, UINT32_MAX, sp);
-}
-
-bool otc_pb_span_read_upto(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
-                           uint32_t last, struct otc_pb_span *sp)
-{
-    return span_read(p, len, keys, last, sp);
 }
 
 /* LogRecord field numbers (opentelemetry/proto/logs/v1/logs.proto). */

@@ -289,14 +289,6 @@ struct otc_pb_span {
  * none) in the same pass; false when malformed. */
 bool otc_pb_span_read(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
                       struct otc_pb_span *sp);
-/* otc_pb_span_read of a span whose fields are in increasing order, each given
- * once but the repeated ones (otc_scan_bounds.ordered): stops at the first
- * field numbered above last, so that only the fields up to last are read. */
-bool otc_pb_span_read_upto(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
-                           uint32_t last, struct otc_pb_span *sp);
-/* Span field numbers the stages read up to (opentelemetry/proto/trace/v1/trace.proto). */
-#define OTC_PB_SPAN_START_TIME 7
-#define OTC_PB_SPAN_ATTRIBUTES 9
 
 /* The fields of a LogRecord that the log stages read (the last one counts). */
 struct otc_pb_log {

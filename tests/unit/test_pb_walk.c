@@ -215,39 +215,6 @@ static void test_span_read(void **state)
     assert_false(otc_pb_span_read(sp.b, sp.n - 1, NULL, &r));
 }
 
-/* A span with its fields in order, read up to a field: the same fields as a
- * whole read up to there, nothing after it (a bad field after it unread). */
-static void test_span_read_upto(void **state)
-{
-    struct w sp = {.n = 0};
-    struct otc_pb_span whole, part;
-    struct otc_pb_keys keys;
-    uint8_t id[16] = {1}, sid[8] = {7};
-
-    (void)state;
-    w_bytes(&sp, 1, id, 16);
-    w_bytes(&sp, 2, sid, 8);
-    w_bytes(&sp, 3, "k=v", 3);
-    w_fixed64(&sp, 7, 100);
-    w_kv(&sp, 9, "a", "b", true);
-    w_kv(&sp, 9, "sampling.priority", "d", true);
-    w_bytes(&sp, 11, "\x0a\x01x", 3); /* an event */
-    assert_true(otc_pb_span_read(sp.b, sp.n, one_key(&keys, "sampling.priority"), &whole));
-    assert_true(otc_pb_span_read_upto(sp.b, sp.n, &keys, OTC_PB_SPAN_ATTRIBUTES, &part));
-    assert_true(part.has_key && whole.has_key);
-    assert_int_equal(part.n_attributes, 2);
-    assert_int_equal(part.trace_state_len, 3);
-    assert_ptr_equal(part.trace_state_field, whole.trace_state_field);
-    assert_true(otc_pb_span_read_upto(sp.b, sp.n, NULL, OTC_PB_SPAN_START_TIME, &part));
-    assert_memory_equal(part.trace_id, id, 16);
-    assert_int_equal(part.span_id_len, 8);
-    assert_int_equal(part.start_time_unix_nano, 100);
-    assert_int_equal(part.n_attributes, 0); /* stopped before them */
-    sp.b[sp.n - 4] = 0x7f; /* the event's length: it now runs past the end */
-    assert_false(otc_pb_span_read(sp.b, sp.n, NULL, &whole));
-    assert_true(otc_pb_span_read_upto(sp.b, sp.n, NULL, OTC_PB_SPAN_ATTRIBUTES, &part));
-}
-
 /* 1 when the span at sp has an attribute named key, 0 when not, -1 when malformed. */
 static int span_has(const struct w *sp, const char *key)
 {
@@ -519,7 +486,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_walk_order),
         cmocka_unit_test(test_span_read),
-        cmocka_unit_test(test_span_read_upto),
         cmocka_unit_test(test_has_attr),
         cmocka_unit_test(test_span_read_layouts),
         cmocka_unit_test(test_keep_items),
