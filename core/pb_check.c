@@ -16,6 +16,7 @@
 #include "otc/otc_otlp.h"
 #include "otc/otc_pb_check.h"
 #include "otc/otc_pb_depth.h"
+#include "otc/otc_pb_walk.h"
 #include "otc/otc_rc.h"
 
 /* ------------------------------------------------------- entry counting */
@@ -703,28 +704,6 @@ static inline bool all_ascii(const uint8_t *p, size_t n)
     return !((acc | w) & HIGH_BITS);
 }
 
-/* A KeyValue of n bytes at v laid out as encoders write a string attribute:
- * key (0x0a, one-byte length, bytes), then value (0x12, one-byte length)
- * holding only its string (0x0a, one-byte length, bytes). *key_len, *value_len
- * (the AnyValue's) and *str_len are its parts. The scan takes such a one at
- * once: entering the KeyValue and its AnyValue as levels was a third of the
- * scan of attribute-heavy requests. */
-static inline bool plain_kv(const uint8_t *v, size_t n, size_t *key_len, size_t *value_len,
-                            size_t *str_len)
-{
-    size_t kl, vl, sl;
-
-    if (n < 6 || v[0] != 0x0a || (kl = v[1]) >= 0x80 || kl + 6 > n || v[kl + 2] != 0x12 ||
-        (vl = v[kl + 3]) >= 0x80 || kl + 4 + vl != n || v[kl + 4] != 0x0a ||
-        (sl = v[kl + 5]) >= 0x80 || sl + 2 != vl) {
-        return false;
-    }
-    *key_len = kl;
-    *value_len = vl;
-    *str_len = sl;
-    return true;
-}
-
 int otc_pb_scan_request(enum otc_signal s, const uint8_t *buf, size_t len, size_t *items)
 {
     struct otc_pb_scan_info info;
@@ -835,8 +814,11 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
                 size_t kl, vl, sl;
 
                 top->kvs++;
-                /* as the KeyValue and AnyValue levels below would take it */
-                if (!f->singular && depth + 2 < OTC_PB_MAX_DEPTH && plain_kv(p, n, &kl, &vl, &sl)) {
+                /* as the KeyValue and AnyValue levels below would take it
+                 * (entering them as levels was a third of the scan of
+                 * attribute-heavy requests) */
+                if (!f->singular && depth + 2 < OTC_PB_MAX_DEPTH &&
+                    otc_pb_plain_kv(p, n, &kl, &vl, &sl)) {
                     /* its tags and lengths are ASCII: all of it is when both
                      * strings are, and then both are valid UTF-8 */
                     if (!all_ascii(p, (size_t)n) && (utf8_first_bad(p + 2, kl) != kl ||
@@ -849,7 +831,7 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
                      * and length, as long as they are plain and ASCII */
                     while (key < 0x80 && top->end - p >= 8 && p[0] == key && p[1] < 0x80 &&
                            (size_t)p[1] <= (size_t)(top->end - p - 2) &&
-                           plain_kv(p + 2, p[1], &kl, &vl, &sl) && all_ascii(p + 2, p[1])) {
+                           otc_pb_plain_kv(p + 2, p[1], &kl, &vl, &sl) && all_ascii(p + 2, p[1])) {
                         top->kvs++;
                         longest = vl > longest ? vl : longest;
                         p += 2 + (size_t)p[1];

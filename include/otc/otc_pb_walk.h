@@ -216,6 +216,27 @@ static inline uint32_t otc_pb_point_exemplars(uint32_t t)
                                                 : 0;
 }
 
+/* A KeyValue of n bytes at v laid out as encoders write a string attribute:
+ * key (0x0a, one-byte length, bytes), then value (0x12, one-byte length)
+ * holding only its string (0x0a, one-byte length, bytes). *key_len,
+ * *value_len (the AnyValue's) and *str_len are its parts; false for any other
+ * layout, which callers read field by field. */
+static inline bool otc_pb_plain_kv(const uint8_t *v, size_t n, size_t *key_len,
+                                   size_t *value_len, size_t *str_len)
+{
+    size_t kl, vl, sl;
+
+    if (n < 6 || v[0] != 0x0a || (kl = v[1]) >= 0x80 || kl + 6 > n || v[kl + 2] != 0x12 ||
+        (vl = v[kl + 3]) >= 0x80 || kl + 4 + vl != n || v[kl + 4] != 0x0a ||
+        (sl = v[kl + 5]) >= 0x80 || sl + 2 != vl) {
+        return false;
+    }
+    *key_len = kl;
+    *value_len = vl;
+    *str_len = sl;
+    return true;
+}
+
 /* A KeyValue: its key and its value (an AnyValue). The last of each counts. */
 struct otc_pb_kv {
     const uint8_t *key; /* NULL when absent */

@@ -143,12 +143,10 @@ static bool wire_value_over(const uint8_t *p, size_t len, size_t max, unsigned d
  * (0x0a, length, bytes): its length is read in place; any other is walked. */
 static bool wire_long_attr_over(const struct wire_limits *l, const uint8_t *p, size_t len)
 {
-    if (len >= 2 && p[0] == 0x0a && p[1] < 128) {
-        size_t at = 2 + (size_t)p[1];
-        if (at + 4 <= len && p[at] == 0x12 && p[at + 1] < 128 && at + 2 + p[at + 1] == len &&
-            p[at + 2] == 0x0a && p[at + 3] < 128 && (size_t)p[at + 3] + 2 == p[at + 1]) {
-            return p[at + 3] > l->max_len;
-        }
+    size_t kl, vl, sl;
+
+    if (otc_pb_plain_kv(p, len, &kl, &vl, &sl)) {
+        return sl > l->max_len;
     }
     return wire_kv_over(p, len, l->max_len, 0);
 }
