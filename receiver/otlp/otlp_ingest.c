@@ -183,7 +183,9 @@ const char *otlp_meta_http_get(const void *src, const char *key, size_t idx, siz
     return NULL;
 }
 
-int otlp_ingest_check_entries(const struct otc_batch *b, size_t max, char *why, size_t whylen)
+/* OTC_OK, or OTC_ELIMIT (the reason in why) when the undecoded b holds more
+ * than max resources, scopes and items (0 = no limit). */
+static int check_entries(const struct otc_batch *b, size_t max, char *why, size_t whylen)
 {
     if (otc_pb_count_entries(b->signal, b->raw, b->raw_len, max, NULL) == OTC_OK) {
         return OTC_OK;
@@ -202,7 +204,7 @@ int otlp_ingest_check(struct otc_batch *b, size_t max, char *why, size_t whylen)
         return OTC_OK;
     }
     /* counted before protobuf-c allocates a struct for each entry */
-    if (otlp_ingest_check_entries(b, max, why, whylen) != OTC_OK) {
+    if (check_entries(b, max, why, whylen) != OTC_OK) {
         return OTC_ELIMIT;
     }
     if (rc == OTC_ELIMIT || (rc = otc_batch_decode(b)) != OTC_OK) {

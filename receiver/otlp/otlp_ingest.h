@@ -38,9 +38,6 @@ void otlp_retry_status_init(struct otlp_retry_status *r, int code, const char *m
  * grpc_metadata_array) and of libevent HTTP headers (src: a struct evkeyvalq). */
 const char *otlp_meta_grpc_get(const void *src, const char *key, size_t idx, size_t *len);
 const char *otlp_meta_http_get(const void *src, const char *key, size_t idx, size_t *len);
-/* OTC_OK, or OTC_ELIMIT (the reason in why) when the undecoded b holds more
- * than max resources, scopes and items (0 = no limit). */
-int otlp_ingest_check_entries(const struct otc_batch *b, size_t max, char *why, size_t whylen);
 /* The checks of a received request b (serialized, not decoded yet): the scan,
  * which leaves a clean request undecoded with its item count and scan bounds;
  * otherwise the entry count, then decoding. OTC_OK: b may go on. OTC_ELIMIT:
