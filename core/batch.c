@@ -110,7 +110,7 @@ int otc_batch_scan(struct otc_batch *b, size_t *entries)
     if (rc == OTC_OK) {
         b->items = info.items;
         b->scanned = (struct otc_scan_bounds){b->raw, b->raw_len, info.longest_value,
-                                              info.most_attrs, info.ordered};
+                                              info.most_attrs, info.ordered, info.keys};
         if (entries) {
             *entries = info.entries;
         }
@@ -407,7 +407,7 @@ struct otc_batch *otc_batch_keep_items(struct otc_batch *b, const uint8_t *keep,
     out->raw_len = n;
     out->items = kept;
     if (scanned) {
-        otc_batch_rescanned(out, &bounds, 0, 0); /* fewer items: the bounds still hold */
+        otc_batch_rescanned(out, &bounds, 0, 0, 0); /* fewer items: the bounds still hold */
     }
     return out == b ? b : batch_replace(b, out);
 }

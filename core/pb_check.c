@@ -410,6 +410,7 @@ struct scan_field {
     bool                   item;     /* SK_MESSAGE: a span, log record or data point */
     bool                   entry;    /* SK_MESSAGE: what otc_pb_count_entries counts */
     bool                   repeated; /* may be given several times in a row */
+    bool                   kv_key;   /* a KeyValue's key (otc_pb_scan_info.keys) */
     uint8_t                role;     /* SK_MESSAGE: enum scan_role of the sub-message */
 };
 
@@ -563,6 +564,7 @@ static const struct scan_msg *scan_table(const ProtobufCMessageDescriptor *d)
         sf->repeated = f->label == PROTOBUF_C_LABEL_REPEATED;
         sf->wire_ok = wire_types_ok(f);
         sf->kind = (uint8_t)field_kind(f);
+        sf->kv_key = d == &opentelemetry__proto__common__v1__key_value__descriptor && f->id == 1;
         if (sf->kind == SK_MESSAGE) {
             if (!(sf->sub = scan_table(f->descriptor))) {
                 return NULL;
@@ -722,6 +724,7 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
     unsigned depth = 0;
     const uint8_t *p = buf;
     size_t n_items = 0, entries = 0, longest = 0, most = 0;
+    uint64_t keys = 0;
     bool ordered = true;
 
     if (!otc_request_descriptor(s)) {
@@ -746,7 +749,7 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
                 most = top->kvs;
             }
             if (depth == 0) {
-                *info = (struct otc_pb_scan_info){n_items, entries, longest, most, ordered};
+                *info = (struct otc_pb_scan_info){n_items, entries, longest, most, ordered, keys};
                 return OTC_OK;
             }
             depth--;
@@ -826,6 +829,7 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
                         return OTC_PB_SCAN_SLOW;
                     }
                     longest = vl > longest ? vl : longest;
+                    keys |= otc_pb_key_bit(p + 2, kl);
                     p += n;
                     /* the attributes that follow, with the same one-byte tag
                      * and length, as long as they are plain and ASCII */
@@ -834,6 +838,7 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
                            otc_pb_plain_kv(p + 2, p[1], &kl, &vl, &sl) && all_ascii(p + 2, p[1])) {
                         top->kvs++;
                         longest = vl > longest ? vl : longest;
+                        keys |= otc_pb_key_bit(p + 4, kl);
                         p += 2 + (size_t)p[1];
                     }
                     continue;
@@ -860,6 +865,9 @@ int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,
         case SK_STRING:
             if (utf8_first_bad(p, (size_t)n) != (size_t)n) {
                 return OTC_PB_SCAN_SLOW;
+            }
+            if (f->kv_key) {
+                keys |= otc_pb_key_bit(p, (size_t)n);
             }
             break;
         case SK_BYTES:

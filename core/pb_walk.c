@@ -515,6 +515,27 @@ bool otc_pb_span_read(const uint8_t *p, size_t len, const struct otc_pb_keys *ke
     return true;
 }
 
+bool otc_pb_span_ids(const uint8_t *p, size_t len, struct otc_pb_span *sp)
+{
+    const uint8_t *end = p + len;
+    struct otc_pb_field f;
+
+    memset(sp, 0, sizeof(*sp));
+    for (const uint8_t *start = p; p < end; start = p) {
+        if (otc_pb_next_field(&p, end, &f) < 0) {
+            return false;
+        }
+        if (f.num > SPAN_TRACE_STATE) {
+            break; /* in order: the fields read are all behind */
+        }
+        span_field(sp, &f, NULL);
+        if (f.num == SPAN_TRACE_STATE && f.wt == 2) {
+            sp->trace_state_field = start;
+        }
+    }
+    return true;
+}
+
 /* LogRecord field numbers (opentelemetry/proto/logs/v1/logs.proto). */
 enum {
     LOG_ATTRIBUTES = 6,

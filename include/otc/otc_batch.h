@@ -28,6 +28,7 @@ struct otc_scan_bounds {
     size_t         most_attrs;    /* most KeyValues in one message */
     bool           ordered;       /* fields in increasing order in every message
                                      (otc_pb_scan_info.ordered) */
+    uint64_t       keys;          /* the attribute keys there may be (otc_pb_key_bit) */
 };
 
 struct otc_batch {
@@ -73,14 +74,15 @@ static inline const struct otc_scan_bounds *otc_batch_scanned(const struct otc_b
 
 /* b's bytes were just rewritten from bytes that had the scan bounds sb (copied
  * before the rewrite), by a stage that kept the order of every message's
- * fields, added at most attrs KeyValues to any one message and no AnyValue
- * longer than value_len bytes: the bounds, so grown, hold for the new bytes. */
+ * fields, added at most attrs KeyValues to any one message, with keys among
+ * key_bits (otc_pb_key_bit), and no AnyValue longer than value_len bytes: the
+ * bounds, so grown, hold for the new bytes. */
 static inline void otc_batch_rescanned(struct otc_batch *b, const struct otc_scan_bounds *sb,
-                                       size_t attrs, size_t value_len)
+                                       size_t attrs, uint64_t key_bits, size_t value_len)
 {
     b->scanned = (struct otc_scan_bounds){
         b->raw, b->raw_len, sb->longest_value > value_len ? sb->longest_value : value_len,
-        sb->most_attrs + attrs, sb->ordered};
+        sb->most_attrs + attrs, sb->ordered, sb->keys | key_bits};
 }
 
 /* Create a batch holding a copy of len bytes of a serialized request of signal s. */

@@ -58,6 +58,7 @@ struct otc_pb_scan_info {
                              kvlists) */
     bool   ordered;       /* every message has its fields in increasing order,
                              none but repeated ones given more than once */
+    uint64_t keys;        /* every KeyValue key's otc_pb_key_bit */
 };
 /* otc_pb_scan_request, filling *info when it returns OTC_OK. */
 int otc_pb_scan_request_info(enum otc_signal s, const uint8_t *buf, size_t len,

@@ -237,6 +237,32 @@ static inline bool otc_pb_plain_kv(const uint8_t *v, size_t n, size_t *key_len,
     return true;
 }
 
+/* The attribute keys of a request as a one-word Bloom filter: the receive scan
+ * sets one bit per KeyValue key it meets (otc_scan_bounds.keys), from the
+ * key's first four bytes, and a stage that looks attributes up by name skips
+ * the names whose bit is clear. Keys of under four bytes set no bit and names
+ * of under four bytes always may be there: a decoded key ends at its first NUL,
+ * so only a name's first four bytes are sure to be its key's. */
+static inline uint64_t otc_pb_key_bit(const uint8_t *k, size_t kl)
+{
+    uint32_t w;
+
+    if (kl < 4) {
+        return 0;
+    }
+    memcpy(&w, k, 4);
+    return 1ull << ((w * 0x9e3779b1u) >> 26);
+}
+
+/* Whether an attribute named name may be in a request whose key set is keys
+ * (UINT64_MAX: not known). */
+static inline bool otc_pb_key_maybe(uint64_t keys, const char *name)
+{
+    size_t nl = strlen(name);
+
+    return nl < 4 || (keys & otc_pb_key_bit((const uint8_t *)name, nl));
+}
+
 /* A KeyValue: its key and its value (an AnyValue). The last of each counts. */
 struct otc_pb_kv {
     const uint8_t *key; /* NULL when absent */
@@ -310,6 +336,12 @@ struct otc_pb_span {
  * none) in the same pass; false when malformed. */
 bool otc_pb_span_read(const uint8_t *p, size_t len, const struct otc_pb_keys *keys,
                       struct otc_pb_span *sp);
+
+/* otc_pb_span_read of a span whose fields are in increasing order, none given
+ * twice (otc_scan_bounds.ordered), for a stage that needs no attribute: only
+ * the ids and the tracestate (and where it is) are read, up to the first field
+ * numbered above trace_state. */
+bool otc_pb_span_ids(const uint8_t *p, size_t len, struct otc_pb_span *sp);
 
 /* The fields of a LogRecord that the log stages read (the last one counts). */
 struct otc_pb_log {

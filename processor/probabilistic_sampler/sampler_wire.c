@@ -32,6 +32,28 @@ enum {
  * stack for requests of up to KEEP_STACK items, else on the heap. */
 #define KEEP_STACK 4096
 
+/* A span's decision: keep it or not and, when kept, whether its trace_state
+ * field becomes field (field_len bytes, 0: the field left out). */
+struct span_decision {
+    bool           keep, edit;
+    const uint8_t *field;
+    size_t         field_len;
+};
+
+/* The decisions of the last spans decided that had no tracestate and no
+ * priority, by a hash of their trace id (span_memo_slot): such a span's decision and
+ * tracestate depend on its trace id alone, and SDKs export the spans of a
+ * trace together (often interleaved with other traces'), so a span usually
+ * finds its trace's decision here and skips the hash, the tracestate writing
+ * and its bytes. */
+#define SPAN_MEMO 64 /* a power of two */
+
+struct span_memo {
+    uint8_t              trace_id[16];
+    bool                 set;
+    struct span_decision d;
+};
+
 /* One walk over a request: the decisions, and the kept items' edits with
  * their bytes in scratch. */
 struct wire {
@@ -43,6 +65,8 @@ struct wire {
     size_t                    n_edits;
     struct otc_arena          scratch;
     struct otc_pb_keys        keys; /* attributes read past the item reader */
+    bool                      ids_only; /* spans: read up to the tracestate (otc_pb_span_ids) */
+    struct span_memo          memo[SPAN_MEMO];
 };
 
 static size_t varint_size(uint64_t v)
@@ -181,17 +205,59 @@ static size_t span_ts_insert_at(const uint8_t *p, size_t len)
     return len;
 }
 
+/* Where the decision of a span of trace id tid (16 bytes) is remembered. */
+static size_t span_memo_slot(const uint8_t *tid)
+{
+    uint64_t lo, hi;
+
+    memcpy(&lo, tid, 8);
+    memcpy(&hi, tid + 8, 8);
+    return (size_t)(((lo ^ hi) * 0x9e3779b97f4a7c15ull) >> 58) & (SPAN_MEMO - 1);
+}
+
+/* Apply decision d to the at-th span (p, len bytes, read into sp). */
+static int span_apply(struct wire *w, size_t at, const uint8_t *p, size_t len,
+                      const struct otc_pb_span *sp, const struct span_decision *d)
+{
+    struct otc_pb_splice *sl;
+    uint8_t *o;
+
+    w->keep[at] = d->keep;
+    if (!d->keep) {
+        return 0;
+    }
+    w->kept++;
+    if (!d->edit) {
+        return 0;
+    }
+    /* the last trace_state field is the one unpack keeps: it is replaced (an
+     * empty one is left out, as encoders do) */
+    if (!(sl = wire_edit(w, at, 1, 0, &o))) {
+        return WIRE_NOMEM;
+    }
+    if (sp->trace_state) {
+        sl->from = (size_t)(sp->trace_state_field - p);
+        sl->to = (size_t)(sp->trace_state + sp->trace_state_len - p);
+    } else {
+        sl->from = sl->to = span_ts_insert_at(p, len);
+    }
+    sl->data = d->field;
+    sl->n = d->field_len;
+    return 0;
+}
+
 static int wire_span(void *arg, const uint8_t *p, size_t len)
 {
     struct wire *w = arg;
     struct otc_pb_span sp;
     struct sampler_span_in in;
-    struct otc_pb_splice *sl;
+    struct span_memo *m = NULL;
+    struct span_decision d = {0};
     char ts[SAMPLER_TS_MAX];
     size_t at = w->total, n;
-    uint8_t *o;
 
-    if (at == w->cap || !otc_pb_span_read(p, len, &w->keys, &sp)) {
+    if (at == w->cap ||
+        !(w->ids_only ? otc_pb_span_ids(p, len, &sp) : otc_pb_span_read(p, len, &w->keys, &sp))) {
         return WIRE_SLOW;
     }
     in.trace_id = sp.trace_id;
@@ -203,29 +269,30 @@ static int wire_span(void *arg, const uint8_t *p, size_t len)
         return WIRE_SLOW;
     }
     w->total++;
-    if (!sampler_span_decide(w->x, &in, ts, &n)) {
-        w->keep[at] = 0;
-        return 0;
+    if (sp.trace_state_len == 0 && in.prio == PRIO_DEFER && in.trace_id_len == 16) {
+        m = &w->memo[span_memo_slot(in.trace_id)];
+        if (m->set && !memcmp(m->trace_id, in.trace_id, 16)) {
+            return span_apply(w, at, p, len, &sp, &m->d);
+        }
     }
-    w->keep[at] = 1;
-    w->kept++;
-    if (n == SIZE_MAX || (n == sp.trace_state_len && (n == 0 || !memcmp(ts, sp.trace_state, n)))) {
-        return 0; /* the tracestate it has */
+    d.keep = sampler_span_decide(w->x, &in, ts, &n);
+    d.edit = d.keep && n != SIZE_MAX &&
+             !(n == sp.trace_state_len && (n == 0 || !memcmp(ts, sp.trace_state, n)));
+    if (d.edit && n) {
+        uint8_t *o = otc_arena_alloc(&w->scratch, 1 + varint_size(n) + n);
+
+        if (!o) {
+            return WIRE_NOMEM;
+        }
+        d.field = o;
+        d.field_len = put_bytes(&o, SPAN_TRACE_STATE, ts, n);
     }
-    /* the last trace_state field is the one unpack keeps: it is replaced (an
-     * empty one is left out, as encoders do) */
-    if (!(sl = wire_edit(w, at, 1, n ? 1 + varint_size(n) + n : 0, &o))) {
-        return WIRE_NOMEM;
+    if (m) {
+        memcpy(m->trace_id, in.trace_id, 16);
+        m->set = true;
+        m->d = d;
     }
-    if (sp.trace_state) {
-        sl->from = (size_t)(sp.trace_state_field - p);
-        sl->to = (size_t)(sp.trace_state + sp.trace_state_len - p);
-    } else {
-        sl->from = sl->to = span_ts_insert_at(p, len);
-    }
-    sl->data = o;
-    sl->n = n ? put_bytes(&o, SPAN_TRACE_STATE, ts, n) : 0;
-    return 0;
+    return span_apply(w, at, p, len, &sp, &d);
 }
 
 /* ------------------------------------------------------------ log records */
@@ -363,6 +430,13 @@ static size_t kv_field(uint8_t **o, const uint8_t *key, size_t kl, const char *t
     return 1 + varint_size(kv) + kv;
 }
 
+/* The keys of the attributes wire_log may add (otc_pb_key_bit). */
+static uint64_t log_added_keys(void)
+{
+    return otc_pb_key_bit((const uint8_t *)SAMPLER_RANDOM_KEY, strlen(SAMPLER_RANDOM_KEY)) |
+           otc_pb_key_bit((const uint8_t *)SAMPLER_THRESHOLD_KEY, strlen(SAMPLER_THRESHOLD_KEY));
+}
+
 static int wire_log(void *arg, const uint8_t *p, size_t len)
 {
     static const char *const keys[2] = {SAMPLER_RANDOM_KEY, SAMPLER_THRESHOLD_KEY};
@@ -440,6 +514,22 @@ static int wire_log(void *arg, const uint8_t *p, size_t len)
 
 /* ------------------------------------------------------------ request */
 
+/* The attributes the walk looks up: those of names (NULL-terminated) that a
+ * request with the key set keys (otc_pb_key_bit) may have. */
+static void wire_keys(struct otc_pb_keys *k, const char *const *names, uint64_t keys)
+{
+    const char *maybe[OTC_PB_MAX_KEYS + 1];
+    size_t n = 0;
+
+    for (; *names && n < OTC_PB_MAX_KEYS; names++) {
+        if (otc_pb_key_maybe(keys, *names)) {
+            maybe[n++] = *names;
+        }
+    }
+    maybe[n] = NULL;
+    otc_pb_keys_init(k, maybe);
+}
+
 int sampler_wire(const struct sampler_ctx *x, struct otc_batch **bp, size_t *dropped)
 {
     struct otc_batch *b = *bp;
@@ -461,7 +551,10 @@ int sampler_wire(const struct sampler_ctx *x, struct otc_batch **bp, size_t *dro
     if (x->kind == K_HASH && x->from_attribute && *x->from_attribute) {
         log_keys[nk++] = x->from_attribute;
     }
-    otc_pb_keys_init(&w.keys, b->signal == OTC_TRACES ? span_keys : log_keys);
+    wire_keys(&w.keys, b->signal == OTC_TRACES ? span_keys : log_keys,
+              scanned ? scanned->keys : UINT64_MAX);
+    /* no span may have the priority attribute: its ids and tracestate suffice */
+    w.ids_only = scanned && scanned->ordered && w.keys.n == 0;
     /* about what a kept item's edit takes: the splices and their bytes */
     otc_arena_init(&w.scratch, 1024 + w.cap * (sizeof(struct otc_pb_edit) +
                                                2 * sizeof(struct otc_pb_splice) + 48));
@@ -491,6 +584,7 @@ int sampler_wire(const struct sampler_ctx *x, struct otc_batch **bp, size_t *dro
             /* spans: only their tracestate changes; log records: at most two
              * sampling attributes, values of SAMPLER_HEX_DIGITS */
             otc_batch_rescanned(*bp, &bounds, (*bp)->signal == OTC_LOGS ? 2 : 0,
+                                (*bp)->signal == OTC_LOGS ? log_added_keys() : 0,
                                 2 + SAMPLER_HEX_DIGITS);
         }
     } /* else nothing changes: the batch goes on as it arrived */

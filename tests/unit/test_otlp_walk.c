@@ -725,6 +725,10 @@ static void scan_bounds_hold(enum otc_signal s, const struct otc_batch *b)
     assert_int_equal(otc_pb_scan_request_info(s, b->raw, b->raw_len, &now), OTC_OK);
     assert_true(now.longest_value <= sb->longest_value);
     assert_true(now.most_attrs <= sb->most_attrs);
+    assert_int_equal(now.keys & ~sb->keys, 0); /* every key it has may be there */
+    if (sb->ordered) {
+        assert_true(now.ordered);
+    }
     bounds_checked++;
 }
 
@@ -767,6 +771,20 @@ static void test_sampler_logs_forms_agree(void **state)
         free(p);
     }
     assert_true(bounds_checked > 0);
+    /* records with no sampling attribute: the ones written are in the key set
+     * of the output (scan_bounds_hold) */
+    {
+        struct otc_pb_scan_info info;
+        size_t len, before = bounds_checked;
+        uint8_t *p = rich(OTC_LOGS, &len, 0);
+        uint64_t d;
+
+        assert_int_equal(otc_pb_scan_request_info(OTC_LOGS, p, len, &info), OTC_OK);
+        assert_false(otc_pb_key_maybe(info.keys, "sampling.threshold"));
+        sampler_forms(OTC_LOGS, c7, p, len, false, &d);
+        assert_int_equal(bounds_checked, before + 1); /* some kept: checked */
+        free(p);
+    }
     /* records that all carry a randomness, which hash_seed mode leaves alone
      * (kept with fail_closed false): nothing to write, the same bytes go on */
     {
@@ -965,6 +983,35 @@ static void test_sampler_traces_forms_agree(void **state)
         }
         free(p);
     }
+    /* 32 traces of 3 spans, interleaved as SDKs export them, without
+     * tracestates: spans of one trace share a decision, other traces do not */
+    {
+        struct otc_arena a;
+        otc_traces_req *req;
+        size_t len;
+        uint8_t *p;
+
+        otc_arena_init(&a, 1 << 16);
+        req = pt_traces(&a, 96);
+        for (size_t i = 0; i < 96; i++) {
+            uint8_t tid[16];
+
+            for (int b = 0; b < 16; b++) {
+                tid[b] = (uint8_t)((i % 32) * 37 + b * 11 + 1);
+            }
+            req->resource_spans[0]->scope_spans[0]->spans[i] = pt_span(&a, tid, 16, i);
+        }
+        p = pack(&a, &req->base, &len);
+        for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
+            uint64_t d;
+
+            sampler_forms(OTC_TRACES, configs[c], p, len, true, &d);
+            if (c == 0 || c == 3) {
+                assert_true(d > 0 && d < 96 && d % 3 == 0); /* whole traces */
+            }
+        }
+        free(p);
+    }
     /* nothing to write: the same bytes go on, undecoded */
     {
         size_t len;
@@ -984,38 +1031,51 @@ static void test_sampler_traces_forms_agree(void **state)
     }
 }
 
-/* A span attribute named sampling.priority up to a NUL is the priority, as
- * its decoded key says. */
-static void test_sampler_nul_key(void **state)
+/* Spans whose sampling.priority attribute says drop are dropped from either
+ * form, wherever the receive scan meets the key (its key set must hold it):
+ * the first of a span's string attributes, one in a run of them, an int
+ * value (a KeyValue the scan enters), a key cut by a NUL as the decoded key
+ * reads it. Each request has that attribute and no other of its name. */
+static void test_sampler_priority_found(void **state)
 {
     static const char *const cfg[] = {"sampling_percentage", "100", NULL};
-    struct otc_arena a;
-    otc_traces_req *req;
-    uint8_t tid[16] = {5};
-    otc_key_value *kv;
-    size_t len;
-    uint8_t *p;
 
     (void)state;
-    otc_arena_init(&a, 1 << 12);
-    req = pt_traces(&a, 2);
-    for (size_t i = 0; i < 2; i++) {
-        otc_span *sp = pt_span(&a, tid, 16, i);
-        kv = pt_kv(&a, "sampling.priority?NUL", pt_any_int(&a, 0)); /* 0: drop */
-        sp->attributes = pt_attrs(&a, 1, &kv);
-        sp->n_attributes = 1;
-        req->resource_spans[0]->scope_spans[0]->spans[i] = sp;
+    for (int layout = 0; layout < 4; layout++) {
+        struct otc_arena a;
+        otc_traces_req *req;
+        uint8_t tid[16] = {5};
+        size_t len;
+        uint8_t *p;
+
+        otc_arena_init(&a, 1 << 12);
+        req = pt_traces(&a, 2);
+        for (size_t i = 0; i < 2; i++) {
+            otc_span *sp = pt_span(&a, tid, 16, i);
+            otc_key_value *kv[2];
+            size_t n = 0;
+
+            if (layout != 0) {
+                kv[n++] = pt_kv(&a, "http.method", pt_any_str(&a, "GET"));
+            }
+            kv[n++] = layout == 2   ? pt_kv(&a, "sampling.priority", pt_any_int(&a, 0))
+                      : layout == 3 ? pt_kv(&a, "sampling.priority?NUL", pt_any_int(&a, 0))
+                                    : pt_kv(&a, "sampling.priority", pt_any_str(&a, "0"));
+            sp->attributes = pt_attrs(&a, n, kv);
+            sp->n_attributes = n;
+            req->resource_spans[0]->scope_spans[0]->spans[i] = sp;
+        }
+        p = pack(&a, &req->base, &len);
+        for (int decoded = 0; decoded < 2; decoded++) {
+            uint64_t d;
+            bool und = false;
+            struct otc_batch *o = run_form(&otc_processor_probabilistic_sampler_ops, cfg,
+                                           OTC_TRACES, p, len, decoded, &d, &und);
+            assert_null(o);
+            assert_int_equal(d, 2);
+        }
+        free(p);
     }
-    p = pack(&a, &req->base, &len);
-    for (int decoded = 0; decoded < 2; decoded++) {
-        uint64_t d;
-        bool und = false;
-        struct otc_batch *o = run_form(&otc_processor_probabilistic_sampler_ops, cfg, OTC_TRACES,
-                                       p, len, decoded, &d, &und);
-        assert_null(o);
-        assert_int_equal(d, 2);
-    }
-    free(p);
 }
 
 /* ------------------------------------------------------------ malformed */
@@ -1172,7 +1232,7 @@ int main(void)
         cmocka_unit_test(test_truncate_forms_agree),
         cmocka_unit_test(test_sampler_logs_forms_agree),
         cmocka_unit_test(test_sampler_traces_forms_agree),
-        cmocka_unit_test(test_sampler_nul_key),
+        cmocka_unit_test(test_sampler_priority_found),
         cmocka_unit_test(test_malformed),
     };
 
