@@ -847,6 +847,23 @@ static inline int wenc_plain_run(struct dd_enc *e, const uint8_t **pp, const uin
     return 1;
 }
 
+/* The next field of the message at *pp (before end) that is not in a run of
+ * plain string attributes numbered tag: those runs are encoded as they are met
+ * (wenc_plain_run, up to DEDUP_MAX_DEPTH). 1 with the field in *f, 0 at the
+ * end of the message, -1 when malformed. */
+static inline int wenc_next_field(struct dd_enc *e, const uint8_t **pp, const uint8_t *end,
+                                  uint8_t tag, int depth, struct otc_pb_field *f)
+{
+    if (*pp < end && **pp == tag && depth <= DEDUP_MAX_DEPTH &&
+        wenc_plain_run(e, pp, end, tag, depth) < 0) {
+        return -1;
+    }
+    if (*pp >= end) {
+        return 0;
+    }
+    return dd_next_field(pp, end, f) > 0 ? 1 : -1;
+}
+
 /* The KeyValues numbered field of the message at p (NULL: none), as enc_attrs. */
 static bool wenc_attrs(struct dd_enc *e, const uint8_t *p, size_t len, uint32_t field, int depth)
 {
@@ -855,21 +872,13 @@ static bool wenc_attrs(struct dd_enc *e, const uint8_t *p, size_t len, uint32_t 
     struct otc_pb_field f;
     int r;
 
-    while (p < end) {
-        if (p[0] == tag && depth <= DEDUP_MAX_DEPTH) {
-            if ((r = wenc_plain_run(e, &p, end, tag, depth)) < 0) {
-                return false;
-            }
-            if (r > 0) {
-                continue;
-            }
-        }
-        if (dd_next_field(&p, end, &f) <= 0) {
-            return false;
-        }
+    while ((r = wenc_next_field(e, &p, end, tag, depth, &f)) > 0) {
         if (f.num == field && f.wt == 2 && !wenc_kv(e, tag, f.p, f.len, depth)) {
             return false;
         }
+    }
+    if (r < 0) {
+        return false;
     }
     enc_u8(e, DD_END);
     return true;
@@ -1107,18 +1116,7 @@ static int dd_wire_log(void *arg, const uint8_t *p, size_t len)
 
     e->len = 0;
     enc_key(e, &w->sk);
-    while (p < end) {
-        if (p[0] == tag) {
-            if ((r = wenc_plain_run(e, &p, end, tag, 0)) < 0) {
-                return WIRE_STOP;
-            }
-            if (r > 0) {
-                continue;
-            }
-        }
-        if (dd_next_field(&p, end, &f) <= 0) {
-            return WIRE_STOP;
-        }
+    while ((r = wenc_next_field(e, &p, end, tag, 0, &f)) > 0) {
         switch (f.num) {
         case LOG_TIME:
         case LOG_OBSERVED_TIME:
@@ -1176,6 +1174,9 @@ static int dd_wire_log(void *arg, const uint8_t *p, size_t len)
             break;
         }
     }
+    if (r < 0) {
+        return WIRE_STOP;
+    }
     enc_u8(e, DD_END);
     /* unpack reads an enum's low 32 bits into an int32 */
     sev32 = (int32_t)(uint32_t)l.severity;
@@ -1211,18 +1212,7 @@ static int dd_wire_point(void *arg, const struct otc_pb_metric *m, const uint8_t
                       m->type);
     }
     e->len = w->prefix;
-    while (p < end) {
-        if (p[0] == tag) {
-            if ((r = wenc_plain_run(e, &p, end, tag, 0)) < 0) {
-                return WIRE_STOP;
-            }
-            if (r > 0) {
-                continue;
-            }
-        }
-        if (dd_next_field(&p, end, &f) <= 0) {
-            return WIRE_STOP;
-        }
+    while ((r = wenc_next_field(e, &p, end, tag, 0, &f)) > 0) {
         if (f.num == attrs && f.wt == 2) {
             if (!wenc_kv(e, tag, f.p, f.len, 0)) {
                 return WIRE_STOP;
@@ -1232,6 +1222,9 @@ static int dd_wire_point(void *arg, const struct otc_pb_metric *m, const uint8_t
         } else if (f.wt == 1 && f.num == 3) {
             time = f.v;
         }
+    }
+    if (r < 0) {
+        return WIRE_STOP;
     }
     enc_u8(e, DD_END);
     enc_u64(e, start);
