@@ -344,15 +344,17 @@ static inline int kv_named(const uint8_t *p, size_t len, const char *key, size_t
     return kv_named_fields(p, len, key, klen);
 }
 
-bool otc_pb_keys_init(struct otc_pb_keys *k, const char *const *keys)
+bool otc_pb_keys_init(struct otc_pb_keys *k, const char *const *keys, uint64_t present)
 {
     k->n = 0;
     for (size_t i = 0; keys && keys[i]; i++) {
-        if (k->n == OTC_PB_MAX_KEYS) {
+        if (i == OTC_PB_MAX_KEYS) {
             return false;
         }
-        k->s[k->n] = keys[i];
-        k->len[k->n++] = strlen(keys[i]);
+        if (otc_pb_key_maybe(present, keys[i])) {
+            k->s[k->n] = keys[i];
+            k->len[k->n++] = strlen(keys[i]);
+        }
     }
     return true;
 }

@@ -317,9 +317,10 @@ struct otc_pb_keys {
     size_t      n;
 };
 
-/* The keys of a NULL-terminated list (NULL: none); false when there are more
- * than OTC_PB_MAX_KEYS. */
-bool otc_pb_keys_init(struct otc_pb_keys *k, const char *const *keys);
+/* The keys of a NULL-terminated list (NULL: none) that a request with the key
+ * set present (otc_pb_key_bit; UINT64_MAX: any key) may hold; false when the
+ * list has more than OTC_PB_MAX_KEYS. */
+bool otc_pb_keys_init(struct otc_pb_keys *k, const char *const *keys, uint64_t present);
 
 /* The fields of a Span that the trace stages read. When a field is given more
  * than once, the last one counts, as in unpack. */

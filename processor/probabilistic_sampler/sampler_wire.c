@@ -41,11 +41,11 @@ struct span_decision {
 };
 
 /* The decisions of the last spans decided that had no tracestate and no
- * priority, by a hash of their trace id (span_memo_slot): such a span's decision and
- * tracestate depend on its trace id alone, and SDKs export the spans of a
- * trace together (often interleaved with other traces'), so a span usually
- * finds its trace's decision here and skips the hash, the tracestate writing
- * and its bytes. */
+ * priority, by a hash of their trace id (span_memo_slot). Such a span's
+ * decision and tracestate depend on its trace id alone, and SDKs export the
+ * spans of a trace together (often interleaved with other traces'), so a span
+ * usually finds its trace's decision here and skips the hash, the tracestate
+ * writing and its bytes. */
 #define SPAN_MEMO 64 /* a power of two */
 
 struct span_memo {
@@ -514,21 +514,6 @@ static int wire_log(void *arg, const uint8_t *p, size_t len)
 
 /* ------------------------------------------------------------ request */
 
-/* The attributes the walk looks up: those of names (NULL-terminated) that a
- * request with the key set keys (otc_pb_key_bit) may have. */
-static void wire_keys(struct otc_pb_keys *k, const char *const *names, uint64_t keys)
-{
-    const char *maybe[OTC_PB_MAX_KEYS + 1];
-    size_t n = 0;
-
-    for (; *names && n < OTC_PB_MAX_KEYS; names++) {
-        if (otc_pb_key_maybe(keys, *names)) {
-            maybe[n++] = *names;
-        }
-    }
-    maybe[n] = NULL;
-    otc_pb_keys_init(k, maybe);
-}
 
 int sampler_wire(const struct sampler_ctx *x, struct otc_batch **bp, size_t *dropped)
 {
@@ -551,8 +536,9 @@ int sampler_wire(const struct sampler_ctx *x, struct otc_batch **bp, size_t *dro
     if (x->kind == K_HASH && x->from_attribute && *x->from_attribute) {
         log_keys[nk++] = x->from_attribute;
     }
-    wire_keys(&w.keys, b->signal == OTC_TRACES ? span_keys : log_keys,
-              scanned ? scanned->keys : UINT64_MAX);
+    /* only the names the request may hold are looked up */
+    otc_pb_keys_init(&w.keys, b->signal == OTC_TRACES ? span_keys : log_keys,
+                     scanned ? scanned->keys : UINT64_MAX);
     /* no span may have the priority attribute: its ids and tracestate suffice */
     w.ids_only = scanned && scanned->ordered && w.keys.n == 0;
     /* about what a kept item's edit takes: the splices and their bytes */

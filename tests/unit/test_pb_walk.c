@@ -71,7 +71,7 @@ static const struct otc_pb_keys *one_key(struct otc_pb_keys *k, const char *key)
 {
     const char *list[] = {key, NULL};
 
-    assert_true(otc_pb_keys_init(k, list));
+    assert_true(otc_pb_keys_init(k, list, UINT64_MAX));
     return k;
 }
 
@@ -339,11 +339,23 @@ static void test_log_read(void **state)
     uint8_t id1[16] = {1}, id2[16] = {2};
 
     (void)state;
-    assert_true(otc_pb_keys_init(&keys, list));
+    assert_true(otc_pb_keys_init(&keys, list, UINT64_MAX));
+    assert_int_equal(keys.n, 2);
     {
         static const char *const too_many[] = {"a", "b", "c", "d", "e", NULL};
+        static const char *const some[] = {"sampling.threshold", "id", NULL};
         struct otc_pb_keys k;
-        assert_false(otc_pb_keys_init(&k, too_many));
+        uint64_t present = otc_pb_key_bit((const uint8_t *)"prio", 4);
+
+        assert_false(otc_pb_keys_init(&k, too_many, UINT64_MAX));
+        assert_false(otc_pb_keys_init(&k, too_many, 0));
+        /* a name the key set cannot hold is left out; one under four bytes never is */
+        assert_true(otc_pb_keys_init(&k, list, present));
+        assert_int_equal(k.n, 1);
+        assert_string_equal(k.s[0], "prio");
+        assert_true(otc_pb_keys_init(&k, some, 0));
+        assert_int_equal(k.n, 1);
+        assert_string_equal(k.s[0], "id");
     }
     w_fixed64(&lr, 1, 5);
     w_bytes(&lr, 9, id1, 16);
